@@ -1,0 +1,277 @@
+/**
+ * Every error unwind raises is an {@link UnwindError}: a class with a stable
+ * `name`, a machine-readable `code`, the context it happened in, and whether
+ * retrying could help. Errors are data: `toJSON()` is what the journal and the
+ * CLI show.
+ */
+
+/** Context attached to an error: plain JSON values only, so it can be journaled. */
+export type ErrorContext = Record<string, unknown>;
+
+/**
+ * Base class of every error unwind raises.
+ *
+ * @example
+ * ```ts
+ * try { await tx.run(); } catch (error) {
+ *   if (error instanceof UnwindError) console.error(error.code, error.context);
+ * }
+ * ```
+ */
+export class UnwindError extends Error {
+  /** Stable identifier, e.g. `LOCK_HELD`. */
+  readonly code: string;
+  /** What the error is about (paths, names, commands). */
+  readonly context: ErrorContext;
+  /** Whether retrying the same operation may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { context?: ErrorContext; retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.context = options.context ?? {};
+    this.retryable = options.retryable ?? false;
+  }
+
+  /** A JSON-safe description, including the cause chain. */
+  toJSON(): SerializedError {
+    return serializeError(this);
+  }
+}
+
+/** The journaled form of an error. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  context?: ErrorContext;
+  cause?: SerializedError;
+}
+
+/**
+ * Turns any thrown value into a JSON-safe {@link SerializedError}.
+ *
+ * @example
+ * ```ts
+ * serializeError(new Error('boom')) // { name: 'Error', message: 'boom' }
+ * ```
+ */
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  if (!(error instanceof Error)) return { name: 'NonError', message: String(error) };
+  const out: SerializedError = { name: error.name, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') out.code = code;
+  if (error instanceof UnwindError && Object.keys(error.context).length > 0) out.context = error.context;
+  if (error.cause !== undefined && depth < 5) out.cause = serializeError(error.cause, depth + 1);
+  return out;
+}
+
+/**
+ * Input that fails validation: a bad name, a path outside the allowed root,
+ * arguments that do not match a step kind's codec. Raised before anything is
+ * touched.
+ *
+ * @example
+ * ```ts
+ * throw new InvalidInputError('user name must not start with "-"', { field: 'name', value: '-rf' });
+ * ```
+ */
+export class InvalidInputError extends UnwindError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('INVALID_INPUT', message, { context });
+  }
+}
+
+/**
+ * Another process holds the lock of this journal root. Nothing was touched.
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'refused' && outcome.cause instanceof LockHeldError) console.error(outcome.cause.holder);
+ * ```
+ */
+export class LockHeldError extends UnwindError {
+  /** The holder written in the lock file. */
+  readonly holder: LockHolder;
+  constructor(lockPath: string, holder: LockHolder) {
+    super('LOCK_HELD', `lock ${lockPath} is held by pid ${holder.pid} on ${holder.host} since ${holder.acquiredAt}`, {
+      context: { lockPath, ...holder },
+    });
+    this.holder = holder;
+  }
+}
+
+/** Who holds a lock, as written in the lock file. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** The process start time (clock ticks since boot, from /proc), used to tell a reused pid apart. */
+  processStart: string;
+  acquiredAt: string;
+  purpose?: string;
+}
+
+/**
+ * A journal line whose checksum does not match, or which is not a valid record,
+ * anywhere but the torn last line. Recovery refuses to act on such a journal.
+ *
+ * @example
+ * ```ts
+ * // JournalCorruptError: journal /var/lib/app/unwind/tx/journal.jsonl line 7: checksum mismatch
+ * ```
+ */
+export class JournalCorruptError extends UnwindError {
+  constructor(path: string, line: number, reason: string) {
+    super('JOURNAL_CORRUPT', `journal ${path} line ${line}: ${reason}; refusing to act on it`, { context: { path, line, reason } });
+  }
+}
+
+/**
+ * A journal written in a format version this code does not read.
+ *
+ * @example
+ * ```ts
+ * // UnsupportedJournalFormatError: journal ... has format 9; this version of @unwind/core reads format 1
+ * ```
+ */
+export class UnsupportedJournalFormatError extends UnwindError {
+  constructor(path: string, format: unknown, supported: number) {
+    super('JOURNAL_FORMAT', `journal ${path} has format ${JSON.stringify(format)}; this version of @unwind/core reads format ${supported}`, {
+      context: { path, format, supported },
+    });
+  }
+}
+
+/**
+ * A journal names a step type the running program does not know.
+ *
+ * @example
+ * ```ts
+ * // UnknownStepTypeError: step type "files.writeFile" is unknown here; register the step kinds of @unwind/files
+ * ```
+ */
+export class UnknownStepTypeError extends UnwindError {
+  constructor(type: string, packageName: string | undefined, where?: string) {
+    const hint = packageName ? `; register the step kinds of ${packageName}` : '';
+    super('UNKNOWN_STEP_TYPE', `step type "${type}" is unknown here${where ? ` (${where})` : ''}${hint}`, {
+      context: { type, package: packageName, where },
+    });
+  }
+}
+
+/**
+ * A journaled value does not decode with its step kind's codec.
+ *
+ * @example
+ * ```ts
+ * // JournalDecodeError: files.writeFile before at journal.jsonl line 3: invalid value ...
+ * ```
+ */
+export class JournalDecodeError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('JOURNAL_DECODE', message, { context });
+  }
+}
+
+/**
+ * Writing or syncing the journal failed. Never retried: after a failed fsync
+ * Linux may have dropped the dirty pages, and a second fsync would lie.
+ *
+ * @example
+ * ```ts
+ * // JournalWriteError: could not sync /var/lib/app/unwind/tx/journal.jsonl: EIO
+ * ```
+ */
+export class JournalWriteError extends UnwindError {
+  constructor(message: string, context: ErrorContext, cause?: unknown) {
+    super('JOURNAL_WRITE', message, { context, cause, retryable: false });
+  }
+}
+
+/**
+ * A step's `verify` found that the change does not hold on the real system.
+ *
+ * @example
+ * ```ts
+ * throw new VerificationError('file /etc/app.conf does not have the written bytes', { path });
+ * ```
+ */
+export class VerificationError extends UnwindError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('VERIFY_FAILED', message, { context });
+  }
+}
+
+/**
+ * A step ran longer than its timeout; its AbortSignal fired.
+ *
+ * @example
+ * ```ts
+ * // StepTimeoutError: step 3 (systemd.start app.service) timed out after 30000 ms
+ * ```
+ */
+export class StepTimeoutError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('STEP_TIMEOUT', message, { context, retryable: true });
+  }
+}
+
+/**
+ * The transaction was cancelled: its AbortSignal fired or the process got
+ * SIGINT/SIGTERM.
+ *
+ * @example
+ * ```ts
+ * // AbortedError: transaction cancelled by SIGINT
+ * ```
+ */
+export class AbortedError extends UnwindError {
+  constructor(reason: string) {
+    super('ABORTED', `transaction cancelled by ${reason}`, { context: { reason } });
+  }
+}
+
+/**
+ * Wraps an error to say that retrying cannot help.
+ *
+ * @example
+ * ```ts
+ * throw new NonRetryableError(new Error('user is protected'));
+ * ```
+ */
+export class NonRetryableError extends UnwindError {
+  constructor(cause: unknown) {
+    super('NON_RETRYABLE', cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/**
+ * A step kind that cannot be undone was placed anywhere but last, without the
+ * explicit opt-in.
+ *
+ * @example
+ * ```ts
+ * // IrreversibleStepError: step 2 (db.dropTable) cannot be undone and is not last
+ * ```
+ */
+export class IrreversibleStepError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('IRREVERSIBLE_STEP', message, { context });
+  }
+}
+
+/**
+ * Whether an error may be retried: `false` for non-retryable unwind errors,
+ * journal write failures and anything marked `retryable: false`.
+ *
+ * @example
+ * ```ts
+ * isRetryable(new NonRetryableError('x')) // false
+ * ```
+ */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof UnwindError) return error.retryable;
+  if (error && typeof error === 'object' && (error as { retryable?: unknown }).retryable === false) return false;
+  return true;
+}

@@ -1,0 +1,214 @@
+import { spawn } from 'node:child_process';
+import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
+import { logger } from './log.js';
+
+const log = logger('exec');
+
+/** A program to run: argv only, never a shell string. */
+export interface CommandSpec {
+  /** `[program, ...arguments]`. No shell ever interprets them. */
+  argv: readonly string[];
+  /**
+   * The environment, given explicitly. Defaults to `{ PATH, LC_ALL: 'C' }`
+   * from this process, so messages are parseable and nothing leaks in.
+   */
+  env?: Record<string, string>;
+  /** Kill the process group after this many ms. Default 60 000. */
+  timeoutMs?: number;
+  /** Kill the process group when this fires. */
+  signal?: AbortSignal;
+  /** Written to stdin, then stdin is closed. */
+  input?: string | Uint8Array;
+  cwd?: string;
+  /** Exit codes that count as success. Default `[0]`. */
+  okExitCodes?: readonly number[];
+  /** Turns a failed result into a more specific error (e.g. userdel exit 8 → UserBusyError). */
+  mapError?: (result: CommandResult) => Error | undefined;
+  /** Time between SIGTERM and SIGKILL to the process group. Default 2000 ms. */
+  killGraceMs?: number;
+}
+
+/** What a finished program left. */
+export interface CommandResult {
+  argv: readonly string[];
+  exitCode: number | null;
+  /** The signal that ended it, if one did. */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Runs a program. Rejects with a {@link CommandError} when it fails. */
+export type CommandRunner = (spec: CommandSpec) => Promise<CommandResult>;
+
+/**
+ * A program exited with a code not in `okExitCodes`, was killed, timed out or
+ * could not start. The argv, exit code and stderr are in the context (and in
+ * the transaction's report).
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof CommandError) console.error(e.result?.exitCode, e.result?.stderr); }
+ * ```
+ */
+export class CommandError extends UnwindError {
+  readonly result: CommandResult | undefined;
+  constructor(code: string, message: string, result: CommandResult | undefined, options: { retryable?: boolean; cause?: unknown; context?: ErrorContext } = {}) {
+    super(code, message, {
+      retryable: options.retryable ?? true,
+      cause: options.cause,
+      context: {
+        ...(result ? { argv: result.argv, exitCode: result.exitCode, signal: result.signal, stderr: tail(result.stderr), durationMs: result.durationMs } : {}),
+        ...options.context,
+      },
+    });
+    this.result = result;
+  }
+}
+
+/** The program exited non-zero (or with a code not listed as ok). */
+export class CommandFailedError extends CommandError {
+  constructor(result: CommandResult, options: { retryable?: boolean } = {}) {
+    super('COMMAND_FAILED', `${result.argv.join(' ')} exited with ${result.exitCode ?? result.signal}: ${firstLine(result.stderr) || '(no stderr)'}`, result, options);
+  }
+}
+
+/** The program ran past its timeout; its process group was killed. */
+export class CommandTimeoutError extends CommandError {
+  constructor(result: CommandResult, timeoutMs: number) {
+    super('COMMAND_TIMEOUT', `${result.argv.join(' ')} did not finish within ${timeoutMs} ms; its process group was killed`, result, { context: { timeoutMs } });
+  }
+}
+
+/** The signal fired; the process group was killed. Not retryable. */
+export class CommandAbortedError extends CommandError {
+  constructor(result: CommandResult) {
+    super('COMMAND_ABORTED', `${result.argv.join(' ')} was cancelled; its process group was killed`, result, { retryable: false });
+  }
+}
+
+/** The program does not exist or cannot be executed. */
+export class CommandNotFoundError extends CommandError {
+  constructor(argv: readonly string[], cause: unknown) {
+    super('COMMAND_NOT_FOUND', `cannot run ${argv[0]}: ${(cause as Error)?.message ?? cause}`, undefined, {
+      retryable: false,
+      cause,
+      context: { argv },
+    });
+  }
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/**
+ * The default environment for programs: PATH from this process and a C locale.
+ *
+ * @example
+ * ```ts
+ * await runCommand({ argv: ['id', '-u'], env: { ...defaultEnv(), HOME: '/root' } });
+ * ```
+ */
+export function defaultEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+}
+
+/**
+ * Runs a program without a shell, in its own process group, so a timeout or
+ * cancellation kills it and everything it started.
+ *
+ * @example
+ * ```ts
+ * const { stdout } = await runCommand({ argv: ['systemctl', 'show', '-p', 'ActiveState', 'app.service'], timeoutMs: 10_000 });
+ * ```
+ */
+export const runCommand: CommandRunner = (spec) => {
+  validateArgv(spec.argv);
+  const timeoutMs = spec.timeoutMs ?? 60_000;
+  const graceMs = spec.killGraceMs ?? 2000;
+  const started = performance.now();
+  log('run %o', spec.argv);
+  return new Promise<CommandResult>((resolve, reject) => {
+    if (spec.signal?.aborted) {
+      reject(new CommandAbortedError(result(null, null, '', '')));
+      return;
+    }
+    let stdout = '';
+    let stderr = '';
+    let ended: 'timeout' | 'abort' | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const [program, ...rest] = spec.argv as [string, ...string[]];
+    const child = spawn(program, rest, {
+      shell: false,
+      detached: true, // own process group: we kill the group, not just the leader
+      env: spec.env ?? defaultEnv(),
+      cwd: spec.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    function result(exitCode: number | null, signal: NodeJS.Signals | null, out: string, err: string): CommandResult {
+      return { argv: spec.argv, exitCode, signal, stdout: out, stderr: err, durationMs: Math.round(performance.now() - started) };
+    }
+    const killGroup = (why: 'timeout' | 'abort') => {
+      if (ended || child.pid === undefined) return;
+      ended = why;
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'), graceMs);
+      killTimer.unref();
+    };
+    const timer = setTimeout(() => killGroup('timeout'), timeoutMs);
+    const onAbort = () => killGroup('abort');
+    spec.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < MAX_OUTPUT) stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < MAX_OUTPUT) stderr += d; });
+    child.stdin.on('error', () => {}); // a program that exits without reading stdin is not our error
+    if (spec.input !== undefined) child.stdin.end(spec.input);
+    else child.stdin.end();
+    const cleanup = () => {
+      clearTimeout(timer);
+      spec.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (error) => {
+      cleanup();
+      if (killTimer) clearTimeout(killTimer);
+      reject(new CommandNotFoundError(spec.argv, error));
+    });
+    child.on('close', (exitCode, signal) => {
+      cleanup();
+      if (killTimer) clearTimeout(killTimer);
+      // The leader is gone; make sure nothing it left in its group survives a kill.
+      if (ended && child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      const res = result(exitCode, signal, stdout, stderr);
+      log('exit %o %s in %d ms', spec.argv, exitCode ?? signal, res.durationMs);
+      if (ended === 'timeout') return reject(new CommandTimeoutError(res, timeoutMs));
+      if (ended === 'abort') return reject(new CommandAbortedError(res));
+      const ok = spec.okExitCodes ?? [0];
+      if (exitCode !== null && ok.includes(exitCode)) return resolve(res);
+      reject(spec.mapError?.(res) ?? new CommandFailedError(res));
+    });
+  });
+};
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+function validateArgv(argv: readonly string[]): void {
+  if (!Array.isArray(argv) || argv.length === 0) throw new InvalidInputError('a command needs a non-empty argv array', { argv });
+  for (const part of argv) {
+    if (typeof part !== 'string') throw new InvalidInputError('every argv element must be a string', { argv });
+    if (part.includes('\0')) throw new InvalidInputError('argv elements must not contain NUL bytes', { argv });
+  }
+  if (argv[0] === '') throw new InvalidInputError('the program name must not be empty', { argv });
+}
+
+function tail(text: string, max = 2000): string {
+  return text.length > max ? `…${text.slice(-max)}` : text;
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.slice(0, 300) ?? '';
+}

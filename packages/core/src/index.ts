@@ -1,0 +1,54 @@
+/**
+ * @unwind/core — a journaled saga runner that makes a multi-step change to a
+ * machine all-or-nothing, and survives crashes.
+ *
+ * @packageDocumentation
+ */
+export { defineStep, packageOf } from './step.js';
+export type { StepKind, StepKindDefinition, AnyStepKind, Step, StepContext, StepHandle, StepOptions, RetryPolicy, ArgsFrom, ResultReader } from './step.js';
+export { transaction, Transaction } from './runner/transaction.js';
+export type { TransactionOptions } from './runner/transaction.js';
+export { exitCodeOf, describeOutcome } from './runner/outcome.js';
+export type { Outcome, CommittedOutcome, RolledBackOutcome, RollbackFailedOutcome, RefusedOutcome, StepReport, StepStatus } from './runner/outcome.js';
+export type { PlanEntry } from './runner/plan.js';
+export type { TransactionEvent, TransactionEventType, EventListener } from './events.js';
+export { recover } from './recover.js';
+export type { RecoverOptions, RecoveryReport, RecoveredTransaction } from './recover.js';
+export { fileJournal, reopenTransactionJournal, listTransactionIds, removeTransaction, JOURNAL_FILE, TRANSACTION_ID } from './journal/file-journal.js';
+export type { FileJournalOptions } from './journal/file-journal.js';
+export { memoryJournal } from './journal/memory-journal.js';
+export type { Journal, TransactionJournal, Retention } from './journal/journal.js';
+export type { BlobStore } from './journal/blobs.js';
+export { readJournalFile, parseJournal } from './journal/read.js';
+export type { JournalContents } from './journal/read.js';
+export { analyzeRecords, listTransactions } from './journal/inspect.js';
+export type { TransactionState, JournaledStep, TransactionListing } from './journal/inspect.js';
+export { JOURNAL_FORMAT, encodeLine, decodeLine } from './journal/records.js';
+export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './journal/records.js';
+export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
+export type { Lock } from './lock.js';
+export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
+export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
+export { syncDirectory, syncFile, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
+export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
+export { validateName, validateAbsolutePath } from './validate.js';
+export type { NameRules } from './validate.js';
+export { logger } from './log.js';
+export {
+  UnwindError,
+  InvalidInputError,
+  LockHeldError,
+  JournalCorruptError,
+  UnsupportedJournalFormatError,
+  UnknownStepTypeError,
+  JournalDecodeError,
+  JournalWriteError,
+  VerificationError,
+  StepTimeoutError,
+  AbortedError,
+  NonRetryableError,
+  IrreversibleStepError,
+  serializeError,
+  isRetryable,
+} from './errors.js';
+export type { SerializedError, ErrorContext, LockHolder } from './errors.js';

@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { InvalidInputError } from '../errors.js';
+import { makeDirectoryDurably, writeNewFileDurably } from '../durable.js';
+
+/**
+ * Durable storage for one step's backups, kept in the transaction's journal
+ * directory — never beside the target, where a service reading a `conf.d`
+ * directory would load a backup as configuration.
+ */
+export interface BlobStore {
+  /** Stores bytes under `name`, synced to disk before it returns. `name` must be new. */
+  write(name: string, data: string | Uint8Array): Promise<void>;
+  /** Reads what `write` stored. */
+  read(name: string): Promise<Buffer>;
+  /** Whether `name` was stored. */
+  has(name: string): Promise<boolean>;
+  /**
+   * A private (0700) directory of this step's own, for backups that are whole
+   * trees. The step syncs what it puts there before `prepare` returns.
+   */
+  directory(): Promise<string>;
+}
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function checkName(name: string): void {
+  if (!SAFE_NAME.test(name)) throw new InvalidInputError(`blob name ${JSON.stringify(name)} must match ${SAFE_NAME}`, { name });
+}
+
+/** Blobs stored as files under `<transaction>/blobs/<step>/`. */
+export class FileBlobStore implements BlobStore {
+  constructor(private readonly root: string) {}
+
+  private ensure(): string {
+    makeDirectoryDurably(this.root, 0o700);
+    return this.root;
+  }
+
+  async write(name: string, data: string | Uint8Array): Promise<void> {
+    checkName(name);
+    writeNewFileDurably(join(this.ensure(), name), data, 0o600);
+  }
+
+  async read(name: string): Promise<Buffer> {
+    checkName(name);
+    return fs.promises.readFile(join(this.root, name));
+  }
+
+  async has(name: string): Promise<boolean> {
+    checkName(name);
+    return fs.existsSync(join(this.root, name));
+  }
+
+  async directory(): Promise<string> {
+    const dir = join(this.ensure(), 'tree');
+    makeDirectoryDurably(dir, 0o700);
+    return dir;
+  }
+}
+
+/** Blobs kept in memory (memory journal); `directory()` is a private temp dir. */
+export class MemoryBlobStore implements BlobStore {
+  private readonly data = new Map<string, Buffer>();
+  private dir: string | undefined;
+  constructor(private readonly makeTemp: () => string) {}
+
+  async write(name: string, data: string | Uint8Array): Promise<void> {
+    checkName(name);
+    if (this.data.has(name)) throw new InvalidInputError(`blob ${name} already exists`, { name });
+    this.data.set(name, Buffer.from(data));
+  }
+
+  async read(name: string): Promise<Buffer> {
+    const value = this.data.get(name);
+    if (!value) throw new InvalidInputError(`blob ${name} does not exist`, { name });
+    return value;
+  }
+
+  async has(name: string): Promise<boolean> {
+    return this.data.has(name);
+  }
+
+  async directory(): Promise<string> {
+    this.dir ??= this.makeTemp();
+    return this.dir;
+  }
+}

@@ -1,0 +1,178 @@
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InvalidInputError, JournalWriteError } from '../errors.js';
+import { makeDirectoryDurably, syncDirectory } from '../durable.js';
+import { acquireLock, type Lock } from '../lock.js';
+import { logger } from '../log.js';
+import { FileBlobStore, type BlobStore } from './blobs.js';
+import type { Journal, Retention, TransactionJournal } from './journal.js';
+import { readJournalFile } from './read.js';
+import { JOURNAL_FORMAT, encodeLine, type JournalRecord, type JournalRecordBody } from './records.js';
+
+const log = logger('journal');
+
+/** The journal file inside a transaction's directory. */
+export const JOURNAL_FILE = 'journal.jsonl';
+
+/** Options of {@link fileJournal}. */
+export interface FileJournalOptions {
+  /** The journal root, e.g. `/var/lib/<app>/unwind`. Created 0700 if missing. */
+  root: string;
+  /** What to do with finished transactions. Default `{ keepLast: 20 }`. */
+  retention?: Retention;
+  /** Called after each record is appended (and synced, if it was). For crash tests. */
+  afterAppend?: (record: JournalRecord) => void;
+}
+
+/**
+ * The durable journal: one 0700 directory per transaction under `root`,
+ * holding an append-only `journal.jsonl` and the steps' blobs.
+ *
+ * @example
+ * ```ts
+ * const tx = transaction('install', { journal: fileJournal({ root: '/var/lib/app/unwind' }) });
+ * ```
+ */
+export function fileJournal(options: FileJournalOptions): Journal {
+  if (!options.root) throw new InvalidInputError('fileJournal needs a root directory', {});
+  const root = resolve(options.root);
+  const retention = options.retention ?? { keepLast: 20 };
+  return {
+    durable: true,
+    root,
+    retention,
+    lock(purpose: string): Lock {
+      makeDirectoryDurably(root, 0o700);
+      return acquireLock(root, { purpose });
+    },
+    begin(name, meta) {
+      makeDirectoryDurably(root, 0o700);
+      const id = newTransactionId(name);
+      const dir = join(root, id);
+      fs.mkdirSync(dir, { mode: 0o700 });
+      const path = join(dir, JOURNAL_FILE);
+      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
+      const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend);
+      journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, true);
+      syncDirectory(dir);
+      syncDirectory(root);
+      return journal;
+    },
+  };
+}
+
+/**
+ * Reopens an unfinished transaction's journal for recovery. A torn last line
+ * is cut off (and the cut synced) so new records follow the last good one.
+ */
+export function reopenTransactionJournal(root: string, id: string, options: { retention?: Retention; afterAppend?: (record: JournalRecord) => void } = {}): FileTransactionJournal {
+  const path = join(root, id, JOURNAL_FILE);
+  const contents = readJournalFile(path);
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  if (contents.tornTail) {
+    fs.ftruncateSync(fd, contents.validLength);
+    fs.fsyncSync(fd);
+    log('cut torn last line of %s', path);
+  }
+  return new FileTransactionJournal(root, id, path, fd, contents.records, options.retention ?? { keepLast: 20 }, options.afterAppend);
+}
+
+/** One transaction's file journal. */
+export class FileTransactionJournal implements TransactionJournal {
+  private readonly list: JournalRecord[];
+  private closed = false;
+
+  constructor(
+    private readonly root: string,
+    readonly id: string,
+    readonly path: string,
+    private readonly fd: number,
+    records: JournalRecord[],
+    private readonly retention: Retention,
+    private readonly afterAppend?: (record: JournalRecord) => void,
+  ) {
+    this.list = records;
+  }
+
+  get records(): readonly JournalRecord[] {
+    return this.list;
+  }
+
+  get directory(): string {
+    return join(this.root, this.id);
+  }
+
+  append(body: JournalRecordBody, sync: boolean): JournalRecord {
+    const record = { ...body, seq: this.list.length + 1, at: Date.now() } as JournalRecord;
+    try {
+      fs.writeSync(this.fd, encodeLine(record));
+      if (sync) fs.fdatasyncSync(this.fd);
+    } catch (error) {
+      // Never retried: after a failed fsync the kernel may have dropped the pages (fsyncgate).
+      throw new JournalWriteError(`could not ${sync ? 'write and sync' : 'write'} ${this.path}: ${(error as Error).message}`, { path: this.path, record: record.kind }, error);
+    }
+    this.list.push(record);
+    this.afterAppend?.(record);
+    return record;
+  }
+
+  blobs(step: number): BlobStore {
+    return new FileBlobStore(join(this.root, this.id, 'blobs', String(step)));
+  }
+
+  close(finished: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+    if (finished) applyRetention(this.root, this.id, this.retention);
+  }
+}
+
+function applyRetention(root: string, id: string, retention: Retention): void {
+  if (retention === 'keep') return;
+  if (retention === 'remove') {
+    removeTransaction(root, id);
+    return;
+  }
+  const finished = listTransactionIds(root).filter((other) => isFinished(root, other));
+  for (const old of finished.slice(0, Math.max(0, finished.length - retention.keepLast))) removeTransaction(root, old);
+}
+
+/** Deletes a transaction's directory and syncs the root. */
+export function removeTransaction(root: string, id: string): void {
+  fs.rmSync(join(root, id), { recursive: true, force: true });
+  syncDirectory(root);
+  log('removed journal %s', id);
+}
+
+/** Transaction ids under a root, oldest first (ids sort by time). */
+export function listTransactionIds(root: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(root, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return entries.filter((e) => e.isDirectory() && TRANSACTION_ID.test(e.name)).map((e) => e.name).sort();
+}
+
+function isFinished(root: string, id: string): boolean {
+  try {
+    const { records } = readJournalFile(join(root, id, JOURNAL_FILE));
+    return records.at(-1)?.kind === 'end';
+  } catch {
+    return false;
+  }
+}
+
+/** Transaction ids look like `20261122T053012345Z-install-app-3f9a1c`. */
+export const TRANSACTION_ID = /^\d{8}T\d{9}Z-[a-z0-9-]{0,40}-[0-9a-f]{6}$/;
+
+function newTransactionId(name: string): string {
+  const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  return `${stamp}-${slug}-${randomBytes(3).toString('hex')}`;
+}

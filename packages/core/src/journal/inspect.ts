@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { serializeError, type SerializedError } from '../errors.js';
+import { JOURNAL_FILE, listTransactionIds } from './file-journal.js';
+import { readJournalFile } from './read.js';
+import type { EndStatus, JournalRecord } from './records.js';
+
+/** What a journal says about one step. */
+export interface JournaledStep {
+  index: number;
+  type: string;
+  package: string;
+  description: string;
+  args: unknown;
+  before: unknown;
+  after: unknown;
+  done: boolean;
+  verified: boolean;
+  failed?: SerializedError;
+  undone: boolean;
+  undoFailed?: SerializedError;
+  commitDone: boolean;
+  preparedAt: number;
+  doneAt?: number;
+  undoneAt?: number;
+  attempts: number;
+}
+
+/** The state of one transaction, derived from its records. */
+export interface TransactionState {
+  id: string;
+  name: string;
+  pid: number;
+  host: string;
+  startedAt: number;
+  lastAt: number;
+  meta?: Record<string, unknown>;
+  steps: JournaledStep[];
+  commitPoint: boolean;
+  rollbackReason?: SerializedError;
+  rollbackFailed?: number[];
+  ended?: EndStatus;
+  /** What `recover` would do. */
+  recovery: 'none' | 'roll back' | 'finish commit actions';
+  records: JournalRecord[];
+  tornTail: boolean;
+}
+
+/**
+ * Derives a transaction's state from its records.
+ *
+ * @example
+ * ```ts
+ * const state = analyzeRecords(readJournalFile(path).records);
+ * if (state.recovery === 'roll back') ...
+ * ```
+ */
+export function analyzeRecords(records: JournalRecord[], tornTail = false): TransactionState {
+  const begin = records[0];
+  const state: TransactionState = {
+    id: begin?.kind === 'begin' ? begin.id : 'unknown',
+    name: begin?.kind === 'begin' ? begin.name : 'unknown',
+    pid: begin?.kind === 'begin' ? begin.pid : 0,
+    host: begin?.kind === 'begin' ? begin.host : '',
+    startedAt: begin?.at ?? 0,
+    lastAt: records.at(-1)?.at ?? 0,
+    steps: [],
+    commitPoint: false,
+    recovery: 'none',
+    records,
+    tornTail,
+  };
+  if (begin?.kind === 'begin' && begin.meta) state.meta = begin.meta;
+  const steps = new Map<number, JournaledStep>();
+  for (const r of records) {
+    switch (r.kind) {
+      case 'prepared':
+        steps.set(r.step, {
+          index: r.step, type: r.type, package: r.package, description: r.description, args: r.args, before: r.before,
+          after: undefined, done: false, verified: false, undone: false, commitDone: false, preparedAt: r.at, attempts: 0,
+        });
+        break;
+      case 'done': {
+        const s = steps.get(r.step);
+        if (s) Object.assign(s, { done: true, after: r.after, doneAt: r.at, attempts: r.attempts });
+        break;
+      }
+      case 'verified': { const s = steps.get(r.step); if (s) s.verified = true; break; }
+      case 'failed': { const s = steps.get(r.step); if (s) { s.failed = r.error; s.attempts = r.attempts; } break; }
+      case 'undone': { const s = steps.get(r.step); if (s) { s.undone = true; s.undoneAt = r.at; delete s.undoFailed; } break; }
+      case 'undo-failed': { const s = steps.get(r.step); if (s) s.undoFailed = r.error; break; }
+      case 'commit-done': { const s = steps.get(r.step); if (s) s.commitDone = true; break; }
+      case 'commit-point': state.commitPoint = true; break;
+      case 'rollback': state.rollbackReason = r.reason; break;
+      case 'rollback-failed': state.rollbackFailed = r.remaining; break;
+      case 'end': state.ended = r.status; break;
+      default: break;
+    }
+  }
+  state.steps = [...steps.values()].sort((a, b) => a.index - b.index);
+  if (!state.ended) state.recovery = state.commitPoint ? 'finish commit actions' : 'roll back';
+  return state;
+}
+
+/** A transaction under a root, or why its journal could not be read. */
+export type TransactionListing = { id: string; path: string; state: TransactionState; error?: undefined } | { id: string; path: string; state?: undefined; error: SerializedError };
+
+/**
+ * Reads every transaction under a journal root, oldest first. A journal that
+ * cannot be read is listed with its error; it is never skipped silently.
+ *
+ * @example
+ * ```ts
+ * for (const t of listTransactions('/var/lib/app/unwind')) console.log(t.id, t.state?.recovery ?? t.error?.message);
+ * ```
+ */
+export function listTransactions(root: string): TransactionListing[] {
+  return listTransactionIds(root).map((id) => {
+    const path = join(root, id, JOURNAL_FILE);
+    try {
+      const { records, tornTail } = readJournalFile(path);
+      return { id, path, state: analyzeRecords(records, tornTail) };
+    } catch (error) {
+      return { id, path, error: serializeError(error) };
+    }
+  });
+}

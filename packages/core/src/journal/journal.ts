@@ -1,0 +1,42 @@
+import type { BlobStore } from './blobs.js';
+import type { JournalRecord, JournalRecordBody } from './records.js';
+import type { Lock } from '../lock.js';
+
+/**
+ * What happens to a finished transaction's journal directory:
+ * `remove` deletes it, `keep` keeps it forever, `{ keepLast: n }` keeps the
+ * newest n finished ones (for `unwind log`). Unfinished or stuck transactions
+ * are always kept: recovery needs them.
+ */
+export type Retention = 'remove' | 'keep' | { keepLast: number };
+
+/**
+ * Where transactions are journaled. {@link fileJournal} is the durable
+ * default; {@link memoryJournal} is for tests and pure logic.
+ */
+export interface Journal {
+  readonly durable: boolean;
+  /** The root directory, for a file journal. */
+  readonly root: string | undefined;
+  /** Takes this journal's lock. Throws LockHeldError when a live process holds it. */
+  lock(purpose: string): Lock;
+  /** Starts a transaction's journal: writes and syncs `begin`. */
+  begin(name: string, meta?: Record<string, unknown>): TransactionJournal;
+  /** What to do with finished transactions. */
+  readonly retention: Retention;
+}
+
+/** One transaction's journal. */
+export interface TransactionJournal {
+  readonly id: string;
+  /** The journal file, for a file journal. */
+  readonly path: string | undefined;
+  /** Appends a record. With `sync`, it is on disk when this returns. */
+  append(body: JournalRecordBody, sync: boolean): JournalRecord;
+  /** Every record appended so far (and, when reopened, read back). */
+  readonly records: readonly JournalRecord[];
+  /** Blob storage for one step. */
+  blobs(step: number): BlobStore;
+  /** Closes the journal; on a finished transaction, applies retention. */
+  close(finished: boolean): void;
+}

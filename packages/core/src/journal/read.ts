@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
+import { JOURNAL_FORMAT, decodeLine, type JournalRecord } from './records.js';
+
+/** A journal file read back. */
+export interface JournalContents {
+  records: JournalRecord[];
+  /** Byte length of the valid part (everything before a torn last line). */
+  validLength: number;
+  /** Whether a torn last line was found and ignored. */
+  tornTail: boolean;
+}
+
+/**
+ * Reads and checks a journal file. A torn last line (a crash mid-append) is
+ * ignored: it was never acknowledged. A bad line anywhere else, a gap in the
+ * sequence, or an unknown format is refused with the line number.
+ *
+ * @example
+ * ```ts
+ * const { records } = readJournalFile('/var/lib/app/unwind/20261122-…/journal.jsonl');
+ * ```
+ */
+export function readJournalFile(path: string): JournalContents {
+  const text = fs.readFileSync(path, 'utf8');
+  return parseJournal(path, text);
+}
+
+/** Parses journal text; see {@link readJournalFile}. */
+export function parseJournal(path: string, text: string): JournalContents {
+  const records: JournalRecord[] = [];
+  let offset = 0;
+  let lineNumber = 0;
+  let tornTail = false;
+  while (offset < text.length) {
+    lineNumber++;
+    const newline = text.indexOf('\n', offset);
+    const isLast = newline === -1 || newline === text.length - 1;
+    const line = text.slice(offset, newline === -1 ? text.length : newline);
+    const record = newline === -1 ? undefined : decodeLine(line);
+    if (record === undefined) {
+      if (isLast) {
+        tornTail = true;
+        break;
+      }
+      throw new JournalCorruptError(path, lineNumber, 'checksum mismatch or malformed record');
+    }
+    if (record.seq !== records.length + 1) {
+      throw new JournalCorruptError(path, lineNumber, `sequence number ${record.seq} where ${records.length + 1} was expected`);
+    }
+    if (records.length === 0) {
+      if (record.kind !== 'begin') throw new JournalCorruptError(path, lineNumber, `first record is "${record.kind}", not "begin"`);
+      if (record.format !== JOURNAL_FORMAT) throw new UnsupportedJournalFormatError(path, record.format, JOURNAL_FORMAT);
+    }
+    records.push(record);
+    offset = newline + 1;
+  }
+  const validLength = Buffer.byteLength(text.slice(0, tornTail ? offset : text.length));
+  return { records, validLength, tornTail };
+}

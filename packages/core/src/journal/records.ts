@@ -1,0 +1,64 @@
+import { crc32 } from 'node:zlib';
+import type { SerializedError } from '../errors.js';
+
+/** The journal format this code writes and reads. */
+export const JOURNAL_FORMAT = 1;
+
+/** How a finished transaction ended. */
+export type EndStatus = 'committed' | 'rolled-back';
+
+/**
+ * One journal record. Every record also carries `seq` (1, 2, 3, … with no
+ * gaps) and `at` (ms since the epoch). Step values (`args`, `before`, `after`)
+ * are stored encoded with the step kind's codecs.
+ */
+export type JournalRecordBody =
+  | { kind: 'begin'; format: number; id: string; name: string; pid: number; host: string; meta?: Record<string, unknown> }
+  | { kind: 'prepared'; step: number; type: string; package: string; description: string; args: unknown; before: unknown }
+  | { kind: 'done'; step: number; after: unknown; attempts: number }
+  | { kind: 'verified'; step: number }
+  | { kind: 'failed'; step: number; error: SerializedError; attempts: number }
+  | { kind: 'commit-point' }
+  | { kind: 'commit-done'; step: number }
+  | { kind: 'commit-failed'; step: number; error: SerializedError }
+  | { kind: 'committed' }
+  | { kind: 'rollback'; reason: SerializedError }
+  | { kind: 'undone'; step: number; attempts: number }
+  | { kind: 'undo-failed'; step: number; error: SerializedError; attempts: number }
+  | { kind: 'rollback-failed'; remaining: number[] }
+  | { kind: 'end'; status: EndStatus };
+
+/** A record as stored: its body plus sequence number and time. */
+export type JournalRecord = JournalRecordBody & { seq: number; at: number };
+
+/** The kinds of record, e.g. `prepared`. */
+export type RecordKind = JournalRecordBody['kind'];
+
+/**
+ * Encodes a record as one line: `<crc32 hex> <json>\n`. The checksum covers
+ * the JSON exactly as written.
+ */
+export function encodeLine(record: JournalRecord): string {
+  const json = JSON.stringify(record);
+  return `${checksum(json)} ${json}\n`;
+}
+
+/** The checksum of a line's JSON part. */
+export function checksum(json: string): string {
+  return crc32(json).toString(16).padStart(8, '0');
+}
+
+/** Parses one line; `undefined` when its checksum or JSON is bad. */
+export function decodeLine(line: string): JournalRecord | undefined {
+  const space = line.indexOf(' ');
+  if (space !== 8) return undefined;
+  const json = line.slice(9);
+  if (checksum(json) !== line.slice(0, 8)) return undefined;
+  try {
+    const value = JSON.parse(json) as JournalRecord;
+    if (typeof value !== 'object' || value === null || typeof value.seq !== 'number' || typeof value.kind !== 'string') return undefined;
+    return value;
+  } catch {
+    return undefined;
+  }
+}

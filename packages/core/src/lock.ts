@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { LockHeldError, UnwindError, type LockHolder } from './errors.js';
+import { syncDirectory } from './durable.js';
+import { logger } from './log.js';
+
+const log = logger('lock');
+
+/** A held lock. Release it exactly once. */
+export interface Lock {
+  readonly path: string;
+  readonly holder: LockHolder;
+  release(): void;
+}
+
+/**
+ * The start time of a process (field 22 of /proc/PID/stat), or `undefined`
+ * when it does not exist. Together with the pid it names a process uniquely,
+ * so a reused pid is not mistaken for the holder.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the holder written in a lock file is still running. */
+export function isHolderAlive(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return true; // cannot tell: assume alive, never steal across hosts
+  const start = processStartTime(holder.pid);
+  if (start === undefined) {
+    try {
+      process.kill(holder.pid, 0);
+      return true; // exists but /proc is unreadable: assume alive
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  return holder.processStart === '' || start === holder.processStart;
+}
+
+function readHolder(path: string): LockHolder | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path, 'utf8')) as LockHolder;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // A lock file we cannot parse was torn by a crash while being written: its writer is dead.
+    return { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' };
+  }
+}
+
+function tryCreate(path: string, holder: LockHolder): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new UnwindError('LOCK_ERROR', `cannot create lock ${path}: ${(error as Error).message}`, { context: { path }, cause: error });
+  }
+  try {
+    fs.writeFileSync(fd, JSON.stringify(holder));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Takes the lock file `<directory>/<name>.lock`: created with O_EXCL, holding
+ * pid, host and process start time. A live holder makes this throw
+ * {@link LockHeldError} at once; a dead holder's lock is taken over (and logged).
+ *
+ * @example
+ * ```ts
+ * const lock = acquireLock('/var/lib/app/unwind', { purpose: 'reconcile' });
+ * try { ... } finally { lock.release(); }
+ * ```
+ */
+export function acquireLock(directory: string, options: { name?: string; purpose?: string } = {}): Lock {
+  const path = join(directory, `${options.name ?? 'unwind'}.lock`);
+  const holder: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    processStart: processStartTime(process.pid) ?? '',
+    acquiredAt: new Date().toISOString(),
+    ...(options.purpose ? { purpose: options.purpose } : {}),
+  };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (tryCreate(path, holder)) {
+      syncDirectory(directory);
+      log('acquired %s', path);
+      return makeLock(path, holder);
+    }
+    const current = readHolder(path);
+    if (current === undefined) continue; // released between our attempts
+    if (isHolderAlive(current)) throw new LockHeldError(path, current);
+    takeOverStale(path, current);
+  }
+  throw new UnwindError('LOCK_ERROR', `could not take ${path}: it kept changing hands`, { context: { path } });
+}
+
+/**
+ * Removes a dead holder's lock. A second lock file (`.takeover`) serialises
+ * the take-over so two processes cannot both remove and recreate it.
+ */
+function takeOverStale(path: string, stale: LockHolder): void {
+  const guard = `${path}.takeover`;
+  const me: LockHolder = { pid: process.pid, host: hostname(), processStart: processStartTime(process.pid) ?? '', acquiredAt: new Date().toISOString() };
+  if (!tryCreate(guard, me)) {
+    const guardHolder = readHolder(guard);
+    if (guardHolder && isHolderAlive(guardHolder)) return; // someone else is taking it over; retry
+    fs.rmSync(guard, { force: true });
+    return;
+  }
+  try {
+    const again = readHolder(path);
+    if (again && again.pid === stale.pid && again.processStart === stale.processStart && !isHolderAlive(again)) {
+      fs.rmSync(path, { force: true });
+      log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
+      process.emitWarning(`unwind: took over the stale lock ${path} of dead process ${stale.pid} (acquired ${stale.acquiredAt})`);
+    }
+  } finally {
+    fs.rmSync(guard, { force: true });
+  }
+}
+
+function makeLock(path: string, holder: LockHolder): Lock {
+  let released = false;
+  return {
+    path,
+    holder,
+    release() {
+      if (released) return;
+      released = true;
+      const current = readHolder(path);
+      if (current && current.pid === holder.pid && current.acquiredAt === holder.acquiredAt) fs.rmSync(path, { force: true });
+      log('released %s', path);
+    },
+  };
+}
+
+/**
+ * Reads who holds a lock without taking it.
+ *
+ * @example
+ * ```ts
+ * const holder = readLock('/var/lib/app/unwind'); // undefined when free
+ * ```
+ */
+export function readLock(directory: string, name = 'unwind'): (LockHolder & { alive: boolean }) | undefined {
+  const holder = readHolder(join(directory, `${name}.lock`));
+  return holder ? { ...holder, alive: isHolderAlive(holder) } : undefined;
+}

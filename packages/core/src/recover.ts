@@ -1,0 +1,167 @@
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { InvalidInputError, UnknownStepTypeError, serializeError, type SerializedError } from './errors.js';
+import type { EventListener } from './events.js';
+import { runCommand, type CommandRunner } from './exec.js';
+import { decodeJournaled } from './codec.js';
+import { JOURNAL_FILE, TRANSACTION_ID, listTransactionIds, reopenTransactionJournal, removeTransaction } from './journal/file-journal.js';
+import { analyzeRecords, type TransactionState } from './journal/inspect.js';
+import type { Retention } from './journal/journal.js';
+import type { JournalRecord } from './journal/records.js';
+import { acquireLock, type Lock } from './lock.js';
+import { logger } from './log.js';
+import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
+import type { StepReport } from './runner/outcome.js';
+import type { AnyStepKind } from './step.js';
+
+const log = logger('recover');
+
+/** Options of {@link recover}. */
+export interface RecoverOptions {
+  /** The journal root the transactions were run with. */
+  root: string;
+  /** Every step kind the journals may name (e.g. `[...filesKinds, ...usersKinds]`). */
+  kinds: Iterable<AnyStepKind>;
+  /** Recover only this transaction. */
+  transactionId?: string;
+  exec?: CommandRunner;
+  onEvent?: EventListener;
+  /** A lock on `root` the caller already holds. */
+  lock?: Lock;
+  /** What to do with the journals of transactions recovery finished. Default `{ keepLast: 20 }`. */
+  retention?: Retention;
+  /** For crash tests: called after each record recovery appends. */
+  afterAppend?: (record: JournalRecord) => void;
+  abortGraceMs?: number;
+}
+
+/** What recovery did with one transaction. */
+export interface RecoveredTransaction {
+  id: string;
+  name: string;
+  /** `rolled-back`/`committed`: recovery finished it; `already-finished`: nothing to do; `rollback-failed`/`commit-pending`: still stuck; `error`: its journal could not be used, nothing was touched. */
+  result: 'rolled-back' | 'committed' | 'already-finished' | 'rollback-failed' | 'commit-pending' | 'error';
+  steps: StepReport[];
+  error?: SerializedError;
+}
+
+/** The result of {@link recover}. */
+export interface RecoveryReport {
+  transactions: RecoveredTransaction[];
+  /** True when every transaction is finished now. */
+  ok: boolean;
+}
+
+/**
+ * Completes every unfinished transaction under `root`: rolls it back, or,
+ * when its commit point was passed, finishes its commit actions. Takes the
+ * root's lock, so it is safe to run twice and concurrently; a transaction
+ * that is still running (its process holds the lock) makes it throw
+ * LockHeldError. A journal it cannot use (corrupt, unknown format, unknown
+ * step type, undecodable values) is reported and left untouched.
+ *
+ * @example
+ * ```ts
+ * import { kinds as fileKinds } from '@unwind/files';
+ * const report = await recover({ root: '/var/lib/app/unwind', kinds: fileKinds });
+ * if (!report.ok) process.exitCode = 2;
+ * ```
+ */
+export async function recover(options: RecoverOptions): Promise<RecoveryReport> {
+  const root = resolve(options.root);
+  if (options.transactionId !== undefined && !TRANSACTION_ID.test(options.transactionId)) {
+    throw new InvalidInputError(`"${options.transactionId}" is not a transaction id`, { transactionId: options.transactionId });
+  }
+  if (!existsSync(root)) return { transactions: [], ok: true };
+  const registry = new Map<string, AnyStepKind>();
+  for (const kind of options.kinds) registry.set(kind.type, kind);
+  const lock = options.lock ?? acquireLock(root, { purpose: 'recover' });
+  try {
+    const ids = options.transactionId ? [options.transactionId] : listTransactionIds(root);
+    const transactions: RecoveredTransaction[] = [];
+    for (const id of ids) transactions.push(await recoverOne(root, id, registry, options));
+    return { transactions, ok: transactions.every((t) => t.result === 'rolled-back' || t.result === 'committed' || t.result === 'already-finished') };
+  } finally {
+    if (!options.lock) lock.release();
+  }
+}
+
+async function recoverOne(root: string, id: string, registry: Map<string, AnyStepKind>, options: RecoverOptions): Promise<RecoveredTransaction> {
+  if (!existsSync(join(root, id, JOURNAL_FILE))) {
+    // Crashed between creating the directory and the journal: nothing was prepared.
+    removeTransaction(root, id);
+    return { id, name: 'unknown', result: 'rolled-back', steps: [] };
+  }
+  let journal;
+  let state: TransactionState;
+  let started: StartedStep[];
+  try {
+    journal = reopenTransactionJournal(root, id, { retention: options.retention ?? { keepLast: 20 }, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) });
+    if (journal.records.length === 0) {
+      // Crashed before `begin` reached the disk: nothing was prepared, nothing to undo.
+      journal.close(false);
+      removeTransaction(root, id);
+      return { id, name: 'unknown', result: 'rolled-back', steps: [] };
+    }
+    state = analyzeRecords([...journal.records]);
+    // Decode everything before touching anything.
+    started = state.steps.map((s) => toStarted(s, registry, journal!.path));
+  } catch (error) {
+    journal?.close(false);
+    return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
+  }
+  const reports = started.map((s) => s.report);
+  if (state.ended) {
+    journal.close(true);
+    return { id, name: state.name, result: 'already-finished', steps: reports };
+  }
+  const env: EngineEnvironment = {
+    journal,
+    exec: options.exec ?? runCommand,
+    log,
+    phase: 'recover',
+    abortGraceMs: options.abortGraceMs ?? 5000,
+    defaults: { undo: { retries: 3, minTimeout: 200 }, commit: { retries: 3, minTimeout: 200 }, timeoutMs: undefined },
+    emit: emitter(new Set(options.onEvent ? [options.onEvent] : []), log),
+  };
+  log('recovering %s (%s): %s', id, state.name, state.recovery);
+  if (state.commitPoint) {
+    const done = new Set(state.steps.filter((s) => s.commitDone).map((s) => s.index));
+    const pending = await runCommits(env, started, done);
+    if (pending.length === 0) record(env, { kind: 'end', status: 'committed' }, true);
+    journal.close(pending.length === 0 && !env.journalBroken);
+    return { id, name: state.name, result: pending.length === 0 ? 'committed' : 'commit-pending', steps: reports };
+  }
+  if (!state.rollbackReason) record(env, { kind: 'rollback', reason: { name: 'Recovery', message: 'recovered an unfinished transaction' } }, true);
+  const { remaining, error } = await rollback(env, started.filter((s) => !state.steps.find((j) => j.index === s.index)?.undone));
+  if (remaining.length === 0) record(env, { kind: 'end', status: 'rolled-back' }, true);
+  journal.close(remaining.length === 0 && !env.journalBroken);
+  return { id, name: state.name, result: remaining.length === 0 ? 'rolled-back' : 'rollback-failed', steps: reports, ...(error ? { error } : {}) };
+}
+
+function toStarted(s: TransactionState['steps'][number], registry: Map<string, AnyStepKind>, path: string | undefined): StartedStep {
+  const kind = registry.get(s.type);
+  if (!kind) throw new UnknownStepTypeError(s.type, s.package, `journal ${path} step ${s.index + 1}`);
+  const d = kind.definition;
+  const where = { type: s.type, step: s.index, path };
+  const args = decodeJournaled(d.args, s.args, `${s.type} args of step ${s.index + 1}`, where);
+  const before = decodeJournaled(d.before, s.before, `${s.type} before-state of step ${s.index + 1}`, where);
+  const after = s.done && d.after ? decodeJournaled(d.after, s.after, `${s.type} after-state of step ${s.index + 1}`, where) : undefined;
+  return {
+    index: s.index,
+    kind,
+    args,
+    before,
+    after,
+    done: s.done,
+    retry: {},
+    timeoutMs: undefined,
+    report: {
+      index: s.index,
+      type: s.type,
+      description: s.description,
+      status: s.undone ? 'undone' : s.commitDone ? 'committed' : s.verified ? 'verified' : s.done ? 'done' : 'prepared',
+      attempts: s.attempts,
+    },
+  };
+}

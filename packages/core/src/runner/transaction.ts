@@ -1,0 +1,394 @@
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { AbortedError, InvalidInputError, IrreversibleStepError, UnwindError, serializeError, type SerializedError } from '../errors.js';
+import type { EventListener } from '../events.js';
+import { runCommand, type CommandRunner } from '../exec.js';
+import type { Journal, TransactionJournal } from '../journal/journal.js';
+import type { Lock } from '../lock.js';
+import { logger } from '../log.js';
+import { decodeInput } from '../codec.js';
+import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
+import { attempt } from './attempt.js';
+import { contextFor, emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './engine.js';
+import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
+import { planSteps, type PlanEntry } from './plan.js';
+import { trapSignals } from './signals.js';
+
+const log = logger('core');
+
+/** Options of {@link transaction}. */
+export interface TransactionOptions {
+  /** Where the transaction is journaled: `fileJournal({ root })` (durable) or `memoryJournal()`. */
+  journal: Journal;
+  /** Cancels the run; a rollback follows. */
+  signal?: AbortSignal;
+  /** Turn SIGINT/SIGTERM into a rollback while running. Default true. */
+  handleSignals?: boolean;
+  /** Default retries: `do` 0 (it may not be idempotent), `undo` 3, `commit` 3. */
+  retry?: { do?: RetryPolicy; undo?: RetryPolicy; commit?: RetryPolicy };
+  /** Default timeout of one attempt of any step phase, in ms. Default: none (commands have their own). */
+  timeoutMs?: number;
+  /** How long a cancelled step may take to stop before the rollback starts anyway. Default 5000 ms. */
+  abortGraceMs?: number;
+  /** Take the journal's lock (default), skip it (`false`, when the caller serialises), or use a lock the caller holds. */
+  lock?: boolean | Lock;
+  /** Allow irreversible steps anywhere, not only last. */
+  allowIrreversible?: boolean;
+  /** Program runner given to steps. Default {@link runCommand}. */
+  exec?: CommandRunner;
+  /** Extra data written in the `begin` record (shown by `unwind status`). */
+  meta?: Record<string, unknown>;
+  /** Receives every event. Same as `tx.on(listener)`. */
+  onEvent?: EventListener;
+  /** How `recover` is run for this journal, quoted in a rollback-failed outcome. */
+  resumeHint?: string;
+}
+
+interface Entry {
+  step: Step<unknown, unknown, unknown>;
+  index: number;
+}
+
+/** A runnable list of steps. Made by {@link transaction}. */
+export class Transaction {
+  private readonly entries: Entry[] = [];
+  private readonly finallyActions: Array<(outcome: Outcome) => unknown> = [];
+  private readonly listeners = new Set<EventListener>();
+  private ran = false;
+
+  constructor(
+    readonly name: string,
+    private readonly options: TransactionOptions,
+  ) {
+    if (options.onEvent) this.listeners.add(options.onEvent);
+  }
+
+  /**
+   * Appends a step. Its arguments may be a function of earlier steps' results.
+   *
+   * @example
+   * ```ts
+   * const user = tx.add(ensureUser({ name: 'app' }));
+   * tx.add(writeFile((get) => ({ path: `${get(user).home}/.config/app.toml`, content })));
+   * ```
+   */
+  add<A, B, R>(step: Step<A, B, R>): StepHandle<R> {
+    if (this.ran) throw new UnwindError('TRANSACTION_STARTED', 'steps cannot be added to a transaction that already ran');
+    const index = this.entries.length;
+    this.entries.push({ step: step as unknown as Step<unknown, unknown, unknown>, index });
+    return { index };
+  }
+
+  /** Adds an action that runs on every outcome, after commit or rollback (e.g. removing a temp workspace). */
+  finally(action: (outcome: Outcome) => unknown): this {
+    this.finallyActions.push(action);
+    return this;
+  }
+
+  /** Subscribes to events; returns the unsubscribe function. */
+  on(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The ordered step descriptions and, where a kind can tell, whether each would change anything. Touches nothing. */
+  plan(): Promise<PlanEntry[]> {
+    return planSteps(this.entries.map((e) => e.step), this.options.exec ?? runCommand);
+  }
+
+  /**
+   * Runs the transaction. Resolves with an {@link Outcome} for every ending:
+   * committed, rolled back, rollback failed, or refused (nothing touched).
+   */
+  async run(): Promise<Outcome> {
+    if (this.ran) throw new UnwindError('TRANSACTION_STARTED', 'a transaction runs once; build a new one');
+    this.ran = true;
+    return new Run(this.name, this.options, this.entries, this.finallyActions, this.listeners).execute();
+  }
+
+  /**
+   * The fp-ts form of {@link run}: Right for a committed outcome, Left for any other.
+   *
+   * @example
+   * ```ts
+   * pipe(tx.runTask(), TE.match((failed) => report(failed), (done) => ok(done)))();
+   * ```
+   */
+  runTask(): TE.TaskEither<Exclude<Outcome, CommittedOutcome>, CommittedOutcome> {
+    return () => this.run().then((outcome) => (outcome.status === 'committed' ? { _tag: 'Right', right: outcome } : { _tag: 'Left', left: outcome }));
+  }
+}
+
+/**
+ * Creates a transaction.
+ *
+ * @example
+ * ```ts
+ * const tx = transaction('install app', { journal: fileJournal({ root: '/var/lib/app/unwind' }) });
+ * tx.add(writeFile({ path: '/etc/app.conf', content: 'port = 80\n' }));
+ * tx.add(startUnit({ unit: 'app.service' }));
+ * const outcome = await tx.run();
+ * console.log(describeOutcome(outcome));
+ * ```
+ */
+export function transaction(name: string, options: TransactionOptions): Transaction {
+  if (typeof name !== 'string' || name.trim() === '') throw new InvalidInputError('a transaction needs a name', { name });
+  if (!options?.journal) throw new InvalidInputError('a transaction needs a journal: fileJournal({ root }) or memoryJournal()', { name });
+  return new Transaction(name, options);
+}
+
+class Run {
+  private readonly reports: StepReport[];
+  private readonly emit;
+  private readonly started: StartedStep[] = [];
+  private readonly results: unknown[] = [];
+  private readonly controller = new AbortController();
+  private readonly startedAt = performance.now();
+  private env: EngineEnvironment | undefined;
+  private journal: TransactionJournal | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly options: TransactionOptions,
+    private readonly entries: Entry[],
+    private readonly finallyActions: Array<(outcome: Outcome) => unknown>,
+    listeners: Set<EventListener>,
+  ) {
+    this.emit = emitter(listeners, log);
+    this.reports = entries.map(({ step, index }) => ({
+      index,
+      type: step.kind.type,
+      description: typeof step.args === 'function' ? `${step.kind.type} (arguments from earlier steps)` : safeDescribe(step.kind, step.args),
+      ...(step.options.label ? { label: step.options.label } : {}),
+      status: 'not-started',
+      attempts: 0,
+    }));
+  }
+
+  async execute(): Promise<Outcome> {
+    let lock: Lock | undefined;
+    let outcome: Outcome;
+    try {
+      this.validate();
+      lock = this.takeLock();
+      this.journal = this.options.journal.begin(this.name, this.options.meta);
+    } catch (error) {
+      lock?.release();
+      return this.finish(this.refused(error));
+    }
+    const untrap = this.options.handleSignals === false ? () => {} : trapSignals((signal, count) => this.emit({ type: 'signal', signal, count }), (e) => this.controller.abort(e));
+    const onExternalAbort = () => this.controller.abort(new AbortedError('abort signal'));
+    if (this.options.signal?.aborted) onExternalAbort();
+    this.options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+    try {
+      this.env = {
+        journal: this.journal,
+        exec: this.options.exec ?? runCommand,
+        log,
+        phase: 'run',
+        abortGraceMs: this.options.abortGraceMs ?? 5000,
+        defaults: {
+          undo: this.options.retry?.undo ?? { retries: 3, minTimeout: 200 },
+          commit: this.options.retry?.commit ?? { retries: 3, minTimeout: 200 },
+          timeoutMs: this.options.timeoutMs,
+        },
+        emit: this.emit,
+      };
+      this.emit({ type: 'transaction:begin', name: this.name, transactionId: this.journal.id, steps: this.entries.length });
+      const failure = await this.forward();
+      outcome = failure === undefined ? await this.commit() : await this.rollBack(failure);
+    } finally {
+      this.options.signal?.removeEventListener('abort', onExternalAbort);
+      untrap();
+    }
+    const finished = outcome.status === 'committed' ? outcome.pendingCommits.length === 0 : outcome.status === 'rolled-back' && !outcome.journalIncomplete;
+    try {
+      this.journal.close(finished && !this.env.journalBroken);
+    } catch (error) {
+      log('closing the journal failed: %s', (error as Error).message);
+    }
+    lock?.release();
+    return this.finish(outcome);
+  }
+
+  /** Everything that can be checked before the first change. */
+  private validate(): void {
+    const last = this.entries.length - 1;
+    for (const { step, index } of this.entries) {
+      const definition = step.kind.definition;
+      if (definition.irreversible && index !== last && !this.options.allowIrreversible) {
+        throw new IrreversibleStepError(`step ${index + 1} (${step.kind.type}) cannot be undone and is not last; move it last or pass allowIrreversible`, { step: index, type: step.kind.type });
+      }
+      if (typeof step.args !== 'function') this.checkArgs(step.kind, step.args, index);
+    }
+  }
+
+  private checkArgs(kind: AnyStepKind, args: unknown, index: number): unknown {
+    const decoded = decodeInput(kind.definition.args, args, `step ${index + 1} (${kind.type}) has invalid arguments`, { step: index, type: kind.type });
+    kind.definition.validate?.(decoded);
+    return decoded;
+  }
+
+  private takeLock(): Lock | undefined {
+    if (this.options.lock === false) return undefined;
+    if (typeof this.options.lock === 'object') return undefined; // the caller holds it
+    return this.options.journal.lock(this.name);
+  }
+
+  /** Runs steps in order; returns the error that stopped them, if any. */
+  private async forward(): Promise<unknown> {
+    const env = this.env!;
+    const journal = this.journal!;
+    for (const { step, index } of this.entries) {
+      const report = this.reports[index]!;
+      if (this.controller.signal.aborted) return this.controller.signal.reason;
+      const definition = step.kind.definition;
+      const startedAt = performance.now();
+      let args: unknown;
+      let before: unknown;
+      try {
+        args = typeof step.args === 'function' ? this.checkArgs(step.kind, (step.args as ArgsFrom<unknown>)(this.reader), index) : step.args;
+        if (typeof step.args === 'function') report.description = safeDescribe(step.kind, args);
+        this.emit({ type: 'step:prepare', step: index, description: report.description });
+        before = await definition.prepare(args, contextFor(env, { index, kind: step.kind }, this.controller.signal, 1));
+        // Write-ahead: what undo needs is on disk before the change starts.
+        journal.append(
+          {
+            kind: 'prepared',
+            step: index,
+            type: step.kind.type,
+            package: packageOf(definition),
+            description: report.description,
+            args: definition.args.encode(args),
+            before: definition.before.encode(before),
+          },
+          true,
+        );
+      } catch (error) {
+        return this.fail(report, error, startedAt);
+      }
+      const started: StartedStep = { index, kind: step.kind, args, before, after: undefined, done: false, retry: step.options.retry ?? {}, timeoutMs: step.options.timeoutMs, report };
+      this.started.push(started);
+      report.status = 'prepared';
+      this.emit({ type: 'step:start', step: index, description: report.description });
+      try {
+        const { value, attempts } = await attempt((signal, n) => definition.do(args, before, contextFor(env, started, signal, n)), this.attemptOptions(step.options, started, 'do'));
+        report.attempts = attempts;
+        started.after = value;
+        started.done = true;
+        journal.append({ kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts }, false);
+        report.status = 'done';
+        this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
+        if (definition.verify) {
+          await attempt((signal, n) => definition.verify!(args, before, value, contextFor(env, started, signal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
+        }
+        journal.append({ kind: 'verified', step: index }, false);
+        report.status = 'verified';
+        report.durationMs = Math.round(performance.now() - startedAt);
+        this.emit({ type: 'step:verified', step: index, description: report.description });
+        this.results[index] = value;
+      } catch (error) {
+        report.attempts ||= (error as { attempts?: number }).attempts ?? 1;
+        record(env, { kind: 'failed', step: index, error: serializeError(error), attempts: report.attempts }, false);
+        return this.fail(report, error, startedAt);
+      }
+    }
+    return undefined;
+  }
+
+  private fail(report: StepReport, error: unknown, startedAt: number): unknown {
+    report.status = 'failed';
+    report.error = serializeError(error);
+    report.durationMs = Math.round(performance.now() - startedAt);
+    this.emit({ type: 'step:failed', step: report.index, description: report.description, error: report.error, durationMs: report.durationMs });
+    return error ?? new Error('step failed without an error');
+  }
+
+  private attemptOptions(options: StepOptions, started: StartedStep, phase: 'do' | 'verify') {
+    const definition = started.kind.definition;
+    return {
+      retry: phase === 'do' ? (options.retry?.do ?? definition.retry?.do ?? this.options.retry?.do) : undefined,
+      timeoutMs: options.timeoutMs ?? definition.timeoutMs ?? this.options.timeoutMs,
+      signal: this.controller.signal,
+      abortGraceMs: this.options.abortGraceMs ?? 5000,
+      onRetry: (n: number, error: unknown) =>
+        this.emit({ type: 'step:retry', step: started.index, description: started.report.description, attempt: n, error: serializeError(error), phase: 'do' as const }),
+      what: () => `step ${started.index + 1} (${started.report.description})`,
+    };
+  }
+
+  private readonly reader = <R>(handle: StepHandle<R>): R => {
+    if (!(handle.index in this.results)) {
+      throw new UnwindError('RESULT_UNAVAILABLE', `the result of step ${handle.index + 1} is not available here; a step can read only earlier steps`, { context: { step: handle.index } });
+    }
+    return this.results[handle.index] as R;
+  };
+
+  private async commit(): Promise<Outcome> {
+    const env = this.env!;
+    try {
+      this.journal!.append({ kind: 'commit-point' }, true);
+    } catch (error) {
+      // Without a durable commit point a crash would roll back: do it now, consistently.
+      return this.rollBack(error);
+    }
+    this.emit({ type: 'commit-point' });
+    const pendingCommits = await runCommits(env, this.started);
+    if (pendingCommits.length === 0) record(env, { kind: 'end', status: 'committed' }, true);
+    return { ...this.base(), status: 'committed', pendingCommits };
+  }
+
+  private async rollBack(cause: unknown): Promise<Outcome> {
+    const env = this.env!;
+    const reason = serializeError(cause);
+    record(env, { kind: 'rollback', reason }, true);
+    this.emit({ type: 'rollback:start', reason, steps: this.started.length });
+    const { remaining, error } = await rollback(env, this.started);
+    if (remaining.length > 0) {
+      return {
+        ...this.base(),
+        status: 'rollback-failed',
+        cause: reason,
+        remaining,
+        undoError: error!,
+        resume: this.options.resumeHint ?? (this.options.journal.root ? `unwind recover --root ${this.options.journal.root} ${this.journal!.id}` : 'run the program again (memory journal: nothing was kept)'),
+      };
+    }
+    record(env, { kind: 'end', status: 'rolled-back' }, true);
+    return { ...this.base(), status: 'rolled-back', cause: reason, ...(env.journalBroken ? { journalIncomplete: true } : {}) };
+  }
+
+  private base() {
+    return {
+      name: this.name,
+      transactionId: this.journal?.id,
+      journalPath: this.journal?.path,
+      steps: this.reports,
+      durationMs: Math.round(performance.now() - this.startedAt),
+      finallyErrors: [] as SerializedError[],
+    };
+  }
+
+  private refused(error: unknown): RefusedOutcome {
+    return { ...this.base(), status: 'refused', cause: serializeError(error) };
+  }
+
+  private async finish(outcome: Outcome): Promise<Outcome> {
+    for (const action of this.finallyActions) {
+      try {
+        await action(outcome);
+      } catch (error) {
+        outcome.finallyErrors.push(serializeError(error));
+      }
+    }
+    this.emit({ type: 'transaction:end', status: outcome.status, durationMs: outcome.durationMs });
+    return outcome;
+  }
+}
+
+function safeDescribe(kind: AnyStepKind, args: unknown): string {
+  try {
+    return kind.definition.describe(args);
+  } catch {
+    return kind.type;
+  }
+}
