@@ -1,0 +1,6 @@
+/**
+ * @unwind/cli — The `unwind` command: status, recover, log, plan.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @unwind/files — Atomic file changes, staged removal, copy, mode/owner, symlinks — as undoable steps.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @unwind/linger — systemd-logind linger on/off, as undoable steps.
+ *
+ * @packageDocumentation
+ */
+export {};

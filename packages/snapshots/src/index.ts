@@ -1,0 +1,6 @@
+/**
+ * @unwind/snapshots — Verified snapshots of a directory tree: create, restore, retention, and a snapshot step.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * @unwind/users — Users and groups through the shadow tools, as undoable steps.
+ *
+ * @packageDocumentation
+ */
+export {};
