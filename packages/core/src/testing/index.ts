@@ -7,6 +7,6 @@
 export { conformanceSuite } from './conformance.js';
 export type { ConformanceOptions, ConformanceSandbox } from './conformance.js';
 export { testContext } from './context.js';
-export { failingStep, noopStep, writeMarker, testKinds } from './kinds.js';
+export { failingStep, noopStep, writeMarker, stagedRemove, testKinds } from './kinds.js';
 export { treeState } from './tree.js';
 export type { TreeEntry } from './tree.js';

@@ -138,5 +138,42 @@ export const writeMarker = defineStep({
   },
 });
 
+/**
+ * A real-disk test step with a commit action: `do` renames the file aside
+ * (staged removal), `undo` renames it back, `commit` deletes it for good.
+ *
+ * @example
+ * ```ts
+ * tx.add(stagedRemove({ path: join(dir, 'old.log') }));
+ * ```
+ */
+export const stagedRemove = defineStep({
+  type: 'test.stagedRemove',
+  package: '@unwind/core/testing',
+  args: t.type({ path: t.string }),
+  before: t.type({ existed: t.boolean }),
+  describe: (a) => `remove ${a.path} (staged)`,
+  prepare: async (a) => ({ existed: fs.existsSync(a.path) }),
+  do: async (a, before) => {
+    if (before.existed) {
+      fs.renameSync(a.path, `${a.path}.staged`);
+      syncDirectory(dirname(a.path));
+    }
+  },
+  verify: async (a, before) => {
+    if (before.existed && fs.existsSync(a.path)) throw new VerificationError(`${a.path} still exists`);
+  },
+  undo: async (a) => {
+    if (fs.existsSync(`${a.path}.staged`)) {
+      fs.renameSync(`${a.path}.staged`, a.path);
+      syncDirectory(dirname(a.path));
+    }
+  },
+  commit: async (a) => {
+    fs.rmSync(`${a.path}.staged`, { force: true });
+    syncDirectory(dirname(a.path));
+  },
+});
+
 /** Every step kind in `@unwind/core/testing`, for `recover({ kinds })`. */
-export const testKinds = [failingStep, noopStep, writeMarker];
+export const testKinds = [failingStep, noopStep, writeMarker, stagedRemove];
