@@ -123,7 +123,11 @@ export function defaultEnv(): Record<string, string> {
  * ```
  */
 export const runCommand: CommandRunner = (spec) => {
-  validateArgv(spec.argv);
+  try {
+    validateArgv(spec.argv);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const timeoutMs = spec.timeoutMs ?? 60_000;
   const graceMs = spec.killGraceMs ?? 2000;
   const started = performance.now();

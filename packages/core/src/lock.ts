@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ export function processStartTime(pid: number): string | undefined {
 
 /** Whether the holder written in a lock file is still running. */
 export function isHolderAlive(holder: LockHolder): boolean {
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0) return false;
   if (holder.host !== hostname()) return true; // cannot tell: assume alive, never steal across hosts
   const start = processStartTime(holder.pid);
   if (start === undefined) {
@@ -55,21 +57,30 @@ function readHolder(path: string): LockHolder | undefined {
   }
 }
 
+/**
+ * Creates the lock file with its full content in one atomic step: the content
+ * goes to a private temp file first, which is then hard-linked to the lock
+ * path (link fails with EEXIST like O_EXCL). So no reader ever sees a lock
+ * file half-written by a live process; a torn one can only come from a crash.
+ */
 function tryCreate(path: string, holder: LockHolder): boolean {
-  let fd: number;
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
-    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeFileSync(fd, JSON.stringify(holder));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.linkSync(temp, path);
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new UnwindError('LOCK_ERROR', `cannot create lock ${path}: ${(error as Error).message}`, { context: { path }, cause: error });
-  }
-  try {
-    fs.writeFileSync(fd, JSON.stringify(holder));
-    fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
   }
-  return true;
 }
 
 /**

@@ -21,7 +21,7 @@ export const failingStep = defineStep({
   before: t.null,
   describe: (a) => `fail on purpose (${a.message})`,
   prepare: async () => null,
-  do: async (a) => {
+  do: async (a): Promise<void> => {
     throw new NonRetryableError(new Error(a.message));
   },
   undo: async () => {},
@@ -89,17 +89,21 @@ export const writeMarker = defineStep({
   type: 'test.writeMarker',
   package: '@unwind/core/testing',
   args: MarkerArgs,
-  before: t.union([t.type({ existed: t.literal(false) }), t.type({ existed: t.literal(true), content: t.string })]),
+  // The old content goes to a blob (synced before the `prepared` record), as a real backup would.
+  before: t.union([t.type({ existed: t.literal(false) }), t.type({ existed: t.literal(true), blob: t.string })]),
   after: t.type({ bytes: t.number }),
   describe: (a) => `write ${a.path}`,
-  prepare: async (a) => {
+  prepare: async (a, ctx) => {
     if (a.failIn === 'prepare') throw new NonRetryableError(new Error(`injected failure in prepare of ${a.path}`));
+    let content: Buffer;
     try {
-      return { existed: true as const, content: fs.readFileSync(a.path, 'utf8') };
+      content = fs.readFileSync(a.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { existed: false as const };
       throw error;
     }
+    if (!(await ctx.blobs.has('before'))) await ctx.blobs.write('before', content);
+    return { existed: true as const, blob: 'before' };
   },
   do: async (a, _before, ctx) => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -120,19 +124,19 @@ export const writeMarker = defineStep({
     }
     if (actual !== a.content) throw new VerificationError(`${a.path} does not hold the written content`, { path: a.path });
   },
-  undo: async (a, before) => {
+  undo: async (a, before, _after, ctx) => {
     if (a.failIn === 'undo') throw new Error(`injected failure in undo of ${a.path}`);
     if (a.killIn === 'undo' && fs.existsSync(a.path)) writeDurably(a.path, 'half-undone');
     maybeKill(a, 'undo');
-    if (before.existed) writeDurably(a.path, before.content);
+    if (before.existed) writeDurably(a.path, (await ctx.blobs.read(before.blob)).toString('utf8'));
     else if (fs.existsSync(a.path)) {
       fs.rmSync(a.path);
       syncDirectory(dirname(a.path));
     }
   },
-  verifyUndo: async (a, before) => {
+  verifyUndo: async (a, before, ctx) => {
     const exists = fs.existsSync(a.path);
-    if (exists !== before.existed || (before.existed && fs.readFileSync(a.path, 'utf8') !== before.content)) {
+    if (exists !== before.existed || (before.existed && !fs.readFileSync(a.path).equals(await ctx.blobs.read(before.blob)))) {
       throw new VerificationError(`${a.path} is not back to its before-state`, { path: a.path });
     }
   },

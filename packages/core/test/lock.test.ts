@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquireLock, LockHeldError, readLock } from '@unwind/core';
+import { tempDir } from './helpers.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+describe('lock', () => {
+  it('a second taker fails fast with an error naming the holder; release frees it', () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const lock = acquireLock(dir.path, { purpose: 'first' });
+    expect(() => acquireLock(dir.path)).toThrow(LockHeldError);
+    try {
+      acquireLock(dir.path);
+    } catch (error) {
+      expect((error as LockHeldError).holder).toMatchObject({ pid: process.pid, purpose: 'first' });
+    }
+    expect(readLock(dir.path)).toMatchObject({ pid: process.pid, alive: true });
+    lock.release();
+    expect(readLock(dir.path)).toBeUndefined();
+    acquireLock(dir.path).release();
+  });
+
+  it("a dead holder's lock is stale and taken over", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    // A real process that takes the lock and is then killed without releasing it.
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
+      const { acquireLock } = await import(${JSON.stringify(join(import.meta.dirname, '../src/lock.ts'))});
+      acquireLock(${JSON.stringify(dir.path)}, { purpose: 'doomed' });
+      process.stdout.write('locked');
+      setInterval(() => {}, 1000);
+    `], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '../../..') });
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    expect(readLock(dir.path)).toMatchObject({ pid: child.pid, alive: true });
+    expect(() => acquireLock(dir.path)).toThrow(LockHeldError);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    expect(readLock(dir.path)?.alive).toBe(false);
+    const lock = acquireLock(dir.path, { purpose: 'successor' });
+    expect(readLock(dir.path)).toMatchObject({ pid: process.pid, purpose: 'successor' });
+    lock.release();
+  });
+
+  it('a reused pid is not mistaken for the holder (process start time differs)', () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    fs.writeFileSync(join(dir.path, 'unwind.lock'), JSON.stringify({ pid: process.pid, host: hostname(), processStart: '1', acquiredAt: 'long ago' }));
+    const lock = acquireLock(dir.path);
+    expect(lock.holder.pid).toBe(process.pid);
+    lock.release();
+  });
+
+  it('a torn (unparseable) lock file is stale', () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    fs.writeFileSync(join(dir.path, 'unwind.lock'), '{"pid":');
+    acquireLock(dir.path).release();
+  });
+});
