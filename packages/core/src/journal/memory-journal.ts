@@ -61,12 +61,19 @@ class MemoryTransactionJournal implements TransactionJournal {
     return record;
   }
 
-  blobs(_step: number): BlobStore {
-    return new MemoryBlobStore(() => {
-      const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-blobs-'));
-      this.temps.push(dir);
-      return dir;
-    });
+  private readonly stores = new Map<number, BlobStore>();
+
+  blobs(step: number): BlobStore {
+    let store = this.stores.get(step);
+    if (!store) {
+      store = new MemoryBlobStore(() => {
+        const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-blobs-'));
+        this.temps.push(dir);
+        return dir;
+      });
+      this.stores.set(step, store);
+    }
+    return store;
   }
 
   close(_finished: boolean): void {

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
+import { parseJournal } from './read.js';
+import { encodeLine, type JournalRecord } from './records.js';
+
+const begin: JournalRecord = { kind: 'begin', format: 1, id: 'x', name: 'n', pid: 1, host: 'h', seq: 1, at: 0 };
+const prepared: JournalRecord = { kind: 'prepared', step: 0, type: 't.x', package: '@t/x', description: 'd', args: {}, before: null, seq: 2, at: 0 };
+const done: JournalRecord = { kind: 'done', step: 0, after: null, attempts: 1, seq: 3, at: 0 };
+
+describe('parseJournal (pure: text in, records out)', () => {
+  const text = [begin, prepared, done].map(encodeLine).join('');
+
+  it('reads every checksummed record', () => {
+    const result = parseJournal('j', text);
+    expect(result.records.map((r) => r.kind)).toEqual(['begin', 'prepared', 'done']);
+    expect(result.tornTail).toBe(false);
+    expect(result.validLength).toBe(Buffer.byteLength(text));
+  });
+
+  it('ignores a torn last line, whether cut short or garbled', () => {
+    for (const tail of [encodeLine({ ...done, seq: 4 }).slice(0, 20), '\0\0\0\0\0\0\0\0\0\0\n', 'deadbeef {"seq":4}\n']) {
+      const result = parseJournal('j', text + tail);
+      expect(result.records).toHaveLength(3);
+      expect(result.tornTail).toBe(true);
+      expect(result.validLength).toBe(Buffer.byteLength(text));
+    }
+  });
+
+  it('refuses a bad line that is not the last, naming it', () => {
+    const lines = text.split('\n');
+    lines[1] = lines[1]!.replace('"d"', '"e"');
+    expect(() => parseJournal('j', lines.join('\n'))).toThrowError(new JournalCorruptError('j', 2, 'checksum mismatch or malformed record'));
+  });
+
+  it('refuses a journal that does not start with begin, or has another format', () => {
+    expect(() => parseJournal('j', encodeLine({ ...prepared, seq: 1 }) + encodeLine(done))).toThrow(/first record is "prepared"/);
+    expect(() => parseJournal('j', encodeLine({ ...begin, format: 2 } as JournalRecord))).toThrow(UnsupportedJournalFormatError);
+  });
+
+  it('an empty journal has no records', () => {
+    expect(parseJournal('j', '').records).toEqual([]);
+  });
+});
