@@ -1,0 +1,38 @@
+import * as fs from 'node:fs';
+import { validateAbsolutePath } from '@unwind/core';
+import { SymlinkRefusedError } from './errors.js';
+import { fsyncFd, safeReadlink } from './fsutil.js';
+
+/**
+ * Changes mode or owner through a descriptor opened with O_NOFOLLOW, so a
+ * symlink swapped in at the path is refused instead of redirecting the change
+ * to whatever it points at. The change is fsynced before returning.
+ */
+export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(path));
+    throw error;
+  }
+  try {
+    const result = fn(fd, fs.fstatSync(fd));
+    fsyncFd(fd, path);
+    return result;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads mode and owner without following a symlink; refuses one. */
+export function statNoFollow(path: string): { mode: number; uid: number; gid: number } {
+  const st = fs.lstatSync(path);
+  if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
+/** Validates the path argument of chmod/chown. */
+export function validateTarget(path: string): void {
+  validateAbsolutePath(path, { what: 'path' });
+}

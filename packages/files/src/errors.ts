@@ -1,0 +1,149 @@
+import { UnwindError, type ErrorContext } from '@unwind/core';
+
+/**
+ * A move would cross a filesystem boundary (the source and the staging
+ * directory or destination have different `st_dev`, or a mount point sits
+ * inside the source). Raised before anything moved. Opt into copy-then-delete
+ * with `allowCopy: true` where the step offers it.
+ *
+ * @example
+ * ```ts
+ * // CrossDeviceError: /srv/data is on device 2049, the staging directory /mnt/stage on 43; nothing was moved
+ * catch (e) { if (e instanceof CrossDeviceError) console.error(e.context.source, e.context.staging); }
+ * ```
+ */
+export class CrossDeviceError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('CROSS_DEVICE', message, { context, retryable: false });
+  }
+}
+
+/**
+ * A symlink sits where a file or directory was expected. unwind never
+ * follows it: a planted link must not redirect a write as root.
+ *
+ * @example
+ * ```ts
+ * // SymlinkRefusedError: /etc/app.conf is a symlink (-> /etc/shadow); refusing to follow it
+ * ```
+ */
+export class SymlinkRefusedError extends UnwindError {
+  constructor(path: string, target?: string) {
+    super('SYMLINK_REFUSED', `${path} is a symlink${target === undefined ? '' : ` (-> ${target})`}; refusing to follow it`, { context: { path, target }, retryable: false });
+  }
+}
+
+/**
+ * A path exists with the wrong type (a directory where a file is written, a
+ * file where a directory is ensured), or a parent directory is missing.
+ *
+ * @example
+ * ```ts
+ * // UnexpectedFileTypeError: /etc/app.conf is a directory, expected a regular file
+ * ```
+ */
+export class UnexpectedFileTypeError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('UNEXPECTED_FILE_TYPE', message, { context, retryable: false });
+  }
+}
+
+/**
+ * fsync of a file or directory failed. Fatal for the transaction and never
+ * retried: after a failed fsync Linux may have dropped the dirty pages, so a
+ * second fsync would "succeed" with the data gone (fsyncgate).
+ *
+ * @example
+ * ```ts
+ * // DurabilityError: fsync of /etc/.app.conf.unwind-1f2e… failed: EIO
+ * isRetryable(error) // false
+ * ```
+ */
+export class DurabilityError extends UnwindError {
+  constructor(path: string, cause: unknown) {
+    super('FSYNC_FAILED', `fsync of ${path} failed: ${(cause as Error)?.message ?? cause}; the data may not be on disk, not retrying`, {
+      context: { path },
+      cause,
+      retryable: false,
+    });
+  }
+}
+
+/**
+ * The `validate` command rejected the new content; nothing was replaced.
+ *
+ * @example
+ * ```ts
+ * // ValidationCommandError: nginx -t -c /etc/nginx/.nginx.conf.unwind-… rejected the new content of /etc/nginx/nginx.conf: ...
+ * ```
+ */
+export class ValidationCommandError extends UnwindError {
+  constructor(path: string, argv: readonly string[], cause: unknown) {
+    const stderr = (cause as { context?: { stderr?: unknown } })?.context?.stderr;
+    super('VALIDATE_COMMAND_FAILED', `${argv.join(' ')} rejected the new content of ${path}: ${(cause as Error)?.message ?? cause}`, {
+      context: { path, argv, ...(typeof stderr === 'string' ? { stderr } : {}) },
+      cause,
+      retryable: false,
+    });
+  }
+}
+
+/**
+ * The path changed behind the transaction's back, so undo will not guess:
+ * something else now sits where unwind would restore or remove.
+ *
+ * @example
+ * ```ts
+ * // TargetChangedError: /srv/app/new.conf holds content unwind did not write; left untouched
+ * ```
+ */
+export class TargetChangedError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('TARGET_CHANGED', message, { context, retryable: false });
+  }
+}
+
+/**
+ * A destination exists already and the step does not overwrite.
+ *
+ * @example
+ * ```ts
+ * // TargetExistsError: cannot move /srv/a to /srv/b: /srv/b exists
+ * ```
+ */
+export class TargetExistsError extends UnwindError {
+  constructor(message: string, context: ErrorContext) {
+    super('TARGET_EXISTS', message, { context, retryable: false });
+  }
+}
+
+/** One staged path and where it belongs. */
+export interface StagedPath {
+  staged: string;
+  original: string;
+}
+
+/**
+ * Putting staged paths back failed. The staging directory is kept; the
+ * message lists every staged path and its original place, and the command to
+ * put each back by hand.
+ *
+ * @example
+ * ```ts
+ * // RestoreError: could not move 2 staged paths back; they are safe in /srv/.unwind-staging-…:
+ * //   mv -T /srv/.unwind-staging-…/0 /srv/data
+ * ```
+ */
+export class RestoreError extends UnwindError {
+  readonly remaining: StagedPath[];
+  constructor(staging: string, remaining: StagedPath[], problems: string[], cause?: unknown) {
+    const lines = remaining.map((r) => `  mv -T -- '${r.staged}' '${r.original}'`);
+    super(
+      'RESTORE_FAILED',
+      `could not move ${remaining.length} staged path(s) back (${problems.join('; ')}); ` +
+        `nothing is lost: they are in ${staging}. To put them back by hand:\n${lines.join('\n')}`,
+      { context: { staging, remaining, problems }, cause, retryable: false },
+    );
+    this.remaining = remaining;
+  }
+}

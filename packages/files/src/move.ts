@@ -1,0 +1,62 @@
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import * as t from 'io-ts';
+import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { CrossDeviceError, TargetChangedError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
+import { checkSignal, lstatOrUndefined, renameDurably } from './fsutil.js';
+
+/**
+ * Moves (renames) a file, directory or symlink within one filesystem. The
+ * destination must not exist; crossing a filesystem is refused before
+ * anything moves ({@link CrossDeviceError}). Both directories are synced.
+ * Undo moves it back.
+ *
+ * @example
+ * ```ts
+ * import { move } from '@unwind/files';
+ * tx.add(move({ from: '/srv/app/releases/new', to: '/srv/app/releases/2024-06-01' }));
+ * ```
+ */
+export const move = defineStep({
+  type: 'files.move',
+  package: '@unwind/files',
+  args: t.type({ from: t.string, to: t.string }),
+  before: t.type({ type: t.union([t.literal('file'), t.literal('dir'), t.literal('symlink'), t.literal('other')]) }),
+  validate: (a) => {
+    validateAbsolutePath(a.from, { what: 'from' });
+    validateAbsolutePath(a.to, { what: 'to' });
+    if (a.from === '/' || a.to === '/') throw new InvalidInputError('cannot move / or onto /', a);
+    if (a.to === a.from || a.to.startsWith(`${a.from}/`)) throw new InvalidInputError(`cannot move ${a.from} into itself (${a.to})`, a);
+  },
+  describe: (a) => `move ${a.from} to ${a.to}`,
+  prepare: async (a) => {
+    const st = lstatOrUndefined(a.from);
+    if (!st) throw new UnexpectedFileTypeError(`${a.from} does not exist; nothing to move`, { path: a.from });
+    if (lstatOrUndefined(a.to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} exists`, { from: a.from, to: a.to });
+    const parent = lstatOrUndefined(dirname(a.to));
+    if (!parent?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${a.to} does not exist`, { path: a.to });
+    if (parent.dev !== st.dev) {
+      throw new CrossDeviceError(`${a.from} (device ${st.dev}) and ${dirname(a.to)} (device ${parent.dev}) are on different filesystems; a rename cannot move it, nothing was moved`, { from: a.from, to: a.to });
+    }
+    return { type: st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const) };
+  },
+  do: async (a, _before, ctx) => {
+    checkSignal(ctx.signal);
+    if (lstatOrUndefined(a.to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
+    renameDurably(a.from, a.to);
+  },
+  verify: async (a) => {
+    if (lstatOrUndefined(a.from) || !lstatOrUndefined(a.to)) throw new VerificationError(`${a.from} was not moved to ${a.to}`, a);
+  },
+  undo: async (a) => {
+    const from = lstatOrUndefined(a.from);
+    const to = lstatOrUndefined(a.to);
+    if (from) return; // never moved (or already back)
+    if (!to) throw new TargetChangedError(`neither ${a.from} nor ${a.to} exists; cannot move it back`, a);
+    renameDurably(a.to, a.from);
+  },
+  verifyUndo: async (a) => {
+    if (!lstatOrUndefined(a.from) || lstatOrUndefined(a.to)) throw new VerificationError(`${a.to} was not moved back to ${a.from}`, a);
+  },
+  wouldChange: async (a) => fs.existsSync(a.from) || !fs.existsSync(a.to),
+});

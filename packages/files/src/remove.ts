@@ -1,0 +1,246 @@
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import * as t from 'io-ts';
+import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { copyTree, removeTree } from './copy-tree.js';
+import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
+import { checkSignal, lstatOrUndefined, syncDir } from './fsutil.js';
+import { isWithin, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
+
+const RemoveArgs = t.intersection([
+  t.type({ /** Absolute paths to remove: files, directories, symlinks (never followed). */ paths: t.array(t.string) }),
+  t.partial({
+    /** Paths under `paths` that must not move (with everything under them). */
+    keep: t.array(t.string),
+    /** An existing directory on the same filesystem in which the private staging directory is made. Default: the parent of the first path. */
+    stagingDir: t.string,
+    /** Across filesystems, copy into staging then delete, instead of refusing with CrossDeviceError. */
+    allowCopy: t.boolean,
+    /** Timeout of the final deletion in `commit`, ms. Default one hour. */
+    commitTimeoutMs: t.number,
+  }),
+]);
+
+/** Arguments of {@link remove}. */
+export type RemoveArgs = t.TypeOf<typeof RemoveArgs>;
+
+const Entry = t.type({ original: t.string, staged: t.string, method: t.union([t.literal('rename'), t.literal('copy')]) });
+const RemoveBefore = t.type({
+  /** The private 0700 staging directory (made by `do`). */
+  staging: t.string,
+  /** What moves where, decided before anything moved. */
+  entries: t.array(Entry),
+  kept: t.array(t.string),
+  missing: t.array(t.string),
+});
+
+/** Before-state of {@link remove}: the whole plan. */
+export type RemoveBefore = t.TypeOf<typeof RemoveBefore>;
+type RemoveEntry = t.TypeOf<typeof Entry>;
+
+const nodeFs = {
+  lstat: (p: string) => lstatOrUndefined(p),
+  readdir: (p: string) => fs.readdirSync(p),
+};
+
+function readMountPoints(): string[] {
+  try {
+    return parseMountPoints(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** Marker written (synced) once a cross-filesystem copy is complete; only then is the original deleted. */
+const copied = (entry: RemoveEntry) => `${entry.staged}.copied`;
+
+/**
+ * Removes a group of paths through staging: each path is renamed into a
+ * private 0700 staging directory on the same filesystem, undo renames it back
+ * (milliseconds, whatever the size of the tree), and the real deletion
+ * happens only in `commit`, after the transaction's commit point. A keep
+ * list names paths under the group that must not move. A source on another
+ * filesystem than the staging directory (or with a mount point inside) is
+ * refused before anything moves with {@link CrossDeviceError}, unless
+ * `allowCopy` opts into copy-then-delete. If moving back fails, the staging
+ * directory stays and {@link RestoreError} lists every staged path and its
+ * original place.
+ *
+ * @example
+ * ```ts
+ * import { remove } from '@unwind/files';
+ * tx.add(remove({ paths: ['/home/alice', '/var/mail/alice'], keep: ['/home/alice/.ssh'] }));
+ * ```
+ */
+export const remove = defineStep({
+  type: 'files.remove',
+  package: '@unwind/files',
+  args: RemoveArgs,
+  before: RemoveBefore,
+  after: t.type({ moved: t.number }),
+  validate: (a) => {
+    if (a.paths.length === 0) throw new InvalidInputError('remove needs at least one path', {});
+    for (const p of a.paths) {
+      validateAbsolutePath(p, { what: 'path to remove' });
+      if (p === '/') throw new InvalidInputError('refusing to remove /', { path: p });
+    }
+    for (const k of a.keep ?? []) validateAbsolutePath(k, { what: 'keep path' });
+    const stray = strayKeeps(a.paths, a.keep ?? []);
+    if (stray.length > 0) throw new InvalidInputError(`keep paths ${stray.join(', ')} are not under any path being removed`, { keep: stray });
+    if (a.stagingDir !== undefined) {
+      validateAbsolutePath(a.stagingDir, { what: 'stagingDir' });
+      const inside = a.paths.find((p) => isWithin(a.stagingDir!, p));
+      if (inside) throw new InvalidInputError(`stagingDir ${a.stagingDir} lies inside ${inside}, which is being removed`, { stagingDir: a.stagingDir });
+    }
+  },
+  describe: (a) => `remove ${a.paths.join(', ')}${a.keep?.length ? ` (keeping ${a.keep.join(', ')})` : ''}`,
+  prepare: async (a, ctx) => {
+    const roots = normalizeRoots(a.paths);
+    const base = a.stagingDir ?? dirname(roots[0]!);
+    let baseSt: fs.Stats;
+    try {
+      baseSt = fs.statSync(base);
+    } catch (error) {
+      throw new UnexpectedFileTypeError(`staging location ${base} does not exist: ${(error as Error).message}`, { path: base });
+    }
+    if (!baseSt.isDirectory()) throw new UnexpectedFileTypeError(`staging location ${base} is not a directory`, { path: base });
+    const staging = join(base, `.unwind-staging-${ctx.transactionId}-${ctx.stepIndex}`);
+    const plan = planRemoval(roots, a.keep ?? [], nodeFs);
+    const mounts = readMountPoints();
+    const crossing: Array<{ source: string; device: number; reason: string }> = [];
+    const entries = plan.move.map((original, i): RemoveEntry => {
+      const st = fs.lstatSync(original);
+      const inner = mountsWithin(original, mounts);
+      if (inner.length > 0) {
+        throw new CrossDeviceError(`${original} is or contains mount point(s) ${inner.join(', ')}; unmount them first. Nothing was moved`, { source: original, mounts: inner });
+      }
+      if (st.dev !== baseSt.dev) crossing.push({ source: original, device: st.dev, reason: `${original} is on device ${st.dev}, the staging directory ${base} on ${baseSt.dev}` });
+      return { original, staged: join(staging, String(i)), method: st.dev === baseSt.dev ? 'rename' : 'copy' };
+    });
+    if (crossing.length > 0 && !a.allowCopy) {
+      throw new CrossDeviceError(
+        `cannot stage across filesystems: ${crossing.map((c) => c.reason).join('; ')}. Nothing was moved. Give a stagingDir on the same filesystem, or pass allowCopy: true to copy then delete`,
+        { staging: base, sources: crossing.map((c) => c.source), stagingDevice: baseSt.dev },
+      );
+    }
+    return { staging, entries, kept: plan.kept, missing: plan.missing };
+  },
+  do: async (a, before, ctx) => {
+    checkSignal(ctx.signal);
+    if (before.entries.length === 0) return { moved: 0 };
+    makeStaging(before.staging);
+    const parents = new Set<string>();
+    let moved = 0;
+    for (const entry of before.entries) {
+      checkSignal(ctx.signal);
+      if (entry.method === 'rename') {
+        if (lstatOrUndefined(entry.staged) || !lstatOrUndefined(entry.original)) continue;
+        fs.renameSync(entry.original, entry.staged);
+      } else if (!copyThenDelete(entry)) continue;
+      parents.add(dirname(entry.original));
+      moved++;
+    }
+    syncDir(before.staging);
+    for (const dir of parents) syncDir(dir);
+    return { moved };
+  },
+  verify: async (a, before) => {
+    const left = before.entries.filter((e) => lstatOrUndefined(e.original) && !lstatOrUndefined(e.staged));
+    if (left.length > 0) throw new VerificationError(`still present: ${left.map((e) => e.original).join(', ')}`, { paths: left.map((e) => e.original) });
+    const gone = before.kept.filter((k) => !lstatOrUndefined(k));
+    if (gone.length > 0) throw new VerificationError(`kept paths are missing: ${gone.join(', ')}`, { paths: gone });
+  },
+  undo: async (_a, before) => restore(before),
+  verifyUndo: async (_a, before) => {
+    if (lstatOrUndefined(before.staging)) throw new VerificationError(`staging directory ${before.staging} still exists after undo`, { staging: before.staging });
+    const missing = before.entries.filter((e) => !lstatOrUndefined(e.original));
+    if (missing.length > 0) throw new VerificationError(`not restored: ${missing.map((e) => e.original).join(', ')}`, { paths: missing.map((e) => e.original) });
+  },
+  commit: async (a, before, _after, ctx) => commitRemoval(before, a.commitTimeoutMs ?? 3_600_000, ctx),
+  wouldChange: async (a) => a.paths.some((p) => lstatOrUndefined(p) !== undefined),
+});
+
+/** Creates the private staging directory, or accepts our own from an earlier attempt. */
+function makeStaging(staging: string): void {
+  try {
+    fs.mkdirSync(staging, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const st = fs.lstatSync(staging);
+    if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== (process.getuid?.() ?? 0)) {
+      throw new UnexpectedFileTypeError(`${staging} exists and is not this step's staging directory; refusing to use it`, { path: staging });
+    }
+  }
+  fs.chmodSync(staging, 0o700);
+  syncDir(dirname(staging));
+}
+
+/** Copy (synced), mark complete (synced), then delete the original. False when there was nothing to move. */
+function copyThenDelete(entry: RemoveEntry): boolean {
+  if (!lstatOrUndefined(copied(entry))) {
+    if (!lstatOrUndefined(entry.original)) return false;
+    removeTree(entry.staged); // a partial copy from an interrupted attempt
+    copyTree(entry.original, entry.staged);
+    syncDir(dirname(entry.staged));
+    writeNewFileDurably(copied(entry), entry.original);
+  }
+  removeTree(entry.original);
+  return true;
+}
+
+/**
+ * Moves every staged path back, newest first. Idempotent: an entry whose
+ * staged copy is gone is already back (or never moved). Collects every
+ * failure and throws one RestoreError that lists what is where.
+ */
+function restore(before: RemoveBefore): void {
+  if (!lstatOrUndefined(before.staging)) return;
+  const remaining: StagedPath[] = [];
+  const problems: string[] = [];
+  const parents = new Set<string>();
+  for (const entry of [...before.entries].reverse()) {
+    try {
+      if (entry.method === 'rename') {
+        if (!lstatOrUndefined(entry.staged)) continue;
+        if (lstatOrUndefined(entry.original)) throw new Error(`${entry.original} exists again`);
+        fs.renameSync(entry.staged, entry.original);
+      } else {
+        if (!lstatOrUndefined(copied(entry))) {
+          removeTree(entry.staged); // incomplete copy: the original was never touched
+          continue;
+        }
+        copyBack(entry);
+      }
+      parents.add(dirname(entry.original));
+    } catch (error) {
+      problems.push((error as Error).message);
+      remaining.push({ staged: entry.staged, original: entry.original });
+    }
+  }
+  for (const dir of parents) syncDir(dir);
+  if (remaining.length > 0) {
+    syncDir(before.staging);
+    throw new RestoreError(before.staging, remaining.reverse(), problems);
+  }
+  removeTree(before.staging);
+  syncDir(dirname(before.staging));
+}
+
+/** Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted original goes). */
+function copyBack(entry: RemoveEntry): void {
+  const temp = join(dirname(entry.original), `.${basename(entry.original).slice(0, 100)}.unwind-restore`);
+  removeTree(temp);
+  copyTree(entry.staged, temp);
+  syncDir(dirname(temp));
+  removeTree(entry.original);
+  fs.renameSync(temp, entry.original);
+  fs.unlinkSync(copied(entry));
+  removeTree(entry.staged);
+}
+
+async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepContext): Promise<void> {
+  if (!lstatOrUndefined(before.staging)) return;
+  // rm(1) is as fast as deletion gets; the path is our own absolute staging path.
+  await ctx.exec({ argv: ['rm', '-rf', '--', before.staging], timeoutMs, signal: ctx.signal });
+  syncDir(dirname(before.staging));
+}

@@ -1,0 +1,194 @@
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import * as t from 'io-ts';
+import { InvalidInputError, VerificationError, validateAbsolutePath, type StepContext } from '@unwind/core';
+import { SymlinkRefusedError, TargetChangedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
+import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, renameDurably, safeReadlink, sha256, syncDir, tempNameFor, unlinkIfPresent, writeTempFile, type Attributes } from './fsutil.js';
+
+/**
+ * The atomic replacement of one regular file, shared by `files.writeFile` and
+ * `files.copy`: temp file beside the target (O_EXCL, unpredictable name,
+ * journaled so undo can clean it), owner and mode set and synced before the
+ * rename, the directory synced after it. The before-state lives in the
+ * journal's blob store, never beside the target.
+ */
+
+/** Options common to the file-replacing steps. */
+export const ReplaceOptions = t.partial({
+  /** Permission bits of the new file. Default: the old file's, or 0o644. */
+  mode: t.number,
+  /** Owner. Default: the old file's, or the running process's. */
+  uid: t.number,
+  gid: t.number,
+  /** A command run on the temp file before it replaces anything; `%s` is replaced by the temp path. */
+  validate: t.array(t.string),
+  /** Timeout of the validate command, ms. Default 60 000. */
+  validateTimeoutMs: t.number,
+});
+
+/** The file-replacing options as a type. */
+export type ReplaceOptions = t.TypeOf<typeof ReplaceOptions>;
+
+/** What was at the target before: nothing, or a regular file (bytes in the blob store). */
+export const FileBefore = t.union([
+  t.type({ existed: t.literal(false), temp: t.string }),
+  t.type({ existed: t.literal(true), temp: t.string, mode: t.number, uid: t.number, gid: t.number, size: t.number, sha256: t.string, blob: t.string }),
+]);
+/** The before-state of a file-replacing step. */
+export type FileBefore = t.TypeOf<typeof FileBefore>;
+
+/** What a file-replacing `do` wrote. */
+export const FileAfter = t.type({ sha256: t.string, size: t.number, mode: t.number, uid: t.number, gid: t.number });
+/** The after-state of a file-replacing step. */
+export type FileAfter = t.TypeOf<typeof FileAfter>;
+
+/** Checks path, mode, owner and validate command before anything is touched. */
+export function validateReplace(path: string, options: ReplaceOptions, what = 'path'): void {
+  validateAbsolutePath(path, { what });
+  if (path === '/') throw new InvalidInputError(`${what} must not be /`, { path });
+  validateModeAndOwner(options);
+  if (options.validate !== undefined) {
+    const argv = options.validate;
+    if (argv.length === 0 || !argv[0]) throw new InvalidInputError('validate must be a non-empty argv array', { validate: argv });
+    if (argv.some((a) => a.includes('\0'))) throw new InvalidInputError('validate arguments must not contain NUL', { validate: argv });
+    if (!argv.some((a) => a.includes('%s'))) throw new InvalidInputError('validate must contain "%s", the place of the temp file', { validate: argv });
+  }
+}
+
+/** Checks mode (0..0o7777) and uid/gid (non-negative integers). */
+export function validateModeAndOwner(options: { mode?: number | undefined; uid?: number | undefined; gid?: number | undefined }): void {
+  if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777)) {
+    throw new InvalidInputError(`mode ${options.mode} must be an integer from 0 to 0o7777`, { mode: options.mode });
+  }
+  for (const key of ['uid', 'gid'] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xfffffffe)) throw new InvalidInputError(`${key} ${value} must be a non-negative integer`, { [key]: value });
+  }
+}
+
+/** READ-ONLY: what is at `path` now; keeps its bytes in `ctx.blobs`. Refuses a symlink or a non-file. */
+export async function prepareReplace(path: string, ctx: StepContext): Promise<FileBefore> {
+  const parent = lstatOrUndefined(dirname(path));
+  if (!parent?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${path} does not exist (add a files.ensureDir step first)`, { path });
+  const temp = tempNameFor(path);
+  const st = lstatOrUndefined(path);
+  if (!st) return { existed: false, temp };
+  if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
+  if (!st.isFile()) throw new UnexpectedFileTypeError(`${path} exists and is not a regular file`, { path });
+  const bytes = readNoFollow(path);
+  const hash = sha256(bytes);
+  const blob = `before-${hash.slice(0, 32)}`;
+  if (!(await ctx.blobs.has(blob))) await ctx.blobs.write(blob, bytes);
+  return { existed: true, temp, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: bytes.length, sha256: hash, blob };
+}
+
+/** The mode and owner the new file gets. */
+export function attributesFor(options: ReplaceOptions, before: FileBefore): Attributes {
+  const own = processOwner();
+  return {
+    mode: options.mode ?? (before.existed ? before.mode : 0o644),
+    uid: options.uid ?? (before.existed ? before.uid : own.uid),
+    gid: options.gid ?? (before.existed ? before.gid : own.gid),
+  };
+}
+
+/** Refuses anything at `path` that is not absent or a regular file. */
+function checkTarget(path: string): void {
+  const st = lstatOrUndefined(path);
+  if (st?.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
+  if (st && !st.isFile()) throw new UnexpectedFileTypeError(`${path} exists and is not a regular file`, { path });
+}
+
+/** Writes `data` to the journaled temp name, validates it, renames it over `path`, syncs the directory. */
+export async function doReplace(path: string, data: Uint8Array, options: ReplaceOptions, before: FileBefore, ctx: StepContext): Promise<FileAfter> {
+  checkSignal(ctx.signal);
+  checkTarget(path); // a symlink planted since prepare is refused too
+  const attributes = attributesFor(options, before);
+  unlinkIfPresent(before.temp); // only our own leftover from an earlier attempt can have this name
+  writeTempFile(before.temp, data, attributes);
+  try {
+    if (options.validate) {
+      const argv = options.validate.map((a) => a.replaceAll('%s', before.temp));
+      try {
+        await ctx.exec({ argv, signal: ctx.signal, timeoutMs: options.validateTimeoutMs ?? 60_000 });
+      } catch (error) {
+        throw new ValidationCommandError(path, argv, error);
+      }
+    }
+    checkSignal(ctx.signal);
+    checkTarget(path);
+    renameDurably(before.temp, path);
+  } catch (error) {
+    unlinkIfPresent(before.temp);
+    throw error;
+  }
+  return { sha256: sha256(data), size: data.length, ...attributes };
+}
+
+/** Throws unless `path` is a regular file with exactly these bytes, mode and owner. */
+export function checkFile(path: string, expected: { sha256: string; mode: number; uid: number; gid: number }, what: string): void {
+  const st = lstatOrUndefined(path);
+  if (!st) throw new VerificationError(`${path} does not exist (${what})`, { path });
+  if (!st.isFile()) throw new VerificationError(`${path} is not a regular file (${what})`, { path });
+  const problems: string[] = [];
+  if ((st.mode & 0o7777) !== expected.mode) problems.push(`mode is ${(st.mode & 0o7777).toString(8)}, expected ${expected.mode.toString(8)}`);
+  if (st.uid !== expected.uid || st.gid !== expected.gid) problems.push(`owner is ${st.uid}:${st.gid}, expected ${expected.uid}:${expected.gid}`);
+  if (sha256(readNoFollow(path)) !== expected.sha256) problems.push('content differs');
+  if (problems.length > 0) throw new VerificationError(`${path}: ${problems.join(', ')} (${what})`, { path, problems });
+}
+
+/** verify: the target holds what `do` wrote. */
+export function verifyReplace(path: string, after: FileAfter): void {
+  checkFile(path, after, 'after writing');
+}
+
+/**
+ * Puts the before-state back: the old bytes, mode and owner (via temp,
+ * rename and directory sync), or no file. Idempotent; works when `do` never
+ * ran or stopped half-way (`after` undefined): then a file is removed only if
+ * it holds exactly the bytes this step would have written.
+ */
+export async function undoReplace(path: string, before: FileBefore, writtenSha256: string | undefined, ctx: StepContext): Promise<void> {
+  if (unlinkIfPresent(before.temp)) syncDir(dirname(path));
+  const restoreTemp = `${before.temp}-undo`;
+  if (unlinkIfPresent(restoreTemp)) syncDir(dirname(path));
+  const st = lstatOrUndefined(path);
+  if (!before.existed) {
+    if (!st) return;
+    if (!st.isFile()) throw new TargetChangedError(`${path} is now a ${st.isSymbolicLink() ? 'symlink' : 'non-file'} that this step did not create; left untouched`, { path });
+    if (writtenSha256 === undefined || sha256(readNoFollow(path)) !== writtenSha256) {
+      throw new TargetChangedError(`${path} holds content this step did not write; left untouched`, { path });
+    }
+    fs.unlinkSync(path);
+    syncDir(dirname(path));
+    return;
+  }
+  if (st?.isFile() && matches(path, st, before)) return;
+  if (st?.isDirectory()) throw new TargetChangedError(`${path} is now a directory; cannot restore the file`, { path });
+  const bytes = await ctx.blobs.read(before.blob);
+  writeTempFile(restoreTemp, bytes, { mode: before.mode, uid: before.uid, gid: before.gid });
+  renameDurably(restoreTemp, path); // replaces a planted symlink itself, never its target
+}
+
+function matches(path: string, st: fs.Stats, before: Extract<FileBefore, { existed: true }>): boolean {
+  if ((st.mode & 0o7777) !== before.mode || st.uid !== before.uid || st.gid !== before.gid || st.size !== before.size) return false;
+  return sha256(readNoFollow(path)) === before.sha256;
+}
+
+/** verifyUndo: the before-state holds. */
+export function verifyUndoReplace(path: string, before: FileBefore): void {
+  if (!before.existed) {
+    if (lstatOrUndefined(path)) throw new VerificationError(`${path} should not exist after undo`, { path });
+    return;
+  }
+  checkFile(path, before, 'after undo');
+}
+
+/** plan(): whether writing `data` would change anything. */
+export function wouldReplace(path: string, data: Uint8Array, options: ReplaceOptions): boolean {
+  const st = lstatOrUndefined(path);
+  if (!st?.isFile()) return true;
+  if (options.mode !== undefined && (st.mode & 0o7777) !== options.mode) return true;
+  if ((options.uid !== undefined && st.uid !== options.uid) || (options.gid !== undefined && st.gid !== options.gid)) return true;
+  return sha256(readNoFollow(path)) !== sha256(data);
+}
