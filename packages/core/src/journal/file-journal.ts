@@ -105,7 +105,7 @@ export class FileTransactionJournal implements TransactionJournal {
   }
 
   append(body: JournalRecordBody, sync: boolean): JournalRecord {
-    const record = { ...body, seq: this.list.length + 1, at: Date.now() } as JournalRecord;
+    const record = Object.assign(body, { seq: this.list.length + 1, at: Date.now() }) as JournalRecord;
     try {
       fs.writeSync(this.fd, encodeLine(record));
       if (sync) fs.fdatasyncSync(this.fd);

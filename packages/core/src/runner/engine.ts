@@ -3,6 +3,7 @@ import { serializeError, type SerializedError } from '../errors.js';
 import type { EventListener, TransactionEvent } from '../events.js';
 import type { CommandRunner } from '../exec.js';
 import type { TransactionJournal } from '../journal/journal.js';
+import type { BlobStore } from '../journal/blobs.js';
 import type { JournalRecordBody } from '../journal/records.js';
 import type { AnyStepKind, RetryPolicy, StepContext } from '../step.js';
 import { attempt } from './attempt.js';
@@ -30,7 +31,7 @@ export interface EngineEnvironment {
   phase: 'run' | 'recover';
   abortGraceMs: number;
   defaults: { undo: RetryPolicy; commit: RetryPolicy; timeoutMs: number | undefined };
-  emit: (event: TransactionEvent) => void;
+  emit: Emitter;
   /** Set when a journal write failed: later records are skipped, work goes on. */
   journalBroken?: SerializedError;
 }
@@ -46,18 +47,27 @@ export function record(env: EngineEnvironment, body: JournalRecordBody, sync: bo
   }
 }
 
+/** A step's context; the blob store is made only when a step asks for it. */
+class Context implements StepContext {
+  private store: BlobStore | undefined;
+  constructor(
+    private readonly env: EngineEnvironment,
+    readonly stepIndex: number,
+    readonly signal: AbortSignal,
+    readonly attempt: number,
+    readonly phase: StepContext['phase'],
+  ) {}
+  get exec() { return this.env.exec; }
+  get log() { return this.env.log; }
+  get transactionId() { return this.env.journal.id; }
+  get blobs(): BlobStore {
+    return (this.store ??= this.env.journal.blobs(this.stepIndex));
+  }
+}
+
 /** Builds a step's context. */
-export function contextFor(env: EngineEnvironment, step: { index: number; kind: AnyStepKind }, signal: AbortSignal, attemptNumber: number, phase: StepContext['phase'] = env.phase): StepContext {
-  return {
-    signal,
-    exec: env.exec,
-    log: env.log,
-    blobs: env.journal.blobs(step.index),
-    transactionId: env.journal.id,
-    stepIndex: step.index,
-    attempt: attemptNumber,
-    phase,
-  };
+export function contextFor(env: EngineEnvironment, step: { index: number }, signal: AbortSignal, attemptNumber: number, phase: StepContext['phase'] = env.phase): StepContext {
+  return new Context(env, step.index, signal, attemptNumber, phase);
 }
 
 /**
@@ -151,9 +161,12 @@ export async function runCommits(env: EngineEnvironment, steps: StartedStep[], a
   return pending;
 }
 
+/** Emits events; `active` is false when nobody listens, so callers can skip building them. */
+export type Emitter = ((event: TransactionEvent) => void) & { readonly active: boolean };
+
 /** Calls listeners; a listener that throws never breaks the transaction. */
-export function emitter(listeners: Set<EventListener>, log: Debugger): (event: TransactionEvent) => void {
-  return (event) => {
+export function emitter(listeners: Set<EventListener>, log: Debugger): Emitter {
+  const emit = (event: TransactionEvent) => {
     if (log.enabled) log('%s %o', event.type, event);
     for (const listener of listeners) {
       try {
@@ -163,4 +176,5 @@ export function emitter(listeners: Set<EventListener>, log: Debugger): (event: T
       }
     }
   };
+  return Object.assign(emit, { active: listeners.size > 0 || log.enabled });
 }

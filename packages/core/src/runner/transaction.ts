@@ -8,7 +8,7 @@ import { logger } from '../log.js';
 import { decodeInput } from '../codec.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
 import { attempt } from './attempt.js';
-import { contextFor, emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './engine.js';
+import { contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
 import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
 import { planSteps, type PlanEntry } from './plan.js';
 import { trapSignals } from './signals.js';
@@ -138,7 +138,7 @@ export function transaction(name: string, options: TransactionOptions): Transact
 
 class Run {
   private readonly reports: StepReport[];
-  private readonly emit;
+  private readonly emit: Emitter;
   private readonly started: StartedStep[] = [];
   private readonly results: unknown[] = [];
   private readonly controller = new AbortController();
@@ -248,8 +248,8 @@ class Run {
       try {
         args = typeof step.args === 'function' ? this.checkArgs(step.kind, (step.args as ArgsFrom<unknown>)(this.reader), index) : step.args;
         if (typeof step.args === 'function') report.description = safeDescribe(step.kind, args);
-        this.emit({ type: 'step:prepare', step: index, description: report.description });
-        before = await definition.prepare(args, contextFor(env, { index, kind: step.kind }, this.controller.signal, 1));
+        if (this.emit.active) this.emit({ type: 'step:prepare', step: index, description: report.description });
+        before = await definition.prepare(args, contextFor(env, { index }, this.controller.signal, 1));
         // Write-ahead: what undo needs is on disk before the change starts.
         journal.append(
           {
@@ -269,7 +269,7 @@ class Run {
       const started: StartedStep = { index, kind: step.kind, args, before, after: undefined, done: false, retry: step.options.retry ?? {}, timeoutMs: step.options.timeoutMs, report };
       this.started.push(started);
       report.status = 'prepared';
-      this.emit({ type: 'step:start', step: index, description: report.description });
+      if (this.emit.active) this.emit({ type: 'step:start', step: index, description: report.description });
       try {
         const { value, attempts } = await attempt((signal, n) => definition.do(args, before, contextFor(env, started, signal, n)), this.attemptOptions(step.options, started, 'do'));
         report.attempts = attempts;
@@ -277,14 +277,14 @@ class Run {
         started.done = true;
         journal.append({ kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts }, false);
         report.status = 'done';
-        this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
+        if (this.emit.active) this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
         if (definition.verify) {
           await attempt((signal, n) => definition.verify!(args, before, value, contextFor(env, started, signal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
         }
         journal.append({ kind: 'verified', step: index }, false);
         report.status = 'verified';
         report.durationMs = Math.round(performance.now() - startedAt);
-        this.emit({ type: 'step:verified', step: index, description: report.description });
+        if (this.emit.active) this.emit({ type: 'step:verified', step: index, description: report.description });
         this.results[index] = value;
       } catch (error) {
         report.attempts ||= (error as { attempts?: number }).attempts ?? 1;
