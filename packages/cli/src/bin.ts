@@ -1,1 +1,18 @@
-export {};
+#!/usr/bin/env node
+import { runCli } from './program.js';
+
+// Show Node's process warnings (e.g. a stale lock taken over) as plain `unwind:` lines.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  process.stderr.write(`unwind: warning: ${warning.message.replace(/^unwind: /, '')}\n`);
+});
+
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`unwind: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exitCode = 70;
+  },
+);

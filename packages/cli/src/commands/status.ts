@@ -1,0 +1,113 @@
+import { listTransactions, readLock, type LockHolder, type TransactionListing } from '@unwind/core';
+import { classify, recoveryText, stepState, type TransactionClass } from '../describe.js';
+import { EXIT } from '../errors.js';
+import { errorLine, formatDuration, plural } from '../format.js';
+import { checkRoot, resolveRoot } from '../root.js';
+import type { Styler } from '../style.js';
+import { printJson, println, type CommandIO } from './context.js';
+
+/** Options of `unwind status`. */
+export interface StatusOptions {
+  root?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+const FINISHED: ReadonlySet<TransactionClass> = new Set(['committed', 'rolled-back']);
+
+/**
+ * `unwind status`: unfinished and stuck transactions under a journal root
+ * (finished ones too with `--all`), and who holds the lock. Exit code 0, or
+ * 4 when the root cannot be read.
+ */
+export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
+  const root = resolveRoot(options.root, io.env);
+  const exists = checkRoot(root);
+  const listings = exists ? listTransactions(root) : [];
+  const lock = exists ? readLock(root) : undefined;
+  const now = io.now();
+  const rows = listings.map((listing) => ({ listing, class: classify(listing, lock) }));
+  const shown = rows.filter((r) => options.all || !FINISHED.has(r.class));
+
+  if (options.json) {
+    printJson(io.stdout, {
+      root,
+      exists,
+      lock: lock ?? null,
+      transactions: shown.map(({ listing, class: status }) => toJson(listing, status, now)),
+      hiddenFinished: rows.length - shown.length,
+    });
+    return EXIT.ok;
+  }
+
+  const s = io.style;
+  println(io.stdout, `${s.bold('Journal root')} ${root}${exists ? '' : ' (does not exist: no transaction has run here)'}`);
+  println(io.stdout, `${s.bold('Lock')} ${lockText(lock, s)}`);
+  if (shown.length === 0) println(io.stdout, '', rows.length === 0 ? 'No transactions.' : 'Nothing unfinished.');
+  for (const { listing, class: status } of shown) {
+    println(io.stdout, '', ...describe(listing, status, now, s));
+  }
+  const counts = countBy(rows.map((r) => r.class));
+  const unfinished = (counts.interrupted ?? 0) + (counts.stuck ?? 0);
+  const summary: string[] = [];
+  if (unfinished > 0) summary.push(`${plural(unfinished, 'transaction')} to recover: run \`unwind recover --root ${root}\``);
+  if (counts.unreadable) summary.push(`${plural(counts.unreadable, 'journal')} cannot be used: recover leaves ${counts.unreadable === 1 ? 'it' : 'them'} untouched`);
+  const hidden = rows.length - shown.length;
+  if (hidden > 0) summary.push(`${plural(hidden, 'finished transaction')} not shown (--all shows them)`);
+  if (summary.length > 0) println(io.stdout, '', ...summary);
+  return EXIT.ok;
+}
+
+function lockText(lock: (LockHolder & { alive: boolean }) | undefined, s: Styler): string {
+  if (!lock) return 'free';
+  const who = `pid ${lock.pid} on ${lock.host} since ${lock.acquiredAt}${lock.purpose ? ` (${lock.purpose})` : ''}`;
+  if (lock.processStart === 'torn') return `${s.yellow('stale')}: the lock file is unreadable or torn; the next run takes it over`;
+  return lock.alive ? `${s.yellow('held')} by ${who}` : `${s.yellow('stale')}: left by ${who}, which is no longer running; the next run takes it over`;
+}
+
+const LABEL: Record<TransactionClass, (s: Styler) => string> = {
+  running: (s) => s.cyan('RUNNING'),
+  interrupted: (s) => s.yellow('INTERRUPTED'),
+  stuck: (s) => s.red('STUCK'),
+  unreadable: (s) => s.red('UNREADABLE'),
+  committed: (s) => s.green('COMMITTED'),
+  'rolled-back': (s) => s.blue('ROLLED BACK'),
+};
+
+function describe(listing: TransactionListing, status: TransactionClass, now: number, s: Styler): string[] {
+  const state = listing.state;
+  if (!state) return [`${LABEL.unreadable(s)} ${listing.id}`, `  journal: ${listing.path}`, `  error: ${errorLine(listing.error)}`];
+  const lines = [`${LABEL[status](s)} ${s.bold(state.name)}  ${s.dim(listing.id)}`];
+  lines.push(`  started ${formatDuration(now - state.startedAt)} ago by pid ${state.pid} on ${state.host}; last record ${formatDuration(now - state.lastAt)} ago`);
+  const last = state.steps.at(-1);
+  lines.push(`  last step: ${last ? `${last.index + 1}. ${last.description} (${stepState(last)})` : 'none (no step was started)'}`);
+  if (state.rollbackReason) lines.push(`  rollback cause: ${errorLine(state.rollbackReason)}`);
+  if (status === 'stuck' && state.rollbackFailed) {
+    const failed = state.steps.find((x) => x.index === state.rollbackFailed![0]);
+    lines.push(`  ${s.red('rollback failed')}: undo of step ${(failed?.index ?? 0) + 1} (${failed?.description}) failed: ${errorLine(failed?.undoFailed)}`);
+  }
+  if (state.tornTail) lines.push('  its last record was torn by a crash and is ignored');
+  if (!FINISHED.has(status)) lines.push(`  recovery would ${recoveryText(state)}${status === 'running' ? ' — but it is still running' : ''}`);
+  return lines;
+}
+
+function toJson(listing: TransactionListing, status: TransactionClass, now: number) {
+  if (!listing.state) return { id: listing.id, path: listing.path, status, error: listing.error };
+  const { records: _records, steps, ...state } = listing.state;
+  const last = steps.at(-1);
+  return {
+    ...state,
+    path: listing.path,
+    status,
+    ageMs: now - state.startedAt,
+    steps: steps.length,
+    lastStep: last ? { index: last.index, type: last.type, description: last.description, state: stepState(last) } : null,
+    recoveryWould: recoveryText(listing.state),
+  };
+}
+
+function countBy<T extends string>(values: T[]): Partial<Record<T, number>> {
+  const out: Partial<Record<T, number>> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
