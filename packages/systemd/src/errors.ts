@@ -1,0 +1,45 @@
+import { UnwindError, VerificationError, type ErrorContext } from '@unwind/core';
+
+/**
+ * A user named in a scope or for `startUserManager` is not in the user database.
+ *
+ * @example
+ * ```ts
+ * // UserNotFoundError: user "alice" is not in the user database (getent passwd)
+ * ```
+ */
+export class UserNotFoundError extends UnwindError {
+  constructor(user: string) {
+    super('USER_NOT_FOUND', `user ${JSON.stringify(user)} is not in the user database (getent passwd)`, { context: { user } });
+  }
+}
+
+/**
+ * A unit that was started is not active once it settled: it failed at once,
+ * or exited (a `Type=simple` service whose program ended). The context holds
+ * the properties systemd reported (ActiveState, SubState, Result, exit status).
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'rolled-back' && outcome.cause.name === 'UnitNotActiveError') console.error(outcome.cause.context);
+ * ```
+ */
+export class UnitNotActiveError extends VerificationError {
+  constructor(unit: string, context: ErrorContext) {
+    super(`unit ${unit} is not active after starting: ActiveState=${String(context.ActiveState)} SubState=${String(context.SubState)} Result=${String(context.Result ?? '?')}`, { unit, ...context });
+  }
+}
+
+/**
+ * A unit's state read back from systemd is not what the step made it.
+ *
+ * @example
+ * ```ts
+ * // UnitStateError: unit app.service: UnitFileState is "disabled", expected "enabled"
+ * ```
+ */
+export class UnitStateError extends VerificationError {
+  constructor(unit: string, property: string, actual: string, expected: string) {
+    super(`unit ${unit}: ${property} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`, { unit, property, actual, expected });
+  }
+}

@@ -1,0 +1,36 @@
+import * as t from 'io-ts';
+import { InvalidInputError, type StepContext } from '@unwind/core';
+import { ManagerOptions, validateManagerOptions, describeScope, type Runner } from '../manager.js';
+import { validateUnitName, type UnitUse } from '../names.js';
+
+/** Arguments of the kinds that act on one unit: the unit and how to reach its manager. */
+export const UnitArgs = t.intersection([t.type({ unit: t.string }), ManagerOptions]);
+/** See {@link UnitArgs}. */
+export type UnitArgs = t.TypeOf<typeof UnitArgs>;
+
+/** Arguments of start and restart: also how long to let the unit settle before checking it is still active. */
+export const StartArgs = t.intersection([UnitArgs, t.partial({ settleMs: t.number })]);
+/** See {@link StartArgs}. */
+export type StartArgs = t.TypeOf<typeof StartArgs>;
+
+/** Default settle delay before re-reading ActiveState after a start, ms. */
+export const DEFAULT_SETTLE_MS = 1000;
+
+/** The validate hook of a unit kind. */
+export function validateUnitArgs(use: UnitUse) {
+  return (args: UnitArgs & { settleMs?: number }): void => {
+    validateUnitName(args.unit, use);
+    validateManagerOptions(args);
+    if (args.settleMs !== undefined && !(args.settleMs >= 0 && args.settleMs <= 600_000)) throw new InvalidInputError('settleMs must be between 0 and 600000', { settleMs: args.settleMs });
+  };
+}
+
+/** The command runner and signal of a step context. */
+export function runnerOf(ctx: StepContext): Runner {
+  return { exec: ctx.exec, signal: ctx.signal };
+}
+
+/** `verb unit (scope)`. */
+export function describeUnit(verb: string, args: UnitArgs): string {
+  return `${verb} ${args.unit}${describeScope(args)}`;
+}

@@ -1,0 +1,58 @@
+import * as t from 'io-ts';
+import { defineStep } from '@unwind/core';
+import { UnitStateError } from '../errors.js';
+import { resolveUnitDir, systemctl } from '../manager.js';
+import { isEnabled, readUnitState, UnitState } from '../state.js';
+import { DirSnapshot, removeNewEmptyDirs, snapshotDirs } from '../unitdir.js';
+import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
+
+/** Before-state of enable, disable and mask: the unit's state and the unit directory's layout. */
+export const EnablementBefore = t.type({ state: UnitState, unitDir: t.string, dirs: DirSnapshot });
+/** See {@link EnablementBefore}. */
+export type EnablementBefore = t.TypeOf<typeof EnablementBefore>;
+
+/** Shared prepare: state plus the directory snapshot. Read-only. */
+export async function prepareEnablement(a: UnitArgs, ctx: Parameters<typeof runnerOf>[0]): Promise<EnablementBefore> {
+  const runner = runnerOf(ctx);
+  const { unitDir } = await resolveUnitDir(a, runner);
+  return { state: await readUnitState(a.unit, a, runner), unitDir, dirs: snapshotDirs(unitDir) };
+}
+
+/**
+ * Enables a unit (`systemctl enable`: the symlinks its `[Install]` section
+ * asks for, e.g. `WantedBy=default.target`, and a reload). It does not start
+ * it; add a `start` step. Already enabled: nothing to do. Undo disables it
+ * if it was not enabled before and removes the now-empty `.wants`
+ * directories the enable created.
+ *
+ * @example
+ * ```ts
+ * tx.add(enable({ unit: 'app.service' }));
+ * tx.add(enable({ unit: 'sync.service', scope: { user: 'alice' } }));
+ * ```
+ */
+export const enable = defineStep({
+  type: 'systemd.enable',
+  package: '@unwind/systemd',
+  args: UnitArgs,
+  before: EnablementBefore,
+  validate: validateUnitArgs('any'),
+  describe: (a) => describeUnit('enable', a),
+  prepare: prepareEnablement,
+  wouldChange: async (a, ctx) => !isEnabled((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
+  do: async (a, before, ctx) => {
+    if (isEnabled(before.state.unitFileState)) return;
+    await systemctl(a, runnerOf(ctx), ['enable', '--', a.unit]);
+  },
+  verify: async (a, _before, _after, ctx) => {
+    const now = await readUnitState(a.unit, a, runnerOf(ctx));
+    if (!isEnabled(now.unitFileState)) throw new UnitStateError(a.unit, 'UnitFileState', now.unitFileState, 'enabled');
+  },
+  undo: async (a, before, _after, ctx) => {
+    const runner = runnerOf(ctx);
+    if (!isEnabled(before.state.unitFileState) && isEnabled((await readUnitState(a.unit, a, runner)).unitFileState)) {
+      await systemctl(a, runner, ['disable', '--', a.unit]);
+    }
+    removeNewEmptyDirs(before.unitDir, before.dirs);
+  },
+});

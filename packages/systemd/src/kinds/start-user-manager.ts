@@ -1,0 +1,68 @@
+import * as t from 'io-ts';
+import { defineStep, InvalidInputError } from '@unwind/core';
+import { UnitNotActiveError } from '../errors.js';
+import { lookupUser, systemctl, validateUserName, type ManagerOptions } from '../manager.js';
+import { isUp, readUnitState, restoreActiveState, UnitState } from '../state.js';
+import { runnerOf } from './common.js';
+
+const Args = t.intersection([
+  t.type({ user: t.string }),
+  t.partial({
+    /** How long the start (and the wait for the manager to finish starting) may take, ms. Default 60 000. */
+    timeoutMs: t.number,
+    /** The systemctl program. Default `systemctl`. */
+    systemctl: t.string,
+  }),
+]);
+
+const Before = t.type({ uid: t.number, unit: t.string, state: UnitState });
+
+/** The system manager, through which user@UID.service is started. */
+const system = (a: t.TypeOf<typeof Args>): ManagerOptions => ({ scope: 'system', ...(a.systemctl ? { systemctl: a.systemctl } : {}), commandTimeoutMs: a.timeoutMs ?? 60_000 });
+
+/**
+ * Starts a user's service manager (`systemctl start user@UID.service` on the
+ * system manager, which blocks until the manager reports it started),
+ * then waits for the manager to finish its own start-up
+ * (`systemctl --user --machine=USER@ is-system-running --wait`). Both are
+ * bounded by `timeoutMs`; there is no polling loop. Put it before any step
+ * with `scope: { user }`. Undo stops the manager again if it was not
+ * running before.
+ *
+ * @example
+ * ```ts
+ * tx.add(startUserManager({ user: 'alice' }));
+ * tx.add(installUnit({ unit: 'sync.service', scope: { user: 'alice' }, content }));
+ * tx.add(start({ unit: 'sync.service', scope: { user: 'alice' } }));
+ * ```
+ */
+export const startUserManager = defineStep({
+  type: 'systemd.startUserManager',
+  package: '@unwind/systemd',
+  args: Args,
+  before: Before,
+  validate: (a) => {
+    validateUserName(a.user);
+    if (a.timeoutMs !== undefined && !(a.timeoutMs > 0)) throw new InvalidInputError('timeoutMs must be positive', { timeoutMs: a.timeoutMs });
+    if (a.systemctl !== undefined && !/^[^\0\s-][^\0\s]*$/.test(a.systemctl)) throw new InvalidInputError('systemctl must be a plain program path', {});
+  },
+  describe: (a) => `start the service manager of user ${a.user}`,
+  prepare: async (a, ctx) => {
+    const { uid } = await lookupUser(a.user, runnerOf(ctx));
+    const unit = `user@${uid}.service`;
+    return { uid, unit, state: await readUnitState(unit, system(a), runnerOf(ctx)) };
+  },
+  do: async (a, before, ctx) => {
+    const runner = runnerOf(ctx);
+    if (!isUp(before.state.activeState)) await systemctl(system(a), runner, ['start', '--', before.unit]);
+    // "degraded" (exit 1) is a running manager with a failed unit: reachable, which is what matters here.
+    const res = await systemctl({ ...system(a), scope: { user: a.user } }, runner, ['is-system-running', '--wait'], { okExitCodes: [0, 1] });
+    const answer = res.stdout.trim();
+    if (answer !== 'running' && answer !== 'degraded') throw new UnitNotActiveError(before.unit, { ActiveState: answer, SubState: 'is-system-running', stderr: res.stderr });
+  },
+  verify: async (a, before, _after, ctx) => {
+    const now = await readUnitState(before.unit, system(a), runnerOf(ctx));
+    if (now.activeState !== 'active') throw new UnitNotActiveError(before.unit, { ActiveState: now.activeState, SubState: now.subState });
+  },
+  undo: (a, before, _after, ctx) => restoreActiveState(before.unit, before.state, system(a), runnerOf(ctx)),
+});

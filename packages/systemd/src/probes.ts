@@ -1,0 +1,47 @@
+import { runCommand, type CommandRunner } from '@unwind/core';
+import { validateManagerOptions, type ManagerOptions, type Scope } from './manager.js';
+import { validateUnitName } from './names.js';
+import { readUnitState, type UnitState } from './state.js';
+
+/** Options of the probes: how to reach the manager, and optionally another command runner. */
+export interface ProbeOptions extends Omit<ManagerOptions, 'scope'> {
+  /** Program runner. Default core's `runCommand`. */
+  exec?: CommandRunner;
+  signal?: AbortSignal;
+}
+
+function managerOf(scope: Scope | undefined, options: ProbeOptions): ManagerOptions {
+  const { exec: _exec, signal: _signal, ...rest } = options;
+  const manager: ManagerOptions = { ...rest, scope: scope ?? 'system' };
+  validateManagerOptions(manager);
+  return manager;
+}
+
+/**
+ * Reads a unit's LoadState, ActiveState, SubState and UnitFileState from
+ * `systemctl show` — the properties, not an exit code. Read-only.
+ *
+ * @example
+ * ```ts
+ * const s = await unitState('app.service');                 // system manager
+ * const u = await unitState('sync.service', { user: 'alice' });
+ * if (s.activeState === 'failed') console.error('app failed');
+ * ```
+ */
+export async function unitState(unit: string, scope?: Scope, options: ProbeOptions = {}): Promise<UnitState> {
+  validateUnitName(unit);
+  return readUnitState(unit, managerOf(scope, options), { exec: options.exec ?? runCommand, ...(options.signal ? { signal: options.signal } : {}) });
+}
+
+/**
+ * Whether a unit's ActiveState is `active` (or `reloading`). Read-only.
+ *
+ * @example
+ * ```ts
+ * if (!(await isActive('app.service'))) console.warn('app is down');
+ * ```
+ */
+export async function isActive(unit: string, scope?: Scope, options: ProbeOptions = {}): Promise<boolean> {
+  const { activeState } = await unitState(unit, scope, options);
+  return activeState === 'active' || activeState === 'reloading';
+}

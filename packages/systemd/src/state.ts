@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as t from 'io-ts';
+import { UnitNotActiveError } from './errors.js';
+import { systemctl, type ManagerOptions, type Runner } from './manager.js';
+
+/** The four properties that say where a unit stands, as `systemctl show` reports them. */
+export const UnitState = t.type({
+  /** `loaded`, `not-found`, `masked`, `bad-setting`, `error`. */
+  loadState: t.string,
+  /** `active`, `inactive`, `failed`, `activating`, `deactivating`, `reloading`. */
+  activeState: t.string,
+  /** Type-specific detail: `running`, `dead`, `exited`, `auto-restart`, ... */
+  subState: t.string,
+  /** `enabled`, `disabled`, `static`, `masked`, `indirect`, ... or `` when there is no unit file. */
+  unitFileState: t.string,
+});
+/** See {@link UnitState}. */
+export type UnitState = t.TypeOf<typeof UnitState>;
+
+const STATE_PROPERTIES = ['LoadState', 'ActiveState', 'SubState', 'UnitFileState'];
+/** Extra properties that explain why a unit is not running, put into errors. */
+const WHY_PROPERTIES = ['Result', 'ExecMainCode', 'ExecMainStatus', 'NRestarts'];
+
+/**
+ * Parses `systemctl show` output (`Key=Value` lines; the first `=` splits).
+ * Key=value form rather than `--value`: with `--value` systemd prints values
+ * in its own property order, not the order asked for.
+ */
+export function parseShow(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Reads properties of one unit with `systemctl show -p A,B,... -- UNIT`. */
+export async function showUnit(unit: string, properties: string[], options: ManagerOptions, runner: Runner): Promise<Record<string, string>> {
+  const result = await systemctl(options, runner, ['show', '-p', properties.join(','), '--', unit]);
+  return parseShow(result.stdout);
+}
+
+/** Reads a unit's {@link UnitState}. */
+export async function readUnitState(unit: string, options: ManagerOptions, runner: Runner): Promise<UnitState> {
+  const p = await showUnit(unit, STATE_PROPERTIES, options, runner);
+  return { loadState: p.LoadState ?? '', activeState: p.ActiveState ?? '', subState: p.SubState ?? '', unitFileState: p.UnitFileState ?? '' };
+}
+
+/** Running, or on its way there: what "it was up before" means for undo. */
+export function isUp(activeState: string): boolean {
+  return activeState === 'active' || activeState === 'reloading' || activeState === 'activating';
+}
+
+/** The unit file state is one of the enabled forms. */
+export function isEnabled(unitFileState: string): boolean {
+  return unitFileState === 'enabled' || unitFileState === 'enabled-runtime';
+}
+
+/** The unit is masked (persistently or for this boot). */
+export function isMasked(unitFileState: string): boolean {
+  return unitFileState === 'masked' || unitFileState === 'masked-runtime';
+}
+
+/**
+ * Waits `settleMs`, then reads the unit again: it must be `active` (or
+ * reloading). `systemctl start` returns 0 for a `Type=simple` service whose
+ * program dies a moment later; only a second look catches that.
+ */
+export async function expectActiveAfterSettle(unit: string, settleMs: number, options: ManagerOptions, runner: Runner): Promise<void> {
+  if (settleMs > 0) await sleep(settleMs, undefined, runner.signal ? { signal: runner.signal } : {});
+  const p = await showUnit(unit, [...STATE_PROPERTIES, ...WHY_PROPERTIES], options, runner);
+  if (p.ActiveState !== 'active' && p.ActiveState !== 'reloading') throw new UnitNotActiveError(unit, { ...p, settleMs });
+}
+
+/**
+ * Brings a unit back to whether it was up in `before`: starts it if it was up
+ * and is not, stops it if it was down and is up, and clears a `failed` state
+ * the step caused (`reset-failed`), so `inactive` comes back as `inactive`.
+ * Idempotent: it looks before it acts.
+ */
+export async function restoreActiveState(unit: string, before: UnitState, options: ManagerOptions, runner: Runner): Promise<void> {
+  let now = await readUnitState(unit, options, runner);
+  if (isUp(before.activeState)) {
+    if (!isUp(now.activeState)) await systemctl(options, runner, ['start', '--', unit]);
+    return;
+  }
+  if (isUp(now.activeState) || now.activeState === 'deactivating') {
+    await systemctl(options, runner, ['stop', '--', unit]);
+    now = await readUnitState(unit, options, runner);
+  }
+  if (now.activeState === 'failed' && before.activeState !== 'failed') await systemctl(options, runner, ['reset-failed', '--', unit]);
+}
