@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { explainErrors } from '@unwind/core';
+import { SnapshotCorruptError } from './errors.js';
+
+/** Version of the manifest format this code writes and reads. */
+export const MANIFEST_FORMAT = 1;
+/** The manifest's file name inside a snapshot directory. */
+export const MANIFEST_FILE = 'manifest.json';
+const MAGIC = 'unwind-snapshot-manifest';
+
+const EntryCodec = t.intersection([
+  t.type({
+    path: t.string,
+    type: t.union([t.literal('file'), t.literal('dir'), t.literal('symlink')]),
+    mode: t.number,
+    uid: t.number,
+    gid: t.number,
+    /** Modification time in nanoseconds since the epoch, as a decimal string (it does not fit a double). */
+    mtimeNs: t.string,
+  }),
+  t.partial({
+    size: t.number,
+    sha256: t.string,
+    target: t.string,
+    /** Files: name of the stored copy under `data/` (absent for a hard link of an earlier path). */
+    blob: t.string,
+    /** Files: this path is a hard link of that earlier path (the group's first path). */
+    linkOf: t.string,
+  }),
+]);
+
+/** One path of a snapshotted tree. `path` is `.` for the root, else relative with `/`. */
+export type ManifestEntry = t.TypeOf<typeof EntryCodec>;
+
+const BodyCodec = t.type({
+  format: t.literal(MANIFEST_FORMAT),
+  id: t.string,
+  source: t.string,
+  createdAt: t.string,
+  entries: t.array(EntryCodec),
+});
+
+/** What a snapshot holds: the source tree's every path, parents before children. */
+export type Manifest = t.TypeOf<typeof BodyCodec>;
+
+/**
+ * Serialises a manifest with its own checksum: a first line
+ * `unwind-snapshot-manifest 1 sha256=<hex>` over the JSON body that follows.
+ *
+ * @example
+ * ```ts
+ * fs.writeFileSync(join(dir, MANIFEST_FILE), encodeManifest(manifest));
+ * ```
+ */
+export function encodeManifest(manifest: Manifest): string {
+  const body = JSON.stringify(BodyCodec.encode(manifest));
+  return `${MAGIC} ${MANIFEST_FORMAT} sha256=${sha256(body)}\n${body}\n`;
+}
+
+/**
+ * Parses and checks a manifest written by {@link encodeManifest}; throws
+ * {@link SnapshotCorruptError} when the checksum or the shape is wrong.
+ *
+ * @example
+ * ```ts
+ * const manifest = decodeManifest(fs.readFileSync(path, 'utf8'), path);
+ * ```
+ */
+export function decodeManifest(text: string, where: string): Manifest {
+  const newline = text.indexOf('\n');
+  const header = newline < 0 ? text : text.slice(0, newline);
+  const match = /^unwind-snapshot-manifest (\d+) sha256=([0-9a-f]{64})$/.exec(header);
+  if (!match) throw new SnapshotCorruptError(`manifest ${where} has no valid header`, { manifest: where });
+  if (Number(match[1]) !== MANIFEST_FORMAT) throw new SnapshotCorruptError(`manifest ${where} has format ${match[1]}; this code reads format ${MANIFEST_FORMAT}`, { manifest: where });
+  const body = text.slice(newline + 1).replace(/\n$/, '');
+  if (sha256(body) !== match[2]) throw new SnapshotCorruptError(`manifest ${where} does not match its checksum`, { manifest: where });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new SnapshotCorruptError(`manifest ${where} is not JSON`, { manifest: where });
+  }
+  const result = BodyCodec.decode(parsed);
+  if (isLeft(result)) throw new SnapshotCorruptError(`manifest ${where} is malformed: ${explainErrors(result.left).join('; ')}`, { manifest: where });
+  return result.right;
+}
+
+/** Hex SHA-256 of a string or bytes. */
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
