@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import * as t from 'io-ts';
+import { validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
+
+/** Where logind keeps linger flags: one empty file per lingering user. */
+export const DEFAULT_LINGER_DIR = '/var/lib/systemd/linger';
+
+/** Arguments of the linger kinds. */
+export const LingerArgs = t.intersection([
+  t.type({ user: t.string }),
+  t.partial({
+    /** The linger directory (default /var/lib/systemd/linger). */
+    lingerDir: t.string,
+    /** The loginctl program (default `loginctl` from PATH). */
+    loginctl: t.string,
+    /** Timeout of the loginctl call, in ms (default 30 000). */
+    commandTimeoutMs: t.number,
+  }),
+]);
+export type LingerArgs = t.TypeOf<typeof LingerArgs>;
+
+/** Before-state: whether the user lingered. */
+export const LingerBefore = t.type({ lingering: t.boolean });
+
+/**
+ * Checks a linger step's arguments: a user name by shadow's rules, absolute
+ * paths. Throws InvalidInputError before anything runs.
+ */
+export function validateLingerArgs(a: LingerArgs): void {
+  validateName(a.user, { what: 'user name', pattern: /^[a-z_][a-z0-9_-]*[$]?$/, maxLength: 32 });
+  if (a.lingerDir !== undefined) validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
+  if (a.loginctl !== undefined && a.loginctl.includes('/')) validateAbsolutePath(a.loginctl, { what: 'loginctl program' });
+  if (a.loginctl !== undefined && !a.loginctl.includes('/')) validateName(a.loginctl, { what: 'loginctl program' });
+}
+
+/**
+ * Whether a user lingers: its file exists in the linger directory.
+ *
+ * @example
+ * ```ts
+ * isLingering('app'); // true when /var/lib/systemd/linger/app exists
+ * isLingering('app', { lingerDir: '/tmp/test/linger' });
+ * ```
+ */
+export function isLingering(user: string, options: { lingerDir?: string } = {}): boolean {
+  validateName(user, { what: 'user name', pattern: /^[a-z_][a-z0-9_-]*[$]?$/, maxLength: 32 });
+  return fs.existsSync(join(options.lingerDir ?? DEFAULT_LINGER_DIR, user));
+}
+
+/** Runs `loginctl enable-linger|disable-linger USER` through the step's command runner. */
+export async function loginctl(a: LingerArgs, ctx: StepContext, enable: boolean): Promise<void> {
+  await ctx.exec({ argv: [a.loginctl ?? 'loginctl', enable ? 'enable-linger' : 'disable-linger', a.user], signal: ctx.signal, timeoutMs: a.commandTimeoutMs ?? 30_000 });
+}
+
+/** Sets the state through loginctl when it differs (idempotent). */
+export async function setLinger(a: LingerArgs, ctx: StepContext, enable: boolean): Promise<void> {
+  if (lingering(a) !== enable) await loginctl(a, ctx, enable);
+}
+
+export function lingering(a: LingerArgs): boolean {
+  return isLingering(a.user, a.lingerDir ? { lingerDir: a.lingerDir } : {});
+}
+
+/** Throws VerificationError unless the linger file says `enabled`. */
+export function expectLinger(a: LingerArgs, enabled: boolean): void {
+  if (lingering(a) !== enabled) {
+    throw new VerificationError(`linger for "${a.user}" is ${enabled ? 'off' : 'still on'} (${join(a.lingerDir ?? DEFAULT_LINGER_DIR, a.user)})`, { user: a.user, expected: enabled });
+  }
+}

@@ -1,0 +1,27 @@
+import { defineStep } from '@unwind/core';
+import { expectLinger, LingerArgs, LingerBefore, lingering, setLinger, validateLingerArgs } from './common.js';
+
+/**
+ * Turns linger on for a user (`loginctl enable-linger USER`), so the user's
+ * manager runs without a login. Verified through the linger file; undo turns
+ * it off again when it was off.
+ *
+ * @example
+ * ```ts
+ * tx.add(enableLinger({ user: 'app' }));
+ * ```
+ */
+export const enableLinger = defineStep({
+  type: 'linger.enable',
+  package: '@unwind/linger',
+  args: LingerArgs,
+  before: LingerBefore,
+  validate: validateLingerArgs,
+  describe: (a) => `enable linger for ${a.user}`,
+  prepare: async (a) => ({ lingering: lingering(a) }),
+  do: async (a, _b, ctx) => setLinger(a, ctx, true),
+  verify: async (a) => expectLinger(a, true),
+  undo: async (a, before, _after, ctx) => setLinger(a, ctx, before.lingering),
+  verifyUndo: async (a, before) => expectLinger(a, before.lingering),
+  wouldChange: async (a) => !lingering(a),
+});
