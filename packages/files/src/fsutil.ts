@@ -92,6 +92,8 @@ export function safeReadlink(path: string): string | undefined {
 
 /** Removes a file if it is there (never a directory); true when something was removed. */
 export function unlinkIfPresent(path: string): boolean {
+  // Look first: on a read-only filesystem unlink says EROFS even when nothing is there.
+  if (!lstatOrUndefined(path)) return false;
   try {
     fs.unlinkSync(path);
     return true;
