@@ -1,7 +1,15 @@
 import { defineProject } from 'vitest/config';
-import { alias } from '../../vitest.shared.ts';
+import { alias } from '../../vitest.shared';
 
 export default defineProject({
   resolve: { alias },
-  test: { name: 'systemd', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 60_000 },
+  test: {
+    name: 'systemd',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    // One real user manager for the whole project (test/global-setup.ts); test files share its
+    // unit directory, so they run one after another.
+    globalSetup: ['./test/global-setup.ts'],
+    fileParallelism: false,
+  },
 });

@@ -1,0 +1,131 @@
+/**
+ * Starts a real systemd user manager for the systemd tests (TESTING.md
+ * recipe): a tmpfs on /run/systemd with /run/systemd/system in it (so
+ * systemctl believes systemd is running), a private XDG_RUNTIME_DIR and HOME,
+ * and `/lib/systemd/systemd --user` as a child. Runs only inside the test
+ * run's private mount namespace (scripts/test.mjs sets UNWIND_IN_NAMESPACE=1);
+ * anywhere else it mounts nothing and the tests skip, saying why.
+ *
+ * The manager cannot outlive the run: it gets SIGKILL when this process dies
+ * (setpriv --pdeathsig), on process exit, and in teardown (SIGTERM, bounded
+ * wait, SIGKILL), whatever the tests did.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestProject } from 'vitest/node';
+
+export interface ManagerFixture {
+  /** Why the real-manager tests skip; undefined when the manager runs. */
+  skip?: string;
+  home: string;
+  runtimeDir: string;
+  pid: number;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    systemdManager: ManagerFixture;
+  }
+}
+
+const SYSTEMD = '/lib/systemd/systemd';
+const READY_WITHIN_MS = 20_000;
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root: a systemd user manager needs a tmpfs on /run/systemd';
+  if (process.env.UNWIND_IN_NAMESPACE !== '1') {
+    return 'not inside the private mount namespace (UNWIND_IN_NAMESPACE != 1), so nothing is mounted on the host; run `node scripts/test.mjs` or `UNWIND_IN_NAMESPACE=1 unshare --mount --propagation private -- node node_modules/vitest/vitest.mjs run --project systemd`';
+  }
+  if (!fs.existsSync(SYSTEMD)) return `${SYSTEMD} not found`;
+  // Mount over it, never create it: /run may be the root filesystem here.
+  if (!fs.existsSync('/run/systemd')) return '/run/systemd does not exist to mount a tmpfs on';
+  if (spawnSync('systemctl', ['--version'], { stdio: 'ignore' }).status !== 0) return 'systemctl not found';
+  return undefined;
+}
+
+function run(argv: string[], env?: NodeJS.ProcessEnv, timeout = 10_000) {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return spawnSync(cmd, args, { env, timeout, encoding: 'utf8' });
+}
+
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  const reason = skipReason();
+  if (reason) {
+    console.warn(`systemd user manager tests skip: ${reason}`);
+    project.provide('systemdManager', { skip: reason, home: '', runtimeDir: '', pid: 0 });
+    return undefined;
+  }
+
+  const base = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-'));
+  const home = join(base, 'home');
+  const runtimeDir = join(base, 'run');
+  fs.mkdirSync(home, { mode: 0o700 });
+  fs.mkdirSync(runtimeDir, { mode: 0o700 });
+  const log = join(base, 'manager.log');
+
+  let mounted = false;
+  let child: ChildProcess | undefined;
+  const killHard = () => {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  };
+  process.on('exit', killHard);
+
+  const teardown = async () => {
+    process.off('exit', killHard);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+      child.kill('SIGTERM'); // the manager stops its units and exits
+      const done = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!done) {
+        killHard();
+        await Promise.race([exited, sleep(2000)]);
+      }
+    }
+    if (mounted) {
+      const res = run(['umount', '/run/systemd']);
+      if (res.status !== 0) run(['umount', '-l', '/run/systemd']);
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+  };
+
+  try {
+    const m = run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=16m', 'tmpfs', '/run/systemd']);
+    if (m.status !== 0) throw new Error(`mount tmpfs on /run/systemd failed: ${m.stderr}`);
+    mounted = true;
+    fs.mkdirSync('/run/systemd/system', { recursive: true });
+
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, XDG_RUNTIME_DIR: runtimeDir, LANG: 'C.UTF-8' };
+    const out = fs.openSync(log, 'a');
+    const hasSetpriv = run(['setpriv', '--version']).status === 0;
+    const argv = hasSetpriv ? ['setpriv', '--pdeathsig', 'KILL', '--', SYSTEMD, '--user'] : [SYSTEMD, '--user'];
+    child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', out, out], cwd: home });
+    fs.closeSync(out);
+    child.on('error', () => {});
+
+    const clientEnv = { PATH: env.PATH, XDG_RUNTIME_DIR: runtimeDir, HOME: home, LC_ALL: 'C' };
+    const deadline = Date.now() + READY_WITHIN_MS;
+    let state = '';
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`systemd --user exited early (${child.exitCode ?? child.signalCode})`);
+      state = run(['systemctl', '--user', 'is-system-running'], clientEnv, 5000).stdout?.trim() ?? '';
+      if (state === 'running') break;
+      await sleep(100);
+    }
+    if (state !== 'running') throw new Error(`systemd --user did not reach "running" within ${READY_WITHIN_MS} ms (last: ${JSON.stringify(state)})`);
+    project.provide('systemdManager', { home, runtimeDir, pid: child.pid! });
+    return teardown;
+  } catch (error) {
+    const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : '';
+    await teardown();
+    throw new Error(`${(error as Error).message}\n--- manager log ---\n${text}`);
+  }
+}
