@@ -12,6 +12,7 @@ const log = logger('lock');
 export interface Lock {
   readonly path: string;
   readonly holder: LockHolder;
+  /** Removes the lock file if this process still holds it. Safe to call twice. */
   release(): void;
 }
 

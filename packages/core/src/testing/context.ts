@@ -17,7 +17,14 @@ import type { StepContext } from '../step.js';
  * dispose();
  * ```
  */
-export function testContext(options: { exec?: CommandRunner; signal?: AbortSignal; stepIndex?: number } = {}): { ctx: StepContext; dispose: () => void; blobRoot: string } {
+export function testContext(options: { exec?: CommandRunner; signal?: AbortSignal; stepIndex?: number } = {}): {
+  /** The context to pass to the kind's functions. */
+  ctx: StepContext;
+  /** Removes the blob directory. */
+  dispose: () => void;
+  /** Where the blobs are stored. */
+  blobRoot: string;
+} {
   const blobRoot = fs.mkdtempSync(join(tmpdir(), 'unwind-test-blobs-'));
   const ctx: StepContext = {
     signal: options.signal ?? new AbortController().signal,
