@@ -1,6 +1,30 @@
 /**
- * @unwind/users — Users and groups through the shadow tools, as undoable steps.
+ * @unwind/users — users and groups through the shadow tools, as undoable
+ * steps. Every undo puts the exact previous passwd, shadow, group and
+ * gshadow lines back; protected users are never removed or changed.
  *
  * @packageDocumentation
  */
-export {};
+import { addToGroup } from './add-to-group.js';
+import { ensureGroup } from './ensure-group.js';
+import { ensureUser } from './ensure-user.js';
+import { removeFromGroup } from './remove-from-group.js';
+import { removeUser } from './remove-user.js';
+
+export { addToGroup, ensureGroup, ensureUser, removeFromGroup, removeUser };
+export { lookupUser, lookupUid, lookupGroup, lookupGid, groupMembers, supplementaryGroups, loginDefs, uidMin } from './db.js';
+export type { UserEntry, GroupEntry, LookupOptions } from './db.js';
+export { ProtectedUserError, UserBusyError, UserConflictError, ShadowLockError } from './errors.js';
+export { validateUserName, validateGroupName, NAME_PATTERN, NAME_MAX } from './names.js';
+export { stopUserProcesses, processesOf } from './processes.js';
+export type { StopOptions } from './processes.js';
+
+/**
+ * Every step kind of @unwind/users, for `recover({ kinds })`.
+ *
+ * @example
+ * ```ts
+ * await recover({ root: '/var/lib/app/unwind', kinds: [...usersKinds, ...filesKinds] });
+ * ```
+ */
+export const kinds = [ensureUser, removeUser, ensureGroup, addToGroup, removeFromGroup];

@@ -1,0 +1,203 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { runCommand, type CommandRunner } from '@unwind/core';
+import { validateGroupName, validateUserName } from './names.js';
+
+/** One passwd entry. */
+export interface UserEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  comment: string;
+  home: string;
+  shell: string;
+}
+
+/** One group entry. */
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  /** Supplementary members, in file order. */
+  members: string[];
+}
+
+/** Where to look: the machine (getent) or a prefix root (its files). */
+export interface LookupOptions {
+  /** A root directory whose etc/passwd and etc/group are read instead of the machine's database. */
+  prefix?: string;
+  /** Program runner for `getent` (default core's runCommand). */
+  exec?: CommandRunner;
+  signal?: AbortSignal;
+}
+
+/** The database files the shadow tools edit. */
+export type DbFile = 'passwd' | 'shadow' | 'group' | 'gshadow' | 'subuid' | 'subgid';
+
+/** Path of a database file under the prefix (or /etc). */
+export function dbPath(prefix: string | undefined, file: DbFile): string {
+  return join(prefix ?? '/', 'etc', file);
+}
+
+/** Where a home directory lives on disk: the passwd field, under the prefix when one is set. */
+export function diskPath(prefix: string | undefined, path: string): string {
+  return prefix ? join(prefix, path) : path;
+}
+
+/** Lines of a database file; `[]` when it does not exist. */
+export function readLines(path: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+/** The key of a database line (its first field). */
+export function keyOf(line: string): string {
+  const i = line.indexOf(':');
+  return i < 0 ? line : line.slice(0, i);
+}
+
+function parseUser(line: string): UserEntry | undefined {
+  const f = line.split(':');
+  if (f.length < 7) return undefined;
+  return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), comment: f[4]!, home: f[5]!, shell: f[6]! };
+}
+
+function parseGroup(line: string): GroupEntry | undefined {
+  const f = line.split(':');
+  if (f.length < 4) return undefined;
+  return { name: f[0]!, gid: Number(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] };
+}
+
+/** Every user of a prefix root's (or the machine's local) passwd file. */
+export function localUsers(prefix: string | undefined): UserEntry[] {
+  return readLines(dbPath(prefix, 'passwd')).map(parseUser).filter((u): u is UserEntry => u !== undefined);
+}
+
+/** Every group of a prefix root's (or the machine's local) group file. */
+export function localGroups(prefix: string | undefined): GroupEntry[] {
+  return readLines(dbPath(prefix, 'group')).map(parseGroup).filter((g): g is GroupEntry => g !== undefined);
+}
+
+async function getent(database: 'passwd' | 'group', key: string, options: LookupOptions): Promise<string | undefined> {
+  const exec = options.exec ?? runCommand;
+  // getent exits 2 when the key is not found.
+  const result = await exec({ argv: ['getent', database, key], okExitCodes: [0, 2], timeoutMs: 15_000, ...(options.signal ? { signal: options.signal } : {}) });
+  if (result.exitCode === 2) return undefined;
+  return result.stdout.split('\n')[0];
+}
+
+/**
+ * Looks a user up: through the user database (`getent passwd`), or, with a
+ * prefix, in PREFIX/etc/passwd (getent does not read a prefix).
+ *
+ * @example
+ * ```ts
+ * const app = await lookupUser('app');
+ * if (app) console.log(app.uid, app.home);
+ * ```
+ */
+export async function lookupUser(name: string, options: LookupOptions = {}): Promise<UserEntry | undefined> {
+  validateUserName(name);
+  if (options.prefix) return localUsers(options.prefix).find((u) => u.name === name);
+  const line = await getent('passwd', name, options);
+  return line ? parseUser(line) : undefined;
+}
+
+/**
+ * Looks a user up by uid (getent, or the prefix's passwd file).
+ *
+ * @example
+ * ```ts
+ * const owner = await lookupUid(1001);
+ * ```
+ */
+export async function lookupUid(uid: number, options: LookupOptions = {}): Promise<UserEntry | undefined> {
+  if (options.prefix) return localUsers(options.prefix).find((u) => u.uid === uid);
+  const line = await getent('passwd', String(uid), options);
+  return line ? parseUser(line) : undefined;
+}
+
+/**
+ * Looks a group up: `getent group NAME`, or PREFIX/etc/group with a prefix.
+ *
+ * @example
+ * ```ts
+ * const managed = await lookupGroup('managed', { prefix: '/srv/root' });
+ * ```
+ */
+export async function lookupGroup(name: string, options: LookupOptions = {}): Promise<GroupEntry | undefined> {
+  validateGroupName(name);
+  if (options.prefix) return localGroups(options.prefix).find((g) => g.name === name);
+  const line = await getent('group', name, options);
+  return line ? parseGroup(line) : undefined;
+}
+
+/**
+ * Looks a group up by gid.
+ *
+ * @example
+ * ```ts
+ * const primary = await lookupGid(user.gid);
+ * ```
+ */
+export async function lookupGid(gid: number, options: LookupOptions = {}): Promise<GroupEntry | undefined> {
+  if (options.prefix) return localGroups(options.prefix).find((g) => g.gid === gid);
+  const line = await getent('group', String(gid), options);
+  return line ? parseGroup(line) : undefined;
+}
+
+/**
+ * The supplementary members of a group (the member list of its entry), or
+ * `undefined` when the group does not exist.
+ *
+ * @example
+ * ```ts
+ * (await groupMembers('managed'))?.includes('app');
+ * ```
+ */
+export async function groupMembers(group: string, options: LookupOptions = {}): Promise<string[] | undefined> {
+  return (await lookupGroup(group, options))?.members;
+}
+
+/**
+ * The groups of the local group file (under the prefix, or /etc) that list
+ * the user as a supplementary member: the ones the shadow tools edit.
+ *
+ * @example
+ * ```ts
+ * supplementaryGroups('alice', '/srv/root'); // ['managed', 'users']
+ * ```
+ */
+export function supplementaryGroups(user: string, prefix: string | undefined): string[] {
+  return localGroups(prefix).filter((g) => g.members.includes(user)).map((g) => g.name);
+}
+
+/**
+ * Settings of login.defs (PREFIX/etc/login.defs with a prefix).
+ *
+ * @example
+ * ```ts
+ * loginDefs('/srv/root').UID_MIN; // '1000'
+ * ```
+ */
+export function loginDefs(prefix: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readLines(join(prefix ?? '/', 'etc', 'login.defs'))) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)\s+(\S+)/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** UID_MIN from login.defs (1000 when unset or unreadable). */
+export function uidMin(prefix: string | undefined): number {
+  const value = Number(loginDefs(prefix).UID_MIN);
+  return Number.isInteger(value) && value > 0 ? value : 1000;
+}

@@ -1,0 +1,62 @@
+import { CommandError, UnwindError, type CommandResult, type ErrorContext } from '@unwind/core';
+
+/**
+ * A user that must never be removed or changed destructively: root, an
+ * account below UID_MIN (login.defs), or a name on the caller's deny list.
+ * Raised before anything is touched; never retried.
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'refused' && outcome.cause.code === 'PROTECTED_USER') console.error(outcome.cause.message);
+ * ```
+ */
+export class ProtectedUserError extends UnwindError {
+  constructor(name: string, reason: string, context: ErrorContext = {}) {
+    super('PROTECTED_USER', `user "${name}" is protected (${reason}); unwind never removes or changes it`, { context: { name, reason, ...context }, retryable: false });
+  }
+}
+
+/**
+ * The user still has running processes (userdel exit 8, or processes that
+ * survived TERM and KILL). Retryable: the step stops the processes again.
+ *
+ * @example
+ * ```ts
+ * runCommand({ argv: ['userdel', name], mapError: (r) => (r.exitCode === 8 ? new UserBusyError(name, r) : undefined) });
+ * ```
+ */
+export class UserBusyError extends CommandError {
+  constructor(name: string, result: CommandResult | undefined, context: ErrorContext = {}) {
+    super('USER_BUSY', `user "${name}" is still in use by running processes`, result, { retryable: true, context: { name, ...context } });
+  }
+}
+
+/**
+ * The system disagrees with the request in a way unwind will not force:
+ * e.g. the user exists with another uid (renumbering would orphan files).
+ *
+ * @example
+ * ```ts
+ * // UserConflictError: user "app" exists with uid 1001, not 1500; unwind does not renumber accounts
+ * ```
+ */
+export class UserConflictError extends UnwindError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('USER_CONFLICT', message, { context, retryable: false });
+  }
+}
+
+/**
+ * A user or group database file stayed locked by another program (its
+ * `<file>.lock` held by a live process).
+ *
+ * @example
+ * ```ts
+ * // ShadowLockError: /etc/passwd is locked by pid 4242
+ * ```
+ */
+export class ShadowLockError extends UnwindError {
+  constructor(path: string, holder: string) {
+    super('SHADOW_LOCKED', `${path} is locked by ${holder}`, { context: { path, holder }, retryable: true });
+  }
+}

@@ -1,0 +1,76 @@
+import { InvalidInputError, validateAbsolutePath, validateName } from '@unwind/core';
+
+/** shadow's default rule for user and group names (without --badname). */
+export const NAME_PATTERN = /^[a-z_][a-z0-9_-]*[$]?$/;
+/** The longest name the shadow tools accept on common systems. */
+export const NAME_MAX = 32;
+
+/**
+ * Checks a user name against shadow's rules before it reaches a command line.
+ * Throws InvalidInputError.
+ *
+ * @example
+ * ```ts
+ * validateUserName('alice'); // 'alice'
+ * validateUserName('-rf');   // throws
+ * ```
+ */
+export function validateUserName(value: unknown, what = 'user name'): string {
+  return validateName(value, { what, pattern: NAME_PATTERN, maxLength: NAME_MAX });
+}
+
+/**
+ * Checks a group name against shadow's rules. Throws InvalidInputError.
+ *
+ * @example
+ * ```ts
+ * validateGroupName('managed'); // 'managed'
+ * ```
+ */
+export function validateGroupName(value: unknown, what = 'group name'): string {
+  return validateName(value, { what, pattern: NAME_PATTERN, maxLength: NAME_MAX });
+}
+
+/**
+ * Checks the fields every users step may carry: the prefix root, the deny
+ * list, ids. Throws InvalidInputError.
+ *
+ * @example
+ * ```ts
+ * validateCommon({ prefix: '/srv/root', protect: ['admin'] });
+ * ```
+ */
+export function validateCommon(args: { prefix?: string; protect?: string[] }): void {
+  if (args.prefix !== undefined) {
+    validateAbsolutePath(args.prefix, { what: 'prefix' });
+    if (args.prefix === '/') throw new InvalidInputError('prefix "/" is the machine itself; leave prefix unset instead', { prefix: args.prefix });
+  }
+  for (const name of args.protect ?? []) validateUserName(name, 'protected user name');
+}
+
+/**
+ * Checks a uid or gid: a whole number in 0..2^32-2.
+ *
+ * @example
+ * ```ts
+ * validateId(1500, 'uid');
+ * ```
+ */
+export function validateId(value: number | undefined, what: string): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < 0 || value > 4294967294) throw new InvalidInputError(`${what} ${value} must be an integer from 0 to 4294967294`, { what, value });
+}
+
+/**
+ * Checks a shell or comment field: no ':' or newline (they would break the passwd line).
+ *
+ * @example
+ * ```ts
+ * validateField('/bin/bash', 'shell');
+ * ```
+ */
+export function validateField(value: string | undefined, what: string): void {
+  if (value === undefined) return;
+  if (/[:\n\r\0]/.test(value)) throw new InvalidInputError(`${what} ${JSON.stringify(value)} must not contain ":", newlines or NUL`, { what, value });
+  if (value.startsWith('-')) throw new InvalidInputError(`${what} ${JSON.stringify(value)} must not start with "-"`, { what, value });
+}

@@ -1,0 +1,81 @@
+import * as fs from 'node:fs';
+import type { StepContext } from '@unwind/core';
+import { UserBusyError } from './errors.js';
+
+/** How to stop a user's processes before the account goes. */
+export interface StopOptions {
+  /** Time between TERM and KILL, in ms (default 5000). */
+  graceMs?: number;
+  /** Stop `user@UID.service` first when systemd runs (default true; never with a prefix). */
+  manager?: boolean;
+  prefix?: string;
+  commandTimeoutMs?: number;
+}
+
+/**
+ * The live (non-zombie) processes whose real or effective uid is `uid`, read
+ * from /proc. Read-only.
+ *
+ * @example
+ * ```ts
+ * processesOf(1001); // [4242, 4243]
+ * ```
+ */
+export function processesOf(uid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let status: string;
+    try {
+      status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
+    } catch {
+      continue; // it ended while we looked
+    }
+    if (/^State:\s+Z/m.test(status)) continue;
+    const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+    if (ids && (Number(ids[1]) === uid || Number(ids[2]) === uid)) out.push(Number(entry));
+  }
+  return out;
+}
+
+async function waitGone(uid: number, ms: number, signal: AbortSignal): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (processesOf(uid).length === 0) return true;
+    if (Date.now() >= until || signal.aborted) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Stops every process of a user: its systemd user manager (when systemd
+ * runs), then `pkill -TERM -u UID` (and `-U`), a grace period, `pkill -KILL`.
+ * Programs run through the step's command runner, so tests can replace them.
+ * Throws UserBusyError (retryable) when processes survive.
+ *
+ * @example
+ * ```ts
+ * await stopUserProcesses(ctx, 'app', 1001, { graceMs: 3000 });
+ * ```
+ */
+export async function stopUserProcesses(ctx: StepContext, name: string, uid: number, options: StopOptions = {}): Promise<void> {
+  if (uid === 0) throw new UserBusyError(name, undefined, { reason: 'refusing to signal uid 0' });
+  const timeoutMs = options.commandTimeoutMs ?? 30_000;
+  const run = (argv: string[], ok: number[]) => ctx.exec({ argv, okExitCodes: ok, timeoutMs, signal: ctx.signal });
+  if ((options.manager ?? true) && !options.prefix && fs.existsSync('/run/systemd/system')) {
+    // 5: the unit is not loaded, i.e. no manager runs for this user.
+    await run(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
+  }
+  if (processesOf(uid).length === 0) return;
+  // pkill exits 1 when nothing matched: the processes ended on their own.
+  // By effective and by real uid, as userdel counts both (a setuid program the user started).
+  const signalAll = async (sig: string) => {
+    await run(['pkill', `-${sig}`, '-u', String(uid)], [0, 1]);
+    await run(['pkill', `-${sig}`, '-U', String(uid)], [0, 1]);
+  };
+  await signalAll('TERM');
+  if (await waitGone(uid, options.graceMs ?? 5000, ctx.signal)) return;
+  await signalAll('KILL');
+  if (await waitGone(uid, 5000, ctx.signal)) return;
+  throw new UserBusyError(name, undefined, { uid, pids: processesOf(uid) });
+}

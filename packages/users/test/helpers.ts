@@ -1,0 +1,89 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
+import { treeState } from '@unwind/core/testing';
+import { processesOf } from '../src/index.js';
+
+export const isRoot = process.getuid?.() === 0;
+/** Why the real-tool tests skip, or false when they run. */
+export const skipReason: string | false = isRoot ? false : 'not root: the real shadow tools (useradd -P ...) need root';
+if (skipReason) console.warn(`@unwind/users tests: ${skipReason}`);
+
+export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
+
+/** Hashes of the machine's own user database, to prove the tests never touch it. */
+export function machineDbHashes(): Record<string, string> {
+  return Object.fromEntries(DB_FILES.map((f) => [f, createHash('sha256').update(fs.readFileSync(`/etc/${f}`)).digest('hex')]));
+}
+
+/** A throw-away root per TESTING.md: PREFIX/etc with copies of the machine's files, PREFIX/home. */
+export interface PrefixRoot {
+  root: string;
+  lingerDir: string;
+  /** The four database files, byte for byte, plus the home and linger trees. */
+  state(): { files: Record<string, string>; home: unknown; linger: unknown };
+  sh(tool: string, ...args: string[]): string;
+  cleanup(): void;
+}
+
+export function prefixRoot(): PrefixRoot {
+  const root = fs.mkdtempSync(join(tmpdir(), 'unwind-users-'));
+  fs.mkdirSync(join(root, 'etc'), { recursive: true });
+  fs.mkdirSync(join(root, 'home'), { recursive: true });
+  const lingerDir = join(root, 'var/lib/systemd/linger');
+  fs.mkdirSync(lingerDir, { recursive: true });
+  for (const f of [...DB_FILES, 'login.defs']) fs.copyFileSync(`/etc/${f}`, join(root, 'etc', f));
+  for (const f of DB_FILES) {
+    const st = fs.statSync(`/etc/${f}`);
+    fs.chmodSync(join(root, 'etc', f), st.mode & 0o7777);
+    if (isRoot) fs.chownSync(join(root, 'etc', f), st.uid, st.gid);
+  }
+  return {
+    root,
+    lingerDir,
+    state: () => ({
+      files: Object.fromEntries(DB_FILES.map((f) => [f, fs.readFileSync(join(root, 'etc', f), 'utf8')])),
+      home: treeState(join(root, 'home')),
+      linger: treeState(lingerDir),
+    }),
+    sh: (tool, ...args) => execFileSync(tool, ['-P', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** A uid that no account on this machine has and no process runs as. */
+export function freeUid(): number {
+  const used = new Set(fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => Number(l.split(':')[2])));
+  for (;;) {
+    const uid = 47000 + Math.floor(Math.random() * 2000);
+    if (!used.has(uid) && processesOf(uid).length === 0) return uid;
+  }
+}
+
+/** How an injected command misbehaves. */
+export type Fault = 'fail' | 'hang' | { exitCode: number; stderr: string } | undefined;
+
+/**
+ * A command runner that records every argv and, where `fault` says so, runs
+ * a stub instead (the original argv stays visible as the stub's arguments):
+ * one that exits non-zero with a message on stderr, or one that hangs past a
+ * short timeout.
+ */
+export function faultyExec(fault: (spec: CommandSpec) => Fault = () => undefined): { exec: CommandRunner; calls: string[][] } {
+  const calls: string[][] = [];
+  const exec: CommandRunner = (spec) => {
+    calls.push([...spec.argv]);
+    const f = fault(spec);
+    if (f === undefined) return runCommand(spec);
+    if (f === 'hang') return runCommand({ ...spec, argv: ['sh', '-c', 'sleep 30', ...spec.argv], timeoutMs: 300, killGraceMs: 100 });
+    const { exitCode, stderr } = f === 'fail' ? { exitCode: 3, stderr: 'injected failure' } : f;
+    return runCommand({ ...spec, argv: ['sh', '-c', `echo '${stderr}' >&2; exit ${exitCode}`, ...spec.argv] });
+  };
+  return { exec, calls };
+}
+
+/** The shadow tools that change the database. */
+export const SHADOW_TOOLS = ['useradd', 'usermod', 'userdel', 'groupadd', 'groupdel', 'groupmod', 'gpasswd'];
