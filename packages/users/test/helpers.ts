@@ -64,13 +64,13 @@ export function freeUid(): number {
 }
 
 /** How an injected command misbehaves. */
-export type Fault = 'fail' | 'hang' | { exitCode: number; stderr: string } | undefined;
+export type Fault = 'fail' | 'hang' | 'fail-after' | { exitCode: number; stderr: string } | undefined;
 
 /**
  * A command runner that records every argv and, where `fault` says so, runs
  * a stub instead (the original argv stays visible as the stub's arguments):
- * one that exits non-zero with a message on stderr, or one that hangs past a
- * short timeout.
+ * one that exits non-zero with a message on stderr, one that hangs past a
+ * short timeout, or the real program followed by a reported failure.
  */
 export function faultyExec(fault: (spec: CommandSpec) => Fault = () => undefined): { exec: CommandRunner; calls: string[][] } {
   const calls: string[][] = [];
@@ -78,6 +78,8 @@ export function faultyExec(fault: (spec: CommandSpec) => Fault = () => undefined
     calls.push([...spec.argv]);
     const f = fault(spec);
     if (f === undefined) return runCommand(spec);
+    // The real program runs and changes the system, then the call still reports a failure.
+    if (f === 'fail-after') return runCommand(spec).then(() => runCommand({ ...spec, argv: ['sh', '-c', "echo 'injected failure after the change' >&2; exit 3", ...spec.argv] }));
     if (f === 'hang') return runCommand({ ...spec, argv: ['sh', '-c', 'sleep 30', ...spec.argv], timeoutMs: 300, killGraceMs: 100 });
     const { exitCode, stderr } = f === 'fail' ? { exitCode: 3, stderr: 'injected failure' } : f;
     return runCommand({ ...spec, argv: ['sh', '-c', `echo '${stderr}' >&2; exit ${exitCode}`, ...spec.argv] });
