@@ -102,6 +102,7 @@ class ProgressView {
   private readonly steps = new Map<number, StepLine>();
   private notes: string[] = [];
   private rollbackCause: SerializedError | undefined;
+  private failed: StepLine | undefined;
   private drawn = 0;
 
   constructor(
@@ -118,6 +119,7 @@ class ProgressView {
         this.steps.clear();
         this.notes = [];
         this.rollbackCause = undefined;
+        this.failed = undefined;
         this.drawn = 0;
         this.name = event.name;
         this.total = event.steps;
@@ -133,7 +135,7 @@ class ProgressView {
         break;
       case 'step:retry':
         if (event.phase === 'do') step!.attempts = event.attempt + 1;
-        this.emit(this.plain(step!, 'retry', `${event.phase} attempt ${event.attempt} failed: ${errorLine(event.error)}; trying again`));
+        this.emit(this.plain(step!, 'try failed', `${event.phase} attempt ${event.attempt} failed: ${errorLine(event.error)}`));
         break;
       case 'step:done':
         Object.assign(step!, { state: 'verifying', durationMs: event.durationMs, attempts: event.attempts });
@@ -145,6 +147,7 @@ class ProgressView {
         break;
       case 'step:failed':
         Object.assign(step!, { state: 'failed', durationMs: event.durationMs, error: event.error });
+        this.failed = step;
         this.emit(this.plain(step!, 'failed', `${formatDuration(event.durationMs)}: ${errorLine(event.error)}`));
         break;
       case 'rollback:start':
@@ -204,7 +207,7 @@ class ProgressView {
   /** A pipe line: `[2/5] done      write /etc/app.conf (12 ms)`. */
   private plain(step: StepLine, word: string, detail?: string): string {
     const position = this.total === undefined ? `[${step.index + 1}]` : `[${step.index + 1}/${this.total}]`;
-    return `${position} ${word.padEnd(11)} ${step.description}${detail ? ` (${detail})` : ''}`;
+    return `${position} ${word.padEnd(13)} ${step.description}${detail ? ` (${detail})` : ''}`;
   }
 
   /** On a pipe: write the line. On a terminal: redraw the block instead. */
@@ -235,10 +238,12 @@ class ProgressView {
 
   private stepLine(step: StepLine): string {
     const status = this.status(step);
-    const room = this.columns - 1 - 4 - 2 - status.length;
-    const description = this.fit(step.description, Math.max(8, room));
+    // Icon, spaces and a spare last column: keep every line narrower than the terminal, so redraws stay exact.
+    const room = this.columns - 1 - 6;
+    const descWidth = Math.min(step.description.length, Math.max(room - status.length, Math.floor(room / 2)));
+    const description = this.fit(step.description, descWidth);
     const colour = step.state === 'failed' || step.state.endsWith('-failed') ? this.s.red : this.s.dim;
-    return `  ${ICON[step.state](this.s)} ${description}  ${colour(this.fit(status, Math.max(8, this.columns - 1 - 6 - description.length)))}`;
+    return `  ${ICON[step.state](this.s)} ${description}  ${colour(this.fit(status, room - description.length))}`;
   }
 
   private status(step: StepLine): string {
@@ -256,7 +261,7 @@ class ProgressView {
       case 'undoing':
         return 'undoing';
       case 'undone':
-        return `undone (${formatDuration(step.undoMs ?? 0)})`;
+        return `${step === this.failed ? 'failed, then ' : ''}undone (${formatDuration(step.undoMs ?? 0)})`;
       case 'undo-failed':
         return `undo failed: ${errorLine(step.error)}`;
       case 'committing':
@@ -276,7 +281,7 @@ class ProgressView {
   private finish(status: string, durationMs: number): void {
     const steps = [...this.steps.values()];
     const took = formatDuration(durationMs);
-    const failed = steps.find((x) => x.state === 'failed');
+    const failed = this.failed;
     const undone = steps.filter((x) => x.state === 'undone').length;
     const stuck = steps.find((x) => x.state === 'undo-failed');
     const s = this.s;
@@ -288,7 +293,7 @@ class ProgressView {
         break;
       }
       case 'rolled-back':
-        summary = s.blue(`↺ rolled back in ${took}: ${failed ? `step ${failed.index + 1} (${failed.description}) failed` : 'cancelled'}; ${plural(undone, 'step')} undone, the machine is as it was before`);
+        summary = s.blue(`↺ rolled back in ${took}: ${failed ? `step ${failed.index + 1} (${failed.description}) failed` : `cancelled (${errorLine(this.rollbackCause)})`}; ${plural(undone, 'step')} undone, the machine is as it was before`);
         break;
       case 'rollback-failed':
         summary = s.red(`✖ rollback failed in ${took}: undoing step ${(stuck?.index ?? 0) + 1} (${stuck?.description ?? '?'}) failed; the journal is kept: fix the cause, then run \`unwind recover\``);

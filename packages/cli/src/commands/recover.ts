@@ -80,7 +80,7 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
         } catch (error) {
           const e = serializeError(error);
           results.push({ id, name: 'unknown', result: 'error', steps: [], error: e, undone: [] });
-          text(`${s.red('Cannot recover')} ${id}`, ...indent(errorDetails(e)), `  Nothing was changed. ${hintFor(e)}`.trimEnd());
+          reportUnusable(io, id, e);
           continue;
         }
         if (state.ended) {
@@ -99,7 +99,8 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
       const report = await recover({ root, kinds: loaded.kinds, transactionId: id, lock, onEvent });
       const result: Result = { ...report.transactions[0]!, undone };
       results.push(result);
-      text(...resultLines(result, root, s));
+      if (result.result === 'error') reportUnusable(io, id, result.error ?? { name: 'Error', message: 'unknown error' });
+      else text(...resultLines(result, root, s));
     }
   } finally {
     lock.release();
@@ -115,6 +116,13 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
     else if (acted.length > 1) text('', summary(results));
   }
   return exitCode;
+}
+
+/** A journal recovery cannot use: said on stderr, whatever the output format. */
+function reportUnusable(io: CommandIO, id: string, error: SerializedError): void {
+  println(io.stderr, `unwind: error: cannot recover ${id}; nothing was changed:`, ...indent(errorDetails(error)));
+  const hint = hintFor(error);
+  if (hint) println(io.stderr, `  ${hint}`);
 }
 
 function indent(lines: string[]): string[] {
@@ -138,7 +146,7 @@ function eventLine(event: TransactionEvent, s: CommandIO['style']): string | und
     case 'commit:failed':
       return `${s.red('commit failed')}  step ${event.step + 1}: ${event.description}: ${errorLine(event.error)}`;
     case 'step:retry':
-      return `${s.yellow('retrying')}       ${event.phase} of step ${event.step + 1} (attempt ${event.attempt + 1}): ${errorLine(event.error)}`;
+      return `${s.yellow('attempt failed')} ${event.phase} of step ${event.step + 1}, attempt ${event.attempt}: ${errorLine(event.error)}`;
     default:
       return undefined;
   }
@@ -157,7 +165,7 @@ function resultLines(r: Result, root: string, s: CommandIO['style']): string[] {
     case 'commit-pending':
       return [`  ${s.red('Commit actions still pending')}: fix the cause, then run: unwind recover --root ${root} ${r.id}`];
     case 'error':
-      return [`  ${s.red('Cannot recover')}:`, ...indent(indent(errorDetails(r.error ?? { name: 'Error', message: 'unknown' }))), `  Nothing was changed. ${hintFor(r.error ?? { name: '', message: '' })}`.trimEnd()];
+      return [];
   }
 }
 
