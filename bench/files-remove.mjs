@@ -1,0 +1,82 @@
+// @unwind/files: transactional removal (a `remove` step over a directory of
+// 100,000 files: staged rename, then deletion in the commit action) against
+// `rm -rf` of an identical tree, measured in the same run; and rolling that
+// removal back, for 10,000 and 100,000 files (it should not depend on the
+// count: it is one rename back).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { fileJournal, transaction } from '@unwind/core';
+import { failingStep } from '@unwind/core/testing';
+import { remove } from '@unwind/files';
+import { scratch, time } from './_util.mjs';
+
+const LARGE = Number(process.env.UNWIND_BENCH_FILES ?? 100_000);
+const SMALL = Math.round(LARGE / 10);
+
+function makeTree(dir, files) {
+  fs.mkdirSync(dir);
+  const perDir = 1000;
+  for (let d = 0; d * perDir < files; d++) {
+    const sub = join(dir, `d${d}`);
+    fs.mkdirSync(sub);
+    for (let f = 0; f < perDir && d * perDir + f < files; f++) fs.writeFileSync(join(sub, `f${f}`), 'x');
+  }
+}
+
+function syncAll() {
+  spawnSync('sync');
+}
+
+async function removeTx(root, path, fail) {
+  const tx = transaction('bench remove', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+  tx.add(remove({ paths: [path] }));
+  if (fail) tx.add(failingStep({ message: 'roll back on purpose' }));
+  const outcome = await tx.run();
+  const expected = fail ? 'rolled-back' : 'committed';
+  if (outcome.status !== expected) throw new Error(`bench transaction ended ${outcome.status}: ${JSON.stringify(outcome.cause ?? outcome)}`);
+  return outcome;
+}
+
+const dir = scratch('files-remove');
+const journal = join(dir, 'journal');
+const ms = (s) => `${(s * 1000).toFixed(1)} ms`;
+try {
+  console.log(`building trees: 2 x ${LARGE.toLocaleString('en-US')} files and 1 x ${SMALL.toLocaleString('en-US')} files ...`);
+  makeTree(join(dir, 'a'), LARGE);
+  makeTree(join(dir, 'b'), LARGE);
+  makeTree(join(dir, 'c'), SMALL);
+  syncAll();
+
+  // Rollback of a staged removal: the tree goes into staging and comes back.
+  const rollback = {};
+  for (const [name, count] of [['c', SMALL], ['b', LARGE]]) {
+    let outcome;
+    const total = await time(async () => {
+      outcome = await removeTx(journal, join(dir, name), true);
+    });
+    const undoMs = outcome.steps[0].undo.durationMs;
+    rollback[count] = { total, undoMs };
+    if (!fs.existsSync(join(dir, name, 'd0', 'f0'))) throw new Error('rollback did not restore the tree');
+    console.log(`rollback of remove, ${count.toLocaleString('en-US').padStart(7)} files: undo ${undoMs} ms, whole transaction (stage + roll back) ${ms(total)}`);
+  }
+
+  // Committed removal against rm -rf of an identical tree.
+  syncAll();
+  const rmSeconds = await time(() => {
+    const r = spawnSync('rm', ['-rf', '--', join(dir, 'a')]);
+    if (r.status !== 0) throw new Error(`rm -rf failed: ${r.stderr}`);
+  });
+  syncAll();
+  const txSeconds = await time(() => removeTx(journal, join(dir, 'b'), false));
+  if (fs.existsSync(join(dir, 'b'))) throw new Error('committed removal left the tree');
+  console.log(`rm -rf                     ${LARGE.toLocaleString('en-US')} files: ${ms(rmSeconds)}`);
+  console.log(`transactional remove       ${LARGE.toLocaleString('en-US')} files: ${ms(txSeconds)} (staged rename, commit deletes)`);
+  console.log(`ratio remove / rm -rf: ${(txSeconds / rmSeconds).toFixed(2)}x (target <= 1.1x)`);
+  const large = rollback[LARGE];
+  const small = rollback[SMALL];
+  console.log(`rollback undo ${LARGE.toLocaleString('en-US')} vs ${SMALL.toLocaleString('en-US')} files: ${large.undoMs} ms vs ${small.undoMs} ms (ratio ${(large.undoMs / Math.max(small.undoMs, 1)).toFixed(2)}x for 10x the files)`);
+  console.log(`rollback undo vs rm -rf of the same tree: ${(large.undoMs / 1000 / rmSeconds).toFixed(4)}x`);
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
