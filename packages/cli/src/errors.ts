@@ -1,6 +1,13 @@
 import { UnwindError } from '@unwind/core';
 
-/** Exit codes of the `unwind` command (see ARCHITECTURE.md). */
+/**
+ * Exit codes of the `unwind` command (see ARCHITECTURE.md).
+ *
+ * @example
+ * ```ts
+ * if (code === EXIT.locked) console.error('another transaction is running');
+ * ```
+ */
 export const EXIT = {
   /** Everything is finished. */
   ok: 0,

@@ -7,10 +7,23 @@ import { CliError } from './errors.js';
 /**
  * The packages whose step kinds `unwind recover` registers when they are
  * installed. Each exports a `kinds` array from its index.
+ *
+ * @example
+ * ```ts
+ * ADAPTER_PACKAGES.includes('@unwind/files') // true
+ * ```
  */
 export const ADAPTER_PACKAGES = ['@unwind/files', '@unwind/snapshots', '@unwind/users', '@unwind/linger', '@unwind/systemd', '@unwind/core/testing'] as const;
 
-/** Where the registered step kinds came from, and what could not be loaded. */
+/**
+ * Where the registered step kinds came from, and what could not be loaded.
+ *
+ * @example
+ * ```ts
+ * const { sources, skipped } = await loadKinds();
+ * for (const s of skipped) console.warn(`${s.from}: ${s.reason}`);
+ * ```
+ */
 export interface LoadedKinds {
   kinds: AnyStepKind[];
   /** Packages and modules that contributed kinds, with how many. */
@@ -32,6 +45,11 @@ function kindsOf(namespace: Record<string, unknown>): unknown[] | undefined {
 /**
  * Imports a module given on the command line: a path (relative to `cwd`) when
  * such a file exists, else a package name.
+ *
+ * @example
+ * ```ts
+ * const { kinds } = await importModule('./dist/steps.js');
+ * ```
  */
 export async function importModule(specifier: string, cwd = process.cwd()): Promise<Record<string, unknown>> {
   const path = isAbsolute(specifier) ? specifier : resolve(cwd, specifier);
@@ -46,8 +64,8 @@ export async function importModule(specifier: string, cwd = process.cwd()): Prom
 }
 
 /**
- * Collects the step kinds `recover` needs: those of every installed @unwind
- * adapter (a missing adapter, or one without `kinds`, is skipped and noted),
+ * Collects the step kinds `recover` needs: those of every installed
+ * `@unwind/*` adapter (a missing adapter, or one without `kinds`, is skipped and noted),
  * plus those of the modules a program names with `--kinds`. A `--kinds`
  * module that cannot be loaded or exports no kinds is an error.
  *

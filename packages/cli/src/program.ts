@@ -10,7 +10,14 @@ import { shouldColor, styler, type Output } from './style.js';
 
 declare const __UNWIND_CLI_VERSION__: string | undefined;
 
-/** The version of @unwind/cli (set at build time). */
+/**
+ * The version of `@unwind/cli` (set at build time).
+ *
+ * @example
+ * ```ts
+ * console.log(`unwind ${version}`);
+ * ```
+ */
 export const version: string = typeof __UNWIND_CLI_VERSION__ === 'string' ? __UNWIND_CLI_VERSION__ : '0.0.0-dev';
 
 const rootOption = () => new Option('--root <dir>', 'the journal root (default: $UNWIND_ROOT)');
@@ -27,12 +34,25 @@ Environment:
   UNWIND_ROOT  the journal root when --root is not given
   NO_COLOR     never colour the output (colour is only used on a terminal anyway)`;
 
-/** Where `unwind` writes, and what it runs with. */
+/**
+ * Where `unwind` writes, and what it runs with. Every field defaults to the process's own.
+ *
+ * @example
+ * ```ts
+ * let out = '';
+ * await runCli(['status', '--json'], { stdout: { write: (t) => (out += t) }, env: { UNWIND_ROOT: root } });
+ * ```
+ */
 export interface RunOptions {
+  /** Results. Default `process.stdout`. */
   stdout?: Output;
+  /** Errors and warnings. Default `process.stderr`. */
   stderr?: Output;
+  /** Read for UNWIND_ROOT, NO_COLOR, FORCE_COLOR. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Where relative module paths resolve. Default `process.cwd()`. */
   cwd?: string;
+  /** The clock, for ages shown by `status`. Default `Date.now`. */
   now?: () => number;
 }
 

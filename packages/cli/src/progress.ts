@@ -2,7 +2,14 @@ import type { EventListener, SerializedError, TransactionEvent } from '@unwind/c
 import { errorLine, formatDuration, plural } from './format.js';
 import { shouldColor, styler, type Output, type Styler } from './style.js';
 
-/** Options of {@link renderProgress}. */
+/**
+ * Options of {@link renderProgress}.
+ *
+ * @example
+ * ```ts
+ * renderProgress(tx, { stream: process.stderr, isTTY: false }); // one line per transition, e.g. in a CI log
+ * ```
+ */
 export interface ProgressOptions {
   /** Where to draw. Default `process.stderr`, so stdout stays free for the program's own output. */
   stream?: Output;
@@ -14,12 +21,30 @@ export interface ProgressOptions {
   columns?: number;
 }
 
-/** Anything with a `tx.on(listener)` method: a Transaction, or an event emitter of your own. */
+/**
+ * Anything with a `tx.on(listener)` method: a Transaction, or an event emitter of your own.
+ *
+ * @example
+ * ```ts
+ * const listeners = new Set<EventListener>();
+ * const source: EventSource = { on: (l) => { listeners.add(l); return () => listeners.delete(l); } };
+ * ```
+ */
 export interface EventSource {
+  /** Subscribes a listener; may return an unsubscribe function. */
   on(listener: EventListener): unknown;
 }
 
-/** The listener {@link renderProgress} returns: pass it to `tx.on` or `onEvent`. */
+/**
+ * The listener {@link renderProgress} returns: pass it to `tx.on` or `onEvent`.
+ *
+ * @example
+ * ```ts
+ * const progress = renderProgress(tx);
+ * await tx.run();
+ * progress.unsubscribe();
+ * ```
+ */
 export interface ProgressRenderer extends EventListener {
   /** Stops listening, when {@link renderProgress} subscribed itself to a source. */
   unsubscribe(): void;

@@ -1,7 +1,18 @@
-/** Something text is written to: a stream, or anything with `write` (tests pass a collector). */
+/**
+ * Something text is written to: a stream, or anything with `write` (tests pass a collector).
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * const out: Output = { isTTY: false, write: (text) => lines.push(text) };
+ * ```
+ */
 export interface Output {
+  /** Writes text as it is (lines end with `\n`). */
   write(text: string): unknown;
+  /** Whether this is a terminal. */
   isTTY?: boolean;
+  /** The terminal's width, when it is one. */
   columns?: number;
 }
 
@@ -34,10 +45,25 @@ const codes = {
   cyan: [36, 39],
 } as const;
 
-/** A colour name known to {@link styler}. */
+/**
+ * A colour name known to {@link styler}.
+ *
+ * @example
+ * ```ts
+ * const name: StyleName = 'red';
+ * ```
+ */
 export type StyleName = keyof typeof codes;
 
-/** Functions that wrap text in ANSI colour codes, or return it unchanged when colour is off. */
+/**
+ * Functions that wrap text in ANSI colour codes, or return it unchanged when colour is off.
+ *
+ * @example
+ * ```ts
+ * const s: Styler = styler(false);
+ * s.bold('plain') // 'plain'
+ * ```
+ */
 export type Styler = Record<StyleName, (text: string) => string>;
 
 /**

@@ -89,6 +89,8 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
           continue;
         }
         text(`${s.bold('Recovering')} ${s.bold(state.name)} ${s.dim(id)}`, `  started ${formatDuration(io.now() - state.startedAt)} ago by pid ${state.pid}; it will ${recoveryText(state)}`);
+      } else {
+        text(`${s.bold('Cleaning up')} ${s.dim(id)}: it stopped before its journal was written, so nothing was changed and nothing needs undoing`);
       }
       const undone: number[] = [];
       const onEvent = (event: TransactionEvent) => {
