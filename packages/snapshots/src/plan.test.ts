@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Volume } from 'memfs';
 import { describe, expect, it } from 'vitest';
 import { SnapshotCorruptError } from './errors.js';
-import { MANIFEST_FORMAT, decodeManifest, encodeManifest, type ManifestEntry } from './manifest.js';
+import { MANIFEST_FORMAT, decodeManifest, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { compareTree, planRestore, planSize } from './plan.js';
 import { scanTree, type LiveEntry, type ScanFs } from './scan.js';
 
@@ -191,7 +191,7 @@ describe('compareTree', () => {
 });
 
 describe('manifest encoding', () => {
-  const manifest = { format: MANIFEST_FORMAT, id: '20261122T053012345Z-3f9a1c0d', source: '/t', createdAt: '2026-11-22T05:30:12.345Z', entries: [{ path: '.', type: 'dir' as const, mode: 0o755, uid: 0, gid: 0, mtimeNs: '1600000000123456789' }] };
+  const manifest: Manifest = { format: MANIFEST_FORMAT, id: '20261122T053012345Z-3f9a1c0d', source: '/t', createdAt: '2026-11-22T05:30:12.345Z', entries: [{ path: '.', type: 'dir' as const, mode: 0o755, uid: 0, gid: 0, mtimeNs: '1600000000123456789' }] };
 
   it('round-trips', () => {
     expect(decodeManifest(encodeManifest(manifest), 'm')).toEqual(manifest);
