@@ -13,7 +13,14 @@ const CopyArgs = t.intersection([
   ReplaceOptions,
 ]);
 
-/** Arguments of {@link copy} / {@link install}. */
+/**
+ * Arguments of {@link copy} / {@link install}.
+ *
+ * @example
+ * ```ts
+ * const args: CopyArgs = { source: '/opt/build/app', path: '/usr/local/bin/app', mode: 0o755 };
+ * ```
+ */
 export type CopyArgs = t.TypeOf<typeof CopyArgs>;
 
 /**

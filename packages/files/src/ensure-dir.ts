@@ -11,7 +11,14 @@ const EnsureDirArgs = t.intersection([
   t.partial({ /** Mode of the directory. Default 0o755 for a new one; an existing one keeps its mode unless given. */ mode: t.number, uid: t.number, gid: t.number }),
 ]);
 
-/** Arguments of {@link ensureDir}. */
+/**
+ * Arguments of {@link ensureDir}.
+ *
+ * @example
+ * ```ts
+ * const args: EnsureDirArgs = { path: '/var/lib/app', mode: 0o750, uid: 998, gid: 998 };
+ * ```
+ */
 export type EnsureDirArgs = t.TypeOf<typeof EnsureDirArgs>;
 
 const EnsureDirBefore = t.type({
@@ -21,7 +28,14 @@ const EnsureDirBefore = t.type({
   existing: t.union([t.null, t.type({ mode: t.number, uid: t.number, gid: t.number })]),
 });
 
-/** Before-state of {@link ensureDir}. */
+/**
+ * Before-state of {@link ensureDir}: the components it will create, or the mode/owner of the existing directory.
+ *
+ * @example
+ * ```ts
+ * const before: EnsureDirBefore = { missing: ['/var/lib/app', '/var/lib/app/cache'], existing: null };
+ * ```
+ */
 export type EnsureDirBefore = t.TypeOf<typeof EnsureDirBefore>;
 
 /**

@@ -117,7 +117,14 @@ export class TargetExistsError extends UnwindError {
   }
 }
 
-/** One staged path and where it belongs. */
+/**
+ * One staged path and where it belongs.
+ *
+ * @example
+ * ```ts
+ * for (const { staged, original } of error.remaining) console.log(`mv -T ${staged} ${original}`);
+ * ```
+ */
 export interface StagedPath {
   staged: string;
   original: string;

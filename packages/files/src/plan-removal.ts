@@ -6,13 +6,27 @@ import { join } from 'node:path';
  * anything moves, exactly which paths are renamed into staging.
  */
 
-/** The two reads the planner needs; `lstat` returns undefined for a missing path. */
+/**
+ * The two reads the planner needs; `lstat` returns undefined for a missing path.
+ *
+ * @example
+ * ```ts
+ * const nodeFs: PlanFs = { lstat: (p) => { try { return fs.lstatSync(p); } catch { return undefined; } }, readdir: (p) => fs.readdirSync(p) };
+ * ```
+ */
 export interface PlanFs {
   lstat(path: string): { isDirectory(): boolean; isSymbolicLink(): boolean } | undefined;
   readdir(path: string): string[];
 }
 
-/** What a group removal will do. */
+/**
+ * What a group removal will do.
+ *
+ * @example
+ * ```ts
+ * const { move, kept } = planRemoval(['/home/alice'], ['/home/alice/.ssh'], nodeFs);
+ * ```
+ */
 export interface RemovalPlan {
   /** Paths renamed into staging as a whole, in a stable order. */
   move: string[];

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { CommandNotFoundError, InvalidInputError, VerificationError, defineStep, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, syncDir } from './fsutil.js';
@@ -21,7 +21,14 @@ const RemoveArgs = t.intersection([
   }),
 ]);
 
-/** Arguments of {@link remove}. */
+/**
+ * Arguments of {@link remove}.
+ *
+ * @example
+ * ```ts
+ * const args: RemoveArgs = { paths: ['/home/alice'], keep: ['/home/alice/.ssh'], stagingDir: '/home' };
+ * ```
+ */
 export type RemoveArgs = t.TypeOf<typeof RemoveArgs>;
 
 const Entry = t.type({ original: t.string, staged: t.string, method: t.union([t.literal('rename'), t.literal('copy')]) });
@@ -34,7 +41,14 @@ const RemoveBefore = t.type({
   missing: t.array(t.string),
 });
 
-/** Before-state of {@link remove}: the whole plan. */
+/**
+ * Before-state of {@link remove}: the whole plan, journaled before anything moves.
+ *
+ * @example
+ * ```ts
+ * const before: RemoveBefore = { staging: '/home/.unwind-staging-<tx>-0', entries: [{ original: '/home/alice/src', staged: '/home/.unwind-staging-<tx>-0/0', method: 'rename' }], kept: ['/home/alice/.ssh'], missing: [] };
+ * ```
+ */
 export type RemoveBefore = t.TypeOf<typeof RemoveBefore>;
 type RemoveEntry = t.TypeOf<typeof Entry>;
 
@@ -241,6 +255,11 @@ function copyBack(entry: RemoveEntry): void {
 async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepContext): Promise<void> {
   if (!lstatOrUndefined(before.staging)) return;
   // rm(1) is as fast as deletion gets; the path is our own absolute staging path.
-  await ctx.exec({ argv: ['rm', '-rf', '--', before.staging], timeoutMs, signal: ctx.signal });
+  try {
+    await ctx.exec({ argv: ['rm', '-rf', '--', before.staging], timeoutMs, signal: ctx.signal });
+  } catch (error) {
+    if (!(error instanceof CommandNotFoundError)) throw error;
+    fs.rmSync(before.staging, { recursive: true, force: true });
+  }
   syncDir(dirname(before.staging));
 }

@@ -26,7 +26,14 @@ export const ReplaceOptions = t.partial({
   validateTimeoutMs: t.number,
 });
 
-/** The file-replacing options as a type. */
+/**
+ * The file-replacing options as a type.
+ *
+ * @example
+ * ```ts
+ * const options: ReplaceOptions = { mode: 0o640, uid: 0, gid: 998, validate: ['visudo', '-cf', '%s'] };
+ * ```
+ */
 export type ReplaceOptions = t.TypeOf<typeof ReplaceOptions>;
 
 /** What was at the target before: nothing, or a regular file (bytes in the blob store). */
@@ -34,12 +41,26 @@ export const FileBefore = t.union([
   t.type({ existed: t.literal(false), temp: t.string }),
   t.type({ existed: t.literal(true), temp: t.string, mode: t.number, uid: t.number, gid: t.number, size: t.number, sha256: t.string, blob: t.string }),
 ]);
-/** The before-state of a file-replacing step. */
+/**
+ * The before-state of a file-replacing step.
+ *
+ * @example
+ * ```ts
+ * if (before.existed) console.log(`old file: ${before.size} bytes, mode ${before.mode.toString(8)}`);
+ * ```
+ */
 export type FileBefore = t.TypeOf<typeof FileBefore>;
 
 /** What a file-replacing `do` wrote. */
 export const FileAfter = t.type({ sha256: t.string, size: t.number, mode: t.number, uid: t.number, gid: t.number });
-/** The after-state of a file-replacing step. */
+/**
+ * The after-state of a file-replacing step.
+ *
+ * @example
+ * ```ts
+ * const written = get(handle); // { sha256, size, mode, uid, gid }
+ * ```
+ */
 export type FileAfter = t.TypeOf<typeof FileAfter>;
 
 /** Checks path, mode, owner and validate command before anything is touched. */

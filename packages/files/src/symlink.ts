@@ -10,7 +10,14 @@ const SymlinkBefore = t.union([
   t.type({ existed: t.literal(true), temp: t.string, target: t.string, uid: t.number, gid: t.number }),
 ]);
 
-/** Before-state of {@link symlink}. */
+/**
+ * Before-state of {@link symlink}: no link, or the old link's target and owner.
+ *
+ * @example
+ * ```ts
+ * const before: SymlinkBefore = { existed: true, temp: '/opt/app/.current.unwind-…', target: 'releases/1', uid: 0, gid: 0 };
+ * ```
+ */
 export type SymlinkBefore = t.TypeOf<typeof SymlinkBefore>;
 
 function linkAt(path: string, target: string, temp: string, owner?: { uid: number; gid: number }): void {

@@ -17,7 +17,14 @@ const WriteFileArgs = t.intersection([
   ReplaceOptions,
 ]);
 
-/** Arguments of {@link writeFile}. */
+/**
+ * Arguments of {@link writeFile}.
+ *
+ * @example
+ * ```ts
+ * const args: WriteFileArgs = { path: '/etc/app.conf', content: 'port = 80\n', mode: 0o644 };
+ * ```
+ */
 export type WriteFileArgs = t.TypeOf<typeof WriteFileArgs>;
 
 function bytesOf(args: WriteFileArgs): Buffer {

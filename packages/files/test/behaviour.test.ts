@@ -177,6 +177,17 @@ describe('remove', () => {
     expect(treeState(d)).toEqual(before);
   });
 
+  it('removes a symlink itself, never what it points to', async () => {
+    const d = dir();
+    tree(d);
+    fs.symlinkSync(join(d, 'home', 'alice'), join(d, 'shortcut'));
+    const tx = transaction('t', { journal: memoryJournal(), handleSignals: false });
+    tx.add(remove({ paths: [join(d, 'shortcut')] }));
+    expect((await tx.run()).status).toBe('committed');
+    expect(fs.existsSync(join(d, 'shortcut'))).toBe(false);
+    expect(fs.readFileSync(join(d, 'home', 'alice', 'notes'), 'utf8')).toBe('n\n');
+  });
+
   it('makes the staging directory 0700', async () => {
     const d = dir();
     tree(d);

@@ -35,13 +35,16 @@ function sandbox() {
 interface Crash {
   label: string;
   config: Record<string, unknown>;
+  /** SIGKILL from outside after this many ms (the run may finish first). */
+  killAfterMs?: number;
 }
 
-async function crashAndRecover({ label, config }: Crash, afterState: unknown) {
+async function crashAndRecover({ label, config, killAfterMs }: Crash, afterState: unknown) {
   const s = sandbox();
   const before = treeState(s.dir);
-  const result = await runChild(child, [JSON.stringify({ root: s.root, dir: s.dir, ...config })]);
-  expect(result.signal, `${label}: ${result.stderr}`).toBe('SIGKILL');
+  const result = await runChild(child, [JSON.stringify({ root: s.root, dir: s.dir, ...config })], killAfterMs === undefined ? {} : { killAfterMs });
+  if (killAfterMs === undefined || result.signal !== null) expect(result.signal, `${label}: ${result.stderr}`).toBe('SIGKILL');
+  else expect(result.code, `${label}: ${result.stderr}`).toBe(0);
   const records = listTransactions(s.root)[0]?.state?.records ?? [];
   const passedCommitPoint = records.some((r) => r.kind === 'commit-point');
   const report = await recover({ root: s.root, kinds: allKinds });
@@ -103,4 +106,12 @@ describe.skipIf(!isRoot)('crash recovery of writeFile, ensureDir and remove (SIG
     const passed = await all(crashes, afterState);
     expect(passed.every((p) => !p)).toBe(true);
   }, 900_000);
+
+  it('kills at random times (from outside, as a power cut would come), then recover()', async () => {
+    const crashes = Array.from({ length: 8 }, (_, i) => {
+      const killAfterMs = 300 + Math.floor(Math.random() * 900);
+      return { label: `random kill ${i + 1} after ${killAfterMs} ms`, config: {}, killAfterMs };
+    });
+    await all(crashes, afterState);
+  }, 300_000);
 });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Outcome } from '@unwind/core';
+import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
 import { failingStep, treeState } from '@unwind/core/testing';
 import { CrossDeviceError, copy, move, remove, writeFile } from '../src/index.js';
 import { canMount, mountTmpfs, repoRoot, sh, tempDir } from './helpers.js';
@@ -33,7 +33,7 @@ function tmpfsAt(dir: string, size: string): void {
   cleanups.push(mountTmpfs(dir, size));
 }
 
-async function run(...steps: Parameters<ReturnType<typeof transaction>['add']>[0][]): Promise<Outcome> {
+async function run(...steps: Array<ReturnType<AnyStepKind>>): Promise<Outcome> {
   const tx = transaction('fault', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
   for (const step of steps) tx.add(step);
   return tx.run();

@@ -65,14 +65,18 @@ export function mountTmpfs(dir: string, size: string): () => void {
 }
 
 /** Runs a TypeScript file in a child node process; resolves with how it ended. */
-export function runChild(script: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+export function runChild(script: string, args: string[], options: { killAfterMs?: number } = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', fail);
-    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      done({ code, signal, stdout, stderr });
+    });
   });
 }
