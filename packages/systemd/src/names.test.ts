@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, memoryJournal, transaction, type CommandRunner, type CommandSpec } from '@unwind/core';
+import { InvalidInputError, memoryJournal, transaction, type CommandRunner, type CommandSpec, type Step } from '@unwind/core';
 import { daemonReload, disable, enable, installUnit, mask, parseShow, restart, start, startUserManager, stop, validateUnitContent, validateUnitName } from './index.js';
 
 const SERVICE = '[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n';
@@ -54,7 +54,8 @@ describe('unit names', () => {
     expect(() => validateUnitName('dev-sda.device', 'file')).toThrow(/no unit file/);
   });
 
-  const kindsFor = (unit: string) => [
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const kindsFor = (unit: string): Array<Step<any, any, any>> => [
     installUnit({ unit, content: SERVICE }),
     start({ unit }),
     stop({ unit }),
@@ -77,7 +78,8 @@ describe('unit names', () => {
   });
 
   it('bad manager options and user names are refused before any command runs', async () => {
-    const bad = [
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const bad: Array<Step<any, any, any>> = [
       start({ unit: 'a.service', scope: { user: '-root' } }),
       start({ unit: 'a.service', scope: { user: 'a b' } }),
       start({ unit: 'a.service', scope: { user: 'alice;id' } }),
