@@ -154,3 +154,8 @@ export function processOwner(): { uid: number; gid: number } {
 export function checkSignal(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted'));
 }
+
+/** Where `path` really is: its parent resolved (symlinks followed), its own name kept (never followed). */
+export function resolvedLocation(path: string): string {
+  return join(fs.realpathSync(dirname(path)), basename(path));
+}

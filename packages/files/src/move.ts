@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
 import { CrossDeviceError, TargetChangedError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
-import { checkSignal, lstatOrUndefined, renameDurably } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, renameDurably, resolvedLocation } from './fsutil.js';
+import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
 /**
  * Moves (renames) a file, directory or symlink within one filesystem. The
@@ -35,8 +36,11 @@ export const move = defineStep({
     if (lstatOrUndefined(a.to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} exists`, { from: a.from, to: a.to });
     const parent = lstatOrUndefined(dirname(a.to));
     if (!parent?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${a.to} does not exist`, { path: a.to });
-    if (parent.dev !== st.dev) {
-      throw new CrossDeviceError(`${a.from} (device ${st.dev}) and ${dirname(a.to)} (device ${parent.dev}) are on different filesystems; a rename cannot move it, nothing was moved`, { from: a.from, to: a.to });
+    const mounts = parseMountPoints(readMountInfo());
+    const fromMount = mountOf(resolvedLocation(a.from), mounts);
+    const toMount = mountOf(resolvedLocation(a.to), mounts);
+    if (parent.dev !== st.dev || fromMount !== toMount || mountsWithin(resolvedLocation(a.from), mounts).length > 0) {
+      throw new CrossDeviceError(`${a.from} (device ${st.dev}) and ${dirname(a.to)} (device ${parent.dev}) are on different filesystems; or mounts (${fromMount}, ${toMount}); a rename cannot move it, nothing was moved`, { from: a.from, to: a.to });
     }
     return { type: st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const) };
   },
@@ -60,3 +64,11 @@ export const move = defineStep({
   },
   wouldChange: async (a) => fs.existsSync(a.from) || !fs.existsSync(a.to),
 });
+
+function readMountInfo(): string {
+  try {
+    return fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}

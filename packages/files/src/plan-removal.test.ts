@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Volume } from 'memfs';
-import { isWithin, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps, type PlanFs } from './plan-removal.js';
+import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps, type PlanFs } from './plan-removal.js';
 
 // Pure planning: a disk adds nothing here, so the tree lives in memfs.
 function memfsTree(files: Record<string, string | null>, links: Record<string, string> = {}): PlanFs {
@@ -91,6 +91,12 @@ describe('mount points', () => {
   ].join('\n');
   it('parses mountinfo and decodes octal escapes', () => {
     expect(parseMountPoints(info)).toEqual(['/', '/srv/data/cache', '/mnt/with space']);
+  });
+  it('finds the mount a path lives on (longest prefix, not string prefix)', () => {
+    const mounts = parseMountPoints(info);
+    expect(mountOf('/srv/data/cache/x', mounts)).toBe('/srv/data/cache');
+    expect(mountOf('/srv/data/cachex', mounts)).toBe('/');
+    expect(mountOf('/', mounts)).toBe('/');
   });
   it('finds mounts at or below a path', () => {
     const mounts = parseMountPoints(info);

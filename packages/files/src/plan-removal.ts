@@ -118,3 +118,20 @@ export function parseMountPoints(mountinfo: string): string[] {
 export function mountsWithin(path: string, mountPoints: readonly string[]): string[] {
   return mountPoints.filter((m) => isWithin(m, path));
 }
+
+/**
+ * The mount point a (resolved, absolute) path lives on: the longest mount
+ * point containing it. Two paths on one device but under different bind
+ * mounts cannot be renamed into each other (EXDEV), so this, not only
+ * `st_dev`, decides whether a rename can work.
+ *
+ * @example
+ * ```ts
+ * mountOf('/srv/data/x', ['/', '/srv/data']) // '/srv/data'
+ * ```
+ */
+export function mountOf(path: string, mountPoints: readonly string[]): string {
+  let best = '/';
+  for (const m of mountPoints) if (isWithin(path, m) && m.length > best.length) best = m;
+  return best;
+}

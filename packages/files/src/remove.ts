@@ -4,8 +4,8 @@ import * as t from 'io-ts';
 import { CommandNotFoundError, InvalidInputError, VerificationError, defineStep, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
-import { checkSignal, lstatOrUndefined, syncDir } from './fsutil.js';
-import { isWithin, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
+import { checkSignal, lstatOrUndefined, resolvedLocation, syncDir } from './fsutil.js';
+import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
   t.type({ /** Absolute paths to remove: files, directories, symlinks (never followed). */ paths: t.array(t.string) }),
@@ -121,6 +121,7 @@ export const remove = defineStep({
     const staging = join(base, `.unwind-staging-${ctx.transactionId}-${ctx.stepIndex}`);
     const plan = planRemoval(roots, a.keep ?? [], nodeFs);
     const mounts = readMountPoints();
+    const stagingMount = mountOf(fs.realpathSync(base), mounts);
     const crossing: Array<{ source: string; device: number; reason: string }> = [];
     const entries = plan.move.map((original, i): RemoveEntry => {
       const st = fs.lstatSync(original);
@@ -128,8 +129,16 @@ export const remove = defineStep({
       if (inner.length > 0) {
         throw new CrossDeviceError(`${original} is or contains mount point(s) ${inner.join(', ')}; unmount them first. Nothing was moved`, { source: original, mounts: inner });
       }
-      if (st.dev !== baseSt.dev) crossing.push({ source: original, device: st.dev, reason: `${original} is on device ${st.dev}, the staging directory ${base} on ${baseSt.dev}` });
-      return { original, staged: join(staging, String(i)), method: st.dev === baseSt.dev ? 'rename' : 'copy' };
+      const sourceMount = mountOf(resolvedLocation(original), mounts);
+      const same = st.dev === baseSt.dev && sourceMount === stagingMount;
+      if (!same) {
+        crossing.push({
+          source: original,
+          device: st.dev,
+          reason: st.dev !== baseSt.dev ? `${original} is on device ${st.dev}, the staging directory ${base} on ${baseSt.dev}` : `${original} is under mount ${sourceMount}, the staging directory ${base} under ${stagingMount} (a rename cannot cross mounts)`,
+        });
+      }
+      return { original, staged: join(staging, String(i)), method: same ? 'rename' : 'copy' };
     });
     if (crossing.length > 0 && !a.allowCopy) {
       throw new CrossDeviceError(
@@ -149,7 +158,12 @@ export const remove = defineStep({
       checkSignal(ctx.signal);
       if (entry.method === 'rename') {
         if (lstatOrUndefined(entry.staged) || !lstatOrUndefined(entry.original)) continue;
-        fs.renameSync(entry.original, entry.staged);
+        try {
+          fs.renameSync(entry.original, entry.staged);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+          throw new CrossDeviceError(`${entry.original} cannot be renamed into ${before.staging} (EXDEV); undo puts back what moved`, { source: entry.original, staging: before.staging });
+        }
       } else if (!copyThenDelete(entry)) continue;
       parents.add(dirname(entry.original));
       moved++;

@@ -66,6 +66,24 @@ describe.skipIf(noMount)('another filesystem (EXDEV: tmpfs)', () => {
     expect(fs.readdirSync(join(b, 'stage'))).toEqual([]);
   });
 
+  it('a bind mount of the same filesystem (same st_dev) is still another mount: refused before anything moves', async () => {
+    const b = base();
+    userTree(b);
+    fs.mkdirSync(join(b, 'stage-real'));
+    fs.mkdirSync(join(b, 'stage'));
+    sh(['mount', '--bind', join(b, 'stage-real'), join(b, 'stage')]);
+    cleanups.push(() => spawnSync('umount', ['-l', join(b, 'stage')]));
+    expect(fs.statSync(join(b, 'stage')).dev).toBe(fs.statSync(join(b, 'data')).dev);
+    const before = treeState(join(b, 'data'));
+    const outcome = await run(remove({ paths: [join(b, 'data')], stagingDir: join(b, 'stage') }));
+    expect(causeOf(outcome).name).toBe('CrossDeviceError');
+    expect(causeOf(outcome).message).toContain('cannot cross mounts');
+    expect(treeState(join(b, 'data'))).toEqual(before);
+    const moved = await run(move({ from: join(b, 'data'), to: join(b, 'stage', 'data') }));
+    expect(causeOf(moved).name).toBe('CrossDeviceError');
+    expect(treeState(join(b, 'data'))).toEqual(before);
+  });
+
   it('with allowCopy: copy then delete, and a rollback brings back the exact tree (modes, owners, links)', async () => {
     const b = base();
     userTree(b);
