@@ -8,14 +8,28 @@ import { UserNotFoundError } from './errors.js';
 /**
  * Which service manager: the system manager, the own user's manager
  * (`systemctl --user`), or another user's (`systemctl --user --machine=NAME@`).
+ *
+ * @example
+ * ```ts
+ * start({ unit: 'app.service' });                              // system
+ * start({ unit: 'sync.service', scope: 'user' });              // this user's manager
+ * start({ unit: 'sync.service', scope: { user: 'alice' } });   // alice's manager
+ * ```
  */
 export const Scope = t.union([t.literal('system'), t.literal('user'), t.type({ user: t.string })]);
-/** See {@link Scope}. */
+/** See {@link Scope}. @example `const s: Scope = { user: 'alice' };` */
 export type Scope = t.TypeOf<typeof Scope>;
 
 /**
  * How to reach the manager, shared by every step kind and probe. Journaled
  * with the step's arguments, so a later `recover` reaches the same manager.
+ *
+ * @example
+ * ```ts
+ * const m: ManagerOptions = { scope: 'user', home: '/srv/app', runtimeDir: '/run/user/990', commandTimeoutMs: 10_000 };
+ * tx.add(installUnit({ ...m, unit: 'app.service', content }));
+ * tx.add(start({ ...m, unit: 'app.service' }));
+ * ```
  */
 export const ManagerOptions = t.partial({
   /** Default `system`. */
@@ -33,7 +47,7 @@ export const ManagerOptions = t.partial({
   /** Timeout of one systemctl call, ms. Default 30 000. */
   commandTimeoutMs: t.number,
 });
-/** See {@link ManagerOptions}. */
+/** See {@link ManagerOptions}. @example `const m: ManagerOptions = { scope: 'user' };` */
 export type ManagerOptions = t.TypeOf<typeof ManagerOptions>;
 
 /** What a command needs from the step context (or a probe's caller). */

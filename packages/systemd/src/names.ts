@@ -1,6 +1,13 @@
 import { InvalidInputError, validateName } from '@unwind/core';
 
-/** The unit types systemd knows, by file suffix. */
+/**
+ * The unit types systemd knows, by file suffix.
+ *
+ * @example
+ * ```ts
+ * UNIT_SUFFIXES.includes('timer'); // true
+ * ```
+ */
 export const UNIT_SUFFIXES = ['service', 'socket', 'device', 'mount', 'automount', 'swap', 'target', 'path', 'timer', 'slice', 'scope'] as const;
 
 /** Unit types that exist only at run time and have no unit file to install. */

@@ -3,7 +3,14 @@ import { validateManagerOptions, type ManagerOptions, type Scope } from './manag
 import { validateUnitName } from './names.js';
 import { readUnitState, type UnitState } from './state.js';
 
-/** Options of the probes: how to reach the manager, and optionally another command runner. */
+/**
+ * Options of the probes: how to reach the manager, and optionally another command runner.
+ *
+ * @example
+ * ```ts
+ * await isActive('sync.service', 'user', { runtimeDir: '/run/user/1000', commandTimeoutMs: 5000 });
+ * ```
+ */
 export interface ProbeOptions extends Omit<ManagerOptions, 'scope'> {
   /** Program runner. Default core's `runCommand`. */
   exec?: CommandRunner;

@@ -3,7 +3,15 @@ import * as t from 'io-ts';
 import { UnitNotActiveError } from './errors.js';
 import { systemctl, type ManagerOptions, type Runner } from './manager.js';
 
-/** The four properties that say where a unit stands, as `systemctl show` reports them. */
+/**
+ * The four properties that say where a unit stands, as `systemctl show` reports them.
+ *
+ * @example
+ * ```ts
+ * const s: UnitState = await unitState('app.service');
+ * // { loadState: 'loaded', activeState: 'active', subState: 'running', unitFileState: 'enabled' }
+ * ```
+ */
 export const UnitState = t.type({
   /** `loaded`, `not-found`, `masked`, `bad-setting`, `error`. */
   loadState: t.string,
@@ -14,7 +22,7 @@ export const UnitState = t.type({
   /** `enabled`, `disabled`, `static`, `masked`, `indirect`, ... or `` when there is no unit file. */
   unitFileState: t.string,
 });
-/** See {@link UnitState}. */
+/** See {@link UnitState}. @example `if ((await unitState('a.service')).activeState === 'failed') alert();` */
 export type UnitState = t.TypeOf<typeof UnitState>;
 
 const STATE_PROPERTIES = ['LoadState', 'ActiveState', 'SubState', 'UnitFileState'];
@@ -25,6 +33,11 @@ const WHY_PROPERTIES = ['Result', 'ExecMainCode', 'ExecMainStatus', 'NRestarts']
  * Parses `systemctl show` output (`Key=Value` lines; the first `=` splits).
  * Key=value form rather than `--value`: with `--value` systemd prints values
  * in its own property order, not the order asked for.
+ *
+ * @example
+ * ```ts
+ * parseShow('ActiveState=active\nUnitFileState=\n'); // { ActiveState: 'active', UnitFileState: '' }
+ * ```
  */
 export function parseShow(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};
