@@ -150,6 +150,16 @@ describe('on journals left by killed transactions', () => {
     expect(log.stdout).toMatch(/rollback by recovery: recovered an unfinished transaction\n.*step 2 undone in \d+ ms \(1 attempt\): write .*b\.conf\n.*step 1 undone in \d+ ms \(1 attempt\): write .*a\.conf\n.*end: rolled-back/);
   });
 
+  it("recover registers the installed adapters' kinds: a journal of @unwind/files steps is rolled back", async () => {
+    const k = await killedAt(6, { files: true });
+    expect(treeState(k.dir)).not.toEqual(k.before);
+    const r = await unwind(['recover', '--root', k.root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/undone +step 2: .*b\.conf/);
+    expect(r.stdout).toContain('Rolled back: 2 steps undone');
+    expect(treeState(k.dir)).toEqual(k.before);
+  });
+
   it('recover TXID --json reports what it did', async () => {
     const k = await killedAt(9); // step 3 done
     const r = await unwind(['recover', '--root', k.root, k.id, '--json']);
@@ -203,6 +213,42 @@ describe('on journals left by killed transactions', () => {
     expect(r.stderr).toMatch(new RegExp(`^unwind: error: a running process holds the lock of ${k.root}: pid ${holder.pid} on `));
     expect(r.stdout).toBe('');
     expect(snapshotBytes(k.base)).toEqual(before);
+  });
+
+  it('a transaction still running: status says so, recover refuses (3); once it is killed, recover rolls it back', async () => {
+    const s = newSandbox();
+    const before = treeState(s.dir);
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(fixtures, 'running-child.ts'), JSON.stringify({ root: s.root, dir: s.dir })], {
+      cwd: join(import.meta.dirname, '../../..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((done) => child.once('close', done));
+    cleanups.push(() => child.kill('SIGKILL'));
+    await new Promise<void>((ready) => child.stdout!.once('data', () => ready()));
+    const id = onlyTransaction(s.root);
+
+    const status = await unwind(['status', '--root', s.root]);
+    expect(status.stdout).toContain(`RUNNING install demo  ${id}`);
+    expect(status.stdout).toContain(`started`);
+    expect(status.stdout).toContain('last step: 3. wait for ever (started, did not finish)');
+    expect(status.stdout).toContain('— but it is still running');
+    expect(status.stdout).toContain(`Lock held by pid ${child.pid} on`);
+    const refused = await unwind(['recover', '--root', s.root, '--kinds', join(fixtures, 'custom-kinds.mjs')]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(`pid ${child.pid}`);
+
+    child.kill('SIGKILL');
+    await exited;
+    expect((await unwind(['status', '--root', s.root])).stdout).toContain(`INTERRUPTED install demo  ${id}`);
+    const r = await unwind(['recover', '--root', s.root, '--kinds', join(fixtures, 'custom-kinds.mjs')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.includes('undone  ')).map((l) => l.replace(/ \(\d+ ms\)$/, ''))).toEqual([
+      '  undone         step 3: wait for ever',
+      `  undone         step 2: write ${join(s.dir, 'b.conf')}`,
+      `  undone         step 1: write ${join(s.dir, 'a.conf')}`,
+    ]);
+    expect(treeState(s.dir)).toEqual(before);
   });
 
   it('a corrupted journal: a clear error naming file and line, exit 4, nothing changed', async () => {
