@@ -3,10 +3,24 @@ import { join } from 'node:path';
 import * as t from 'io-ts';
 import { validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
 
-/** Where logind keeps linger flags: one empty file per lingering user. */
+/**
+ * Where logind keeps linger flags: one empty file per lingering user.
+ *
+ * @example
+ * ```ts
+ * isLingering('app', { lingerDir: DEFAULT_LINGER_DIR });
+ * ```
+ */
 export const DEFAULT_LINGER_DIR = '/var/lib/systemd/linger';
 
-/** Arguments of the linger kinds. */
+/**
+ * Arguments of the linger kinds.
+ *
+ * @example
+ * ```ts
+ * const args: LingerArgs = { user: 'app', lingerDir: '/tmp/t/linger', loginctl: '/tmp/t/loginctl' };
+ * ```
+ */
 export const LingerArgs = t.intersection([
   t.type({ user: t.string }),
   t.partial({

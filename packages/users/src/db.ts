@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { runCommand, type CommandRunner } from '@unwind/core';
 import { validateGroupName, validateUserName } from './names.js';
 
-/** One passwd entry. */
+/**
+ * One passwd entry.
+ *
+ * @example
+ * ```ts
+ * const { uid, gid, home, shell } = (await lookupUser('app'))!;
+ * ```
+ */
 export interface UserEntry {
   name: string;
   uid: number;
@@ -13,7 +20,14 @@ export interface UserEntry {
   shell: string;
 }
 
-/** One group entry. */
+/**
+ * One group entry.
+ *
+ * @example
+ * ```ts
+ * const { gid, members } = (await lookupGroup('managed'))!;
+ * ```
+ */
 export interface GroupEntry {
   name: string;
   gid: number;
@@ -21,7 +35,14 @@ export interface GroupEntry {
   members: string[];
 }
 
-/** Where to look: the machine (getent) or a prefix root (its files). */
+/**
+ * Where to look: the machine (getent) or a prefix root (its files).
+ *
+ * @example
+ * ```ts
+ * await lookupUser('alice', { prefix: '/srv/root' });
+ * ```
+ */
 export interface LookupOptions {
   /** A root directory whose etc/passwd and etc/group are read instead of the machine's database. */
   prefix?: string;
@@ -196,7 +217,14 @@ export function loginDefs(prefix: string | undefined): Record<string, string> {
   return out;
 }
 
-/** UID_MIN from login.defs (1000 when unset or unreadable). */
+/**
+ * UID_MIN from login.defs (1000 when unset); accounts below it are protected.
+ *
+ * @example
+ * ```ts
+ * uidMin('/srv/root'); // 1000
+ * ```
+ */
 export function uidMin(prefix: string | undefined): number {
   const value = Number(loginDefs(prefix).UID_MIN);
   return Number.isInteger(value) && value > 0 ? value : 1000;

@@ -18,7 +18,9 @@ export const CapturedLines = t.type({
   lines: t.array(t.string),
   /** The key of the line just before them (null: they were first). */
   prev: t.union([t.string, t.null]),
-  /** Their index, used when the previous line has gone. */
+  /** The key of the line just after them (null: they were last), used when the previous line has gone. */
+  next: t.union([t.string, t.null]),
+  /** Their index, used when both neighbours have gone. */
   index: t.number,
 });
 export type CapturedLines = t.TypeOf<typeof CapturedLines>;
@@ -37,7 +39,8 @@ export function captureLines(prefix: string | undefined, touched: Touched): Capt
       const first = lines.findIndex((l) => keyOf(l) === key);
       const mine = lines.filter((l) => keyOf(l) === key);
       const index = first < 0 ? lines.length : first;
-      out.push({ file, key, lines: mine, prev: first > 0 ? keyOf(lines[first - 1]!) : null, index });
+      const after = first < 0 ? undefined : lines.slice(first).find((l) => keyOf(l) !== key);
+      out.push({ file, key, lines: mine, prev: first > 0 ? keyOf(lines[first - 1]!) : null, next: after === undefined ? null : keyOf(after), index });
     }
   }
   return out;
@@ -55,7 +58,8 @@ export function applyCaptured(lines: string[], captured: CapturedLines[]): strin
     else {
       let last = -1;
       result.forEach((l, i) => { if (keyOf(l) === c.prev) last = i; });
-      at = last >= 0 ? last + 1 : Math.min(c.index, result.length);
+      const next = c.next === null ? -1 : result.findIndex((l) => keyOf(l) === c.next);
+      at = last >= 0 ? last + 1 : next >= 0 ? next : Math.min(c.index, result.length);
     }
     result.splice(at, 0, ...c.lines);
   }

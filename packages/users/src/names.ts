@@ -1,8 +1,22 @@
 import { InvalidInputError, validateAbsolutePath, validateName } from '@unwind/core';
 
-/** shadow's default rule for user and group names (without --badname). */
+/**
+ * shadow's default rule for user and group names (without --badname).
+ *
+ * @example
+ * ```ts
+ * NAME_PATTERN.test('app-user'); // true
+ * ```
+ */
 export const NAME_PATTERN = /^[a-z_][a-z0-9_-]*[$]?$/;
-/** The longest name the shadow tools accept on common systems. */
+/**
+ * The longest name the shadow tools accept on common systems.
+ *
+ * @example
+ * ```ts
+ * name.length <= NAME_MAX;
+ * ```
+ */
 export const NAME_MAX = 32;
 
 /**

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import type { StepContext } from '@unwind/core';
 import { UserBusyError } from './errors.js';
 
-/** How to stop a user's processes before the account goes. */
+/**
+ * How to stop a user's processes before the account goes.
+ *
+ * @example
+ * ```ts
+ * await stopUserProcesses(ctx, 'app', 1001, { graceMs: 2000, manager: false });
+ * ```
+ */
 export interface StopOptions {
   /** Time between TERM and KILL, in ms (default 5000). */
   graceMs?: number;
