@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listTransactions, readJournalFile, recover } from '@unwind/core';
+import { testKinds } from '@unwind/core/testing';
+import { kinds } from '../src/index.js';
+import { purgeUnit, skipReason, sleeperUnit, snapshot, uniqueUnit, userManager } from './fixture.js';
+
+const skip = skipReason();
+const repoRoot = resolve(import.meta.dirname, '../../..');
+const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
+
+function runChild(config: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((done, fail) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(config)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.on('error', fail);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ code, signal, stderr });
+    });
+  });
+}
+
+describe.skipIf(skip)('crash recovery of systemd steps (SIGKILL in a child, then recover())', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function crashAndRecover(extra: Record<string, unknown>) {
+    const unit = uniqueUnit('crash');
+    const base = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-crash-'));
+    cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }), () => purgeUnit(unit));
+    const root = join(base, 'journal');
+    const before = await snapshot(unit);
+    const result = await runChild({ root, unit, content: sleeperUnit(), manager: userManager(), ...extra });
+    const records = listTransactions(root)[0]?.state?.records ?? [];
+    const passedCommitPoint = records.some((r) => r.kind === 'commit-point');
+    const report = await recover({ root, kinds: [...kinds, ...testKinds] });
+    return { unit, root, before, result, report, passedCommitPoint, state: await snapshot(unit), recordCount: records.length };
+  }
+
+  let recordCount = 0;
+  it('a clean run commits: installed, enabled, active', async () => {
+    const { result, state, unit, root } = await crashAndRecover({});
+    expect(result.code, result.stderr).toBe(0);
+    expect(state).toMatchObject({ state: { loadState: 'loaded', activeState: 'active', unitFileState: 'enabled' } });
+    recordCount = readJournalFile(listTransactions(root)[0]!.path).records.length;
+    expect(recordCount).toBeGreaterThan(6);
+    expect(fs.existsSync(join(userManager().unitDir!, unit))).toBe(true);
+  });
+
+  it('a kill after every journal record, then recover(), leaves the before-state (or the after-state past the commit point)', async () => {
+    expect(recordCount).toBeGreaterThan(0);
+    for (let n = 1; n <= recordCount; n++) {
+      const { result, report, passedCommitPoint, before, state } = await crashAndRecover({ killAtRecord: n });
+      expect(result.signal, `record ${n}: ${result.stderr}`).toBe('SIGKILL');
+      expect(report.ok, `record ${n}`).toBe(true);
+      if (passedCommitPoint) expect(state, `record ${n}`).toMatchObject({ state: { activeState: 'active', unitFileState: 'enabled' } });
+      else expect(state, `kill at record ${n}`).toEqual(before);
+    }
+  }, 300_000);
+
+  it.each([
+    ['inside installUnit do, after its daemon-reload', { verb: 'daemon-reload' }],
+    ['inside enable do, after systemctl enable', { verb: 'enable' }],
+    ['inside start do, after systemctl start', { verb: 'start' }],
+  ])('a kill %s, then recover(), leaves the before-state', async (_what, killOn) => {
+    const { result, report, before, state } = await crashAndRecover({ killOn });
+    expect(result.signal, result.stderr).toBe('SIGKILL');
+    expect(report.transactions[0]?.result).toBe('rolled-back');
+    expect(state).toEqual(before);
+  });
+
+  it.each([
+    ['inside start undo, after systemctl stop', { verb: 'stop' }],
+    ['inside enable undo, after systemctl disable', { verb: 'disable' }],
+    ['inside installUnit undo, after its daemon-reload', { verb: 'daemon-reload', nth: 2 }],
+  ])('a kill %s during a rollback, then recover(), leaves the before-state', async (_what, killOn) => {
+    const { result, report, before, state } = await crashAndRecover({ killOn, failAtEnd: true });
+    expect(result.signal, result.stderr).toBe('SIGKILL');
+    expect(report.transactions[0]?.result, JSON.stringify(report)).toBe('rolled-back');
+    expect(state).toEqual(before);
+  });
+});
