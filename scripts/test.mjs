@@ -4,10 +4,10 @@
 // the /run/systemd tmpfs of the systemd user manager can never leak onto the
 // machine, even if a test dies before its teardown.
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
-const require = createRequire(import.meta.url);
-const vitest = require.resolve('vitest/vitest.mjs');
+// vitest's package exports do not include its bin; it lives at the package root.
+const vitest = join(import.meta.dirname, '..', 'node_modules', 'vitest', 'vitest.mjs');
 const args = ['run', ...process.argv.slice(2)];
 const isRoot = process.getuid?.() === 0;
 const hasUnshare = spawnSync('unshare', ['--version'], { stdio: 'ignore' }).status === 0;
