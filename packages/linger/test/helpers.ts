@@ -38,8 +38,9 @@ export function faultyExec(fault: (spec: CommandSpec, calls: string[][]) => Faul
   const exec: CommandRunner = (spec) => {
     calls.push([...spec.argv]);
     const f = fault(spec, calls);
+    // The stubs get the original argv as their arguments, so the report still names the real command.
     if (f === 'fail') return runCommand({ ...spec, argv: ['sh', '-c', 'echo "injected failure" >&2; exit 3', ...spec.argv] });
-    if (f === 'hang') return runCommand({ ...spec, argv: ['sleep', '30'], timeoutMs: 300, killGraceMs: 100 });
+    if (f === 'hang') return runCommand({ ...spec, argv: ['sh', '-c', 'sleep 30', ...spec.argv], timeoutMs: 300, killGraceMs: 100 });
     return runCommand(spec);
   };
   return { exec, calls };

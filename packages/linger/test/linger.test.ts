@@ -105,7 +105,7 @@ describe('linger through a stub loginctl', () => {
         expect(outcome.status).toBe('rolled-back');
         const ctx = outcome.steps[0]!.error!.context!;
         expect(outcome.steps[0]!.error!.code).toBe(fault === 'fail' ? 'COMMAND_FAILED' : 'COMMAND_TIMEOUT');
-        expect(ctx.argv).toBeDefined();
+        expect(ctx.argv).toEqual(expect.arrayContaining([s.loginctl, initiallyOn ? 'disable-linger' : 'enable-linger', 'alice']));
         if (fault === 'fail') {
           expect(ctx.exitCode).toBe(3);
           expect(ctx.stderr).toContain('injected failure');
@@ -121,8 +121,9 @@ describe('linger through a stub loginctl', () => {
         const outcome = await run([kind({ user: 'alice', lingerDir: s.lingerDir, loginctl: s.loginctl }), failingStep({ message: 'later' })], exec);
         expect(outcome.status).toBe('rollback-failed');
         const undoError = outcome.steps[0]!.undo!.error!;
-        expect(undoError.context!.argv).toEqual(fault === 'fail' ? expect.arrayContaining([s.loginctl]) : ['sleep', '30']);
+        expect(undoError.context!.argv).toEqual(expect.arrayContaining([s.loginctl, initiallyOn ? 'enable-linger' : 'disable-linger', 'alice']));
         if (fault === 'fail') expect(undoError.context!.exitCode).toBe(3);
+        else expect(undoError.code).toBe('COMMAND_TIMEOUT');
         expect(outcome.status === 'rollback-failed' && outcome.remaining).toEqual([0]);
       });
     }
