@@ -7,6 +7,14 @@ process.on('warning', (warning) => {
   process.stderr.write(`unwind: warning: ${warning.message.replace(/^unwind: /, '')}\n`);
 });
 
+// `unwind log X | head`: the reader went away; that is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 runCli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { treeState } from '@unwind/core/testing';
 
 /** The repository root: children run from here so `--import tsx` resolves. */
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -89,3 +90,38 @@ export function onlyTransaction(root: string): string {
 
 // eslint-disable-next-line no-control-regex
 export const ANSI = /\x1b\[/;
+
+const cleanups: Array<() => void> = [];
+/** Registers a clean-up that runs after the current test (see {@link runCleanups}). */
+export function onCleanup(action: () => void, first = false): void {
+  if (first) cleanups.unshift(action);
+  else cleanups.push(action);
+}
+/** Runs the registered clean-ups; call from afterEach. */
+export function runCleanups(): void {
+  for (const action of cleanups.splice(0)) {
+    try {
+      action();
+    } catch (error) {
+      console.warn('clean-up failed:', error);
+    }
+  }
+}
+
+/** A sandbox removed after the test. */
+export function newSandbox() {
+  const s = sandbox();
+  onCleanup(s.remove);
+  return s;
+}
+
+/** Runs the crash fixture: a 3-step transaction of real-disk markers that SIGKILLs itself after journal record N (or runs to its end). */
+export async function killedAt(killAtRecord: number | undefined, extra: Record<string, unknown> = {}) {
+  const s = newSandbox();
+  const before = treeState(s.dir);
+  const child = await runFixture('crash-child.ts', [JSON.stringify({ root: s.root, dir: s.dir, killAtRecord, ...extra })]);
+  if (killAtRecord !== undefined && child.signal !== 'SIGKILL') throw new Error(`the crash child was not killed at record ${killAtRecord}: ${child.code} ${child.stderr}`);
+  if (killAtRecord === undefined && child.code !== 0) throw new Error(`the crash child failed: ${child.stderr}`);
+  const id = onlyTransaction(s.root);
+  return { ...s, before, id, journal: join(s.root, id, 'journal.jsonl') };
+}
