@@ -92,11 +92,20 @@ export function systemctlEnv(options: ManagerOptions): Record<string, string> {
   if ((options.scope ?? 'system') !== 'user') return env;
   const runtimeDir = options.runtimeDir ?? process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
   env.XDG_RUNTIME_DIR = runtimeDir;
-  const home = options.home ?? userInfo().homedir;
+  const home = options.home ?? ownHome();
   if (home) env.HOME = home;
   if (options.busAddress) env.DBUS_SESSION_BUS_ADDRESS = options.busAddress;
   else if (isSocket(join(runtimeDir, 'bus'))) env.DBUS_SESSION_BUS_ADDRESS = `unix:path=${join(runtimeDir, 'bus')}`;
   return env;
+}
+
+/** This process's user's home from the user database (getpwuid), not $HOME; undefined when the uid has no entry. */
+function ownHome(): string | undefined {
+  try {
+    return userInfo().homedir || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isSocket(path: string): boolean {
@@ -151,8 +160,10 @@ export async function resolveUnitDir(options: ManagerOptions, runner: Runner): P
   const scope = options.scope ?? 'system';
   if (scope === 'system') return { unitDir: options.unitDir ?? '/etc/systemd/system' };
   if (scope === 'user') {
-    const home = options.home ?? userInfo().homedir;
-    return { unitDir: options.unitDir ?? join(home, '.config/systemd/user') };
+    if (options.unitDir !== undefined) return { unitDir: options.unitDir };
+    const home = options.home ?? ownHome();
+    if (!home?.startsWith('/')) throw new InvalidInputError('this user has no home directory in the user database; pass home or unitDir', {});
+    return { unitDir: join(home, '.config/systemd/user') };
   }
   const user = await lookupUser(scope.user, runner);
   const owner = { uid: user.uid, gid: user.gid };
