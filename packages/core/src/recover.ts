@@ -77,6 +77,9 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   for (const kind of options.kinds) registry.set(kind.type, kind);
   const lock = options.lock ?? acquireLock(root, { purpose: 'recover' });
   try {
+    if (options.transactionId !== undefined && !existsSync(join(root, options.transactionId))) {
+      throw new InvalidInputError(`there is no transaction ${options.transactionId} under ${root}`, { root, transactionId: options.transactionId });
+    }
     const ids = options.transactionId ? [options.transactionId] : listTransactionIds(root);
     const transactions: RecoveredTransaction[] = [];
     for (const id of ids) transactions.push(await recoverOne(root, id, registry, options));

@@ -69,6 +69,12 @@ describe('recover() and retention', () => {
     expect(listTransactions(root)).toHaveLength(2);
   });
 
+  it('recover() of a transaction id that does not exist is an error, not a success', async () => {
+    const base = tempDir();
+    cleanups.push(base.remove);
+    await expect(recover({ root: base.path, kinds: testKinds, transactionId: '20261122T000000000Z-x-abcdef' })).rejects.toThrow(/there is no transaction/);
+  });
+
   it('recover() on a root that does not exist finds nothing', async () => {
     expect(await recover({ root: '/nonexistent/unwind-root', kinds: testKinds })).toEqual({ transactions: [], ok: true });
   });
