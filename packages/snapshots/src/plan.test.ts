@@ -72,7 +72,7 @@ describe('planRestore (memfs)', () => {
     const s = await setup();
     s.vol.writeFileSync('/t/sub/deeper/c.txt', 'SEA\n');
     const plan = await s.plan();
-    expect(plan.write).toEqual([{ path: 'sub/deeper/c.txt', blob: expect.any(String) }]);
+    expect(plan.write).toEqual([{ path: 'sub/deeper/c.txt', blob: expect.any(String), fresh: false }]);
     expect(plan.remove).toEqual([]);
     expect(plan.meta).toEqual(['sub/deeper']);
     expect(await s.compare()).toEqual([expect.stringMatching(/^sub\/deeper\/c\.txt: mtime /), expect.stringMatching(/^sub\/deeper\/c\.txt: sha256 /)]);
@@ -119,7 +119,7 @@ describe('planRestore (memfs)', () => {
     const plan = await s.plan();
     expect(plan.write).toEqual([]);
     // b-link.txt (first in walk order) leads the group; the member follows the leader's new inode.
-    expect(plan.link).toEqual([{ path: 'sub/b.txt', to: 'b-link.txt' }]);
+    expect(plan.link).toEqual([{ path: 'sub/b.txt', to: 'b-link.txt', fresh: false }]);
     expect(await s.compare()).toContain('sub/b.txt: not a hard link of b-link.txt');
   });
 
@@ -128,7 +128,7 @@ describe('planRestore (memfs)', () => {
     s.vol.writeFileSync('/t/sub/b.txt', 'changed\n'); // same inode as b-link.txt
     const plan = await s.plan();
     expect(plan.write.map((w) => w.path)).toEqual(['b-link.txt']);
-    expect(plan.link).toEqual([{ path: 'sub/b.txt', to: 'b-link.txt' }]);
+    expect(plan.link).toEqual([{ path: 'sub/b.txt', to: 'b-link.txt', fresh: false }]);
   });
 
   it('gives a file back its own inode when it was hard-linked to another after the snapshot', async () => {
@@ -145,12 +145,12 @@ describe('planRestore (memfs)', () => {
     const s = await setup();
     s.vol.unlinkSync('/t/link');
     s.vol.symlinkSync('other.txt', '/t/link');
-    expect((await s.plan()).symlink).toEqual([{ path: 'link', target: 'a.conf' }]);
+    expect((await s.plan()).symlink).toEqual([{ path: 'link', target: 'a.conf', fresh: false }]);
     s.vol.unlinkSync('/t/link');
     s.vol.writeFileSync('/t/link', 'a.conf');
     const plan = await s.plan();
     expect(plan.remove).toEqual([{ path: 'link', type: 'file' }]);
-    expect(plan.symlink).toEqual([{ path: 'link', target: 'a.conf' }]);
+    expect(plan.symlink).toEqual([{ path: 'link', target: 'a.conf', fresh: true }]); // removed first
   });
 
   it('rebuilds everything when the root is gone', async () => {
@@ -159,6 +159,7 @@ describe('planRestore (memfs)', () => {
     const plan = await s.plan();
     expect(plan.mkdir).toEqual(['.', 'empty', 'sub', 'sub/deeper']);
     expect(plan.write).toHaveLength(4);
+    expect(plan.write.every((w) => w.fresh)).toBe(true);
     expect(plan.link).toHaveLength(1);
     expect(plan.symlink).toHaveLength(1);
   });

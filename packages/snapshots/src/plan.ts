@@ -11,20 +11,28 @@ export interface RestorePlan {
   remove: Array<{ path: string; type: LiveEntry['type'] }>;
   /** Directories to create, parents first. */
   mkdir: string[];
-  /** Files to (re)write from a stored copy, with their metadata, then rename into place. */
-  write: Array<{ path: string; blob: string }>;
+  /** Files to (re)write from a stored copy. `fresh`: nothing is at the path (after removals), so no temp name and rename are needed. */
+  write: Array<{ path: string; blob: string; fresh: boolean }>;
   /** Hard links to (re)make: `path` becomes a link of `to` (written or kept before). */
-  link: Array<{ path: string; to: string }>;
+  link: Array<{ path: string; to: string; fresh: boolean }>;
   /** Symlinks to (re)make. */
-  symlink: Array<{ path: string; target: string }>;
+  symlink: Array<{ path: string; target: string; fresh: boolean }>;
   /** Existing or new entries whose mode, owner or mtime must be set: non-directories first, then directories deepest first. */
   meta: string[];
 }
 
-/** Whether two nanosecond times are equal to the microsecond (Node sets times through a double: sub-µs is lost). */
+/**
+ * Whether two nanosecond times fall in the same microsecond. Node (libuv)
+ * sets times to the microsecond only, so a restored mtime is the original
+ * truncated to the microsecond.
+ *
+ * @example
+ * ```ts
+ * sameTime(1_600_000_000_123_456_789n, 1_600_000_000_123_456_000n) // true
+ * ```
+ */
 export function sameTime(a: bigint, b: bigint): boolean {
-  const d = a - b;
-  return d < 1000n && d > -1000n;
+  return a / 1000n === b / 1000n;
 }
 
 function metaDiffers(want: ManifestEntry, live: LiveEntry): boolean {
@@ -93,7 +101,7 @@ export function planRestore(wanted: readonly ManifestEntry[], live: readonly Liv
       } else if (metaDiffers(w, l)) metaDirs.add(w.path);
     } else if (w.type === 'symlink') {
       if (!l || l.target !== w.target) {
-        plan.symlink.push({ path: w.path, target: w.target ?? '' });
+        plan.symlink.push({ path: w.path, target: w.target ?? '', fresh: !l });
         changed(w.path);
       } else if (metaDiffers(w, l)) metaFiles.push(w.path);
     } else if (w.linkOf === undefined) {
@@ -103,14 +111,14 @@ export function planRestore(wanted: readonly ManifestEntry[], live: readonly Liv
         keptLeaders.add(w.path);
         if (metaDiffers(w, l)) metaFiles.push(w.path);
       } else {
-        plan.write.push({ path: w.path, blob: w.blob ?? '' });
+        plan.write.push({ path: w.path, blob: w.blob ?? '', fresh: !l });
         changed(w.path);
       }
     } else {
       const leader = have.get(w.linkOf);
       const ok = l !== undefined && l.type === 'file' && keptLeaders.has(w.linkOf) && leader !== undefined && l.ino === leader.ino;
       if (!ok) {
-        plan.link.push({ path: w.path, to: w.linkOf });
+        plan.link.push({ path: w.path, to: w.linkOf, fresh: !l });
         changed(w.path);
       }
     }

@@ -50,8 +50,10 @@ function applyMeta(path: string, e: ManifestEntry): void {
   fs.lchownSync(path, e.uid, e.gid);
   // chmod after chown: chown clears set-id bits.
   if (e.type !== 'symlink') fs.chmodSync(path, e.mode);
+  // libuv truncates to the microsecond after a lossy double conversion; aim at the middle of the
+  // microsecond so the truncation lands on the right one (a double near 2e9 s is good to ~0.24 µs).
   const ns = BigInt(e.mtimeNs);
-  const mtime = Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+  const mtime = Number(ns / 1_000_000_000n) + (Number((ns % 1_000_000_000n) / 1000n) * 1000 + 500) / 1e9;
   fs.lutimesSync(path, Date.now() / 1000, mtime);
 }
 
@@ -193,9 +195,13 @@ async function apply(store: string, id: string, root: string, plan: RestorePlan,
     testHooks.point?.('restore', ++ops);
     await yielder.tick();
   };
-  const replace = (path: string, make: (tmp: string) => void) => {
+  // An existing path is replaced atomically (temp name, metadata, rename). A fresh one is created in
+  // place with O_EXCL: cheaper, never follows anything planted there, and a crash half-way leaves a
+  // file the next restore sees as wrong and rewrites (a restore is only done once it verified).
+  const replace = (path: string, fresh: boolean, make: (tmp: string) => void) => {
     const target = full(root, path);
-    const tmp = tempIn(path === '.' ? dirname(root) : dirname(target));
+    if (fresh) return make(target);
+    const tmp = tempIn(dirname(target));
     try {
       make(tmp);
       fs.renameSync(tmp, target);
@@ -213,18 +219,18 @@ async function apply(store: string, id: string, root: string, plan: RestorePlan,
   }
   for (const w of plan.write) {
     const e = want.get(w.path)!;
-    replace(w.path, (tmp) => {
+    replace(w.path, w.fresh, (tmp) => {
       fs.copyFileSync(blobPath(store, id, w.blob), tmp, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
       applyMeta(tmp, e);
     });
     await step(w.path);
   }
   for (const l of plan.link) {
-    replace(l.path, (tmp) => fs.linkSync(full(root, l.to), tmp));
+    replace(l.path, l.fresh, (tmp) => fs.linkSync(full(root, l.to), tmp));
     await step(l.path);
   }
   for (const s of plan.symlink) {
-    replace(s.path, (tmp) => {
+    replace(s.path, s.fresh, (tmp) => {
       fs.symlinkSync(s.target, tmp);
       applyMeta(tmp, want.get(s.path)!);
     });

@@ -53,6 +53,8 @@ export function makeTree(dir: string): void {
     }
   };
   walk(dir, 1);
+  // A nanosecond mtime (Node can only set microseconds): restore must land in the same microsecond.
+  run(['touch', '-h', '-d', '@1600000123.987654321', join(dir, 'sub', 'b.txt')]);
   setTime(dir, 1_600_000_000.5);
 }
 
