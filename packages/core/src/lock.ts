@@ -136,7 +136,7 @@ function takeOverStale(path: string, stale: LockHolder): void {
     if (again && again.pid === stale.pid && again.processStart === stale.processStart && !isHolderAlive(again)) {
       fs.rmSync(path, { force: true });
       log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
-      process.emitWarning(`unwind: took over the stale lock ${path} of dead process ${stale.pid} (acquired ${stale.acquiredAt})`);
+      process.emitWarning(`unwind: took over the stale lock ${path} of dead process ${stale.pid} (acquired ${stale.acquiredAt})`, { code: 'UNWIND_STALE_LOCK' });
     }
   } finally {
     fs.rmSync(guard, { force: true });
