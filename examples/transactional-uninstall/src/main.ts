@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// The command line of the transactional uninstall example. Runs against a
+// throw-away sandbox by default; touches real paths only with --real.
+import * as fs from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderProgress } from '@unwind/cli';
+import { seedStateDirectory } from './inventory.js';
+import { describeRecovery, recoverUninstall, uninstall } from './uninstall.js';
+
+const USAGE = `usage: main.ts [init|plan|uninstall|recover] [options]
+
+  init        create a sample state directory in the sandbox
+  plan        show what would move (changes nothing)
+  uninstall   stage every inventory group, then delete (the default)
+  recover     finish or roll back an interrupted uninstall, nothing else
+
+options:
+  --sandbox DIR       sandbox root (default: ${join(tmpdir(), 'unwind-example-uninstall')})
+  --real              act on real paths: --state-dir is then required and may lie anywhere
+  --state-dir DIR     the state directory (default: <sandbox>/home/user/.memtomem)
+  --staging-dir DIR   where the staging directories go (default: the state directory's parent)
+  --journal DIR       journal root (default: <sandbox>/var/lib/unwind-uninstall,
+                      with --real: ~/.local/state/unwind-uninstall)
+  --keep-config       keep the configuration
+  --keep-data         keep memories, uploads and the database
+  --allow-copy        staging on another filesystem: copy then delete instead of refusing
+  -h, --help`;
+
+function within(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+/**
+ * Runs the command line; resolves with the exit code (0 done, 1 rolled back,
+ * 2 rollback failed, 4 refused, 64 usage).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['uninstall', '--keep-config']);
+ * ```
+ */
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        sandbox: { type: 'string' },
+        real: { type: 'boolean', default: false },
+        'state-dir': { type: 'string' },
+        'staging-dir': { type: 'string' },
+        journal: { type: 'string' },
+        'keep-config': { type: 'boolean', default: false },
+        'keep-data': { type: 'boolean', default: false },
+        'allow-copy': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    err.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 64;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out.write(`${USAGE}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'uninstall';
+  if (!['init', 'plan', 'uninstall', 'recover'].includes(command) || positionals.length > 1) {
+    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
+    return 64;
+  }
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+  const sandbox = resolve(values.sandbox ?? join(tmpdir(), 'unwind-example-uninstall'));
+  let stateDir = abs(values['state-dir']);
+  let journalRoot = abs(values.journal);
+  const stagingDir = abs(values['staging-dir']);
+  if (values.real) {
+    if (!stateDir) {
+      err.write('--real needs --state-dir: this program never guesses a real path to delete.\n');
+      return 64;
+    }
+    journalRoot ??= join(homedir(), '.local', 'state', 'unwind-uninstall');
+  } else {
+    stateDir ??= join(sandbox, 'home', 'user', '.memtomem');
+    journalRoot ??= join(sandbox, 'var', 'lib', 'unwind-uninstall');
+    const outside = [stateDir, journalRoot, stagingDir].filter((p): p is string => p !== undefined && !within(p, sandbox));
+    if (outside.length > 0) {
+      err.write(`Refusing: ${outside.join(', ')} lie(s) outside the sandbox ${sandbox}. Pass --real to act on real paths.\n`);
+      return 4;
+    }
+  }
+  if (!isAbsolute(stateDir)) stateDir = resolve(stateDir);
+  const recoverCommand = `node --import tsx examples/transactional-uninstall/src/main.ts recover ${values.real ? '--real ' : `--sandbox ${sandbox} `}--state-dir ${stateDir} --journal ${journalRoot}`;
+
+  if (command === 'init') {
+    if (values.real) {
+      err.write('init only makes sample data in a sandbox; it refuses --real.\n');
+      return 64;
+    }
+    if (fs.existsSync(stateDir)) {
+      err.write(`${stateDir} already exists; remove the sandbox ${sandbox} to start over.\n`);
+      return 4;
+    }
+    seedStateDirectory(stateDir);
+    fs.mkdirSync(journalRoot, { recursive: true, mode: 0o700 });
+    out.write(`Sample state directory created: ${stateDir}\nNow try: node --import tsx examples/transactional-uninstall/src/main.ts plan --sandbox ${sandbox}\n`);
+    return 0;
+  }
+  if (command === 'recover') {
+    const report = await recoverUninstall({ journalRoot, onEvent: renderProgress({ stream: err }) });
+    const lines = describeRecovery(report);
+    out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted uninstall.'}\n`);
+    return report.ok ? 0 : 2;
+  }
+  const result = await uninstall({
+    stateDir,
+    journalRoot,
+    ...(stagingDir ? { stagingDir } : {}),
+    keepConfig: values['keep-config'],
+    keepData: values['keep-data'],
+    allowCopy: values['allow-copy'],
+    dryRun: command === 'plan',
+    recoverCommand,
+    onEvent: renderProgress({ stream: err }),
+  });
+  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  return result.exitCode;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
