@@ -8,7 +8,13 @@ import { join } from 'node:path';
 
 // vitest's package exports do not include its bin; it lives at the package root.
 const vitest = join(import.meta.dirname, '..', 'node_modules', 'vitest', 'vitest.mjs');
-const args = ['run', ...process.argv.slice(2)];
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+// A JSON report beside the usual output, for one plain closing line: "N passed, N failed".
+const reportDir = mkdtempSync(join(tmpdir(), 'unwind-test-report-'));
+const reportFile = join(reportDir, 'report.json');
+const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...process.argv.slice(2)];
 const isRoot = process.getuid?.() === 0;
 const hasUnshare = spawnSync('unshare', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -26,4 +32,12 @@ if (isRoot && hasUnshare && !process.env.UNWIND_IN_NAMESPACE) {
   else if (!hasUnshare) console.warn('unwind tests: `unshare` not found — mount and systemd tests will skip and say why');
   result = spawnSync(process.execPath, [vitest, ...args], { stdio: 'inherit', env });
 }
+try {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  const skipped = report.numPendingTests + report.numTodoTests;
+  console.log(`\nunwind: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+} catch {
+  console.log('\nunwind: the test run wrote no report');
+}
+rmSync(reportDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -106,7 +106,8 @@ export function conformanceSuite<A, B, R>(kind: StepKind<A, B, R>, options: Conf
       expect(await s.state()).toEqual(initial);
     }), timeout);
 
-    it.runIf(d.verify !== undefined)('verify fails when the change is missing', () => withSandbox(async (s, ctx) => {
+    // Only kinds with a verify can be checked for it (a plain `if`, so nothing shows as skipped).
+    if (d.verify !== undefined) it('verify fails when the change is missing', () => withSandbox(async (s, ctx) => {
       const before = await d.prepare(s.args, ctx);
       const after = await d.do(s.args, before, ctx);
       if (s.breakChange) await s.breakChange();
