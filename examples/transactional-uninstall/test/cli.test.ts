@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { treeState } from '@unwind/core/testing';
+import { runChild } from './helpers.js';
+
+const main = join(import.meta.dirname, '..', 'src', 'main.ts');
+const cleanups: Array<() => void> = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function sandboxRoot(): string {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-ex-uninstall-cli-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'sb');
+}
+
+describe('transactional uninstall: the command line', () => {
+  it('init, plan, uninstall --keep-data against a sandbox: plain words, progress, exit 0', async () => {
+    const sb = sandboxRoot();
+    const init = await runChild(main, ['init', '--sandbox', sb]);
+    expect(init.code, init.stderr).toBe(0);
+    const stateDir = join(sb, 'home', 'user', '.memtomem');
+    expect(fs.existsSync(join(stateDir, 'memtomem.db'))).toBe(true);
+    const before = treeState(sb);
+    const plan = await runChild(main, ['plan', '--sandbox', sb, '--keep-data']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('Would do (nothing was changed):');
+    expect(plan.stdout).toContain('Kept: memories, uploads, database.');
+    expect(treeState(sb)).toEqual(before);
+    const run = await runChild(main, ['--sandbox', sb, '--keep-data']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Done: all 4 steps applied and verified.');
+    expect(run.stderr).toContain('✔ committed: 4 steps');
+    expect(fs.readdirSync(stateDir).sort()).toEqual(['memories', 'memtomem.db', 'memtomem.db-wal', 'uploads']);
+    const recover = await runChild(main, ['recover', '--sandbox', sb]);
+    expect(recover.stdout).toContain('Nothing to recover');
+  });
+
+  it('refuses paths outside the sandbox unless --real, and --real without --state-dir', async () => {
+    const sb = sandboxRoot();
+    const outside = await runChild(main, ['--sandbox', sb, '--state-dir', join(tmpdir(), 'elsewhere')]);
+    expect(outside.code).toBe(4);
+    expect(outside.stderr).toContain('outside the sandbox');
+    const real = await runChild(main, ['--real']);
+    expect(real.code).toBe(64);
+    expect(real.stderr).toContain('--real needs --state-dir');
+    expect(fs.existsSync(sb)).toBe(false);
+  });
+});
