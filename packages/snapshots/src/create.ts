@@ -11,7 +11,14 @@ import { newSnapshotId, partialDir, snapshotDir, writePin, type Pin } from './st
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
 
-/** Options of {@link create}. */
+/**
+ * Options of {@link create}.
+ *
+ * @example
+ * ```ts
+ * const options: CreateOptions = { source: '/srv/app/collection', store: '/srv/app/.snapshots' };
+ * ```
+ */
 export interface CreateOptions {
   /** The tree to snapshot: an absolute path to a directory. Only read. */
   source: string;
@@ -24,7 +31,15 @@ export interface CreateOptions {
   signal?: AbortSignal;
 }
 
-/** A snapshot that {@link create} finished. */
+/**
+ * A snapshot that {@link create} finished.
+ *
+ * @example
+ * ```ts
+ * const info: SnapshotInfo = await create(options);
+ * console.log(info.id, info.entries, info.bytes);
+ * ```
+ */
 export interface SnapshotInfo {
   id: string;
   store: string;
@@ -50,7 +65,14 @@ function realOrResolved(path: string): string {
   }
 }
 
-/** Checks the arguments of a snapshot; throws InvalidInputError. Touches nothing. */
+/**
+ * Checks the arguments of a snapshot; throws InvalidInputError. Touches nothing.
+ *
+ * @example
+ * ```ts
+ * validateSnapshotPaths('/srv/app', '/srv/app/.snapshots'); // throws: the store is inside the tree
+ * ```
+ */
 export function validateSnapshotPaths(source: string, store: string): void {
   validateAbsolutePath(source, { what: 'snapshot source' });
   validateAbsolutePath(store, { what: 'snapshot store' });

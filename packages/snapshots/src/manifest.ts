@@ -4,9 +4,23 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { explainErrors } from '@unwind/core';
 import { SnapshotCorruptError } from './errors.js';
 
-/** Version of the manifest format this code writes and reads. */
+/**
+ * Version of the manifest format this code writes and reads.
+ *
+ * @example
+ * ```ts
+ * if (manifest.format !== MANIFEST_FORMAT) throw new Error('written by another version');
+ * ```
+ */
 export const MANIFEST_FORMAT = 1;
-/** The manifest's file name inside a snapshot directory. */
+/**
+ * The manifest's file name inside a snapshot directory.
+ *
+ * @example
+ * ```ts
+ * const text = fs.readFileSync(join(store, id, MANIFEST_FILE), 'utf8');
+ * ```
+ */
 export const MANIFEST_FILE = 'manifest.json';
 const MAGIC = 'unwind-snapshot-manifest';
 
@@ -31,7 +45,14 @@ const EntryCodec = t.intersection([
   }),
 ]);
 
-/** One path of a snapshotted tree. `path` is `.` for the root, else relative with `/`. */
+/**
+ * One path of a snapshotted tree. `path` is `.` for the root, else relative with `/`.
+ *
+ * @example
+ * ```ts
+ * const entry: ManifestEntry = { path: 'a.conf', type: 'file', mode: 0o640, uid: 0, gid: 0, mtimeNs: '1600000000123456789', size: 10, sha256: '…', blob: '0' };
+ * ```
+ */
 export type ManifestEntry = t.TypeOf<typeof EntryCodec>;
 
 const BodyCodec = t.type({
@@ -42,7 +63,15 @@ const BodyCodec = t.type({
   entries: t.array(EntryCodec),
 });
 
-/** What a snapshot holds: the source tree's every path, parents before children. */
+/**
+ * What a snapshot holds: the source tree's every path, parents before children.
+ *
+ * @example
+ * ```ts
+ * const manifest: Manifest = readManifest(store, id);
+ * console.log(manifest.source, manifest.entries.length);
+ * ```
+ */
 export type Manifest = t.TypeOf<typeof BodyCodec>;
 
 /**

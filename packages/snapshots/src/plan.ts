@@ -2,6 +2,12 @@ import type { ManifestEntry } from './manifest.js';
 import { parentOf, type LiveEntry } from './scan.js';
 
 /**
+ * @example
+ * ```ts
+ * const plan: RestorePlan = planRestore(manifest.entries, live);
+ * console.log(plan.remove.length, 'extras', plan.write.length, 'files to rewrite');
+ * ```
+ *
  * What a restore must do to turn the live tree into the snapshot's, and
  * nothing more: files whose content and metadata already match are left
  * alone. Pure data, computed by {@link planRestore}.

@@ -13,7 +13,14 @@ import { readManifest, snapshotDir } from './store.js';
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
 
-/** Options of {@link restore}. */
+/**
+ * Options of {@link restore}.
+ *
+ * @example
+ * ```ts
+ * const options: RestoreOptions = { store, id, checkStore: 'all' };
+ * ```
+ */
 export interface RestoreOptions {
   store: string;
   id: string;
@@ -31,7 +38,14 @@ export interface RestoreOptions {
   signal?: AbortSignal;
 }
 
-/** What {@link restore} did. The tree was verified against the manifest. */
+/**
+ * What {@link restore} did. The tree was verified against the manifest.
+ *
+ * @example
+ * ```ts
+ * const { rewritten, removed, unchanged }: RestoreReport = await restore({ store, id });
+ * ```
+ */
 export interface RestoreReport {
   id: string;
   path: string;

@@ -4,7 +4,14 @@ import { InvalidInputError, syncDirectory } from '@unwind/core';
 import { SnapshotNotFoundError, SnapshotPinnedError } from './errors.js';
 import { SNAPSHOT_ID, checkId, lockStore, partialDir, readPins, snapshotDir, type Pin } from './store.js';
 
-/** One snapshot in a store, as {@link list} reports it. */
+/**
+ * One snapshot in a store, as {@link list} reports it.
+ *
+ * @example
+ * ```ts
+ * const broken = list(store).filter((s: SnapshotListing) => s.state === 'incomplete');
+ * ```
+ */
 export interface SnapshotListing {
   id: string;
   /** `complete`: restorable. `incomplete`: its creation never finished (kept for inspection). `deleting`: a delete was interrupted. */
@@ -102,7 +109,14 @@ export function remove(store: string, id: string, options: { force?: boolean } =
   }
 }
 
-/** What {@link prune} did. */
+/**
+ * What {@link prune} did.
+ *
+ * @example
+ * ```ts
+ * const { deleted, pinned }: PruneReport = prune(store, { keepLast: 3 });
+ * ```
+ */
 export interface PruneReport {
   deleted: string[];
   /** Old enough to go, but a live transaction pins them. */

@@ -2,6 +2,12 @@ import { createHash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 
 /**
+ * @example
+ * ```ts
+ * import { Volume } from 'memfs';
+ * await scanTree('/t', { fs: Volume.fromJSON({ '/t/a': 'x' }) as unknown as ScanFs });
+ * ```
+ *
  * The few synchronous calls scanning needs, so the same code walks a real
  * disk (`node:fs`) or an in-memory volume (memfs) in unit tests.
  *
@@ -22,7 +28,15 @@ export interface ScanFs {
   closeSync(fd: number): void;
 }
 
-/** One path of a live tree, as {@link scanTree} saw it. */
+/**
+ * One path of a live tree, as {@link scanTree} saw it.
+ *
+ * @example
+ * ```ts
+ * const [root]: LiveEntry[] = await scanTree('/srv/app');
+ * console.log(root.type, root.mode.toString(8));
+ * ```
+ */
 export interface LiveEntry {
   /** `.` for the root, else relative with `/`. */
   path: string;

@@ -30,7 +30,14 @@ const Before = t.type({
 
 const After = t.type({ id: t.string });
 
-/** Default of `keepLast` for a snapshot step with a store. */
+/**
+ * Default of `keepLast` for a snapshot step with a store.
+ *
+ * @example
+ * ```ts
+ * tx.add(snapshot({ path, store })); // keeps DEFAULT_KEEP_LAST (5) snapshots after commit
+ * ```
+ */
 export const DEFAULT_KEEP_LAST = 5;
 
 /** The transaction directory behind a file journal's blob directory (`<root>/<tx>/blobs/<step>/tree`), if it is one. */

@@ -7,6 +7,13 @@ import { SnapshotCorruptError, SnapshotIncompleteError, SnapshotNotFoundError } 
 import { MANIFEST_FILE, decodeManifest, type Manifest } from './manifest.js';
 
 /**
+ * The shape of a snapshot id (it sorts by creation time).
+ *
+ * @example
+ * ```ts
+ * SNAPSHOT_ID.test('20261122T053012345Z-3f9a1c0d') // true
+ * ```
+ *
  * Layout of a snapshot store (a 0700 directory):
  *
  * ```
@@ -38,7 +45,14 @@ export const snapshotDir = (store: string, id: string): string => join(store, id
 /** Directory of a snapshot still being made. */
 export const partialDir = (store: string, id: string): string => join(store, `${id}.partial`);
 
-/** A pin (lease): while its holder runs, retention keeps the snapshot. */
+/**
+ * A pin (lease): while its holder runs, retention keeps the snapshot.
+ *
+ * @example
+ * ```ts
+ * for (const p of readPins(join(store, id))) console.log(p.name, p.live ? 'running' : 'stale');
+ * ```
+ */
 export interface Pin {
   /** Who holds it: a transaction id, or any caller-chosen name. */
   name: string;
@@ -71,6 +85,11 @@ export function writePin(dir: string, pin: Pin): void {
 }
 
 /**
+ * @example
+ * ```ts
+ * if (!isPinLive(pin)) console.log(`pin ${pin.name} is stale`);
+ * ```
+ *
  * Whether a pin's holder may still need the snapshot: its transaction's
  * journal exists and has not ended, or (no journal known) its process runs.
  * An unreadable journal counts as live: never delete on a guess.
@@ -88,7 +107,14 @@ export function isPinLive(pin: Pin): boolean {
   return isHolderAlive({ pid: pin.pid, host: pin.host, processStart: pin.processStart, acquiredAt: pin.createdAt });
 }
 
-/** The pins in a snapshot directory; a torn pin file counts as a live, unnamed pin. */
+/**
+ * The pins in a snapshot directory; a torn pin file counts as a live pin.
+ *
+ * @example
+ * ```ts
+ * const live = readPins(join(store, id)).filter((p) => p.live);
+ * ```
+ */
 export function readPins(dir: string): Array<Pin & { live: boolean }> {
   let names: string[];
   try {
@@ -146,7 +172,15 @@ export function lockStore(store: string, purpose: string): Lock {
   return acquireLock(store, { name: 'snapshots', purpose });
 }
 
-/** Reads and checks a complete snapshot's manifest; refuses partial and missing snapshots. */
+/**
+ * Reads and checks a complete snapshot's manifest (its checksum included);
+ * refuses incomplete ({@link SnapshotIncompleteError}) and missing snapshots.
+ *
+ * @example
+ * ```ts
+ * const { source, entries } = readManifest('/var/lib/app/snapshots', id);
+ * ```
+ */
 export function readManifest(store: string, id: string): Manifest {
   checkId(id);
   const path = join(snapshotDir(store, id), MANIFEST_FILE);
