@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// The command line of the collection update example. Runs against a
+// throw-away sandbox by default; touches real paths only with --real.
+import * as fs from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderProgress } from '@unwind/cli';
+import { checkLock } from './format.js';
+import { seedCollection, seedRelease } from './sample.js';
+import { describeRecovery, recoverUpdate, update } from './update.js';
+
+const USAGE = `usage: main.ts [init|plan|update|recover|check] [options]
+
+  init        create a sample collection (1.0.0) and a release (1.1.0) in the sandbox
+  plan        show what the update would do (changes nothing)
+  update      update the collection to the release (the default)
+  recover     finish or roll back an interrupted update, nothing else
+  check       check that the lock's hashes match the files on disk
+
+options:
+  --sandbox DIR             sandbox root (default: ${join(tmpdir(), 'unwind-example-collection')})
+  --real                    act on real paths: --collection and --source are then required
+  --collection DIR          the collection (default: <sandbox>/collection)
+  --source DIR              the release to fetch from, a local directory with release.toml
+                            (default: <sandbox>/upstream/release-1.1.0)
+  --journal DIR             journal root (default: <sandbox>/var/lib/unwind-collection,
+                            with --real: ~/.local/state/unwind-collection)
+  --workspace-dir DIR       where the temp workspace is made (default: <sandbox>/tmp, with --real: $TMPDIR)
+  --snapshot-store DIR      keep pre-update snapshots here (default: inside the journal, deleted on success)
+  --keep-snapshots N        with --snapshot-store: how many to keep (default 3)
+  --force-without-snapshot  if the snapshot cannot be made, update anyway (not recommended)
+  -h, --help`;
+
+function within(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+/**
+ * Runs the command line; resolves with the exit code (0 done, 1 rolled back,
+ * 2 rollback failed, 4 refused, 64 usage).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['update', '--source', '/srv/releases/1.1.0', '--sandbox', '/tmp/sb']);
+ * ```
+ */
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        sandbox: { type: 'string' },
+        real: { type: 'boolean', default: false },
+        collection: { type: 'string' },
+        source: { type: 'string' },
+        journal: { type: 'string' },
+        'workspace-dir': { type: 'string' },
+        'snapshot-store': { type: 'string' },
+        'keep-snapshots': { type: 'string' },
+        'force-without-snapshot': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    err.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 64;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out.write(`${USAGE}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'update';
+  if (!['init', 'plan', 'update', 'recover', 'check'].includes(command) || positionals.length > 1) {
+    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
+    return 64;
+  }
+  const keep = values['keep-snapshots'] === undefined ? undefined : Number(values['keep-snapshots']);
+  if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
+    err.write('--keep-snapshots needs a whole number\n');
+    return 64;
+  }
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+  const sandbox = resolve(values.sandbox ?? join(tmpdir(), 'unwind-example-collection'));
+  let collectionDir = abs(values.collection);
+  let source = abs(values.source);
+  let journalRoot = abs(values.journal);
+  let workspaceRoot = abs(values['workspace-dir']);
+  const snapshotStore = abs(values['snapshot-store']);
+  if (values.real) {
+    if (!collectionDir || (!source && (command === 'update' || command === 'plan'))) {
+      err.write('--real needs --collection (and --source to update): this program never guesses a real path to change.\n');
+      return 64;
+    }
+    journalRoot ??= join(homedir(), '.local', 'state', 'unwind-collection');
+    workspaceRoot ??= tmpdir();
+  } else {
+    collectionDir ??= join(sandbox, 'collection');
+    source ??= join(sandbox, 'upstream', 'release-1.1.0');
+    journalRoot ??= join(sandbox, 'var', 'lib', 'unwind-collection');
+    workspaceRoot ??= join(sandbox, 'tmp');
+    const outside = [collectionDir, journalRoot, workspaceRoot, snapshotStore].filter((p): p is string => p !== undefined && !within(p, sandbox));
+    if (outside.length > 0) {
+      err.write(`Refusing: ${outside.join(', ')} lie(s) outside the sandbox ${sandbox}. Pass --real to act on real paths.\n`);
+      return 4;
+    }
+  }
+  const recoverCommand = `node --import tsx examples/collection-update/src/main.ts recover ${values.real ? '--real ' : `--sandbox ${sandbox} `}--collection ${collectionDir} --journal ${journalRoot}`;
+
+  switch (command) {
+    case 'init':
+      if (values.real) {
+        err.write('init only makes sample data in a sandbox; it refuses --real.\n');
+        return 64;
+      }
+      if (fs.existsSync(collectionDir)) {
+        err.write(`${collectionDir} already exists; remove the sandbox ${sandbox} to start over.\n`);
+        return 4;
+      }
+      seedCollection(collectionDir);
+      if (!fs.existsSync(source!)) seedRelease(source!);
+      fs.mkdirSync(workspaceRoot, { recursive: true });
+      out.write(`Sample collection 1.0.0 in ${collectionDir}, release 1.1.0 in ${source}.\nNow try: node --import tsx examples/collection-update/src/main.ts plan --sandbox ${sandbox}\n`);
+      return 0;
+    case 'check': {
+      const problems = checkLock(collectionDir);
+      out.write(problems.length === 0 ? `The lock matches every file in ${collectionDir}.\n` : `The lock does not hold:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return problems.length === 0 ? 0 : 1;
+    }
+    case 'recover': {
+      const report = await recoverUpdate({ journalRoot, onEvent: renderProgress({ stream: err }) });
+      const lines = describeRecovery(report);
+      out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted update.'}\n`);
+      return report.ok ? 0 : 2;
+    }
+  }
+  const result = await update({
+    collectionDir,
+    source: source!,
+    journalRoot,
+    workspaceRoot,
+    ...(snapshotStore ? { snapshotStore } : {}),
+    ...(keep !== undefined ? { keepSnapshots: keep } : {}),
+    forceWithoutSnapshot: values['force-without-snapshot'],
+    dryRun: command === 'plan',
+    recoverCommand,
+    warn: (line) => err.write(`\n!!! ${line}\n`),
+    onEvent: renderProgress({ stream: err }),
+  });
+  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  return result.exitCode;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
