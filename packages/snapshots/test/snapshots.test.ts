@@ -8,6 +8,7 @@ import {
   SnapshotIncompleteError,
   SnapshotNotFoundError,
   SnapshotPinnedError,
+  SnapshotSourceChangedError,
   UnsupportedEntryError,
   create,
   diff,
@@ -67,6 +68,26 @@ describe('create', () => {
     await expect(create({ source: join(s.dir, 'a.conf'), store: s.store })).rejects.toThrow(/not a directory/);
     expect(fs.existsSync(s.store)).toBe(false);
     expect(fs.existsSync(join(s.dir, 'snaps'))).toBe(false);
+  });
+
+  it('fails with SnapshotSourceChangedError when a file or a directory changes during the copy, and leaves no half snapshot', async () => {
+    const { testHooks } = await import('../src/hooks.js');
+    const changes = [
+      (dir: string) => fs.appendFileSync(join(dir, 'sub', 'b.txt'), 'more'), // a file not copied yet
+      (dir: string) => fs.writeFileSync(join(dir, 'sub', 'new-during-copy'), 'x'), // a new entry in a directory
+    ];
+    for (const change of changes) {
+      const s = sandbox();
+      testHooks.point = (where, n) => {
+        if (where === 'create' && n === 1) change(s.dir);
+      };
+      try {
+        await expect(create({ source: s.dir, store: s.store })).rejects.toThrow(SnapshotSourceChangedError);
+      } finally {
+        delete testHooks.point;
+      }
+      expect(list(s.store)).toEqual([]);
+    }
   });
 
   it('refuses a tree holding a FIFO, and writes nothing', async () => {
