@@ -9,9 +9,23 @@ import { InvalidInputError } from '@unwind/core';
  * read only by this program, so a stray line is an error, not a guess.
  */
 
-/** The manifest: what the collection holds. */
+/**
+ * The manifest's file name: what the collection holds.
+ *
+ * @example
+ * ```ts
+ * parseDoc(fs.readFileSync(join(dir, MANIFEST), 'utf8'), MANIFEST);
+ * ```
+ */
 export const MANIFEST = 'collection.toml';
-/** The lock: each artifact's version and the SHA-256 of its bytes on disk. */
+/**
+ * The lock's file name: each artifact's version and the SHA-256 of its bytes on disk.
+ *
+ * @example
+ * ```ts
+ * parseDoc(fs.readFileSync(join(dir, LOCK), 'utf8'), LOCK).artifacts.map((a) => a.sha256);
+ * ```
+ */
 export const LOCK = 'collection.lock';
 
 /**

@@ -21,7 +21,14 @@ import { lockHolds } from './check-lock-step.js';
 import { fetchArtifacts, type Fetched } from './fetch-step.js';
 import { LOCK, MANIFEST, checkLock, parseDoc, renderDoc, type Artifact, type CollectionDoc } from './format.js';
 
-/** The release index a source directory holds next to its artifact files. */
+/**
+ * The release index a source directory holds next to its artifact files.
+ *
+ * @example
+ * ```ts
+ * const release = parseDoc(fs.readFileSync(join(source, RELEASE_INDEX), 'utf8'), RELEASE_INDEX);
+ * ```
+ */
 export const RELEASE_INDEX = 'release.toml';
 
 /**
@@ -86,7 +93,14 @@ export interface UpdateResult {
   exitCode: number;
 }
 
-/** Every step kind an update's journal may name. */
+/**
+ * Every step kind an update's journal may name.
+ *
+ * @example
+ * ```ts
+ * await recover({ root: journalRoot, kinds: updateKinds });
+ * ```
+ */
 export const updateKinds: readonly AnyStepKind[] = [...fileKinds, ...snapshotKinds, fetchArtifacts, lockHolds];
 
 /**
@@ -101,7 +115,14 @@ export function recoverUpdate(options: { journalRoot: string; extraKinds?: reado
   return recover({ root: options.journalRoot, kinds: [...updateKinds, ...(options.extraKinds ?? [])], ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
 }
 
-/** One line per transaction recovery finished, for messages. */
+/**
+ * One line per transaction recovery finished or found stuck, for messages.
+ *
+ * @example
+ * ```ts
+ * console.log(describeRecovery(await recoverUpdate({ journalRoot })).join('\n'));
+ * ```
+ */
 export function describeRecovery(report: RecoveryReport): string[] {
   return report.transactions
     .filter((t) => t.result !== 'already-finished')

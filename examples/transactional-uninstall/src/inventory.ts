@@ -7,7 +7,14 @@ import { join } from 'node:path';
  * this order — the order of the seed's `_delete_inventory`.
  */
 
-/** Which keep flag exempts a group. */
+/**
+ * Which keep flag exempts a group.
+ *
+ * @example
+ * ```ts
+ * const flag: KeepFlag = 'keepData';
+ * ```
+ */
 export type KeepFlag = 'keepConfig' | 'keepData';
 
 /**
@@ -47,7 +54,14 @@ export const INVENTORY: readonly InventoryGroup[] = [
   { name: 'database', description: 'the database', paths: ['memtomem.db', 'memtomem.db-wal', 'memtomem.db-shm'], keptBy: 'keepData' },
 ];
 
-/** Every top-level name the inventory knows. */
+/**
+ * Every top-level name the inventory knows.
+ *
+ * @example
+ * ```ts
+ * const foreign = fs.readdirSync(stateDir).filter((n) => !INVENTORY_NAMES.has(n));
+ * ```
+ */
 export const INVENTORY_NAMES: ReadonlySet<string> = new Set(INVENTORY.flatMap((g) => g.paths));
 
 /**

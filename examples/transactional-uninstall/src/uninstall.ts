@@ -93,7 +93,14 @@ export interface UninstallResult {
   exitCode: number;
 }
 
-/** The kinds this program's journals may name. */
+/**
+ * The kinds this program's journals may name.
+ *
+ * @example
+ * ```ts
+ * await recover({ root: journalRoot, kinds: uninstallKinds });
+ * ```
+ */
 export const uninstallKinds: readonly AnyStepKind[] = fileKinds;
 
 function isWithin(path: string, root: string): boolean {
@@ -140,7 +147,14 @@ export function recoverUninstall(options: { journalRoot: string; extraKinds?: re
   return recover({ root: options.journalRoot, kinds: [...uninstallKinds, ...(options.extraKinds ?? [])], ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
 }
 
-/** One line per recovered transaction, for the message. */
+/**
+ * One line per transaction recovery finished or found stuck, for the message.
+ *
+ * @example
+ * ```ts
+ * console.log(describeRecovery(await recoverUninstall({ journalRoot })).join('\n'));
+ * ```
+ */
 export function describeRecovery(report: RecoveryReport): string[] {
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
