@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// The command line of the service-installer example. Runs against a
+// throw-away sandbox by default; touches the machine only with --real.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderProgress } from '@unwind/cli';
+import type { CommandRunner } from '@unwind/core';
+import type { ManagerOptions } from '@unwind/systemd';
+import { failingStep, testKinds } from '@unwind/core/testing';
+import { describeRecovery, install, recoverInstall, type InstallOptions } from './install.js';
+import { createSandbox, isSandbox, sandboxLayout } from './sandbox.js';
+import { startSandboxManager, type SandboxManager } from './user-manager.js';
+
+const DEFAULT_SANDBOX = join(tmpdir(), 'unwind-example-service-installer');
+const NS_MARK = 'UNWIND_SERVICE_INSTALLER_NS';
+
+const USAGE = `usage: main.ts [install|recover] [options]
+
+  install     install the service, all or nothing (the default)
+  recover     finish or roll back an interrupted install, nothing else
+
+options:
+  --name NAME          the service: its user, group, unit and config (default: hello)
+  --config FILE        the config file's content (default: GREETING=hello from NAME)
+  --sandbox DIR        sandbox root (default: ${DEFAULT_SANDBOX}); made if missing
+  --real               act on this machine: /etc, the user database, logind, the
+                       service user's own systemd manager. Never the default.
+  --journal DIR        journal root (default: <sandbox>/var/lib/unwind-service-installer,
+                       with --real: /var/lib/unwind-service-installer)
+  --fail-after N       demo: make the install fail right after phase N (1-based), to see the rollback
+  -h, --help
+
+The sandbox needs root: the shadow tools run with -P <sandbox>, and a private
+systemd user manager runs in a private mount namespace for as long as this
+program runs (the service stops with it; its files stay in the sandbox).`;
+
+/** Test hooks: a command runner wrapper and a place to say where the sandbox manager is. */
+export interface MainHooks {
+  exec?: CommandRunner;
+}
+
+/**
+ * Runs the command line; resolves with the exit code (0 installed, 1 rolled
+ * back, 2 rollback failed, 3 lock held, 4 refused, 64 usage).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['install', '--name', 'hello']);
+ * ```
+ */
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, hooks: MainHooks = {}): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        name: { type: 'string', default: 'hello' },
+        config: { type: 'string' },
+        sandbox: { type: 'string' },
+        real: { type: 'boolean', default: false },
+        journal: { type: 'string' },
+        'fail-after': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    err.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 64;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out.write(`${USAGE}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'install';
+  if (!['install', 'recover'].includes(command) || positionals.length > 1) {
+    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
+    return 64;
+  }
+  if (values.real && values.sandbox) {
+    err.write('--real and --sandbox exclude each other.\n');
+    return 64;
+  }
+  let failAfter: number | undefined;
+  if (values['fail-after'] !== undefined) {
+    failAfter = Number(values['fail-after']);
+    if (!Number.isInteger(failAfter) || failAfter < 0) {
+      err.write(`--fail-after needs a phase number, got ${values['fail-after']}\n`);
+      return 64;
+    }
+  }
+  let config: string | undefined;
+  if (values.config !== undefined) {
+    try {
+      config = fs.readFileSync(values.config, 'utf8');
+    } catch (error) {
+      err.write(`cannot read --config ${values.config}: ${(error as Error).message}\n`);
+      return 64;
+    }
+  }
+  if (process.getuid?.() !== 0) {
+    err.write(values.real ? 'Installing a service on this machine needs root.\n' : 'The sandbox needs root: the shadow tools run with -P <sandbox> and a private systemd user manager is mounted in a private namespace.\n');
+    return 4;
+  }
+  const name = values.name;
+  const extra = {
+    ...(failAfter !== undefined ? { inject: [{ afterStep: failAfter, step: failingStep({ message: `demo failure after phase ${failAfter} (--fail-after)` }) }], extraKinds: testKinds } : { extraKinds: testKinds }),
+    ...(config !== undefined ? { config } : {}),
+    ...(hooks.exec ? { exec: hooks.exec } : {}),
+  };
+
+  if (values.real) {
+    const journalRoot = resolve(values.journal ?? '/var/lib/unwind-service-installer');
+    const options: InstallOptions = { name, manager: { scope: { user: name } }, startManager: true, journalRoot, onEvent: renderProgress({ stream: err }), recoverCommand: `node --import tsx examples/service-installer/src/main.ts recover --real --journal ${journalRoot}`, ...extra };
+    return command === 'recover' ? runRecover(journalRoot, out, extra.extraKinds) : runInstall(options, out, err);
+  }
+
+  // The sandbox: re-run inside a private mount namespace, so the tmpfs the user manager needs never reaches the host.
+  if (process.env[NS_MARK] !== '1') {
+    const script = process.argv[1] ?? fileURLPath();
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, script, ...argv], {
+      stdio: 'inherit',
+      env: { ...process.env, [NS_MARK]: '1', UNWIND_IN_NAMESPACE: '1' },
+    });
+    if (r.error) {
+      err.write(`cannot make a private mount namespace (unshare): ${r.error.message}\n`);
+      return 4;
+    }
+    return r.status ?? 1;
+  }
+  const root = resolve(values.sandbox ?? DEFAULT_SANDBOX);
+  if (fs.existsSync(root) && fs.readdirSync(root).length > 0 && !isSandbox(root)) {
+    err.write(`Refusing: ${root} exists and is not a sandbox made by this program.\n`);
+    return 4;
+  }
+  const sb = isSandbox(root) ? sandboxLayout(root) : createSandbox(root);
+  const journalRoot = resolve(values.journal ?? sb.journalRoot);
+  let manager: SandboxManager;
+  try {
+    manager = await startSandboxManager({ home: sb.managerHome, runtimeDir: sb.managerRuntimeDir, log: join(root, 'manager/manager.log') });
+  } catch (error) {
+    err.write(`${(error as Error).message}\n`);
+    return 4;
+  }
+  try {
+    const m: ManagerOptions = { scope: 'user', home: manager.home, runtimeDir: manager.runtimeDir, unitDir: join(manager.home, '.config/systemd/user'), commandTimeoutMs: 15_000 };
+    if (command === 'recover') return await runRecover(journalRoot, out, extra.extraKinds);
+    const code = await runInstall(
+      {
+        name,
+        prefix: sb.root,
+        lingerDir: sb.lingerDir,
+        loginctl: sb.loginctl,
+        manager: m,
+        journalRoot,
+        onEvent: renderProgress({ stream: err }),
+        recoverCommand: `node --import tsx examples/service-installer/src/main.ts recover --sandbox ${root}`,
+        ...extra,
+      },
+      out,
+      err,
+    );
+    if (code === 0) out.write(`The sandbox's user manager stops when this program ends, and ${name}.service with it; everything else stays in ${root}.\n`);
+    return code;
+  } finally {
+    await manager.stop();
+  }
+}
+
+function fileURLPath(): string {
+  return new URL(import.meta.url).pathname;
+}
+
+async function runInstall(options: InstallOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const result = await install(options);
+  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  return result.exitCode;
+}
+
+async function runRecover(journalRoot: string, out: NodeJS.WritableStream, extraKinds: InstallOptions['extraKinds']): Promise<number> {
+  const report = await recoverInstall({ journalRoot, ...(extraKinds ? { extraKinds } : {}) });
+  const lines = describeRecovery(report);
+  out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted install.'}\n`);
+  return report.ok ? 0 : 2;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
