@@ -13,7 +13,15 @@ import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, renameDurabl
  * journal's blob store, never beside the target.
  */
 
-/** Options common to the file-replacing steps. */
+/**
+ * Options common to the file-replacing steps (`writeFile`, `copy`):
+ * mode, owner, and a `validate` command run on the temp file.
+ *
+ * @example
+ * ```ts
+ * tx.add(writeFile({ path: '/etc/sudoers.d/app', content, mode: 0o440, uid: 0, gid: 0, validate: ['visudo', '-cf', '%s'] }));
+ * ```
+ */
 export const ReplaceOptions = t.partial({
   /** Permission bits of the new file. Default: the old file's, or 0o644. */
   mode: t.number,
@@ -36,7 +44,16 @@ export const ReplaceOptions = t.partial({
  */
 export type ReplaceOptions = t.TypeOf<typeof ReplaceOptions>;
 
-/** What was at the target before: nothing, or a regular file (bytes in the blob store). */
+/**
+ * What was at the target before: nothing, or a regular file (its bytes are
+ * kept in the journal's blob store under `blob`, never beside the target).
+ * `temp` is the journaled name of the temp file, so undo can clean it up.
+ *
+ * @example
+ * ```ts
+ * if (before.existed) console.log(`old file: ${before.size} bytes, mode ${before.mode.toString(8)}, blob ${before.blob}`);
+ * ```
+ */
 export const FileBefore = t.union([
   t.type({ existed: t.literal(false), temp: t.string }),
   t.type({ existed: t.literal(true), temp: t.string, mode: t.number, uid: t.number, gid: t.number, size: t.number, sha256: t.string, blob: t.string }),
@@ -51,7 +68,14 @@ export const FileBefore = t.union([
  */
 export type FileBefore = t.TypeOf<typeof FileBefore>;
 
-/** What a file-replacing `do` wrote. */
+/**
+ * What a file-replacing `do` wrote: hash, size, mode and owner, checked by `verify`.
+ *
+ * @example
+ * ```ts
+ * const written = get(handle); // { sha256, size, mode, uid, gid }
+ * ```
+ */
 export const FileAfter = t.type({ sha256: t.string, size: t.number, mode: t.number, uid: t.number, gid: t.number });
 /**
  * The after-state of a file-replacing step.
