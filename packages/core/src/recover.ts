@@ -107,6 +107,11 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
       return { id, name: 'unknown', result: 'rolled-back', steps: [] };
     }
     state = analyzeRecords([...journal.records]);
+    if (state.ended) {
+      // Finished: nothing to decode or do (its step kinds need not even be registered).
+      journal.close(true);
+      return { id, name: state.name, result: 'already-finished', steps: [] };
+    }
     // Decode everything before touching anything.
     started = state.steps.map((s) => toStarted(s, registry, journal!.path));
   } catch (error) {
@@ -114,10 +119,6 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
   }
   const reports = started.map((s) => s.report);
-  if (state.ended) {
-    journal.close(true);
-    return { id, name: state.name, result: 'already-finished', steps: reports };
-  }
   const env: EngineEnvironment = {
     journal,
     exec: options.exec ?? runCommand,

@@ -75,6 +75,17 @@ describe('recover() and retention', () => {
     await expect(recover({ root: base.path, kinds: testKinds, transactionId: '20261122T000000000Z-x-abcdef' })).rejects.toThrow(/there is no transaction/);
   });
 
+  it('a finished transaction needs none of its step kinds registered', async () => {
+    const base = tempDir();
+    cleanups.push(base.remove);
+    const root = join(base.path, 'journal');
+    const tx = transaction('finished', { journal: fileJournal({ root, retention: 'keep' }), handleSignals: false });
+    tx.add(writeMarker({ path: join(base.path, 'a'), content: 'a' }));
+    expect((await tx.run()).status).toBe('committed');
+    const report = await recover({ root, kinds: [] });
+    expect(report).toMatchObject({ ok: true, transactions: [{ result: 'already-finished' }] });
+  });
+
   it('recover() on a root that does not exist finds nothing', async () => {
     expect(await recover({ root: '/nonexistent/unwind-root', kinds: testKinds })).toEqual({ transactions: [], ok: true });
   });
