@@ -32,6 +32,7 @@ export const LingerArgs = t.intersection([
     commandTimeoutMs: t.number,
   }),
 ]);
+/** See {@link LingerArgs}. @example `const args: LingerArgs = { user: 'app' };` */
 export type LingerArgs = t.TypeOf<typeof LingerArgs>;
 
 /** Before-state: whether the user lingered. */
@@ -72,6 +73,7 @@ export async function setLinger(a: LingerArgs, ctx: StepContext, enable: boolean
   if (lingering(a) !== enable) await loginctl(a, ctx, enable);
 }
 
+/** Whether the step's user lingers, read from the step's linger directory. */
 export function lingering(a: LingerArgs): boolean {
   return isLingering(a.user, a.lingerDir ? { lingerDir: a.lingerDir } : {});
 }

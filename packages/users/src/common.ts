@@ -12,6 +12,7 @@ export const CommonArgs = t.partial({
   /** Timeout of each program run, in ms (default 30 000). */
   commandTimeoutMs: t.number,
 });
+/** See {@link CommonArgs}. */
 export type CommonArgs = t.TypeOf<typeof CommonArgs>;
 
 /** Look-up options for a step's arguments: the prefix and the step's command runner. */

@@ -30,6 +30,7 @@ const Args = t.intersection([
 ]);
 type Args = t.TypeOf<typeof Args>;
 
+/** A passwd entry as journaled in the before-states of ensureUser and removeUser. */
 export const UserEntryCodec = t.type({ name: t.string, uid: t.number, gid: t.number, comment: t.string, home: t.string, shell: t.string });
 
 const Before = t.type({

@@ -23,6 +23,7 @@ export const CapturedLines = t.type({
   /** Their index, used when both neighbours have gone. */
   index: t.number,
 });
+/** See {@link CapturedLines}. */
 export type CapturedLines = t.TypeOf<typeof CapturedLines>;
 
 /** Which keys of which files a step touches. */
