@@ -241,7 +241,7 @@ function messageFor(result: ItemResult, outcome: Outcome): string {
     case 'committed':
       return `${result.outcome}${what}`;
     case 'rolled-back': {
-      const failed = outcome.steps.find((s) => s.status === 'failed');
+      const failed = outcome.steps.find((s) => s.error !== undefined);
       return `${result.action} failed${failed ? ` at step ${failed.index + 1} (${failed.description})` : ''}: ${result.error?.message}; rolled back, this item is as it was before`;
     }
     case 'rollback-failed':

@@ -1,4 +1,5 @@
-import { decodeInput, validateName, type Step } from '@unwind/core';
+import { decodeInput, validateName } from '@unwind/core';
+import type { AnyStep } from './types.js';
 import { protectionOf } from './diff.js';
 
 /**
@@ -87,7 +88,7 @@ export function validateDesired<D>(desired: readonly D[], rules: ValidationRules
  * const problems = validateSteps('web', [ensureUser({ name: 'web' }), installUnit({ unit: 'web.service', content })]);
  * ```
  */
-export function validateSteps(key: string, steps: readonly Step<unknown, unknown, unknown>[]): Problem[] {
+export function validateSteps(key: string, steps: readonly AnyStep[]): Problem[] {
   const problems: Problem[] = [];
   steps.forEach((step, index) => {
     if (typeof step.args === 'function') return;
