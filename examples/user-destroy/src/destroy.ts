@@ -1,0 +1,219 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import {
+  describeOutcome,
+  exitCodeOf,
+  fileJournal,
+  recover,
+  transaction,
+  validateName,
+  type AnyStepKind,
+  type CommandRunner,
+  type EventListener,
+  type JournalRecord,
+  type Outcome,
+  type RecoveryReport,
+  type Step,
+} from '@unwind/core';
+import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
+import { lookupUser, removeUser, kinds as usersKinds, validateUserName } from '@unwind/users';
+import { destroyAsUser, kinds as ownKinds } from './steps.js';
+
+/**
+ * Options of {@link destroyUser}.
+ *
+ * @example
+ * ```ts
+ * const options: DestroyOptions = { user: 'alice', app: 'example-app', prefix: '/tmp/sb', journalRoot: '/tmp/sb/var/lib/unwind-user-destroy' };
+ * ```
+ */
+export interface DestroyOptions {
+  /** The account to delete. */
+  user: string;
+  /** The application whose managed state is `~/.config/<app>` (home from the user database). */
+  app: string;
+  /** A prefix root (the sandbox); omitted: the machine. */
+  prefix?: string;
+  /** The linger directory. Default PREFIX/var/lib/systemd/linger. */
+  lingerDir?: string;
+  journalRoot: string;
+  /** Also delete the home directory (staged; deleted for good only once everything else held). Default false, like userdel. */
+  removeHome?: boolean;
+  /** Time between TERM and KILL for the user's processes, ms. Default 5000. */
+  graceMs?: number;
+  /** Retries of a transient account deletion failure (userdel exit 8: user busy). Default 3. */
+  retries?: number;
+  /** First delay between retries, ms (then doubled). Default 1000. */
+  retryDelayMs?: number;
+  onEvent?: EventListener;
+  /** Turn SIGINT/SIGTERM into a rollback. Default true. */
+  handleSignals?: boolean;
+  /** Command runner for every step (tests and `--simulate-busy` wrap it). */
+  exec?: CommandRunner;
+  recoverCommand?: string;
+  /** Test only: extra steps inserted after the first `afterStep` program steps. */
+  inject?: Array<{ afterStep: number; step: Step<any, any, any> }>;
+  /** Test only: step kinds the injected steps use. */
+  extraKinds?: readonly AnyStepKind[];
+  /** Test only: called after each journal record (crash tests SIGKILL here). */
+  afterAppend?: (record: JournalRecord) => void;
+}
+
+/**
+ * How a destroy ended.
+ *
+ * @example
+ * ```ts
+ * const result = await destroyUser(options);
+ * console.log(result.message);
+ * ```
+ */
+export interface DestroyResult {
+  status: Outcome['status'];
+  recovered: RecoveryReport;
+  /** Absent when nothing ran (no such user, or an earlier run is stuck). */
+  outcome?: Outcome;
+  /** The managed state directory on disk, when the user was found. */
+  stateDir?: string;
+  message: string;
+  exitCode: number;
+}
+
+/** Every kind a user-destroy journal may name. */
+export const destroyKinds: readonly AnyStepKind[] = [...snapshotKinds, ...usersKinds, ...ownKinds];
+
+/** Finishes (or rolls back) an interrupted destroy. Safe any time, and twice; {@link destroyUser} runs it first. */
+export function recoverDestroy(options: { journalRoot: string; extraKinds?: readonly AnyStepKind[]; exec?: CommandRunner; onEvent?: EventListener }): Promise<RecoveryReport> {
+  return recover({
+    root: options.journalRoot,
+    kinds: [...destroyKinds, ...(options.extraKinds ?? [])],
+    ...(options.exec ? { exec: options.exec } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+}
+
+/** One line per transaction recovery finished. */
+export function describeRecovery(report: RecoveryReport): string[] {
+  return report.transactions
+    .filter((t) => t.result !== 'already-finished')
+    .map((t) =>
+      t.result === 'rolled-back'
+        ? `An interrupted destroy (${t.id}) was found and rolled back first: the user and their state are back.`
+        : t.result === 'committed'
+          ? `An interrupted destroy (${t.id}) had passed its commit point; its clean-up was finished first.`
+          : `An earlier destroy (${t.id}) is still unfinished (${t.result}${t.error ? `: ${t.error.message}` : ''}).`,
+    );
+}
+
+/** Plain words: what failed, that a rollback ran, how it ended — and that the user still has their state. */
+export function describeDestroy(user: string, stateDir: string | undefined, outcome: Outcome, where: string): string {
+  const lines: string[] = [];
+  const failed = outcome.steps.find((s) => s.error);
+  switch (outcome.status) {
+    case 'committed':
+      lines.push(`Deleted user ${user} ${where}${stateDir ? `, after destroying their managed state ${stateDir}` : ''}.`);
+      lines.push(describeOutcome(outcome));
+      break;
+    case 'rolled-back': {
+      lines.push(`Destroying user ${user} ${where} FAILED, and a rollback ran.`);
+      lines.push(describeOutcome(outcome));
+      if (failed?.error?.code === 'USER_BUSY') lines.push(`The account could not be deleted: it stayed busy after ${failed.attempts} attempt${failed.attempts === 1 ? '' : 's'} (userdel exit 8, processes still running).`);
+      const undone = outcome.steps.filter((s) => s.status === 'undone' && !s.error).reverse();
+      if (undone.length) lines.push(`Undone, newest first: ${undone.map((s) => s.label ?? s.description).join(', ')}.`);
+      lines.push(`Result: rolled back — user ${user} exists with all of their state${stateDir ? ` (${stateDir} restored from the snapshot taken first)` : ''}.`);
+      break;
+    }
+    case 'rollback-failed':
+      lines.push(`Destroying user ${user} ${where} FAILED, and the rollback that ran could NOT finish.`);
+      lines.push(describeOutcome(outcome));
+      lines.push('Result: rollback failed — the snapshot of the managed state is kept in the journal until recovery restores it.');
+      break;
+    case 'refused':
+      lines.push(`User ${user} was not touched ${where}.`);
+      lines.push(describeOutcome(outcome));
+      break;
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Destroys a user's managed state, then deletes the account — as one
+ * transaction. First a verified snapshot of `~/.config/<app>` (home from the
+ * user database); then the state is destroyed as the user; then the user's
+ * processes are stopped (TERM, grace, KILL) and the account deleted, with
+ * retries while userdel says the user is busy. If the account still cannot
+ * go, the rollback brings it back exactly and restores the state from the
+ * snapshot: never a user whose state is gone.
+ *
+ * @example
+ * ```ts
+ * const result = await destroyUser({ user: 'alice', app: 'example-app', journalRoot: '/var/lib/unwind-user-destroy' });
+ * console.log(result.message);
+ * ```
+ */
+export async function destroyUser(options: DestroyOptions): Promise<DestroyResult> {
+  validateUserName(options.user);
+  validateName(options.app, { what: 'application name', pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, maxLength: 64 });
+  const where = options.prefix ? `in the sandbox ${options.prefix}` : 'on this machine';
+  const recoverCommand = options.recoverCommand ?? `unwind recover --root ${options.journalRoot}`;
+  const recovered = await recoverDestroy({ journalRoot: options.journalRoot, ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}), ...(options.exec ? { exec: options.exec } : {}) });
+  const notes = describeRecovery(recovered);
+  if (!recovered.ok) {
+    return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} was not touched: an earlier destroy is still unfinished. Fix the cause, then run: ${recoverCommand}`].join('\n') };
+  }
+
+  // The home comes from the user database (the prefix's passwd in the sandbox), never a guess at /home.
+  const entry = await lookupUser(options.user, { ...(options.prefix ? { prefix: options.prefix } : {}), ...(options.exec ? { exec: options.exec } : {}) });
+  if (!entry) return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} does not exist ${where}; nothing was changed.`].join('\n') };
+  if (!entry.home.startsWith('/')) return { status: 'refused', recovered, exitCode: 4, message: `User ${options.user} has no absolute home directory (${JSON.stringify(entry.home)}); nothing was changed.` };
+  const stateDir = join(options.prefix ?? '/', entry.home, '.config', options.app);
+  let hasState = false;
+  try {
+    const st = fs.lstatSync(stateDir);
+    if (!st.isDirectory()) return { status: 'refused', recovered, exitCode: 4, stateDir, message: `${stateDir} is not a directory; nothing was changed.` };
+    hasState = true;
+  } catch {
+    hasState = false;
+  }
+
+  const tx = transaction(`destroy user ${options.user}`, {
+    journal: fileJournal({ root: options.journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
+    handleSignals: options.handleSignals ?? true,
+    resumeHint: recoverCommand,
+    meta: { user: options.user, app: options.app, ...(options.prefix ? { sandbox: options.prefix } : {}) },
+    ...(options.exec ? { exec: options.exec } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  const steps: Array<Step<any, any, any>> = [];
+  if (hasState) {
+    // In the journal (no store): deleted when the transaction commits, kept while it is unfinished.
+    steps.push(snapshot({ path: stateDir }, { label: 'snapshot of the managed state' }));
+    steps.push(destroyAsUser({ path: stateDir, uid: entry.uid, gid: entry.gid }, { label: 'destroy the managed state as the user' }));
+  }
+  steps.push(
+    removeUser(
+      {
+        name: options.user,
+        ...(options.prefix ? { prefix: options.prefix } : {}),
+        ...(options.lingerDir ? { lingerDir: options.lingerDir } : {}),
+        removeHome: options.removeHome ?? false,
+        graceMs: options.graceMs ?? 5000,
+      },
+      { label: 'stop the processes and delete the account', retry: { do: { retries: options.retries ?? 3, minTimeout: options.retryDelayMs ?? 1000 } } },
+    ),
+  );
+  const inject = options.inject ?? [];
+  for (let i = 0; i <= steps.length; i++) {
+    for (const extra of inject) if (extra.afterStep === i) tx.add(extra.step);
+    if (i < steps.length) tx.add(steps[i]!);
+  }
+  const outcome = await tx.run();
+  return {
+    status: outcome.status,
+    recovered,
+    outcome,
+    ...(hasState ? { stateDir } : {}),
+    message: [...notes, ...(hasState ? [] : [`User ${options.user} has no managed state at ${stateDir}; only the account is deleted.`]), describeDestroy(options.user, hasState ? stateDir : undefined, outcome, where)].join('\n'),
+    exitCode: exitCodeOf(outcome),
+  };
+}

@@ -1,0 +1,113 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+
+/** The machine's user database files that a prefix root copies (TESTING.md). */
+export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
+
+/**
+ * A throw-away root the program acts on instead of the machine: the shadow
+ * tools get `-P root`, homes live under `root/home`, linger files under
+ * `root/var/lib/systemd/linger`.
+ *
+ * @example
+ * ```ts
+ * const sb = createSandbox('/tmp/destroy-sandbox', { user: 'alice', app: 'example-app' });
+ * await destroyUser({ user: 'alice', app: 'example-app', prefix: sb.root, journalRoot: sb.journalRoot });
+ * ```
+ */
+export interface Sandbox {
+  root: string;
+  lingerDir: string;
+  journalRoot: string;
+}
+
+/** The fixed layout of a sandbox under `root` (nothing is created). */
+export function sandboxLayout(root: string): Sandbox {
+  return { root, lingerDir: join(root, 'var/lib/systemd/linger'), journalRoot: join(root, 'var/lib/unwind-user-destroy') };
+}
+
+/** Whether `root` looks like a sandbox made by {@link createSandbox}. */
+export function isSandbox(root: string): boolean {
+  return fs.existsSync(join(root, 'etc/passwd')) && fs.existsSync(join(root, 'etc/login.defs')) && fs.existsSync(sandboxLayout(root).lingerDir);
+}
+
+/** Live processes whose real or effective uid is `uid` (from /proc). */
+function processesOf(uid: number): number {
+  let n = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
+      if (ids && (Number(ids[1]) === uid || Number(ids[2]) === uid)) n++;
+    } catch {
+      // ended while we looked
+    }
+  }
+  return n;
+}
+
+/**
+ * A uid that no account on this machine has and no process runs as, so the
+ * sandbox user's processes (and only theirs) may be signalled.
+ *
+ * @example
+ * ```ts
+ * const uid = freeUid(); // e.g. 47311
+ * ```
+ */
+export function freeUid(): number {
+  const used = new Set(fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => Number(l.split(':')[2])));
+  for (;;) {
+    const uid = 47000 + Math.floor(Math.random() * 2000);
+    if (!used.has(uid) && processesOf(uid) === 0) return uid;
+  }
+}
+
+/** Sample managed state: files, a nested directory, a symlink, odd modes. */
+export function seedState(dir: string, uid: number, gid: number): void {
+  fs.mkdirSync(join(dir, 'generations/1'), { recursive: true });
+  fs.writeFileSync(join(dir, 'config.lua'), 'return { packages = { "ripgrep", "fd" } }\n');
+  fs.writeFileSync(join(dir, 'state.db'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256)));
+  fs.writeFileSync(join(dir, 'generations/1/manifest.json'), '{"generation":1}\n');
+  fs.writeFileSync(join(dir, 'secret.key'), 'not a real key\n', { mode: 0o600 });
+  fs.chmodSync(join(dir, 'secret.key'), 0o600);
+  fs.symlinkSync('generations/1', join(dir, 'current'));
+  for (const p of ['', 'generations', 'generations/1', 'config.lua', 'state.db', 'generations/1/manifest.json', 'secret.key', 'current']) fs.lchownSync(join(dir, p), uid, gid);
+}
+
+/**
+ * Creates a sandbox at `root`: copies of the machine's passwd, group,
+ * shadow, gshadow and login.defs, a user made by the real `useradd -P` with
+ * a home under `root/home`, sample managed state in `~/.config/<app>`
+ * owned by the user, and a linger file.
+ *
+ * @example
+ * ```ts
+ * const sb = createSandbox(fs.mkdtempSync('/tmp/destroy-'), { user: 'alice', app: 'example-app' });
+ * ```
+ */
+export function createSandbox(root: string, options: { user: string; app: string; uid?: number }): Sandbox & { uid: number; home: string; stateDir: string } {
+  const sb = sandboxLayout(root);
+  fs.mkdirSync(join(root, 'etc'), { recursive: true });
+  fs.mkdirSync(join(root, 'home'), { recursive: true });
+  for (const f of [...DB_FILES, 'login.defs']) {
+    const target = join(root, 'etc', f);
+    fs.copyFileSync(`/etc/${f}`, target);
+    const st = fs.statSync(`/etc/${f}`);
+    fs.chmodSync(target, st.mode & 0o7777);
+    if (process.getuid?.() === 0) fs.chownSync(target, st.uid, st.gid);
+  }
+  fs.mkdirSync(sb.lingerDir, { recursive: true });
+  const uid = options.uid ?? freeUid();
+  const home = join('/home', options.user);
+  execFileSync('useradd', ['-P', root, '-m', '-d', home, '-u', String(uid), '-s', '/bin/sh', options.user], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const gid = fs.statSync(join(root, home)).gid;
+  const config = join(root, home, '.config');
+  fs.mkdirSync(config, { recursive: true });
+  fs.chownSync(config, uid, gid);
+  const stateDir = join(config, options.app);
+  seedState(stateDir, uid, gid);
+  fs.writeFileSync(join(sb.lingerDir, options.user), '');
+  return { ...sb, uid, home, stateDir };
+}
