@@ -16,7 +16,7 @@ import {
   type Step,
 } from '@unwind/core';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
-import { lookupUser, removeUser, kinds as usersKinds, validateUserName } from '@unwind/users';
+import { lookupUser, removeUser, uidMin, kinds as usersKinds, validateUserName } from '@unwind/users';
 import { destroyAsUser, kinds as ownKinds } from './steps.js';
 
 /**
@@ -165,6 +165,12 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
   // The home comes from the user database (the prefix's passwd in the sandbox), never a guess at /home.
   const entry = await lookupUser(options.user, { ...(options.prefix ? { prefix: options.prefix } : {}), ...(options.exec ? { exec: options.exec } : {}) });
   if (!entry) return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} does not exist ${where}; nothing was changed.`].join('\n') };
+  // Root and system accounts are never destroyed: refused here, before the snapshot and the destroy
+  // (removeUser refuses them too, but only once the earlier steps have run).
+  const min = uidMin(options.prefix);
+  if (entry.uid === 0 || entry.uid < min) {
+    return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} is protected (${entry.uid === 0 ? 'uid 0' : `a system account: uid ${entry.uid} is below UID_MIN ${min}`}); nothing was changed.`].join('\n') };
+  }
   if (!entry.home.startsWith('/')) return { status: 'refused', recovered, exitCode: 4, message: `User ${options.user} has no absolute home directory (${JSON.stringify(entry.home)}); nothing was changed.` };
   const stateDir = join(options.prefix ?? '/', entry.home, '.config', options.app);
   let hasState = false;

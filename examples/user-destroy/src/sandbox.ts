@@ -89,6 +89,9 @@ export function seedState(dir: string, uid: number, gid: number): void {
  */
 export function createSandbox(root: string, options: { user: string; app: string; uid?: number }): Sandbox & { uid: number; home: string; stateDir: string } {
   const sb = sandboxLayout(root);
+  fs.mkdirSync(root, { recursive: true });
+  // The prefix root stands for `/`: the user must be able to reach their home through it (mkdtemp makes 0700).
+  fs.chmodSync(root, 0o755);
   fs.mkdirSync(join(root, 'etc'), { recursive: true });
   fs.mkdirSync(join(root, 'home'), { recursive: true });
   for (const f of [...DB_FILES, 'login.defs']) {

@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { listTransactions } from '@unwind/core';
+import { failingStep, testKinds } from '@unwind/core/testing';
+import { lookupUser, processesOf } from '@unwind/users';
+import { destroyUser, type DestroyOptions } from '../src/destroy.js';
+import { APP, destroyState, expectDestroyed, faultyExec, machineDb, makeSandbox, skipReason, type Fault, type TestSandbox } from './helpers.js';
+
+let machine: Record<string, string>;
+beforeAll(() => {
+  if (!skipReason) machine = machineDb();
+});
+afterAll(() => {
+  if (!skipReason) expect(machineDb()).toEqual(machine);
+});
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function sandbox(uid?: number): TestSandbox {
+  const sb = makeSandbox(uid);
+  cleanups.push(() => fs.rmSync(sb.root, { recursive: true, force: true }));
+  return sb;
+}
+
+function options(sb: TestSandbox, extra: Partial<DestroyOptions> = {}): DestroyOptions {
+  return { user: sb.user, app: APP, prefix: sb.root, lingerDir: sb.lingerDir, journalRoot: sb.journalRoot, graceMs: 300, retries: 1, retryDelayMs: 10, handleSignals: false, extraKinds: testKinds, ...extra };
+}
+
+/** A uid for the process tests, from a range the other sandboxes never use (47000-48999). */
+function processUid(): number {
+  const used = new Set(fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => Number(l.split(':')[2])));
+  for (;;) {
+    const uid = 49000 + Math.floor(Math.random() * 1000);
+    if (!used.has(uid) && processesOf(uid).length === 0) return uid;
+  }
+}
+
+/** Processes of the sandbox user: a plain sleep, and one that ignores TERM (only KILL ends it). */
+async function startProcesses(uid: number): Promise<ChildProcess[]> {
+  const as = ['--reuid', String(uid), '--regid', String(uid), '--clear-groups'];
+  const children = [spawn('setpriv', [...as, 'sleep', '1000'], { cwd: '/', stdio: 'ignore' }), spawn('setpriv', [...as, 'sh', '-c', 'trap "" TERM; sleep 1000'], { cwd: '/', stdio: 'ignore' })];
+  cleanups.push(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')));
+  for (let i = 0; i < 100 && processesOf(uid).length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(processesOf(uid).length).toBeGreaterThanOrEqual(3);
+  return children;
+}
+
+const busy = (user: string): Fault => ({ exitCode: 8, stderr: `userdel: user ${user} is currently used by process 4242` });
+
+describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real processes)', () => {
+  it('a clean run commits: the managed state is destroyed (as the user), the account, its group and linger file are gone; the snapshot is dropped', async () => {
+    const sb = sandbox();
+    const home = join(sb.root, sb.home);
+    const { exec, calls } = faultyExec();
+    const result = await destroyUser(options(sb, { exec }));
+    expect(result.status, result.message).toBe('committed');
+    expect(result.outcome!.steps.map((s) => s.type)).toEqual(['snapshots.snapshot', 'userDestroy.destroyAsUser', 'users.removeUser']);
+    expectDestroyed(sb, expect);
+    expect(await lookupUser('alice', { prefix: sb.root })).toBeUndefined();
+    // The home stays (like userdel without -r), without the managed state.
+    expect(fs.readdirSync(join(home, '.config'))).toEqual([]);
+    // The destroy ran as the user, not as root.
+    expect(calls.find((c) => c[0] === 'setpriv')).toEqual(['setpriv', `--reuid=${sb.uid}`, expect.stringMatching(/^--regid=\d+$/), '--clear-groups', '--', 'rm', '-rf', '--one-file-system', '--', sb.stateDir]);
+    // The snapshot lived in the journal and was deleted at commit.
+    const [tx] = listTransactions(sb.journalRoot);
+    expect(fs.existsSync(join(sb.journalRoot, tx!.id, 'blobs'))).toBe(true);
+    expect(fs.readdirSync(join(sb.journalRoot, tx!.id, 'blobs', '0'), { recursive: true }).filter((p) => String(p).includes('manifest'))).toEqual([]);
+    expect(result.message).toContain(`Deleted user alice in the sandbox ${sb.root}, after destroying their managed state ${sb.stateDir}.`);
+  });
+
+  it("stops the user's processes first — TERM, the grace period, then KILL for the one that ignores TERM — and with --remove-home the home goes too", async () => {
+    const sb = sandbox(processUid());
+    await startProcesses(sb.uid);
+    const { exec, calls } = faultyExec();
+    const result = await destroyUser(options(sb, { exec, removeHome: true }));
+    expect(result.status, result.message).toBe('committed');
+    expect(processesOf(sb.uid)).toEqual([]);
+    expect(calls.filter((c) => c[0] === 'pkill').map((c) => c[1])).toEqual(['-TERM', '-TERM', '-KILL', '-KILL']);
+    // The account went only after the processes were stopped.
+    const order = calls.map((c) => c[0]);
+    expect(order.lastIndexOf('pkill')).toBeLessThan(order.indexOf('userdel'));
+    expectDestroyed(sb, expect);
+    expect(fs.readdirSync(join(sb.root, 'home'))).toEqual([]);
+  });
+
+  it.each([0, 1, 2, 3])('a failure right after step %i rolls back: the user exists with all of their state, byte for byte', async (n) => {
+    const sb = sandbox();
+    const before = destroyState(sb);
+    const result = await destroyUser(options(sb, { inject: [{ afterStep: n, step: failingStep({ message: `injected after step ${n}` }) }] }));
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(destroyState(sb)).toEqual(before);
+    expect(result.message).toContain(`Destroying user alice in the sandbox ${sb.root} FAILED, and a rollback ran.`);
+    expect(result.message).toContain(`Step ${n + 1} of 4 failed: fail on purpose (injected after step ${n})`);
+    expect(result.message).toContain(`Result: rolled back — user alice exists with all of their state (${sb.stateDir} restored from the snapshot taken first).`);
+  });
+
+  it('userdel failing with exit 8 every time: retried, then rolled back — the user exists with all of their state, byte for byte', async () => {
+    const sb = sandbox();
+    const before = destroyState(sb);
+    const { exec, calls } = faultyExec((spec) => (spec.argv[0] === 'userdel' ? busy('alice') : undefined));
+    const result = await destroyUser(options(sb, { exec, retries: 2 }));
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(calls.filter((c) => c[0] === 'userdel')).toHaveLength(3);
+    const failed = result.outcome!.steps[2]!;
+    expect(failed).toMatchObject({ type: 'users.removeUser', attempts: 3, error: { code: 'USER_BUSY', context: { exitCode: 8 } } });
+    // The destroy really ran (the state was gone) before the snapshot put it back.
+    expect(result.outcome!.steps[1]!.status).toBe('undone');
+    expect(destroyState(sb)).toEqual(before);
+    expect(await lookupUser('alice', { prefix: sb.root })).toMatchObject({ name: 'alice', uid: sb.uid, home: sb.home });
+    expect(result.message).toContain('Step 3 of 3 failed: remove user alice');
+    expect(result.message).toContain('userdel: user alice is currently used by process 4242');
+    expect(result.message).toContain('The account could not be deleted: it stayed busy after 3 attempts (userdel exit 8, processes still running).');
+    expect(result.message).toContain('Rolled back 3 steps, newest first.');
+    expect(result.message).toContain('Result: rolled back — user alice exists with all of their state');
+  });
+
+  it('a process that cannot be killed (pkill has no effect): the account is not deleted, the state comes back from the snapshot', async () => {
+    const sb = sandbox(processUid());
+    await startProcesses(sb.uid);
+    const before = destroyState(sb);
+    const { exec, calls } = faultyExec((spec) => (spec.argv[0] === 'pkill' ? { exitCode: 0, stderr: '' } : undefined));
+    const result = await destroyUser(options(sb, { exec, retries: 0, graceMs: 100 }));
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(processesOf(sb.uid).length).toBeGreaterThanOrEqual(3);
+    expect(calls.some((c) => c[0] === 'userdel')).toBe(false);
+    expect(result.outcome!.steps[2]!.error).toMatchObject({ code: 'USER_BUSY' });
+    expect(destroyState(sb)).toEqual(before);
+    expect(result.message).toContain('it stayed busy after 1 attempt');
+  }, 30_000);
+
+  it('a transient busy userdel succeeds on the retry', async () => {
+    const sb = sandbox();
+    let first = true;
+    const { exec } = faultyExec((spec) => (spec.argv[0] === 'userdel' && first ? ((first = false), busy('alice')) : undefined));
+    const result = await destroyUser(options(sb, { exec }));
+    expect(result.status, result.message).toBe('committed');
+    expect(result.outcome!.steps[2]!.attempts).toBe(2);
+    expectDestroyed(sb, expect);
+  });
+
+  it.each([
+    ['the destroy command deletes everything, then reports a failure', 'setpriv', 1],
+    ['the real userdel deletes the account, then reports a failure', 'userdel', 2],
+  ] as const)('%s: rolled back exactly', async (_what, program, index) => {
+    const sb = sandbox();
+    const before = destroyState(sb);
+    const { exec } = faultyExec((spec) => (spec.argv[0] === program ? 'fail-after' : undefined));
+    const result = await destroyUser(options(sb, { exec, retries: 0 }));
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(result.outcome!.steps.findIndex((s) => s.error)).toBe(index);
+    expect(destroyState(sb)).toEqual(before);
+  });
+
+  it('refuses, touching nothing: a user that does not exist; an invalid name', async () => {
+    const sb = sandbox();
+    const before = destroyState(sb);
+    const missing = await destroyUser(options(sb, { user: 'bob' }));
+    expect(missing.status).toBe('refused');
+    expect(missing.message).toContain(`User bob does not exist in the sandbox ${sb.root}; nothing was changed.`);
+    await expect(destroyUser(options(sb, { user: 'Bad;name' }))).rejects.toThrow(/user name/);
+    await expect(destroyUser(options(sb, { app: '../etc' }))).rejects.toThrow(/application name/);
+    expect(destroyState(sb)).toEqual(before);
+  });
+
+  it('root and system accounts are protected: refused before anything is touched', async () => {
+    const sb = sandbox();
+    const before = destroyState(sb);
+    fs.mkdirSync(join(sb.root, 'root/.config', APP), { recursive: true });
+    const after = destroyState(sb);
+    const root = await destroyUser(options(sb, { user: 'root' }));
+    expect(root.status).toBe('refused');
+    expect(root.message).toMatch(/root/);
+    const daemon = await destroyUser(options(sb, { user: 'daemon' }));
+    expect(daemon.status).toBe('refused');
+    expect(destroyState(sb)).toEqual(after);
+    expect(before.db).toEqual(after.db);
+  });
+});
