@@ -83,7 +83,8 @@ async function runLocked<D, A>(options: ReconcileOptions<D, A>, lock: Lock, repo
     }
   }
 
-  const problems = validateDesired(options.desired, { key: options.key, ...(options.validateKey ? { validateKey: options.validateKey } : {}), ...(options.validate ? { validate: options.validate } : {}), ...(options.protect ? { protect: (k: string) => options.protect!(k) } : {}) });
+  const problems = [...(options.problems ?? [])];
+  problems.push(...validateDesired(options.desired, { key: options.key, ...(options.validateKey ? { validateKey: options.validateKey } : {}), ...(options.validate ? { validate: options.validate } : {}), ...(options.protect ? { protect: (k: string) => options.protect!(k) } : {}) }));
   if (problems.length > 0) return refuse(report, problems);
 
   let actual: readonly A[];

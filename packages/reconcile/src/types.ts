@@ -48,6 +48,8 @@ export interface ReconcileOptions<D, A> {
   actualKey?: (item: A) => string;
   /** Checks a key; default core's `validateName`. Throw to refuse. */
   validateKey?: (key: string) => void;
+  /** Problems the caller found while reading the input (e.g. an unknown file); listed with all others, and they refuse the run. */
+  problems?: readonly Problem[];
   /** Problems of one desired item (messages), or throw. All items are checked before any change. */
   validate?: (item: D) => readonly string[] | void;
   /** Whether an owned actual item differs from its desired form (→ update). Default: never; the drift check decides. */
