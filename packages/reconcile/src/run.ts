@@ -76,7 +76,7 @@ function refuse(report: ReconcileReport, problems: Problem[]): void {
 async function runLocked<D, A>(options: ReconcileOptions<D, A>, lock: Lock, report: ReconcileReport): Promise<void> {
   if (options.recoverKinds && options.journal.root) {
     const recovered = await recover({ root: options.journal.root, kinds: options.recoverKinds, lock, ...(options.exec ? { exec: options.exec } : {}) });
-    report.recovered = recovered.transactions.map((t) => ({ id: t.id, name: t.name, result: t.result }));
+    report.recovered = recovered.transactions.filter((t) => t.result !== 'already-finished').map((t) => ({ id: t.id, name: t.name, result: t.result }));
     const stuck = recovered.transactions.filter((t) => !['rolled-back', 'committed', 'already-finished'].includes(t.result));
     if (stuck.length > 0) {
       return refuse(report, stuck.map((t) => ({ message: `unfinished transaction ${t.id} (${t.name}) could not be recovered (${t.result}${t.error ? `: ${t.error.message}` : ''}); run \`unwind recover --root ${options.journal.root}\` after fixing the cause` })));

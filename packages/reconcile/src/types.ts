@@ -144,7 +144,7 @@ export interface ReconcileReport {
   items: ItemResult[];
   /** Why the run refused. */
   problems: Problem[];
-  /** Unfinished transactions of an earlier run that were recovered first. */
+  /** Unfinished transactions of an earlier run that were recovered first (finished ones are not listed). */
   recovered: Array<{ id: string; name: string; result: string }>;
   /** Where the status file was written. */
   statusFile?: string;
