@@ -31,21 +31,35 @@ const serialisable = (s: Sandbox) => {
   return config;
 };
 
+/** A sandbox where `a` (and for a removal, `x`) is deployed; then `x` is newly desired, or no longer desired. */
+async function scenario(kind: 'create' | 'remove'): Promise<{ s: Sandbox; a: string; x: string }> {
+  if (kind === 'create') return prepared();
+  const s = makeSandbox();
+  sandboxes.push(s);
+  const [a, x] = names('a', 'x') as [string, string];
+  s.desire(a);
+  s.desire(x);
+  const first = await reconcileContainers(s.config());
+  if (first.exitCode !== 0) throw new Error(`set-up run failed: ${JSON.stringify(first.items)}`);
+  s.undesire(x);
+  return { s, a, x };
+}
+
 describe.skipIf(skip)('container reconciler: SIGKILL at every journal record of one container, then recover()', () => {
-  it('leaves that container\'s before-state (the other untouched), or past the commit point its after-state', async () => {
+  it.each(['create', 'remove'] as const)('%s: leaves that container\'s before-state (the other untouched), or past the commit point its after-state', async (kind) => {
     // A clean run in a child: how many records does x's transaction write?
-    const clean = await prepared();
+    const clean = await scenario(kind);
     const done = await runChild(child, [JSON.stringify({ config: serialisable(clean.s) })]);
     expect(done.code, done.stderr).toBe(0);
-    const tx = listTransactions(join(clean.s.stateDir, 'journal')).find((t) => t.state?.name.endsWith(` ${clean.x}`));
+    const tx = listTransactions(join(clean.s.stateDir, 'journal')).find((t) => t.state?.name === `containers: ${kind} ${clean.x}`);
     const count = readJournalFile(tx!.path).records.length;
-    expect(count).toBeGreaterThan(20);
+    expect(count).toBeGreaterThan(kind === 'create' ? 20 : 14);
 
     const outcomes = await pool(Array.from({ length: count }, (_, i) => i + 1), 4, async (n) => {
-      const { s, a, x } = await prepared();
+      const { s, a, x } = await scenario(kind);
       const before = await s.state([a, x]);
       const result = await runChild(child, [JSON.stringify({ config: serialisable(s), killAt: { key: x, record: n } })]);
-      const records = listTransactions(join(s.stateDir, 'journal')).find((t) => t.state?.name.endsWith(` ${x}`))?.state?.records ?? [];
+      const records = listTransactions(join(s.stateDir, 'journal')).find((t) => t.state?.name === `containers: ${kind} ${x}`)?.state?.records ?? [];
       const passedCommitPoint = records.some((r) => r.kind === 'commit-point');
       const report = await recoverContainers({ stateDir: s.stateDir, prefix: s.prefix });
       const recovered = await s.state([a, x]);
@@ -58,9 +72,10 @@ describe.skipIf(skip)('container reconciler: SIGKILL at every journal record of 
       expect(o.report.ok, `record ${o.n}: ${JSON.stringify(o.report)}`).toBe(true);
       if (o.passedCommitPoint) {
         past++;
-        // After the commit point the container is deployed: a new run finds nothing to do.
+        // Past the commit point the change stands: a new run finds nothing to do.
         const rerun = await reconcileContainers(o.s.config());
-        expect(rerun.items.map((i) => [i.key, i.outcome]), `record ${o.n}`).toEqual([[o.a, 'unchanged'], [o.x, 'unchanged']]);
+        expect(rerun.items.map((i) => [i.key, i.outcome]), `record ${o.n}`).toEqual(kind === 'create' ? [[o.a, 'unchanged'], [o.x, 'unchanged']] : [[o.a, 'unchanged']]);
+        if (kind === 'remove') expect(fs.readdirSync(join(o.s.prefix, 'home')), `record ${o.n}: staged home deleted`).toEqual([o.a]);
       } else {
         expect(o.recovered, `kill after record ${o.n}`).toEqual(o.before);
       }
