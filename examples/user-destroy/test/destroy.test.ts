@@ -44,7 +44,18 @@ function processUid(): number {
 async function startProcesses(uid: number): Promise<ChildProcess[]> {
   const as = ['--reuid', String(uid), '--regid', String(uid), '--clear-groups'];
   const children = [spawn('setpriv', [...as, 'sleep', '1000'], { cwd: '/', stdio: 'ignore' }), spawn('setpriv', [...as, 'sh', '-c', 'trap "" TERM; sleep 1000'], { cwd: '/', stdio: 'ignore' })];
-  cleanups.push(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')));
+  // Every process of this test's uid is one this test started (the uid is free on the machine and
+  // unique to the test): the sleeps under `sh` outlive their parent, so each is killed by its pid.
+  cleanups.push(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const pid of processesOf(uid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ended on its own meanwhile
+      }
+    }
+  });
   for (let i = 0; i < 100 && processesOf(uid).length < 3; i++) await new Promise((r) => setTimeout(r, 20));
   expect(processesOf(uid).length).toBeGreaterThanOrEqual(3);
   return children;
