@@ -97,10 +97,24 @@ export interface InstallResult {
   exitCode: number;
 }
 
-/** Every kind an installer journal may name. */
+/**
+ * Every kind an installer journal may name.
+ *
+ * @example
+ * ```ts
+ * await recover({ root: journalRoot, kinds: installerKinds });
+ * ```
+ */
 export const installerKinds: readonly AnyStepKind[] = [...usersKinds, ...lingerKinds, ...filesKinds, ...systemdKinds, ...ownKinds];
 
-/** The default config: the one variable the service needs. */
+/**
+ * The default config: the one variable the service needs.
+ *
+ * @example
+ * ```ts
+ * defaultConfig('hello'); // '# hello: ...\nGREETING=hello from hello\n'
+ * ```
+ */
 export function defaultConfig(name: string): string {
   return `# ${name}: written by the unwind service-installer example\nGREETING=hello from ${name}\n`;
 }
@@ -109,6 +123,11 @@ export function defaultConfig(name: string): string {
  * The unit: a simple service that reads its config as an EnvironmentFile and
  * refuses to run without GREETING (so a wrong config is a failed start).
  * `$$` is a literal `$` for systemd.
+ *
+ * @example
+ * ```ts
+ * installUnit({ unit: 'hello.service', content: unitFile('hello', '/etc/hello/hello.conf') });
+ * ```
  */
 export function unitFile(name: string, configPath: string): string {
   return [
@@ -126,7 +145,14 @@ export function unitFile(name: string, configPath: string): string {
   ].join('\n');
 }
 
-/** Where things go for these options. */
+/**
+ * Where things go for these options.
+ *
+ * @example
+ * ```ts
+ * targets({ name: 'hello', prefix: '/tmp/sb' }).configPath; // '/tmp/sb/etc/hello/hello.conf'
+ * ```
+ */
 export function targets(options: Pick<InstallOptions, 'name' | 'prefix' | 'lingerDir'>) {
   const root = options.prefix ?? '/';
   const configPath = join(root, 'etc', options.name, `${options.name}.conf`);
@@ -143,6 +169,11 @@ export function targets(options: Pick<InstallOptions, 'name' | 'prefix' | 'linge
  * The installer's phases, in order: group, user, linger, (the user's
  * manager,) config directory, config file, unit file, daemon-reload, enable,
  * start, wait until active, verify.
+ *
+ * @example
+ * ```ts
+ * for (const step of installSteps(options, (get) => get(groupHandle).gid)) tx.add(step);
+ * ```
  */
 export function installSteps(options: InstallOptions, gidOf: (get: ResultReader) => number): Array<Step<any, any, any>> {
   const { name, prefix } = options;
@@ -189,7 +220,14 @@ export function recoverInstall(options: { journalRoot: string; extraKinds?: read
   });
 }
 
-/** One line per transaction recovery finished, for the message. */
+/**
+ * One line per transaction recovery finished, for the message.
+ *
+ * @example
+ * ```ts
+ * console.log(describeRecovery(await recoverInstall({ journalRoot })).join('\n'));
+ * ```
+ */
 export function describeRecovery(report: RecoveryReport): string[] {
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
@@ -205,7 +243,14 @@ export function describeRecovery(report: RecoveryReport): string[] {
     });
 }
 
-/** Plain words about an outcome: what failed, that a rollback ran and what it undid, how it ended. */
+/**
+ * Plain words about an outcome: what failed, that a rollback ran and what it undid, how it ended.
+ *
+ * @example
+ * ```ts
+ * console.error(describeInstall('hello', outcome, 'on this machine'));
+ * ```
+ */
 export function describeInstall(name: string, outcome: Outcome, where: string): string {
   const lines: string[] = [];
   switch (outcome.status) {

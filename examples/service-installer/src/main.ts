@@ -38,7 +38,14 @@ The sandbox needs root: the shadow tools run with -P <sandbox>, and a private
 systemd user manager runs in a private mount namespace for as long as this
 program runs (the service stops with it; its files stay in the sandbox).`;
 
-/** Test hooks: a command runner wrapper and a place to say where the sandbox manager is. */
+/**
+ * Test hooks: a command runner for every step.
+ *
+ * @example
+ * ```ts
+ * await main(['--name', 'hello'], process.stdout, process.stderr, { exec: recordingRunner });
+ * ```
+ */
 export interface MainHooks {
   exec?: CommandRunner;
 }

@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-/** The machine's user database files that a prefix root copies (TESTING.md). */
+/**
+ * The machine's user database files that a prefix root copies (TESTING.md).
+ *
+ * @example
+ * ```ts
+ * for (const f of DB_FILES) fs.readFileSync(join(root, 'etc', f));
+ * ```
+ */
 export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
 
 /**
@@ -28,7 +35,14 @@ export interface Sandbox {
   managerRuntimeDir: string;
 }
 
-/** The fixed layout of a sandbox under `root` (nothing is created). */
+/**
+ * The fixed layout of a sandbox under `root` (nothing is created).
+ *
+ * @example
+ * ```ts
+ * sandboxLayout('/tmp/sb').journalRoot; // '/tmp/sb/var/lib/unwind-service-installer'
+ * ```
+ */
 export function sandboxLayout(root: string): Sandbox {
   return {
     root,
@@ -80,7 +94,14 @@ export function createSandbox(root: string): Sandbox {
   return sb;
 }
 
-/** Whether `root` looks like a sandbox made by {@link createSandbox}. */
+/**
+ * Whether `root` looks like a sandbox made by {@link createSandbox}.
+ *
+ * @example
+ * ```ts
+ * const sb = isSandbox(root) ? sandboxLayout(root) : createSandbox(root);
+ * ```
+ */
 export function isSandbox(root: string): boolean {
   const sb = sandboxLayout(root);
   return fs.existsSync(join(root, 'etc/passwd')) && fs.existsSync(sb.loginctl) && fs.existsSync(sb.lingerDir);

@@ -98,7 +98,14 @@ async function mainPid(a: CheckArgs, unit: string, ctx: StepContext): Promise<nu
   return Number(r.stdout.trim());
 }
 
-/** The `KEY=value` assignments of an EnvironmentFile (comments and blank lines skipped). */
+/**
+ * The `KEY=value` assignments of an EnvironmentFile (comments and blank lines skipped).
+ *
+ * @example
+ * ```ts
+ * assignments('# c\nGREETING=hi\n'); // ['GREETING=hi']
+ * ```
+ */
 export function assignments(config: string): string[] {
   return config.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith(';') && l.includes('='));
 }

@@ -25,6 +25,12 @@ export interface SandboxManager {
  * Why a sandbox manager cannot be started in this process, or undefined when
  * it can. It mounts a tmpfs on /run/systemd, so it refuses to run outside a
  * private mount namespace (`UNWIND_IN_NAMESPACE=1`, set by whoever made it).
+ *
+ * @example
+ * ```ts
+ * const why = cannotStartManager();
+ * if (why) console.warn(`no sandbox manager: ${why}`);
+ * ```
  */
 export function cannotStartManager(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root: a sandbox systemd user manager needs a tmpfs on /run/systemd';

@@ -79,10 +79,24 @@ export interface DestroyResult {
   exitCode: number;
 }
 
-/** Every kind a user-destroy journal may name. */
+/**
+ * Every kind a user-destroy journal may name.
+ *
+ * @example
+ * ```ts
+ * await recover({ root: journalRoot, kinds: destroyKinds });
+ * ```
+ */
 export const destroyKinds: readonly AnyStepKind[] = [...snapshotKinds, ...usersKinds, ...ownKinds];
 
-/** Finishes (or rolls back) an interrupted destroy. Safe any time, and twice; {@link destroyUser} runs it first. */
+/**
+ * Finishes (or rolls back) an interrupted destroy. Safe any time, and twice; {@link destroyUser} runs it first.
+ *
+ * @example
+ * ```ts
+ * const report = await recoverDestroy({ journalRoot: '/var/lib/unwind-user-destroy' });
+ * ```
+ */
 export function recoverDestroy(options: { journalRoot: string; extraKinds?: readonly AnyStepKind[]; exec?: CommandRunner; onEvent?: EventListener }): Promise<RecoveryReport> {
   return recover({
     root: options.journalRoot,
@@ -92,7 +106,14 @@ export function recoverDestroy(options: { journalRoot: string; extraKinds?: read
   });
 }
 
-/** One line per transaction recovery finished. */
+/**
+ * One line per transaction recovery finished.
+ *
+ * @example
+ * ```ts
+ * console.log(describeRecovery(await recoverDestroy({ journalRoot })).join('\n'));
+ * ```
+ */
 export function describeRecovery(report: RecoveryReport): string[] {
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
@@ -105,7 +126,14 @@ export function describeRecovery(report: RecoveryReport): string[] {
     );
 }
 
-/** Plain words: what failed, that a rollback ran, how it ended — and that the user still has their state. */
+/**
+ * Plain words: what failed, that a rollback ran, how it ended — and that the user still has their state.
+ *
+ * @example
+ * ```ts
+ * console.error(describeDestroy('alice', stateDir, outcome, 'on this machine'));
+ * ```
+ */
 export function describeDestroy(user: string, stateDir: string | undefined, outcome: Outcome, where: string): string {
   const lines: string[] = [];
   const failed = outcome.steps.find((s) => s.error);

@@ -35,7 +35,14 @@ options:
 
 It needs root: the shadow tools run with -P <sandbox>, and the destroy runs as the user.`;
 
-/** A runner whose userdel always answers exit 8, as when the user's processes outlive every attempt. */
+/**
+ * A runner whose userdel always answers exit 8, as when the user's processes outlive every attempt.
+ *
+ * @example
+ * ```ts
+ * await destroyUser({ ...options, exec: alwaysBusy() }); // rolled back: the user keeps their state
+ * ```
+ */
 export function alwaysBusy(base: CommandRunner = runCommand): CommandRunner {
   return (spec) =>
     spec.argv[0] === 'userdel'
@@ -43,7 +50,14 @@ export function alwaysBusy(base: CommandRunner = runCommand): CommandRunner {
       : base(spec);
 }
 
-/** Test hooks: a command runner for every step. */
+/**
+ * Test hooks: a command runner for every step.
+ *
+ * @example
+ * ```ts
+ * await main(['--user', 'alice'], process.stdout, process.stderr, { exec: recordingRunner });
+ * ```
+ */
 export interface MainHooks {
   exec?: CommandRunner;
 }

@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-/** The machine's user database files that a prefix root copies (TESTING.md). */
+/**
+ * The machine's user database files that a prefix root copies (TESTING.md).
+ *
+ * @example
+ * ```ts
+ * for (const f of DB_FILES) fs.readFileSync(join(root, 'etc', f));
+ * ```
+ */
 export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
 
 /**
@@ -22,12 +29,26 @@ export interface Sandbox {
   journalRoot: string;
 }
 
-/** The fixed layout of a sandbox under `root` (nothing is created). */
+/**
+ * The fixed layout of a sandbox under `root` (nothing is created).
+ *
+ * @example
+ * ```ts
+ * sandboxLayout('/tmp/sb').lingerDir; // '/tmp/sb/var/lib/systemd/linger'
+ * ```
+ */
 export function sandboxLayout(root: string): Sandbox {
   return { root, lingerDir: join(root, 'var/lib/systemd/linger'), journalRoot: join(root, 'var/lib/unwind-user-destroy') };
 }
 
-/** Whether `root` looks like a sandbox made by {@link createSandbox}. */
+/**
+ * Whether `root` looks like a sandbox made by {@link createSandbox}.
+ *
+ * @example
+ * ```ts
+ * if (!isSandbox(root)) createSandbox(root, { user: 'alice', app: 'example-app' });
+ * ```
+ */
 export function isSandbox(root: string): boolean {
   return fs.existsSync(join(root, 'etc/passwd')) && fs.existsSync(join(root, 'etc/login.defs')) && fs.existsSync(sandboxLayout(root).lingerDir);
 }
@@ -64,7 +85,14 @@ export function freeUid(): number {
   }
 }
 
-/** Sample managed state: files, a nested directory, a symlink, odd modes. */
+/**
+ * Sample managed state: files, a nested directory, a symlink, odd modes, all owned by the user.
+ *
+ * @example
+ * ```ts
+ * seedState('/tmp/sb/home/alice/.config/example-app', 47001, 47001);
+ * ```
+ */
 export function seedState(dir: string, uid: number, gid: number): void {
   fs.mkdirSync(join(dir, 'generations/1'), { recursive: true });
   fs.writeFileSync(join(dir, 'config.lua'), 'return { packages = { "ripgrep", "fd" } }\n');
