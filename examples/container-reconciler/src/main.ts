@@ -16,7 +16,15 @@ import { LockHeldError } from '@unwind/core';
 import type { ReconcileReport } from '@unwind/reconcile';
 import { reconcileContainers, type ReconcilerConfig } from './reconciler.js';
 
-/** Plain words for the person running it: one line per container, then how the run ended. */
+/**
+ * Plain words for the person running it: one line per container, then how the run ended.
+ *
+ * @example
+ * ```ts
+ * console.log(formatReport(await reconcileContainers(config)));
+ * // failed         web: create failed at step 7 (restart web.service (user web)): ...; rolled back, this item is as it was before
+ * ```
+ */
 export function formatReport(report: ReconcileReport): string {
   const lines: string[] = [];
   for (const r of report.recovered) lines.push(`recovered an unfinished transaction of an earlier run: ${r.name} → ${r.result}`);
@@ -34,7 +42,14 @@ export function formatReport(report: ReconcileReport): string {
   return lines.join('\n');
 }
 
-/** Parses the command line into a config (without `exec`). */
+/**
+ * Parses the command line into a config (without `exec`).
+ *
+ * @example
+ * ```ts
+ * configFrom(['--desired', '/srv/desired', '--state', '/var/lib/cr', '--deny', 'admin']).config.deny; // ['admin']
+ * ```
+ */
 export function configFrom(argv: string[]): { config: ReconcilerConfig; json: boolean } {
   const { values } = parseArgs({
     args: argv,

@@ -71,10 +71,25 @@ export interface ReconcilerConfig {
 const DEFAULT_GROUP = 'unwind-containers';
 const DEFAULT_MARKER = 'unwind-container';
 
-/** Every step kind a container-reconciler journal may name, for `recover`. */
+/**
+ * Every step kind a container-reconciler journal may name, for `recover`.
+ *
+ * @example
+ * ```ts
+ * await recover({ root: '/var/lib/container-reconciler/journal', kinds: reconcilerKinds });
+ * ```
+ */
 export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, removeUnitFile];
 
-/** The settings of a run, with defaults filled in. */
+/**
+ * The settings of a run, with defaults filled in, and the helpers the plans share.
+ *
+ * @example
+ * ```ts
+ * const s = settings({ desiredDir: '/srv/desired', stateDir: '/var/lib/cr' });
+ * s.manager('web', '/srv/containers/web'); // { scope: { user: 'web' }, unitDir: '/srv/containers/web/.config/systemd/user', ... }
+ * ```
+ */
 export function settings(config: ReconcilerConfig) {
   const prefix = config.prefix;
   const timeout = config.commandTimeoutMs ?? 30_000;
@@ -101,6 +116,11 @@ type Settings = ReturnType<typeof settings>;
  * group, the user (with the marker), its membership, linger, its manager
  * started and waited for (no sleep loop), the unit file (installed, reloaded,
  * checked loaded) and a restart checked to stay active.
+ *
+ * @example
+ * ```ts
+ * for (const step of deploySteps(container, settings(config), config)) tx.add(step);
+ * ```
  */
 export function deploySteps(c: Container, s: Settings, config: ReconcilerConfig): AnyStep[] {
   const user: StepHandle<{ home: string }> = { index: 1 };
@@ -116,7 +136,15 @@ export function deploySteps(c: Container, s: Settings, config: ReconcilerConfig)
   ];
 }
 
-/** The steps that remove a managed user no longer desired: its unit stopped and removed, linger off, the account and home removed. */
+/**
+ * The steps that remove a managed user no longer desired: its unit stopped
+ * and removed, linger off, the account and home removed (staged until commit).
+ *
+ * @example
+ * ```ts
+ * for (const step of removalSteps(account, settings(config))) tx.add(step);
+ * ```
+ */
 export function removalSteps(a: Account, s: Settings): AnyStep[] {
   const manager = s.manager(a.name, a.home);
   const unit = `${a.name}.service`;
@@ -128,7 +156,15 @@ export function removalSteps(a: Account, s: Settings): AnyStep[] {
   ];
 }
 
-/** Read-only: what drifted on an unchanged container, or undefined. */
+/**
+ * Read-only: what drifted on an unchanged container (unit file missing,
+ * linger off, user manager not active, service not active), or undefined.
+ *
+ * @example
+ * ```ts
+ * await driftOf(container, account, settings(config), new AbortController().signal); // 'service not active'
+ * ```
+ */
 export async function driftOf(c: Container, a: Account, s: Settings, signal: AbortSignal): Promise<string | undefined> {
   const found: string[] = [];
   const probe = { exec: s.exec, signal };

@@ -73,7 +73,15 @@ export function sortKeys(keys: Iterable<string>): string[] {
   return [...keys].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
-/** The reason a key is protected, or undefined. */
+/**
+ * The reason a key is protected, or undefined.
+ *
+ * @example
+ * ```ts
+ * protectionOf({ protect: (k) => k === 'root' }, 'root'); // 'protected'
+ * protectionOf({ protect: () => 'deny list' }, 'bob');   // 'deny list'
+ * ```
+ */
 export function protectionOf<A>(rules: Pick<DiffRules<unknown, A>, 'protect'>, key: string, actual?: A): string | undefined {
   const verdict = rules.protect?.(key, actual);
   if (verdict === true) return 'protected';

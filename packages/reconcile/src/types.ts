@@ -1,7 +1,14 @@
 import type { AnyStepKind, CommandRunner, EventListener, Journal, Lock, Outcome, RetryPolicy, SerializedError, Step } from '@unwind/core';
 import type { Problem } from './validate.js';
 
-/** Any step, whatever its types. */
+/**
+ * Any step, whatever its types: what a plan returns.
+ *
+ * @example
+ * ```ts
+ * const steps: AnyStep[] = [ensureUser({ name: 'web' }), enableLinger({ user: 'web' })];
+ * ```
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStep = Step<any, any, any>;
 

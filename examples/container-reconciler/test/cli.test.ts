@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeSandbox, manager, names, runChild, skipReason, type Sandbox } from './helpers.js';
+
+const skip = skipReason();
+if (skip) console.warn(`container-reconciler CLI tests skipped: ${skip}`);
+const main = join(import.meta.dirname, '..', 'src', 'main.ts');
+
+const sandboxes: Sandbox[] = [];
+afterEach(async () => {
+  for (const s of sandboxes.splice(0)) await s.cleanup();
+});
+
+function argv(s: Sandbox, ...extra: string[]): string[] {
+  const m = manager();
+  return ['--desired', s.desiredDir, '--state', s.stateDir, '--prefix', s.prefix, '--linger-dir', s.lingerDir, '--loginctl', s.loginctl, '--systemctl', s.systemctl,
+    '--shared-unit-dir', m.unitDir, '--shared-home', m.home, '--shared-runtime-dir', m.runtimeDir, '--settle', '200', '--timeout', '15000', ...extra];
+}
+
+describe.skipIf(skip)('container reconciler: the command line', () => {
+  it('says in plain words what happened to each container and how the run ended; exit codes 0 and 4', async () => {
+    const s = makeSandbox();
+    sandboxes.push(s);
+    const [a, b] = names('a', 'b') as [string, string];
+    s.desire(a);
+    s.desire(b);
+    const ok = await runChild(main, argv(s));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`created        ${a}: created`);
+    expect(ok.stdout).toContain(`created        ${b}: created`);
+    expect(ok.stdout).toContain('All 2 items are as desired.');
+    expect(ok.stdout).toContain(`Status written to ${join(s.stateDir, 'status.json')}`);
+
+    fs.writeFileSync(join(s.desiredDir, 'notes.txt'), 'x');
+    const bad = await runChild(main, argv(s));
+    expect(bad.code).toBe(4);
+    expect(bad.stdout).toContain('problem: notes.txt: not a <name>.service file');
+    expect(bad.stdout).toContain('Nothing was changed');
+
+    fs.rmSync(join(s.desiredDir, 'notes.txt'));
+    const json = await runChild(main, argv(s, '--json'));
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).items.map((i: { outcome: string }) => i.outcome)).toEqual(['unchanged', 'unchanged']);
+  });
+
+  it('a failed container: exit 1, the line names the step, says it was rolled back; the other is deployed', async () => {
+    const s = makeSandbox();
+    sandboxes.push(s);
+    const [a, b] = names('a', 'b') as [string, string];
+    s.desire(a);
+    s.desire(b, '[Unit]\nDescription=dies at once\n\n[Service]\nExecStart=/bin/false\n');
+    const res = await runChild(main, argv(s));
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout).toContain(`created        ${a}: created`);
+    expect(res.stdout).toMatch(new RegExp(`failed +${b}: create failed at step 7 \\(restart ${b}\\.service.*rolled back, this item is as it was before`));
+    expect(res.stdout).toContain('1 of 2 items failed; each failed item was rolled back on its own, the others were applied.');
+  });
+
+  it('a bad command line is refused with exit 4', async () => {
+    const res = await runChild(main, ['--desired', '/x']);
+    expect(res.code).toBe(4);
+    expect(res.stderr).toContain('--desired DIR and --state DIR are required');
+  });
+});
