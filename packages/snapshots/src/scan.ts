@@ -2,18 +2,18 @@ import { createHash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 
 /**
+ * The few synchronous calls scanning needs, so the same code walks a real
+ * disk (`node:fs`) or an in-memory volume (memfs) in unit tests.
+ *
+ * Scanning is synchronous on purpose: one lstat is a microsecond, a thread
+ * pool round-trip costs more than the call. An internal `Yielder` gives the
+ * event loop a turn every few hundred calls so signals and timers still run.
+ *
  * @example
  * ```ts
  * import { Volume } from 'memfs';
  * await scanTree('/t', { fs: Volume.fromJSON({ '/t/a': 'x' }) as unknown as ScanFs });
  * ```
- *
- * The few synchronous calls scanning needs, so the same code walks a real
- * disk (`node:fs`) or an in-memory volume (memfs) in unit tests.
- *
- * Scanning is synchronous on purpose: one lstat is a microsecond, a thread
- * pool round-trip costs more than the call. {@link Yielder} gives the event
- * loop a turn every few hundred calls so signals and timers still run.
  */
 export interface ScanFs {
   lstatSync(path: string, options: { bigint: true }): {
