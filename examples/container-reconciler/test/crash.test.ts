@@ -10,9 +10,10 @@ if (skip) console.warn(`container-reconciler crash tests skipped: ${skip}`);
 const child = join(import.meta.dirname, 'fixtures', 'child.ts');
 
 const sandboxes: Sandbox[] = [];
+// Some fifty sandboxes, each with units to stop and purge: more than the default hook timeout.
 afterAll(async () => {
-  for (const s of sandboxes.splice(0)) await s.cleanup();
-});
+  await pool(sandboxes.splice(0), 8, (s) => s.cleanup());
+}, 300_000);
 
 /** A sandbox where container `a` is already deployed and `x` is newly desired. */
 async function prepared(): Promise<{ s: Sandbox; a: string; x: string }> {
