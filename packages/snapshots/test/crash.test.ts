@@ -5,7 +5,7 @@ import { listTransactions, readJournalFile, recover } from '@unwind/core';
 import { testKinds, treeState } from '@unwind/core/testing';
 import { kinds, list } from '@unwind/snapshots';
 import { testKindsHere } from './fixtures/kinds.js';
-import { makeTree, richState, runChild, tempDir } from './helpers.js';
+import { collectionSandbox, richState, runChild } from './helpers.js';
 
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
 const allKinds = [...kinds, ...testKindsHere, ...testKinds];
@@ -13,12 +13,7 @@ const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 function sandbox() {
-  const base = tempDir();
-  cleanups.push(base.remove);
-  const dir = join(base.path, 'collection');
-  fs.mkdirSync(dir);
-  makeTree(dir);
-  return { base: base.path, dir, root: join(base.path, 'journal'), store: join(base.path, 'store') };
+  return collectionSandbox(cleanups);
 }
 
 interface Config {

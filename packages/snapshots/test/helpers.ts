@@ -1,8 +1,7 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { treeState } from '@unwind/core/testing';
+import { runTypeScript, temporaryDirectory, treeState, type ChildOutcome } from '@unwind/core/testing';
 
 /** The repository root, where `--import tsx` resolves. */
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -10,8 +9,21 @@ export const isRoot = process.getuid?.() === 0;
 
 /** A temp directory; `remove` is idempotent. */
 export function tempDir(prefix = 'unwind-snapshots-'): { path: string; remove: () => void } {
-  const path = fs.mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => fs.rmSync(path, { recursive: true, force: true }) };
+  return temporaryDirectory(prefix);
+}
+
+/**
+ * A temp directory holding `collection` (a {@link makeTree} tree), with the
+ * journal root and snapshot store paths beside it (not created); its removal
+ * goes on `cleanups`.
+ */
+export function collectionSandbox(cleanups: Array<() => void>): { base: string; dir: string; root: string; store: string } {
+  const base = tempDir();
+  cleanups.push(base.remove);
+  const dir = join(base.path, 'collection');
+  fs.mkdirSync(dir);
+  makeTree(dir);
+  return { base: base.path, dir, root: join(base.path, 'journal'), store: join(base.path, 'store') };
 }
 
 function setTime(path: string, seconds: number): void {
@@ -93,19 +105,9 @@ export function richState(dir: string) {
   });
 }
 
-/** Runs a TypeScript file in a child node process; resolves with how it ended. */
-export function runChild(script: string, args: string[], options: { killAfterMs?: number } = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      done({ code, signal, stderr });
-    });
-  });
+/** Runs a TypeScript file in a child node process (stdout discarded); resolves with how it ended. */
+export function runChild(script: string, args: string[], options: { killAfterMs?: number } = {}): Promise<ChildOutcome> {
+  return runTypeScript(script, args, { ...options, cwd: repoRoot, stdout: 'ignore' });
 }
 
 /** Runs a program, throwing with its stderr when it fails. */

@@ -7,18 +7,13 @@ import { conformanceSuite, failingStep } from '@unwind/core/testing';
 import { kinds, list, snapshot } from '@unwind/snapshots';
 import { testHooks } from '../src/hooks.js';
 import { mutate } from './fixtures/kinds.js';
-import { isRoot, makeTree, mutateTree, richState, run, tempDir } from './helpers.js';
+import { collectionSandbox, isRoot, makeTree, mutateTree, richState, run } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 function sandbox() {
-  const base = tempDir();
-  cleanups.push(base.remove);
-  const dir = join(base.path, 'collection');
-  fs.mkdirSync(dir);
-  makeTree(dir);
-  return { base: base.path, dir, store: join(base.path, 'store'), root: join(base.path, 'journal') };
+  return collectionSandbox(cleanups);
 }
 
 /** Snapshots kept in a test context's blob directory, found by the source they hold. */
