@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile, recover } from '@unwind/core';
-import { testKinds } from '@unwind/core/testing';
+import { runTypeScript, testKinds, type ChildOutcome } from '@unwind/core/testing';
 import { kinds as usersKinds } from '../src/index.js';
 import { freeUid, machineDbHashes, prefixRoot, skipReason, type PrefixRoot } from './helpers.js';
 
@@ -17,15 +16,9 @@ const kinds = [...usersKinds, ...testKinds];
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
 
-function runChild(config: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((done, fail) => {
-    // cwd = repository root: tsx maps @unwind/* to the sources through tsconfig paths.
-    const c = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(config)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    c.stderr.on('data', (d) => (stderr += d));
-    c.on('error', fail);
-    c.on('close', (code, signal) => done({ code, signal, stderr }));
-  });
+function runChild(config: Record<string, unknown>): Promise<ChildOutcome> {
+  // cwd = repository root: tsx maps @unwind/* to the sources through tsconfig paths.
+  return runTypeScript(child, [JSON.stringify(config)], { cwd: repoRoot, stdout: 'ignore' });
 }
 
 let machine: Record<string, string>;

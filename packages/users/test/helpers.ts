@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
-import { treeState } from '@unwind/core/testing';
+import { fileHashes, treeState } from '@unwind/core/testing';
 import { processesOf } from '../src/index.js';
 
 export const isRoot = process.getuid?.() === 0;
@@ -16,14 +15,8 @@ export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
 
 /** Hashes of the machine's own user database, to prove the tests never touch it. */
 export function machineDbHashes(): Record<string, string> {
-  const hash = (f: string) => {
-    try {
-      return createHash('sha256').update(fs.readFileSync(`/etc/${f}`)).digest('hex');
-    } catch {
-      return 'unreadable'; // shadow and gshadow when not root; the real-tool tests skip then anyway
-    }
-  };
-  return Object.fromEntries(DB_FILES.map((f) => [f, hash(f)]));
+  // shadow and gshadow are unreadable when not root; the real-tool tests skip then anyway.
+  return fileHashes('/etc', DB_FILES, { unreadable: 'unreadable' });
 }
 
 /** A throw-away root per TESTING.md: PREFIX/etc with copies of the machine's files, PREFIX/home. */
