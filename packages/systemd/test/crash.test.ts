@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile, recover } from '@unwind/core';
-import { testKinds } from '@unwind/core/testing';
+import { runTypeScript, testKinds, type ChildOutcome } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 import { purgeUnit, skipReason, sleeperUnit, snapshot, uniqueUnit, userManager } from './fixture.js';
 
@@ -12,18 +11,8 @@ const skip = skipReason();
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
 
-function runChild(config: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((done, fail) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(config)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('error', fail);
-    p.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code, signal, stderr });
-    });
-  });
+function runChild(config: Record<string, unknown>): Promise<ChildOutcome> {
+  return runTypeScript(child, [JSON.stringify(config)], { cwd: repoRoot, stdout: 'ignore', killAfterMs: 60_000 });
 }
 
 describe.skipIf(skip)('crash recovery of systemd steps (SIGKILL in a child, then recover())', () => {
