@@ -9,14 +9,13 @@
  *   here) through a stub `systemctl` that keeps their state as files and logs every call:
  *   `startUserManager` runs its real argv against it, so start → wait → stop is exercised.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inject } from 'vitest';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
-import { treeState } from '@unwind/core/testing';
+import { pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
 import { unitState } from '@unwind/systemd';
 import type { ReconcilerConfig } from '../src/reconciler.js';
 import type {} from '../../../packages/systemd/test/global-setup.js';
@@ -191,33 +190,9 @@ export function faultyExec(fault: (argv: readonly string[]) => Fault): { exec: C
   return { exec, injected };
 }
 
-/** Runs a TypeScript file in a child node process. */
-export function runChild(script: string, args: string[], options: { onSpawn?: (pid: number) => void } = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '--disable-warning=UNWIND_STALE_LOCK' } });
-    if (child.pid) options.onSpawn?.(child.pid);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code, signal, stdout, stderr });
-    });
-  });
+/** Runs a TypeScript file in a child node process (killed after two minutes, stale-lock warnings off). */
+export function runChild(script: string, args: string[], options: { onSpawn?: (pid: number) => void } = {}): Promise<ChildOutcome> {
+  return runTypeScript(script, args, { ...options, cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '--disable-warning=UNWIND_STALE_LOCK' }, killAfterMs: 120_000 });
 }
 
-/** Runs `work` over `items`, at most `limit` at a time, keeping the order of results. */
-export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  }));
-  return results;
-}
+export { pool };
