@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, inject } from 'vitest';
 import { runCommand } from '@unwind/core';
-import { treeState } from '@unwind/core/testing';
+import { fileHashes, pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
 import { unitState, type ManagerOptions } from '@unwind/systemd';
 import { lookupGroup, lookupUser } from '@unwind/users';
 import { defaultConfig, targets, unitFile } from '../src/install.js';
@@ -39,7 +38,7 @@ export function makeSandbox(): Sandbox {
 
 /** Hashes of the machine's own user database, to prove the tests never touch it. */
 export function machineDb(): Record<string, string> {
-  return Object.fromEntries(DB_FILES.map((f) => [f, createHash('sha256').update(fs.readFileSync(`/etc/${f}`)).digest('hex')]));
+  return fileHashes('/etc', DB_FILES);
 }
 
 /**
@@ -86,36 +85,11 @@ export async function purgeUnit(name: string): Promise<void> {
 }
 
 /** Runs a TypeScript file in a child node process; resolves with how it ended. */
-export function runChild(script: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 90_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code, signal, stdout, stderr });
-    });
-  });
+export function runChild(script: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 90_000): Promise<ChildOutcome> {
+  return runTypeScript(script, args, { cwd: repoRoot, env, killAfterMs: timeoutMs });
 }
 
-/** Runs `work` over `items`, at most `limit` at a time, keeping the order of results. */
-export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i]!);
-      }
-    }),
-  );
-  return results;
-}
+export { pool };
 
 /** The end state the installer promises, read from the real system. */
 export async function expectInstalled(sb: Sandbox, name: string): Promise<void> {
