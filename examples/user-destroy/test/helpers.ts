@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
-import { treeState } from '@unwind/core/testing';
+import { fileHashes, pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
 import { createSandbox, DB_FILES, type Sandbox } from '../src/sandbox.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -25,7 +23,7 @@ export function makeSandbox(uid?: number): TestSandbox {
 
 /** Hashes of the machine's own user database, to prove the tests never touch it. */
 export function machineDb(): Record<string, string> {
-  return Object.fromEntries(DB_FILES.map((f) => [f, createHash('sha256').update(fs.readFileSync(`/etc/${f}`)).digest('hex')]));
+  return fileHashes('/etc', DB_FILES);
 }
 
 /**
@@ -77,33 +75,8 @@ export function faultyExec(fault: (spec: CommandSpec) => Fault = () => undefined
 }
 
 /** Runs a TypeScript file in a child node process; resolves with how it ended. */
-export function runChild(script: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code, signal, stdout, stderr });
-    });
-  });
+export function runChild(script: string, args: string[], timeoutMs = 60_000): Promise<ChildOutcome> {
+  return runTypeScript(script, args, { cwd: repoRoot, killAfterMs: timeoutMs });
 }
 
-/** Runs `work` over `items`, at most `limit` at a time, keeping the order of results. */
-export async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i]!);
-      }
-    }),
-  );
-  return results;
-}
+export { pool };
