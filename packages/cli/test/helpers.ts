@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { treeState } from '@unwind/core/testing';
+import { runTypeScript, treeState } from '@unwind/core/testing';
 
 /** The repository root: children run from here so `--import tsx` resolves. */
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -59,7 +59,7 @@ export function unwind(args: string[], options: { env?: NodeJS.ProcessEnv; asNob
 
 /** Runs a TypeScript fixture in a child node process (through tsx). */
 export function runFixture(name: string, args: string[]): Promise<Ran> {
-  return run([process.execPath, '--import', 'tsx', join(fixtures, name), ...args], { env: cleanEnv() });
+  return runTypeScript(join(fixtures, name), args, { cwd: repoRoot, env: cleanEnv(), killAfterMs: 30_000 });
 }
 
 /** A temp directory with a sandbox (`sb`, holding an old a.conf) and a journal root path (`j`, not created). */
