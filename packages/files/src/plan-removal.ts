@@ -15,7 +15,14 @@ import { join } from 'node:path';
  * ```
  */
 export interface PlanFs {
-  lstat(path: string): { isDirectory(): boolean; isSymbolicLink(): boolean } | undefined;
+  /** The path's type without following a link; `undefined` when it does not exist. */
+  lstat(path: string): {
+    /** Whether it is a directory. */
+    isDirectory(): boolean;
+    /** Whether it is a symbolic link. */
+    isSymbolicLink(): boolean;
+  } | undefined;
+  /** The names in a directory. */
   readdir(path: string): string[];
 }
 

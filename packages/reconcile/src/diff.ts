@@ -49,6 +49,7 @@ export interface DiffEntry<D, A> {
  * ```
  */
 export interface DiffRules<D, A> {
+  /** The key of a desired item: unique; items run in the sorted order of their keys. */
   key: (item: D) => string;
   /** Key of an actual item. Default: `key`. */
   actualKey?: (item: A) => string;

@@ -50,6 +50,7 @@ export interface ReconcileOptions<D, A> {
   desired: readonly D[];
   /** Reads the actual items: every item that is ours or that a desired key names (so nothing is adopted by accident). Read-only. */
   actual: () => Promise<readonly A[]>;
+  /** The key of a desired item: unique; items run in the sorted order of their keys. */
   key: (item: D) => string;
   /** Key of an actual item. Default: `key`. */
   actualKey?: (item: A) => string;

@@ -26,6 +26,7 @@ export interface Problem {
  * ```
  */
 export interface ValidationRules<D> {
+  /** The key of a desired item: unique; items run in the sorted order of their keys. */
   key: (item: D) => string;
   /** Checks a key (default: core's `validateName`: no spaces, no leading dash, no `/`). Throw to refuse. */
   validateKey?: (key: string) => void;

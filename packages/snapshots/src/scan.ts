@@ -16,15 +16,35 @@ import * as nodeFs from 'node:fs';
  * ```
  */
 export interface ScanFs {
+  /** `fs.lstatSync(path, { bigint: true })`: metadata without following a link. */
   lstatSync(path: string, options: { bigint: true }): {
     mode: bigint; uid: bigint; gid: bigint; size: bigint; ino: bigint; nlink: bigint; mtimeNs: bigint; ctimeNs: bigint;
-    isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isSocket(): boolean; isFIFO(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean;
+    /** A regular file. */
+    isFile(): boolean;
+    /** A directory. */
+    isDirectory(): boolean;
+    /** A symbolic link. */
+    isSymbolicLink(): boolean;
+    /** A socket (refused by snapshots). */
+    isSocket(): boolean;
+    /** A FIFO (refused by snapshots). */
+    isFIFO(): boolean;
+    /** A block device (refused by snapshots). */
+    isBlockDevice(): boolean;
+    /** A character device (refused by snapshots). */
+    isCharacterDevice(): boolean;
   };
+  /** `fs.readdirSync`: the names in a directory. */
   readdirSync(path: string): string[];
+  /** `fs.readlinkSync`: a link's target. */
   readlinkSync(path: string): string;
+  /** `fs.readFileSync`: a whole file. */
   readFileSync(path: string): Buffer;
+  /** `fs.openSync`. */
   openSync(path: string, flags: number | string): number;
+  /** `fs.readSync`. */
   readSync(fd: number, buffer: Buffer, offset: number, length: number, position: number | null): number;
+  /** `fs.closeSync`. */
   closeSync(fd: number): void;
 }
 

@@ -23,7 +23,7 @@ export type UnitUse = 'any' | 'file' | 'instance';
 /**
  * Checks a unit name before it reaches a command line or a path: no path
  * separators, spaces, shell characters or leading dash, at most 255
- * characters, ending in a known unit suffix. Throws {@link InvalidInputError}.
+ * characters, ending in a known unit suffix. Throws `InvalidInputError` (from `@unwind/core`).
  *
  * @example
  * ```ts

@@ -117,7 +117,12 @@ export async function pool<T, R>(items: readonly T[], limit: number, work: (item
  * afterEach(() => dir.remove());
  * ```
  */
-export function temporaryDirectory(prefix = 'unwind-'): { path: string; remove: () => void } {
+export function temporaryDirectory(prefix = 'unwind-'): {
+  /** The directory. */
+  path: string;
+  /** Deletes it and everything in it; safe to call twice. */
+  remove: () => void;
+} {
   const path = fs.mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => fs.rmSync(path, { recursive: true, force: true }) };
 }
