@@ -12,11 +12,11 @@ export const fixtures = join(import.meta.dirname, 'fixtures');
 
 /** Fails loudly when the binary is missing or older than its sources: tests must never pass against a stale build. */
 export function requireBuilt(): void {
-  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is not built: run \`cd ${repoRoot} && npx pnpm@10.34.8 build\` first`);
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is not built: run \`cd ${repoRoot} && npx --yes pnpm@10.34.8 build\` first`);
   const built = fs.statSync(BIN).mtimeMs;
   const srcDir = join(repoRoot, 'packages/cli/src');
   const stale = fs.readdirSync(srcDir, { recursive: true, withFileTypes: true }).find((e) => e.isFile() && fs.statSync(join(e.parentPath, e.name)).mtimeMs > built);
-  if (stale) throw new Error(`${BIN} is older than src/${stale.name}: rebuild with \`npx pnpm@10.34.8 build\``);
+  if (stale) throw new Error(`${BIN} is older than src/${stale.name}: rebuild with \`npx --yes pnpm@10.34.8 build\``);
 }
 
 /** How a process ended. */
