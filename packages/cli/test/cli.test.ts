@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { treeState } from '@unwind/core/testing';
-import { ANSI, fixtures, killedAt, newSandbox, requireBuilt, runCleanups, unwind } from './helpers.js';
+import { ANSI, fixtures, killedAt, newSandbox, repoRoot, requireBuilt, runCleanups, unwind } from './helpers.js';
 
 afterEach(runCleanups);
 beforeAll(() => requireBuilt());
@@ -13,6 +14,13 @@ describe('conventions', () => {
     const r = await unwind(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(version);
+  });
+
+  it('the installed `unwind` command (the bin pnpm links into a dependent package) runs the built program', () => {
+    const { version } = JSON.parse(fs.readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const linked = join(repoRoot, 'examples/demo/node_modules/.bin/unwind');
+    expect(fs.existsSync(linked), `${linked} was not linked at install`).toBe(true);
+    expect(execFileSync(linked, ['--version'], { encoding: 'utf8' }).trim()).toBe(version);
   });
 
   it('--help works on the program and on every command, on stdout, exit 0', async () => {
@@ -117,7 +125,6 @@ describe('colour', () => {
 
   it.skipIf(!hasScript)('on a real terminal (a pty from script(1)): colour, unless NO_COLOR', async () => {
     const k = await killedAt(6);
-    const { execFileSync } = await import('node:child_process');
     const onPty = (env: Record<string, string>) =>
       execFileSync('script', ['-qec', `${process.execPath} packages/cli/dist/bin.js status --root ${k.root}`, '/dev/null'], {
         cwd: join(import.meta.dirname, '../../..'),
