@@ -121,8 +121,8 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
     began = true;
     syncDirectory(store);
     fs.mkdirSync(join(partial, 'data'), { mode: 0o700 });
-    const { entries, bytes, written } = await copyTree(source, partial, live, signal);
-    await makeDurable(partial, written, [join(partial, 'data'), partial], { ...(options.exec ? { exec: options.exec } : {}), ...(signal ? { signal } : {}) });
+    const { entries, bytes, written, shards } = await copyTree(source, partial, live, signal);
+    await makeDurable(partial, written, [...shards, join(partial, 'data'), partial], { ...(options.exec ? { exec: options.exec } : {}), ...(signal ? { signal } : {}) });
     const createdAt = new Date().toISOString();
     const manifest: Manifest = { format: MANIFEST_FORMAT, id, source, createdAt, entries };
     writeNewFileDurably(join(partial, 'info.json'), JSON.stringify({ id, source, createdAt, entries: entries.length, bytes }), 0o600);
@@ -154,6 +154,7 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
   const entries: ManifestEntry[] = [];
   const written: string[] = [];
   const leaders = new Map<bigint, ManifestEntry>();
+  const shards = new Set<string>();
   let bytes = 0;
   let blobs = 0;
   for (const e of live) {
@@ -166,7 +167,12 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
         entries.push({ ...base, type: 'file', size: first.size!, sha256: first.sha256!, linkOf: first.path });
         continue;
       }
-      const blob = String(blobs++);
+      const blob = blobName(blobs++);
+      const shard = blob.slice(0, 2);
+      if (!shards.has(shard)) {
+        fs.mkdirSync(join(partial, 'data', shard), { mode: 0o700 });
+        shards.add(shard);
+      }
       const stored = join(partial, 'data', blob);
       const from = full(source, e.path);
       fs.copyFileSync(from, stored, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
@@ -191,5 +197,14 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
     const again = statEntry(nodeFs, source, e.path);
     if (again.ctimeNs !== e.ctimeNs || again.mtimeNs !== e.mtimeNs) throw new SnapshotSourceChangedError(full(source, e.path));
   }
-  return { entries, bytes, written };
+  return { entries, bytes, written, shards: [...shards].map((shard) => join(partial, 'data', shard)) };
+}
+
+/**
+ * The stored copy's name under `data/`: spread over up to 256 directories,
+ * because creating 20,000 files in one directory costs about twice as much on
+ * ext4 as creating them across a few hundred (measured in bench/).
+ */
+function blobName(n: number): string {
+  return `${(n % 256).toString(16).padStart(2, '0')}/${n}`;
 }

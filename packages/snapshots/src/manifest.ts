@@ -24,6 +24,13 @@ export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = 'manifest.json';
 const MAGIC = 'unwind-snapshot-manifest';
 
+/**
+ * A stored copy's name: `ab/123`, or `123` as the first format-1 snapshots
+ * wrote it. Nothing else, so a manifest can never point a restore outside
+ * its own `data/` directory.
+ */
+const BlobName = t.refinement(t.string, (name) => /^(?:[0-9a-f]{2}\/)?[0-9]+$/.test(name), 'BlobName');
+
 const EntryCodec = t.intersection([
   t.type({
     path: t.string,
@@ -38,8 +45,8 @@ const EntryCodec = t.intersection([
     size: t.number,
     sha256: t.string,
     target: t.string,
-    /** Files: name of the stored copy under `data/` (absent for a hard link of an earlier path). */
-    blob: t.string,
+    /** Files: name of the stored copy under `data/`, `<2 hex digits>/<number>` (absent for a hard link of an earlier path). */
+    blob: BlobName,
     /** Files: this path is a hard link of that earlier path (the group's first path). */
     linkOf: t.string,
   }),
@@ -50,7 +57,7 @@ const EntryCodec = t.intersection([
  *
  * @example
  * ```ts
- * const entry: ManifestEntry = { path: 'a.conf', type: 'file', mode: 0o640, uid: 0, gid: 0, mtimeNs: '1600000000123456789', size: 10, sha256: '…', blob: '0' };
+ * const entry: ManifestEntry = { path: 'a.conf', type: 'file', mode: 0o640, uid: 0, gid: 0, mtimeNs: '1600000000123456789', size: 10, sha256: '…', blob: '00/0' };
  * ```
  */
 export type ManifestEntry = t.TypeOf<typeof EntryCodec>;

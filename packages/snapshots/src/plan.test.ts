@@ -209,4 +209,12 @@ describe('manifest encoding', () => {
     expect(() => decodeManifest(text.slice(0, text.length - 20), 'm')).toThrow(SnapshotCorruptError);
     expect(() => decodeManifest(text.split('\n')[1]!, 'm')).toThrow(/no valid header/);
   });
+
+  it('reads both blob names it ever wrote (`ab/123`, and `123` of the first snapshots); refuses any other, so a manifest cannot point a restore outside data/', () => {
+    const file = (blob: string): Manifest => ({ ...manifest, entries: [...manifest.entries, { path: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: '1', size: 1, sha256: 'x', blob }] });
+    for (const good of ['7b/123', '00/0', '42']) expect(decodeManifest(encodeManifest(file(good)), 'm').entries[1]!.blob).toBe(good);
+    for (const bad of ['../../etc/shadow', '/etc/shadow', '7b/../x', 'ab/12/3', 'AB/1', '']) {
+      expect(() => decodeManifest(encodeManifest(file(bad)), 'm'), bad).toThrow(/malformed.*BlobName/);
+    }
+  });
 });

@@ -12,6 +12,7 @@ import {
   UnsupportedEntryError,
   create,
   diff,
+  encodeManifest,
   list,
   pin,
   prune,
@@ -137,6 +138,32 @@ describe('restore', () => {
     expect(richState(s.dir)).toEqual(before);
     fs.rmSync(s.dir, { recursive: true });
     fs.writeFileSync(s.dir, 'not a directory');
+    await restore({ store: s.store, id: snap.id });
+    expect(richState(s.dir)).toEqual(before);
+  });
+
+  it('spreads stored copies over data/<2 hex digits>/ directories, and restores a snapshot of the older flat data/<n> layout', async () => {
+    const s = sandbox();
+    const snap = await create({ source: s.dir, store: s.store });
+    const stored = readManifest(s.store, snap.id).entries.filter((e) => e.blob !== undefined);
+    expect(stored.length).toBeGreaterThan(1);
+    for (const e of stored) {
+      expect(e.blob).toMatch(/^[0-9a-f]{2}\/[0-9]+$/);
+      expect(fs.statSync(join(snap.path, 'data', e.blob!)).size).toBe(e.size);
+    }
+    expect(fs.statSync(join(snap.path, 'data', stored[0]!.blob!.slice(0, 2))).mode & 0o777).toBe(0o700);
+    // Rewrite it as the first format-1 snapshots were laid out: data/<n>, no shard directories.
+    const path = join(snap.path, 'manifest.json');
+    const manifest = readManifest(s.store, snap.id);
+    for (const e of manifest.entries) {
+      if (e.blob === undefined) continue;
+      const flat = e.blob.split('/')[1]!;
+      fs.renameSync(join(snap.path, 'data', e.blob), join(snap.path, 'data', flat));
+      e.blob = flat;
+    }
+    fs.writeFileSync(path, encodeManifest(manifest));
+    const before = richState(s.dir);
+    mutateTree(s.dir);
     await restore({ store: s.store, id: snap.id });
     expect(richState(s.dir)).toEqual(before);
   });
