@@ -2,7 +2,15 @@ import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { InvalidInputError, JournalDecodeError, type ErrorContext } from './errors.js';
 
-/** Turns io-ts errors into one readable line per problem: `path.to.field: expected T, got V`. */
+/**
+ * Turns io-ts errors into one readable line per problem: `path.to.field: expected T, got V`.
+ *
+ * @example
+ * ```ts
+ * const result = t.type({ port: t.number }).decode({ port: '80' });
+ * if (isLeft(result)) console.error(explainErrors(result.left)); // ['port: expected number, got "80"']
+ * ```
+ */
 export function explainErrors(errors: t.Errors): string[] {
   return errors.slice(0, 10).map((error) => {
     const path = error.context.map((c) => c.key).filter(Boolean).join('.');
@@ -11,7 +19,14 @@ export function explainErrors(errors: t.Errors): string[] {
   });
 }
 
-/** Decodes caller input; an {@link InvalidInputError} names every problem. */
+/**
+ * Decodes caller input; an {@link InvalidInputError} names every problem.
+ *
+ * @example
+ * ```ts
+ * const args = decodeInput(writeFile.definition.args, JSON.parse(text), 'writeFile arguments');
+ * ```
+ */
 export function decodeInput<A>(codec: t.Type<A, unknown, unknown>, value: unknown, what: string, context: ErrorContext = {}): A {
   const result = codec.decode(value);
   if (isLeft(result)) {
@@ -21,7 +36,15 @@ export function decodeInput<A>(codec: t.Type<A, unknown, unknown>, value: unknow
   return result.right;
 }
 
-/** Decodes a journaled value; a {@link JournalDecodeError} names the step type and field. */
+/**
+ * Decodes a journaled value; a {@link JournalDecodeError} names the step type and field.
+ *
+ * @example
+ * ```ts
+ * // s: a JournaledStep of analyzeRecords(records).steps
+ * const before = decodeJournaled(kind.definition.before, s.before, `${s.type} before-state of step ${s.index + 1}`, { type: s.type, step: s.index });
+ * ```
+ */
 export function decodeJournaled<A>(codec: t.Type<A, unknown, unknown>, value: unknown, what: string, context: ErrorContext): A {
   const result = codec.decode(value);
   if (isLeft(result)) {

@@ -5,7 +5,15 @@
  * CLI show.
  */
 
-/** Context attached to an error: plain JSON values only, so it can be journaled. */
+/**
+ * Context attached to an error: plain JSON values only, so it can be journaled.
+ *
+ * @example
+ * ```ts
+ * const context: ErrorContext = { path: '/etc/app.conf', mode: 0o644 };
+ * throw new VerificationError('/etc/app.conf does not have mode 0644', context);
+ * ```
+ */
 export type ErrorContext = Record<string, unknown>;
 
 /**
@@ -40,7 +48,15 @@ export class UnwindError extends Error {
   }
 }
 
-/** The journaled form of an error. */
+/**
+ * The journaled form of an error.
+ *
+ * @example
+ * ```ts
+ * const e: SerializedError = serializeError(error);
+ * console.error(e.code ?? e.name, e.message, e.cause?.message);
+ * ```
+ */
 export interface SerializedError {
   name: string;
   message: string;
@@ -102,7 +118,15 @@ export class LockHeldError extends UnwindError {
   }
 }
 
-/** Who holds a lock, as written in the lock file. */
+/**
+ * Who holds a lock, as written in the lock file.
+ *
+ * @example
+ * ```ts
+ * const holder = readLock('/var/lib/app/unwind'); // LockHolder & { alive: boolean }, or undefined
+ * if (holder) console.log(`pid ${holder.pid} on ${holder.host} since ${holder.acquiredAt} (${holder.purpose ?? 'unknown purpose'})`);
+ * ```
+ */
 export interface LockHolder {
   pid: number;
   host: string;

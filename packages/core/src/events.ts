@@ -3,6 +3,13 @@ import type { SerializedError } from './errors.js';
 /**
  * Every transition of a transaction, for progress displays and logs.
  * `step` is the step's index; `description` its one human line.
+ *
+ * @example
+ * ```ts
+ * tx.on((event: TransactionEvent) => {
+ *   if (event.type === 'step:failed') console.error(`step ${event.step + 1} failed: ${event.error.message}`);
+ * });
+ * ```
  */
 export type TransactionEvent =
   | { type: 'transaction:begin'; name: string; transactionId: string; steps: number }
@@ -23,8 +30,25 @@ export type TransactionEvent =
   | { type: 'signal'; signal: string; count: number }
   | { type: 'transaction:end'; status: string; durationMs: number };
 
-/** The `type` of a {@link TransactionEvent}. */
+/**
+ * The `type` of a {@link TransactionEvent}.
+ *
+ * @example
+ * ```ts
+ * const seen = new Set<TransactionEventType>();
+ * tx.on((event) => { seen.add(event.type); });
+ * ```
+ */
 export type TransactionEventType = TransactionEvent['type'];
 
-/** Receives events. A listener that throws is ignored (and logged): progress display never breaks a transaction. */
+/**
+ * Receives events. A listener that throws is ignored (and logged): progress display never breaks a transaction.
+ *
+ * @example
+ * ```ts
+ * const undone: number[] = [];
+ * const onEvent: EventListener = (event) => { if (event.type === 'undo:done') undone.push(event.step); };
+ * await recover({ root: '/var/lib/app/unwind', kinds, onEvent });
+ * ```
+ */
 export type EventListener = (event: TransactionEvent) => void;

@@ -4,7 +4,15 @@ import { logger } from './log.js';
 
 const log = logger('exec');
 
-/** A program to run: argv only, never a shell string. */
+/**
+ * A program to run: argv only, never a shell string.
+ *
+ * @example
+ * ```ts
+ * const spec: CommandSpec = { argv: ['getent', 'passwd', 'app'], okExitCodes: [0, 2], timeoutMs: 15_000 };
+ * const { exitCode, stdout } = await runCommand(spec); // exit code 2: no such user
+ * ```
+ */
 export interface CommandSpec {
   /** `[program, ...arguments]`. No shell ever interprets them. */
   argv: readonly string[];
@@ -28,7 +36,15 @@ export interface CommandSpec {
   killGraceMs?: number;
 }
 
-/** What a finished program left. */
+/**
+ * What a finished program left.
+ *
+ * @example
+ * ```ts
+ * const result: CommandResult = await runCommand({ argv: ['id', '-u', 'app'] });
+ * const uid = Number(result.stdout.trim()); // result.exitCode === 0 here
+ * ```
+ */
 export interface CommandResult {
   argv: readonly string[];
   exitCode: number | null;
@@ -39,7 +55,15 @@ export interface CommandResult {
   durationMs: number;
 }
 
-/** Runs a program. Rejects with a {@link CommandError} when it fails. */
+/**
+ * Runs a program. Rejects with a {@link CommandError} when it fails.
+ *
+ * @example
+ * ```ts
+ * const traced: CommandRunner = (spec) => { console.error('$', spec.argv.join(' ')); return runCommand(spec); };
+ * const tx = transaction('install app', { journal: fileJournal({ root: '/var/lib/app/unwind' }), exec: traced });
+ * ```
+ */
 export type CommandRunner = (spec: CommandSpec) => Promise<CommandResult>;
 
 /**
@@ -67,28 +91,63 @@ export class CommandError extends UnwindError {
   }
 }
 
-/** The program exited non-zero (or with a code not listed as ok). */
+/**
+ * The program exited non-zero (or with a code not listed as ok).
+ *
+ * @example
+ * ```ts
+ * // In a custom CommandRunner: fail the way runCommand does.
+ * if (!(spec.okExitCodes ?? [0]).includes(result.exitCode ?? -1)) throw new CommandFailedError(result);
+ * ```
+ */
 export class CommandFailedError extends CommandError {
   constructor(result: CommandResult, options: { retryable?: boolean } = {}) {
     super('COMMAND_FAILED', `${result.argv.join(' ')} exited with ${result.exitCode ?? result.signal}: ${firstLine(result.stderr) || '(no stderr)'}`, result, options);
   }
 }
 
-/** The program ran past its timeout; its process group was killed. */
+/**
+ * The program ran past its timeout; its process group was killed.
+ *
+ * @example
+ * ```ts
+ * await runCommand({ argv: ['sleep', '10'], timeoutMs: 1000 });
+ * // CommandTimeoutError: sleep 10 did not finish within 1000 ms; its process group was killed
+ * ```
+ */
 export class CommandTimeoutError extends CommandError {
   constructor(result: CommandResult, timeoutMs: number) {
     super('COMMAND_TIMEOUT', `${result.argv.join(' ')} did not finish within ${timeoutMs} ms; its process group was killed`, result, { context: { timeoutMs } });
   }
 }
 
-/** The signal fired; the process group was killed. Not retryable. */
+/**
+ * The signal fired; the process group was killed. Not retryable.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const running = runCommand({ argv: ['sleep', '10'], signal: controller.signal });
+ * controller.abort(); // running rejects with CommandAbortedError
+ * ```
+ */
 export class CommandAbortedError extends CommandError {
   constructor(result: CommandResult) {
     super('COMMAND_ABORTED', `${result.argv.join(' ')} was cancelled; its process group was killed`, result, { retryable: false });
   }
 }
 
-/** The program does not exist or cannot be executed. */
+/**
+ * The program does not exist or cannot be executed.
+ *
+ * @example
+ * ```ts
+ * try { await ctx.exec({ argv: ['rm', '-rf', '--', staging], signal: ctx.signal }); } catch (error) {
+ *   if (!(error instanceof CommandNotFoundError)) throw error;
+ *   fs.rmSync(staging, { recursive: true, force: true }); // no rm(1) here: fall back
+ * }
+ * ```
+ */
 export class CommandNotFoundError extends CommandError {
   constructor(argv: readonly string[], cause: unknown) {
     super('COMMAND_NOT_FOUND', `cannot run ${argv[0]}: ${(cause as Error)?.message ?? cause}`, undefined, {

@@ -8,7 +8,15 @@ import { logger } from './log.js';
 
 const log = logger('lock');
 
-/** A held lock. Release it exactly once. */
+/**
+ * A held lock. Release it exactly once.
+ *
+ * @example
+ * ```ts
+ * const lock: Lock = acquireLock('/var/lib/app/unwind', { purpose: 'recover' });
+ * try { await recover({ root: '/var/lib/app/unwind', kinds, lock }); } finally { lock.release(); }
+ * ```
+ */
 export interface Lock {
   readonly path: string;
   readonly holder: LockHolder;
@@ -20,6 +28,11 @@ export interface Lock {
  * The start time of a process (field 22 of /proc/PID/stat), or `undefined`
  * when it does not exist. Together with the pid it names a process uniquely,
  * so a reused pid is not mistaken for the holder.
+ *
+ * @example
+ * ```ts
+ * const holder: LockHolder = { pid: process.pid, host: hostname(), processStart: processStartTime(process.pid) ?? '', acquiredAt: new Date().toISOString() };
+ * ```
  */
 export function processStartTime(pid: number): string | undefined {
   try {
@@ -32,7 +45,15 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** Whether the holder written in a lock file is still running. */
+/**
+ * Whether the holder written in a lock file is still running.
+ *
+ * @example
+ * ```ts
+ * const holder: LockHolder = JSON.parse(fs.readFileSync('/var/lib/app/unwind/unwind.lock', 'utf8'));
+ * if (!isHolderAlive(holder)) console.warn(`stale lock of dead pid ${holder.pid}`);
+ * ```
+ */
 export function isHolderAlive(holder: LockHolder): boolean {
   if (!Number.isInteger(holder.pid) || holder.pid <= 0) return false;
   if (holder.host !== hostname()) return true; // cannot tell: assume alive, never steal across hosts

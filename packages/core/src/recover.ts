@@ -16,7 +16,15 @@ import type { AnyStepKind } from './step.js';
 
 const log = logger('recover');
 
-/** Options of {@link recover}. */
+/**
+ * Options of {@link recover}.
+ *
+ * @example
+ * ```ts
+ * const options: RecoverOptions = { root: '/var/lib/app/unwind', kinds: [...filesKinds, ...usersKinds], transactionId: id };
+ * const report = await recover(options);
+ * ```
+ */
 export interface RecoverOptions {
   /** The journal root the transactions were run with. */
   root: string;
@@ -35,7 +43,15 @@ export interface RecoverOptions {
   abortGraceMs?: number;
 }
 
-/** What recovery did with one transaction. */
+/**
+ * What recovery did with one transaction.
+ *
+ * @example
+ * ```ts
+ * const stuck = report.transactions.filter((t) => t.result === 'rollback-failed' || t.result === 'commit-pending');
+ * for (const t of stuck) console.error(`${t.name} (${t.id}): ${t.error?.message ?? t.result}`);
+ * ```
+ */
 export interface RecoveredTransaction {
   id: string;
   name: string;
@@ -45,7 +61,16 @@ export interface RecoveredTransaction {
   error?: SerializedError;
 }
 
-/** The result of {@link recover}. */
+/**
+ * The result of {@link recover}.
+ *
+ * @example
+ * ```ts
+ * const report: RecoveryReport = await recover({ root: '/var/lib/app/unwind', kinds });
+ * for (const t of report.transactions) console.log(t.id, t.result);
+ * process.exitCode = report.ok ? 0 : 2;
+ * ```
+ */
 export interface RecoveryReport {
   transactions: RecoveredTransaction[];
   /** True when every transaction is finished now. */

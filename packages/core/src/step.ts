@@ -7,6 +7,13 @@ import type { CommandRunner } from './exec.js';
  * What a step's functions get besides their arguments: the cancellation
  * signal, the command runner, a logger, and the transaction's blob store for
  * backups that are too large to inline in the journal.
+ *
+ * @example
+ * ```ts
+ * do: async (a, _before, ctx: StepContext) => {
+ *   await ctx.exec({ argv: ['loginctl', 'enable-linger', a.user], signal: ctx.signal, timeoutMs: 30_000 });
+ * },
+ * ```
  */
 export interface StepContext {
   /** Fires on timeout, on cancellation, or when the transaction is aborted. Pass it on. */
@@ -27,7 +34,15 @@ export interface StepContext {
   readonly phase: 'run' | 'recover' | 'plan';
 }
 
-/** How many times to retry, and how long to wait between tries. */
+/**
+ * How many times to retry, and how long to wait between tries.
+ *
+ * @example
+ * ```ts
+ * const policy: RetryPolicy = { retries: 3, minTimeout: 1000 };
+ * tx.add(removeUser({ name: 'app' }, { retry: { do: policy } }));
+ * ```
+ */
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   retries: number;
@@ -40,6 +55,12 @@ export interface RetryPolicy {
 /**
  * The definition of a step kind: data (the codecs) plus functions. See
  * ARCHITECTURE.md "The step contract" and docs/writing-a-step-kind.md.
+ *
+ * @example
+ * ```ts
+ * const d: StepKindDefinition<WriteFileArgs, FileBefore, FileAfter> = writeFile.definition;
+ * console.log(d.type, d.describe({ path: '/etc/app.conf', content: '' })); // files.writeFile ...
+ * ```
  */
 export interface StepKindDefinition<A, B, R> {
   /** Stable id written to the journal, `<package>.<name>`, e.g. `files.writeFile`. */
@@ -78,24 +99,67 @@ export interface StepKindDefinition<A, B, R> {
   readonly timeoutMs?: number;
 }
 
-/** A step kind: its definition, callable to make a {@link Step}. */
+/**
+ * A step kind: its definition, callable to make a {@link Step}.
+ *
+ * @example
+ * ```ts
+ * const kind: StepKind<WriteFileArgs, FileBefore, FileAfter> = writeFile; // kind.type === 'files.writeFile'
+ * tx.add(kind({ path: '/etc/app.conf', content: 'port = 80\n' }, { label: 'config file' }));
+ * ```
+ */
 export interface StepKind<A, B, R> {
   (args: A | ArgsFrom<A>, options?: StepOptions): Step<A, B, R>;
   readonly definition: StepKindDefinition<A, B, R>;
   readonly type: string;
 }
 
-/** Any step kind, whatever its types. */
+/**
+ * Any step kind, whatever its types.
+ *
+ * @example
+ * ```ts
+ * import { kinds as filesKinds } from '@unwind/files';
+ * import { kinds as usersKinds } from '@unwind/users';
+ * const kinds: AnyStepKind[] = [...filesKinds, ...usersKinds];
+ * const report = await recover({ root: '/var/lib/app/unwind', kinds });
+ * ```
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStepKind = StepKind<any, any, any>;
 
-/** Reads the result of an earlier step, when arguments come from earlier steps. */
+/**
+ * Reads the result of an earlier step, when arguments come from earlier steps.
+ *
+ * @example
+ * ```ts
+ * const group = tx.add(ensureGroup({ name: 'app', system: true }));
+ * const gidOf = (get: ResultReader) => get(group).gid;
+ * tx.add(writeFile((get) => ({ path: '/etc/app.conf', content, mode: 0o640, gid: gidOf(get) })));
+ * ```
+ */
 export type ResultReader = <R>(handle: StepHandle<R>) => R;
 
-/** Arguments computed just before `prepare`, from earlier steps' results. */
+/**
+ * Arguments computed just before `prepare`, from earlier steps' results.
+ *
+ * @example
+ * ```ts
+ * const user = tx.add(ensureUser({ name: 'app', createHome: true }));
+ * const args: ArgsFrom<WriteFileArgs> = (get) => ({ path: `${get(user).home}/.profile`, content: '' });
+ * tx.add(writeFile(args));
+ * ```
+ */
 export type ArgsFrom<A> = (results: ResultReader) => A;
 
-/** Per-step overrides. */
+/**
+ * Per-step overrides.
+ *
+ * @example
+ * ```ts
+ * tx.add(removeUser({ name: 'app' }, { label: 'delete the account', timeoutMs: 120_000, retry: { do: { retries: 3, minTimeout: 1000 } } }));
+ * ```
+ */
 export interface StepOptions {
   /** Retries of this step (override the kind's). */
   retry?: { do?: RetryPolicy; undo?: RetryPolicy; commit?: RetryPolicy };
@@ -105,14 +169,30 @@ export interface StepOptions {
   label?: string;
 }
 
-/** A step: a kind bound to arguments. Add it to a transaction with `tx.add`. */
+/**
+ * A step: a kind bound to arguments. Add it to a transaction with `tx.add`.
+ *
+ * @example
+ * ```ts
+ * const steps: Array<Step<any, any, any>> = [ensureGroup({ name: 'app' }), ensureUser({ name: 'app', group: 'app' })];
+ * for (const step of steps) tx.add(step);
+ * ```
+ */
 export interface Step<A, B, R> {
   readonly kind: StepKind<A, B, R>;
   readonly args: A | ArgsFrom<A>;
   readonly options: StepOptions;
 }
 
-/** Returned by `tx.add`; pass it to the reader of a later step's arguments. */
+/**
+ * Returned by `tx.add`; pass it to the reader of a later step's arguments.
+ *
+ * @example
+ * ```ts
+ * const user = tx.add(ensureUser({ name: 'app' })); // StepHandle of ensureUser's result
+ * tx.add(writeFile((get) => ({ path: `${get(user).home}/.config/app.toml`, content })));
+ * ```
+ */
 export interface StepHandle<R> {
   readonly index: number;
   /** Phantom: the result type. */
@@ -151,7 +231,15 @@ export function defineStep<A, B, R = void>(definition: StepKindDefinition<A, B, 
   return kind;
 }
 
-/** The package that provides a step type: the kind's `package`, or `@unwind/<prefix>` by convention. */
+/**
+ * The package that provides a step type: the kind's `package`, or `@unwind/<prefix>` by convention.
+ *
+ * @example
+ * ```ts
+ * packageOf(writeFile.definition); // '@unwind/files'
+ * packageOf({ type: 'demo.setFlag' }); // '@unwind/demo'
+ * ```
+ */
 export function packageOf(definition: Pick<StepKindDefinition<unknown, unknown, unknown>, 'type' | 'package'>): string {
   return definition.package ?? `@unwind/${definition.type.split('.')[0]}`;
 }

@@ -1,7 +1,15 @@
 import { isAbsolute, normalize } from 'node:path';
 import { InvalidInputError } from './errors.js';
 
-/** Rules for a name that will reach a command line. */
+/**
+ * Rules for a name that will reach a command line.
+ *
+ * @example
+ * ```ts
+ * const rules: NameRules = { what: 'user name', pattern: /^[a-z_][a-z0-9_-]*[$]?$/, maxLength: 32 };
+ * validateName('app', rules); // returns 'app'; '-rf' or 'a b' would throw InvalidInputError
+ * ```
+ */
 export interface NameRules {
   /** What the name is, for the error message: `user name`, `unit name`. */
   what: string;

@@ -7,6 +7,15 @@ import { makeDirectoryDurably, writeNewFileDurably } from '../durable.js';
  * Durable storage for one step's backups, kept in the transaction's journal
  * directory — never beside the target, where a service reading a `conf.d`
  * directory would load a backup as configuration.
+ *
+ * @example
+ * ```ts
+ * prepare: async (a, ctx) => {
+ *   if (!(await ctx.blobs.has('before'))) await ctx.blobs.write('before', fs.readFileSync(a.path));
+ *   return { blob: 'before' };
+ * },
+ * undo: async (a, before, _after, ctx) => fs.writeFileSync(a.path, await ctx.blobs.read(before.blob)),
+ * ```
  */
 export interface BlobStore {
   /** Stores bytes under `name`, synced to disk before it returns. `name` must be new. */

@@ -13,10 +13,25 @@ import { JOURNAL_FORMAT, encodeLine, type JournalRecord, type JournalRecordBody 
 
 const log = logger('journal');
 
-/** The journal file inside a transaction's directory. */
+/**
+ * The journal file inside a transaction's directory.
+ *
+ * @example
+ * ```ts
+ * const { records } = readJournalFile(join(root, id, JOURNAL_FILE));
+ * ```
+ */
 export const JOURNAL_FILE = 'journal.jsonl';
 
-/** Options of {@link fileJournal}. */
+/**
+ * Options of {@link fileJournal}.
+ *
+ * @example
+ * ```ts
+ * const options: FileJournalOptions = { root: '/var/lib/app/unwind', retention: { keepLast: 50 } };
+ * const tx = transaction('install app', { journal: fileJournal(options) });
+ * ```
+ */
 export interface FileJournalOptions {
   /** The journal root, e.g. `/var/lib/<app>/unwind`. Created 0700 if missing. */
   root: string;
@@ -66,6 +81,13 @@ export function fileJournal(options: FileJournalOptions): Journal {
 /**
  * Reopens an unfinished transaction's journal for recovery. A torn last line
  * is cut off (and the cut synced) so new records follow the last good one.
+ *
+ * @example
+ * ```ts
+ * const journal = reopenTransactionJournal('/var/lib/app/unwind', id);
+ * const state = analyzeRecords([...journal.records]);
+ * journal.close(false);
+ * ```
  */
 export function reopenTransactionJournal(root: string, id: string, options: { retention?: Retention; afterAppend?: (record: JournalRecord) => void } = {}): FileTransactionJournal {
   const path = join(root, id, JOURNAL_FILE);
@@ -140,14 +162,28 @@ function applyRetention(root: string, id: string, retention: Retention): void {
   for (const old of finished.slice(0, Math.max(0, finished.length - retention.keepLast))) removeTransaction(root, old);
 }
 
-/** Deletes a transaction's directory and syncs the root. */
+/**
+ * Deletes a transaction's directory and syncs the root.
+ *
+ * @example
+ * ```ts
+ * for (const t of listTransactions(root)) if (t.state?.ended) removeTransaction(root, t.id);
+ * ```
+ */
 export function removeTransaction(root: string, id: string): void {
   fs.rmSync(join(root, id), { recursive: true, force: true });
   syncDirectory(root);
   log('removed journal %s', id);
 }
 
-/** Transaction ids under a root, oldest first (ids sort by time). */
+/**
+ * Transaction ids under a root, oldest first (ids sort by time).
+ *
+ * @example
+ * ```ts
+ * for (const id of listTransactionIds('/var/lib/app/unwind')) console.log(id);
+ * ```
+ */
 export function listTransactionIds(root: string): string[] {
   let entries: fs.Dirent[];
   try {
@@ -168,7 +204,14 @@ function isFinished(root: string, id: string): boolean {
   }
 }
 
-/** Transaction ids look like `20261122T053012345Z-install-app-3f9a1c`. */
+/**
+ * Transaction ids look like `20261122T053012345Z-install-app-3f9a1c`.
+ *
+ * @example
+ * ```ts
+ * if (!TRANSACTION_ID.test(id)) throw new InvalidInputError(`"${id}" is not a transaction id`, { id });
+ * ```
+ */
 export const TRANSACTION_ID = /^\d{8}T\d{9}Z-[a-z0-9-]{0,40}-[0-9a-f]{6}$/;
 
 function newTransactionId(name: string): string {

@@ -4,7 +4,15 @@ import { JOURNAL_FILE, listTransactionIds } from './file-journal.js';
 import { readJournalFile } from './read.js';
 import type { EndStatus, JournalRecord } from './records.js';
 
-/** What a journal says about one step. */
+/**
+ * What a journal says about one step.
+ *
+ * @example
+ * ```ts
+ * const pending: JournaledStep[] = state.steps.filter((s) => !s.undone).reverse(); // what a rollback would still undo
+ * for (const s of pending) console.log(s.index + 1, s.description, s.done ? 'done' : 'started');
+ * ```
+ */
 export interface JournaledStep {
   index: number;
   type: string;
@@ -25,7 +33,15 @@ export interface JournaledStep {
   attempts: number;
 }
 
-/** The state of one transaction, derived from its records. */
+/**
+ * The state of one transaction, derived from its records.
+ *
+ * @example
+ * ```ts
+ * const state: TransactionState = analyzeRecords(readJournalFile(path).records);
+ * console.log(state.name, state.ended ?? `unfinished: recover would ${state.recovery}`);
+ * ```
+ */
 export interface TransactionState {
   id: string;
   name: string;
@@ -101,7 +117,14 @@ export function analyzeRecords(records: JournalRecord[], tornTail = false): Tran
   return state;
 }
 
-/** A transaction under a root, or why its journal could not be read. */
+/**
+ * A transaction under a root, or why its journal could not be read.
+ *
+ * @example
+ * ```ts
+ * const unreadable = listTransactions('/var/lib/app/unwind').filter((t: TransactionListing) => t.error !== undefined);
+ * ```
+ */
 export type TransactionListing = { id: string; path: string; state: TransactionState; error?: undefined } | { id: string; path: string; state?: undefined; error: SerializedError };
 
 /**

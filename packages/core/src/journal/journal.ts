@@ -7,12 +7,23 @@ import type { Lock } from '../lock.js';
  * `remove` deletes it, `keep` keeps it forever, `{ keepLast: n }` keeps the
  * newest n finished ones (for `unwind log`). Unfinished or stuck transactions
  * are always kept: recovery needs them.
+ *
+ * @example
+ * ```ts
+ * const journal = fileJournal({ root: '/var/lib/app/unwind', retention: { keepLast: 50 } }); // or 'keep', 'remove'
+ * ```
  */
 export type Retention = 'remove' | 'keep' | { keepLast: number };
 
 /**
  * Where transactions are journaled. {@link fileJournal} is the durable
  * default; {@link memoryJournal} is for tests and pure logic.
+ *
+ * @example
+ * ```ts
+ * const journal: Journal = durable ? fileJournal({ root: '/var/lib/app/unwind' }) : memoryJournal();
+ * const tx = transaction('install app', { journal });
+ * ```
  */
 export interface Journal {
   readonly durable: boolean;
@@ -26,7 +37,17 @@ export interface Journal {
   readonly retention: Retention;
 }
 
-/** One transaction's journal. */
+/**
+ * One transaction's journal.
+ *
+ * @example
+ * ```ts
+ * const journal = memoryJournal();
+ * await transaction('test', { journal }).run();
+ * const tj: TransactionJournal = journal.transactions[0]!;
+ * console.log(tj.id, tj.records.map((r) => r.kind)); // memory-1 [ 'begin', 'commit-point', 'end' ]
+ * ```
+ */
 export interface TransactionJournal {
   readonly id: string;
   /** The journal file, for a file journal. */

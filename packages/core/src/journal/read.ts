@@ -2,7 +2,15 @@ import * as fs from 'node:fs';
 import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
 import { JOURNAL_FORMAT, decodeLine, type JournalRecord } from './records.js';
 
-/** A journal file read back. */
+/**
+ * A journal file read back.
+ *
+ * @example
+ * ```ts
+ * const { records, tornTail, validLength }: JournalContents = readJournalFile(path);
+ * if (tornTail) console.warn(`${path}: torn last line after byte ${validLength} ignored`);
+ * ```
+ */
 export interface JournalContents {
   records: JournalRecord[];
   /** Byte length of the valid part (everything before a torn last line). */
@@ -26,7 +34,15 @@ export function readJournalFile(path: string): JournalContents {
   return parseJournal(path, text);
 }
 
-/** Parses journal text; see {@link readJournalFile}. */
+/**
+ * Parses journal text; see {@link readJournalFile}.
+ *
+ * @example
+ * ```ts
+ * const text = [begin, prepared, done].map(encodeLine).join('');
+ * parseJournal('journal.jsonl', text).records.map((r) => r.kind); // ['begin', 'prepared', 'done']
+ * ```
+ */
 export function parseJournal(path: string, text: string): JournalContents {
   const records: JournalRecord[] = [];
   let offset = 0;

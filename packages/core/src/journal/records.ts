@@ -1,16 +1,36 @@
 import { crc32 } from 'node:zlib';
 import type { SerializedError } from '../errors.js';
 
-/** The journal format this code writes and reads. */
+/**
+ * The journal format this code writes and reads.
+ *
+ * @example
+ * ```ts
+ * if (first.kind === 'begin' && first.format !== JOURNAL_FORMAT) throw new UnsupportedJournalFormatError(path, first.format, JOURNAL_FORMAT);
+ * ```
+ */
 export const JOURNAL_FORMAT = 1;
 
-/** How a finished transaction ended. */
+/**
+ * How a finished transaction ended.
+ *
+ * @example
+ * ```ts
+ * const ended: EndStatus | undefined = analyzeRecords(records).ended; // undefined while unfinished
+ * ```
+ */
 export type EndStatus = 'committed' | 'rolled-back';
 
 /**
  * One journal record. Every record also carries `seq` (1, 2, 3, … with no
  * gaps) and `at` (ms since the epoch). Step values (`args`, `before`, `after`)
  * are stored encoded with the step kind's codecs.
+ *
+ * @example
+ * ```ts
+ * const body: JournalRecordBody = { kind: 'rollback', reason: serializeError(error) };
+ * journal.append(body, true); // returns the JournalRecord with seq and at
+ * ```
  */
 export type JournalRecordBody =
   | { kind: 'begin'; format: number; id: string; name: string; pid: number; host: string; meta?: Record<string, unknown> }
@@ -28,15 +48,34 @@ export type JournalRecordBody =
   | { kind: 'rollback-failed'; remaining: number[] }
   | { kind: 'end'; status: EndStatus };
 
-/** A record as stored: its body plus sequence number and time. */
+/**
+ * A record as stored: its body plus sequence number and time.
+ *
+ * @example
+ * ```ts
+ * for (const r of readJournalFile(path).records) console.log(r.seq, new Date(r.at).toISOString(), r.kind);
+ * ```
+ */
 export type JournalRecord = JournalRecordBody & { seq: number; at: number };
 
-/** The kinds of record, e.g. `prepared`. */
+/**
+ * The kinds of record, e.g. `prepared`.
+ *
+ * @example
+ * ```ts
+ * const kinds: RecordKind[] = readJournalFile(path).records.map((r) => r.kind); // ['begin', 'prepared', ...]
+ * ```
+ */
 export type RecordKind = JournalRecordBody['kind'];
 
 /**
  * Encodes a record as one line: `<crc32 hex> <json>\n`. The checksum covers
  * the JSON exactly as written.
+ *
+ * @example
+ * ```ts
+ * const line = encodeLine({ kind: 'verified', step: 0, seq: 4, at: Date.now() }); // '<crc32 hex> {"kind":"verified",...}\n'
+ * ```
  */
 export function encodeLine(record: JournalRecord): string {
   const json = JSON.stringify(record);
@@ -48,7 +87,15 @@ export function checksum(json: string): string {
   return crc32(json).toString(16).padStart(8, '0');
 }
 
-/** Parses one line; `undefined` when its checksum or JSON is bad. */
+/**
+ * Parses one line; `undefined` when its checksum or JSON is bad.
+ *
+ * @example
+ * ```ts
+ * decodeLine(encodeLine(record).trimEnd()); // the record again (pass the line without its newline)
+ * decodeLine('deadbeef {"seq":4}'); // undefined: checksum mismatch
+ * ```
+ */
 export function decodeLine(line: string): JournalRecord | undefined {
   const space = line.indexOf(' ');
   if (space !== 8) return undefined;

@@ -1,6 +1,13 @@
 import type { SerializedError } from '../errors.js';
 
-/** Where a step ended up. */
+/**
+ * Where a step ended up.
+ *
+ * @example
+ * ```ts
+ * const undone = outcome.steps.filter((s) => s.status === 'undone').length;
+ * ```
+ */
 export type StepStatus =
   | 'not-started' // never prepared
   | 'prepared' // journaled; do did not finish
@@ -11,7 +18,14 @@ export type StepStatus =
   | 'undo-failed'
   | 'committed'; // the transaction committed and the step's commit action ran
 
-/** What happened to one step. */
+/**
+ * What happened to one step.
+ *
+ * @example
+ * ```ts
+ * for (const s of outcome.steps) console.log(s.index + 1, s.label ?? s.description, s.status, s.error?.message ?? '');
+ * ```
+ */
 export interface StepReport {
   index: number;
   type: string;
@@ -39,14 +53,28 @@ interface OutcomeBase {
   finallyErrors: SerializedError[];
 }
 
-/** Every step done and verified; commit actions ran (or are pending, see `pendingCommits`). */
+/**
+ * Every step done and verified; commit actions ran (or are pending, see `pendingCommits`).
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'committed' && outcome.pendingCommits.length > 0) console.warn('clean-up pending: run recover');
+ * ```
+ */
 export interface CommittedOutcome extends OutcomeBase {
   status: 'committed';
   /** Steps whose commit action failed after retries; `recover` finishes them. Empty normally. */
   pendingCommits: number[];
 }
 
-/** A step failed; every started step was undone and the undo verified. */
+/**
+ * A step failed; every started step was undone and the undo verified.
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'rolled-back') console.error(`rolled back: ${outcome.cause.message}`);
+ * ```
+ */
 export interface RolledBackOutcome extends OutcomeBase {
   status: 'rolled-back';
   cause: SerializedError;
@@ -54,7 +82,14 @@ export interface RolledBackOutcome extends OutcomeBase {
   journalIncomplete?: boolean;
 }
 
-/** An undo failed after its retries. The journal stays; `resume` says how to finish. */
+/**
+ * An undo failed after its retries. The journal stays; `resume` says how to finish.
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'rollback-failed') console.error(`${outcome.undoError.message}; to finish, run: ${outcome.resume}`);
+ * ```
+ */
 export interface RollbackFailedOutcome extends OutcomeBase {
   status: 'rollback-failed';
   cause: SerializedError;
@@ -65,7 +100,14 @@ export interface RollbackFailedOutcome extends OutcomeBase {
   resume: string;
 }
 
-/** Nothing was touched: the lock was held, or the input was invalid. */
+/**
+ * Nothing was touched: the lock was held, or the input was invalid.
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'refused') console.error(`nothing changed: ${outcome.cause.message}`); // e.g. cause.code 'LOCK_HELD'
+ * ```
+ */
 export interface RefusedOutcome extends OutcomeBase {
   status: 'refused';
   cause: SerializedError;

@@ -7,7 +7,14 @@ import type { Step } from '../step.js';
 
 const log = logger('plan');
 
-/** One line of a plan. */
+/**
+ * One line of a plan.
+ *
+ * @example
+ * ```ts
+ * for (const e of await tx.plan()) console.log(`${e.index + 1}. ${e.description}${e.wouldChange === false ? ' (no change)' : ''}`);
+ * ```
+ */
 export interface PlanEntry {
   index: number;
   type: string;

@@ -15,7 +15,15 @@ import { trapSignals } from './signals.js';
 
 const log = logger('core');
 
-/** Options of {@link transaction}. */
+/**
+ * Options of {@link transaction}.
+ *
+ * @example
+ * ```ts
+ * const options: TransactionOptions = { journal: fileJournal({ root: '/var/lib/app/unwind' }), timeoutMs: 60_000, meta: { version: '1.2.0' } };
+ * const tx = transaction('install app', options);
+ * ```
+ */
 export interface TransactionOptions {
   /** Where the transaction is journaled: `fileJournal({ root })` (durable) or `memoryJournal()`. */
   journal: Journal;
@@ -48,7 +56,17 @@ interface Entry {
   index: number;
 }
 
-/** A runnable list of steps. Made by {@link transaction}. */
+/**
+ * A runnable list of steps. Made by {@link transaction}.
+ *
+ * @example
+ * ```ts
+ * const tx: Transaction = transaction('install app', { journal: memoryJournal() });
+ * tx.add(writeFile({ path: '/etc/app.conf', content: 'port = 80\n' }));
+ * for (const entry of await tx.plan()) console.log(entry.description);
+ * const outcome = await tx.run();
+ * ```
+ */
 export class Transaction {
   private readonly entries: Entry[] = [];
   private readonly finallyActions: Array<(outcome: Outcome) => unknown> = [];
@@ -125,7 +143,7 @@ export class Transaction {
  * ```ts
  * const tx = transaction('install app', { journal: fileJournal({ root: '/var/lib/app/unwind' }) });
  * tx.add(writeFile({ path: '/etc/app.conf', content: 'port = 80\n' }));
- * tx.add(startUnit({ unit: 'app.service' }));
+ * tx.add(start({ unit: 'app.service' }));
  * const outcome = await tx.run();
  * console.log(describeOutcome(outcome));
  * ```

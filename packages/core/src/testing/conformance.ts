@@ -6,7 +6,19 @@ import type { StepContext, StepKind } from '../step.js';
 import { testContext } from './context.js';
 import { failingStep } from './kinds.js';
 
-/** One sandbox for one conformance check. */
+/**
+ * One sandbox for one conformance check.
+ *
+ * @example
+ * ```ts
+ * const dir = temporaryDirectory();
+ * const sandbox: ConformanceSandbox<WriteFileArgs> = {
+ *   args: { path: join(dir.path, 'a.conf'), content: 'new\n' },
+ *   state: async () => treeState(dir.path),
+ *   cleanup: async () => dir.remove(),
+ * };
+ * ```
+ */
 export interface ConformanceSandbox<A> {
   /** The step's arguments, aimed at this sandbox. */
   args: A;
@@ -20,7 +32,15 @@ export interface ConformanceSandbox<A> {
   partialDo?(): Promise<void>;
 }
 
-/** Options of {@link conformanceSuite}. */
+/**
+ * Options of {@link conformanceSuite}.
+ *
+ * @example
+ * ```ts
+ * const options: ConformanceOptions<WriteFileArgs> = { setup: async () => sandbox, skip: process.getuid?.() === 0 ? false : 'not root' };
+ * conformanceSuite(writeFile, options);
+ * ```
+ */
 export interface ConformanceOptions<A> {
   /** Makes a fresh sandbox; called once per check. */
   setup(): Promise<ConformanceSandbox<A>>;

@@ -26,7 +26,15 @@ export function workspaceRoot(from: string = process.cwd()): string {
   }
 }
 
-/** How a child process ended, as {@link runTypeScript} reports it. */
+/**
+ * How a child process ended, as {@link runTypeScript} reports it.
+ *
+ * @example
+ * ```ts
+ * const child: ChildOutcome = await runTypeScript(join(import.meta.dirname, 'fixtures/child.ts'));
+ * if (child.code !== 0) throw new Error(`child ended with ${child.signal ?? child.code}: ${child.stderr}`);
+ * ```
+ */
 export interface ChildOutcome {
   /** Exit code, or null when a signal ended it. */
   code: number | null;
@@ -38,7 +46,16 @@ export interface ChildOutcome {
   stderr: string;
 }
 
-/** Options of {@link runTypeScript}. */
+/**
+ * Options of {@link runTypeScript}.
+ *
+ * @example
+ * ```ts
+ * let pid: number | undefined;
+ * const options: RunTypeScriptOptions = { cwd: repoRoot, stdout: 'ignore', killAfterMs: 60_000, onSpawn: (p) => (pid = p) };
+ * const child = await runTypeScript(script, [JSON.stringify(config)], options);
+ * ```
+ */
 export interface RunTypeScriptOptions {
   /** Working directory; by default {@link workspaceRoot}, where `--import tsx` resolves. */
   cwd?: string;

@@ -179,5 +179,12 @@ export const stagedRemove = defineStep({
   },
 });
 
-/** Every step kind in `@unwind/core/testing`, for `recover({ kinds })`. */
+/**
+ * Every step kind in `@unwind/core/testing`, for `recover({ kinds })`.
+ *
+ * @example
+ * ```ts
+ * const report = await recover({ root: journalRoot, kinds: [...filesKinds, ...testKinds] });
+ * ```
+ */
 export const testKinds = [failingStep, noopStep, writeMarker, stagedRemove];

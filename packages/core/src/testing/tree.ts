@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-/** One path of a tree, as {@link treeState} records it. */
+/**
+ * One path of a tree, as {@link treeState} records it.
+ *
+ * @example
+ * ```ts
+ * const files = treeState(dir).filter((e: TreeEntry) => e.type === 'file').map((e) => `${e.path} ${e.sha256}`);
+ * ```
+ */
 export interface TreeEntry {
   path: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
