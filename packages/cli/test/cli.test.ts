@@ -9,15 +9,15 @@ afterEach(runCleanups);
 beforeAll(() => requireBuilt());
 
 describe('conventions', () => {
+  const { version } = JSON.parse(fs.readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+
   it('--version prints the package version', async () => {
-    const { version } = JSON.parse(fs.readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
     const r = await unwind(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(version);
   });
 
   it('the installed `unwind` command (the bin pnpm links into a dependent package) runs the built program', () => {
-    const { version } = JSON.parse(fs.readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
     const linked = join(repoRoot, 'examples/demo/node_modules/.bin/unwind');
     expect(fs.existsSync(linked), `${linked} was not linked at install`).toBe(true);
     expect(execFileSync(linked, ['--version'], { encoding: 'utf8' }).trim()).toBe(version);

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { InvalidInputError, UnwindError, logger, makeDirectoryDurably, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
 import { makeDurable } from './durability.js';
 import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
@@ -168,12 +168,12 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
         continue;
       }
       const blob = blobName(blobs++);
-      const shard = blob.slice(0, 2);
+      const stored = join(partial, 'data', blob);
+      const shard = dirname(stored);
       if (!shards.has(shard)) {
-        fs.mkdirSync(join(partial, 'data', shard), { mode: 0o700 });
+        fs.mkdirSync(shard, { mode: 0o700 });
         shards.add(shard);
       }
-      const stored = join(partial, 'data', blob);
       const from = full(source, e.path);
       fs.copyFileSync(from, stored, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
       const sha256 = hashFile(nodeFs, stored, e.size);
@@ -197,7 +197,7 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
     const again = statEntry(nodeFs, source, e.path);
     if (again.ctimeNs !== e.ctimeNs || again.mtimeNs !== e.mtimeNs) throw new SnapshotSourceChangedError(full(source, e.path));
   }
-  return { entries, bytes, written, shards: [...shards].map((shard) => join(partial, 'data', shard)) };
+  return { entries, bytes, written, shards: [...shards] };
 }
 
 /**

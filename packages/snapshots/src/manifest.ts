@@ -45,7 +45,7 @@ const EntryCodec = t.intersection([
     size: t.number,
     sha256: t.string,
     target: t.string,
-    /** Files: name of the stored copy under `data/`, `<2 hex digits>/<number>` (absent for a hard link of an earlier path). */
+    /** Files: name of the stored copy under `data/`, `<2 hex digits>/<number>` (`<number>` in the first snapshots; absent for a hard link of an earlier path). */
     blob: BlobName,
     /** Files: this path is a hard link of that earlier path (the group's first path). */
     linkOf: t.string,
