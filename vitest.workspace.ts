@@ -5,4 +5,5 @@
 export default [
   'packages/*/vitest.config.ts',
   'examples/*/vitest.config.ts',
+  'security/vitest.config.ts',
 ];

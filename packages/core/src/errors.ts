@@ -299,3 +299,66 @@ export function isRetryable(error: unknown): boolean {
   if (error && typeof error === 'object' && (error as { retryable?: unknown }).retryable === false) return false;
   return true;
 }
+
+/**
+ * An undo (or commit) found that what it was about to change is no longer
+ * what its own step left: someone else changed it while the transaction ran
+ * or since it crashed. Nothing was touched; the rollback ends
+ * `rollback-failed` so an operator can decide which state wins.
+ *
+ * @example
+ * ```ts
+ * throw new UndoConflictError('/etc/app.conf', 'sha256 3f1a…', 'sha256 9bc0…');
+ * // UndoConflictError: /etc/app.conf changed since this transaction wrote it (expected sha256 3f1a…, found sha256 9bc0…); not touched
+ * ```
+ */
+export class UndoConflictError extends UnwindError {
+  /** The path or account the conflict is about. */
+  readonly subject: string;
+  /** What the step left there. */
+  readonly expected: string;
+  /** What is there now. */
+  readonly found: string;
+  constructor(subject: string, expected: string, found: string, context: ErrorContext = {}) {
+    super('UNDO_CONFLICT', `${subject} changed since this transaction changed it (expected ${expected}, found ${found}); not touched`, {
+      context: { subject, expected, found, ...context },
+    });
+    this.subject = subject;
+    this.expected = expected;
+    this.found = found;
+  }
+}
+
+/**
+ * A journaled value decoded, but is not something this step kind could have
+ * written: a path outside its target's directory, a program path, a protected
+ * account. Recovery refuses the whole transaction before anything is touched,
+ * because whoever can write a journal could otherwise make root act.
+ *
+ * @example
+ * ```ts
+ * throw new UntrustedJournalError('files.writeFile before-state names a temp file outside /etc', { path: '/root/.ssh/x' });
+ * ```
+ */
+export class UntrustedJournalError extends UnwindError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('UNTRUSTED_JOURNAL', message, { context });
+  }
+}
+
+/**
+ * A directory unwind keeps private state in (a journal root, a transaction
+ * directory, a blob, snapshot or staging store) is not safe to trust: it is a
+ * symlink, not a directory, not owned by the running user, or writable by
+ * group or others (the rule OpenSSH's StrictModes applies). Nothing was touched.
+ *
+ * @example
+ * ```ts
+ * // UnsafeDirectoryError: journal root /var/lib/app/unwind is writable by others (mode 0777); refusing to use it
+ * ```
+ */
+export class UnsafeDirectoryError extends UnwindError {
+  constructor(path: string, what: string, reason: string) {
+    super('UNSAFE_DIRECTORY', `${what} ${path} ${reason}; refusing to use it`, { context: { path, what, reason } });
+  }
+}

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { defineStep, packageOf } from './step.js';
-export type { StepKind, StepKindDefinition, AnyStepKind, Step, StepContext, StepHandle, StepOptions, RetryPolicy, ArgsFrom, ResultReader } from './step.js';
+export type { StepKind, StepKindDefinition, JournalPlace, AnyStepKind, Step, StepContext, StepHandle, StepOptions, RetryPolicy, ArgsFrom, ResultReader } from './step.js';
 export { transaction, Transaction } from './runner/transaction.js';
 export type { TransactionOptions } from './runner/transaction.js';
 export { exitCodeOf, describeOutcome } from './runner/outcome.js';
@@ -48,6 +48,9 @@ export {
   AbortedError,
   NonRetryableError,
   IrreversibleStepError,
+  UndoConflictError,
+  UntrustedJournalError,
+  UnsafeDirectoryError,
   serializeError,
   isRetryable,
 } from './errors.js';

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { InvalidInputError, UnknownStepTypeError, serializeError, type SerializedError } from './errors.js';
+import { InvalidInputError, UnknownStepTypeError, UntrustedJournalError, UnwindError, serializeError, type SerializedError } from './errors.js';
 import type { EventListener } from './events.js';
 import { runCommand, type CommandRunner } from './exec.js';
 import { decodeJournaled } from './codec.js';
@@ -12,7 +12,7 @@ import { acquireLock, type Lock } from './lock.js';
 import { logger } from './log.js';
 import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
 import type { StepReport } from './runner/outcome.js';
-import type { AnyStepKind } from './step.js';
+import type { AnyStepKind, JournalPlace } from './step.js';
 
 const log = logger('recover');
 
@@ -138,7 +138,7 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
       return { id, name: state.name, result: 'already-finished', steps: [] };
     }
     // Decode everything before touching anything.
-    started = state.steps.map((s) => toStarted(s, registry, journal!.path));
+    started = state.steps.map((s) => toStarted(s, registry, journal!.path, { root, transactionDirectory: join(root, id), transactionId: id, stepIndex: s.index }));
   } catch (error) {
     journal?.close(false);
     return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
@@ -168,7 +168,7 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
   return { id, name: state.name, result: remaining.length === 0 ? 'rolled-back' : 'rollback-failed', steps: reports, ...(error ? { error } : {}) };
 }
 
-function toStarted(s: TransactionState['steps'][number], registry: Map<string, AnyStepKind>, path: string | undefined): StartedStep {
+function toStarted(s: TransactionState['steps'][number], registry: Map<string, AnyStepKind>, path: string | undefined, place: JournalPlace): StartedStep {
   const kind = registry.get(s.type);
   if (!kind) throw new UnknownStepTypeError(s.type, s.package, `journal ${path} step ${s.index + 1}`);
   const d = kind.definition;
@@ -176,6 +176,15 @@ function toStarted(s: TransactionState['steps'][number], registry: Map<string, A
   const args = decodeJournaled(d.args, s.args, `${s.type} args of step ${s.index + 1}`, where);
   const before = decodeJournaled(d.before, s.before, `${s.type} before-state of step ${s.index + 1}`, where);
   const after = s.done && d.after ? decodeJournaled(d.after, s.after, `${s.type} after-state of step ${s.index + 1}`, where) : undefined;
+  // The journal is input, not truth: the same validation a caller's input gets, then the kind's own check of what it journaled.
+  try {
+    d.validate?.(args);
+    d.validateJournaled?.(args, before, after, place);
+  } catch (error) {
+    if (error instanceof UntrustedJournalError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UntrustedJournalError(`${s.type} step ${s.index + 1} in ${path}: ${reason}`, { ...where, ...(error instanceof UnwindError ? error.context : {}) });
+  }
   return {
     index: s.index,
     kind,

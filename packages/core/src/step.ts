@@ -35,6 +35,25 @@ export interface StepContext {
 }
 
 /**
+ * Where a journaled step lives, for {@link StepKindDefinition.validateJournaled}.
+ *
+ * @example
+ * ```ts
+ * validateJournaled: (args, before, _after, where: JournalPlace) => {
+ *   if (before.staged && !isInside(before.staged, where.transactionDirectory)) throw new UntrustedJournalError('staging path outside the transaction', { staged: before.staged });
+ * },
+ * ```
+ */
+export interface JournalPlace {
+  /** The journal root. */
+  readonly root: string;
+  /** This transaction's directory under the root (absolute, real path). */
+  readonly transactionDirectory: string;
+  readonly transactionId: string;
+  readonly stepIndex: number;
+}
+
+/**
  * How many times to retry, and how long to wait between tries.
  *
  * @example
@@ -75,6 +94,15 @@ export interface StepKindDefinition<A, B, R> {
   readonly after?: t.Type<R, unknown, unknown>;
   /** Semantic validation beyond the codec; throw {@link InvalidInputError}. Runs before anything is touched. */
   readonly validate?: (args: A) => void;
+  /**
+   * Recovery-time check of journaled values, run after the codecs and
+   * `validate` and before any undo or commit acts. A journal is input, not
+   * truth: throw {@link UntrustedJournalError} for any before/after value this
+   * kind could not have written itself (a temp name that is not the kind's own
+   * in the target's directory, a staging or blob path outside the
+   * transaction's directory, a protected account).
+   */
+  readonly validateJournaled?: (args: A, before: B, after: R | undefined, where: JournalPlace) => void;
   /** One human line for plans and logs. */
   readonly describe: (args: A) => string;
   /** READ-ONLY: capture what undo needs. May write blobs into `ctx.blobs`. */
