@@ -8,6 +8,7 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   // p-retry is ESM-only; bundling it keeps the CommonJS build loadable everywhere.
+  // It is therefore a devDependency only: bundled, never also installed.
   noExternal: ['p-retry'],
   external: ['vitest'],
 });

@@ -1,5 +1,4 @@
 import * as t from 'io-ts';
-import { isLeft } from 'fp-ts/lib/Either.js';
 import { InvalidInputError, JournalDecodeError, type ErrorContext } from './errors.js';
 
 /**
@@ -8,7 +7,7 @@ import { InvalidInputError, JournalDecodeError, type ErrorContext } from './erro
  * @example
  * ```ts
  * const result = t.type({ port: t.number }).decode({ port: '80' });
- * if (isLeft(result)) console.error(explainErrors(result.left)); // ['port: expected number, got "80"']
+ * if (result._tag === 'Left') console.error(explainErrors(result.left)); // ['port: expected number, got "80"']
  * ```
  */
 export function explainErrors(errors: t.Errors): string[] {
@@ -29,7 +28,8 @@ export function explainErrors(errors: t.Errors): string[] {
  */
 export function decodeInput<A>(codec: t.Type<A, unknown, unknown>, value: unknown, what: string, context: ErrorContext = {}): A {
   const result = codec.decode(value);
-  if (isLeft(result)) {
+  // A local check rather than fp-ts's isLeft: core loads no fp-ts module of its own.
+  if (result._tag === 'Left') {
     const problems = explainErrors(result.left);
     throw new InvalidInputError(`${what}: ${problems.join('; ')}`, { ...context, problems });
   }
@@ -47,7 +47,7 @@ export function decodeInput<A>(codec: t.Type<A, unknown, unknown>, value: unknow
  */
 export function decodeJournaled<A>(codec: t.Type<A, unknown, unknown>, value: unknown, what: string, context: ErrorContext): A {
   const result = codec.decode(value);
-  if (isLeft(result)) {
+  if (result._tag === 'Left') {
     const problems = explainErrors(result.left);
     throw new JournalDecodeError(`${what} does not decode: ${problems.join('; ')}`, { ...context, problems });
   }

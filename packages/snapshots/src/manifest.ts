@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import * as t from 'io-ts';
-import { isLeft } from 'fp-ts/lib/Either.js';
 import { explainErrors } from '@unwind/core';
 import { SnapshotCorruptError } from './errors.js';
 
@@ -119,7 +118,7 @@ export function decodeManifest(text: string, where: string): Manifest {
     throw new SnapshotCorruptError(`manifest ${where} is not JSON`, { manifest: where });
   }
   const result = BodyCodec.decode(parsed);
-  if (isLeft(result)) throw new SnapshotCorruptError(`manifest ${where} is malformed: ${explainErrors(result.left).join('; ')}`, { manifest: where });
+  if (result._tag === 'Left') throw new SnapshotCorruptError(`manifest ${where} is malformed: ${explainErrors(result.left).join('; ')}`, { manifest: where });
   return result.right;
 }
 

@@ -1,4 +1,5 @@
-import * as TE from 'fp-ts/lib/TaskEither.js';
+// Types only: runTask builds fp-ts's plain Either objects itself, so running a transaction loads no fp-ts module.
+import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { AbortedError, InvalidInputError, IrreversibleStepError, UnwindError, serializeError, type SerializedError } from '../errors.js';
 import type { EventListener } from '../events.js';
 import { runCommand, type CommandRunner } from '../exec.js';
