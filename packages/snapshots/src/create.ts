@@ -6,7 +6,7 @@ import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError 
 import { testHooks } from './hooks.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
-import { newSnapshotId, partialDir, snapshotDir, writePin, type Pin } from './store.js';
+import { checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
 
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
@@ -26,6 +26,14 @@ export interface CreateOptions {
   store: string;
   /** Pin the snapshot for this holder from the moment it exists (retention will not delete it). */
   pin?: Pin;
+  /**
+   * The id to give the snapshot (default: a new one). A step journals the id
+   * before it creates the snapshot, so that recovery can find and remove the
+   * `<id>.partial` directory a crash left. With an id given, a leftover
+   * `<id>.partial` of an interrupted attempt is replaced, and a complete
+   * `<id>` is returned as it is.
+   */
+  id?: string;
   /** Runs `sync -f` when many files were written. Default core's `runCommand`. */
   exec?: CommandRunner;
   signal?: AbortSignal;
@@ -66,6 +74,22 @@ function realOrResolved(path: string): string {
 }
 
 /**
+ * Checks a tree to snapshot or restore: an absolute path that is not `/`
+ * (nor a path that resolves to it): a restore of `/` would delete the whole
+ * machine's files that the snapshot does not list.
+ *
+ * @example
+ * ```ts
+ * validateSnapshotSource('/srv/app/collection'); // fine
+ * validateSnapshotSource('/'); // throws InvalidInputError
+ * ```
+ */
+export function validateSnapshotSource(path: string, what = 'snapshot source'): void {
+  validateAbsolutePath(path, { what });
+  if (realOrResolved(path) === '/') throw new InvalidInputError(`the ${what} must not be /`, { path });
+}
+
+/**
  * Checks the arguments of a snapshot; throws InvalidInputError. Touches nothing.
  *
  * @example
@@ -74,8 +98,9 @@ function realOrResolved(path: string): string {
  * ```
  */
 export function validateSnapshotPaths(source: string, store: string): void {
-  validateAbsolutePath(source, { what: 'snapshot source' });
+  validateSnapshotSource(source);
   validateAbsolutePath(store, { what: 'snapshot store' });
+  if (realOrResolved(store) === '/') throw new InvalidInputError('the snapshot store must not be /', { store });
   const [s, t] = [realOrResolved(source), realOrResolved(store)];
   if (isWithin(t, s) || isWithin(s, t)) {
     throw new InvalidInputError(`snapshot store ${store} and source ${source} must not contain each other (the snapshot would copy itself, or a restore would delete the store)`, { source, store });
@@ -112,11 +137,16 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
   const special = live.find((e) => e.type === 'other');
   if (special) throw new UnsupportedEntryError(full(source, special.path), special.kind ?? 'special file');
 
-  const id = newSnapshotId();
+  const id = options.id === undefined ? newSnapshotId() : checkId(options.id);
   const partial = partialDir(store, id);
+  if (options.id !== undefined) {
+    const done = existingSnapshot(store, id, source);
+    if (done) return done;
+  }
   let began = false;
   try {
     makeDirectoryDurably(store, 0o700);
+    if (options.id !== undefined) removePartial(store, id);
     fs.mkdirSync(partial, { mode: 0o700 });
     began = true;
     syncDirectory(store);
@@ -147,6 +177,36 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
     const reason = code === 'ENOSPC' ? 'no space left on device in the snapshot store (ENOSPC)' : (error as Error).message;
     throw new SnapshotCreateError(`could not snapshot ${source} into ${store}: ${reason}`, { source, store, id, errno: code }, error);
   }
+}
+
+/** A complete snapshot `id` of `source` made by an earlier attempt, or undefined. */
+function existingSnapshot(store: string, id: string, source: string): SnapshotInfo | undefined {
+  if (!fs.existsSync(join(snapshotDir(store, id), MANIFEST_FILE))) return undefined;
+  const manifest = readManifest(store, id);
+  if (manifest.source !== source) throw new InvalidInputError(`snapshot ${id} in ${store} holds ${manifest.source}, not ${source}`, { store, id, source });
+  let bytes = 0;
+  for (const e of manifest.entries) if (e.type === 'file' && e.blob !== undefined) bytes += e.size ?? 0;
+  return { id, store, path: snapshotDir(store, id), source, createdAt: manifest.createdAt, entries: manifest.entries.length, bytes };
+}
+
+/**
+ * Removes `<store>/<id>.partial`, what a crash during {@link create} leaves:
+ * only a real directory (never a symlink planted in its place), and the
+ * store is synced so the removal survives a crash. True when one was removed.
+ *
+ * @example
+ * ```ts
+ * removePartial(store, before.id); // undo of a snapshot step whose creation was interrupted
+ * ```
+ */
+export function removePartial(store: string, id: string): boolean {
+  const partial = partialDir(store, checkId(id));
+  const st = fs.lstatSync(partial, { throwIfNoEntry: false });
+  if (!st) return false;
+  if (!st.isDirectory()) throw new SnapshotCreateError(`${partial} is not a directory this code made; left untouched`, { store, id });
+  fs.rmSync(partial, { recursive: true, force: true });
+  syncDirectory(store);
+  return true;
 }
 
 async function copyTree(source: string, partial: string, live: LiveEntry[], signal: AbortSignal | undefined) {

@@ -30,9 +30,22 @@ const MAGIC = 'unwind-snapshot-manifest';
  */
 const BlobName = t.refinement(t.string, (name) => /^(?:[0-9a-f]{2}\/)?[0-9]+$/.test(name), 'BlobName');
 
+/**
+ * A path inside the snapshotted tree: `.` for the root, else relative
+ * components joined by `/`, none of them empty, `.` or `..`, and no NUL. A
+ * manifest naming anything else (`../etc/x`, `/etc/x`, `a//b`) is refused
+ * when it is read, so a tampered manifest never makes a restore write
+ * outside its tree.
+ */
+const TreePath = t.refinement(
+  t.string,
+  (path) => path === '.' || (!path.includes('\0') && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')),
+  'TreePath',
+);
+
 const EntryCodec = t.intersection([
   t.type({
-    path: t.string,
+    path: TreePath,
     type: t.union([t.literal('file'), t.literal('dir'), t.literal('symlink')]),
     mode: t.number,
     uid: t.number,
@@ -47,7 +60,7 @@ const EntryCodec = t.intersection([
     /** Files: name of the stored copy under `data/`, `<2 hex digits>/<number>` (`<number>` in the first snapshots; absent for a hard link of an earlier path). */
     blob: BlobName,
     /** Files: this path is a hard link of that earlier path (the group's first path). */
-    linkOf: t.string,
+    linkOf: TreePath,
   }),
 ]);
 
@@ -119,7 +132,31 @@ export function decodeManifest(text: string, where: string): Manifest {
   }
   const result = BodyCodec.decode(parsed);
   if (result._tag === 'Left') throw new SnapshotCorruptError(`manifest ${where} is malformed: ${explainErrors(result.left).join('; ')}`, { manifest: where });
+  checkTreeShape(result.right.entries, where);
   return result.right;
+}
+
+/**
+ * Every path's parent is a directory listed before it (the root `.` first),
+ * each path once, and a hard link names an earlier file: a restore then
+ * never writes through a symlink or outside the tree, whatever the live tree holds.
+ */
+function checkTreeShape(entries: readonly ManifestEntry[], where: string): void {
+  const types = new Map<string, ManifestEntry['type']>();
+  for (const [index, entry] of entries.entries()) {
+    const refuse = (reason: string) => {
+      throw new SnapshotCorruptError(`manifest ${where} entry ${index} (${JSON.stringify(entry.path)}): ${reason}`, { manifest: where, entry: entry.path });
+    };
+    if (index === 0 && (entry.path !== '.' || entry.type !== 'dir')) refuse('the first entry must be the root directory "."');
+    if (types.has(entry.path)) refuse('listed twice');
+    if (entry.path !== '.') {
+      const slash = entry.path.lastIndexOf('/');
+      const parent = slash < 0 ? '.' : entry.path.slice(0, slash);
+      if (types.get(parent) !== 'dir') refuse(`its parent ${parent} is not a directory listed before it`);
+    }
+    if (entry.linkOf !== undefined && types.get(entry.linkOf) !== 'file') refuse(`it is a hard link of ${entry.linkOf}, which is not a file listed before it`);
+    types.set(entry.path, entry.type);
+  }
 }
 
 /** Hex SHA-256 of a string or bytes. */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
-import { logger, validateAbsolutePath, type CommandRunner } from '@unwind/core';
+import { logger, type CommandRunner } from '@unwind/core';
+import { validateSnapshotSource } from './create.js';
 import { makeDurable } from './durability.js';
 import { RestoreVerificationError, SnapshotCorruptError } from './errors.js';
 import { testHooks } from './hooks.js';
@@ -163,7 +164,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const { store, id, signal } = options;
   const manifest = readManifest(store, id);
   const root = options.path ?? manifest.source;
-  validateAbsolutePath(root, { what: 'restore path' });
+  validateSnapshotSource(root, 'restore path');
   const want = new Map(manifest.entries.map((e) => [e.path, e]));
   const scanOptions = signal ? { signal } : {};
   const live = await scanTree(root, {

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath, type StepContext } from '@unwind/core';
-import { create, validateSnapshotPaths } from './create.js';
+import { InvalidInputError, VerificationError, defineStep, type StepContext } from '@unwind/core';
+import { create, removePartial, validateSnapshotPaths, validateSnapshotSource } from './create.js';
 import { remove as removeSnapshot, prune } from './retention.js';
 import { restore } from './restore.js';
-import { checkId, makePin, readManifest, unpin } from './store.js';
+import { checkId, makePin, newSnapshotId, readManifest, unpin } from './store.js';
 
 const Args = t.intersection([
   t.type({
@@ -46,13 +46,20 @@ function journalDirOf(blobDir: string, ctx: StepContext): string | undefined {
   return basename(candidate) === ctx.transactionId && fs.existsSync(join(candidate, 'journal.jsonl')) ? candidate : undefined;
 }
 
+/** The name of this transaction's pin on its snapshot. */
+function pinName(ctx: StepContext): string {
+  return ctx.transactionId.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
 /**
- * Wraps "any change to this tree" in a transaction. `prepare` takes a
- * verified snapshot of `path` (reading the tree, writing only the store or
- * the journal); `do` only records it; `undo` restores the tree exactly —
+ * Wraps "any change to this tree" in a transaction. `prepare` chooses the
+ * snapshot's id and place (journaled before anything is written); `do`
+ * takes a verified snapshot of `path` (reading the tree, writing only the
+ * store or the journal); `undo` restores the tree exactly —
  * extra files removed, changed ones put back, modes, owners, mtimes,
  * symlinks, empty directories, hard links — and verifies it against the
- * manifest's hashes. A restore that does not verify (or a corrupt snapshot)
+ * manifest's hashes; when `do` was interrupted (a crash while the snapshot
+ * was written), undo removes the `<id>.partial` directory it left. A restore that does not verify (or a corrupt snapshot)
  * makes the undo throw, so the outcome is `rollback-failed`, never a false
  * success. `commit` releases the snapshot's pin and applies retention (or,
  * for a snapshot kept in the journal, deletes it).
@@ -79,18 +86,23 @@ export const snapshot = defineStep({
     if (a.keepLast !== undefined && (!Number.isInteger(a.keepLast) || a.keepLast < 0)) throw new InvalidInputError('keepLast must be a whole number ≥ 0', { keepLast: a.keepLast });
     if (a.keepLast !== undefined && a.store === undefined) throw new InvalidInputError('keepLast needs a store (a snapshot in the journal is deleted on commit)', {});
     if (a.store !== undefined) validateSnapshotPaths(a.path, a.store);
-    else validateAbsolutePath(a.path, { what: 'snapshot source' });
+    else validateSnapshotSource(a.path);
   },
   describe: (a) => `snapshot ${a.path}${a.store ? ` into ${a.store}` : ''} (restored on rollback)`,
   prepare: async (a, ctx) => {
-    const blobDir = await ctx.blobs.directory();
-    const journalDir = journalDirOf(blobDir, ctx);
-    const store = a.store ?? blobDir;
-    const pin = a.store ? makePin(ctx.transactionId.replace(/[^A-Za-z0-9._-]/g, '_'), journalDir) : undefined;
-    const snap = await create({ source: a.path, store, exec: ctx.exec, signal: ctx.signal, ...(pin ? { pin } : {}) });
-    return { store, id: snap.id, inJournal: a.store === undefined };
+    // Only decides where the snapshot goes and its id: both are journaled before `do` writes anything,
+    // so a crash while the snapshot is written leaves a `.partial` directory that undo can find.
+    const root = fs.lstatSync(a.path, { throwIfNoEntry: false });
+    if (!root?.isDirectory()) throw new InvalidInputError(`snapshot source ${a.path} is not a directory`, { source: a.path });
+    const store = a.store ?? (await ctx.blobs.directory());
+    return { store, id: newSnapshotId(), inJournal: a.store === undefined };
   },
-  do: async (_a, before) => ({ id: before.id }),
+  do: async (a, before, ctx) => {
+    const journalDir = before.inJournal ? undefined : journalDirOf(await ctx.blobs.directory(), ctx);
+    const pin = before.inJournal ? undefined : makePin(pinName(ctx), journalDir);
+    await create({ source: a.path, store: before.store, id: before.id, exec: ctx.exec, signal: ctx.signal, ...(pin ? { pin } : {}) });
+    return { id: before.id };
+  },
   verify: async (_a, before) => {
     try {
       readManifest(before.store, before.id);
@@ -98,16 +110,22 @@ export const snapshot = defineStep({
       throw new VerificationError(`snapshot ${before.id} is not usable: ${(error as Error).message}`, { store: before.store, id: before.id });
     }
   },
-  undo: async (a, before, _after, ctx) => {
-    // Always restore, even when `do` never ran: restoring an unchanged tree changes nothing.
+  undo: async (a, before, after, ctx) => {
+    if (after === undefined && !fs.existsSync(join(before.store, checkId(before.id)))) {
+      // `do` never finished, so no later step ran and the tree is as it was: only the partial
+      // snapshot a crash (or a failure) left in the store is this step's to take back.
+      removePartial(before.store, before.id);
+      return;
+    }
     await restore({ store: before.store, id: checkId(before.id), path: a.path, exec: ctx.exec, signal: ctx.signal });
+    removePartial(before.store, before.id);
   },
   commit: async (a, before, _after, ctx) => {
     if (before.inJournal) {
       if (fs.existsSync(join(before.store, before.id)) || fs.existsSync(join(before.store, `${before.id}.deleting`))) removeSnapshot(before.store, before.id, { force: true });
       return;
     }
-    if (fs.existsSync(join(before.store, before.id))) unpin(before.store, before.id, ctx.transactionId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    if (fs.existsSync(join(before.store, before.id))) unpin(before.store, before.id, pinName(ctx));
     prune(before.store, { keepLast: a.keepLast ?? DEFAULT_KEEP_LAST });
   },
   wouldChange: async () => false,

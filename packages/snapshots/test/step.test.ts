@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileJournal, memoryJournal, transaction, type RollbackFailedOutcome } from '@unwind/core';
+import { defineStep, fileJournal, memoryJournal, transaction, type RollbackFailedOutcome } from '@unwind/core';
 import { conformanceSuite, failingStep } from '@unwind/core/testing';
 import { kinds, list, snapshot } from '@unwind/snapshots';
 import { testHooks } from '../src/hooks.js';
@@ -26,28 +26,51 @@ function journalSnapshotsOf(dir: string): string[] {
   return out;
 }
 
-conformanceSuite(snapshot, {
+/** The snapshot kind, remembering the before-state of its last prepare (a partial `do` needs the journaled id). */
+let lastBefore: { store: string; id: string } | undefined;
+const snapshotRemembering = defineStep({
+  ...snapshot.definition,
+  prepare: async (a, ctx) => (lastBefore = await snapshot.definition.prepare(a, ctx)),
+});
+
+/** What a kill while the snapshot is written leaves: `<id>.partial` with some stored copies and no manifest. */
+function leavePartialSnapshot(): void {
+  const partial = join(lastBefore!.store, `${lastBefore!.id}.partial`);
+  fs.mkdirSync(join(partial, 'data', '00'), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(join(partial, 'data', '00', '0'), 'half a copy');
+}
+
+/** The tree and the store's leftovers: undo must leave no partial snapshot. */
+function treeAndPartials(dir: string, store: string) {
+  const partials = fs.existsSync(store) ? fs.readdirSync(store).filter((n) => n.endsWith('.partial')) : [];
+  return { tree: richState(dir), partials };
+}
+
+conformanceSuite(snapshotRemembering, {
   setup: async () => {
     const s = sandbox();
     return {
       args: { path: s.dir, store: s.store },
-      state: async () => richState(s.dir),
+      state: async () => treeAndPartials(s.dir, s.store),
       cleanup: async () => fs.rmSync(s.base, { recursive: true, force: true }),
-      partialDo: async () => mutateTree(s.dir), // later steps' writes: undo must take them back
+      partialDo: async () => leavePartialSnapshot(),
       breakChange: async () => fs.rmSync(s.store, { recursive: true, force: true }),
     };
   },
 });
 
 describe('snapshot kept in the journal (no store)', () => {
-  conformanceSuite(snapshot, {
+  conformanceSuite(snapshotRemembering, {
     setup: async () => {
       const s = sandbox();
       return {
         args: { path: s.dir },
         state: async () => richState(s.dir),
         cleanup: async () => fs.rmSync(s.base, { recursive: true, force: true }),
-        partialDo: async () => mutateTree(s.dir),
+        partialDo: async () => {
+          leavePartialSnapshot();
+          expect(fs.readdirSync(lastBefore!.store).some((n) => n.endsWith('.partial'))).toBe(true);
+        },
         breakChange: async () => journalSnapshotsOf(s.dir).forEach((p) => fs.rmSync(p, { recursive: true })),
       };
     },
