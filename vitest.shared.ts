@@ -7,6 +7,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
  * a test never passes because a stale `dist/` happened to be lying around.
  */
 export const alias = {
+  '@unwind/core/testing/helpers': here('./packages/core/src/testing/helpers.ts'),
   '@unwind/core/testing': here('./packages/core/src/testing/index.ts'),
   '@unwind/core': here('./packages/core/src/index.ts'),
   '@unwind/files': here('./packages/files/src/index.ts'),

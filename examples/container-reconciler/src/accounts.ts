@@ -46,7 +46,7 @@ export interface AccountRules {
 
 /**
  * An account is ours only with BOTH the managed group membership AND the
- * GECOS marker. Seed 004, finding 1: one group meant both a privilege and
+ * GECOS marker. In the reconciler this example answers, one group meant both a privilege and
  * ownership, so adding a human to the group to grant the privilege made the
  * reconciler delete them. Here a human added to the group lacks the marker
  * and is never touched; and the group grants nothing.

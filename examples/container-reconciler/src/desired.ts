@@ -35,7 +35,7 @@ const MAX_UNIT_BYTES = 256 * 1024;
  * changes: every entry must be a regular `<name>.service` file whose name is
  * a valid user name and whose contents look like a unit file. A
  * subdirectory is an error unless it is listed in `allowedDirs` or holds a
- * `.reconcile-allowed` file (seed 004, finding 12: a directory is never
+ * `.reconcile-allowed` file (a directory is never
  * skipped silently). Symlinks, other files and hidden files are errors too,
  * except the hidden names listed in `allowedDirs`.
  *

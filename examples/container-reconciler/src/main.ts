@@ -1,6 +1,6 @@
 /**
  * container-reconciler: reconcile a directory of `<name>.service` files to
- * dedicated users and their units (scenario 5, seed 004).
+ * dedicated users and their units.
  *
  *   node --import tsx src/main.ts --desired DIR --state DIR [--prefix ROOT] [--deny a,b]
  *        [--allow-dir NAME]... [--group NAME] [--marker TEXT] [--linger-dir DIR] [--loginctl PROG]

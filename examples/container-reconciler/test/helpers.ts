@@ -1,5 +1,5 @@
 /**
- * The sandbox the container reconciler's tests run in (TESTING.md recipes):
+ * The sandbox the container reconciler's tests run in:
  *
  * - users and groups in a prefix root (real shadow tools with `-P`);
  * - linger through a stub `loginctl` that creates/removes files in the prefix's linger directory;

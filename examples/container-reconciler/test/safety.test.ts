@@ -24,7 +24,7 @@ function sandbox(): Sandbox {
 const line = (s: Sandbox, file: string, name: string) => fs.readFileSync(join(s.prefix, 'etc', file), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
 const lines = (s: Sandbox, name: string) => ['passwd', 'shadow', 'group', 'gshadow'].map((f) => line(s, f, name));
 
-describe.skipIf(skip)('container reconciler: never removes what it does not own (seed 004, finding 1)', () => {
+describe.skipIf(skip)('container reconciler: never removes what it does not own (one group is not ownership)', () => {
   it('a human added to the managed group (for whatever privilege) is never removed: group membership alone is not ownership', async () => {
     const s = sandbox();
     const [web, old] = names('web', 'old') as [string, string];

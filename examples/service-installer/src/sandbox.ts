@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The machine's user database files that a prefix root copies (TESTING.md).
+ * The machine's user database files that a prefix root copies.
  *
  * @example
  * ```ts
@@ -54,7 +54,7 @@ export function sandboxLayout(root: string): Sandbox {
   };
 }
 
-/** The stub: logind does not run here; linger's lasting effect is the file (TESTING.md "Linger"). */
+/** The stub: logind does not run here; linger's lasting effect is the file. */
 function stubLoginctl(lingerDir: string): string {
   const q = `'${lingerDir.replace(/'/g, `'\\''`)}'`;
   return `#!/bin/sh

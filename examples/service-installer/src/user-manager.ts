@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const SYSTEMD = '/lib/systemd/systemd';
 
 /**
- * A running sandbox systemd user manager (TESTING.md recipe).
+ * A running sandbox systemd user manager.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * One real systemd user manager for this project's tests (TESTING.md recipe),
+ * One real systemd user manager for this project's tests,
  * started with the example's own `startSandboxManager`. Only inside the test
  * run's private mount namespace (scripts/test.mjs sets UNWIND_IN_NAMESPACE=1);
  * anywhere else nothing is mounted and the tests skip, saying why.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /**
  * The application's state directory, as the uninstaller sees it: named
  * inventory groups of paths (relative to the state directory), removed in
- * this order — the order of the seed's `_delete_inventory`.
+ * this order — the order the original uninstaller deleted them in.
  */
 
 /**

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The machine's user database files that a prefix root copies (TESTING.md).
+ * The machine's user database files that a prefix root copies.
  *
  * @example
  * ```ts

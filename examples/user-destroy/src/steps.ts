@@ -1,4 +1,4 @@
-// "Destroy the user's managed state, as that user": the seed's first phase.
+// "Destroy the user's managed state, as that user": the first phase.
 // It runs the user's own destroy command, which has no undo of its own — the
 // `snapshots.snapshot` step placed before it puts the tree back on rollback.
 import * as fs from 'node:fs';

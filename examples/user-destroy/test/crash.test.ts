@@ -61,7 +61,7 @@ describe.skipIf(skipReason)('user-destroy: SIGKILL after every journal record, t
       } else {
         expect(o.recovered, `kill after record ${o.n}`).toEqual(o.before);
       }
-      // The invariant of the seed, at every boundary: the account exists exactly when its state does.
+      // The example's invariant, at every boundary: the account exists exactly when its state does.
       const userExists = /^alice:/m.test(o.recovered.db.passwd ?? '');
       expect(fs.existsSync(o.sb.stateDir), `record ${o.n}`).toBe(userExists);
       expect(o.again.transactions.every((t) => t.result === 'already-finished'), `second recover after record ${o.n}`).toBe(true);

@@ -1,7 +1,7 @@
 import { UnwindError } from '@unwind/core';
 
 /**
- * Exit codes of the `unwind` command (see ARCHITECTURE.md).
+ * Exit codes of the `unwind` command (docs/cli.md lists them).
  *
  * @example
  * ```ts

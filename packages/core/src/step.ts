@@ -73,7 +73,7 @@ export interface RetryPolicy {
 
 /**
  * The definition of a step kind: data (the codecs) plus functions. See
- * ARCHITECTURE.md "The step contract" and docs/writing-a-step-kind.md.
+ * docs/writing-a-step-kind.md.
  *
  * @example
  * ```ts

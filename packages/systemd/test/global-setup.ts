@@ -1,6 +1,5 @@
 /**
- * Starts a real systemd user manager for the systemd tests (TESTING.md
- * recipe): a tmpfs on /run/systemd with /run/systemd/system in it (so
+ * Starts a real systemd user manager for the systemd tests: a tmpfs on /run/systemd with /run/systemd/system in it (so
  * systemctl believes systemd is running), a private XDG_RUNTIME_DIR and HOME,
  * and `/lib/systemd/systemd --user` as a child. Runs only inside the test
  * run's private mount namespace (scripts/test.mjs sets UNWIND_IN_NAMESPACE=1);

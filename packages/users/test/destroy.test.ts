@@ -6,7 +6,7 @@ import { memoryJournal, transaction } from '@unwind/core';
 import { lookupUser, processesOf, removeUser, UserBusyError } from '../src/index.js';
 import { faultyExec, freeUid, machineDbHashes, prefixRoot, skipReason, type Fault, type PrefixRoot } from './helpers.js';
 
-// The user-destroy building block (SCENARIOS.md 3): a user with running
+// The user-destroy building block: a user with running
 // processes is removed; processes stop first; a userdel that keeps failing
 // rolls back to the user with their home, groups and linger file.
 

@@ -19,7 +19,7 @@ export function machineDbHashes(): Record<string, string> {
   return fileHashes('/etc', DB_FILES, { unreadable: 'unreadable' });
 }
 
-/** A throw-away root per TESTING.md: PREFIX/etc with copies of the machine's files, PREFIX/home. */
+/** A throw-away root: PREFIX/etc with copies of the machine's files, PREFIX/home. */
 export interface PrefixRoot {
   root: string;
   lingerDir: string;

@@ -16,7 +16,7 @@ const isRoot = (): boolean => process.getuid?.() === 0;
  *
  * @example
  * ```ts
- * const root = workspaceRoot(); // e.g. /work/main, from anywhere below it
+ * const root = workspaceRoot(); // the checkout's root, from anywhere below it
  * ```
  */
 export function workspaceRoot(from: string = process.cwd()): string {

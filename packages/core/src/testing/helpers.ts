@@ -1,0 +1,15 @@
+/**
+ * The test helpers that need no test framework: a context for calling a kind
+ * directly, core's own test kinds, tree snapshots, and the environment helpers
+ * tests share (children via tsx, mounts, chattr, temp dirs). Usable from
+ * `node:test`, jest or vitest; `@unwind/core/testing` adds the vitest
+ * conformance suite.
+ *
+ * @packageDocumentation
+ */
+export { testContext } from './context.js';
+export { failingStep, noopStep, writeMarker, stagedRemove, testKinds } from './kinds.js';
+export { treeState } from './tree.js';
+export type { TreeEntry } from './tree.js';
+export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';
+export type { ChildOutcome, RunTypeScriptOptions } from './environment.js';
