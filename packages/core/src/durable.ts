@@ -1,14 +1,68 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
+import { DurableWriteError } from './errors.js';
 
 /**
- * Small, synchronous durability primitives. They are synchronous on purpose:
- * a journal append must be on disk before the next step starts, and a thread
- * pool round-trip per record would cost more than the write.
+ * The one place unwind makes bytes and directory entries durable. Every
+ * package uses these (and the atomic replace in `durable-replace.ts`); none
+ * keeps a private fsync or atomic write.
+ *
+ * Synchronous on purpose: a journal append must be on disk before the next
+ * step starts, and a thread-pool round-trip per record would cost more than
+ * the write. A failed fsync is never retried: after one, Linux may have
+ * dropped the dirty pages, and a second fsync would report success for data
+ * that is gone.
  */
 
 /**
- * fsyncs a directory, so the entries created, renamed or removed in it survive a crash.
+ * Writes every byte of `data` at the descriptor's position, or throws
+ * {@link DurableWriteError}. `write(2)` may write fewer bytes than asked (a
+ * nearly full disk, a signal): the rest is written by further calls, and a
+ * call that writes nothing ends it with an error rather than a half record.
+ *
+ * @example
+ * ```ts
+ * const fd = fs.openSync(path, 'a');
+ * writeFully(fd, encodeLine(record), path);
+ * fs.fdatasyncSync(fd);
+ * ```
+ */
+export function writeFully(fd: number, data: string | Uint8Array, path: string): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let offset = 0;
+  while (offset < bytes.length) {
+    let written: number;
+    try {
+      written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      throw new DurableWriteError(path, `wrote ${offset} of ${bytes.length} bytes`, error);
+    }
+    if (written <= 0) throw new DurableWriteError(path, `wrote ${offset} of ${bytes.length} bytes (the write returned ${written})`);
+    offset += written;
+  }
+}
+
+/**
+ * fsyncs an open descriptor; a failure is a {@link DurableWriteError}, never retried.
+ *
+ * @example
+ * ```ts
+ * writeFully(fd, bytes, path);
+ * syncDescriptor(fd, path);
+ * ```
+ */
+export function syncDescriptor(fd: number, path: string): void {
+  try {
+    fs.fsyncSync(fd);
+  } catch (error) {
+    throw new DurableWriteError(path, 'fsync failed', error);
+  }
+}
+
+/**
+ * fsyncs a directory, so the entries created, renamed or removed in it
+ * survive a crash. (Syncing through a symlink syncs the real directory,
+ * which is what a caller naming it means.)
  *
  * @example
  * ```ts
@@ -18,32 +72,45 @@ import { dirname } from 'node:path';
 export function syncDirectory(path: string): void {
   const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
-    fs.fsyncSync(fd);
+    syncDescriptor(fd, path);
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /**
- * fsyncs a file's contents and metadata.
+ * fsyncs a file's (or directory's) contents and metadata, never following a
+ * symlink at `path`: a symlink has nothing of its own to sync (its directory
+ * entry is synced with its directory), so it returns without error. With
+ * `missingOk`, a path that vanished is not an error either.
  *
  * @example
  * ```ts
  * syncFile('/var/lib/app/state.json');
+ * for (const path of written) syncFile(path, { missingOk: true });
  * ```
  */
-export function syncFile(path: string): void {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY);
+export function syncFile(path: string, options: { missingOk?: boolean } = {}): void {
+  let fd: number;
   try {
-    fs.fsyncSync(fd);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || (code === 'ENOENT' && options.missingOk)) return;
+    throw error;
+  }
+  try {
+    syncDescriptor(fd, path);
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /**
- * Creates a new file with O_EXCL (never following or replacing anything at
- * `path`), writes it, fsyncs it, and fsyncs its directory.
+ * Creates a new file with O_EXCL|O_NOFOLLOW (never opening, following or
+ * replacing anything already at `path`), writes every byte, fsyncs it, and
+ * fsyncs its directory. On failure the half-written file is removed.
  *
  * @example
  * ```ts
@@ -53,17 +120,23 @@ export function syncFile(path: string): void {
 export function writeNewFileDurably(path: string, data: string | Uint8Array, mode = 0o600): void {
   const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
   try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      writeFully(fd, data, path);
+      syncDescriptor(fd, path);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    fs.rmSync(path, { force: true }); // we created it (O_EXCL): it is ours to remove
+    throw error;
   }
   syncDirectory(dirname(path));
 }
 
 /**
- * Creates a directory (and missing parents) with `mode`, fsyncing every parent
- * whose entries changed.
+ * Creates a directory (and missing parents) with `mode`, fsyncing every
+ * parent whose entries changed. A directory that already exists is left as
+ * it is (its mode is not changed).
  *
  * @example
  * ```ts
@@ -80,5 +153,5 @@ export function makeDirectoryDurably(path: string, mode = 0o700): void {
     if (dir === created) break;
     dir = dirname(dir);
   }
-  fs.chmodSync(path, mode); // the umask may have narrowed or widened nothing, but be exact
+  fs.chmodSync(path, mode); // the umask may have narrowed the mode: be exact
 }

@@ -362,3 +362,20 @@ export class UnsafeDirectoryError extends UnwindError {
     super('UNSAFE_DIRECTORY', `${what} ${path} ${reason}; refusing to use it`, { context: { path, what, reason } });
   }
 }
+
+/**
+ * Bytes could not be written in full, or synced. Never retried: after a
+ * failed fsync Linux may have dropped the dirty pages, and a second fsync
+ * would report success for data that is gone.
+ *
+ * @example
+ * ```ts
+ * // DurableWriteError: /var/lib/app/unwind/tx/journal.jsonl: wrote 812 of 1024 bytes
+ * ```
+ */
+export class DurableWriteError extends UnwindError {
+  constructor(path: string, reason: string, cause?: unknown) {
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    super('DURABLE_WRITE', `${path}: ${reason}${detail}`, { context: { path, reason }, cause, retryable: false });
+  }
+}

@@ -29,7 +29,9 @@ export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.j
 export type { Lock } from './lock.js';
 export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
-export { syncDirectory, syncFile, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
+export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
+export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
+export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
 export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
 export { validateName, validateAbsolutePath } from './validate.js';
 export type { NameRules } from './validate.js';
@@ -51,6 +53,7 @@ export {
   UndoConflictError,
   UntrustedJournalError,
   UnsafeDirectoryError,
+  DurableWriteError,
   serializeError,
   isRetryable,
 } from './errors.js';

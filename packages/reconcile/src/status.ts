@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { makeDirectoryDurably, syncDirectory } from '@unwind/core';
+import { dirname } from 'node:path';
+import { makeDirectoryDurably, writeFileAtomically } from '@unwind/core';
 
 /**
  * Writes a JSON document atomically: a temp file created with O_EXCL and
@@ -15,24 +14,8 @@ import { makeDirectoryDurably, syncDirectory } from '@unwind/core';
  * ```
  */
 export function writeJsonAtomically(path: string, value: unknown, mode = 0o644): void {
-  const dir = dirname(path);
-  makeDirectoryDurably(dir, 0o755);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
-  try {
-    try {
-      fs.writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-      fs.fchmodSync(fd, mode);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, path);
-  } catch (error) {
-    fs.rmSync(temp, { force: true });
-    throw error;
-  }
-  syncDirectory(dir);
+  makeDirectoryDurably(dirname(path), 0o755);
+  writeFileAtomically(path, `${JSON.stringify(value, null, 2)}\n`, { mode });
 }
 
 /**

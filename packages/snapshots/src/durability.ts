@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { runCommand, type CommandRunner } from '@unwind/core';
+import { runCommand, syncFile, type CommandRunner } from '@unwind/core';
 
 /** Up to this many written paths are fsynced one by one; more, and one `syncfs` of the filesystem is cheaper. */
 export const FSYNC_LIMIT = 64;
@@ -29,23 +28,7 @@ export async function makeDurable(anchor: string, files: Iterable<string>, dirs:
       // `sync` missing or too old for -f: do it the slow way below.
     }
   }
-  for (const path of fileList) fsyncPath(path);
-  for (const path of dirList) fsyncPath(path);
-}
-
-function fsyncPath(path: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (error) {
-    // A symlink cannot be opened; its directory's fsync covers it. A vanished path has nothing to sync.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENOENT') return;
-    throw error;
-  }
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  // A symlink has nothing of its own to sync (its directory's fsync covers it); a vanished path has nothing at all.
+  for (const path of fileList) syncFile(path, { missingOk: true });
+  for (const path of dirList) syncFile(path, { missingOk: true });
 }

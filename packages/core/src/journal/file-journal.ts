@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError } from '../errors.js';
-import { makeDirectoryDurably, syncDirectory } from '../durable.js';
+import { makeDirectoryDurably, syncDirectory, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
 import { FileBlobStore, type BlobStore } from './blobs.js';
@@ -129,7 +129,7 @@ export class FileTransactionJournal implements TransactionJournal {
   append(body: JournalRecordBody, sync: boolean): JournalRecord {
     const record = Object.assign(body, { seq: this.list.length + 1, at: Date.now() }) as JournalRecord;
     try {
-      fs.writeSync(this.fd, encodeLine(record));
+      writeFully(this.fd, encodeLine(record), this.path); // a short write is an error, never a half record that counts
       if (sync) fs.fdatasyncSync(this.fd);
     } catch (error) {
       // Never retried: after a failed fsync the kernel may have dropped the pages (fsyncgate).

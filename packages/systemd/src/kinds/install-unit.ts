@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, syncDirectory, VerificationError, type StepContext } from '@unwind/core';
-import { removeStaleTemps, symlinkAtomically, writeFileAtomically } from '../atomic.js';
+import { defineStep, InvalidInputError, removeTemporaryFiles, symlinkAtomically, syncDirectory, VerificationError, writeFileAtomically, type StepContext } from '@unwind/core';
+import { unitTemporaryPrefix } from '../unit-temp.js';
 import { resolveUnitDir, systemctl } from '../manager.js';
 import { validateUnitContent } from '../names.js';
 import { showUnit } from '../state.js';
@@ -109,7 +109,7 @@ export const installUnit = defineStep({
   do: async (a, before, ctx) => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     createMissingDirs(before.missing, before.owner);
-    writeFileAtomically(before.path, a.content, a.mode ?? 0o644, before.owner);
+    writeFileAtomically(before.path, a.content, { mode: a.mode ?? 0o644, ...before.owner, temporaryPrefix: unitTemporaryPrefix(before.path) });
     await reload(a, ctx);
     return { sha256: sha256(a.content) };
   },
@@ -128,7 +128,7 @@ export const installUnit = defineStep({
     if (p.NeedDaemonReload === 'yes') throw new VerificationError(`unit ${a.unit} still needs a daemon-reload`, { unit: a.unit, ...p });
   },
   undo: async (a, before, _after, ctx) => {
-    removeStaleTemps(before.path);
+    removeTemporaryFiles(before.path, unitTemporaryPrefix(before.path));
     await restorePrevious(before, ctx);
     removeMissingDirs(before.missing);
     await reload(a, ctx);
@@ -152,11 +152,11 @@ async function restorePrevious(before: InstallBefore, ctx: StepContext): Promise
   }
   if (previous.kind === 'symlink') {
     if (current?.previous.kind === 'symlink' && current.previous.target === previous.target) return;
-    symlinkAtomically(previous.target, path);
+    symlinkAtomically(previous.target, path, { temporaryPrefix: unitTemporaryPrefix(path) });
     return;
   }
   const cur = current?.previous;
   if (cur?.kind === 'file' && cur.sha256 === previous.sha256 && cur.mode === previous.mode && cur.uid === previous.uid && cur.gid === previous.gid) return;
   const bytes = await ctx.blobs.read(BLOB);
-  writeFileAtomically(path, bytes, previous.mode, { uid: previous.uid, gid: previous.gid });
+  writeFileAtomically(path, bytes, { mode: previous.mode, uid: previous.uid, gid: previous.gid, temporaryPrefix: unitTemporaryPrefix(path) });
 }
