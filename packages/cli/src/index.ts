@@ -3,6 +3,7 @@
  * progress renderer for programs that run transactions.
  *
  * @packageDocumentation
+ * @module @unwind/cli
  */
 export { renderProgress } from './progress.js';
 export type { ProgressOptions, ProgressRenderer, EventSource } from './progress.js';

@@ -3,6 +3,7 @@
  * machine all-or-nothing, and survives crashes.
  *
  * @packageDocumentation
+ * @module @unwind/core
  */
 export { defineStep, packageOf } from './step.js';
 export type { StepKind, StepKindDefinition, JournalPlace, AnyStepKind, Step, StepContext, StepHandle, StepOptions, RetryPolicy, ArgsFrom, ResultReader } from './step.js';

@@ -3,6 +3,7 @@
  * symlinks, as undoable steps for `@unwind/core` transactions.
  *
  * @packageDocumentation
+ * @module @unwind/files
  */
 import type { AnyStepKind } from '@unwind/core';
 import { chmod } from './chmod.js';

@@ -3,6 +3,7 @@
  * read from the linger directory; changes go through `loginctl`.
  *
  * @packageDocumentation
+ * @module @unwind/linger
  */
 import { disableLinger } from './disable-linger.js';
 import { enableLinger } from './enable-linger.js';

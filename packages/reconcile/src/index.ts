@@ -10,6 +10,7 @@
  * kinds, so `kinds` is empty and recovery uses the adapters' lists.
  *
  * @packageDocumentation
+ * @module @unwind/reconcile
  */
 import type { AnyStepKind } from '@unwind/core';
 

@@ -8,6 +8,7 @@
  * `snapshot` step kind wraps "any change to this tree" in a transaction.
  *
  * @packageDocumentation
+ * @module @unwind/snapshots
  */
 import { snapshot } from './snapshot-step.js';
 

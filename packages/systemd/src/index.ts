@@ -7,6 +7,7 @@
  * environment).
  *
  * @packageDocumentation
+ * @module @unwind/systemd
  */
 import { installUnit } from './kinds/install-unit.js';
 import { daemonReload } from './kinds/daemon-reload.js';

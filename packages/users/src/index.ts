@@ -4,6 +4,7 @@
  * gshadow lines back; protected users are never removed or changed.
  *
  * @packageDocumentation
+ * @module @unwind/users
  */
 import { addToGroup } from './add-to-group.js';
 import { ensureGroup } from './ensure-group.js';

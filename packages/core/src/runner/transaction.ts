@@ -9,6 +9,7 @@ import { logger } from '../log.js';
 import { decodeInput } from '../codec.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
 import { attempt } from './attempt.js';
+import { defaultResumeHint } from './resume-hint.js';
 import { contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
 import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
 import { planSteps, type PlanEntry } from './plan.js';
@@ -369,7 +370,7 @@ class Run {
         cause: reason,
         remaining,
         undoError: error!,
-        resume: this.options.resumeHint ?? (this.options.journal.root ? `unwind recover --root ${this.options.journal.root} ${this.journal!.id}` : 'run the program again (memory journal: nothing was kept)'),
+        resume: this.options.resumeHint ?? defaultResumeHint(this.options.journal.root, this.journal!.id, this.entries.map((entry) => entry.step)),
       };
     }
     record(env, { kind: 'end', status: 'rolled-back' }, true);

@@ -5,6 +5,7 @@
  * core's own test kinds, and the environment helpers tests share).
  *
  * @packageDocumentation
+ * @module @unwind/core/testing
  */
 export { conformanceSuite } from './conformance.js';
 export type { ConformanceOptions, ConformanceSandbox } from './conformance.js';
