@@ -10,6 +10,7 @@ import { failingStep, writeMarker } from '@unwind/core/testing';
 const remember = defineStep({
   type: 'myapp.remember',
   package: 'myapp',
+  describe: () => 'remember',
   args: t.type({}),
   before: t.null,
   prepare: async () => null,
