@@ -26,6 +26,15 @@ describe('parseJournal (pure: text in, records out)', () => {
     }
   });
 
+  it('ends at a block of NUL bytes (an un-synced append a power cut lost) and ignores the records after it', () => {
+    // The file's size reached the disk, the block of `done` did not, a later un-synced record did.
+    const hole = '\0'.repeat(encodeLine(done).length);
+    const result = parseJournal('j', [begin, prepared].map(encodeLine).join('') + hole + encodeLine({ ...done, seq: 4 }) + encodeLine({ ...done, seq: 5 }));
+    expect(result.records.map((r) => r.kind)).toEqual(['begin', 'prepared']);
+    expect(result.tornTail).toBe(true);
+    expect(result.validLength).toBe(Buffer.byteLength([begin, prepared].map(encodeLine).join('')));
+  });
+
   it('refuses a bad line that is not the last, naming it', () => {
     const lines = text.split('\n');
     lines[1] = lines[1]!.replace('"d"', '"e"');

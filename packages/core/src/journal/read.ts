@@ -21,7 +21,8 @@ export interface JournalContents {
 
 /**
  * Reads and checks a journal file. A torn last line (a crash mid-append) is
- * ignored: it was never acknowledged. A bad line anywhere else, a gap in the
+ * ignored: it was never acknowledged; so is a line holding NUL bytes and
+ * everything after it (a power cut lost an un-synced block of the file). A bad line anywhere else, a gap in the
  * sequence, or an unknown format is refused with the line number.
  *
  * @example
@@ -55,7 +56,10 @@ export function parseJournal(path: string, text: string): JournalContents {
     const line = text.slice(offset, newline === -1 ? text.length : newline);
     const record = newline === -1 ? undefined : decodeLine(line);
     if (record === undefined) {
-      if (isLast) {
+      // A NUL byte is a block of an append that never reached the disk (the file's size did): no
+      // fdatasync returned after it, or that block would be there, so neither it nor anything after
+      // it was ever acknowledged. It ends the journal like a torn last line.
+      if (isLast || line.includes('\0')) {
         tornTail = true;
         break;
       }
