@@ -67,6 +67,8 @@ export interface RunTypeScriptOptions {
   stdout?: 'pipe' | 'ignore';
   /** Called with the child's pid as soon as it is spawned. */
   onSpawn?: (pid: number) => void;
+  /** Modules the child imports after tsx and before the script (`--import`), e.g. a recorder that patches `node:fs`. */
+  imports?: readonly string[];
 }
 
 /**
@@ -82,7 +84,7 @@ export interface RunTypeScriptOptions {
  */
 export function runTypeScript(script: string, args: readonly string[] = [], options: RunTypeScriptOptions = {}): Promise<ChildOutcome> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...(options.imports ?? []).flatMap((m) => ['--import', m]), script, ...args], {
       cwd: options.cwd ?? workspaceRoot(),
       stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
       ...(options.env ? { env: options.env } : {}),

@@ -1,7 +1,8 @@
 /**
  * The test helpers that need no test framework: a context for calling a kind
  * directly, core's own test kinds, tree snapshots, and the environment helpers
- * tests share (children via tsx, mounts, chattr, temp dirs). Usable from
+ * tests share (children via tsx, mounts, chattr, temp dirs), and the
+ * crash-state explorer (power loss, not just SIGKILL). Usable from
  * `node:test`, jest or vitest; `@unwind/core/testing` adds the vitest
  * conformance suite.
  *
@@ -13,3 +14,9 @@ export { treeState } from './tree.js';
 export type { TreeEntry } from './tree.js';
 export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';
 export type { ChildOutcome, RunTypeScriptOptions } from './environment.js';
+export { exploreCrashStates } from './crash-states/explore.js';
+export type { CrashExplorationOptions, CrashExplorationReport, Divergence, RunStepsConfig } from './crash-states/explore.js';
+export { recordOperations } from './crash-states/record.js';
+export { readTrace } from './crash-states/trace.js';
+export type { Trace, TraceOperation } from './crash-states/trace.js';
+export { seededRandom } from './crash-states/states.js';

@@ -1,0 +1,34 @@
+// A child script: for each crash state in a file, writes it onto the sandbox,
+// runs recover() there, and records the resulting tree. Never the process that
+// made the trace: nothing of that run's page cache or memory is here.
+// argv[2]: JSON { sandbox, journalRoot, kindsModule, kindsExport, statesFile, resultsFile }.
+import * as fs from 'node:fs';
+import { relative } from 'node:path';
+import { recover } from '../../recover.js';
+import type { AnyStepKind } from '../../step.js';
+import { testKinds } from '../kinds.js';
+import { linkedTreeState } from './compare.js';
+import { materialize } from './materialize.js';
+import type { ModelEntry } from './model.js';
+
+const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string };
+const module = (await import(config.kindsModule)) as Record<string, unknown>;
+const kinds = [...(module[config.kindsExport] as AnyStepKind[]), ...testKinds];
+const journal = relative(config.sandbox, config.journalRoot);
+const ignore = (path: string) => path === journal;
+const out = fs.openSync(config.resultsFile, 'w');
+for (const line of fs.readFileSync(config.statesFile, 'utf8').split('\n')) {
+  if (!line) continue;
+  const { key, entries } = JSON.parse(line) as { key: string; entries: ModelEntry[] };
+  materialize(config.sandbox, entries);
+  let error: string | undefined;
+  try {
+    const report = await recover({ root: config.journalRoot, kinds });
+    if (!report.ok) error = `recover() did not finish: ${JSON.stringify(report.transactions.map((t) => ({ result: t.result, error: t.error?.message })))}`;
+  } catch (thrown) {
+    error = `recover() threw: ${(thrown as Error).stack ?? thrown}`;
+  }
+  fs.writeSync(out, `${JSON.stringify({ key, error, tree: linkedTreeState(config.sandbox, ignore) })}\n`);
+}
+fs.closeSync(out);
+process.exit(0);

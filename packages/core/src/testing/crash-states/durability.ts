@@ -1,0 +1,104 @@
+import { isNamespaceOperation, type TraceOperation } from './trace.js';
+
+/**
+ * The persistence model: which of the operations made before a power cut
+ * must be on disk, and which may be lost.
+ *
+ * - A file's data (write, truncate) is durable once an fsync or fdatasync of
+ *   that file follows it; its attributes (chmod, chown, utimes) once an fsync
+ *   (not an fdatasync) of it follows.
+ * - A directory entry made or removed (create, mkdir, symlink, link, unlink,
+ *   rmdir) is durable once an fsync of that directory follows it. An fsync of
+ *   a new file does not make its name durable.
+ * - A rename is atomic — the entry is at the old name or the new, never
+ *   neither, never both — and durable once its destination directory (and
+ *   its source directory, when that is another one) has been fsynced.
+ * - Everything else may be lost or kept, each operation independently, with
+ *   two orderings kept (see {@link dependencies}); a kept write may also be
+ *   kept only up to a 4096-byte block boundary inside it.
+ */
+
+/** For each operation, the earlier ones that must be kept whenever it is. */
+export function dependencies(operations: readonly TraceOperation[]): number[][] {
+  // Operations on one directory entry, and on one inode's names, reach the disk in
+  // order: a rename is never kept without the create that made its source name.
+  const byKey = new Map<string, number[]>();
+  return operations.map((operation, index) => {
+    if (!isNamespaceOperation(operation)) return [];
+    const keys = [`inode ${operation.id}`];
+    if (operation.op === 'rename') keys.push(`entry ${operation.fromDir}/${operation.fromName}`, `entry ${operation.toDir}/${operation.toName}`);
+    else keys.push(`entry ${operation.dir}/${operation.name}`);
+    const earlier = new Set<number>();
+    for (const key of keys) {
+      for (const i of byKey.get(key) ?? []) earlier.add(i);
+      byKey.set(key, [...(byKey.get(key) ?? []), index]);
+    }
+    return [...earlier];
+  });
+}
+
+/** Whether a sync at `sync` makes operation `operation` durable. */
+function covers(sync: TraceOperation, operation: TraceOperation): boolean {
+  if (sync.op !== 'fsync') return false;
+  switch (operation.op) {
+    case 'write':
+    case 'truncate':
+      return sync.id === operation.id;
+    case 'chmod':
+    case 'chown':
+    case 'utimes':
+      return sync.id === operation.id && !sync.data;
+    case 'fsync':
+    case 'rename': // handled by durability(): it needs both directories
+      return false;
+    default:
+      return sync.id === operation.dir;
+  }
+}
+
+/**
+ * Which of the first `count` operations are durable (must be kept) and which
+ * are free (may be lost or kept) after a power cut following operation
+ * `count - 1`. Syncs themselves change nothing and are in neither list.
+ *
+ * @example
+ * ```ts
+ * const { durable, free } = durability(trace.operations, 12);
+ * ```
+ */
+export function durability(operations: readonly TraceOperation[], count: number): { durable: number[]; free: number[] } {
+  const durable: number[] = [];
+  const free: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const operation = operations[k]!;
+    if (operation.op === 'fsync') continue;
+    let synced = false;
+    if (operation.op === 'rename') {
+      let toSynced = false;
+      let fromSynced = operation.fromDir === operation.toDir;
+      for (let j = k + 1; j < count; j++) {
+        const s = operations[j]!;
+        if (s.op !== 'fsync') continue;
+        if (s.id === operation.toDir) toSynced = true;
+        if (s.id === operation.fromDir) fromSynced = true;
+      }
+      synced = toSynced && fromSynced;
+    } else {
+      for (let j = k + 1; j < count && !synced; j++) synced = covers(operations[j]!, operation);
+    }
+    (synced ? durable : free).push(k);
+  }
+  return { durable, free };
+}
+
+/** The block size a write may be torn at. */
+export const BLOCK_SIZE = 4096;
+
+/** How many bytes of a write end at the first block boundary inside it, or undefined when it crosses none. */
+export function tornLength(operation: TraceOperation): number | undefined {
+  if (operation.op !== 'write') return undefined;
+  const length = Buffer.from(operation.data, 'base64').length;
+  const boundary = (Math.floor(operation.offset / BLOCK_SIZE) + 1) * BLOCK_SIZE;
+  const kept = boundary - operation.offset;
+  return kept > 0 && kept < length ? kept : undefined;
+}

@@ -1,0 +1,244 @@
+import { createHash, randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { Retention } from '../../journal/journal.js';
+import { parseJournal } from '../../journal/read.js';
+import { runTypeScript, temporaryDirectory } from '../environment.js';
+import { diffTrees, linkedTreeState, type LinkedTreeEntry } from './compare.js';
+import { dependencies } from './durability.js';
+import { applyOperations, modelOfTree, reachableEntries, type ModelEntry } from './model.js';
+import { crashStateScript, recordOperations } from './record.js';
+import { crashStates, seededRandom, type CrashState } from './states.js';
+import { describeOperation, type TraceOperation } from './trace.js';
+
+/**
+ * What {@link exploreCrashStates} runs: steps of the kinds a module exports.
+ *
+ * @example
+ * ```ts
+ * const options: CrashExplorationOptions = {
+ *   name: 'files.writeFile replaces a file',
+ *   kindsModule: require.resolve('@unwind/files'),
+ *   setup: (tree) => fs.writeFileSync(join(tree, 'a.conf'), 'old\n'),
+ *   steps: (tree) => [{ type: 'files.writeFile', args: { path: join(tree, 'a.conf'), content: 'new\n' } }],
+ * };
+ * ```
+ */
+export interface CrashExplorationOptions {
+  /** A label for the report. */
+  name: string;
+  /** The module (absolute path) whose export `kindsExport` (default `kinds`) lists the step kinds: used to run and to recover. */
+  kindsModule: string;
+  kindsExport?: string;
+  /** Fills the tree before the run: `tree` is an empty directory in the sandbox. */
+  setup?: (tree: string) => void;
+  /** The steps of the transaction (each `{ type, args }`), given the tree directory. */
+  steps: (tree: string) => Array<{ type: string; args: unknown }>;
+  /** Add a failing step last, so the run rolls every step back (undo is explored). */
+  rollback?: boolean;
+  /** Journal retention of the run (default `{ keepLast: 20 }`); `'remove'` explores the journal's removal. */
+  retention?: Retention;
+  /** Crash states checked per operation at most (default 8); beyond, a seeded sample. */
+  statesPerPoint?: number;
+  /** The sampling seed (default random; always printed, to replay a run). */
+  seed?: number;
+  /** Where progress lines go (default console.log). */
+  log?: (line: string) => void;
+}
+
+/**
+ * The configuration {@link exploreCrashStates} passes to its run-steps child.
+ *
+ * @example
+ * ```ts
+ * const config: RunStepsConfig = { name: 'x', journalRoot: '/tmp/s/journal', kindsModule: '/repo/packages/files/src/index.ts', steps: [] };
+ * ```
+ */
+export interface RunStepsConfig {
+  name: string;
+  journalRoot: string;
+  kindsModule: string;
+  kindsExport?: string;
+  steps: Array<{ type: string; args: unknown }>;
+  rollback?: boolean;
+  retention?: Retention;
+}
+
+/**
+ * A crash state whose recovery did not give the expected tree.
+ *
+ * @example
+ * ```ts
+ * for (const d of report.divergences) console.error(`${d.lastOperation}\n  lost: ${d.lost.join('\n  ')}\n  ${d.diff.join('\n  ')}`);
+ * ```
+ */
+export interface Divergence {
+  /** The power cut came after this many operations. */
+  point: number;
+  /** The last operation before the cut. */
+  lastOperation: string;
+  /** Which tree recovery had to give: `after` once the commit point is durable (or on disk). */
+  expected: 'before' | 'after';
+  /** The un-synced operations this state kept, and those it lost. */
+  kept: string[];
+  lost: string[];
+  /** recover() threw or did not finish. */
+  error?: string;
+  /** How the recovered tree differs from the expected one. */
+  diff: string[];
+}
+
+/**
+ * What {@link exploreCrashStates} found.
+ *
+ * @example
+ * ```ts
+ * const report: CrashExplorationReport = await exploreCrashStates(options);
+ * expect(report.divergences).toEqual([]);
+ * ```
+ */
+export interface CrashExplorationReport {
+  name: string;
+  seed: number;
+  /** Recorded file-system operations, and how many of them were fsync/fdatasync. */
+  operations: number;
+  syncs: number;
+  /** Crash states built (every point, before de-duplication). */
+  statesBuilt: number;
+  /** Distinct crash states recovered and compared. */
+  statesChecked: number;
+  divergences: Divergence[];
+  /** The recorded operations, for benchmarks and debugging. */
+  trace: TraceOperation[];
+}
+
+/** Whether a journal in the state, read as recovery reads it, holds the commit-point record. */
+function commitPointOnDisk(entries: readonly ModelEntry[]): boolean {
+  return entries.some((e) => {
+    if (!e.path.startsWith('journal/') || !e.path.endsWith('/journal.jsonl') || !e.data) return false;
+    try {
+      return parseJournal(e.path, Buffer.from(e.data, 'base64').toString('utf8')).records.some((r) => r.kind === 'commit-point');
+    } catch {
+      return false; // a journal recovery refuses: it must leave the before-state untouched
+    }
+  });
+}
+
+/** The index of the sync that made the commit-point record durable (Infinity when none did). */
+function commitPointSyncedAt(operations: readonly TraceOperation[]): number {
+  let journalId: string | undefined;
+  for (let i = 0; i < operations.length; i++) {
+    const o = operations[i]!;
+    if (o.op === 'write' && Buffer.from(o.data, 'base64').toString('utf8').includes('"kind":"commit-point"')) journalId = o.id;
+    if (journalId !== undefined && o.op === 'fsync' && o.id === journalId) return i;
+  }
+  return Infinity;
+}
+
+/**
+ * The crash-state explorer: records a transaction's file-system operations
+ * in a child process, builds the states a power cut after each operation
+ * could leave (see the model in durability.ts), writes each distinct state
+ * onto the sandbox, runs recover() in a fresh process, and checks the
+ * result is exactly the before-state or — once the commit point is on
+ * disk — the after-state. The journal directory itself is not compared.
+ *
+ * @example
+ * ```ts
+ * const report = await exploreCrashStates({
+ *   name: 'writeFile',
+ *   kindsModule: join(repo, 'packages/files/src/index.ts'),
+ *   setup: (tree) => fs.writeFileSync(join(tree, 'a'), 'old'),
+ *   steps: (tree) => [{ type: 'files.writeFile', args: { path: join(tree, 'a'), content: 'new' } }],
+ * });
+ * expect(report.divergences).toEqual([]);
+ * ```
+ */
+export async function exploreCrashStates(options: CrashExplorationOptions): Promise<CrashExplorationReport> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const seed = options.seed ?? randomInt(2 ** 31);
+  const limit = options.statesPerPoint ?? 8;
+  const base = temporaryDirectory('unwind-crash-states-');
+  try {
+    const sandbox = join(base.path, 'sandbox');
+    const tree = join(sandbox, 'tree');
+    const journalRoot = join(sandbox, 'journal');
+    fs.mkdirSync(tree, { recursive: true });
+    options.setup?.(tree);
+    const ignore = (path: string) => path === 'journal';
+    const initial = modelOfTree(sandbox);
+    const before = linkedTreeState(sandbox, ignore);
+    const config: RunStepsConfig = {
+      name: options.name, journalRoot, kindsModule: options.kindsModule, steps: options.steps(tree),
+      ...(options.kindsExport ? { kindsExport: options.kindsExport } : {}),
+      ...(options.rollback ? { rollback: true } : {}),
+      ...(options.retention ? { retention: options.retention } : {}),
+    };
+    const { trace } = await recordOperations(crashStateScript('run-steps'), [JSON.stringify(config)], { root: sandbox, tracePath: join(base.path, 'trace.jsonl') });
+    const after = linkedTreeState(sandbox, ignore);
+    const operations = trace.operations;
+    const depends = dependencies(operations);
+    const committedAt = commitPointSyncedAt(operations);
+    const random = seededRandom(seed);
+
+    const unique = new Map<string, { entries: ModelEntry[]; expected: 'before' | 'after'; state: CrashState }>();
+    let built = 0;
+    for (let point = 0; point <= operations.length; point++) {
+      for (const state of crashStates(operations, point, { limit, random, depends })) {
+        built++;
+        const model = applyOperations(initial, state.kept.map((k) => ({ operation: operations[k]!, ...(state.partial.has(k) ? { keepBytes: state.partial.get(k)! } : {}) })));
+        const entries = reachableEntries(model);
+        const expected = point > committedAt || commitPointOnDisk(entries) ? 'after' : 'before';
+        const key = createHash('sha256').update(expected).update(JSON.stringify(entries)).digest('hex');
+        if (!unique.has(key)) unique.set(key, { entries, expected, state });
+      }
+    }
+
+    const results = await checkStates(base.path, sandbox, journalRoot, options, [...unique].map(([key, u]) => ({ key, entries: u.entries })));
+    const divergences: Divergence[] = [];
+    for (const [key, u] of unique) {
+      const result = results.get(key);
+      if (!result) throw new Error(`the checker returned no result for a crash state after operation ${u.state.point}`);
+      const diff = diffTrees(u.expected === 'after' ? after : before, result.tree);
+      if (diff.length === 0 && !result.error) continue;
+      const describe = (k: number) => describeOperation(k, operations[k]!) + (u.state.partial.has(k) ? ` (first ${u.state.partial.get(k)} bytes only)` : '');
+      divergences.push({
+        point: u.state.point,
+        lastOperation: u.state.point === 0 ? '(none)' : describeOperation(u.state.point - 1, operations[u.state.point - 1]!),
+        expected: u.expected,
+        kept: u.state.keptFree.map(describe),
+        lost: u.state.lost.map(describe),
+        ...(result.error ? { error: result.error } : {}),
+        diff,
+      });
+    }
+    const syncs = operations.filter((o) => o.op === 'fsync').length;
+    log(`crash states [${options.name}]: ${operations.length} operations (${syncs} syncs), ${built} crash states built, ${unique.size} distinct checked, ${divergences.length} divergences (seed ${seed})`);
+    return { name: options.name, seed, operations: operations.length, syncs, statesBuilt: built, statesChecked: unique.size, divergences, trace: operations };
+  } finally {
+    base.remove();
+  }
+}
+
+/** Recovers every state in fresh child processes (a few hundred states each) and returns the trees by key. */
+async function checkStates(
+  base: string, sandbox: string, journalRoot: string, options: CrashExplorationOptions, states: Array<{ key: string; entries: ModelEntry[] }>,
+): Promise<Map<string, { error?: string; tree: LinkedTreeEntry[] }>> {
+  const results = new Map<string, { error?: string; tree: LinkedTreeEntry[] }>();
+  const batch = 400;
+  for (let start = 0; start < states.length; start += batch) {
+    const statesFile = join(base, 'states.jsonl');
+    const resultsFile = join(base, 'results.jsonl');
+    fs.writeFileSync(statesFile, states.slice(start, start + batch).map((s) => JSON.stringify(s)).join('\n') + '\n');
+    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile })], {
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --disable-warning=UNWIND_STALE_LOCK`.trim() },
+    });
+    if (child.code !== 0) throw new Error(`the crash-state checker ended with ${child.signal ?? child.code}: ${child.stderr}`);
+    for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
+      if (!line) continue;
+      const r = JSON.parse(line) as { key: string; error?: string; tree: LinkedTreeEntry[] };
+      results.set(r.key, r);
+    }
+  }
+  return results;
+}

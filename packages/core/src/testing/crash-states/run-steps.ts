@@ -1,0 +1,22 @@
+// A child script: runs one transaction of the given steps with a file journal,
+// so the recorder can watch it. argv[2]: JSON of RunStepsConfig. Prints the
+// outcome as JSON on stdout.
+import { fileJournal } from '../../journal/file-journal.js';
+import { transaction } from '../../runner/transaction.js';
+import type { AnyStepKind } from '../../step.js';
+import { failingStep } from '../kinds.js';
+import type { RunStepsConfig } from './explore.js';
+
+const config = JSON.parse(process.argv[2]!) as RunStepsConfig;
+const module = (await import(config.kindsModule)) as Record<string, unknown>;
+const kinds = module[config.kindsExport ?? 'kinds'] as AnyStepKind[];
+const tx = transaction(config.name, { journal: fileJournal({ root: config.journalRoot, retention: config.retention ?? { keepLast: 20 } }), handleSignals: false });
+for (const step of config.steps) {
+  const kind = kinds.find((k) => k.type === step.type);
+  if (!kind) throw new Error(`${config.kindsModule} exports no kind ${step.type}`);
+  tx.add(kind(step.args as never));
+}
+if (config.rollback) tx.add(failingStep({ message: 'roll back on purpose' }));
+const outcome = await tx.run();
+process.stdout.write(JSON.stringify({ status: outcome.status }));
+process.exit(0);

@@ -1,0 +1,92 @@
+import { dependencies, durability, tornLength } from './durability.js';
+import type { TraceOperation } from './trace.js';
+
+/**
+ * One crash state: the operations kept after a power cut following
+ * operation `point - 1`; `partial` maps a write kept only in part to the
+ * bytes kept.
+ */
+export interface CrashState {
+  point: number;
+  kept: number[];
+  partial: Map<number, number>;
+  /** The free (un-synced) operations this state lost, and those it kept. */
+  lost: number[];
+  keptFree: number[];
+}
+
+/**
+ * A small seeded generator (mulberry32): the same seed gives the same
+ * sample, so a divergence found in a sampled run can be found again.
+ *
+ * @example
+ * ```ts
+ * const random = seededRandom(42);
+ * random(); // 0 <= x < 1, the same sequence for 42 every time
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Choice = 'lost' | 'kept' | 'torn';
+
+/**
+ * The crash states for a power cut after each operation: every combination
+ * of the free operations' fates when there are at most `limit` of them;
+ * otherwise all-lost, all-kept, each free operation lost alone and kept
+ * alone while room is left, and the rest drawn with `random`.
+ *
+ * @example
+ * ```ts
+ * const states = crashStates(trace.operations, 20, { limit: 8, random: seededRandom(1) });
+ * ```
+ */
+export function crashStates(operations: readonly TraceOperation[], point: number, options: { limit: number; random: () => number; depends?: number[][] }): CrashState[] {
+  const depends = options.depends ?? dependencies(operations);
+  const { durable, free } = durability(operations, point);
+  const choices = free.map((k) => (tornLength(operations[k]!) === undefined ? (['lost', 'kept'] as Choice[]) : (['lost', 'kept', 'torn'] as Choice[])));
+  const total = choices.reduce((n, c) => n * c.length, 1);
+  const assignments: Choice[][] = [];
+  if (total <= options.limit) {
+    const walk = (i: number, sofar: Choice[]) => {
+      if (i === free.length) assignments.push(sofar);
+      else for (const c of choices[i]!) walk(i + 1, [...sofar, c]);
+    };
+    walk(0, []);
+  } else {
+    assignments.push(free.map(() => 'lost'), free.map(() => 'kept'));
+    for (let i = 0; i < free.length && assignments.length + 2 <= options.limit / 2; i++) {
+      assignments.push(free.map((_, j) => (j === i ? 'lost' : 'kept')), free.map((_, j) => (j === i ? 'kept' : 'lost')));
+    }
+    while (assignments.length < options.limit) assignments.push(choices.map((c) => c[Math.floor(options.random() * c.length)]!));
+  }
+  return assignments.map((assignment) => resolve(point, durable, free, assignment, depends, operations));
+}
+
+/** Applies the orderings: a kept operation keeps what it depends on; a lost one loses what depends on it. */
+function resolve(point: number, durable: number[], free: number[], assignment: Choice[], depends: number[][], operations: readonly TraceOperation[]): CrashState {
+  const kept = new Set<number>();
+  const keep = (k: number) => {
+    if (kept.has(k)) return;
+    kept.add(k);
+    for (const d of depends[k]!) keep(d);
+  };
+  for (const k of durable) keep(k);
+  const partial = new Map<number, number>();
+  free.forEach((k, i) => {
+    if (assignment[i] === 'lost') return;
+    keep(k);
+    if (assignment[i] === 'torn') partial.set(k, tornLength(operations[k]!)!);
+  });
+  for (const k of kept) if (partial.has(k) && durable.includes(k)) partial.delete(k);
+  const ordered = [...kept].sort((a, b) => a - b);
+  return { point, kept: ordered, partial, lost: free.filter((k) => !kept.has(k)), keptFree: free.filter((k) => kept.has(k)) };
+}
