@@ -379,3 +379,32 @@ export class DurableWriteError extends UnwindError {
     super('DURABLE_WRITE', `${path}: ${reason}${detail}`, { context: { path, reason }, cause, retryable: false });
   }
 }
+
+/**
+ * A new transaction was refused because the journal root holds unfinished
+ * ones (crashed, or stuck after a failed rollback). Running on top of them
+ * could let a later `recover` undo what the new transaction did, or make the
+ * new one act on a half-changed machine. Nothing was touched. Finish them with
+ * `unwind recover`, or pass `recoverFirst: true` to `transaction()`.
+ *
+ * @example
+ * ```ts
+ * if (outcome.status === 'refused' && outcome.cause.code === 'UNFINISHED_TRANSACTION') {
+ *   console.error(outcome.cause.message); // names the ids and the recover command
+ * }
+ * ```
+ */
+export class UnfinishedTransactionError extends UnwindError {
+  /** The unfinished transactions' ids. */
+  readonly transactionIds: readonly string[];
+  /** The command that finishes them. */
+  readonly resume: string;
+  constructor(root: string, transactionIds: readonly string[], resume: string, detail?: string) {
+    const count = transactionIds.length === 1 ? 'an unfinished transaction' : `${transactionIds.length} unfinished transactions`;
+    super('UNFINISHED_TRANSACTION', `journal root ${root} holds ${count} (${transactionIds.join(', ')})${detail ? `; ${detail}` : ''}; finish ${transactionIds.length === 1 ? 'it' : 'them'} first with \`${resume}\`, or run with recoverFirst`, {
+      context: { root, transactionIds: [...transactionIds], resume },
+    });
+    this.transactionIds = transactionIds;
+    this.resume = resume;
+  }
+}

@@ -55,6 +55,7 @@ export {
   UntrustedJournalError,
   UnsafeDirectoryError,
   DurableWriteError,
+  UnfinishedTransactionError,
   serializeError,
   isRetryable,
 } from './errors.js';

@@ -75,6 +75,9 @@ export function fileJournal(options: FileJournalOptions): Journal {
       syncDirectory(root);
       return journal;
     },
+    unfinished(): string[] {
+      return listTransactionIds(root).filter((id) => !isFinished(root, id));
+    },
   };
 }
 

@@ -35,6 +35,12 @@ export interface Journal {
   begin(name: string, meta?: Record<string, unknown>): TransactionJournal;
   /** What to do with finished transactions. */
   readonly retention: Retention;
+  /**
+   * Ids of transactions under this journal that have not ended (crashed, or
+   * stuck after a failed rollback): a new run is refused while there are any.
+   * A journal that cannot be recovered (memory) has none.
+   */
+  unfinished?(): string[];
 }
 
 /**

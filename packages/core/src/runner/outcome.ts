@@ -1,4 +1,5 @@
 import type { SerializedError } from '../errors.js';
+import type { RecoveredTransaction } from '../recover.js';
 
 /**
  * Where a step ended up.
@@ -51,6 +52,8 @@ interface OutcomeBase {
   durationMs: number;
   /** Errors thrown by `finally` actions. They never change the status. */
   finallyErrors: SerializedError[];
+  /** Earlier unfinished transactions that `recoverFirst` recovered before this one began. */
+  recovered?: RecoveredTransaction[];
 }
 
 /**
@@ -101,7 +104,8 @@ export interface RollbackFailedOutcome extends OutcomeBase {
 }
 
 /**
- * Nothing was touched: the lock was held, or the input was invalid.
+ * Nothing was touched: the lock was held, the input was invalid, the
+ * journal root was unsafe, or unfinished transactions must be recovered first.
  *
  * @example
  * ```ts
@@ -127,7 +131,9 @@ export type Outcome = CommittedOutcome | RolledBackOutcome | RollbackFailedOutco
 
 /**
  * The conventional exit code: 0 committed, 1 rolled back, 2 rollback failed,
- * 3 lock held, 4 invalid input (nothing touched).
+ * 3 lock held, 4 invalid input or an unsafe journal root, 5 unfinished
+ * transactions under the root must be recovered first (3, 4 and 5: refused,
+ * nothing touched).
  *
  * @example
  * ```ts
@@ -143,7 +149,7 @@ export function exitCodeOf(outcome: Outcome): number {
     case 'rollback-failed':
       return 2;
     case 'refused':
-      return outcome.cause.code === 'LOCK_HELD' ? 3 : 4;
+      return outcome.cause.code === 'LOCK_HELD' ? 3 : outcome.cause.code === 'UNFINISHED_TRANSACTION' ? 5 : 4;
   }
 }
 

@@ -14,6 +14,8 @@ import { contextFor, emitter, record, rollback, runCommits, type Emitter, type E
 import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
 import { planSteps, type PlanEntry } from './plan.js';
 import { trapSignals } from './signals.js';
+import { finishEarlierTransactions } from './unfinished.js';
+import type { RecoveredTransaction } from '../recover.js';
 
 const log = logger('core');
 
@@ -51,6 +53,15 @@ export interface TransactionOptions {
   onEvent?: EventListener;
   /** How `recover` is run for this journal, quoted in a rollback-failed outcome. */
   resumeHint?: string;
+  /**
+   * When the journal root holds unfinished transactions, recover them first
+   * (under this run's lock) instead of refusing with
+   * {@link UnfinishedTransactionError}. The run is still refused if recovery
+   * does not finish every one of them.
+   */
+  recoverFirst?: boolean;
+  /** Step kinds `recoverFirst` may meet in older journals, beyond this transaction's own. */
+  kinds?: Iterable<AnyStepKind>;
 }
 
 interface Entry {
@@ -165,6 +176,7 @@ class Run {
   private readonly startedAt = performance.now();
   private env: EngineEnvironment | undefined;
   private journal: TransactionJournal | undefined;
+  private recovered: RecoveredTransaction[] | undefined;
 
   constructor(
     private readonly name: string,
@@ -190,6 +202,7 @@ class Run {
     try {
       this.validate();
       lock = this.takeLock();
+      this.recovered = await finishEarlierTransactions(this.options, this.entries.map((e) => e.step.kind), lock);
       this.journal = this.options.journal.begin(this.name, this.options.meta);
     } catch (error) {
       lock?.release();
@@ -385,6 +398,7 @@ class Run {
       steps: this.reports,
       durationMs: Math.round(performance.now() - this.startedAt),
       finallyErrors: [] as SerializedError[],
+      ...(this.recovered?.length ? { recovered: this.recovered } : {}),
     };
   }
 
