@@ -1,11 +1,11 @@
 import { defineStep } from '@unwind/core';
 import { addMember, expectMember, isMember, MembershipArgs, MembershipBefore, removeMember, requireBoth, validateMembership } from './membership.js';
-import { captureLines, restoreLines, verifyLines } from './lines.js';
 
 /**
- * Adds a user to a group's supplementary members (`usermod -a -G`). Undo
- * takes the user out again when it was not a member, and puts the group and
- * gshadow lines back exactly.
+ * Adds a user to a group's supplementary members (`usermod -a -G`). Never
+ * for root, the root group, or deny-listed names. Undo takes out only this
+ * user from only this group, and only when the step added it: the rest of
+ * the group's entry (other members, an admin's edits) is left as it is.
  *
  * @example
  * ```ts
@@ -21,16 +21,18 @@ export const addToGroup = defineStep({
   describe: (a) => `add user ${a.user} to group ${a.group}${a.prefix ? ` in ${a.prefix}` : ''}`,
   prepare: async (a, ctx) => {
     await requireBoth(a, ctx);
-    return { wasMember: await isMember(a, ctx), lines: captureLines(a.prefix, { group: [a.group], gshadow: [a.group] }) };
+    return { wasMember: await isMember(a, ctx) };
   },
   do: async (a, _before, ctx) => {
     if (!(await isMember(a, ctx))) await addMember(a, ctx);
   },
   verify: (a, _b, _r, ctx) => expectMember(a, ctx, true),
+  // Not a member any more: already undone, or an admin took it out; either way what undo wants.
   undo: async (a, before, _after, ctx) => {
     if (!before.wasMember && (await isMember(a, ctx))) await removeMember(a, ctx);
-    await restoreLines(a.prefix, before.lines, ctx.signal);
   },
-  verifyUndo: async (a, before) => verifyLines(a.prefix, before.lines),
+  verifyUndo: async (a, before, ctx) => {
+    if (!before.wasMember) await expectMember(a, ctx, false);
+  },
   wouldChange: async (a, ctx) => !(await isMember(a, ctx)),
 });

@@ -1,7 +1,5 @@
 import * as t from 'io-ts';
 import type { CommandResult, StepContext } from '@unwind/core';
-import { uidMin, type UserEntry } from './db.js';
-import { ProtectedUserError } from './errors.js';
 
 /** Fields every users step kind accepts. Journaled with the step, so recovery uses the same root. */
 export const CommonArgs = t.partial({
@@ -29,16 +27,4 @@ export function shadowTool(ctx: StepContext, args: CommonArgs, tool: string, res
   return ctx.exec({ argv, signal: ctx.signal, timeoutMs: args.commandTimeoutMs ?? 30_000, ...(mapError ? { mapError } : {}) });
 }
 
-/** Refuses a protected name on its own (root, deny list): usable in `validate`, before any look-up. */
-export function assertNameNotProtected(name: string, args: CommonArgs): void {
-  if (name === 'root') throw new ProtectedUserError(name, 'root');
-  if (args.protect?.includes(name)) throw new ProtectedUserError(name, 'on the deny list');
-}
-
-/** Refuses a protected account: root, uid below UID_MIN of the (prefix's) login.defs, or the deny list. */
-export function assertNotProtected(user: UserEntry, args: CommonArgs): void {
-  assertNameNotProtected(user.name, args);
-  if (user.uid === 0) throw new ProtectedUserError(user.name, 'uid 0', { uid: 0 });
-  const min = uidMin(args.prefix);
-  if (user.uid < min) throw new ProtectedUserError(user.name, `system account: uid ${user.uid} is below UID_MIN ${min}`, { uid: user.uid, uidMin: min });
-}
+export { assertNameNotProtected, assertNotProtected } from './protect.js';

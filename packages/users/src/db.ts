@@ -229,3 +229,19 @@ export function uidMin(prefix: string | undefined): number {
   const value = Number(loginDefs(prefix).UID_MIN);
   return Number.isInteger(value) && value > 0 ? value : 1000;
 }
+
+/**
+ * Every account: the prefix's passwd file, or the whole user database
+ * (`getent passwd`, NSS included) on the machine. Read-only.
+ *
+ * @example
+ * ```ts
+ * const homes = (await allUsers({ prefix: '/srv/root' })).map((u) => u.home);
+ * ```
+ */
+export async function allUsers(options: LookupOptions = {}): Promise<UserEntry[]> {
+  if (options.prefix) return localUsers(options.prefix);
+  const exec = options.exec ?? runCommand;
+  const result = await exec({ argv: ['getent', 'passwd'], okExitCodes: [0, 2], timeoutMs: 30_000, ...(options.signal ? { signal: options.signal } : {}) });
+  return result.stdout.split('\n').map(parseUser).filter((u): u is UserEntry => u !== undefined);
+}

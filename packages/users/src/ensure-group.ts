@@ -1,20 +1,43 @@
 import * as t from 'io-ts';
-import { defineStep, VerificationError } from '@unwind/core';
+import { defineStep, UndoConflictError, UntrustedJournalError, VerificationError } from '@unwind/core';
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
-import { lookupGroup } from './db.js';
+import { localUsers, lookupGroup } from './db.js';
 import { UserConflictError } from './errors.js';
-import { captureLines, CapturedLines, restoreLines, verifyLines } from './lines.js';
+import { CapturedLines } from './lines.js';
 import { validateCommon, validateGroupName, validateId } from './names.js';
+import { assertRemovableCreated } from './protect.js';
 
 const Args = t.intersection([t.type({ name: t.string }), t.partial({ gid: t.number, system: t.boolean }), CommonArgs]);
-const Before = t.type({ existed: t.boolean, lines: t.array(CapturedLines) });
+type Args = t.TypeOf<typeof Args>;
+/** `lines`: what older versions captured; read, never written back. */
+const Before = t.intersection([t.type({ existed: t.boolean }), t.partial({ lines: t.array(CapturedLines) })]);
 const After = t.type({ gid: t.number, created: t.boolean });
 
 /**
- * Makes sure a group exists (with `gid` when given). Undo deletes a group it
- * created and puts the group and gshadow lines back exactly. A group that
- * exists with another gid is a UserConflictError: renumbering would orphan
- * files.
+ * The group this step created, if it is still what the step left: the gid
+ * it recorded (or was told), no members, nobody's primary group, and not a
+ * protected group. Anything else is someone else's group now, or a journal
+ * claiming a group it did not create: UndoConflictError or
+ * ProtectedUserError, and nothing is touched.
+ */
+async function createdGroup(a: Args, after: t.TypeOf<typeof After> | undefined, ctx: Parameters<typeof lookupIn>[1]) {
+  const group = await lookupGroup(a.name, lookupIn(a, ctx));
+  if (!group) return undefined;
+  assertRemovableCreated('group', { name: group.name, id: group.gid }, { prefix: a.prefix, protect: a.protect, system: a.system, id: a.gid });
+  const expectedGid = after?.gid ?? a.gid;
+  if (expectedGid !== undefined && group.gid !== expectedGid) throw new UndoConflictError(`group "${a.name}"`, `gid ${expectedGid} (created by this step)`, `gid ${group.gid}`, { name: a.name });
+  if (group.members.length > 0) throw new UndoConflictError(`group "${a.name}"`, 'no members (as created)', `members ${group.members.join(',')}`, { name: a.name });
+  const primaryOf = localUsers(a.prefix).find((u) => u.gid === group.gid);
+  if (primaryOf) throw new UndoConflictError(`group "${a.name}"`, 'the primary group of no user (as created)', `the primary group of "${primaryOf.name}"`, { name: a.name });
+  return group;
+}
+
+/**
+ * Makes sure a group exists (with `gid` when given). It never changes an
+ * existing group. Undo deletes a group it created — only when the group is
+ * still what it created (same gid, no members, nobody's primary group) and
+ * not protected — and leaves everything else alone. A group that exists
+ * with another gid is a UserConflictError: renumbering would orphan files.
  *
  * @example
  * ```ts
@@ -38,7 +61,7 @@ export const ensureGroup = defineStep({
     if (group && a.gid !== undefined && group.gid !== a.gid) {
       throw new UserConflictError(`group "${a.name}" exists with gid ${group.gid}, not ${a.gid}; unwind does not renumber groups`, { name: a.name, gid: group.gid, wanted: a.gid });
     }
-    return { existed: group !== undefined, lines: captureLines(a.prefix, { group: [a.name], gshadow: [a.name] }) };
+    return { existed: group !== undefined };
   },
   do: async (a, before, ctx) => {
     const existing = await lookupGroup(a.name, lookupIn(a, ctx));
@@ -53,10 +76,17 @@ export const ensureGroup = defineStep({
     if (!group) throw new VerificationError(`group "${a.name}" does not exist`, { name: a.name });
     if (group.gid !== after.gid) throw new VerificationError(`group "${a.name}" has gid ${group.gid}, expected ${after.gid}`, { name: a.name });
   },
-  undo: async (a, before, _after, ctx) => {
-    if (!before.existed && (await lookupGroup(a.name, lookupIn(a, ctx)))) await shadowTool(ctx, a, 'groupdel', [a.name]);
-    await restoreLines(a.prefix, before.lines, ctx.signal);
+  validateJournaled: (_a, before, after) => {
+    // A step that found the group never created it.
+    if (before.existed && after?.created) throw new UntrustedJournalError('users.ensureGroup: the journal says the group both existed before and was created by the step', {});
   },
-  verifyUndo: async (a, before) => verifyLines(a.prefix, before.lines),
+  undo: async (a, before, after, ctx) => {
+    if (before.existed) return; // it changed nothing
+    const group = await createdGroup(a, after, ctx);
+    if (group) await shadowTool(ctx, a, 'groupdel', [a.name]);
+  },
+  verifyUndo: async (a, before, ctx) => {
+    if (!before.existed && (await lookupGroup(a.name, lookupIn(a, ctx)))) throw new VerificationError(`group "${a.name}" created by the step is still there`, { name: a.name });
+  },
   wouldChange: async (a, ctx) => (await lookupGroup(a.name, lookupIn(a, ctx))) === undefined,
 });

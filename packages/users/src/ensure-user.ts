@@ -1,11 +1,17 @@
 import * as fs from 'node:fs';
+import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, validateAbsolutePath, VerificationError, type StepContext } from '@unwind/core';
-import { assertNotProtected, CommonArgs, lookupIn, shadowTool } from './common.js';
+import { defineStep, UndoConflictError, UntrustedJournalError, validateAbsolutePath, VerificationError, type StepContext } from '@unwind/core';
+import { CommonArgs, lookupIn, shadowTool } from './common.js';
 import { diskPath, lookupGroup, lookupUser, supplementaryGroups, type UserEntry } from './db.js';
 import { UserConflictError } from './errors.js';
-import { captureLines, CapturedLines, restoreLines, verifyLines } from './lines.js';
+import { checkHomePath, homeBase } from './home.js';
+import { CapturedLines } from './lines.js';
 import { validateCommon, validateField, validateGroupName, validateId, validateUserName } from './names.js';
+import { assertGroupNameNotProtected } from './membership.js';
+import { assertNotProtected } from './protect.js';
+import { removeCreatedUser } from './remove-created-user.js';
+import { revertChangedFields, verifyFieldsBack } from './revert-user-fields.js';
 
 const Args = t.intersection([
   t.type({ name: t.string }),
@@ -17,6 +23,8 @@ const Args = t.intersection([
     home: t.string,
     /** Create the home directory from the skeleton. Default: true for normal users, false for system users. */
     createHome: t.boolean,
+    /** Where homes live: a created home must be below it to be removable by undo. Default: HOME of /etc/default/useradd, else /home; for a home outside it, its parent directory. */
+    homeBase: t.string,
     shell: t.string,
     /** Primary group (by name). Default: a group named like the user. */
     group: t.string,
@@ -28,26 +36,33 @@ const Args = t.intersection([
   }),
   CommonArgs,
 ]);
-type Args = t.TypeOf<typeof Args>;
+/** Arguments of {@link ensureUser}. */
+export type EnsureUserArgs = t.TypeOf<typeof Args>;
 
 /** A passwd entry as journaled in the before-states of ensureUser and removeUser. */
 export const UserEntryCodec = t.type({ name: t.string, uid: t.number, gid: t.number, comment: t.string, home: t.string, shell: t.string });
 
-const Before = t.type({
-  existed: t.boolean,
-  user: t.union([UserEntryCodec, t.null]),
-  /** Supplementary groups before. */
-  groups: t.array(t.string),
-  /** The home field (existing, or the one `do` will use). */
-  home: t.string,
-  homeExisted: t.boolean,
-  lines: t.array(CapturedLines),
-});
-type Before = t.TypeOf<typeof Before>;
+const Before = t.intersection([
+  t.type({
+    existed: t.boolean,
+    user: t.union([UserEntryCodec, t.null]),
+    /** Supplementary groups before. */
+    groups: t.array(t.string),
+    /** The home field (existing, or the one `do` will use). */
+    home: t.string,
+    homeExisted: t.boolean,
+  }),
+  /** Whether a group named like the user existed (then it is never removed); older versions captured lines instead. */
+  t.partial({ sameNameGroup: t.boolean, lines: t.array(CapturedLines) }),
+]);
+/** Before-state of {@link ensureUser}. */
+export type EnsureUserBefore = t.TypeOf<typeof Before>;
 const After = t.type({ uid: t.number, gid: t.number, home: t.string, created: t.boolean });
+/** After-state of {@link ensureUser}. */
+export type EnsureUserAfter = t.TypeOf<typeof After>;
 
 /** usermod options that bring `user` to what `a` asks for; empty when nothing differs. */
-async function changesFor(a: Args, user: UserEntry, ctx: StepContext): Promise<string[]> {
+async function changesFor(a: EnsureUserArgs, user: UserEntry, ctx: StepContext): Promise<string[]> {
   const opts: string[] = [];
   if (a.home !== undefined && a.home !== user.home) opts.push('-d', a.home);
   if (a.shell !== undefined && a.shell !== user.shell) opts.push('-s', a.shell);
@@ -70,12 +85,31 @@ function sameSet(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
+/** Whether a group named like the user existed before the step (so it is not the step's to remove). */
+export function sameNameGroupExisted(a: EnsureUserArgs, before: EnsureUserBefore): boolean {
+  if (before.sameNameGroup !== undefined) return before.sameNameGroup;
+  // Older journals: the captured group lines; none captured means "cannot tell", which keeps the group.
+  const captured = before.lines?.find((c) => c.file === 'group' && c.key === a.name);
+  return captured === undefined || captured.lines.length > 0;
+}
+
+/** The base below which a home this step creates must lie (so undo may remove it). */
+export function createdHomeBase(a: EnsureUserArgs, home: string): string {
+  if (a.homeBase !== undefined) return a.homeBase;
+  const base = homeBase(a);
+  return home.startsWith(`${base}/`) ? base : dirname(home);
+}
+
 /**
  * Makes sure a user exists with the given uid, home, shell, primary and
- * supplementary groups (`useradd`, or `usermod` for what differs). Undo
- * deletes a user it created (and the home it created), or sets the old
- * values back, then puts the exact passwd, shadow, group and gshadow lines
- * back. Protected users (root, below UID_MIN, deny list) are never changed.
+ * supplementary groups (`useradd`, or `usermod` for what differs). Undo is
+ * field-level and compare-and-swap: for a user it created, it removes the
+ * account (and the home and private group it created) only while the
+ * account still is what the step created; for an existing user it sets back
+ * only the fields and memberships it changed, and only where they still
+ * hold what the step left — an admin's edit in between is an
+ * UndoConflictError, never overwritten. Protected users (root, below
+ * UID_MIN, deny list) are never changed or removed.
  *
  * @example
  * ```ts
@@ -92,8 +126,12 @@ export const ensureUser = defineStep({
     validateUserName(a.name);
     validateId(a.uid, 'uid');
     if (a.group !== undefined) validateGroupName(a.group, 'primary group');
-    for (const g of a.groups ?? []) validateGroupName(g, 'supplementary group');
+    for (const g of a.groups ?? []) {
+      validateGroupName(g, 'supplementary group');
+      assertGroupNameNotProtected(g, a);
+    }
     if (a.home !== undefined) validateAbsolutePath(a.home, { what: 'home' });
+    if (a.homeBase !== undefined) validateAbsolutePath(a.homeBase, { what: 'home base' });
     validateField(a.home, 'home');
     validateField(a.shell, 'shell');
     validateField(a.comment, 'comment');
@@ -106,16 +144,17 @@ export const ensureUser = defineStep({
       throw new UserConflictError(`user "${a.name}" exists with uid ${user.uid}, not ${a.uid}; unwind does not renumber accounts`, { name: a.name, uid: user.uid, wanted: a.uid });
     }
     if (user && (await changesFor(a, user, ctx)).length > 0) assertNotProtected(user, a);
-    const groups = user ? supplementaryGroups(a.name, a.prefix) : [];
-    const home = user?.home ?? a.home ?? `/home/${a.name}`;
-    const touchedGroups = [a.name, ...(a.group ? [a.group] : []), ...(a.groups ?? []), ...groups, ...supplementaryGroups(a.name, a.prefix)];
+    const home = user?.home ?? a.home ?? `${homeBase(a)}/${a.name}`;
+    const homeExisted = fs.existsSync(diskPath(a.prefix, home));
+    // A home the step creates must be one its undo may remove: refused now rather than stuck in a rollback.
+    if (!user && (a.createHome ?? !a.system) && !homeExisted) checkHomePath(a.name, home, createdHomeBase(a, home));
     return {
       existed: user !== undefined,
       user: user ?? null,
-      groups,
+      groups: user ? supplementaryGroups(a.name, a.prefix) : [],
       home,
-      homeExisted: fs.existsSync(diskPath(a.prefix, home)),
-      lines: captureLines(a.prefix, { passwd: [a.name], shadow: [a.name], group: touchedGroups, gshadow: touchedGroups, subuid: [a.name], subgid: [a.name] }),
+      homeExisted,
+      sameNameGroup: (await lookupGroup(a.name, lookupIn(a, ctx))) !== undefined,
     };
   },
   do: async (a, before, ctx) => {
@@ -129,12 +168,17 @@ export const ensureUser = defineStep({
       else if (await lookupGroup(a.name, lookupIn(a, ctx))) opts.push('-g', a.name);
       if (a.groups?.length) opts.push('-G', [...new Set(a.groups)].join(','));
       opts.push('-d', before.home, (a.createHome ?? !a.system) ? '-m' : '-M');
+      // With -P, useradd would still write the machine's own lastlog and faillog.
+      if (a.prefix) opts.push('-l');
       if (a.shell !== undefined) opts.push('-s', a.shell);
       if (a.comment !== undefined) opts.push('-c', a.comment);
       await shadowTool(ctx, a, 'useradd', [...opts, a.name]);
     } else {
       const opts = await changesFor(a, user, ctx);
-      if (opts.length) await shadowTool(ctx, a, 'usermod', [...opts, a.name]);
+      if (opts.length) {
+        assertNotProtected(user, a);
+        await shadowTool(ctx, a, 'usermod', [...opts, a.name]);
+      }
     }
     const now = await lookupUser(a.name, lookupIn(a, ctx));
     if (!now) throw new VerificationError(`user "${a.name}" is not there after useradd`, { name: a.name });
@@ -157,36 +201,38 @@ export const ensureUser = defineStep({
     if (a.appendGroups === false && a.groups && !sameSet(current, [...new Set(a.groups)])) throw wrong('supplementary groups', current, a.groups);
     if (after.created && (a.createHome ?? !a.system) && !fs.existsSync(diskPath(a.prefix, user.home))) throw wrong('no home directory at', diskPath(a.prefix, user.home), 'a directory');
   },
-  undo: async (a, before, after, ctx) => {
-    const user = await lookupUser(a.name, lookupIn(a, ctx));
-    if (!before.existed) {
-      if (user) await shadowTool(ctx, a, 'userdel', [a.name]);
-      const home = diskPath(a.prefix, before.home);
-      const owner = after?.uid ?? user?.uid;
-      // Only a home this step created: it did not exist before and belongs to the created user.
-      if (!before.homeExisted && owner !== undefined && fs.existsSync(home) && fs.lstatSync(home).uid === owner) {
-        fs.rmSync(home, { recursive: true, force: true });
-      }
-    } else if (user && before.user) {
-      const old = before.user;
-      const opts: string[] = [];
-      if (user.home !== old.home) opts.push('-d', old.home);
-      if (user.shell !== old.shell) opts.push('-s', old.shell);
-      if (user.comment !== old.comment) opts.push('-c', old.comment);
-      if (user.gid !== old.gid) opts.push('-g', String(old.gid));
-      if (!sameSet(supplementaryGroups(a.name, a.prefix), before.groups)) opts.push('-G', before.groups.join(','));
-      if (opts.length) await shadowTool(ctx, a, 'usermod', [...opts, a.name]);
-    }
-    await restoreLines(a.prefix, before.lines, ctx.signal);
+  validateJournaled: (a, before, after) => {
+    const bad = (why: string) => new UntrustedJournalError(`users.ensureUser "${a.name}": ${why}`, { name: a.name });
+    if (before.user && before.user.name !== a.name) throw bad(`the journaled account is "${before.user.name}"`);
+    if (before.existed !== (before.user !== null)) throw bad('existed and the journaled account disagree');
+    if (before.user && before.home !== before.user.home) throw bad('the journaled home is not the account\'s');
+    if (after && after.created === before.existed) throw bad('the after-state disagrees with whether the account existed');
+    if (after && a.uid !== undefined && after.uid !== a.uid) throw bad(`it recorded uid ${after.uid}, not the uid ${a.uid} it was given`);
+    validateAbsolutePath(before.home, { what: 'journaled home' });
+    if (before.user) for (const field of ['home', 'shell', 'comment'] as const) validateField(before.user[field], `journaled ${field}`);
+    for (const g of before.groups) validateGroupName(g, 'journaled supplementary group');
   },
-  verifyUndo: async (a, before) => {
-    verifyLines(a.prefix, before.lines);
-    if (!before.existed && !before.homeExisted && fs.existsSync(diskPath(a.prefix, before.home))) {
-      throw new VerificationError(`home ${diskPath(a.prefix, before.home)} created for "${a.name}" is still there`, { name: a.name });
+  undo: async (a, before, after, ctx) => {
+    if (!before.existed) return removeCreatedUser(a, before, after, ctx);
+    if (before.user) await revertChangedFields(a, before.user, before.groups, after, ctx);
+  },
+  verifyUndo: async (a, before, ctx) => {
+    if (!before.existed) {
+      if (await lookupUser(a.name, lookupIn(a, ctx))) throw new VerificationError(`user "${a.name}" created by the step is still there`, { name: a.name });
+      if (!before.homeExisted && fs.existsSync(diskPath(a.prefix, before.home))) {
+        throw new VerificationError(`home ${diskPath(a.prefix, before.home)} created for "${a.name}" is still there`, { name: a.name });
+      }
+      return;
     }
+    if (before.user) await verifyFieldsBack(a, before.user, before.groups, ctx);
   },
   wouldChange: async (a, ctx) => {
     const user = await lookupUser(a.name, lookupIn(a, ctx));
     return !user || (await changesFor(a, user, ctx)).length > 0;
   },
 });
+
+/** Throws UndoConflictError: `subject` is no longer what the step left. */
+export function conflict(subject: string, expected: string, found: string, context: Record<string, unknown> = {}): never {
+  throw new UndoConflictError(subject, expected, found, context);
+}

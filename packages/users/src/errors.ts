@@ -60,3 +60,20 @@ export class ShadowLockError extends UnwindError {
     super('SHADOW_LOCKED', `${path} is locked by ${holder}`, { context: { path, holder }, retryable: true });
   }
 }
+
+/**
+ * A home directory unwind will not move aside or delete: not a proper
+ * subdirectory of the home base, a `..` segment, `/` or the base itself,
+ * another account's home or a parent of one, a symlink, or not owned by
+ * the user. Nothing was touched.
+ *
+ * @example
+ * ```ts
+ * // UnsafeHomeError: home /home of "app" is not a proper subdirectory of the home base /home; not removed
+ * ```
+ */
+export class UnsafeHomeError extends UnwindError {
+  constructor(name: string, home: string, reason: string) {
+    super('UNSAFE_HOME', `home ${home} of "${name}" ${reason}; not removed`, { context: { name, home, reason }, retryable: false });
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * @unwind/users — users and groups through the shadow tools, as undoable
- * steps. Every undo puts the exact previous passwd, shadow, group and
- * gshadow lines back; protected users are never removed or changed.
+ * steps. Every undo is field-level and compare-and-swap: it changes back only the fields
+ * and memberships its step changed, and only while they still hold what the
+ * step left. Protected accounts are never removed or changed.
  *
  * @packageDocumentation
  * @module @unwind/users
@@ -15,7 +16,9 @@ import { removeUser } from './remove-user.js';
 export { addToGroup, ensureGroup, ensureUser, removeFromGroup, removeUser };
 export { lookupUser, lookupUid, lookupGroup, lookupGid, groupMembers, supplementaryGroups, loginDefs, uidMin } from './db.js';
 export type { UserEntry, GroupEntry, LookupOptions } from './db.js';
-export { ProtectedUserError, UserBusyError, UserConflictError, ShadowLockError } from './errors.js';
+export { ProtectedUserError, UserBusyError, UserConflictError, ShadowLockError, UnsafeHomeError } from './errors.js';
+export { PRIVILEGED_GROUPS } from './protect.js';
+export { homeBase } from './home.js';
 export { validateUserName, validateGroupName, NAME_PATTERN, NAME_MAX } from './names.js';
 export { stopUserProcesses, processesOf } from './processes.js';
 export type { StopOptions } from './processes.js';

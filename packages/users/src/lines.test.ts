@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyCaptured, captureLines, restoreLines, verifyLines } from './lines.js';
+import { editDatabase } from './edit.js';
+import { applyCaptured, captureLines } from './lines.js';
 
 const passwd = ['root:x:0:0::/root:/bin/sh', 'carol:x:1001:1001::/home/carol:/bin/sh', 'bob:x:1002:1002::/home/bob:/bin/sh', 'dave:x:1003:1003::/home/dave:/bin/sh'];
 
@@ -34,7 +35,7 @@ describe('exact-line restore', () => {
     expect(applyCaptured([passwd[0]!, passwd[3]!], captured)).toEqual(passwd);
   });
 
-  it('restoreLines rewrites a real file atomically, keeping its mode; verifyLines agrees; nothing is left beside it', async () => {
+  it('editDatabase rewrites a real file atomically, keeping its mode; nothing is left beside it', async () => {
     const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-lines-'));
     try {
       fs.mkdirSync(join(dir, 'etc'));
@@ -43,12 +44,11 @@ describe('exact-line restore', () => {
       fs.chmodSync(file, 0o640);
       const captured = captureLines(dir, { passwd: ['bob', 'eve'] });
       fs.writeFileSync(file, `${[passwd[0], passwd[1], passwd[3], 'eve:x:1:1::/:/bin/sh'].join('\n')}\n`);
-      expect(() => verifyLines(dir, captured)).toThrow(/bob/);
-      await restoreLines(dir, captured);
+      expect(await editDatabase(dir, 'passwd', (lines) => applyCaptured(lines, captured))).toBe(true);
       expect(fs.readFileSync(file, 'utf8')).toBe(`${passwd.join('\n')}\n`);
       expect(fs.statSync(file).mode & 0o777).toBe(0o640);
       expect(fs.readdirSync(join(dir, 'etc'))).toEqual(['passwd']);
-      verifyLines(dir, captured);
+      expect(await editDatabase(dir, 'passwd', (lines) => applyCaptured(lines, captured))).toBe(false);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -61,18 +61,19 @@ describe('exact-line restore', () => {
       const file = join(dir, 'etc/group');
       fs.writeFileSync(file, 'a:x:1:\n');
       const captured = [{ file: 'group' as const, key: 'b', lines: ['b:x:2:'], prev: 'a', next: null, index: 1 }];
-      // Held by a live process (ours): restoreLines waits until it is released.
+      const restore = () => editDatabase(dir, 'group', (lines) => applyCaptured(lines, captured));
+      // Held by a live process (ours): the edit waits until it is released.
       fs.writeFileSync(`${file}.lock`, String(process.pid));
       let released = false;
       setTimeout(() => {
         released = true;
         fs.rmSync(`${file}.lock`);
       }, 300);
-      await restoreLines(dir, captured);
+      await restore();
       expect(released).toBe(true);
       fs.writeFileSync(file, 'a:x:1:\n');
       fs.writeFileSync(`${file}.lock`, '999999999'); // no such pid: stale, taken over at once
-      await restoreLines(dir, captured);
+      await restore();
       expect(fs.readFileSync(file, 'utf8')).toBe('a:x:1:\nb:x:2:\n');
       expect(fs.existsSync(`${file}.lock`)).toBe(false);
     } finally {

@@ -1,23 +1,59 @@
 import * as t from 'io-ts';
 import { UnwindError, VerificationError, type StepContext } from '@unwind/core';
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
-import { lookupGroup, lookupUser, type UserEntry } from './db.js';
+import { keyOf, localGroups, lookupGroup, lookupUser, type UserEntry } from './db.js';
+import { editDatabase } from './edit.js';
+import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember, withoutMember } from './fields.js';
+import { ProtectedUserError } from './errors.js';
 import { CapturedLines } from './lines.js';
 import { validateCommon, validateGroupName, validateUserName } from './names.js';
+import { assertNameNotProtected, membershipProtection, PRIVILEGED_GROUPS } from './protect.js';
 
 /** Arguments of the membership kinds. */
 export const MembershipArgs = t.intersection([t.type({ user: t.string, group: t.string }), CommonArgs]);
 /** See {@link MembershipArgs}. */
 export type MembershipArgs = t.TypeOf<typeof MembershipArgs>;
 
-/** Before-state of the membership kinds. */
-export const MembershipBefore = t.type({ wasMember: t.boolean, lines: t.array(CapturedLines) });
+/** Before-state of the membership kinds. `lines`: what older versions captured; read, never written back. */
+export const MembershipBefore = t.intersection([t.type({ wasMember: t.boolean }), t.partial({ lines: t.array(CapturedLines) })]);
 
-/** The validate hook of the membership kinds: user and group names by shadow's rules, the common fields. */
+/**
+ * The validate hook of the membership kinds: user and group names by
+ * shadow's rules, the common fields; never root or a deny-listed user, never
+ * the root group or a deny-listed group (unwind changes no membership of
+ * theirs, in do or in undo).
+ */
 export function validateMembership(a: MembershipArgs): void {
   validateUserName(a.user);
   validateGroupName(a.group);
   validateCommon(a);
+  assertNameNotProtected(a.user, a);
+  assertGroupNameNotProtected(a.group, a);
+}
+
+/** The root group, privileged groups (sudo, wheel, adm, …) and deny-listed groups: no membership of theirs is ever changed. */
+export function assertGroupNameNotProtected(group: string, a: { protect?: string[] | undefined }): void {
+  const reason = membershipProtection({ name: group }, a);
+  if (reason) throw new ProtectedUserError(group, `${reason}: unwind changes none of its members`, { group: true });
+}
+
+/** Names of the groups whose member lists unwind never edits: gid 0, privileged and deny-listed groups. */
+export function lockedGroups(a: { prefix?: string | undefined; protect?: string[] | undefined }): Set<string> {
+  const names = new Set([...PRIVILEGED_GROUPS, ...(a.protect ?? [])]);
+  for (const g of localGroups(a.prefix)) if (g.gid === 0) names.add(g.name);
+  return names;
+}
+
+/**
+ * The same rules on the live entries, inside do and undo: uid 0 or gid 0
+ * (whatever the name says) is refused too.
+ */
+export async function assertMembershipChangeable(a: MembershipArgs, ctx: StepContext): Promise<void> {
+  validateMembership(a);
+  const user = await lookupUser(a.user, lookupIn(a, ctx));
+  if (user?.uid === 0) throw new ProtectedUserError(a.user, 'uid 0', { uid: 0 });
+  const group = await lookupGroup(a.group, lookupIn(a, ctx));
+  if (group?.gid === 0) throw new ProtectedUserError(a.group, 'gid 0: unwind changes none of its members', { gid: 0, group: true });
 }
 
 /** Whether the group's entry lists the user (false when the group is missing). */
@@ -33,10 +69,42 @@ export async function requireBoth(a: MembershipArgs, ctx: StepContext): Promise<
   return user;
 }
 
-/** `usermod -a -G GROUP USER` through the step's command runner. */
-export const addMember = (a: MembershipArgs, ctx: StepContext) => shadowTool(ctx, a, 'usermod', ['-a', '-G', a.group, a.user]);
-/** `usermod -r -G GROUP USER` through the step's command runner. */
-export const removeMember = (a: MembershipArgs, ctx: StepContext) => shadowTool(ctx, a, 'usermod', ['-r', '-G', a.group, a.user]);
+/** `usermod -a -G GROUP USER` through the step's command runner, after the protection checks. */
+export async function addMember(a: MembershipArgs, ctx: StepContext): Promise<void> {
+  await assertMembershipChangeable(a, ctx);
+  await shadowTool(ctx, a, 'usermod', ['-a', '-G', a.group, a.user]);
+}
+
+/** `usermod -r -G GROUP USER` through the step's command runner, after the protection checks. */
+export async function removeMember(a: MembershipArgs, ctx: StepContext): Promise<void> {
+  await assertMembershipChangeable(a, ctx);
+  await shadowTool(ctx, a, 'usermod', ['-r', '-G', a.group, a.user]);
+}
+
+/**
+ * Moves the user back to the place it had in the group's member lists
+ * (group members; gshadow administrators and members), as `oldLines` (the
+ * group's lines captured at prepare) show: `usermod -a` appends at the end.
+ * Only this user's name moves; nothing else of the lines changes.
+ */
+export async function placeMember(a: MembershipArgs, oldLines: CapturedLines[] | undefined, signal: AbortSignal): Promise<void> {
+  for (const c of oldLines ?? []) {
+    const old = c.lines[0];
+    if (c.key !== a.group || old === undefined || (c.file !== 'group' && c.file !== 'gshadow')) continue;
+    const fields = c.file === 'group' ? [GROUP_MEMBERS] : [GSHADOW_ADMINS, GSHADOW_MEMBERS];
+    await editDatabase(a.prefix, c.file, (lines) => {
+      const line = lines.find((l) => keyOf(l) === a.group);
+      if (line === undefined) return undefined;
+      let next = line;
+      for (const index of fields) {
+        const want = listAt(old, index).indexOf(a.user);
+        const now = listAt(next, index).indexOf(a.user);
+        if (want >= 0 && now >= 0 && want !== now) next = withMember(withoutMember(next, index, a.user), index, a.user, want);
+      }
+      return next === line ? undefined : lines.map((l) => (l === line ? next : l));
+    }, signal);
+  }
+}
 
 /** Throws VerificationError unless the user's membership of the group is `member`. */
 export async function expectMember(a: MembershipArgs, ctx: StepContext, member: boolean): Promise<void> {

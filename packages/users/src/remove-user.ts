@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult } from '@unwind/core';
+import { defineStep, InvalidInputError, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool } from './common.js';
-import { dbPath, diskPath, keyOf, localUsers, lookupGid, lookupGroup, lookupUid, lookupUser, readLines, uidMin } from './db.js';
+import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
-import { UserBusyError } from './errors.js';
-import { captureLines, CapturedLines, restoreLines, verifyLines } from './lines.js';
+import { UnsafeHomeError, UserBusyError } from './errors.js';
+import { checkRemovableHome, homeBase } from './home.js';
+import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
+import { restoreRemovedUser, validateRemovedUserJournal, verifyRemovedUserBack } from './restore-removed-user.js';
 
 const Args = t.intersection([
   t.type({ name: t.string }),
   t.partial({
     /** Remove the home directory too (staged; deleted for good only at commit). Default false, like userdel. */
     removeHome: t.boolean,
+    /** Homes are removed only below this directory. Default: HOME of /etc/default/useradd, else /home. */
+    homeBase: t.string,
     /** Stop the user's manager and processes first (default true). */
     stopProcesses: t.boolean,
     /** Time between TERM and KILL, in ms (default 5000). */
@@ -25,7 +29,8 @@ const Args = t.intersection([
   }),
   CommonArgs,
 ]);
-type Args = t.TypeOf<typeof Args>;
+/** Arguments of {@link removeUser}. */
+export type RemoveUserArgs = t.TypeOf<typeof Args>;
 
 const FileMeta = t.type({ mode: t.number, uid: t.number, gid: t.number });
 const Before = t.type({
@@ -35,13 +40,18 @@ const Before = t.type({
   /** Where the home lives on disk and where it is staged; null when the home is kept or missing. */
   home: t.union([t.type({ path: t.string, staging: t.string }), t.null]),
   linger: t.type({ path: t.string, existed: t.union([FileMeta, t.null]) }),
+  /** The removed entries and the group lines naming the user, captured to put back only what the step removed. */
   lines: t.array(CapturedLines),
 });
-type Before = t.TypeOf<typeof Before>;
+/** Before-state of {@link removeUser}. */
+export type RemoveUserBefore = t.TypeOf<typeof Before>;
 
 const STAGED = 'home';
+/** The staging directory's name: beside the home, hidden, the kind's own (checked on journaled values). */
+export const STAGING_NAME = /^\.unwind-home-([a-z_][a-z0-9_-]*[$]?)-[0-9a-f]{12}$/;
 
-function lingerPath(a: Args): string {
+/** The linger file of the step's user. */
+export function lingerPath(a: RemoveUserArgs): string {
   return join(a.lingerDir ?? join(a.prefix ?? '/', 'var/lib/systemd/linger'), a.name);
 }
 
@@ -57,14 +67,13 @@ function groupsMentioning(name: string, prefix: string | undefined): string[] {
   return [...out];
 }
 
-/** A home that may be moved aside: not /, not shared with another account, not a mount point. */
-function checkMovableHome(a: Args, home: string, path: string): void {
-  if (home === '/' || path === '/' || dirname(path) === path) throw new InvalidInputError(`home of "${a.name}" is ${home}; refusing to remove it`, { name: a.name, home });
-  const sharer = localUsers(a.prefix).find((u) => u.name !== a.name && u.home === home);
-  if (sharer) throw new InvalidInputError(`home ${home} of "${a.name}" is also the home of "${sharer.name}"; refusing to remove it`, { name: a.name, home, sharer: sharer.name });
+/** The home checks (see checkRemovableHome), plus: not a mount point (it is staged by a rename on its parent's filesystem). */
+async function movableHome(a: RemoveUserArgs, user: UserEntry, ctx: StepContext): Promise<string> {
+  const path = checkRemovableHome(user, user.uid, await allUsers(lookupIn(a, ctx)), a);
   if (fs.lstatSync(path).dev !== fs.statSync(dirname(path)).dev) {
     throw new UnwindError('CROSS_DEVICE', `home ${path} is a mount point; it cannot be staged by rename on its parent's filesystem`, { context: { name: a.name, path } });
   }
+  return path;
 }
 
 const busy = (name: string) => (r: CommandResult) => (r.exitCode === 8 ? new UserBusyError(name, r) : undefined);
@@ -73,10 +82,14 @@ const busy = (name: string) => (r: CommandResult) => (r.exitCode === 8 ? new Use
  * Removes a user: stops its manager and processes (TERM, grace, KILL),
  * deletes the account (`userdel`, retried while the user is busy), stages
  * its home aside when `removeHome` (deleted for good only at commit) and
- * removes its linger file. Undo brings the account back with the same uid,
- * gid, home, shell and groups — the exact passwd, shadow, group and gshadow
- * lines — and puts home and linger file back. Protected users (root, below
- * UID_MIN, deny list) are refused before anything is touched.
+ * removes its linger file. A home is removed only when it is a proper
+ * subdirectory of the home base, owned by the user, and nobody else's home
+ * or a parent of one. Undo brings back only what the step removed: the
+ * account's own entries, the user's place in each group it was in, the
+ * home and the linger file — never whole group lines, so an admin's edits
+ * to those groups in between stay; an entry someone created meanwhile is an
+ * UndoConflictError. Protected users (root, below UID_MIN, deny list) are
+ * refused before anything is touched, and again in do, undo and commit.
  *
  * @example
  * ```ts
@@ -93,6 +106,7 @@ export const removeUser = defineStep({
     assertNameNotProtected(a.name, a);
     validateCommon(a);
     if (a.lingerDir !== undefined) validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
+    if (a.homeBase !== undefined) validateAbsolutePath(a.homeBase, { what: 'home base' });
     if (a.graceMs !== undefined && !(a.graceMs >= 0)) throw new InvalidInputError('graceMs must be a non-negative number', { graceMs: a.graceMs });
   },
   describe: (a) => `remove user ${a.name}${a.removeHome ? ' and its home' : ''}${a.prefix ? ` in ${a.prefix}` : ''}`,
@@ -101,98 +115,93 @@ export const removeUser = defineStep({
     const user = await lookupUser(a.name, lookupIn(a, ctx));
     if (user) assertNotProtected(user, a);
     const primary = user ? await lookupGid(user.gid, lookupIn(a, ctx)) : undefined;
-    let home: Before['home'] = null;
-    if (user && a.removeHome) {
-      const path = diskPath(a.prefix, user.home);
-      if (fs.existsSync(path)) {
-        checkMovableHome(a, user.home, path);
-        home = { path, staging: join(dirname(path), `.unwind-home-${a.name}-${randomBytes(6).toString('hex')}`) };
-      }
+    let home: RemoveUserBefore['home'] = null;
+    if (user && a.removeHome && exists(diskPath(a.prefix, user.home))) {
+      const path = await movableHome(a, user, ctx);
+      home = { path, staging: join(dirname(path), `.unwind-home-${a.name}-${randomBytes(6).toString('hex')}`) };
     }
     const linger = lingerPath(a);
-    const st = fs.existsSync(linger) ? fs.lstatSync(linger) : undefined;
+    const st = exists(linger) ? fs.lstatSync(linger) : undefined;
     const groups = [a.name, ...(primary ? [primary.name] : []), ...groupsMentioning(a.name, a.prefix)];
     return {
       existed: user !== undefined,
       user: user ?? null,
       primaryGroup: primary ? { name: primary.name, gid: primary.gid } : null,
       home,
-      linger: { path: linger, existed: st ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null },
+      linger: { path: linger, existed: st?.isFile() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null },
       lines: captureLines(a.prefix, { passwd: [a.name], shadow: [a.name], group: groups, gshadow: groups, subuid: [a.name], subgid: [a.name] }),
     };
   },
   do: async (a, before, ctx) => {
     const user = await lookupUser(a.name, lookupIn(a, ctx));
     if (user) {
+      assertNotProtected(user, a);
       if (a.stopProcesses !== false && (await mayStopProcesses(a, user.uid, ctx))) {
         await stopUserProcesses(ctx, a.name, user.uid, { ...(a.graceMs !== undefined ? { graceMs: a.graceMs } : {}), ...(a.prefix ? { prefix: a.prefix } : {}), ...(a.commandTimeoutMs ? { commandTimeoutMs: a.commandTimeoutMs } : {}) });
       }
       await shadowTool(ctx, a, 'userdel', [a.name], busy(a.name));
     }
-    if (before.home && fs.existsSync(before.home.path)) {
-      fs.mkdirSync(before.home.staging, { mode: 0o700, recursive: true });
+    if (before.home && before.user && exists(before.home.path)) {
+      // Decided at prepare, checked again now: the home may have been swapped since.
+      const path = await movableHome(a, before.user, ctx);
+      if (path !== before.home.path) throw new UnsafeHomeError(a.name, before.user.home, `is now at ${path}, not ${before.home.path}`);
+      fs.mkdirSync(before.home.staging, { mode: 0o700 });
       fs.renameSync(before.home.path, join(before.home.staging, STAGED));
       syncDirectory(before.home.staging);
       syncDirectory(dirname(before.home.path));
     }
-    if (before.linger.existed && fs.existsSync(before.linger.path)) {
+    if (before.linger.existed && exists(before.linger.path)) {
       fs.rmSync(before.linger.path);
       syncDirectory(dirname(before.linger.path));
     }
   },
   verify: async (a, before, _after, ctx) => {
     if (await lookupUser(a.name, lookupIn(a, ctx))) throw new VerificationError(`user "${a.name}" still exists`, { name: a.name });
-    if (before.home && fs.existsSync(before.home.path)) throw new VerificationError(`home ${before.home.path} is still there`, { path: before.home.path });
-    if (fs.existsSync(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is still there`, { path: before.linger.path });
+    if (before.home && exists(before.home.path)) throw new VerificationError(`home ${before.home.path} is still there`, { path: before.home.path });
+    if (exists(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is still there`, { path: before.linger.path });
   },
-  undo: async (a, before, _after, ctx) => {
-    const old = before.user;
-    if (old && !(await lookupUser(a.name, lookupIn(a, ctx)))) {
-      const primary = before.primaryGroup;
-      if (primary && !(await lookupGroup(primary.name, lookupIn(a, ctx)))) await shadowTool(ctx, a, 'groupadd', ['-g', String(primary.gid), primary.name]);
-      // The entry comes back through useradd; the exact lines (password hash, aging, places) are put back below.
-      const opts = ['-u', String(old.uid), '-g', String(old.gid), '-d', old.home, '-M', '-N'];
-      if (old.shell) opts.push('-s', old.shell);
-      if (old.comment) opts.push('-c', old.comment);
-      await shadowTool(ctx, a, 'useradd', [...opts, a.name]);
+  validateJournaled: (a, before) => validateRemovedUserJournal(a, before, { homeBase: homeBase(a), lingerPath: lingerPath(a), staging: STAGING_NAME }),
+  undo: async (a, before, _after, ctx) => restoreRemovedUser(a, before, ctx),
+  verifyUndo: async (a, before, ctx) => verifyRemovedUserBack(a, before, ctx),
+  commit: async (a, before) => {
+    if (!before.home || !before.user) return;
+    // The journal is input: the staging directory must still be the kind's own, holding this user's home.
+    assertNotProtected(before.user, a);
+    const { staging } = before.home;
+    if (!STAGING_NAME.test(basename(staging)) || dirname(staging) !== dirname(before.home.path)) throw new UnsafeHomeError(a.name, staging, 'is not a staging directory of this step');
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(staging);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // already deleted
+      throw error;
     }
-    await restoreLines(a.prefix, before.lines, ctx.signal);
-    if (before.home) {
-      const staged = join(before.home.staging, STAGED);
-      if (fs.existsSync(staged) && !fs.existsSync(before.home.path)) {
-        fs.renameSync(staged, before.home.path);
-        syncDirectory(dirname(before.home.path));
-      }
-      removeIfEmpty(before.home.staging);
+    if (!st.isDirectory() || st.uid !== process.getuid?.()) throw new UnsafeHomeError(a.name, staging, 'is not a directory this process made');
+    const staged = join(staging, STAGED);
+    if (exists(staged)) {
+      const home = fs.lstatSync(staged);
+      if (!home.isDirectory() || home.uid !== before.user.uid) throw new UnsafeHomeError(a.name, staged, `is not the staged home of uid ${before.user.uid}`);
     }
-    const linger = before.linger.existed;
-    if (linger && !fs.existsSync(before.linger.path)) {
-      const fd = fs.openSync(before.linger.path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, linger.mode);
-      fs.fchownSync(fd, linger.uid, linger.gid);
-      fs.fchmodSync(fd, linger.mode);
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      syncDirectory(dirname(before.linger.path));
-    }
-  },
-  verifyUndo: async (a, before) => {
-    verifyLines(a.prefix, before.lines);
-    if (before.home && !fs.existsSync(before.home.path)) throw new VerificationError(`home ${before.home.path} is not back`, { path: before.home.path });
-    if (before.linger.existed && !fs.existsSync(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is not back`, { path: before.linger.path });
-  },
-  commit: async (_a, before) => {
-    if (!before.home) return;
-    fs.rmSync(before.home.staging, { recursive: true, force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
     syncDirectory(dirname(before.home.path));
   },
-  wouldChange: async (a, ctx) => (await lookupUser(a.name, lookupIn(a, ctx))) !== undefined || fs.existsSync(lingerPath(a)),
+  wouldChange: async (a, ctx) => (await lookupUser(a.name, lookupIn(a, ctx))) !== undefined || exists(lingerPath(a)),
 });
+
+function exists(path: string): boolean {
+  try {
+    fs.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * With a prefix root the uid is the prefix's, but processes are the
  * machine's: never signal a uid the machine gives to another account.
  */
-async function mayStopProcesses(a: Args, uid: number, ctx: Parameters<typeof lookupIn>[1]): Promise<boolean> {
+async function mayStopProcesses(a: RemoveUserArgs, uid: number, ctx: StepContext): Promise<boolean> {
   if (!a.prefix) return true;
   const host = await lookupUid(uid, { exec: ctx.exec, signal: ctx.signal });
   if ((host && host.name !== a.name) || uid < uidMin(undefined)) {
@@ -200,13 +209,4 @@ async function mayStopProcesses(a: Args, uid: number, ctx: Parameters<typeof loo
     return false;
   }
   return true;
-}
-
-function removeIfEmpty(dir: string): void {
-  try {
-    fs.rmdirSync(dir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-  }
 }

@@ -41,7 +41,8 @@ describe('users step kinds against a prefix root', () => {
     skip,
     setup: sandbox(
       (p) => ({ name: 'alice', prefix: p.root, uid, shell: '/bin/sh', groups: ['users'], comment: 'Alice' }),
-      (p) => p.sh('useradd', '-M', '-u', String(uid), 'alice'),
+      // What a useradd of the step's own options leaves when killed before it made the home.
+      (p) => p.sh('useradd', '-M', '-u', String(uid), '-s', '/bin/sh', '-c', 'Alice', 'alice'),
     ),
   });
 

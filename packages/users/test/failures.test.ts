@@ -135,9 +135,9 @@ interface Case {
   name: string;
   /** Arranges the prefix root; returns the step under test. */
   arrange: (p: PrefixRoot, uid: number, opts?: typeof quick) => AnyStep;
-  /** The tool `do` runs, and the one `undo` runs. */
+  /** The tool `do` runs, and the one `undo` runs (none: removeUser's undo puts entries back by editing the files under the shadow lock). */
   doTool: string;
-  undoTool: string;
+  undoTool?: string;
 }
 
 const cases: Case[] = [
@@ -154,7 +154,6 @@ const cases: Case[] = [
   {
     name: 'removeUser',
     doTool: 'userdel',
-    undoTool: 'useradd',
     arrange: (p, uid, opts = quick) => {
       p.sh('useradd', '-m', '-u', String(uid), 'bob');
       p.sh('usermod', '-a', '-G', 'users', 'bob');
@@ -218,7 +217,7 @@ describe.skipIf(skipReason)('a failing or hanging command in do or undo', () => 
         });
       }
 
-      it(`${c.name}: ${c.undoTool} that ${fault}s in undo → ${fault === 'fail-after' ? 'the retried undo finishes: rolled back exactly' : "rollback-failed, the undo's command in the report"}`, async () => {
+      if (c.undoTool) it(`${c.name}: ${c.undoTool} that ${fault}s in undo → ${fault === 'fail-after' ? 'the retried undo finishes: rolled back exactly' : "rollback-failed, the undo's command in the report"}`, async () => {
         p = prefixRoot();
         const step = c.arrange(p, freeUid());
         const before = p.state();

@@ -1,0 +1,129 @@
+import { loginDefs, type GroupEntry, type UserEntry } from './db.js';
+import { ProtectedUserError } from './errors.js';
+
+/**
+ * The protected-account rules, in one place: every route that can reach
+ * userdel, usermod, groupdel or an edit of the database files asks here, in
+ * `validate`, in `prepare`, and again inside `undo` and `commit` (a journal
+ * is input, not truth).
+ *
+ * A protected user is root (name or uid 0), an account below UID_MIN or
+ * above UID_MAX (system accounts, nobody), or a name on the step's deny
+ * list. A protected group is root (name or gid 0), a group below GID_MIN or
+ * above GID_MAX, or a name on the deny list. Their entries are never removed
+ * or edited. The one exception: the undo of `ensureUser`/`ensureGroup` with
+ * `system: true` may remove the system account the step itself created, and
+ * only when its id lies in the allocation range of useradd -r / groupadd -r
+ * (SYS_UID_MIN..., never the static accounts below it) and the live entry
+ * carries what the step created.
+ */
+
+/**
+ * Groups whose membership is power over the machine (root-equivalent, or
+ * reading every log or the shadow file). Like the root group and the deny
+ * list, no route of unwind adds a member to them or takes one out — in do or
+ * in undo, so no journal can make recovery do it either.
+ *
+ * @example
+ * ```ts
+ * PRIVILEGED_GROUPS.includes('sudo'); // true
+ * ```
+ */
+export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'adm', 'shadow', 'disk', 'kmem', 'docker', 'lxd', 'libvirt'];
+
+/** Why a group's member list must not change (root group, gid 0, privileged, deny list), or undefined. */
+export function membershipProtection(group: { name: string; gid?: number | undefined }, args: ProtectionArgs): string | undefined {
+  if (group.gid === 0) return 'gid 0';
+  if (PRIVILEGED_GROUPS.includes(group.name)) return 'a privileged group';
+  if (args.protect?.includes(group.name)) return 'on the deny list';
+  return undefined;
+}
+
+/** The id ranges of login.defs (shadow's defaults when unset). */
+export interface IdRanges {
+  min: number;
+  max: number;
+  systemMin: number;
+}
+
+function numberOr(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && Number.isInteger(n) && n >= 0 ? n : fallback;
+}
+
+/** UID_MIN, UID_MAX and SYS_UID_MIN of the (prefix's) login.defs. */
+export function uidRanges(prefix: string | undefined): IdRanges {
+  const d = loginDefs(prefix);
+  return { min: numberOr(d.UID_MIN, 1000), max: numberOr(d.UID_MAX, 60000), systemMin: numberOr(d.SYS_UID_MIN, 101) };
+}
+
+/** GID_MIN, GID_MAX and SYS_GID_MIN of the (prefix's) login.defs. */
+export function gidRanges(prefix: string | undefined): IdRanges {
+  const d = loginDefs(prefix);
+  return { min: numberOr(d.GID_MIN, 1000), max: numberOr(d.GID_MAX, 60000), systemMin: numberOr(d.SYS_GID_MIN, 101) };
+}
+
+/** What the rules need from a step's arguments. */
+export interface ProtectionArgs {
+  prefix?: string | undefined;
+  protect?: string[] | undefined;
+}
+
+/** Why a user is protected, or undefined when it is not. */
+export function userProtection(user: Pick<UserEntry, 'name' | 'uid'>, args: ProtectionArgs): string | undefined {
+  if (user.name === 'root') return 'root';
+  if (user.uid === 0) return 'uid 0';
+  if (args.protect?.includes(user.name)) return 'on the deny list';
+  const r = uidRanges(args.prefix);
+  if (user.uid < r.min) return `system account: uid ${user.uid} is below UID_MIN ${r.min}`;
+  if (user.uid > r.max) return `uid ${user.uid} is above UID_MAX ${r.max}`;
+  return undefined;
+}
+
+/** Why a group is protected, or undefined when it is not. */
+export function groupProtection(group: Pick<GroupEntry, 'name' | 'gid'>, args: ProtectionArgs): string | undefined {
+  if (group.name === 'root') return 'the root group';
+  if (group.gid === 0) return 'gid 0';
+  if (args.protect?.includes(group.name)) return 'on the deny list';
+  const r = gidRanges(args.prefix);
+  if (group.gid < r.min) return `system group: gid ${group.gid} is below GID_MIN ${r.min}`;
+  if (group.gid > r.max) return `gid ${group.gid} is above GID_MAX ${r.max}`;
+  return undefined;
+}
+
+/** Refuses a protected name on its own (root, deny list): usable in `validate`, before any look-up. */
+export function assertNameNotProtected(name: string, args: ProtectionArgs): void {
+  if (name === 'root') throw new ProtectedUserError(name, 'root');
+  if (args.protect?.includes(name)) throw new ProtectedUserError(name, 'on the deny list');
+}
+
+/** Refuses a protected user: its entry is never removed or changed. */
+export function assertNotProtected(user: Pick<UserEntry, 'name' | 'uid'>, args: ProtectionArgs): void {
+  const reason = userProtection(user, args);
+  if (reason) throw new ProtectedUserError(user.name, reason, { uid: user.uid });
+}
+
+/** Refuses a protected group: its entry is never removed or changed. */
+export function assertGroupNotProtected(group: Pick<GroupEntry, 'name' | 'gid'>, args: ProtectionArgs): void {
+  const reason = groupProtection(group, args);
+  if (reason) throw new ProtectedUserError(group.name, reason, { gid: group.gid, group: true });
+}
+
+/**
+ * May the undo of a step that says it created this account remove it?
+ * Never root, id 0, the static accounts below SYS_*_MIN, ids above *_MAX
+ * (nobody, nogroup) or a deny-listed name; below *_MIN only for a `system`
+ * step or the id the step was told to use. Throws ProtectedUserError.
+ */
+export function assertRemovableCreated(kind: 'user' | 'group', entry: { name: string; id: number }, args: ProtectionArgs & { system?: boolean | undefined; id?: number | undefined }): void {
+  const r = kind === 'user' ? uidRanges(args.prefix) : gidRanges(args.prefix);
+  const what = kind === 'user' ? 'uid' : 'gid';
+  const refuse = (reason: string) => {
+    throw new ProtectedUserError(entry.name, `${reason}; the undo of the step that says it created it does not remove it`, { [what]: entry.id, ...(kind === 'group' ? { group: true } : {}) });
+  };
+  if (entry.name === 'root' || entry.id === 0) refuse('root');
+  if (args.protect?.includes(entry.name)) refuse('on the deny list');
+  if (entry.id < r.systemMin) refuse(`static system account: ${what} ${entry.id} is below SYS_${what.toUpperCase()}_MIN ${r.systemMin}`);
+  if (entry.id > r.max) refuse(`${what} ${entry.id} is above ${what.toUpperCase()}_MAX ${r.max}`);
+  if (entry.id < r.min && !args.system && args.id !== entry.id) refuse(`system account: ${what} ${entry.id} is below ${what.toUpperCase()}_MIN ${r.min} and the step was not a system one`);
+}
