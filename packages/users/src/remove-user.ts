@@ -6,7 +6,8 @@ import { defineStep, InvalidInputError, syncDirectory, UnwindError, validateAbso
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
-import { UnsafeHomeError, UserBusyError } from './errors.js';
+import { ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
+import { lockedGroups } from './membership.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateUserName } from './names.js';
@@ -122,7 +123,11 @@ export const removeUser = defineStep({
     }
     const linger = lingerPath(a);
     const st = exists(linger) ? fs.lstatSync(linger) : undefined;
-    const groups = [a.name, ...(primary ? [primary.name] : []), ...groupsMentioning(a.name, a.prefix)];
+    const mentioning = groupsMentioning(a.name, a.prefix);
+    // Its undo could not put the membership back (no route of unwind changes those groups): refused before anything is touched.
+    const locked = mentioning.filter((g) => lockedGroups(a).has(g));
+    if (user && locked.length > 0) throw new ProtectedUserError(a.name, `a member of ${locked.join(', ')} (gid 0, privileged or deny-listed groups, whose members unwind never changes)`, { groups: locked });
+    const groups = [a.name, ...(primary ? [primary.name] : []), ...mentioning];
     return {
       existed: user !== undefined,
       user: user ?? null,

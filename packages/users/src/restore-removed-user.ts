@@ -3,12 +3,12 @@ import { basename, dirname, join } from 'node:path';
 import { syncDirectory, UndoConflictError, UntrustedJournalError, VerificationError, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { lookupIn } from './common.js';
 import { dbPath, diskPath, keyOf, lookupUser, readLines, type DbFile } from './db.js';
+import { lockedGroups } from './membership.js';
 import { ProtectedUserError } from './errors.js';
 import { editDatabase } from './edit.js';
 import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember } from './fields.js';
 import { checkHomePath } from './home.js';
 import { applyCaptured, type CapturedLines } from './lines.js';
-import { lockedGroups } from './membership.js';
 import { validateField } from './names.js';
 import { groupProtection, userProtection } from './protect.js';
 import type { RemoveUserArgs, RemoveUserBefore } from './remove-user.js';
@@ -34,6 +34,13 @@ export function validateRemovedUserJournal(a: RemoveUserArgs, before: RemoveUser
     const reason = userProtection(user, a);
     if (reason) throw bad(`the journaled account is protected (${reason})`);
     for (const field of ['home', 'shell', 'comment'] as const) validateField(user[field], `journaled ${field}`);
+    if (user.home.split('/').includes('..')) throw bad(`the journaled home ${user.home} has a ".." segment`);
+  }
+  const locked = lockedGroups(a);
+  for (const c of before.lines) {
+    if ((c.file === 'group' || c.file === 'gshadow') && locked.has(c.key) && c.lines.some((l) => l.split(':').slice(2).some((f) => f.split(',').includes(a.name)))) {
+      throw bad(`it would put "${a.name}" back into the ${c.key} group, which unwind never changes`);
+    }
   }
   if (before.primaryGroup && user && before.primaryGroup.gid !== user.gid) throw bad('the journaled primary group is not the account\'s');
   for (const c of before.lines) {
@@ -93,7 +100,7 @@ function membershipEdit(a: RemoveUserArgs, c: CapturedLines, fields: number[], l
     if (line === undefined) throw new UndoConflictError(`group "${c.key}"`, `the group "${a.name}" was a member of`, 'no such group', { name: a.name, group: c.key });
     const next = places.reduce((l, p) => withMember(l, p.index, a.name, p.position), line);
     if (next === line) return undefined;
-    if (locked.has(c.key)) throw new ProtectedUserError(c.key, 'the root group or on the deny list: unwind puts no member back into it', { group: true });
+    if (locked.has(c.key)) throw new ProtectedUserError(c.key, 'gid 0, privileged or on the deny list: unwind puts no member back into it', { group: true });
     return lines.map((l) => (l === line ? next : l));
   };
 }
@@ -136,6 +143,7 @@ async function putBackEntries(a: RemoveUserArgs, before: RemoveUserBefore, uid: 
     const shadowed = ownLines(before, 'gshadow', a.name);
     if (shadowed) edits.push(['gshadow', insertEntry(shadowed, `gshadow entry of "${a.name}"`)]);
   }
+  // Never into gid 0, privileged or deny-listed groups: removeUser refuses members of those up front, so only a forged journal asks.
   const locked = lockedGroups(a);
   for (const c of before.lines) {
     if (c.key === ownGroup?.key) continue;
