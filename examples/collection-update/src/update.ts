@@ -193,7 +193,7 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
   const source = resolve(options.source);
   const journalRoot = resolve(options.journalRoot);
   const recoverCommand = options.recoverCommand ?? `unwind recover --root ${journalRoot}`;
-  const empty: RecoveryReport = { transactions: [], ok: true };
+  const empty: RecoveryReport = { transactions: [], ok: true, cleanupErrors: [] };
 
   const recovered = options.dryRun ? empty : await recoverUpdate({ journalRoot, ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}) });
   const notes = describeRecovery(recovered);

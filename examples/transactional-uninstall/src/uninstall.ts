@@ -191,7 +191,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   const journalRoot = resolve(options.journalRoot);
   const stagingDir = resolve(options.stagingDir ?? dirname(stateDir));
   const recoverCommand = options.recoverCommand ?? `unwind recover --root ${journalRoot}`;
-  const empty: RecoveryReport = { transactions: [], ok: true };
+  const empty: RecoveryReport = { transactions: [], ok: true, cleanupErrors: [] };
 
   if (isWithin(journalRoot, stateDir)) return refused([], empty, `Nothing was changed: the journal ${journalRoot} must not lie inside the state directory ${stateDir}.`);
   if (isWithin(stagingDir, stateDir)) return refused([], empty, `Nothing was changed: the staging directory ${stagingDir} must not lie inside the state directory ${stateDir}.`);

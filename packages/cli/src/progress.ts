@@ -210,6 +210,10 @@ class ProgressView {
         this.notes.push(event.count === 1 ? `${event.signal}: cancelling, rolling back` : `${event.signal} again: the rollback goes on`);
         this.emit(this.notes.at(-1)!);
         break;
+      case 'lock:stale':
+        // Shown before `transaction:begin`, which clears the notes: print it now.
+        this.emit(`took over the stale lock ${event.path} of dead process ${event.holder.pid} (acquired ${event.holder.acquiredAt}); recovery handles what it left`);
+        break;
       case 'transaction:end':
         this.finish(event.status, event.durationMs);
         break;

@@ -1,8 +1,10 @@
-import type { SerializedError } from './errors.js';
+import type { LockHolder, SerializedError } from './errors.js';
 
 /**
  * Every transition of a transaction, for progress displays and logs.
  * `step` is the step's index; `description` its one human line.
+ * `lock:stale`: the lock of a dead process (`holder`) was taken over — an
+ * earlier run crashed; recovery handles what it left.
  *
  * @example
  * ```ts
@@ -12,6 +14,7 @@ import type { SerializedError } from './errors.js';
  * ```
  */
 export type TransactionEvent =
+  | { type: 'lock:stale'; path: string; holder: LockHolder }
   | { type: 'transaction:begin'; name: string; transactionId: string; steps: number }
   | { type: 'step:prepare'; step: number; description: string }
   | { type: 'step:start'; step: number; description: string }

@@ -160,6 +160,9 @@ export class CommandNotFoundError extends CommandError {
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
+/** After the program exits, how long output still in its pipes is read before they are closed. */
+const OUTPUT_DRAIN_MS = 200;
+
 /**
  * The default environment for programs: PATH from this process and a C locale.
  *
@@ -228,18 +231,40 @@ export const runCommand: CommandRunner = (spec) => {
     else child.stdin.end();
     const cleanup = () => {
       clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
       spec.signal?.removeEventListener('abort', onAbort);
     };
+    let settled = false;
     child.on('error', (error) => {
+      if (settled) return;
+      settled = true;
       cleanup();
-      if (killTimer) clearTimeout(killTimer);
+      closePipes();
       reject(new CommandNotFoundError(spec.argv, error));
     });
-    child.on('close', (exitCode, signal) => {
-      cleanup();
-      if (killTimer) clearTimeout(killTimer);
+    // Settle on the program's exit, not on the end of its output: a descendant
+    // that escaped the process group (setsid) may hold the pipes open for ever.
+    // Output already in the pipes is read for a moment, then the pipes are closed.
+    child.on('exit', (exitCode, signal) => {
       // The leader is gone; make sure nothing it left in its group survives a kill.
       if (ended && child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      clearTimeout(timer);
+      const drain = setTimeout(() => finish(exitCode, signal), OUTPUT_DRAIN_MS);
+      child.once('close', () => {
+        clearTimeout(drain);
+        finish(exitCode, signal);
+      });
+    });
+    function closePipes(): void {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.stdin.destroy();
+    }
+    function finish(exitCode: number | null, signal: NodeJS.Signals | null): void {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      closePipes();
       const res = result(exitCode, signal, stdout, stderr);
       log('exit %o %s in %d ms', spec.argv, exitCode ?? signal, res.durationMs);
       if (ended === 'timeout') return reject(new CommandTimeoutError(res, timeoutMs));
@@ -247,7 +272,7 @@ export const runCommand: CommandRunner = (spec) => {
       const ok = spec.okExitCodes ?? [0];
       if (exitCode !== null && ok.includes(exitCode)) return resolve(res);
       reject(spec.mapError?.(res) ?? new CommandFailedError(res));
-    });
+    }
   });
 };
 

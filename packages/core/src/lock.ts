@@ -20,6 +20,12 @@ const log = logger('lock');
 export interface Lock {
   readonly path: string;
   readonly holder: LockHolder;
+  /**
+   * The dead process whose stale lock was taken over to get this one, if
+   * any. unwind reports it (the `lock:stale` event, the debug log) and never
+   * prints it: whether to show it is the caller's choice.
+   */
+  readonly tookOverFrom?: LockHolder;
   /** Removes the lock file if this process still holds it. Safe to call twice. */
   release(): void;
 }
@@ -108,7 +114,8 @@ function tryCreate(path: string, holder: LockHolder): boolean {
 /**
  * Takes the lock file `<directory>/<name>.lock`: created with O_EXCL, holding
  * pid, host and process start time. A live holder makes this throw
- * {@link LockHeldError} at once; a dead holder's lock is taken over (and logged).
+ * {@link LockHeldError} at once; a dead holder's lock is taken over (and
+ * named in the returned lock's `tookOverFrom`).
  *
  * @example
  * ```ts
@@ -125,50 +132,54 @@ export function acquireLock(directory: string, options: { name?: string; purpose
     acquiredAt: new Date().toISOString(),
     ...(options.purpose ? { purpose: options.purpose } : {}),
   };
+  let tookOverFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(path, holder)) {
       syncDirectory(directory);
       log('acquired %s', path);
-      return makeLock(path, holder);
+      return makeLock(path, holder, tookOverFrom);
     }
     const current = readHolder(path);
     if (current === undefined) continue; // released between our attempts
     if (isHolderAlive(current)) throw new LockHeldError(path, current);
-    takeOverStale(path, current);
+    if (takeOverStale(path, current)) tookOverFrom = current;
   }
   throw new UnwindError('LOCK_ERROR', `could not take ${path}: it kept changing hands`, { context: { path } });
 }
 
 /**
- * Removes a dead holder's lock. A second lock file (`.takeover`) serialises
- * the take-over so two processes cannot both remove and recreate it.
+ * Removes a dead holder's lock; true when this process removed it. A second
+ * lock file (`.takeover`) serialises the take-over so two processes cannot
+ * both remove and recreate it.
  */
-function takeOverStale(path: string, stale: LockHolder): void {
+function takeOverStale(path: string, stale: LockHolder): boolean {
   const guard = `${path}.takeover`;
   const me: LockHolder = { pid: process.pid, host: hostname(), processStart: processStartTime(process.pid) ?? '', acquiredAt: new Date().toISOString() };
   if (!tryCreate(guard, me)) {
     const guardHolder = readHolder(guard);
-    if (guardHolder && isHolderAlive(guardHolder)) return; // someone else is taking it over; retry
+    if (guardHolder && isHolderAlive(guardHolder)) return false; // someone else is taking it over; retry
     fs.rmSync(guard, { force: true });
-    return;
+    return false;
   }
   try {
     const again = readHolder(path);
     if (again && again.pid === stale.pid && again.processStart === stale.processStart && !isHolderAlive(again)) {
       fs.rmSync(path, { force: true });
       log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
-      process.emitWarning(`unwind: took over the stale lock ${path} of dead process ${stale.pid} (acquired ${stale.acquiredAt})`, { code: 'UNWIND_STALE_LOCK' });
+      return true;
     }
+    return false;
   } finally {
     fs.rmSync(guard, { force: true });
   }
 }
 
-function makeLock(path: string, holder: LockHolder): Lock {
+function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | undefined): Lock {
   let released = false;
   return {
     path,
     holder,
+    ...(tookOverFrom ? { tookOverFrom } : {}),
     release() {
       if (released) return;
       released = true;

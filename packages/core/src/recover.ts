@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { InvalidInputError, UnknownStepTypeError, UntrustedJournalError, UnwindError, serializeError, type SerializedError } from './errors.js';
+import { InvalidInputError, LockHeldError, UnknownStepTypeError, UntrustedJournalError, UnwindError, serializeError, type LockHolder, type SerializedError } from './errors.js';
 import type { EventListener } from './events.js';
 import { runCommand, type CommandRunner } from './exec.js';
 import { decodeJournaled } from './codec.js';
@@ -75,49 +75,124 @@ export interface RecoveryReport {
   transactions: RecoveredTransaction[];
   /** True when every transaction is finished now. */
   ok: boolean;
+  /**
+   * Set when recovery did not start, so nothing was touched: `LOCK_HELD`
+   * (a live process holds the root's lock: `holder` names it), `LOCK_ERROR`
+   * (the lock could not be taken, e.g. a read-only root), `INVALID_INPUT`.
+   * `ok` is false then.
+   */
+  refused?: SerializedError;
+  /** The lock's holder, when `refused` is `LOCK_HELD`. */
+  holder?: LockHolder;
+  /** What failed after the work: closing or pruning a journal, releasing the lock. No result changes because of them. */
+  cleanupErrors: SerializedError[];
 }
 
 /**
  * Completes every unfinished transaction under `root`: rolls it back, or,
  * when its commit point was passed, finishes its commit actions. Takes the
- * root's lock, so it is safe to run twice and concurrently; a transaction
- * that is still running (its process holds the lock) makes it throw
- * LockHeldError. A journal it cannot use (corrupt, unknown format, unknown
- * step type, undecodable values) is reported and left untouched.
+ * root's lock, so it is safe to run twice and concurrently; while another
+ * live process holds the lock (a run still going), it touches nothing and
+ * reports `refused` with the holder. A journal it cannot use (corrupt,
+ * unknown format, unknown step type, undecodable or untrusted values) is
+ * reported and left untouched. It never throws for anything the machine
+ * does (a read-only or full journal root, a lock it cannot release): that
+ * is in the report.
  *
  * @example
  * ```ts
  * import { kinds as fileKinds } from '@unwind/files';
  * const report = await recover({ root: '/var/lib/app/unwind', kinds: fileKinds });
- * if (!report.ok) process.exitCode = 2;
+ * if (report.refused) console.error(report.refused.message); // e.g. held by pid 4242
+ * process.exitCode = exitCodeOfRecovery(report);
  * ```
  */
 export async function recover(options: RecoverOptions): Promise<RecoveryReport> {
   const root = resolve(options.root);
+  const cleanupErrors: SerializedError[] = [];
+  const refuse = (error: unknown): RecoveryReport => ({
+    transactions: [],
+    ok: false,
+    refused: serializeError(error),
+    ...(error instanceof LockHeldError ? { holder: error.holder } : {}),
+    cleanupErrors,
+  });
   if (options.transactionId !== undefined && !TRANSACTION_ID.test(options.transactionId)) {
-    throw new InvalidInputError(`"${options.transactionId}" is not a transaction id`, { transactionId: options.transactionId });
+    return refuse(new InvalidInputError(`"${options.transactionId}" is not a transaction id`, { transactionId: options.transactionId }));
   }
-  if (!existsSync(root)) return { transactions: [], ok: true };
+  if (!existsSync(root)) return { transactions: [], ok: true, cleanupErrors };
   const registry = new Map<string, AnyStepKind>();
   for (const kind of options.kinds) registry.set(kind.type, kind);
-  const lock = options.lock ?? acquireLock(root, { purpose: 'recover' });
+  let lock: Lock;
+  try {
+    lock = options.lock ?? acquireLock(root, { purpose: 'recover' });
+  } catch (error) {
+    return refuse(error);
+  }
+  if (lock.tookOverFrom && !options.lock) emitter(new Set(options.onEvent ? [options.onEvent] : []), log)({ type: 'lock:stale', path: lock.path, holder: lock.tookOverFrom });
   try {
     if (options.transactionId !== undefined && !existsSync(join(root, options.transactionId))) {
-      throw new InvalidInputError(`there is no transaction ${options.transactionId} under ${root}`, { root, transactionId: options.transactionId });
+      return refuse(new InvalidInputError(`there is no transaction ${options.transactionId} under ${root}`, { root, transactionId: options.transactionId }));
     }
-    const ids = options.transactionId ? [options.transactionId] : listTransactionIds(root);
+    let ids: string[];
+    try {
+      ids = options.transactionId ? [options.transactionId] : listTransactionIds(root);
+    } catch (error) {
+      return refuse(error);
+    }
     const transactions: RecoveredTransaction[] = [];
-    for (const id of ids) transactions.push(await recoverOne(root, id, registry, options));
-    return { transactions, ok: transactions.every((t) => t.result === 'rolled-back' || t.result === 'committed' || t.result === 'already-finished') };
+    for (const id of ids) transactions.push(await recoverOne(root, id, registry, options, cleanupErrors));
+    return { transactions, ok: transactions.every((t) => t.result === 'rolled-back' || t.result === 'committed' || t.result === 'already-finished'), cleanupErrors };
   } finally {
-    if (!options.lock) lock.release();
+    if (!options.lock) {
+      try {
+        lock.release();
+      } catch (error) {
+        log('releasing the lock failed: %s', (error as Error).message);
+        cleanupErrors.push(serializeError(error));
+      }
+    }
   }
 }
 
-async function recoverOne(root: string, id: string, registry: Map<string, AnyStepKind>, options: RecoverOptions): Promise<RecoveredTransaction> {
+/**
+ * The conventional exit code of a recovery: 0 every transaction finished,
+ * 2 one is still stuck (a rollback or commit action failed again), 3 a live
+ * process holds the lock, 4 nothing was touched because the input or a
+ * journal could not be used.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = exitCodeOfRecovery(await recover({ root, kinds }));
+ * ```
+ */
+export function exitCodeOfRecovery(report: RecoveryReport): number {
+  if (report.refused) return report.refused.code === 'LOCK_HELD' ? 3 : 4;
+  if (report.transactions.some((t) => t.result === 'rollback-failed' || t.result === 'commit-pending')) return 2;
+  return report.ok ? 0 : 4;
+}
+
+/**
+ * Closes a journal recovery used; a failure is reported, never thrown: the
+ * transaction's result is already decided and recorded.
+ */
+function closeJournal(journal: { close(finished: boolean): void }, finished: boolean, cleanupErrors: SerializedError[]): void {
+  try {
+    journal.close(finished);
+  } catch (error) {
+    log('closing a journal failed: %s', (error as Error).message);
+    cleanupErrors.push(serializeError(error));
+  }
+}
+
+async function recoverOne(root: string, id: string, registry: Map<string, AnyStepKind>, options: RecoverOptions, cleanupErrors: SerializedError[]): Promise<RecoveredTransaction> {
   if (!existsSync(join(root, id, JOURNAL_FILE))) {
     // Crashed between creating the directory and the journal: nothing was prepared.
-    removeTransaction(root, id);
+    try {
+      removeTransaction(root, id);
+    } catch (error) {
+      return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
+    }
     return { id, name: 'unknown', result: 'rolled-back', steps: [] };
   }
   let journal;
@@ -134,13 +209,13 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     state = analyzeRecords([...journal.records]);
     if (state.ended) {
       // Finished: nothing to decode or do (its step kinds need not even be registered).
-      journal.close(true);
+      closeJournal(journal, true, cleanupErrors);
       return { id, name: state.name, result: 'already-finished', steps: [] };
     }
     // Decode everything before touching anything.
     started = state.steps.map((s) => toStarted(s, registry, journal!.path, { root, transactionDirectory: join(root, id), transactionId: id, stepIndex: s.index }));
   } catch (error) {
-    journal?.close(false);
+    if (journal) closeJournal(journal, false, cleanupErrors);
     return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
   }
   const reports = started.map((s) => s.report);
@@ -158,13 +233,13 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     const done = new Set(state.steps.filter((s) => s.commitDone).map((s) => s.index));
     const pending = await runCommits(env, started, done);
     if (pending.length === 0) record(env, { kind: 'end', status: 'committed' }, true);
-    journal.close(pending.length === 0 && !env.journalBroken);
+    closeJournal(journal, pending.length === 0 && !env.journalBroken, cleanupErrors);
     return { id, name: state.name, result: pending.length === 0 ? 'committed' : 'commit-pending', steps: reports };
   }
   if (!state.rollbackReason) record(env, { kind: 'rollback', reason: { name: 'Recovery', message: 'recovered an unfinished transaction' } }, true);
   const { remaining, error } = await rollback(env, started.filter((s) => !state.steps.find((j) => j.index === s.index)?.undone));
   if (remaining.length === 0) record(env, { kind: 'end', status: 'rolled-back' }, true);
-  journal.close(remaining.length === 0 && !env.journalBroken);
+  closeJournal(journal, remaining.length === 0 && !env.journalBroken, cleanupErrors);
   return { id, name: state.name, result: remaining.length === 0 ? 'rolled-back' : 'rollback-failed', steps: reports, ...(error ? { error } : {}) };
 }
 

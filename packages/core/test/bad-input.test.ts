@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  acquireLock, encodeLine, fileJournal, JournalCorruptError, listTransactions, recover, transaction, exitCodeOf,
+  acquireLock, encodeLine, fileJournal, JournalCorruptError, listTransactions, recover, transaction, exitCodeOf, exitCodeOfRecovery,
   UnknownStepTypeError, UnsupportedJournalFormatError, readJournalFile, type JournalRecord,
 } from '@unwind/core';
 import { testKinds, treeState, writeMarker } from '@unwind/core/testing';
@@ -126,7 +126,10 @@ describe('bad input to a transaction: refused before anything is touched', () =>
     expect(exitCodeOf(outcome)).toBe(3);
     if (outcome.status === 'refused') expect(outcome.cause.message).toContain(`pid ${process.pid}`);
     expect(fs.existsSync(join(base.path, 'a'))).toBe(false);
-    await expect(recover({ root, kinds: testKinds })).rejects.toThrow(/is held by pid/);
+    const report = await recover({ root, kinds: testKinds });
+    expect(report).toMatchObject({ ok: false, transactions: [], refused: { code: 'LOCK_HELD' }, holder: { pid: process.pid, purpose: 'another run' } });
+    expect(report.refused?.message).toContain(`is held by pid ${process.pid}`);
+    expect(exitCodeOfRecovery(report)).toBe(3);
   });
 
   it('a transaction without a name or a journal is a clear error', () => {
@@ -135,6 +138,8 @@ describe('bad input to a transaction: refused before anything is touched', () =>
   });
 
   it('recover() with a malformed transaction id is refused', async () => {
-    await expect(recover({ root: '/tmp', kinds: testKinds, transactionId: '../etc' })).rejects.toThrow(/is not a transaction id/);
+    const report = await recover({ root: '/tmp', kinds: testKinds, transactionId: '../etc' });
+    expect(report).toMatchObject({ ok: false, transactions: [], refused: { code: 'INVALID_INPUT', message: expect.stringMatching(/is not a transaction id/) } });
+    expect(exitCodeOfRecovery(report)).toBe(4);
   });
 });

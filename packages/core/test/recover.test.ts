@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineStep, fileJournal, listTransactions, recover, transaction } from '@unwind/core';
+import { defineStep, exitCodeOfRecovery, fileJournal, listTransactions, recover, transaction } from '@unwind/core';
 import { testKinds, writeMarker } from '@unwind/core/testing';
 import { runChild, tempDir } from './helpers.js';
 
@@ -19,9 +19,12 @@ describe('recover() and retention', () => {
     fs.writeFileSync(join(dir, 'old.log'), 'log\n');
     const root = join(base.path, 'journal');
     await runChild(join(import.meta.dirname, 'fixtures', 'crash-child.ts'), [JSON.stringify({ root, dir, killAtRecord: 8 })]);
-    const results = await Promise.allSettled([recover({ root, kinds: testKinds }), recover({ root, kinds: testKinds })]);
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.find((r) => r.status === 'rejected')?.reason?.name).toBe('LockHeldError');
+    const reports = await Promise.all([recover({ root, kinds: testKinds }), recover({ root, kinds: testKinds })]);
+    const refused = reports.filter((r) => r.refused !== undefined);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ ok: false, transactions: [], refused: { code: 'LOCK_HELD' }, holder: { pid: process.pid, purpose: 'recover' } });
+    expect(exitCodeOfRecovery(refused[0]!)).toBe(3);
+    expect(reports.find((r) => r.refused === undefined)).toMatchObject({ ok: true, transactions: [{ result: 'rolled-back' }] });
     expect(fs.readFileSync(join(dir, 'a.conf'), 'utf8')).toBe('old a\n');
     const undone = listTransactions(root)[0]!.state!.records.filter((r) => r.kind === 'undone');
     expect(new Set(undone.map((r) => (r as { step: number }).step)).size).toBe(undone.length);
@@ -72,7 +75,9 @@ describe('recover() and retention', () => {
   it('recover() of a transaction id that does not exist is an error, not a success', async () => {
     const base = tempDir();
     cleanups.push(base.remove);
-    await expect(recover({ root: base.path, kinds: testKinds, transactionId: '20261122T000000000Z-x-abcdef' })).rejects.toThrow(/there is no transaction/);
+    const report = await recover({ root: base.path, kinds: testKinds, transactionId: '20261122T000000000Z-x-abcdef' });
+    expect(report).toMatchObject({ ok: false, transactions: [], refused: { code: 'INVALID_INPUT', message: expect.stringMatching(/there is no transaction/) } });
+    expect(exitCodeOfRecovery(report)).toBe(4);
   });
 
   it('a finished transaction needs none of its step kinds registered', async () => {
@@ -87,6 +92,6 @@ describe('recover() and retention', () => {
   });
 
   it('recover() on a root that does not exist finds nothing', async () => {
-    expect(await recover({ root: '/nonexistent/unwind-root', kinds: testKinds })).toEqual({ transactions: [], ok: true });
+    expect(await recover({ root: '/nonexistent/unwind-root', kinds: testKinds })).toEqual({ transactions: [], ok: true, cleanupErrors: [] });
   });
 });

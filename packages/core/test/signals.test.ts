@@ -37,7 +37,7 @@ describe('SIGINT/SIGTERM during a run', () => {
       await until(() => fs.existsSync(join(base.path, 'ready.undoing')), 'the rollback to start');
       child.kill(signal); // the second signal is reported, and ignored
       expect(await closed).toBe(0);
-      expect(stderr).toContain('rolling back');
+      expect(stderr).toBe(''); // the library reports signals through events; it never writes to the process's streams
       const outcome = JSON.parse(fs.readFileSync(join(base.path, 'outcome.json'), 'utf8'));
       expect(outcome.status).toBe('rolled-back');
       expect(outcome.cause).toMatchObject({ code: 'ABORTED', message: `transaction cancelled by ${signal}` });

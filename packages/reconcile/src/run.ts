@@ -76,6 +76,7 @@ function refuse(report: ReconcileReport, problems: Problem[]): void {
 async function runLocked<D, A>(options: ReconcileOptions<D, A>, lock: Lock, report: ReconcileReport): Promise<void> {
   if (options.recoverKinds && options.journal.root) {
     const recovered = await recover({ root: options.journal.root, kinds: options.recoverKinds, lock, ...(options.exec ? { exec: options.exec } : {}) });
+    if (recovered.refused) return refuse(report, [{ message: `recovering earlier transactions was refused: ${recovered.refused.message}` }]);
     report.recovered = recovered.transactions.filter((t) => t.result !== 'already-finished').map((t) => ({ id: t.id, name: t.name, result: t.result }));
     const stuck = recovered.transactions.filter((t) => !['rolled-back', 'committed', 'already-finished'].includes(t.result));
     if (stuck.length > 0) {

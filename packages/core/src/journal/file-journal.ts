@@ -96,10 +96,15 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
   const path = join(root, id, JOURNAL_FILE);
   const contents = readJournalFile(path);
   const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND);
-  if (contents.tornTail) {
-    fs.ftruncateSync(fd, contents.validLength);
-    fs.fsyncSync(fd);
-    log('cut torn last line of %s', path);
+  try {
+    if (contents.tornTail) {
+      fs.ftruncateSync(fd, contents.validLength);
+      fs.fsyncSync(fd);
+      log('cut torn last line of %s', path);
+    }
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
   }
   return new FileTransactionJournal(root, id, path, fd, contents.records, options.retention ?? { keepLast: 20 }, options.afterAppend);
 }
@@ -108,6 +113,10 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
 export class FileTransactionJournal implements TransactionJournal {
   private readonly list: JournalRecord[];
   private closed = false;
+  /** Bytes of acknowledged records: where the file is cut back to after a failed write. */
+  private length: number;
+  /** Set when the file can no longer be trusted to end at a record boundary. */
+  private unusable: string | undefined;
 
   constructor(
     private readonly root: string,
@@ -119,6 +128,7 @@ export class FileTransactionJournal implements TransactionJournal {
     private readonly afterAppend?: (record: JournalRecord) => void,
   ) {
     this.list = records;
+    this.length = fs.fstatSync(fd).size;
   }
 
   get records(): readonly JournalRecord[] {
@@ -131,16 +141,39 @@ export class FileTransactionJournal implements TransactionJournal {
 
   append(body: JournalRecordBody, sync: boolean): JournalRecord {
     const record = Object.assign(body, { seq: this.list.length + 1, at: Date.now() }) as JournalRecord;
+    if (this.unusable) {
+      throw new JournalWriteError(`${this.path} is not written to any more: ${this.unusable}`, { path: this.path, record: record.kind });
+    }
+    const line = Buffer.from(encodeLine(record));
     try {
-      writeFully(this.fd, encodeLine(record), this.path); // a short write is an error, never a half record that counts
+      writeFully(this.fd, line, this.path); // a short write is an error, never a half record that counts
       if (sync) fs.fdatasyncSync(this.fd);
     } catch (error) {
       // Never retried: after a failed fsync the kernel may have dropped the pages (fsyncgate).
+      // The record does not count; cut its bytes off so the next record does not follow a half line.
+      this.cutBack();
       throw new JournalWriteError(`could not ${sync ? 'write and sync' : 'write'} ${this.path}: ${(error as Error).message}`, { path: this.path, record: record.kind }, error);
     }
+    this.length += line.length;
     this.list.push(record);
     this.afterAppend?.(record);
     return record;
+  }
+
+  /**
+   * Truncates the file to the last acknowledged record after a failed
+   * write. If even that fails, the file may end in a half record, so
+   * nothing more is ever appended: a record after it would turn a torn
+   * tail into corruption in the middle.
+   */
+  private cutBack(): void {
+    try {
+      fs.ftruncateSync(this.fd, this.length);
+      fs.fdatasyncSync(this.fd);
+    } catch (error) {
+      this.unusable = `an earlier write failed and its partial record could not be cut off (${(error as Error).message})`;
+      log('%s: %s', this.path, this.unusable);
+    }
   }
 
   blobs(step: number): BlobStore {

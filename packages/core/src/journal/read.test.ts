@@ -17,8 +17,8 @@ describe('parseJournal (pure: text in, records out)', () => {
     expect(result.validLength).toBe(Buffer.byteLength(text));
   });
 
-  it('ignores a torn last line, whether cut short or garbled', () => {
-    for (const tail of [encodeLine({ ...done, seq: 4 }).slice(0, 20), '\0\0\0\0\0\0\0\0\0\0\n', 'deadbeef {"seq":4}\n']) {
+  it('ignores a torn last line: cut short, garbled or zero-filled, but never finished with its newline', () => {
+    for (const tail of [encodeLine({ ...done, seq: 4 }).slice(0, 20), '\0\0\0\0\0\0\0\0\0\0', 'deadbeef {"seq":4}']) {
       const result = parseJournal('j', text + tail);
       expect(result.records).toHaveLength(3);
       expect(result.tornTail).toBe(true);
@@ -33,6 +33,12 @@ describe('parseJournal (pure: text in, records out)', () => {
     expect(result.records.map((r) => r.kind)).toEqual(['begin', 'prepared']);
     expect(result.tornTail).toBe(true);
     expect(result.validLength).toBe(Buffer.byteLength([begin, prepared].map(encodeLine).join('')));
+  });
+
+  it('refuses a bad last line that ends with its newline: a finished line is corruption, not a torn tail', () => {
+    for (const tail of ['deadbeef {"seq":4}\n', encodeLine({ ...done, seq: 4 }).replace('"attempts":1', '"attempts":2')]) {
+      expect(() => parseJournal('j', text + tail)).toThrowError(new JournalCorruptError('j', 4, 'checksum mismatch or malformed record'));
+    }
   });
 
   it('refuses a bad line that is not the last, naming it', () => {

@@ -20,10 +20,13 @@ export interface JournalContents {
 }
 
 /**
- * Reads and checks a journal file. A torn last line (a crash mid-append) is
- * ignored: it was never acknowledged; so is a line holding NUL bytes and
- * everything after it (a power cut lost an un-synced block of the file). A bad line anywhere else, a gap in the
- * sequence, or an unknown format is refused with the line number.
+ * Reads and checks a journal file. A torn last line (a crash mid-append: the
+ * final line, without its newline) is ignored: it was never acknowledged; so
+ * is a line holding NUL bytes and everything after it (a power cut lost an
+ * un-synced block of the file). A bad line anywhere else — the last one
+ * included when it ends with its newline, since a record is complete only
+ * with its newline — a gap in the sequence, or an unknown format is refused
+ * with the line number.
  *
  * @example
  * ```ts
@@ -52,14 +55,14 @@ export function parseJournal(path: string, text: string): JournalContents {
   while (offset < text.length) {
     lineNumber++;
     const newline = text.indexOf('\n', offset);
-    const isLast = newline === -1 || newline === text.length - 1;
     const line = text.slice(offset, newline === -1 ? text.length : newline);
     const record = newline === -1 ? undefined : decodeLine(line);
     if (record === undefined) {
+      // Only a line the writer never finished (no newline) is torn; a complete bad line is corruption.
       // A NUL byte is a block of an append that never reached the disk (the file's size did): no
       // fdatasync returned after it, or that block would be there, so neither it nor anything after
       // it was ever acknowledged. It ends the journal like a torn last line.
-      if (isLast || line.includes('\0')) {
+      if (newline === -1 || line.includes('\0')) {
         tornTail = true;
         break;
       }

@@ -54,6 +54,13 @@ interface OutcomeBase {
   finallyErrors: SerializedError[];
   /** Earlier unfinished transactions that `recoverFirst` recovered before this one began. */
   recovered?: RecoveredTransaction[];
+  /**
+   * What failed after the transaction had ended: closing or pruning its
+   * journal, releasing the lock (e.g. a journal root that became read-only).
+   * They never change the status; a lock left behind is taken over as stale
+   * by the next run once this process is gone.
+   */
+  cleanupErrors: SerializedError[];
 }
 
 /**

@@ -35,6 +35,14 @@ export interface TransactionOptions {
   signal?: AbortSignal;
   /** Turn SIGINT/SIGTERM into a rollback while running. Default true. */
   handleSignals?: boolean;
+  /**
+   * Called on a third SIGINT/SIGTERM during a run (the first cancels it, the
+   * second is ignored so the rollback is not cut short). A command line exits
+   * here (e.g. with 130), leaving the rest of the rollback to `recover`.
+   * Without it, unwind stops handling signals after the third, so a further
+   * one has its usual effect: unwind never exits the process itself.
+   */
+  onThirdSignal?: (signal: NodeJS.Signals) => void;
   /** Default retries: `do` 0 (it may not be idempotent), `undo` 3, `commit` 3. */
   retry?: { do?: RetryPolicy; undo?: RetryPolicy; commit?: RetryPolicy };
   /** Default timeout of one attempt of any step phase, in ms. Default: none (commands have their own). */
@@ -202,13 +210,15 @@ class Run {
     try {
       this.validate();
       lock = this.takeLock();
+      if (lock?.tookOverFrom) this.emit({ type: 'lock:stale', path: lock.path, holder: lock.tookOverFrom });
       this.recovered = await finishEarlierTransactions(this.options, this.entries.map((e) => e.step.kind), lock);
       this.journal = this.options.journal.begin(this.name, this.options.meta);
     } catch (error) {
-      lock?.release();
-      return this.finish(this.refused(error));
+      const refused = this.refused(error);
+      this.releaseLock(lock, refused);
+      return this.finish(refused);
     }
-    const untrap = this.options.handleSignals === false ? () => {} : trapSignals((signal, count) => this.emit({ type: 'signal', signal, count }), (e) => this.controller.abort(e));
+    const untrap = this.options.handleSignals === false ? () => {} : trapSignals((signal, count) => this.emit({ type: 'signal', signal, count }), (e) => this.controller.abort(e), this.options.onThirdSignal);
     const onExternalAbort = () => this.controller.abort(new AbortedError('abort signal'));
     if (this.options.signal?.aborted) onExternalAbort();
     this.options.signal?.addEventListener('abort', onExternalAbort, { once: true });
@@ -237,10 +247,24 @@ class Run {
     try {
       this.journal.close(finished && !this.env.journalBroken);
     } catch (error) {
+      // The work is done and its ending recorded (or known not to be); a journal that
+      // cannot be closed or pruned changes nothing about it, but the caller hears of it.
       log('closing the journal failed: %s', (error as Error).message);
+      outcome.cleanupErrors.push(serializeError(error));
     }
-    lock?.release();
+    this.releaseLock(lock, outcome);
     return this.finish(outcome);
+  }
+
+  /** Releases the lock; a failure (a read-only or vanished journal root) is reported in the outcome, never thrown. */
+  private releaseLock(lock: Lock | undefined, outcome: Outcome): void {
+    if (!lock) return;
+    try {
+      lock.release();
+    } catch (error) {
+      log('releasing the lock failed: %s', (error as Error).message);
+      outcome.cleanupErrors.push(serializeError(error));
+    }
   }
 
   /** Everything that can be checked before the first change. */
@@ -399,6 +423,7 @@ class Run {
       durationMs: Math.round(performance.now() - this.startedAt),
       finallyErrors: [] as SerializedError[],
       ...(this.recovered?.length ? { recovered: this.recovered } : {}),
+      cleanupErrors: [] as SerializedError[],
     };
   }
 

@@ -26,6 +26,7 @@ export async function finishEarlierTransactions(options: TransactionOptions, own
     ...(heldLock ? { lock: heldLock } : {}),
     ...(options.exec ? { exec: options.exec } : {}),
   });
+  if (report.refused) throw new UnfinishedTransactionError(journal.root, ids, resume, `recovery was refused: ${report.refused.message}`);
   const stuck = report.transactions.filter((t) => !['rolled-back', 'committed', 'already-finished'].includes(t.result));
   if (stuck.length > 0) {
     const detail = `recovery did not finish ${stuck.map((t) => `${t.id} (${t.result}${t.error ? `: ${t.error.message}` : ''})`).join(', ')}`;
