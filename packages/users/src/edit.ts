@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { syncDirectory } from '@unwind/core';
+import { syncDirectory, writeFileAtomically } from '@unwind/core';
 import { dbPath, readLines, type DbFile } from './db.js';
 import { ShadowLockError } from './errors.js';
 
@@ -35,23 +34,10 @@ export async function editDatabase(prefix: string | undefined, file: DbFile, edi
   }
 }
 
+/** Replaced through core's one durable-write module, keeping the file's mode and owner. */
 function replaceFile(path: string, content: string): void {
   const st = fs.statSync(path);
-  const tmp = join(dirname(path), `.${basename(path)}.unwind-${randomBytes(6).toString('hex')}`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-  try {
-    fs.fchownSync(fd, st.uid, st.gid);
-    fs.fchmodSync(fd, st.mode & 0o7777);
-    fs.writeFileSync(fd, content);
-    fs.fsyncSync(fd);
-  } catch (error) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw error;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, path);
-  syncDirectory(dirname(path));
+  writeFileAtomically(path, content, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
 }
 
 /**

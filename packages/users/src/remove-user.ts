@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
+import { defineStep, InvalidInputError, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
@@ -151,9 +151,7 @@ export const removeUser = defineStep({
       const path = await movableHome(a, before.user, ctx);
       if (path !== before.home.path) throw new UnsafeHomeError(a.name, before.user.home, `is now at ${path}, not ${before.home.path}`);
       fs.mkdirSync(before.home.staging, { mode: 0o700 });
-      fs.renameSync(before.home.path, join(before.home.staging, STAGED));
-      syncDirectory(before.home.staging);
-      syncDirectory(dirname(before.home.path));
+      renameDurably(before.home.path, join(before.home.staging, STAGED));
     }
     if (before.linger.existed && exists(before.linger.path)) {
       fs.rmSync(before.linger.path);

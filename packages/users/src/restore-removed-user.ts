@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { syncDirectory, UndoConflictError, UntrustedJournalError, VerificationError, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { renameDurably, syncDirectory, UndoConflictError, UntrustedJournalError, VerificationError, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { lookupIn } from './common.js';
 import { dbPath, diskPath, keyOf, lookupUser, readLines, type DbFile } from './db.js';
 import { lockedGroups } from './membership.js';
@@ -183,8 +183,7 @@ function restoreHome(a: RemoveUserArgs, before: RemoveUserBefore): void {
     if (exists(path)) throw new UndoConflictError(`home ${path}`, 'nothing there (the home is staged aside)', 'a new entry', { name: a.name, staged });
     const st = fs.lstatSync(staged);
     if (!st.isDirectory() || st.uid !== before.user.uid) throw new UndoConflictError(`staged home ${staged}`, `a directory of uid ${before.user.uid}`, `uid ${st.uid}`, { name: a.name });
-    fs.renameSync(staged, path);
-    syncDirectory(dirname(path));
+    renameDurably(staged, path);
   }
   try {
     fs.rmdirSync(staging);
