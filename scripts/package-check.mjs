@@ -5,7 +5,7 @@
 // README, no sourcemaps, no unused CommonJS bin), runs `publint --strict` and
 // `attw` on it, then the consumer test (scripts/consumer-test.mjs) installs
 // the tarballs into fresh npm and pnpm projects. Exits non-zero on any problem.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +21,32 @@ function run(command, args, options = {}) {
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() };
 }
 
-function step(title, work) {
+// The same, without blocking: packing and attw spend most of their time starting up, so a few run at once.
+function runAsync(command, args, options = {}) {
+  return new Promise((done) => {
+    const child = spawn(command, args, { cwd: root, ...options });
+    let output = '';
+    child.stdout.on('data', (data) => (output += data));
+    child.stderr.on('data', (data) => (output += data));
+    child.on('error', (error) => done({ ok: false, output: error.message }));
+    child.on('close', (code) => done({ ok: code === 0, output: output.trim() }));
+  });
+}
+
+async function eachPackage(names, work, limit = 4) {
+  const queue = [...names];
+  const found = [];
+  const worker = async () => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) found.push(...(await work(name)));
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return found;
+}
+
+async function step(title, work) {
   const started = Date.now();
   process.stdout.write(`• ${title} … `);
-  const found = work();
+  const found = await work();
   process.stdout.write(`${found.length === 0 ? 'ok' : `${found.length} problem(s)`} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   for (const problem of found) console.error(`  ✗ ${problem}`);
   problems.push(...found);
@@ -32,25 +54,25 @@ function step(title, work) {
 
 const packs = mkdtempSync(join(tmpdir(), 'unwind-packs-'));
 try {
-  step('build every package', () => {
+  await step('build every package', () => {
     const built = run(pnpm[0], [...pnpm.slice(1), '-r', '--filter', './packages/*', 'run', 'build']);
     return built.ok ? [] : [`the build failed:\n${built.output}`];
   });
   if (problems.length > 0) process.exit(1);
 
   const tarballs = {};
-  step('pnpm pack every package', () => {
-    const found = [];
-    for (const name of packages) {
-      const packed = run(pnpm[0], [...pnpm.slice(1), 'pack', '--pack-destination', packs], { cwd: join(root, 'packages', name) });
-      const tarball = readdirSync(packs).find((file) => file.startsWith(`unwind-${name}-`));
-      if (!packed.ok || !tarball) found.push(`@unwind/${name}: pnpm pack failed:\n${packed.output}`);
-      else tarballs[name] = join(packs, tarball);
-    }
-    return found;
-  });
+  await step('pnpm pack every package', () =>
+    eachPackage(packages, async (name) => {
+      const destination = join(packs, name);
+      const packed = await runAsync(pnpm[0], [...pnpm.slice(1), 'pack', '--pack-destination', destination], { cwd: join(root, 'packages', name) });
+      const tarball = packed.ok ? readdirSync(destination).find((file) => file.endsWith('.tgz')) : undefined;
+      if (!tarball) return [`@unwind/${name}: pnpm pack failed:\n${packed.output}`];
+      tarballs[name] = join(destination, tarball);
+      return [];
+    }),
+  );
 
-  step('tarball contents', () => {
+  await step('tarball contents', () => {
     const found = [];
     for (const [name, tarball] of Object.entries(tarballs)) {
       const listed = run('tar', ['-tzf', tarball]);
@@ -68,7 +90,7 @@ try {
     return found;
   });
 
-  step('publint --strict', () => {
+  await step('publint --strict', () => {
     const found = [];
     for (const [name, tarball] of Object.entries(tarballs)) {
       const linted = run(bin('publint'), ['--strict', tarball]);
@@ -78,14 +100,12 @@ try {
   });
 
   // attw on the tarball pnpm packed (`attw --pack` would pack with npm, which keeps workspace: specifiers).
-  step('attw (are the types wrong), every resolution mode', () => {
-    const found = [];
-    for (const [name, tarball] of Object.entries(tarballs)) {
-      const checked = run(bin('attw'), ['--format', 'ascii', tarball]);
-      if (!checked.ok) found.push(`@unwind/${name}:\n${checked.output}`);
-    }
-    return found;
-  });
+  await step('attw (are the types wrong), every resolution mode', () =>
+    eachPackage(Object.keys(tarballs), async (name) => {
+      const checked = await runAsync(bin('attw'), ['--format', 'ascii', tarballs[name]]);
+      return checked.ok ? [] : [`@unwind/${name}:\n${checked.output}`];
+    }),
+  );
 
   if (problems.length === 0) {
     const consumer = spawnSync(process.execPath, [join(root, 'scripts', 'consumer-test.mjs'), ...packages.map((name) => tarballs[name])], { cwd: root, stdio: 'inherit' });
