@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as t from 'io-ts';
-import { VerificationError, defineStep } from '@unwind/core';
+import { UndoConflictError, VerificationError, defineStep } from '@unwind/core';
 import { statNoFollow, validateTarget, withNoFollow } from './attributes.js';
 import { checkSignal, lstatOrUndefined } from './fsutil.js';
 import { validateModeAndOwner } from './replace.js';
 
 /**
  * Sets the permission bits of an existing file or directory; undo puts the
- * old bits back. A symlink at the path is refused (never followed).
+ * old bits back, only while the path still has the bits this step set (else
+ * UndoConflictError, untouched). A symlink at the path is refused (never followed).
  *
  * @example
  * ```ts
@@ -35,9 +36,14 @@ export const chmod = defineStep({
     if (mode !== a.mode) throw new VerificationError(`${a.path} has mode ${mode.toString(8)}, expected ${a.mode.toString(8)}`, { path: a.path });
   },
   undo: async (a, before) => {
-    if (!lstatOrUndefined(a.path)) return;
-    withNoFollow(a.path, (fd, st) => {
-      if ((st.mode & 0o7777) !== before.mode) fs.fchmodSync(fd, before.mode);
+    // Compare-and-swap: only the mode this step set is put back; a mode someone else set since is theirs.
+    const st = lstatOrUndefined(a.path);
+    if (!st || st.isSymbolicLink()) throw new UndoConflictError(a.path, `mode ${a.mode.toString(8)}`, st ? 'a symlink' : 'nothing', { path: a.path });
+    withNoFollow(a.path, (fd, now) => {
+      const mode = now.mode & 0o7777;
+      if (mode === before.mode) return;
+      if (mode !== a.mode) throw new UndoConflictError(a.path, `mode ${a.mode.toString(8)}`, `mode ${mode.toString(8)}`, { path: a.path });
+      fs.fchmodSync(fd, before.mode);
     });
   },
   verifyUndo: async (a, before) => {

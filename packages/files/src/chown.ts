@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep } from '@unwind/core';
 import { statNoFollow, validateTarget, withNoFollow } from './attributes.js';
 import { checkSignal, lstatOrUndefined } from './fsutil.js';
 import { validateModeAndOwner } from './replace.js';
@@ -8,7 +8,8 @@ import { validateModeAndOwner } from './replace.js';
 /**
  * Sets the owner and/or group of an existing file or directory (numeric ids);
  * undo puts the old owner and mode back (chown may clear set-id bits, so the
- * mode is restored too). A symlink at the path is refused (never followed).
+ * mode is restored too), only while the path still has what this step left
+ * (else UndoConflictError, untouched). A symlink at the path is refused (never followed).
  *
  * @example
  * ```ts
@@ -42,9 +43,18 @@ export const chown = defineStep({
     if ((a.uid !== undefined && st.uid !== a.uid) || (a.gid !== undefined && st.gid !== a.gid)) throw new VerificationError(`${a.path} is owned by ${st.uid}:${st.gid}`, { path: a.path });
   },
   undo: async (a, before) => {
-    if (!lstatOrUndefined(a.path)) return;
-    withNoFollow(a.path, (fd, st) => {
-      if (st.uid !== before.uid || st.gid !== before.gid) fs.fchownSync(fd, before.uid, before.gid);
+    // Compare-and-swap: the owner this step set (and the mode it kept) must still be there.
+    const set = { uid: a.uid ?? before.uid, gid: a.gid ?? before.gid, mode: before.mode };
+    const expected = `owner ${set.uid}:${set.gid} mode ${set.mode.toString(8)}`;
+    const st = lstatOrUndefined(a.path);
+    if (!st || st.isSymbolicLink()) throw new UndoConflictError(a.path, expected, st ? 'a symlink' : 'nothing', { path: a.path });
+    withNoFollow(a.path, (fd, now) => {
+      const mode = now.mode & 0o7777;
+      if (now.uid === before.uid && now.gid === before.gid && mode === before.mode) return;
+      if (now.uid !== set.uid || now.gid !== set.gid || mode !== set.mode) {
+        throw new UndoConflictError(a.path, expected, `owner ${now.uid}:${now.gid} mode ${mode.toString(8)}`, { path: a.path });
+      }
+      fs.fchownSync(fd, before.uid, before.gid);
       if ((fs.fstatSync(fd).mode & 0o7777) !== before.mode) fs.fchmodSync(fd, before.mode);
     });
   },

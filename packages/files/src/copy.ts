@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
 import { validateAbsolutePath, defineStep } from '@unwind/core';
-import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, verifyUndoReplace, wouldReplace } from './replace.js';
-import { readNoFollow, sha256 } from './fsutil.js';
+import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
+import { readNoFollow, readSource, sha256 } from './fsutil.js';
 
 const CopyArgs = t.intersection([
   t.type({
@@ -27,7 +27,10 @@ export type CopyArgs = t.TypeOf<typeof CopyArgs>;
  * Copies a regular file to a target with mode and owner, like `install -m`:
  * the same atomic replacement as {@link writeFile} (temp file, sync, rename,
  * directory sync, optional `validate`), and undo restores the previous
- * target exactly (or removes it if there was none).
+ * target exactly (or removes it if there was none). Without `mode`, the copy
+ * is never more permissive than its source: a 0600 source gives a 0600 copy
+ * (set-id bits are never carried over); replacing a file keeps at most its
+ * old permissions.
  *
  * @example
  * ```ts
@@ -50,9 +53,12 @@ export const copy = defineStep({
     readNoFollow(a.source); // fail up front if the source is missing, a symlink, or not a file
     return prepareReplace(a.path, ctx);
   },
-  do: (a, before, ctx) => doReplace(a.path, readNoFollow(a.source), a, before, ctx),
+  do: (a, before, ctx) => {
+    const source = readSource(a.source);
+    return doReplace(a.path, source.bytes, a, before, ctx, source.mode);
+  },
   verify: async (a, _before, after) => verifyReplace(a.path, after),
-  undo: (a, before, after, ctx) => undoReplace(a.path, before, after?.sha256 ?? sourceHash(a.source), ctx),
+  undo: (a, before, after, ctx) => undoReplace(a.path, before, writtenState(after, () => sourceHash(a.source)), ctx),
   verifyUndo: async (a, before) => verifyUndoReplace(a.path, before),
   wouldChange: async (a) => wouldReplace(a.path, readNoFollow(a.source), a),
 });

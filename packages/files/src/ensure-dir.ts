@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
-import { SymlinkRefusedError, TargetChangedError, UnexpectedFileTypeError } from './errors.js';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 import { checkSignal, lstatOrUndefined, safeReadlink, syncDir, syncPath } from './fsutil.js';
-import { validateModeAndOwner } from './replace.js';
+import { describeFound, validateModeAndOwner } from './replace.js';
 
 const EnsureDirArgs = t.intersection([
   t.type({ /** Absolute path of the directory. Missing parents are created (mode 0o755). */ path: t.string }),
@@ -108,24 +108,18 @@ export const ensureDir = defineStep({
     if (a.mode !== undefined && (st.mode & 0o7777) !== a.mode) throw new VerificationError(`${a.path} has mode ${(st.mode & 0o7777).toString(8)}, expected ${a.mode.toString(8)}`, { path: a.path });
     if ((a.uid !== undefined && st.uid !== a.uid) || (a.gid !== undefined && st.gid !== a.gid)) throw new VerificationError(`${a.path} is owned by ${st.uid}:${st.gid}`, { path: a.path });
   },
-  undo: async (_a, before) => {
-    if (before.existing) {
-      const st = lstatOrUndefined(_a.path);
-      if (st?.isDirectory() && ((st.mode & 0o7777) !== before.existing.mode || st.uid !== before.existing.uid || st.gid !== before.existing.gid)) {
-        fs.lchownSync(_a.path, before.existing.uid, before.existing.gid);
-        fs.chmodSync(_a.path, before.existing.mode);
-        syncPath(_a.path);
-      }
-    }
+  undo: async (a, before) => {
+    if (before.existing) undoAttributes(a, before.existing);
     for (const dir of [...before.missing].reverse()) {
       const st = lstatOrUndefined(dir);
       if (!st) continue;
-      if (!st.isDirectory()) throw new TargetChangedError(`${dir} is no longer the directory this step created; left untouched`, { path: dir });
+      // Compare-and-swap: only the empty directory this step created is removed.
+      if (!st.isDirectory()) throw new UndoConflictError(dir, 'the directory this step created', describeFound(dir, st), { path: dir });
       try {
         fs.rmdirSync(dir);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
-          throw new TargetChangedError(`${dir} was created by this step but now holds files it did not put there (${fs.readdirSync(dir).slice(0, 5).join(', ')}); left in place`, { path: dir });
+          throw new UndoConflictError(dir, 'the empty directory this step created', `a directory holding ${fs.readdirSync(dir).slice(0, 5).join(', ')}`, { path: dir });
         }
         throw error;
       }
@@ -141,6 +135,21 @@ export const ensureDir = defineStep({
     return (a.mode !== undefined && (st.mode & 0o7777) !== a.mode) || (a.uid !== undefined && st.uid !== a.uid) || (a.gid !== undefined && st.gid !== a.gid);
   },
 });
+
+/** Puts an existing directory's mode and owner back, only while it has what this step set. */
+function undoAttributes(a: EnsureDirArgs, existing: { mode: number; uid: number; gid: number }): void {
+  const st = lstatOrUndefined(a.path);
+  const now = st?.isDirectory() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : undefined;
+  if (now && now.mode === existing.mode && now.uid === existing.uid && now.gid === existing.gid) return;
+  const set = { mode: a.mode ?? existing.mode, uid: a.uid ?? existing.uid, gid: a.gid ?? existing.gid };
+  const describe = (x: typeof set) => `a directory with mode ${x.mode.toString(8)} owner ${x.uid}:${x.gid}`;
+  if (!now || now.mode !== set.mode || now.uid !== set.uid || now.gid !== set.gid) {
+    throw new UndoConflictError(a.path, describe(set), now ? describe(now) : describeFound(a.path, st), { path: a.path });
+  }
+  fs.lchownSync(a.path, existing.uid, existing.gid);
+  fs.chmodSync(a.path, existing.mode);
+  syncPath(a.path);
+}
 
 function applyAttributes(path: string, a: EnsureDirArgs, defaultMode: number | undefined): void {
   const st = fs.lstatSync(path);

@@ -66,6 +66,11 @@ export function sha256(data: Uint8Array): string {
 
 /** Reads a regular file without following a symlink at its last component. */
 export function readNoFollow(path: string): Buffer {
+  return readSource(path).bytes;
+}
+
+/** A regular file's bytes and permission bits, read through one descriptor (never following a symlink), so both describe the same file. */
+export function readSource(path: string): { bytes: Buffer; mode: number } {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -74,8 +79,9 @@ export function readNoFollow(path: string): Buffer {
     throw error;
   }
   try {
-    if (!fs.fstatSync(fd).isFile()) throw new UnexpectedFileTypeError(`${path} is not a regular file`, { path });
-    return fs.readFileSync(fd);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new UnexpectedFileTypeError(`${path} is not a regular file`, { path });
+    return { bytes: fs.readFileSync(fd), mode: st.mode & 0o7777 };
   } finally {
     fs.closeSync(fd);
   }

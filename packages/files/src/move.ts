@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
-import { CrossDeviceError, TargetChangedError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { CrossDeviceError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
+import { describeFound } from './replace.js';
 import { checkSignal, lstatOrUndefined, renameDurably, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
@@ -10,7 +11,8 @@ import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
  * Moves (renames) a file, directory or symlink within one filesystem. The
  * destination must not exist; crossing a filesystem is refused before
  * anything moves ({@link CrossDeviceError}). Both directories are synced.
- * Undo moves it back.
+ * Undo moves it back, only while the destination is still what this step
+ * moved (same device and inode; else UndoConflictError, untouched).
  *
  * @example
  * ```ts
@@ -22,7 +24,11 @@ export const move = defineStep({
   type: 'files.move',
   package: '@unwind/files',
   args: t.type({ from: t.string, to: t.string }),
-  before: t.type({ type: t.union([t.literal('file'), t.literal('dir'), t.literal('symlink'), t.literal('other')]) }),
+  before: t.intersection([
+    t.type({ type: t.union([t.literal('file'), t.literal('dir'), t.literal('symlink'), t.literal('other')]) }),
+    /** Device and inode (decimal) of what moves: a rename keeps them, so undo can tell it is still ours. */
+    t.partial({ dev: t.string, ino: t.string }),
+  ]),
   validate: (a) => {
     validateAbsolutePath(a.from, { what: 'from' });
     validateAbsolutePath(a.to, { what: 'to' });
@@ -42,7 +48,9 @@ export const move = defineStep({
     if (parent.dev !== st.dev || fromMount !== toMount || mountsWithin(resolvedLocation(a.from), mounts).length > 0) {
       throw new CrossDeviceError(`${a.from} (device ${st.dev}) and ${dirname(a.to)} (device ${parent.dev}) are on different filesystems; or mounts (${fromMount}, ${toMount}); a rename cannot move it, nothing was moved`, { from: a.from, to: a.to });
     }
-    return { type: st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const) };
+    const id = fs.lstatSync(a.from, { bigint: true });
+    const type = st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const);
+    return { type, dev: id.dev.toString(), ino: id.ino.toString() };
   },
   do: async (a, _before, ctx) => {
     checkSignal(ctx.signal);
@@ -52,11 +60,15 @@ export const move = defineStep({
   verify: async (a) => {
     if (lstatOrUndefined(a.from) || !lstatOrUndefined(a.to)) throw new VerificationError(`${a.from} was not moved to ${a.to}`, a);
   },
-  undo: async (a) => {
-    const from = lstatOrUndefined(a.from);
+  undo: async (a, before) => {
     const to = lstatOrUndefined(a.to);
-    if (from) return; // never moved (or already back)
-    if (!to) throw new TargetChangedError(`neither ${a.from} nor ${a.to} exists; cannot move it back`, a);
+    const ours = to !== undefined && isSameEntry(a.to, before);
+    if (lstatOrUndefined(a.from)) {
+      if (!ours) return; // never moved (or already back)
+      throw new UndoConflictError(a.from, 'nothing (this step moved it to ' + a.to + ')', 'something new at the original place', { from: a.from, to: a.to });
+    }
+    // Compare-and-swap: only what this step moved (same device and inode) is moved back.
+    if (!ours) throw new UndoConflictError(a.to, `the ${before.type} this step moved there (inode ${before.ino ?? '?'})`, describeFound(a.to, to), { from: a.from, to: a.to });
     renameDurably(a.to, a.from);
   },
   verifyUndo: async (a) => {
@@ -64,6 +76,14 @@ export const move = defineStep({
   },
   wouldChange: async (a) => fs.existsSync(a.from) || !fs.existsSync(a.to),
 });
+
+/** Whether `path` is the entry this step moved: the same type and, when journaled, the same device and inode. */
+function isSameEntry(path: string, before: { type: string; dev?: string | undefined; ino?: string | undefined }): boolean {
+  const st = fs.lstatSync(path, { bigint: true });
+  const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  if (type !== before.type) return false;
+  return before.ino === undefined || (st.ino.toString() === before.ino && st.dev.toString() === before.dev);
+}
 
 function readMountInfo(): string {
   try {

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, validateAbsolutePath, type StepContext } from '@unwind/core';
-import { SymlinkRefusedError, TargetChangedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
+import { InvalidInputError, UndoConflictError, VerificationError, validateAbsolutePath, type StepContext } from '@unwind/core';
+import { SymlinkRefusedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
 import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, renameDurably, safeReadlink, sha256, syncDir, tempNameFor, unlinkIfPresent, writeTempFile, type Attributes } from './fsutil.js';
 
 /**
@@ -127,11 +127,16 @@ export async function prepareReplace(path: string, ctx: StepContext): Promise<Fi
   return { existed: true, temp, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: bytes.length, sha256: hash, blob };
 }
 
-/** The mode and owner the new file gets. */
-export function attributesFor(options: ReplaceOptions, before: FileBefore): Attributes {
+/**
+ * The mode and owner the new file gets. With a `sourceMode` (a copy), the
+ * default mode is never more permissive than the source: a 0600 secret
+ * copied over a 0644 file stays 0600. Only a caller's explicit `mode` widens it.
+ */
+export function attributesFor(options: ReplaceOptions, before: FileBefore, sourceMode?: number): Attributes {
   const own = processOwner();
+  const inherited = before.existed ? before.mode : 0o644;
   return {
-    mode: options.mode ?? (before.existed ? before.mode : 0o644),
+    mode: options.mode ?? (sourceMode === undefined ? inherited : (before.existed ? inherited : 0o777) & sourceMode & 0o777),
     uid: options.uid ?? (before.existed ? before.uid : own.uid),
     gid: options.gid ?? (before.existed ? before.gid : own.gid),
   };
@@ -145,10 +150,10 @@ function checkTarget(path: string): void {
 }
 
 /** Writes `data` to the journaled temp name, validates it, renames it over `path`, syncs the directory. */
-export async function doReplace(path: string, data: Uint8Array, options: ReplaceOptions, before: FileBefore, ctx: StepContext): Promise<FileAfter> {
+export async function doReplace(path: string, data: Uint8Array, options: ReplaceOptions, before: FileBefore, ctx: StepContext, sourceMode?: number): Promise<FileAfter> {
   checkSignal(ctx.signal);
   checkTarget(path); // a symlink planted since prepare is refused too
-  const attributes = attributesFor(options, before);
+  const attributes = attributesFor(options, before, sourceMode);
   unlinkIfPresent(before.temp); // only our own leftover from an earlier attempt can have this name
   writeTempFile(before.temp, data, attributes);
   try {
@@ -189,30 +194,77 @@ export function verifyReplace(path: string, after: FileAfter): void {
 
 /**
  * Puts the before-state back: the old bytes, mode and owner (via temp,
- * rename and directory sync), or no file. Idempotent; works when `do` never
- * ran or stopped half-way (`after` undefined): then a file is removed only if
- * it holds exactly the bytes this step would have written.
+ * rename and directory sync), or no file. Compare-and-swap: it changes the
+ * target only while it still holds what this step left there (`written`:
+ * its hash, and with a finished `do` its mode and owner); anything else —
+ * an admin's edit, a later transaction's commit, a planted symlink, a
+ * deleted file — is left untouched and {@link UndoConflictError} (never
+ * retried) names both states. Idempotent; works when `do` never ran or
+ * stopped half-way (`after` undefined): then the target may also still be
+ * the before-state, which needs nothing.
  */
-export async function undoReplace(path: string, before: FileBefore, writtenSha256: string | undefined, ctx: StepContext): Promise<void> {
+export async function undoReplace(path: string, before: FileBefore, written: WrittenState, ctx: StepContext): Promise<void> {
   if (unlinkIfPresent(before.temp)) syncDir(dirname(path));
   const restoreTemp = `${before.temp}-undo`;
   if (unlinkIfPresent(restoreTemp)) syncDir(dirname(path));
   const st = lstatOrUndefined(path);
+  if (!before.existed && !st) return;
+  if (before.existed && st?.isFile() && matches(path, st, before)) return;
+  const found = describeFound(path, st);
+  if (!st?.isFile() || !holdsWritten(path, st, written)) throw new UndoConflictError(path, describeWritten(written), found, { path });
   if (!before.existed) {
-    if (!st) return;
-    if (!st.isFile()) throw new TargetChangedError(`${path} is now a ${st.isSymbolicLink() ? 'symlink' : 'non-file'} that this step did not create; left untouched`, { path });
-    if (writtenSha256 === undefined || sha256(readNoFollow(path)) !== writtenSha256) {
-      throw new TargetChangedError(`${path} holds content this step did not write; left untouched`, { path });
-    }
     fs.unlinkSync(path);
     syncDir(dirname(path));
     return;
   }
-  if (st?.isFile() && matches(path, st, before)) return;
-  if (st?.isDirectory()) throw new TargetChangedError(`${path} is now a directory; cannot restore the file`, { path });
   const bytes = await ctx.blobs.read(before.blob);
   writeTempFile(restoreTemp, bytes, { mode: before.mode, uid: before.uid, gid: before.gid });
-  renameDurably(restoreTemp, path); // replaces a planted symlink itself, never its target
+  renameDurably(restoreTemp, path);
+}
+
+/**
+ * What a file-replacing step left at its target, as undo compares it: the
+ * content hash, and mode and owner when `do` finished (undefined when not
+ * even the hash is known: then nothing there can be proven to be ours).
+ */
+export interface WrittenState {
+  sha256: string | undefined;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** What undo expects, from the journaled after-state or, when `do` did not finish, the bytes it would have written. */
+export function writtenState(after: FileAfter | undefined, wouldWrite: () => string | undefined): WrittenState {
+  return after ? { sha256: after.sha256, mode: after.mode, uid: after.uid, gid: after.gid } : { sha256: wouldWrite() };
+}
+
+function holdsWritten(path: string, st: fs.Stats, written: WrittenState): boolean {
+  if (written.sha256 === undefined) return false;
+  if (written.mode !== undefined && (st.mode & 0o7777) !== written.mode) return false;
+  if ((written.uid !== undefined && st.uid !== written.uid) || (written.gid !== undefined && st.gid !== written.gid)) return false;
+  return sha256(readNoFollow(path)) === written.sha256;
+}
+
+function describeWritten(written: WrittenState): string {
+  if (written.sha256 === undefined) return 'the file this step wrote (its content is unknown)';
+  const attributes = written.mode === undefined ? '' : ` mode ${written.mode.toString(8)} owner ${written.uid}:${written.gid}`;
+  return `sha256 ${written.sha256}${attributes}`;
+}
+
+/** A short description of what is at `path` now, for a conflict message. */
+export function describeFound(path: string, st: fs.Stats | undefined): string {
+  if (!st) return 'nothing';
+  if (st.isSymbolicLink()) return `a symlink to ${safeReadlink(path) ?? '?'}`;
+  if (st.isDirectory()) return 'a directory';
+  if (!st.isFile()) return 'a special file';
+  let hash = 'unreadable';
+  try {
+    hash = sha256(readNoFollow(path));
+  } catch {
+    // keep 'unreadable'
+  }
+  return `sha256 ${hash} mode ${(st.mode & 0o7777).toString(8)} owner ${st.uid}:${st.gid}`;
 }
 
 function matches(path: string, st: fs.Stats, before: Extract<FileBefore, { existed: true }>): boolean {

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
-import { TargetChangedError, UnexpectedFileTypeError } from './errors.js';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { UnexpectedFileTypeError } from './errors.js';
 import { checkSignal, lstatOrUndefined, renameDurably, safeReadlink, syncDir, tempNameFor, unlinkIfPresent } from './fsutil.js';
 
 const SymlinkBefore = t.union([
@@ -31,7 +31,8 @@ function linkAt(path: string, target: string, temp: string, owner?: { uid: numbe
  * Creates (or re-points) a symbolic link at `path` pointing to `target`,
  * atomically (a temp link renamed over the path). Replaces only a missing
  * path or an existing symlink, never a file or directory. Undo removes the
- * link or re-points it to its old target.
+ * link or re-points it to its old target, only while the path is still the
+ * link this step made (else UndoConflictError, untouched).
  *
  * @example
  * ```ts
@@ -71,15 +72,18 @@ export const symlink = defineStep({
     if (unlinkIfPresent(before.temp)) syncDir(dirname(a.path));
     const st = lstatOrUndefined(a.path);
     const current = st?.isSymbolicLink() ? fs.readlinkSync(a.path) : undefined;
+    if (!before.existed && !st) return;
+    if (before.existed && current === before.target && st!.uid === before.uid && st!.gid === before.gid) return;
+    // Compare-and-swap: only the link this step made is removed or re-pointed.
+    if (current !== a.target) {
+      const found = !st ? 'nothing' : current === undefined ? (st.isDirectory() ? 'a directory' : 'a file') : `a symlink to ${current}`;
+      throw new UndoConflictError(a.path, `a symlink to ${a.target}`, found, { path: a.path });
+    }
     if (!before.existed) {
-      if (!st) return;
-      if (current !== a.target) throw new TargetChangedError(`${a.path} is not the link this step made; left untouched`, { path: a.path });
       fs.unlinkSync(a.path);
       syncDir(dirname(a.path));
       return;
     }
-    if (current === before.target && st!.uid === before.uid && st!.gid === before.gid) return;
-    if (st && !st.isSymbolicLink()) throw new TargetChangedError(`${a.path} is no longer a symlink; left untouched`, { path: a.path });
     linkAt(a.path, before.target, `${before.temp}-undo`, before);
   },
   verifyUndo: async (a, before) => {

@@ -1,6 +1,6 @@
 import * as t from 'io-ts';
 import { InvalidInputError, defineStep } from '@unwind/core';
-import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, verifyUndoReplace, wouldReplace } from './replace.js';
+import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
 import { sha256 } from './fsutil.js';
 
 const WriteFileArgs = t.intersection([
@@ -38,7 +38,8 @@ function bytesOf(args: WriteFileArgs): Buffer {
  * `validate` command (argv; `%s` is the temp path) checks the new content
  * before it replaces anything. The old bytes, mode and owner (or their
  * absence) are kept in the journal's blob store, never beside the target;
- * undo puts exactly that back, atomically. A symlink at the target is refused,
+ * undo puts exactly that back, atomically — only while the target still holds
+ * what this step wrote (else UndoConflictError, and the file is left as it is). A symlink at the target is refused,
  * never followed.
  *
  * @example
@@ -68,7 +69,7 @@ export const writeFile = defineStep({
   prepare: (a, ctx) => prepareReplace(a.path, ctx),
   do: (a, before, ctx) => doReplace(a.path, bytesOf(a), a, before, ctx),
   verify: async (a, _before, after) => verifyReplace(a.path, after),
-  undo: (a, before, after, ctx) => undoReplace(a.path, before, after?.sha256 ?? sha256(bytesOf(a)), ctx),
+  undo: (a, before, after, ctx) => undoReplace(a.path, before, writtenState(after, () => sha256(bytesOf(a))), ctx),
   verifyUndo: async (a, before) => verifyUndoReplace(a.path, before),
   wouldChange: async (a) => wouldReplace(a.path, bytesOf(a), a),
 });

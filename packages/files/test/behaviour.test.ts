@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileJournal, memoryJournal, transaction } from '@unwind/core';
+import { UndoConflictError, fileJournal, memoryJournal, transaction } from '@unwind/core';
 import { failingStep, testContext, treeState } from '@unwind/core/testing';
-import { DurabilityError, RestoreError, SymlinkRefusedError, TargetChangedError, TargetExistsError, ValidationCommandError, ensureDir, move, remove, writeFile } from '../src/index.js';
+import { DurabilityError, RestoreError, SymlinkRefusedError, TargetExistsError, ValidationCommandError, ensureDir, move, remove, writeFile } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
@@ -47,10 +47,9 @@ describe('writeFile', () => {
     await expect(writeFile.definition.do(args, before, ctx)).rejects.toBeInstanceOf(SymlinkRefusedError);
     expect(fs.readFileSync(join(d, 'victim'), 'utf8')).toBe('precious\n');
     expect(fs.readdirSync(d).sort()).toEqual(['app.conf', 'victim']); // no temp file left
-    // Undo replaces the planted link itself (never its target) with the old file.
-    await writeFile.definition.undo(args, before, undefined, ctx);
-    expect(fs.lstatSync(path).isFile()).toBe(true);
-    expect(fs.readFileSync(path, 'utf8')).toBe('old\n');
+    // Undo is compare-and-swap: the link is not what this step left, so nothing is touched (neither the link nor its target).
+    await expect(writeFile.definition.undo(args, before, undefined, ctx)).rejects.toBeInstanceOf(UndoConflictError);
+    expect(fs.readlinkSync(path)).toBe(join(d, 'victim'));
     expect(fs.readFileSync(join(d, 'victim'), 'utf8')).toBe('precious\n');
   });
 
@@ -140,7 +139,7 @@ describe('writeFile', () => {
     const args = { path: join(d, 'new.conf'), content: 'ours\n' };
     const before = await writeFile.definition.prepare(args, ctx);
     fs.writeFileSync(args.path, 'someone else\n');
-    await expect(writeFile.definition.undo(args, before, undefined, ctx)).rejects.toBeInstanceOf(TargetChangedError);
+    await expect(writeFile.definition.undo(args, before, undefined, ctx)).rejects.toBeInstanceOf(UndoConflictError);
     expect(fs.readFileSync(args.path, 'utf8')).toBe('someone else\n');
   });
 });
@@ -245,7 +244,7 @@ describe('ensureDir and move', () => {
     expect(before.missing).toEqual([join(d, 'a', 'b'), join(d, 'a', 'b', 'c')]);
     await ensureDir.definition.do(args, before, ctx);
     fs.writeFileSync(join(d, 'a', 'b', 'c', 'foreign'), 'x');
-    await expect(ensureDir.definition.undo(args, before, undefined, ctx)).rejects.toBeInstanceOf(TargetChangedError);
+    await expect(ensureDir.definition.undo(args, before, undefined, ctx)).rejects.toBeInstanceOf(UndoConflictError);
     expect(fs.existsSync(join(d, 'a', 'b', 'c', 'foreign'))).toBe(true);
     fs.rmSync(join(d, 'a', 'b', 'c', 'foreign'));
     await ensureDir.definition.undo(args, before, undefined, ctx);
