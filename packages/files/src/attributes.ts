@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import { validateAbsolutePath } from '@unwind/core';
+import { validateAbsolutePath, syncDescriptor } from '@unwind/core';
 import { SymlinkRefusedError } from './errors.js';
-import { fsyncFd, safeReadlink } from './fsutil.js';
+import { safeReadlink } from './fsutil.js';
 
 /**
  * Changes mode or owner through a descriptor opened with O_NOFOLLOW, so a
@@ -18,7 +18,7 @@ export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => 
   }
   try {
     const result = fn(fd, fs.fstatSync(fd));
-    fsyncFd(fd, path);
+    syncDescriptor(fd, path);
     return result;
   } finally {
     fs.closeSync(fd);

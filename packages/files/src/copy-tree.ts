@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { UnexpectedFileTypeError } from './errors.js';
-import { syncPath } from './fsutil.js';
+import { syncFile } from '@unwind/core';
 
 /**
  * Copies a tree preserving type, mode, owner, times and symlinks (never
@@ -28,7 +28,7 @@ export function copyTree(source: string, destination: string): void {
   fs.lchownSync(destination, st.uid, st.gid);
   fs.chmodSync(destination, st.mode & 0o7777);
   fs.utimesSync(destination, st.atime, st.mtime);
-  syncPath(destination);
+  syncFile(destination);
 }
 
 /** Removes a tree if present (never following symlinks); true when something was removed. */

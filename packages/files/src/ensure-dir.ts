@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, syncDirectory, syncFile, validateAbsolutePath } from '@unwind/core';
 import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
-import { checkSignal, lstatOrUndefined, safeReadlink, syncDir, syncPath } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, safeReadlink } from './fsutil.js';
 import { describeFound, validateModeAndOwner } from './replace.js';
 
 const EnsureDirArgs = t.intersection([
@@ -94,12 +94,12 @@ export const ensureDir = defineStep({
       }
       if (leaf) applyAttributes(dir, a, 0o755);
       else fs.chmodSync(dir, 0o755);
-      syncPath(dir);
-      syncDir(dirname(dir));
+      syncFile(dir);
+      syncDirectory(dirname(dir));
     }
     if (before.existing && (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined)) {
       applyAttributes(a.path, a, undefined);
-      syncPath(a.path);
+      syncFile(a.path);
     }
   },
   verify: async (a) => {
@@ -123,7 +123,7 @@ export const ensureDir = defineStep({
         }
         throw error;
       }
-      syncDir(dirname(dir));
+      syncDirectory(dirname(dir));
     }
   },
   verifyUndo: async (a, before) => {
@@ -148,7 +148,7 @@ function undoAttributes(a: EnsureDirArgs, existing: { mode: number; uid: number;
   }
   fs.lchownSync(a.path, existing.uid, existing.gid);
   fs.chmodSync(a.path, existing.mode);
-  syncPath(a.path);
+  syncFile(a.path);
 }
 
 function applyAttributes(path: string, a: EnsureDirArgs, defaultMode: number | undefined): void {

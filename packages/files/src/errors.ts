@@ -49,27 +49,6 @@ export class UnexpectedFileTypeError extends UnwindError {
 }
 
 /**
- * fsync of a file or directory failed. Fatal for the transaction and never
- * retried: after a failed fsync Linux may have dropped the dirty pages, so a
- * second fsync would "succeed" with the data gone (fsyncgate).
- *
- * @example
- * ```ts
- * // DurabilityError: fsync of /etc/.app.conf.unwind-1f2e… failed: EIO
- * isRetryable(error) // false
- * ```
- */
-export class DurabilityError extends UnwindError {
-  constructor(path: string, cause: unknown) {
-    super('FSYNC_FAILED', `fsync of ${path} failed: ${(cause as Error)?.message ?? cause}; the data may not be on disk, not retrying`, {
-      context: { path },
-      cause,
-      retryable: false,
-    });
-  }
-}
-
-/**
  * The `validate` command rejected the new content; nothing was replaced.
  *
  * @example

@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { syncDirectory } from '@unwind/core';
-import { DurabilityError, SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
+import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 
 /**
- * Filesystem helpers shared by the step kinds. Synchronous on purpose: each
+ * Filesystem helpers shared by the step kinds (durable writes, directory
+ * syncs and atomic replacement come from core's one durable-write module). Synchronous on purpose: each
  * call is one syscall whose order matters for crash consistency, and crash
  * tests count them.
  */
@@ -18,45 +18,6 @@ export function lstatOrUndefined(path: string): fs.Stats | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-}
-
-/** fsyncs an open descriptor; a failure is a non-retryable {@link DurabilityError}. */
-export function fsyncFd(fd: number, path: string): void {
-  try {
-    fs.fsyncSync(fd);
-  } catch (error) {
-    throw new DurabilityError(path, error);
-  }
-}
-
-/** fsyncs a directory (core's syncDirectory); a failure is a non-retryable {@link DurabilityError}. */
-export function syncDir(path: string): void {
-  try {
-    syncDirectory(path);
-  } catch (error) {
-    throw new DurabilityError(path, error);
-  }
-}
-
-/** fsyncs a path without following a symlink (files and directories). */
-export function syncPath(path: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') return; // a symlink's own metadata lives in its directory
-    throw error;
-  }
-  try {
-    fsyncFd(fd, path);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** An unpredictable name for a temp file beside `target`: `.<name>.unwind-<32 hex>`. */
-export function tempNameFor(target: string): string {
-  return join(dirname(target), `.${basename(target).slice(0, 100)}.unwind-${randomBytes(16).toString('hex')}`);
 }
 
 /** sha256 of bytes, hex. */
@@ -107,48 +68,6 @@ export function unlinkIfPresent(path: string): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-}
-
-/** Ownership and mode to give a new file before it is renamed into place. */
-export interface Attributes {
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-/**
- * Creates `temp` with O_EXCL|O_NOFOLLOW (it must not exist: nothing planted
- * there is ever opened), writes `data`, sets owner then mode (chown clears
- * set-id bits, so mode goes last), and fsyncs it. On failure the temp file is
- * removed and the error rethrown.
- */
-export function writeTempFile(temp: string, data: Uint8Array, attributes: Attributes): void {
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-  try {
-    try {
-      fs.writeFileSync(fd, data);
-      const st = fs.fstatSync(fd);
-      if (st.uid !== attributes.uid || st.gid !== attributes.gid) fs.fchownSync(fd, attributes.uid, attributes.gid);
-      fs.fchmodSync(fd, attributes.mode);
-      fsyncFd(fd, temp);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (error) {
-    try {
-      fs.unlinkSync(temp);
-    } catch {
-      // already gone; the journaled temp name lets undo remove it otherwise
-    }
-    throw error;
-  }
-}
-
-/** Renames `from` over `to` and fsyncs the directory (or both directories). */
-export function renameDurably(from: string, to: string): void {
-  fs.renameSync(from, to);
-  syncDir(dirname(to));
-  if (dirname(from) !== dirname(to)) syncDir(dirname(from));
 }
 
 /** The current process's uid and gid. */

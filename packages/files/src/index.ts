@@ -35,7 +35,6 @@ export {
   CrossDeviceError,
   SymlinkRefusedError,
   UnexpectedFileTypeError,
-  DurabilityError,
   ValidationCommandError,
   TargetChangedError,
   TargetExistsError,

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
 import { CrossDeviceError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
-import { checkSignal, lstatOrUndefined, renameDurably, resolvedLocation } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
 /**

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { CommandNotFoundError, InvalidInputError, VerificationError, defineStep, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { CommandNotFoundError, InvalidInputError, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
-import { checkSignal, lstatOrUndefined, resolvedLocation, syncDir } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
@@ -168,8 +168,8 @@ export const remove = defineStep({
       parents.add(dirname(entry.original));
       moved++;
     }
-    syncDir(before.staging);
-    for (const dir of parents) syncDir(dir);
+    syncDirectory(before.staging);
+    for (const dir of parents) syncDirectory(dir);
     return { moved };
   },
   verify: async (a, before) => {
@@ -200,7 +200,7 @@ function makeStaging(staging: string): void {
     }
   }
   fs.chmodSync(staging, 0o700);
-  syncDir(dirname(staging));
+  syncDirectory(dirname(staging));
 }
 
 /** Copy (synced), mark complete (synced), then delete the original. False when there was nothing to move. */
@@ -209,7 +209,7 @@ function copyThenDelete(entry: RemoveEntry): boolean {
     if (!lstatOrUndefined(entry.original)) return false;
     removeTree(entry.staged); // a partial copy from an interrupted attempt
     copyTree(entry.original, entry.staged);
-    syncDir(dirname(entry.staged));
+    syncDirectory(dirname(entry.staged));
     writeNewFileDurably(copied(entry), entry.original);
   }
   removeTree(entry.original);
@@ -245,13 +245,13 @@ function restore(before: RemoveBefore): void {
       remaining.push({ staged: entry.staged, original: entry.original });
     }
   }
-  for (const dir of parents) syncDir(dir);
+  for (const dir of parents) syncDirectory(dir);
   if (remaining.length > 0) {
-    syncDir(before.staging);
+    syncDirectory(before.staging);
     throw new RestoreError(before.staging, remaining.reverse(), problems);
   }
   removeTree(before.staging);
-  syncDir(dirname(before.staging));
+  syncDirectory(dirname(before.staging));
 }
 
 /** Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted original goes). */
@@ -259,7 +259,7 @@ function copyBack(entry: RemoveEntry): void {
   const temp = join(dirname(entry.original), `.${basename(entry.original).slice(0, 100)}.unwind-restore`);
   removeTree(temp);
   copyTree(entry.staged, temp);
-  syncDir(dirname(temp));
+  syncDirectory(dirname(temp));
   removeTree(entry.original);
   fs.renameSync(temp, entry.original);
   fs.unlinkSync(copied(entry));
@@ -275,5 +275,5 @@ async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepC
     if (!(error instanceof CommandNotFoundError)) throw error;
     fs.rmSync(before.staging, { recursive: true, force: true });
   }
-  syncDir(dirname(before.staging));
+  syncDirectory(dirname(before.staging));
 }

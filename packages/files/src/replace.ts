@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, validateAbsolutePath, type StepContext } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, VerificationError, validateAbsolutePath, type StepContext, renameDurably, type FileAttributes, syncDirectory, temporaryNameFor, writeTemporaryFile } from '@unwind/core';
 import { SymlinkRefusedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
-import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, renameDurably, safeReadlink, sha256, syncDir, tempNameFor, unlinkIfPresent, writeTempFile, type Attributes } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, safeReadlink, sha256, unlinkIfPresent } from './fsutil.js';
 
 /**
  * The atomic replacement of one regular file, shared by `files.writeFile` and
@@ -115,7 +115,7 @@ export function validateModeAndOwner(options: { mode?: number | undefined; uid?:
 export async function prepareReplace(path: string, ctx: StepContext): Promise<FileBefore> {
   const parent = lstatOrUndefined(dirname(path));
   if (!parent?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${path} does not exist (add a files.ensureDir step first)`, { path });
-  const temp = tempNameFor(path);
+  const temp = temporaryNameFor(path);
   const st = lstatOrUndefined(path);
   if (!st) return { existed: false, temp };
   if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
@@ -132,7 +132,7 @@ export async function prepareReplace(path: string, ctx: StepContext): Promise<Fi
  * default mode is never more permissive than the source: a 0600 secret
  * copied over a 0644 file stays 0600. Only a caller's explicit `mode` widens it.
  */
-export function attributesFor(options: ReplaceOptions, before: FileBefore, sourceMode?: number): Attributes {
+export function attributesFor(options: ReplaceOptions, before: FileBefore, sourceMode?: number): Required<FileAttributes> {
   const own = processOwner();
   const inherited = before.existed ? before.mode : 0o644;
   return {
@@ -155,7 +155,7 @@ export async function doReplace(path: string, data: Uint8Array, options: Replace
   checkTarget(path); // a symlink planted since prepare is refused too
   const attributes = attributesFor(options, before, sourceMode);
   unlinkIfPresent(before.temp); // only our own leftover from an earlier attempt can have this name
-  writeTempFile(before.temp, data, attributes);
+  writeTemporaryFile(before.temp, data, attributes);
   try {
     if (options.validate) {
       const argv = options.validate.map((a) => a.replaceAll('%s', before.temp));
@@ -204,9 +204,9 @@ export function verifyReplace(path: string, after: FileAfter): void {
  * the before-state, which needs nothing.
  */
 export async function undoReplace(path: string, before: FileBefore, written: WrittenState, ctx: StepContext): Promise<void> {
-  if (unlinkIfPresent(before.temp)) syncDir(dirname(path));
+  if (unlinkIfPresent(before.temp)) syncDirectory(dirname(path));
   const restoreTemp = `${before.temp}-undo`;
-  if (unlinkIfPresent(restoreTemp)) syncDir(dirname(path));
+  if (unlinkIfPresent(restoreTemp)) syncDirectory(dirname(path));
   const st = lstatOrUndefined(path);
   if (!before.existed && !st) return;
   if (before.existed && st?.isFile() && matches(path, st, before)) return;
@@ -214,11 +214,11 @@ export async function undoReplace(path: string, before: FileBefore, written: Wri
   if (!st?.isFile() || !holdsWritten(path, st, written)) throw new UndoConflictError(path, describeWritten(written), found, { path });
   if (!before.existed) {
     fs.unlinkSync(path);
-    syncDir(dirname(path));
+    syncDirectory(dirname(path));
     return;
   }
   const bytes = await ctx.blobs.read(before.blob);
-  writeTempFile(restoreTemp, bytes, { mode: before.mode, uid: before.uid, gid: before.gid });
+  writeTemporaryFile(restoreTemp, bytes, { mode: before.mode, uid: before.uid, gid: before.gid });
   renameDurably(restoreTemp, path);
 }
 

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably, syncDirectory, temporaryNameFor } from '@unwind/core';
 import { UnexpectedFileTypeError } from './errors.js';
-import { checkSignal, lstatOrUndefined, renameDurably, safeReadlink, syncDir, tempNameFor, unlinkIfPresent } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, safeReadlink, unlinkIfPresent } from './fsutil.js';
 
 const SymlinkBefore = t.union([
   t.type({ existed: t.literal(false), temp: t.string }),
@@ -52,7 +52,7 @@ export const symlink = defineStep({
   describe: (a) => `symlink ${a.path} -> ${a.target}`,
   prepare: async (a) => {
     if (!lstatOrUndefined(dirname(a.path))?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${a.path} does not exist`, { path: a.path });
-    const temp = tempNameFor(a.path);
+    const temp = temporaryNameFor(a.path);
     const st = lstatOrUndefined(a.path);
     if (!st) return { existed: false as const, temp };
     if (!st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${a.path} exists and is not a symlink; refusing to replace it`, { path: a.path });
@@ -69,7 +69,7 @@ export const symlink = defineStep({
     if (target !== a.target) throw new VerificationError(`${a.path} does not point to ${a.target} (${target ?? 'no link'})`, { path: a.path });
   },
   undo: async (a, before) => {
-    if (unlinkIfPresent(before.temp)) syncDir(dirname(a.path));
+    if (unlinkIfPresent(before.temp)) syncDirectory(dirname(a.path));
     const st = lstatOrUndefined(a.path);
     const current = st?.isSymbolicLink() ? fs.readlinkSync(a.path) : undefined;
     if (!before.existed && !st) return;
@@ -81,7 +81,7 @@ export const symlink = defineStep({
     }
     if (!before.existed) {
       fs.unlinkSync(a.path);
-      syncDir(dirname(a.path));
+      syncDirectory(dirname(a.path));
       return;
     }
     linkAt(a.path, before.target, `${before.temp}-undo`, before);

@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UndoConflictError, fileJournal, memoryJournal, transaction } from '@unwind/core';
+import { DurableWriteError, UndoConflictError, fileJournal, memoryJournal, transaction } from '@unwind/core';
 import { failingStep, testContext, treeState } from '@unwind/core/testing';
-import { DurabilityError, RestoreError, SymlinkRefusedError, TargetExistsError, ValidationCommandError, ensureDir, move, remove, writeFile } from '../src/index.js';
+import { RestoreError, SymlinkRefusedError, TargetExistsError, ValidationCommandError, ensureDir, move, remove, writeFile } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
@@ -99,7 +99,7 @@ describe('writeFile', () => {
     expect(blobs[0]!.mode).toBe(0o600);
   });
 
-  it('treats an fsync failure as fatal: no retry, the target untouched, a non-retryable DurabilityError', async () => {
+  it('treats an fsync failure as fatal: no retry, the target untouched, a non-retryable DurableWriteError from core', async () => {
     const d = dir();
     const path = join(d, 'app.conf');
     fs.writeFileSync(path, 'old\n');
@@ -122,14 +122,14 @@ describe('writeFile', () => {
       tx.add(writeFile({ path, content: 'new\n' }));
       const outcome = await tx.run();
       expect(outcome.status).toBe('rolled-back');
-      expect(outcome.steps[0]!.error?.name).toBe('DurabilityError');
+      expect(outcome.steps[0]!.error?.name).toBe('DurableWriteError');
       expect(outcome.steps[0]!.attempts).toBe(1);
       expect(failures).toBe(1);
     } finally {
       nodeFs.fsyncSync = realFsync;
       syncBuiltinESMExports();
     }
-    expect(new DurabilityError('/x', new Error('EIO')).retryable).toBe(false);
+    expect(new DurableWriteError('/x', 'fsync failed', new Error('EIO')).retryable).toBe(false);
     expect(treeState(d)).toEqual(before);
   });
 
