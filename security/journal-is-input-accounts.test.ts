@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
+import { kinds as systemdKinds } from '@unwind/systemd';
 import { kinds as usersKinds } from '@unwind/users';
 import { accountsSandbox, craftJournal, DENY, machineHashes, type AccountsSandbox, type CraftedStep } from './accounts-sandbox.js';
 
@@ -32,7 +33,7 @@ async function recoverCrafted(make: (s: AccountsSandbox) => CraftedStep, options
   const guarded = s.guarded();
   const homes = fs.readdirSync(join(s.root, 'home')).sort();
   craftJournal(s.journal, [make(s)], options);
-  const report = await recover({ root: s.journal, kinds: [...usersKinds] });
+  const report = await recover({ root: s.journal, kinds: [...usersKinds, ...systemdKinds] });
   const t = report.transactions[0]!;
   expect(s.guarded(), `${t.result}: ${t.error?.message}`).toEqual(guarded);
   expect(fs.readdirSync(join(s.root, 'home')).sort()).toEqual(homes);
@@ -162,5 +163,51 @@ describe('the journal is input: users kinds', () => {
         sb = undefined;
       }
     }
+  });
+});
+
+describe('the journal is input: systemd unit files', () => {
+  const unit = '[Service]\nExecStart=/bin/true\n';
+  const units = (s: AccountsSandbox) => join(s.root, 'units');
+
+  it('installUnit whose journaled path is not <unitDir>/<unit> (a database file): refused, the file untouched', async () => {
+    const t = await recoverCrafted((s) => {
+      fs.mkdirSync(units(s));
+      return { type: 'systemd.installUnit', args: { unit: 'app.service', content: unit, unitDir: units(s), reload: false }, before: { path: join(s.root, 'etc/passwd'), missing: [], previous: { kind: 'absent' } } };
+    });
+    expect(t.error?.code).toBe('UNTRUSTED_JOURNAL');
+  });
+
+  it('installUnit that would restore a set-uid file, or says it created /etc: refused', async () => {
+    for (const before of [
+      (s: AccountsSandbox) => ({ path: join(units(s), 'app.service'), missing: [], previous: { kind: 'file', mode: 0o4755, uid: 0, gid: 0, sha256: '0'.repeat(64) } }),
+      (s: AccountsSandbox) => ({ path: join(units(s), 'app.service'), missing: [join(s.root, 'etc')], previous: { kind: 'absent' } }),
+    ]) {
+      const t = await recoverCrafted((s) => {
+        fs.mkdirSync(units(s));
+        return { type: 'systemd.installUnit', args: { unit: 'app.service', content: unit, unitDir: units(s), reload: false }, before: before(s) };
+      });
+      expect(t.error?.code).toBe('UNTRUSTED_JOURNAL');
+      expect(fs.existsSync(join(sb!.root, 'etc/passwd'))).toBe(true);
+      sb!.cleanup();
+      sb = undefined;
+    }
+  });
+
+  it('installUnit whose file an admin rewrote after the step: UNDO_CONFLICT naming the path, the admin file kept', async () => {
+    const t = await recoverCrafted((s) => {
+      fs.mkdirSync(units(s));
+      fs.writeFileSync(join(units(s), 'app.service'), '[Service]\nExecStart=/bin/admins-choice\n');
+      return { type: 'systemd.installUnit', args: { unit: 'app.service', content: unit, unitDir: units(s), reload: false }, before: { path: join(units(s), 'app.service'), missing: [], previous: { kind: 'absent' } } };
+    });
+    expect(t.result).toBe('rollback-failed');
+    expect(t.error?.code).toBe('UNDO_CONFLICT');
+    expect(t.error?.message).toContain(join(sb!.root, 'units/app.service'));
+    expect(fs.readFileSync(join(sb!.root, 'units/app.service'), 'utf8')).toContain('admins-choice');
+  });
+
+  it('enable whose journaled unit directory is /etc: refused before systemctl runs', async () => {
+    const t = await recoverCrafted(() => ({ type: 'systemd.enable', args: { unit: 'app.service' }, before: { state: { loadState: 'loaded', activeState: 'inactive', subState: 'dead', unitFileState: 'disabled' }, unitDir: '/etc', dirs: { missing: [], subdirs: [] } } }));
+    expect(t.error?.code).toBe('UNTRUSTED_JOURNAL');
   });
 });

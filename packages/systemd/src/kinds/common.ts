@@ -34,3 +34,21 @@ export function runnerOf(ctx: StepContext): Runner {
 export function describeUnit(verb: string, args: UnitArgs): string {
   return `${verb} ${args.unit}${describeScope(args)}`;
 }
+
+/**
+ * Recovery's check of a journaled unit directory: the one the arguments
+ * name (`unitDir`), else the scope's default — /etc/systemd/system for the
+ * system manager, a `.config/systemd/user` directory for a user's — and the
+ * directories it says it created are that directory and its parents.
+ */
+export function checkJournaledUnitDir(a: UnitArgs, unitDir: string, missing: readonly string[], bad: (why: string) => Error): void {
+  const scope = a.scope ?? 'system';
+  if (a.unitDir !== undefined) {
+    if (unitDir !== a.unitDir) throw bad(`the journaled unit directory ${unitDir} is not the one it was given (${a.unitDir})`);
+  } else if (scope === 'system') {
+    if (unitDir !== '/etc/systemd/system') throw bad(`the journaled unit directory ${unitDir} is not /etc/systemd/system`);
+  } else if (!unitDir.endsWith('/.config/systemd/user')) throw bad(`the journaled unit directory ${unitDir} is not a user's .config/systemd/user`);
+  for (const dir of missing) {
+    if (dir !== unitDir && !unitDir.startsWith(`${dir}/`)) throw bad(`it says it created ${dir}, which is not ${unitDir} or a parent of it`);
+  }
+}

@@ -4,7 +4,7 @@ import { systemctl } from '../manager.js';
 import { isEnabled, readUnitState } from '../state.js';
 import { removeNewEmptyDirs } from '../unitdir.js';
 import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
-import { EnablementBefore, prepareEnablement } from './enable.js';
+import { EnablementBefore, prepareEnablement, validateJournaledEnablement } from './enable.js';
 
 /**
  * Disables a unit (`systemctl disable`: removes its install symlinks, and
@@ -25,6 +25,7 @@ export const disable = defineStep({
   validate: validateUnitArgs('any'),
   describe: (a) => describeUnit('disable', a),
   prepare: prepareEnablement,
+  validateJournaled: validateJournaledEnablement,
   wouldChange: async (a, ctx) => isEnabled((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (!isEnabled(before.state.unitFileState)) return;

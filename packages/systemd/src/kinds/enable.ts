@@ -1,15 +1,23 @@
 import * as t from 'io-ts';
-import { defineStep } from '@unwind/core';
+import { defineStep, UntrustedJournalError, validateAbsolutePath } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
 import { resolveUnitDir, systemctl } from '../manager.js';
 import { isEnabled, readUnitState, UnitState } from '../state.js';
 import { DirSnapshot, removeNewEmptyDirs, snapshotDirs } from '../unitdir.js';
-import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
+import { checkJournaledUnitDir, describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 
 /** Before-state of enable, disable and mask: the unit's state and the unit directory's layout. */
 export const EnablementBefore = t.type({ state: UnitState, unitDir: t.string, dirs: DirSnapshot });
 /** See {@link EnablementBefore}. */
 export type EnablementBefore = t.TypeOf<typeof EnablementBefore>;
+
+/** Recovery's check of an enablement before-state: the unit directory is the step's, subdirectories plain names. */
+export function validateJournaledEnablement(a: UnitArgs, before: EnablementBefore): void {
+  const bad = (why: string) => new UntrustedJournalError(`systemd unit ${a.unit}: ${why}`, { unit: a.unit, unitDir: before.unitDir });
+  validateAbsolutePath(before.unitDir, { what: 'journaled unit directory' });
+  checkJournaledUnitDir(a, before.unitDir, before.dirs.missing, bad);
+  for (const name of before.dirs.subdirs) if (name.includes('/') || name === '..' || name === '.') throw bad(`subdirectory ${JSON.stringify(name)} is not a plain name`);
+}
 
 /** Shared prepare: state plus the directory snapshot. Read-only. */
 export async function prepareEnablement(a: UnitArgs, ctx: Parameters<typeof runnerOf>[0]): Promise<EnablementBefore> {
@@ -39,6 +47,7 @@ export const enable = defineStep({
   validate: validateUnitArgs('any'),
   describe: (a) => describeUnit('enable', a),
   prepare: prepareEnablement,
+  validateJournaled: validateJournaledEnablement,
   wouldChange: async (a, ctx) => !isEnabled((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isEnabled(before.state.unitFileState)) return;

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, removeTemporaryFiles, symlinkAtomically, syncDirectory, VerificationError, writeFileAtomically, type StepContext } from '@unwind/core';
+import { defineStep, InvalidInputError, removeTemporaryFiles, symlinkAtomically, syncDirectory, UndoConflictError, UntrustedJournalError, validateAbsolutePath, VerificationError, writeFileAtomically, type StepContext } from '@unwind/core';
 import { unitTemporaryPrefix } from '../unit-temp.js';
 import { resolveUnitDir, systemctl } from '../manager.js';
 import { validateUnitContent } from '../names.js';
 import { showUnit } from '../state.js';
 import { createMissingDirs, removeMissingDirs, snapshotDirs } from '../unitdir.js';
-import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
+import { checkJournaledUnitDir, describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 
 const BLOB = 'previous-unit-file';
 
@@ -127,36 +127,61 @@ export const installUnit = defineStep({
     if (p.LoadState !== 'loaded' && p.LoadState !== 'masked') throw new VerificationError(`unit ${a.unit} did not load after daemon-reload: LoadState=${p.LoadState} ${p.LoadError ?? ''}`.trim(), { unit: a.unit, path: before.path, ...p });
     if (p.NeedDaemonReload === 'yes') throw new VerificationError(`unit ${a.unit} still needs a daemon-reload`, { unit: a.unit, ...p });
   },
+  validateJournaled: (a, before, after) => {
+    const bad = (why: string) => new UntrustedJournalError(`systemd.installUnit ${a.unit}: ${why}`, { unit: a.unit, path: before.path });
+    validateAbsolutePath(before.path, { what: 'journaled unit file path' });
+    if (basename(before.path) !== a.unit) throw bad(`the journaled path ${before.path} is not a file named ${a.unit}`);
+    checkJournaledUnitDir(a, dirname(before.path), before.missing, bad);
+    if (before.previous.kind === 'file' && (before.previous.mode & ~0o777) !== 0) throw bad('the previous file it would restore has set-id or sticky bits');
+    if (before.owner && typeof (a.scope ?? 'system') !== 'object') throw bad('an owner for files it creates, outside another user\'s scope');
+    if (after && after.sha256 !== sha256(a.content)) throw bad('the after-state is not the hash of the content it was given');
+  },
   undo: async (a, before, _after, ctx) => {
     removeTemporaryFiles(before.path, unitTemporaryPrefix(before.path));
-    await restorePrevious(before, ctx);
+    await restorePrevious(a, before, ctx);
     removeMissingDirs(before.missing);
     await reload(a, ctx);
   },
 });
 
-async function restorePrevious(before: InstallBefore, ctx: StepContext): Promise<void> {
+function samePrevious(a: Previous, b: Previous): boolean {
+  if (a.kind === 'absent' || b.kind === 'absent') return a.kind === b.kind;
+  if (a.kind === 'symlink' || b.kind === 'symlink') return a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target;
+  return a.sha256 === b.sha256 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
+}
+
+function describePrevious(p: Previous): string {
+  return p.kind === 'absent' ? 'no file' : p.kind === 'symlink' ? `a symlink to ${p.target}` : `a file with sha256 ${p.sha256}`;
+}
+
+/**
+ * Compare-and-swap: the unit file is put back only while it still is what
+ * this step wrote (or already is the previous state). Anything else — an
+ * admin's edit, a file another transaction wrote since — is an
+ * UndoConflictError naming the path and both states; nothing is touched.
+ */
+async function restorePrevious(a: { content: string }, before: InstallBefore, ctx: StepContext): Promise<void> {
   const { path, previous } = before;
-  let current: ReturnType<typeof readPrevious> | undefined;
+  const wrote = sha256(a.content);
+  let current: ReturnType<typeof readPrevious>;
   try {
     current = readPrevious(path);
   } catch {
-    current = undefined; // something odd is there now; put the before-state over it
+    throw new UndoConflictError(path, `the unit file this step wrote (sha256 ${wrote})`, 'something that is not a regular file or symlink', { path });
+  }
+  if (samePrevious(current.previous, previous)) return;
+  if (!(current.previous.kind === 'file' && current.previous.sha256 === wrote)) {
+    throw new UndoConflictError(path, `the unit file this step wrote (sha256 ${wrote})`, describePrevious(current.previous), { path });
   }
   if (previous.kind === 'absent') {
-    if (current?.previous.kind !== 'absent') {
-      fs.rmSync(path, { force: true });
-      syncDirectory(dirname(path));
-    }
+    fs.rmSync(path, { force: true });
+    syncDirectory(dirname(path));
     return;
   }
   if (previous.kind === 'symlink') {
-    if (current?.previous.kind === 'symlink' && current.previous.target === previous.target) return;
     symlinkAtomically(previous.target, path, { temporaryPrefix: unitTemporaryPrefix(path) });
     return;
   }
-  const cur = current?.previous;
-  if (cur?.kind === 'file' && cur.sha256 === previous.sha256 && cur.mode === previous.mode && cur.uid === previous.uid && cur.gid === previous.gid) return;
   const bytes = await ctx.blobs.read(BLOB);
   writeFileAtomically(path, bytes, { mode: previous.mode, uid: previous.uid, gid: previous.gid, temporaryPrefix: unitTemporaryPrefix(path) });
 }

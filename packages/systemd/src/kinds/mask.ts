@@ -4,7 +4,7 @@ import { systemctl } from '../manager.js';
 import { isMasked, readUnitState } from '../state.js';
 import { removeNewEmptyDirs } from '../unitdir.js';
 import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
-import { EnablementBefore, prepareEnablement } from './enable.js';
+import { EnablementBefore, prepareEnablement, validateJournaledEnablement } from './enable.js';
 
 /**
  * Masks a unit (`systemctl mask`: a link to /dev/null in the unit directory,
@@ -28,6 +28,7 @@ export const mask = defineStep({
   validate: validateUnitArgs('any'),
   describe: (a) => describeUnit('mask', a),
   prepare: prepareEnablement,
+  validateJournaled: validateJournaledEnablement,
   wouldChange: async (a, ctx) => !isMasked((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isMasked(before.state.unitFileState)) return;
