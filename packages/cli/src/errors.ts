@@ -17,8 +17,10 @@ export const EXIT = {
   stuck: 2,
   /** A live process holds the journal root's lock; nothing was touched. */
   locked: 3,
-  /** Bad input, an unreadable root, or a journal that cannot be used; nothing was touched. */
+  /** Bad input, an unreadable or unsafe root, or a journal that cannot be used; nothing was touched. */
   badInput: 4,
+  /** A run was refused: the root holds an unfinished transaction to recover first (used by programs, via `exitCodeOf`). */
+  unfinished: 5,
 } as const;
 
 /**

@@ -6,14 +6,17 @@ import { CliError } from './errors.js';
 
 /**
  * The packages whose step kinds `unwind recover` registers when they are
- * installed. Each exports a `kinds` array from its index.
+ * installed. Each exports a `kinds` array from its index. Never
+ * `@unwind/core/testing`: its kinds write and remove whatever path a
+ * journal names, so a planted journal would make root do just that. Tests
+ * register them explicitly with `--kinds`.
  *
  * @example
  * ```ts
  * ADAPTER_PACKAGES.includes('@unwind/files') // true
  * ```
  */
-export const ADAPTER_PACKAGES = ['@unwind/files', '@unwind/snapshots', '@unwind/users', '@unwind/linger', '@unwind/systemd', '@unwind/core/testing'] as const;
+export const ADAPTER_PACKAGES = ['@unwind/files', '@unwind/snapshots', '@unwind/users', '@unwind/linger', '@unwind/systemd'] as const;
 
 /**
  * Where the registered step kinds came from, and what could not be loaded.
@@ -38,7 +41,7 @@ function isStepKind(value: unknown): value is AnyStepKind {
 
 /** Finds a `kinds` array in a module namespace: `export const kinds`, or a default export that is one or holds one. */
 function kindsOf(namespace: Record<string, unknown>): unknown[] | undefined {
-  const candidates = [namespace.kinds, namespace.testKinds, (namespace.default as { kinds?: unknown } | undefined)?.kinds, namespace.default];
+  const candidates = [namespace.kinds, (namespace.default as { kinds?: unknown } | undefined)?.kinds, namespace.default];
   return candidates.find((c): c is unknown[] => Array.isArray(c));
 }
 

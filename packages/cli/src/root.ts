@@ -46,12 +46,17 @@ export function describeErrno(error: unknown): string {
   return e.code && words[e.code] ? `${words[e.code]} (${e.code})` : (e.message ?? String(error));
 }
 
+/** Refuses a TXID argument that cannot name a transaction (checked before the root is even looked at). */
+export function checkTransactionArgument(wanted: string): void {
+  if (!/^[A-Za-z0-9-]+$/.test(wanted)) throw new CliError(`"${wanted}" is not a transaction id`, EXIT.badInput);
+}
+
 /**
  * Finds a transaction by its id or a unique prefix of it, or by its short
  * random suffix (the last six hex digits shown in `unwind status`).
  */
 export function findTransaction(root: string, wanted: string): string {
-  if (!/^[A-Za-z0-9-]+$/.test(wanted)) throw new CliError(`"${wanted}" is not a transaction id`, EXIT.badInput);
+  checkTransactionArgument(wanted);
   const ids = listTransactionIds(root);
   if (TRANSACTION_ID.test(wanted) && ids.includes(wanted)) return wanted;
   const matches = ids.filter((id) => id.startsWith(wanted) || id.endsWith(`-${wanted}`));

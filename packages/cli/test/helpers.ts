@@ -10,6 +10,9 @@ export const repoRoot = resolve(import.meta.dirname, '../../..');
 export const BIN = join(repoRoot, 'packages/cli/dist/bin.js');
 export const fixtures = join(import.meta.dirname, 'fixtures');
 
+/** `--kinds` registering core's test kinds: the production command never registers them by itself. */
+export const TEST_KINDS = ['--kinds', join(fixtures, 'test-kinds.mjs')] as const;
+
 /** Fails loudly when the binary is missing or older than its sources: tests must never pass against a stale build. */
 export function requireBuilt(): void {
   if (!fs.existsSync(BIN)) throw new Error(`${BIN} is not built: run \`cd ${repoRoot} && npx --yes pnpm@10.34.8 build\` first`);

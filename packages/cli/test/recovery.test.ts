@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { treeState } from '@unwind/core/testing';
-import { ANSI, fixtures, killedAt, newSandbox, onCleanup, onlyTransaction, requireBuilt, runCleanups, snapshotBytes, unwind } from './helpers.js';
+import { ANSI, fixtures, killedAt, newSandbox, onCleanup, onlyTransaction, requireBuilt, runCleanups, snapshotBytes, TEST_KINDS, unwind } from './helpers.js';
 
 afterEach(runCleanups);
 beforeAll(() => requireBuilt());
@@ -51,7 +51,7 @@ describe('on journals left by killed transactions', () => {
   it('recover undoes every started step, newest first, restores the before-state, and says so; twice is safe', async () => {
     const k = await killedAt(6);
     expect(treeState(k.dir)).not.toEqual(k.before);
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code, r.stderr).toBe(0);
     expect(treeState(k.dir)).toEqual(k.before);
     const undone = r.stdout.split('\n').filter((l) => l.includes('undone  '));
@@ -62,7 +62,7 @@ describe('on journals left by killed transactions', () => {
     expect(r.stdout).toContain('Rolled back: 2 steps undone, newest first.');
     expect(r.stderr).toMatch(/took over the stale lock .* of dead process \d+/);
 
-    const again = await unwind(['recover', '--root', k.root]);
+    const again = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Nothing to recover');
     expect(treeState(k.dir)).toEqual(k.before);
@@ -80,7 +80,7 @@ describe('on journals left by killed transactions', () => {
   it("recover registers the installed adapters' kinds: a journal of @unwind/files steps is rolled back", async () => {
     const k = await killedAt(6, { files: true });
     expect(treeState(k.dir)).not.toEqual(k.before);
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/undone +step 2: .*b\.conf/);
     expect(r.stdout).toContain('Rolled back: 2 steps undone');
@@ -89,12 +89,13 @@ describe('on journals left by killed transactions', () => {
 
   it('recover TXID --json reports what it did', async () => {
     const k = await killedAt(9); // step 3 done
-    const r = await unwind(['recover', '--root', k.root, k.id, '--json']);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root, k.id, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
     expect(json).toMatchObject({ ok: true, exitCode: 0 });
     expect(json.transactions).toEqual([expect.objectContaining({ id: k.id, result: 'rolled-back', undone: [2, 1, 0] })]);
-    expect(json.kinds.sources).toContainEqual({ from: '@unwind/core/testing', count: expect.any(Number) });
+    expect(json.kinds.sources).toContainEqual({ from: TEST_KINDS[1], count: expect.any(Number) });
+    expect(json.kinds.sources.map((x: { from: string }) => x.from)).not.toContain('@unwind/core/testing');
     expect(treeState(k.dir)).toEqual(k.before);
   });
 
@@ -104,7 +105,7 @@ describe('on journals left by killed transactions', () => {
     const k = await killedAt(11); // the commit point is record 11
     const status = await unwind(['status', '--root', k.root]);
     expect(status.stdout).toContain('recovery would finish the commit actions');
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Committed: the commit actions are finished.');
     expect(treeState(k.dir)).toEqual(after);
@@ -115,11 +116,11 @@ describe('on journals left by killed transactions', () => {
     const status = await unwind(['status', '--root', k.root]);
     expect(status.stdout).toContain(`STUCK install demo  ${k.id}`);
     expect(status.stdout).toContain(`rollback failed: undo of step 1 (write ${join(k.dir, 'a.conf')}) failed: injected failure in undo of ${join(k.dir, 'a.conf')}`);
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toContain(`undo failed    step 1: write ${join(k.dir, 'a.conf')}: injected failure in undo`);
     expect(r.stdout).toContain(`Fix the cause, then run: unwind recover --root ${k.root} ${k.id}`);
-    const json = await unwind(['recover', '--root', k.root, '--json']);
+    const json = await unwind(['recover', ...TEST_KINDS, '--root', k.root, '--json']);
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, exitCode: 2, transactions: [{ result: 'rollback-failed' }] });
   });
@@ -135,7 +136,7 @@ describe('on journals left by killed transactions', () => {
     const status = await unwind(['status', '--root', k.root]);
     expect(status.stdout).toContain(`Lock held by pid ${holder.pid} on`);
     expect(status.stdout).toContain('(install demo)');
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`^unwind: error: a running process holds the lock of ${k.root}: pid ${holder.pid} on `));
     expect(r.stdout).toBe('');
@@ -161,14 +162,14 @@ describe('on journals left by killed transactions', () => {
     expect(status.stdout).toContain('last step: 3. wait for ever (started, did not finish)');
     expect(status.stdout).toContain('— but it is still running');
     expect(status.stdout).toContain(`Lock held by pid ${child.pid} on`);
-    const refused = await unwind(['recover', '--root', s.root, '--kinds', join(fixtures, 'custom-kinds.mjs')]);
+    const refused = await unwind(['recover', ...TEST_KINDS, '--root', s.root, '--kinds', join(fixtures, 'custom-kinds.mjs')]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain(`pid ${child.pid}`);
 
     child.kill('SIGKILL');
     await exited;
     expect((await unwind(['status', '--root', s.root])).stdout).toContain(`INTERRUPTED install demo  ${id}`);
-    const r = await unwind(['recover', '--root', s.root, '--kinds', join(fixtures, 'custom-kinds.mjs')]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', s.root, '--kinds', join(fixtures, 'custom-kinds.mjs')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l.includes('undone  ')).map((l) => l.replace(/ \(\d+ ms\)$/, ''))).toEqual([
       '  undone         step 3: wait for ever',
@@ -186,14 +187,14 @@ describe('on journals left by killed transactions', () => {
     const journalBefore = snapshotBytes(join(k.root, k.id));
     const treeBefore = treeState(k.dir);
 
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`unwind: error: cannot recover ${k.id}; nothing was changed:`);
     expect(r.stderr).toContain(`journal ${k.journal} line 3: checksum mismatch or malformed record; refusing to act on it`);
     expect(snapshotBytes(join(k.root, k.id))).toEqual(journalBefore);
     expect(treeState(k.dir)).toEqual(treeBefore);
 
-    const one = await unwind(['recover', '--root', k.root, k.id]);
+    const one = await unwind(['recover', ...TEST_KINDS, '--root', k.root, k.id]);
     expect(one.code).toBe(4);
     expect(snapshotBytes(join(k.root, k.id))).toEqual(journalBefore);
 
@@ -226,21 +227,21 @@ describe('on journals left by killed transactions', () => {
   it('a journal naming a step type nobody registered: exit 4 naming it; --kinds MODULE registers it', async () => {
     const k = await killedAt(6, { custom: true });
     const journalBefore = snapshotBytes(join(k.root, k.id));
-    const r = await unwind(['recover', '--root', k.root]);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('step type "myapp.marker" is unknown here');
     expect(r.stderr).toContain('register the step kinds of myapp');
     expect(r.stderr).toContain('--kinds MODULE');
     expect(snapshotBytes(join(k.root, k.id))).toEqual(journalBefore);
 
-    const bad = await unwind(['recover', '--root', k.root, '--kinds', join(fixtures, 'no-kinds.mjs')]);
+    const bad = await unwind(['recover', ...TEST_KINDS, '--root', k.root, '--kinds', join(fixtures, 'no-kinds.mjs')]);
     expect(bad.code).toBe(4);
     expect(bad.stderr).toMatch(/module .*no-kinds\.mjs exports no step kinds/);
-    const missing = await unwind(['recover', '--root', k.root, '--kinds', './nope/missing.mjs']);
+    const missing = await unwind(['recover', ...TEST_KINDS, '--root', k.root, '--kinds', './nope/missing.mjs']);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/cannot load module \.\/nope\/missing\.mjs/);
 
-    const ok = await unwind(['recover', '--root', k.root, '--kinds', 'packages/cli/test/fixtures/custom-kinds.mjs']);
+    const ok = await unwind(['recover', ...TEST_KINDS, '--root', k.root, '--kinds', 'packages/cli/test/fixtures/custom-kinds.mjs']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Rolled back: 2 steps undone');
     expect(treeState(k.dir)).toEqual(k.before);

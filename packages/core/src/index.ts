@@ -33,6 +33,7 @@ export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
+export { assertPrivateDirectory } from './private-directory.js';
 export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
 export { validateName, validateAbsolutePath } from './validate.js';
 export type { NameRules } from './validate.js';

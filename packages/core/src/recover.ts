@@ -10,6 +10,8 @@ import type { Retention } from './journal/journal.js';
 import type { JournalRecord } from './journal/records.js';
 import { acquireLock, type Lock } from './lock.js';
 import { logger } from './log.js';
+import { assertPrivateDirectory } from './private-directory.js';
+import { checkJournalShape } from './journal/trust.js';
 import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
 import type { StepReport } from './runner/outcome.js';
 import type { AnyStepKind, JournalPlace } from './step.js';
@@ -121,6 +123,12 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
     return refuse(new InvalidInputError(`"${options.transactionId}" is not a transaction id`, { transactionId: options.transactionId }));
   }
   if (!existsSync(root)) return { transactions: [], ok: true, cleanupErrors };
+  // Whoever can write the root can plant a journal that makes root act: refuse before reading anything.
+  try {
+    assertPrivateDirectory(root, 'journal root');
+  } catch (error) {
+    return refuse(error);
+  }
   const registry = new Map<string, AnyStepKind>();
   for (const kind of options.kinds) registry.set(kind.type, kind);
   let lock: Lock;
@@ -186,6 +194,11 @@ function closeJournal(journal: { close(finished: boolean): void }, finished: boo
 }
 
 async function recoverOne(root: string, id: string, registry: Map<string, AnyStepKind>, options: RecoverOptions, cleanupErrors: SerializedError[]): Promise<RecoveredTransaction> {
+  try {
+    assertPrivateDirectory(join(root, id), 'transaction directory');
+  } catch (error) {
+    return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
+  }
   if (!existsSync(join(root, id, JOURNAL_FILE))) {
     // Crashed between creating the directory and the journal: nothing was prepared.
     try {
@@ -207,6 +220,7 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
       return { id, name: 'unknown', result: 'rolled-back', steps: [] };
     }
     state = analyzeRecords([...journal.records]);
+    checkJournalShape(state, id, journal.path);
     if (state.ended) {
       // Finished: nothing to decode or do (its step kinds need not even be registered).
       closeJournal(journal, true, cleanupErrors);

@@ -4,6 +4,7 @@ import {
   JOURNAL_FILE,
   LockHeldError,
   acquireLock,
+  assertPrivateDirectory,
   analyzeRecords,
   listTransactionIds,
   readJournalFile,
@@ -18,7 +19,7 @@ import { recoveryText } from '../describe.js';
 import { CliError, EXIT } from '../errors.js';
 import { errorDetails, errorLine, formatDuration, plural } from '../format.js';
 import { loadKinds } from '../kinds.js';
-import { checkRoot, describeErrno, findTransaction, resolveRoot } from '../root.js';
+import { checkRoot, checkTransactionArgument, describeErrno, findTransaction, resolveRoot } from '../root.js';
 import { printJson, println, type CommandIO } from './context.js';
 
 /** Options of `unwind recover`. */
@@ -43,6 +44,7 @@ interface Result extends RecoveredTransaction {
  */
 export async function recoverCommand(txid: string | undefined, options: RecoverCommandOptions, io: CommandIO): Promise<number> {
   const root = resolveRoot(options.root, io.env);
+  if (txid !== undefined) checkTransactionArgument(txid);
   const s = io.style;
   const text = (...lines: string[]) => {
     if (!options.json) println(io.stdout, ...lines);
@@ -53,6 +55,8 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
     else text(`Nothing to recover: ${root} does not exist.`);
     return EXIT.ok;
   }
+  // Before anything is read, loaded or locked: a root others can write is refused (exit 4).
+  assertPrivateDirectory(root, 'journal root');
   const loaded = await loadKinds(options.kinds ?? [], io.cwd);
   let lock: Lock;
   try {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, UnsafeDirectoryError } from '../errors.js';
+import { assertPrivateDirectory } from '../private-directory.js';
 import { makeDirectoryDurably, writeNewFileDurably } from '../durable.js';
 
 /**
@@ -43,6 +44,7 @@ export class FileBlobStore implements BlobStore {
 
   private ensure(): string {
     makeDirectoryDurably(this.root, 0o700);
+    assertPrivateDirectory(this.root, 'blob store');
     return this.root;
   }
 
@@ -52,18 +54,28 @@ export class FileBlobStore implements BlobStore {
   }
 
   async read(name: string): Promise<Buffer> {
-    checkName(name);
-    return fs.promises.readFile(join(this.root, name));
+    checkName(name); // a name from a journal can never leave this directory: no '/', no leading '.'
+    assertPrivateDirectory(this.root, 'blob store');
+    const path = join(this.root, name);
+    // O_NOFOLLOW: a blob swapped for a symlink (to /etc/shadow, say) is never read and written back somewhere.
+    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw new UnsafeDirectoryError(path, 'blob', 'is not a regular file');
+      return fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   async has(name: string): Promise<boolean> {
     checkName(name);
-    return fs.existsSync(join(this.root, name));
+    return fs.lstatSync(join(this.root, name), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   async directory(): Promise<string> {
     const dir = join(this.ensure(), 'tree');
     makeDirectoryDurably(dir, 0o700);
+    assertPrivateDirectory(dir, 'blob store');
     return dir;
   }
 }

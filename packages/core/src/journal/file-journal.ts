@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { InvalidInputError, JournalWriteError } from '../errors.js';
+import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
+import { assertPrivateDirectory } from '../private-directory.js';
 import { makeDirectoryDurably, syncDirectory, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
@@ -60,13 +61,16 @@ export function fileJournal(options: FileJournalOptions): Journal {
     retention,
     lock(purpose: string): Lock {
       makeDirectoryDurably(root, 0o700);
+      assertPrivateDirectory(root, 'journal root');
       return acquireLock(root, { purpose });
     },
     begin(name, meta) {
       makeDirectoryDurably(root, 0o700);
+      assertPrivateDirectory(root, 'journal root');
       const id = newTransactionId(name);
       const dir = join(root, id);
       fs.mkdirSync(dir, { mode: 0o700 });
+      assertPrivateDirectory(dir, 'transaction directory');
       const path = join(dir, JOURNAL_FILE);
       const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
       const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend);
@@ -93,9 +97,13 @@ export function fileJournal(options: FileJournalOptions): Journal {
  * ```
  */
 export function reopenTransactionJournal(root: string, id: string, options: { retention?: Retention; afterAppend?: (record: JournalRecord) => void } = {}): FileTransactionJournal {
+  if (!TRANSACTION_ID.test(id)) throw new InvalidInputError(`"${id}" is not a transaction id`, { id });
+  assertPrivateDirectory(root, 'journal root');
+  assertPrivateDirectory(join(root, id), 'transaction directory');
   const path = join(root, id, JOURNAL_FILE);
   const contents = readJournalFile(path);
-  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  // O_NOFOLLOW: a journal file swapped for a symlink is never appended through.
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW);
   try {
     if (contents.tornTail) {
       fs.ftruncateSync(fd, contents.validLength);
@@ -207,7 +215,13 @@ function applyRetention(root: string, id: string, retention: Retention): void {
  * ```
  */
 export function removeTransaction(root: string, id: string): void {
-  fs.rmSync(join(root, id), { recursive: true, force: true });
+  // Only ever a real transaction directory right under the root: never a symlink, never a path a journal made up.
+  if (!TRANSACTION_ID.test(id)) throw new InvalidInputError(`"${id}" is not a transaction id`, { id });
+  const dir = join(root, id);
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isDirectory()) throw new UnsafeDirectoryError(dir, 'transaction directory', `is a ${st.isSymbolicLink() ? 'symlink' : 'non-directory'}; not removed`);
+  fs.rmSync(dir, { recursive: true, force: true }); // rm never follows symlinks inside the tree
   syncDirectory(root);
   log('removed journal %s', id);
 }

@@ -1,0 +1,34 @@
+import { UntrustedJournalError } from '../errors.js';
+import type { TransactionState } from './inspect.js';
+import { TRANSACTION_ID } from './file-journal.js';
+
+/**
+ * Core's own checks of a journal before recovery acts on it (a kind's
+ * values are checked by its codecs, `validate` and `validateJournaled`).
+ * Checksums only prove a record was not torn; whoever wrote it is not
+ * trusted. The transaction must name itself with the id of the directory it
+ * is in, and every step index must be a small non-negative integer, because
+ * the index names the step's blob directory inside this transaction.
+ *
+ * @example
+ * ```ts
+ * checkJournalShape(analyzeRecords(records), id, path); // throws UntrustedJournalError
+ * ```
+ */
+export function checkJournalShape(state: TransactionState, directoryId: string, path: string | undefined): void {
+  const first = state.records[0];
+  if (first?.kind !== 'begin') throw new UntrustedJournalError(`journal ${path} does not start with a begin record`, { path });
+  if (typeof first.id !== 'string' || !TRANSACTION_ID.test(first.id) || first.id !== directoryId) {
+    throw new UntrustedJournalError(`journal ${path} names transaction ${JSON.stringify(first.id)}, not its directory's ${directoryId}`, { path, id: first.id, directory: directoryId });
+  }
+  for (const record of state.records) {
+    if (!('step' in record)) continue;
+    const step = (record as { step: unknown }).step;
+    if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0 || step > 1_000_000) {
+      throw new UntrustedJournalError(`journal ${path} record ${record.seq} names step ${JSON.stringify(step)}, not a step index`, { path, seq: record.seq, step });
+    }
+  }
+  for (const step of state.steps) {
+    if (typeof step.type !== 'string') throw new UntrustedJournalError(`journal ${path} step ${step.index + 1} has no step type`, { path, step: step.index });
+  }
+}

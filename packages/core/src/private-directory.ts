@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UnsafeDirectoryError } from './errors.js';
+
+/**
+ * The StrictModes rule (as OpenSSH applies it to ~/.ssh) for the directories
+ * unwind keeps private state in: journal roots, transaction directories, blob,
+ * snapshot and staging stores. Whoever can write there can plant a journal
+ * that makes root act, so only the running user may.
+ *
+ * The directory itself must be a real directory (lstat: never a symlink),
+ * owned by the running user (effective uid), and not writable by group or
+ * others. Every ancestor up to `/` — along the path as given and along its
+ * real path, when a symlinked ancestor makes them differ — must be owned by
+ * root or the running user and not writable by group or others, unless it
+ * has the sticky bit (like /tmp: others can add entries there, but cannot
+ * rename or remove ours). Otherwise someone else could swap the directory,
+ * or a directory above it, for one of their own.
+ */
+
+const GROUP_OR_OTHER_WRITE = 0o022;
+const STICKY = 0o1000;
+
+/**
+ * Throws {@link UnsafeDirectoryError} unless `path` is a directory only the
+ * running user can change (see above); `what` names it in the error
+ * ("journal root", "blob store"). The directory must exist.
+ *
+ * @example
+ * ```ts
+ * makeDirectoryDurably(root, 0o700);
+ * assertPrivateDirectory(root, 'journal root');
+ * // UnsafeDirectoryError: journal root /var/lib/app/unwind is writable by group or others (mode 0777); refusing to use it
+ * ```
+ */
+export function assertPrivateDirectory(path: string, what: string): void {
+  const absolute = resolve(path);
+  const uid = runningUid();
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(absolute);
+  } catch (error) {
+    throw new UnsafeDirectoryError(absolute, what, `cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  if (st.isSymbolicLink()) throw new UnsafeDirectoryError(absolute, what, `is a symlink (to ${safeReadlink(absolute)})`);
+  if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, 'is not a directory');
+  if (st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is owned by uid ${st.uid}, not by the running user (uid ${uid})`);
+  if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
+  const parent = dirname(absolute);
+  checkAncestors(parent, absolute, what, uid, (p) => fs.lstatSync(p));
+  let real: string;
+  try {
+    real = fs.realpathSync(parent);
+  } catch (error) {
+    throw new UnsafeDirectoryError(absolute, what, `has an ancestor that cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  if (real !== parent) checkAncestors(real, absolute, what, uid, (p) => fs.statSync(p));
+}
+
+/** Every directory from `start` up to `/`; a symlink along the given path is judged by its own directory, which is checked next. */
+function checkAncestors(start: string, path: string, what: string, uid: number, look: (p: string) => fs.Stats): void {
+  for (let dir = start; ; dir = dirname(dir)) {
+    let st: fs.Stats;
+    try {
+      st = look(dir);
+    } catch (error) {
+      throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} that cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    if (!st.isSymbolicLink()) {
+      if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} owned by uid ${st.uid} (only root or the running user may own it)`);
+      if (st.mode & GROUP_OR_OTHER_WRITE && !(st.mode & STICKY)) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} writable by group or others (mode ${modeOf(st)})`);
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+function runningUid(): number {
+  return process.geteuid?.() ?? process.getuid?.() ?? 0;
+}
+
+function modeOf(st: fs.Stats): string {
+  return (st.mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+function safeReadlink(path: string): string {
+  try {
+    return fs.readlinkSync(path);
+  } catch {
+    return '?';
+  }
+}

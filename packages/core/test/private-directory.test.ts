@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { assertPrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
+import { tempDir } from './helpers.js';
+
+// The StrictModes rule, on real directories (we run as root: chown works).
+
+const cleanups: Array<() => void> = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function base(): string {
+  const dir = tempDir('unwind-private-');
+  cleanups.push(dir.remove);
+  return dir.path;
+}
+
+function refusal(path: string): string {
+  try {
+    assertPrivateDirectory(path, 'journal root');
+  } catch (error) {
+    expect(error).toBeInstanceOf(UnsafeDirectoryError);
+    return (error as UnsafeDirectoryError).message;
+  }
+  throw new Error(`${path} was accepted`);
+}
+
+describe('assertPrivateDirectory', () => {
+  it('accepts a 0700 (or 0755) directory of the running user under /tmp (sticky ancestors are fine)', () => {
+    const root = join(base(), 'journal');
+    fs.mkdirSync(root, { mode: 0o700 });
+    expect(() => assertPrivateDirectory(root, 'journal root')).not.toThrow();
+    fs.chmodSync(root, 0o755);
+    expect(() => assertPrivateDirectory(root, 'journal root')).not.toThrow();
+  });
+
+  it('refuses a symlink, a file, a missing path', () => {
+    const dir = base();
+    fs.mkdirSync(join(dir, 'real'), { mode: 0o700 });
+    fs.symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    fs.writeFileSync(join(dir, 'file'), '');
+    expect(refusal(join(dir, 'link'))).toMatch(/is a symlink/);
+    expect(refusal(join(dir, 'file'))).toMatch(/is not a directory/);
+    expect(refusal(join(dir, 'missing'))).toMatch(/cannot be examined \(ENOENT\)/);
+  });
+
+  it('refuses a directory owned by another user, or writable by group or others', () => {
+    const dir = base();
+    const root = join(dir, 'journal');
+    fs.mkdirSync(root, { mode: 0o700 });
+    fs.chownSync(root, 65534, 65534);
+    expect(refusal(root)).toMatch(/owned by uid 65534, not by the running user/);
+    fs.chownSync(root, process.geteuid!(), process.getegid!());
+    for (const mode of [0o770, 0o707, 0o1777]) {
+      fs.chmodSync(root, mode);
+      expect(refusal(root)).toMatch(/writable by group or others/);
+    }
+  });
+
+  it('refuses when an ancestor belongs to someone else or is writable by others without the sticky bit', () => {
+    const dir = base();
+    const parent = join(dir, 'parent');
+    const root = join(parent, 'journal');
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    fs.chownSync(parent, 65534, 65534);
+    expect(refusal(root)).toMatch(new RegExp(`ancestor ${parent} owned by uid 65534`));
+    fs.chownSync(parent, 0, 0);
+    fs.chmodSync(parent, 0o777);
+    expect(refusal(root)).toMatch(new RegExp(`ancestor ${parent} writable by group or others`));
+    fs.chmodSync(parent, 0o1777); // like /tmp
+    expect(() => assertPrivateDirectory(root, 'journal root')).not.toThrow();
+  });
+
+  it('checks the real path too when an ancestor is a symlink', () => {
+    const dir = base();
+    const elsewhere = join(dir, 'elsewhere');
+    fs.mkdirSync(join(elsewhere, 'journal'), { recursive: true, mode: 0o700 });
+    fs.symlinkSync(elsewhere, join(dir, 'via'));
+    expect(() => assertPrivateDirectory(join(dir, 'via', 'journal'), 'journal root')).not.toThrow();
+    fs.chmodSync(elsewhere, 0o777);
+    expect(refusal(join(dir, 'via', 'journal'))).toMatch(new RegExp(`ancestor ${elsewhere} writable`));
+  });
+});
