@@ -1,6 +1,6 @@
 import * as t from 'io-ts';
 import { validateAbsolutePath, defineStep } from '@unwind/core';
-import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
+import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, validateJournaledReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
 import { readNoFollow, readSource, sha256 } from './fsutil.js';
 
 const CopyArgs = t.intersection([
@@ -48,6 +48,7 @@ export const copy = defineStep({
     validateAbsolutePath(a.source, { what: 'source' });
     validateReplace(a.path, a);
   },
+  validateJournaled: (a, before) => validateJournaledReplace(a.path, before, 'files.copy'),
   describe: (a) => `copy ${a.source} to ${a.path}${a.mode === undefined ? '' : ` (mode ${a.mode.toString(8)})`}`,
   prepare: async (a, ctx) => {
     readNoFollow(a.source); // fail up front if the source is missing, a symlink, or not a file

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, syncDirectory, syncFile, validateAbsolutePath } from '@unwind/core';
 import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
+import { checkExactly } from './journal-checks.js';
 import { checkSignal, lstatOrUndefined, safeReadlink } from './fsutil.js';
 import { describeFound, validateModeAndOwner } from './replace.js';
 
@@ -61,6 +62,13 @@ export const ensureDir = defineStep({
     validateAbsolutePath(a.path, { what: 'path' });
     if (a.path === '/') throw new InvalidInputError('ensureDir of / makes no sense', { path: a.path });
     validateModeAndOwner(a);
+  },
+  validateJournaled: (a, before) => {
+    // Undo removes exactly these: they must be the argument and its own ancestors, top-down, ending at it.
+    before.missing.forEach((dir, i) => {
+      const expected = i === before.missing.length - 1 ? a.path : dirname(before.missing[i + 1]!);
+      checkExactly(dir, expected, 'files.ensureDir missing directory');
+    });
   },
   describe: (a) => `ensure directory ${a.path}${a.mode === undefined ? '' : ` (mode ${a.mode.toString(8)})`}`,
   prepare: async (a) => {

@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
 import { CommandNotFoundError, InvalidInputError, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
+import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
@@ -107,6 +108,17 @@ export const remove = defineStep({
       if (inside) throw new InvalidInputError(`stagingDir ${a.stagingDir} lies inside ${inside}, which is being removed`, { stagingDir: a.stagingDir });
     }
   },
+  validateJournaled: (a, before, _after, where) => {
+    // Undo renames staged entries back and commit deletes the staging directory: every path must be this step's own.
+    const roots = normalizeRoots(a.paths);
+    checkExactly(before.staging, stagingPathFor(a.stagingDir ?? dirname(roots[0]!), where.transactionId, where.stepIndex), 'files.remove staging directory');
+    before.entries.forEach((entry, i) => {
+      checkWithin(entry.original, roots, 'files.remove staged entry');
+      checkExactly(entry.staged, join(before.staging, String(i)), 'files.remove staged entry');
+    });
+    for (const kept of before.kept) checkWithin(kept, roots, 'files.remove kept path');
+    for (const missing of before.missing) checkWithin(missing, roots, 'files.remove missing path');
+  },
   describe: (a) => `remove ${a.paths.join(', ')}${a.keep?.length ? ` (keeping ${a.keep.join(', ')})` : ''}`,
   prepare: async (a, ctx) => {
     const roots = normalizeRoots(a.paths);
@@ -118,7 +130,7 @@ export const remove = defineStep({
       throw new UnexpectedFileTypeError(`staging location ${base} does not exist: ${(error as Error).message}`, { path: base });
     }
     if (!baseSt.isDirectory()) throw new UnexpectedFileTypeError(`staging location ${base} is not a directory`, { path: base });
-    const staging = join(base, `.unwind-staging-${ctx.transactionId}-${ctx.stepIndex}`);
+    const staging = stagingPathFor(base, ctx.transactionId, ctx.stepIndex);
     const plan = planRemoval(roots, a.keep ?? [], nodeFs);
     const mounts = readMountPoints();
     const stagingMount = mountOf(fs.realpathSync(base), mounts);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, validateAbsolutePath, type StepContext, renameDurably, type FileAttributes, syncDirectory, temporaryNameFor, writeTemporaryFile } from '@unwind/core';
+import { checkBlobName, checkTemporaryName } from './journal-checks.js';
 import { SymlinkRefusedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
 import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, safeReadlink, sha256, unlinkIfPresent } from './fsutil.js';
 
@@ -86,6 +87,12 @@ export const FileAfter = t.type({ sha256: t.string, size: t.number, mode: t.numb
  * ```
  */
 export type FileAfter = t.TypeOf<typeof FileAfter>;
+
+/** Recovery: the journaled temp name is this step's own, the blob name one it writes. */
+export function validateJournaledReplace(path: string, before: FileBefore, what: string): void {
+  checkTemporaryName(path, before.temp, what);
+  if (before.existed) checkBlobName(before.blob, what);
+}
 
 /** Checks path, mode, owner and validate command before anything is touched. */
 export function validateReplace(path: string, options: ReplaceOptions, what = 'path'): void {

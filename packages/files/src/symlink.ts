@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably, syncDirectory, temporaryNameFor } from '@unwind/core';
 import { UnexpectedFileTypeError } from './errors.js';
+import { checkTemporaryName } from './journal-checks.js';
 import { checkSignal, lstatOrUndefined, safeReadlink, unlinkIfPresent } from './fsutil.js';
 
 const SymlinkBefore = t.union([
@@ -49,6 +50,7 @@ export const symlink = defineStep({
     validateAbsolutePath(a.path, { what: 'path' });
     if (a.target === '' || a.target.includes('\0')) throw new InvalidInputError('symlink target must be a non-empty string without NUL', { target: a.target });
   },
+  validateJournaled: (a, before) => checkTemporaryName(a.path, before.temp, 'files.symlink'),
   describe: (a) => `symlink ${a.path} -> ${a.target}`,
   prepare: async (a) => {
     if (!lstatOrUndefined(dirname(a.path))?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${a.path} does not exist`, { path: a.path });

@@ -1,6 +1,6 @@
 import * as t from 'io-ts';
 import { InvalidInputError, defineStep } from '@unwind/core';
-import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
+import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, validateJournaledReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
 import { sha256 } from './fsutil.js';
 
 const WriteFileArgs = t.intersection([
@@ -65,6 +65,7 @@ export const writeFile = defineStep({
       throw new InvalidInputError(`content of ${a.path} is not valid base64`, { path: a.path });
     }
   },
+  validateJournaled: (a, before) => validateJournaledReplace(a.path, before, 'files.writeFile'),
   describe: (a) => `write ${a.path}${a.mode === undefined ? '' : ` (mode ${a.mode.toString(8)})`}`,
   prepare: (a, ctx) => prepareReplace(a.path, ctx),
   do: (a, before, ctx) => doReplace(a.path, bytesOf(a), a, before, ctx),

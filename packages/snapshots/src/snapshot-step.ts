@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, VerificationError, defineStep, type StepContext } from '@unwind/core';
+import { InvalidInputError, UntrustedJournalError, VerificationError, defineStep, type StepContext } from '@unwind/core';
 import { create, removePartial, validateSnapshotPaths, validateSnapshotSource } from './create.js';
 import { remove as removeSnapshot, prune } from './retention.js';
 import { restore } from './restore.js';
@@ -87,6 +87,16 @@ export const snapshot = defineStep({
     if (a.keepLast !== undefined && a.store === undefined) throw new InvalidInputError('keepLast needs a store (a snapshot in the journal is deleted on commit)', {});
     if (a.store !== undefined) validateSnapshotPaths(a.path, a.store);
     else validateSnapshotSource(a.path);
+  },
+  validateJournaled: (a, before, after, where) => {
+    // Undo restores from, and commit deletes in, the journaled store: it must be the argument's, or inside this transaction.
+    checkId(before.id);
+    if (after !== undefined && after.id !== before.id) throw new UntrustedJournalError(`snapshots.snapshot: after-state names snapshot ${after.id}, not ${before.id}`, { id: before.id });
+    if (before.inJournal !== (a.store === undefined)) throw new UntrustedJournalError('snapshots.snapshot: journaled inJournal contradicts the arguments', { store: before.store });
+    const inside = before.store.startsWith(`${where.transactionDirectory}/`) && !before.store.split('/').includes('..');
+    if (a.store === undefined ? !inside : before.store !== a.store) {
+      throw new UntrustedJournalError(`snapshots.snapshot: journaled store ${before.store} is neither the step's store nor inside its transaction ${where.transactionDirectory}`, { store: before.store });
+    }
   },
   describe: (a) => `snapshot ${a.path}${a.store ? ` into ${a.store}` : ''} (restored on rollback)`,
   prepare: async (a, ctx) => {
