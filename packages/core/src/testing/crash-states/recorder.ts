@@ -18,7 +18,7 @@ import type { TraceOperation } from './trace.js';
  * synchronous wrapper). Not covered: `FileHandle` methods, callback APIs,
  * and anything a child process (a command) writes.
  */
-export function installRecorder(fs: typeof FileSystem, root: string, tracePath: string): void {
+export function installRecorder(fs: typeof FileSystem, root: string, tracePath: string): RecorderContext {
   const real = { ...fs } as typeof FileSystem;
   const sandbox = resolve(root);
   const inside = (path: string) => path === sandbox || path.startsWith(`${sandbox}/`);
@@ -331,4 +331,14 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
     const synchronous = (fs as unknown as Record<string, (...args: unknown[]) => unknown>)[`${name}Sync`]!;
     promises[name] = async (...args: unknown[]) => synchronous(...args);
   }
+  return { real, sandbox, emit, idOf, newId };
+}
+
+/** What the command recorder needs of the file-system recorder. */
+export interface RecorderContext {
+  real: typeof FileSystem;
+  sandbox: string;
+  emit: (operation: TraceOperation) => void;
+  idOf: (ino: number) => string;
+  newId: (ino: number) => string;
 }
