@@ -258,10 +258,10 @@ function restore(before: RemoveBefore): void {
     }
   }
   for (const dir of parents) syncDirectory(dir);
-  if (remaining.length > 0) {
-    syncDirectory(before.staging);
-    throw new RestoreError(before.staging, remaining.reverse(), problems);
-  }
+  // A rename changes two directories: the staging one too must be synced before it is removed,
+  // or a power cut can keep its removal and lose the renames out of it (and everything in it).
+  if (parents.size > 0 || remaining.length > 0) syncDirectory(before.staging);
+  if (remaining.length > 0) throw new RestoreError(before.staging, remaining.reverse(), problems);
   removeTree(before.staging);
   syncDirectory(dirname(before.staging));
 }
