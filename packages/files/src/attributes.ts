@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { validateAbsolutePath, syncDescriptor } from '@unwind/core';
+import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind/core';
 import { SymlinkRefusedError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
 
@@ -35,4 +35,5 @@ export function statNoFollow(path: string): { mode: number; uid: number; gid: nu
 /** Validates the path argument of chmod/chown. */
 export function validateTarget(path: string): void {
   validateAbsolutePath(path, { what: 'path' });
+  if (path === '/') throw new InvalidInputError('refusing to change the mode or owner of /', { path });
 }

@@ -48,6 +48,7 @@ export const symlink = defineStep({
   before: SymlinkBefore,
   validate: (a) => {
     validateAbsolutePath(a.path, { what: 'path' });
+    if (a.path === '/') throw new InvalidInputError('refusing to put a symlink at /', { path: a.path });
     if (a.target === '' || a.target.includes('\0')) throw new InvalidInputError('symlink target must be a non-empty string without NUL', { target: a.target });
   },
   validateJournaled: (a, before) => checkTemporaryName(a.path, before.temp, 'files.symlink'),

@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryJournal, transaction, type Step } from '@unwind/core';
+import { chmod, chown, ensureDir, remove, symlink, writeFile } from '@unwind/files';
+import { create, encodeManifest, readManifest, restore, snapshot } from '@unwind/snapshots';
+import { filesSandbox, type FilesSandbox } from './files-sandbox.js';
+
+// Paths never escape their tree: nonsense roots are refused before anything
+// is touched, and a tampered snapshot manifest (valid checksum) naming `..`
+// or an absolute path is refused before a restore writes anything.
+
+let sb: FilesSandbox | undefined;
+afterEach(() => {
+  sb?.cleanup();
+  sb = undefined;
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function run(step: Step<any, any, any>) {
+  const tx = transaction('escape', { journal: memoryJournal(), handleSignals: false });
+  tx.add(step);
+  return tx.run();
+}
+
+describe('/ is refused as a target', () => {
+  const rootSteps: Array<[string, () => Step<unknown, unknown, unknown>]> = [
+    ['chmod', () => chmod({ path: '/', mode: 0o777 }) as Step<unknown, unknown, unknown>],
+    ['chown', () => chown({ path: '/', uid: 4242 }) as Step<unknown, unknown, unknown>],
+    ['symlink', () => symlink({ path: '/', target: '/tmp' }) as Step<unknown, unknown, unknown>],
+    ['ensureDir', () => ensureDir({ path: '/', mode: 0o777 }) as Step<unknown, unknown, unknown>],
+    ['writeFile', () => writeFile({ path: '/', content: 'x' }) as Step<unknown, unknown, unknown>],
+    ['remove', () => remove({ paths: ['/'] }) as Step<unknown, unknown, unknown>],
+    ['snapshot (in the journal)', () => snapshot({ path: '/' }) as Step<unknown, unknown, unknown>],
+  ];
+  for (const [name, make] of rootSteps) {
+    it(`${name} of /: refused with a typed error, / unchanged`, async () => {
+      const before = fs.lstatSync('/');
+      const outcome = await run(make());
+      expect(outcome.status).toBe('refused');
+      expect(JSON.stringify(outcome)).toContain('INVALID_INPUT');
+      const after = fs.lstatSync('/');
+      expect([after.mode, after.uid, after.gid]).toEqual([before.mode, before.uid, before.gid]);
+    });
+  }
+
+  it('restore into /: refused before anything is read or written', async () => {
+    sb = filesSandbox();
+    fs.writeFileSync(join(sb.dir, 'a'), 'a');
+    const snap = await create({ source: sb.dir, store: join(sb.dir, '..', 'store') });
+    await expect(restore({ store: snap.store, id: snap.id, path: '/' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
+
+describe('a tampered snapshot manifest (valid checksum) is refused before anything is written', () => {
+  for (const [name, path] of [['..', '../escaped'], ['absolute', '/etc/escaped'], ['.. inside', 'sub/../../escaped'], ['empty component', 'a//b']] as const) {
+    it(`an entry ${JSON.stringify(path)} (${name}): the restore throws, nothing outside (or inside) the tree changed`, async () => {
+      sb = filesSandbox();
+      const s = sb;
+      fs.writeFileSync(join(s.dir, 'a'), 'a');
+      const store = join(s.dir, '..', 'store');
+      const snap = await create({ source: s.dir, store });
+      const manifestPath = join(snap.path, 'manifest.json');
+      const manifest = readManifest(store, snap.id);
+      const file = manifest.entries.find((e) => e.type === 'file')!;
+      manifest.entries.push({ ...file, path });
+      fs.chmodSync(manifestPath, 0o600);
+      fs.writeFileSync(manifestPath, encodeManifest(manifest));
+      fs.writeFileSync(join(s.dir, 'a'), 'changed since the snapshot');
+      const decoy = s.decoyState();
+      const outside = fs.readdirSync(join(s.dir, '..')).sort();
+      await expect(restore({ store, id: snap.id, path: s.dir })).rejects.toMatchObject({ code: 'SNAPSHOT_CORRUPT' });
+      expect(fs.readFileSync(join(s.dir, 'a'), 'utf8')).toBe('changed since the snapshot'); // nothing restored
+      expect(fs.readdirSync(join(s.dir, '..')).sort()).toEqual(outside);
+      expect(fs.existsSync('/etc/escaped')).toBe(false);
+      expect(s.decoyState()).toEqual(decoy);
+    });
+  }
+});
