@@ -7,7 +7,8 @@ import { readTrace, type Trace } from './trace.js';
 /** One of the crash-state child scripts, from the sources (tsx) or the build. */
 export function crashStateScript(name: 'record-preload' | 'check-child' | 'run-steps'): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, `${name}.ts`), join(here, `${name}.js`), join(here, 'crash-states', `${name}.js`)];
+  // Sources: beside this file. Build: dist/testing/crash-states/, from a chunk in dist/ or dist/testing/.
+  const candidates = [join(here, `${name}.ts`), join(here, `${name}.js`), join(here, 'crash-states', `${name}.js`), join(here, 'testing', 'crash-states', `${name}.js`)];
   const found = candidates.find((path) => fs.existsSync(path));
   if (!found) throw new Error(`crash-state script ${name} not found beside ${here}`);
   return found;

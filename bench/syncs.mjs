@@ -1,0 +1,58 @@
+// Syncs per transaction and per step: every fsync/fdatasync a run makes under
+// its sandbox, counted from the crash-state recorder's trace (the same trace
+// the power-loss tests explore). A count, not a timing: the same on any disk.
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { recordOperations } from '@unwind/core/testing';
+import { scratch } from './_util.mjs';
+
+const testingDir = dirname(fileURLToPath(import.meta.resolve('@unwind/core/testing')));
+const runSteps = join(testingDir, 'crash-states', 'run-steps.js');
+const filesModule = fileURLToPath(import.meta.resolve('@unwind/files'));
+const coreTesting = fileURLToPath(import.meta.resolve('@unwind/core/testing'));
+
+function setup(tree) {
+  fs.mkdirSync(join(tree, 'etc'));
+  fs.writeFileSync(join(tree, 'etc', 'a.conf'), 'old a\n');
+  fs.writeFileSync(join(tree, 'source.bin'), Buffer.alloc(5000, 7));
+  fs.mkdirSync(join(tree, 'data', 'nested'), { recursive: true });
+  fs.writeFileSync(join(tree, 'data', 'one'), 'one\n');
+}
+
+const scenarios = [
+  { name: 'empty transaction', module: coreTesting, exportName: 'testKinds', steps: () => [] },
+  { name: '10 test.noop', module: coreTesting, exportName: 'testKinds', steps: () => Array.from({ length: 10 }, () => ({ type: 'test.noop', args: {} })), count: 10 },
+  { name: 'files.writeFile', steps: (t) => [{ type: 'files.writeFile', args: { path: join(t, 'etc', 'a.conf'), content: 'new\n' } }] },
+  { name: 'files.copy', steps: (t) => [{ type: 'files.copy', args: { source: join(t, 'source.bin'), path: join(t, 'etc', 'b.bin') } }] },
+  { name: 'files.ensureDir', steps: (t) => [{ type: 'files.ensureDir', args: { path: join(t, 'var', 'lib', 'app'), mode: 0o750 } }] },
+  { name: 'files.chmod', steps: (t) => [{ type: 'files.chmod', args: { path: join(t, 'etc', 'a.conf'), mode: 0o600 } }] },
+  { name: 'files.chown', steps: (t) => [{ type: 'files.chown', args: { path: join(t, 'etc', 'a.conf'), uid: 4321, gid: 4321 } }] },
+  { name: 'files.symlink', steps: (t) => [{ type: 'files.symlink', args: { path: join(t, 'etc', 'link'), target: 'a.conf' } }] },
+  { name: 'files.remove', steps: (t) => [{ type: 'files.remove', args: { paths: [join(t, 'data')] } }] },
+];
+
+const base = scratch('syncs');
+let empty;
+try {
+  console.log('scenario                      committed: syncs (fsync+fdatasync) | rolled back: syncs | per step beyond an empty transaction (committed / rolled back)');
+  for (const s of scenarios) {
+    const counts = [];
+    for (const rollback of [false, true]) {
+      const sandbox = fs.mkdtempSync(join(base, 'run-'));
+      const tree = join(sandbox, 'tree');
+      fs.mkdirSync(tree);
+      setup(tree);
+      const config = { name: s.name, journalRoot: join(sandbox, 'journal'), kindsModule: s.module ?? filesModule, kindsExport: s.exportName ?? 'kinds', steps: s.steps(tree), rollback, retention: 'remove' };
+      const { trace } = await recordOperations(runSteps, [JSON.stringify(config)], { root: sandbox, tracePath: join(base, `trace-${counts.length}.jsonl`) });
+      const syncs = trace.operations.filter((o) => o.op === 'fsync');
+      counts.push({ total: syncs.length, fsync: syncs.filter((o) => !o.data).length, fdatasync: syncs.filter((o) => o.data).length });
+    }
+    empty ??= counts;
+    const perStep = counts.map((c, i) => ((c.total - empty[i].total) / (s.count ?? 1)).toFixed(1));
+    const show = (c) => `${c.total} (${c.fsync}+${c.fdatasync})`;
+    console.log(`${s.name.padEnd(30)}${show(counts[0]).padStart(12)} | ${show(counts[1]).padStart(12)} | ${perStep[0]} / ${perStep[1]}`);
+  }
+} finally {
+  fs.rmSync(base, { recursive: true, force: true });
+}
