@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderProgress } from '@unwind/cli';
+import { exitCodeOfRecovery } from '@unwind/core';
 import { checkLock } from './format.js';
 import { seedCollection, seedRelease } from './sample.js';
 import { describeRecovery, recoverUpdate, update } from './update.js';
@@ -134,8 +135,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     case 'recover': {
       const report = await recoverUpdate({ journalRoot, onEvent: renderProgress({ stream: err }) });
       const lines = describeRecovery(report);
-      out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted update.'}\n`);
-      return report.ok ? 0 : 2;
+      (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted update.'}\n`);
+      return exitCodeOfRecovery(report);
     }
   }
   const result = await update({

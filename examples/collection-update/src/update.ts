@@ -14,6 +14,7 @@ import {
   type RecoveryReport,
   type Step,
   type StepHandle,
+  recoveryRefusal,
 } from '@unwind/core';
 import { copy, ensureDir, kinds as fileKinds, writeFile } from '@unwind/files';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
@@ -124,6 +125,8 @@ export function recoverUpdate(options: { journalRoot: string; extraKinds?: reado
  * ```
  */
 export function describeRecovery(report: RecoveryReport): string[] {
+  const refusal = recoveryRefusal(report); // another live run holds the lock, or recovery could not start
+  if (refusal) return [refusal.message];
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
     .map((t) =>
@@ -198,6 +201,8 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
   const recovered = options.dryRun ? empty : await recoverUpdate({ journalRoot, ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}) });
   const notes = describeRecovery(recovered);
   const say = (...lines: string[]) => [...notes, ...lines].join('\n');
+  const refusal = recoveryRefusal(recovered);
+  if (refusal) return refused(recovered, refusal.message, { exitCode: refusal.exitCode });
   if (!recovered.ok) return refused(recovered, say(`Nothing new was changed. Fix the cause, then run: ${recoverCommand}`));
 
   let manifest: CollectionDoc;

@@ -15,6 +15,7 @@ import {
   type ResultReader,
   type Step,
   type StepHandle,
+  recoveryRefusal,
 } from '@unwind/core';
 import { ensureDir, kinds as filesKinds, writeFile } from '@unwind/files';
 import { DEFAULT_LINGER_DIR, enableLinger, kinds as lingerKinds } from '@unwind/linger';
@@ -229,6 +230,8 @@ export function recoverInstall(options: { journalRoot: string; extraKinds?: read
  * ```
  */
 export function describeRecovery(report: RecoveryReport): string[] {
+  const refusal = recoveryRefusal(report); // another live run holds the lock, or recovery could not start
+  if (refusal) return [refusal.message];
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
     .map((t) => {
@@ -305,6 +308,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     ...(options.exec ? { exec: options.exec } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
+  const refusal = recoveryRefusal(recovered);
+  if (refusal) return { status: 'refused', recovered, message: refusal.message, exitCode: refusal.exitCode };
   if (!recovered.ok) {
     // An earlier run is stuck: refuse rather than pile a second half-change on top.
     const message = [...notes, `Service ${options.name} was not installed ${where}: an earlier install is still unfinished. Fix the cause, then run: ${recoverCommand}`].join('\n');

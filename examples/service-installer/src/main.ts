@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderProgress } from '@unwind/cli';
 import type { CommandRunner } from '@unwind/core';
+import { exitCodeOfRecovery } from '@unwind/core';
 import type { ManagerOptions } from '@unwind/systemd';
 import { failingStep, testKinds } from '@unwind/core/testing';
 import { describeRecovery, install, recoverInstall, type InstallOptions } from './install.js';
@@ -124,7 +125,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   if (values.real) {
     const journalRoot = resolve(values.journal ?? '/var/lib/unwind-service-installer');
     const options: InstallOptions = { name, manager: { scope: { user: name } }, startManager: true, journalRoot, onEvent: renderProgress({ stream: err }), recoverCommand: `node --import tsx examples/service-installer/src/main.ts recover --real --journal ${journalRoot}`, ...extra };
-    return command === 'recover' ? runRecover(journalRoot, out, extra.extraKinds) : runInstall(options, out, err);
+    return command === 'recover' ? runRecover(journalRoot, out, err, extra.extraKinds) : runInstall(options, out, err);
   }
 
   // The sandbox: re-run inside a private mount namespace, so the tmpfs the user manager needs never reaches the host.
@@ -156,7 +157,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
   try {
     const m: ManagerOptions = { scope: 'user', home: manager.home, runtimeDir: manager.runtimeDir, unitDir: join(manager.home, '.config/systemd/user'), commandTimeoutMs: 15_000 };
-    if (command === 'recover') return await runRecover(journalRoot, out, extra.extraKinds);
+    if (command === 'recover') return await runRecover(journalRoot, out, err, extra.extraKinds);
     const code = await runInstall(
       {
         name,
@@ -189,11 +190,11 @@ async function runInstall(options: InstallOptions, out: NodeJS.WritableStream, e
   return result.exitCode;
 }
 
-async function runRecover(journalRoot: string, out: NodeJS.WritableStream, extraKinds: InstallOptions['extraKinds']): Promise<number> {
+async function runRecover(journalRoot: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extraKinds: InstallOptions['extraKinds']): Promise<number> {
   const report = await recoverInstall({ journalRoot, ...(extraKinds ? { extraKinds } : {}) });
   const lines = describeRecovery(report);
-  out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted install.'}\n`);
-  return report.ok ? 0 : 2;
+  (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted install.'}\n`);
+  return exitCodeOfRecovery(report);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

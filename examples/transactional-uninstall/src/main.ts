@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderProgress } from '@unwind/cli';
+import { exitCodeOfRecovery } from '@unwind/core';
 import { seedStateDirectory } from './inventory.js';
 import { describeRecovery, recoverUninstall, uninstall } from './uninstall.js';
 
@@ -114,8 +115,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   if (command === 'recover') {
     const report = await recoverUninstall({ journalRoot, onEvent: renderProgress({ stream: err }) });
     const lines = describeRecovery(report);
-    out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted uninstall.'}\n`);
-    return report.ok ? 0 : 2;
+    (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted uninstall.'}\n`);
+    return exitCodeOfRecovery(report);
   }
   const result = await uninstall({
     stateDir,

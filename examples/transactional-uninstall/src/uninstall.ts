@@ -12,6 +12,7 @@ import {
   type Outcome,
   type RecoveryReport,
   type Step,
+  recoveryRefusal,
 } from '@unwind/core';
 import { kinds as fileKinds, remove } from '@unwind/files';
 import { INVENTORY, INVENTORY_NAMES, type InventoryGroup } from './inventory.js';
@@ -156,6 +157,8 @@ export function recoverUninstall(options: { journalRoot: string; extraKinds?: re
  * ```
  */
 export function describeRecovery(report: RecoveryReport): string[] {
+  const refusal = recoveryRefusal(report); // another live run holds the lock, or recovery could not start
+  if (refusal) return [refusal.message];
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
     .map((t) => {
@@ -199,6 +202,8 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   // An earlier run that was killed half-way is finished or rolled back before anything else.
   const recovered = options.dryRun ? empty : await recoverUninstall({ journalRoot, ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}) });
   const notes = describeRecovery(recovered);
+  const refusal = recoveryRefusal(recovered);
+  if (refusal) return { ...refused([], recovered, refusal.message), exitCode: refusal.exitCode };
   if (!recovered.ok) {
     return refused([], recovered, [...notes, `Nothing new was changed. Fix the cause, then run: ${recoverCommand}`].join('\n'));
   }

@@ -14,6 +14,7 @@ import {
   type Outcome,
   type RecoveryReport,
   type Step,
+  recoveryRefusal,
 } from '@unwind/core';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
 import { lookupUser, removeUser, uidMin, kinds as usersKinds, validateUserName } from '@unwind/users';
@@ -115,6 +116,8 @@ export function recoverDestroy(options: { journalRoot: string; extraKinds?: read
  * ```
  */
 export function describeRecovery(report: RecoveryReport): string[] {
+  const refusal = recoveryRefusal(report); // another live run holds the lock, or recovery could not start
+  if (refusal) return [refusal.message];
   return report.transactions
     .filter((t) => t.result !== 'already-finished')
     .map((t) =>
@@ -186,6 +189,8 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
   const recoverCommand = options.recoverCommand ?? `unwind recover --root ${options.journalRoot}`;
   const recovered = await recoverDestroy({ journalRoot: options.journalRoot, ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}), ...(options.exec ? { exec: options.exec } : {}) });
   const notes = describeRecovery(recovered);
+  const refusal = recoveryRefusal(recovered);
+  if (refusal) return { status: 'refused', recovered, exitCode: refusal.exitCode, message: refusal.message };
   if (!recovered.ok) {
     return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} was not touched: an earlier destroy is still unfinished. Fix the cause, then run: ${recoverCommand}`].join('\n') };
   }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderProgress } from '@unwind/cli';
-import { runCommand, type CommandRunner } from '@unwind/core';
+import { runCommand, type CommandRunner, exitCodeOfRecovery } from '@unwind/core';
 import { describeRecovery, destroyUser, recoverDestroy } from './destroy.js';
 import { createSandbox, isSandbox, sandboxLayout } from './sandbox.js';
 
@@ -171,8 +171,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   if (command === 'recover') {
     const report = await recoverDestroy({ journalRoot, exec, onEvent: renderProgress({ stream: err }) });
     const lines = describeRecovery(report);
-    out.write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted destroy.'}\n`);
-    return report.ok ? 0 : 2;
+    (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted destroy.'}\n`);
+    return exitCodeOfRecovery(report);
   }
   const result = await destroyUser({
     user,

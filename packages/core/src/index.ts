@@ -13,7 +13,7 @@ export { exitCodeOf, describeOutcome } from './runner/outcome.js';
 export type { Outcome, CommittedOutcome, RolledBackOutcome, RollbackFailedOutcome, RefusedOutcome, StepReport, StepStatus } from './runner/outcome.js';
 export type { PlanEntry } from './runner/plan.js';
 export type { TransactionEvent, TransactionEventType, EventListener } from './events.js';
-export { exitCodeOfRecovery, recover } from './recover.js';
+export { exitCodeOfRecovery, recover, recoveryRefusal } from './recover.js';
 export type { RecoverOptions, RecoveryReport, RecoveredTransaction } from './recover.js';
 export { fileJournal, reopenTransactionJournal, listTransactionIds, removeTransaction, JOURNAL_FILE, TRANSACTION_ID } from './journal/file-journal.js';
 export type { FileJournalOptions } from './journal/file-journal.js';

@@ -181,6 +181,32 @@ export function exitCodeOfRecovery(report: RecoveryReport): number {
 }
 
 /**
+ * When recovery did not start — another live run holds the lock, the lock
+ * could not be taken, bad input — the plain words and the exit code (3 lock
+ * held, 4 otherwise) a program answers with; undefined when recovery ran.
+ * Nothing was touched in either refusal.
+ *
+ * @example
+ * ```ts
+ * const report = await recover({ root, kinds });
+ * const refusal = recoveryRefusal(report);
+ * if (refusal) { console.error(refusal.message); process.exitCode = refusal.exitCode; }
+ * ```
+ */
+export function recoveryRefusal(report: RecoveryReport): { exitCode: 3 | 4; message: string } | undefined {
+  if (!report.refused) return undefined;
+  const holder = report.holder;
+  if (report.refused.code === 'LOCK_HELD' && holder) {
+    const lockPath = typeof report.refused.context?.lockPath === 'string' ? ` ${report.refused.context.lockPath}` : '';
+    return {
+      exitCode: 3,
+      message: `Nothing was changed: another run holds the lock${lockPath} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}${holder.purpose ? `, ${holder.purpose}` : ''}). Let it finish, then try again.`,
+    };
+  }
+  return { exitCode: report.refused.code === 'LOCK_HELD' ? 3 : 4, message: `Nothing was changed: recovery was refused: ${report.refused.message}` };
+}
+
+/**
  * Closes a journal recovery used; a failure is reported, never thrown: the
  * transaction's result is already decided and recorded.
  */

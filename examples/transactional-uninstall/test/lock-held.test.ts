@@ -1,0 +1,36 @@
+// Another live run holds the journal's lock: the command line answers exit 3,
+// names the holder, prints no stack trace, and changes nothing.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runTypeScript, temporaryDirectory, treeState } from '@unwind/core/testing';
+import { holdLock } from '../../hold-lock.js';
+
+const main = join(import.meta.dirname, '..', 'src', 'main.ts');
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+function expectLockHeld(child: { code: number | null; stdout: string; stderr: string }, pid: number): void {
+  const output = child.stdout + child.stderr;
+  expect(child.code, output).toBe(3);
+  expect(output).toContain(`pid ${pid}`);
+  expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+}
+
+describe('transactional-uninstall: a lock held by another live run', () => {
+  for (const command of ['uninstall', 'recover']) {
+    it(`${command}: exit 3 naming the holder, nothing changed`, async () => {
+      const dir = temporaryDirectory('unwind-uninstall-lock-');
+      cleanups.push(dir.remove);
+      const sandbox = join(dir.path, 'sandbox');
+      expect((await runTypeScript(main, ['init', '--sandbox', sandbox], { cwd: repoRoot })).code).toBe(0);
+      const holder = await holdLock(join(sandbox, 'var', 'lib', 'unwind-uninstall'));
+      cleanups.push(holder.release);
+      const before = treeState(join(sandbox, 'home'));
+      expectLockHeld(await runTypeScript(main, [command, '--sandbox', sandbox], { cwd: repoRoot }), holder.pid);
+      expect(treeState(join(sandbox, 'home'))).toEqual(before);
+    }, 60_000);
+  }
+});
