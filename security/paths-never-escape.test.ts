@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Step } from '@unwind/core';
+import { cannotMount, mountTmpfs } from '@unwind/core/testing';
 import { chmod, chown, ensureDir, remove, symlink, writeFile } from '@unwind/files';
 import { create, encodeManifest, readManifest, restore, snapshot } from '@unwind/snapshots';
 import { filesSandbox, type FilesSandbox } from './files-sandbox.js';
@@ -76,4 +77,28 @@ describe('a tampered snapshot manifest (valid checksum) is refused before anythi
       expect(s.decoyState()).toEqual(decoy);
     });
   }
+});
+
+describe('a mount reached through a symlinked parent is detected (real paths before mount checks)', () => {
+  it('remove of a path whose parent is a symlink to a directory holding a mount: refused, the mounted files kept', async () => {
+    expect(cannotMount()).toBe(false); // root in a private mount namespace: see scripts/test.mjs
+    sb = filesSandbox();
+    const s = sb;
+    const real = join(s.dir, 'real');
+    fs.mkdirSync(join(real, 'parent', 'data'), { recursive: true });
+    const unmount = mountTmpfs(join(real, 'parent', 'data'), '1m');
+    try {
+      fs.writeFileSync(join(real, 'parent', 'data', 'precious'), 'on another filesystem\n');
+      fs.symlinkSync(real, join(s.dir, 'via-link'));
+      const decoy = s.decoyState();
+      // `parent` itself is on the staging filesystem; only the mount below it, seen through the link, says no.
+      const outcome = await run(remove({ paths: [join(s.dir, 'via-link', 'parent')], stagingDir: s.dir }));
+      expect(outcome.status).toBe('rolled-back'); // prepare refused it: nothing moved
+      expect(JSON.stringify(outcome)).toContain('CROSS_DEVICE');
+      expect(fs.readFileSync(join(real, 'parent', 'data', 'precious'), 'utf8')).toBe('on another filesystem\n');
+      expect(s.decoyState()).toEqual(decoy);
+    } finally {
+      unmount();
+    }
+  });
 });

@@ -137,7 +137,8 @@ export const remove = defineStep({
     const crossing: Array<{ source: string; device: number; reason: string }> = [];
     const entries = plan.move.map((original, i): RemoveEntry => {
       const st = fs.lstatSync(original);
-      const inner = mountsWithin(original, mounts);
+      // Real paths: a mount reached through a symlinked parent is still a mount inside what moves.
+      const inner = mountsWithin(resolvedLocation(original), mounts);
       if (inner.length > 0) {
         throw new CrossDeviceError(`${original} is or contains mount point(s) ${inner.join(', ')}; unmount them first. Nothing was moved`, { source: original, mounts: inner });
       }
@@ -279,10 +280,17 @@ function copyBack(entry: RemoveEntry): void {
 }
 
 async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepContext): Promise<void> {
-  if (!lstatOrUndefined(before.staging)) return;
+  const st = lstatOrUndefined(before.staging);
+  if (!st) return;
+  if (!st.isDirectory()) throw new UnexpectedFileTypeError(`${before.staging} is not this step's staging directory; not deleting it`, { path: before.staging });
+  // Checked again right before deleting: something mounted inside staging since `do` is never emptied.
+  const inner = mountsWithin(fs.realpathSync(before.staging), readMountPoints());
+  if (inner.length > 0) {
+    throw new CrossDeviceError(`staging directory ${before.staging} holds mount point(s) ${inner.join(', ')}; unmount them, then run recover again. Nothing was deleted`, { staging: before.staging, mounts: inner });
+  }
   // rm(1) is as fast as deletion gets; the path is our own absolute staging path.
   try {
-    await ctx.exec({ argv: ['rm', '-rf', '--', before.staging], timeoutMs, signal: ctx.signal });
+    await ctx.exec({ argv: ['rm', '-rf', '--one-file-system', '--', before.staging], timeoutMs, signal: ctx.signal });
   } catch (error) {
     if (!(error instanceof CommandNotFoundError)) throw error;
     fs.rmSync(before.staging, { recursive: true, force: true });
