@@ -18,8 +18,7 @@ const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json
 const isRoot = process.getuid?.() === 0;
 const hasUnshare = spawnSync('unshare', ['--version'], { stdio: 'ignore' }).status === 0;
 
-// Crash tests leave stale locks on purpose; their take-over warnings would bury the test output.
-const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --disable-warning=UNWIND_STALE_LOCK`.trim() };
+const env = { ...process.env };
 
 let result;
 if (isRoot && hasUnshare && !process.env.UNWIND_IN_NAMESPACE) {

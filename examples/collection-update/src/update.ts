@@ -16,6 +16,7 @@ import {
   type StepHandle,
   recoveryRefusal,
 } from '@unwind/core';
+import { exitOnThirdSignal } from '@unwind/cli';
 import { copy, ensureDir, kinds as fileKinds, writeFile } from '@unwind/files';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
 import { lockHolds } from './check-lock-step.js';
@@ -233,6 +234,7 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
     const tx = transaction(`update ${manifest.name} ${manifest.version} -> ${release.version}`, {
       journal: fileJournal({ root: journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
       handleSignals: options.handleSignals ?? true,
+    onThirdSignal: exitOnThirdSignal(process.stderr, recoverCommand),
       resumeHint: recoverCommand,
       meta: { collection: dir, from: manifest.version, to: release.version, snapshot: withSnapshot },
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),

@@ -192,7 +192,7 @@ export function faultyExec(fault: (argv: readonly string[]) => Fault): { exec: C
 
 /** Runs a TypeScript file in a child node process (killed after two minutes, stale-lock warnings off). */
 export function runChild(script: string, args: string[], options: { onSpawn?: (pid: number) => void } = {}): Promise<ChildOutcome> {
-  return runTypeScript(script, args, { ...options, cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '--disable-warning=UNWIND_STALE_LOCK' }, killAfterMs: 120_000 });
+  return runTypeScript(script, args, { ...options, cwd: repoRoot, killAfterMs: 120_000 });
 }
 
 export { pool };

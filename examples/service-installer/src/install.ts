@@ -17,6 +17,7 @@ import {
   type StepHandle,
   recoveryRefusal,
 } from '@unwind/core';
+import { exitOnThirdSignal } from '@unwind/cli';
 import { ensureDir, kinds as filesKinds, writeFile } from '@unwind/files';
 import { DEFAULT_LINGER_DIR, enableLinger, kinds as lingerKinds } from '@unwind/linger';
 import { daemonReload, enable, installUnit, kinds as systemdKinds, start, startUserManager, type ManagerOptions } from '@unwind/systemd';
@@ -303,6 +304,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const tx = transaction(`install service ${options.name}`, {
     journal: fileJournal({ root: options.journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
     handleSignals: options.handleSignals ?? true,
+    onThirdSignal: exitOnThirdSignal(process.stderr, recoverCommand),
     resumeHint: recoverCommand,
     meta: { service: options.name, ...(options.prefix ? { sandbox: options.prefix } : {}) },
     ...(options.exec ? { exec: options.exec } : {}),

@@ -14,6 +14,7 @@ import {
   type Step,
   recoveryRefusal,
 } from '@unwind/core';
+import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as fileKinds, remove } from '@unwind/files';
 import { INVENTORY, INVENTORY_NAMES, type InventoryGroup } from './inventory.js';
 import { findCrossings } from './preflight.js';
@@ -237,6 +238,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   const tx = transaction(`uninstall ${stateDir}`, {
     journal: fileJournal({ root: journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
     handleSignals: options.handleSignals ?? true,
+    onThirdSignal: exitOnThirdSignal(process.stderr, recoverCommand),
     resumeHint: recoverCommand,
     meta: { stateDir, stagingDir, keepConfig: options.keepConfig === true, keepData: options.keepData === true },
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),

@@ -16,6 +16,7 @@ import {
   type Step,
   recoveryRefusal,
 } from '@unwind/core';
+import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
 import { lookupUser, removeUser, uidMin, kinds as usersKinds, validateUserName } from '@unwind/users';
 import { destroyAsUser, kinds as ownKinds } from './steps.js';
@@ -218,6 +219,7 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
   const tx = transaction(`destroy user ${options.user}`, {
     journal: fileJournal({ root: options.journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
     handleSignals: options.handleSignals ?? true,
+    onThirdSignal: exitOnThirdSignal(process.stderr, recoverCommand),
     resumeHint: recoverCommand,
     meta: { user: options.user, app: options.app, ...(options.prefix ? { sandbox: options.prefix } : {}) },
     ...(options.exec ? { exec: options.exec } : {}),

@@ -6,6 +6,7 @@
  * @module @unwind/cli
  */
 export { renderProgress } from './progress.js';
+export { exitOnThirdSignal } from './signal-exit.js';
 export type { ProgressOptions, ProgressRenderer, EventSource } from './progress.js';
 export { runCli, version } from './program.js';
 export type { RunOptions } from './program.js';

@@ -230,9 +230,7 @@ async function checkStates(
     const statesFile = join(base, 'states.jsonl');
     const resultsFile = join(base, 'results.jsonl');
     fs.writeFileSync(statesFile, states.slice(start, start + batch).map((s) => JSON.stringify(s)).join('\n') + '\n');
-    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile })], {
-      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --disable-warning=UNWIND_STALE_LOCK`.trim() },
-    });
+    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile })]);
     if (child.code !== 0) throw new Error(`the crash-state checker ended with ${child.signal ?? child.code}: ${child.stderr}`);
     for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
       if (!line) continue;
