@@ -2,7 +2,8 @@
  * The test helpers that need no test framework: a context for calling a kind
  * directly, core's own test kinds, tree snapshots, and the environment helpers
  * tests share (children via tsx, mounts, chattr, temp dirs), and the
- * crash-state explorer (power loss, not just SIGKILL). Usable from
+ * crash-state explorer (power loss, not just SIGKILL), and a throw-away
+ * machine with systemd as PID 1. Usable from
  * `node:test`, jest or vitest; `@unwind/core/testing` adds the vitest
  * conformance suite.
  *
@@ -20,3 +21,5 @@ export { recordOperations } from './crash-states/record.js';
 export { readTrace } from './crash-states/trace.js';
 export type { Trace, TraceOperation } from './crash-states/trace.js';
 export { seededRandom } from './crash-states/states.js';
+export { bootMachine, cannotBootMachine, MachineBootError, MachineLeftoverError } from './machine.js';
+export type { Machine, MachineCommandOptions, MachineOptions } from './machine.js';
