@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fileJournal, recover, runCommand, type CommandRunner, type JournalRecord, type RecoveryReport, type StepHandle } from '@unwind/core';
+import { fileJournal, recover, runCommand, withPrograms, type CommandRunner, type JournalRecord, type RecoveryReport, type StepHandle } from '@unwind/core';
 import { enableLinger, disableLinger, isLingering, kinds as lingerKinds } from '@unwind/linger';
 import { reconcile, type AnyStep, type PlannedChange, type ReconcileReport } from '@unwind/reconcile';
 import { installUnit, isActive, kinds as systemdKinds, restart, startUserManager, stop, unitState, type ManagerOptions } from '@unwind/systemd';
@@ -93,7 +93,9 @@ export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, 
 export function settings(config: ReconcilerConfig) {
   const prefix = config.prefix;
   const timeout = config.commandTimeoutMs ?? 30_000;
-  const exec = prefix ? prefixExec(prefix, config.exec ?? runCommand) : (config.exec ?? runCommand);
+  const base = prefix ? prefixExec(prefix, config.exec ?? runCommand) : (config.exec ?? runCommand);
+  const configured = configuredPrograms(config);
+  const exec = Object.keys(configured).length ? withPrograms(base, configured) : base;
   const target: Target = config.target ?? { kind: 'per-user' };
   const group = config.group ?? DEFAULT_GROUP;
   const marker = config.marker ?? DEFAULT_MARKER;
@@ -227,7 +229,15 @@ export async function reconcileContainers(config: ReconcilerConfig): Promise<Rec
  * await recoverContainers({ stateDir: '/var/lib/container-reconciler' });
  * ```
  */
-export function recoverContainers(config: Pick<ReconcilerConfig, 'stateDir' | 'prefix' | 'exec'>): Promise<RecoveryReport> {
-  const exec = config.prefix ? prefixExec(config.prefix, config.exec ?? runCommand) : (config.exec ?? runCommand);
+export function recoverContainers(config: Pick<ReconcilerConfig, 'stateDir' | 'prefix' | 'exec' | 'loginctl' | 'systemSystemctl'>): Promise<RecoveryReport> {
+  const configured = configuredPrograms(config);
+  const base = config.prefix ? prefixExec(config.prefix, config.exec ?? runCommand) : (config.exec ?? runCommand);
+  // Programs come from this configuration, never from the journal (recovery ignores journaled program paths).
+  const exec = Object.keys(configured).length ? withPrograms(base, configured) : base;
   return recover({ root: join(config.stateDir, 'journal'), kinds: reconcilerKinds, exec });
+}
+
+/** The programs the configuration names, as {@link withPrograms} takes them. */
+function configuredPrograms(config: Pick<ReconcilerConfig, 'loginctl' | 'systemSystemctl'>): Record<string, string> {
+  return { ...(config.loginctl ? { loginctl: config.loginctl } : {}), ...(config.systemSystemctl ? { systemctl: config.systemSystemctl } : {}) };
 }

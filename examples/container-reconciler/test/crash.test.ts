@@ -62,9 +62,9 @@ describe.skipIf(skip)('container reconciler: SIGKILL at every journal record of 
       const result = await runChild(child, [JSON.stringify({ config: serialisable(s), killAt: { key: x, record: n } })]);
       const records = listTransactions(join(s.stateDir, 'journal')).find((t) => t.state?.name === `containers: ${kind} ${x}`)?.state?.records ?? [];
       const passedCommitPoint = records.some((r) => r.kind === 'commit-point');
-      const report = await recoverContainers({ stateDir: s.stateDir, prefix: s.prefix });
+      const report = await recoverContainers({ stateDir: s.stateDir, prefix: s.prefix, loginctl: s.loginctl, systemSystemctl: s.systemctl });
       const recovered = await s.state([a, x]);
-      const again = await recoverContainers({ stateDir: s.stateDir, prefix: s.prefix });
+      const again = await recoverContainers({ stateDir: s.stateDir, prefix: s.prefix, loginctl: s.loginctl, systemSystemctl: s.systemctl });
       return { n, s, a, x, before, result, passedCommitPoint, report, recovered, again, second: await s.state([a, x]) };
     });
     let past = 0;

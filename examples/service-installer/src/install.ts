@@ -4,7 +4,9 @@ import {
   exitCodeOf,
   fileJournal,
   recover,
+  runCommand,
   transaction,
+  withPrograms,
   validateName,
   type AnyStepKind,
   type CommandRunner,
@@ -213,12 +215,14 @@ export function installSteps(options: InstallOptions, gidOf: (get: ResultReader)
  * const report = await recoverInstall({ journalRoot: '/var/lib/unwind-service-installer' });
  * ```
  */
-export function recoverInstall(options: { journalRoot: string; extraKinds?: readonly AnyStepKind[]; onEvent?: EventListener; exec?: CommandRunner }): Promise<RecoveryReport> {
+export function recoverInstall(options: { journalRoot: string; extraKinds?: readonly AnyStepKind[]; onEvent?: EventListener; exec?: CommandRunner; loginctl?: string }): Promise<RecoveryReport> {
+  // The sandbox's loginctl comes from this configuration, never from the journal.
+  const exec = options.loginctl ? withPrograms(options.exec ?? runCommand, { loginctl: options.loginctl }) : options.exec;
   return recover({
     root: options.journalRoot,
     kinds: [...installerKinds, ...(options.extraKinds ?? [])],
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    ...(options.exec ? { exec: options.exec } : {}),
+    ...(exec ? { exec } : {}),
   });
 }
 
@@ -298,7 +302,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   validateName(options.name, { what: 'service name', pattern: /^[a-z_][a-z0-9_-]*$/, maxLength: 32 });
   const where = options.prefix ? `in the sandbox ${options.prefix}` : 'on this machine';
   const recoverCommand = options.recoverCommand ?? `unwind recover --root ${options.journalRoot}`;
-  const recovered = await recoverInstall({ journalRoot: options.journalRoot, ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}), ...(options.exec ? { exec: options.exec } : {}) });
+  const recovered = await recoverInstall({ journalRoot: options.journalRoot, ...(options.loginctl ? { loginctl: options.loginctl } : {}), ...(options.extraKinds ? { extraKinds: options.extraKinds } : {}), ...(options.exec ? { exec: options.exec } : {}) });
   const notes = describeRecovery(recovered);
 
   const tx = transaction(`install service ${options.name}`, {

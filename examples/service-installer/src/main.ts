@@ -157,7 +157,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
   try {
     const m: ManagerOptions = { scope: 'user', home: manager.home, runtimeDir: manager.runtimeDir, unitDir: join(manager.home, '.config/systemd/user'), commandTimeoutMs: 15_000 };
-    if (command === 'recover') return await runRecover(journalRoot, out, err, extra.extraKinds);
+    if (command === 'recover') return await runRecover(journalRoot, out, err, extra.extraKinds, sb.loginctl);
     const code = await runInstall(
       {
         name,
@@ -190,8 +190,8 @@ async function runInstall(options: InstallOptions, out: NodeJS.WritableStream, e
   return result.exitCode;
 }
 
-async function runRecover(journalRoot: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extraKinds: InstallOptions['extraKinds']): Promise<number> {
-  const report = await recoverInstall({ journalRoot, ...(extraKinds ? { extraKinds } : {}) });
+async function runRecover(journalRoot: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extraKinds: InstallOptions['extraKinds'], loginctl?: string): Promise<number> {
+  const report = await recoverInstall({ journalRoot, ...(extraKinds ? { extraKinds } : {}), ...(loginctl ? { loginctl } : {}) });
   const lines = describeRecovery(report);
   (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted install.'}\n`);
   return exitCodeOfRecovery(report);

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from 'io-ts';
-import { defaultEnv, defineStep, InvalidInputError, validateAbsolutePath, VerificationError, type StepContext } from '@unwind/core';
+import { defaultEnv, defineStep, programFor, InvalidInputError, validateAbsolutePath, VerificationError, type StepContext } from '@unwind/core';
 import { isLingering } from '@unwind/linger';
 import { ManagerOptions, unitState, UnitNotActiveError, validateUnitName } from '@unwind/systemd';
 import { lookupGroup, lookupUser, validateUserName } from '@unwind/users';
@@ -87,7 +87,7 @@ type CheckArgs = t.TypeOf<typeof CheckArgs>;
 /** `systemctl show -p MainPID` for the scope in the args (env given explicitly, like @unwind/systemd does). */
 async function mainPid(a: CheckArgs, unit: string, ctx: StepContext): Promise<number> {
   const scope = a.scope ?? 'system';
-  const argv = [a.systemctl ?? 'systemctl'];
+  const argv = [programFor(a.systemctl, 'systemctl', ctx.phase)];
   const env = defaultEnv();
   if (scope === 'user') {
     argv.push('--user');

@@ -48,9 +48,9 @@ describe.skipIf(skip)('service installer: SIGKILL after every journal record, th
       const result = await runChild(child, [JSON.stringify({ root: sb.root, name, manager: manager(), killAtRecord: n })]);
       const records = listTransactions(sb.journalRoot)[0]?.state?.records ?? [];
       const passedCommitPoint = records.some((r) => r.kind === 'commit-point');
-      const report = await recoverInstall({ journalRoot: sb.journalRoot, extraKinds: testKinds });
+      const report = await recoverInstall({ journalRoot: sb.journalRoot, extraKinds: testKinds, loginctl: sb.loginctl });
       const recovered = await installerState(sb, name);
-      const again = await recoverInstall({ journalRoot: sb.journalRoot, extraKinds: testKinds });
+      const again = await recoverInstall({ journalRoot: sb.journalRoot, extraKinds: testKinds, loginctl: sb.loginctl });
       return { n, sb, name, before, result, passedCommitPoint, report, recovered, again, second: await installerState(sb, name) };
     });
     let passed = 0;
@@ -87,7 +87,7 @@ describe.skipIf(skip)('service installer: SIGKILL after every journal record, th
       const { sb, name } = fresh();
       const before = await installerState(sb, name);
       const result = await runChild(child, [JSON.stringify({ root: sb.root, name, manager: manager(), killAtRecord: n, failAtEnd: true })]);
-      const report = await recoverInstall({ journalRoot: sb.journalRoot, extraKinds: testKinds });
+      const report = await recoverInstall({ journalRoot: sb.journalRoot, extraKinds: testKinds, loginctl: sb.loginctl });
       return { n, before, result, report, recovered: await installerState(sb, name) };
     });
     for (const o of outcomes) {

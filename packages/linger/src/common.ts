@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as t from 'io-ts';
-import { validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
+import { programFor, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
 
 /**
  * Where logind keeps linger flags: one empty file per lingering user.
@@ -26,7 +26,11 @@ export const LingerArgs = t.intersection([
   t.partial({
     /** The linger directory (default /var/lib/systemd/linger). */
     lingerDir: t.string,
-    /** The loginctl program (default `loginctl` from PATH). */
+    /**
+     * The loginctl program while your process runs the step (default `loginctl` from PATH).
+     * Recovery never runs a program named in a journal: it runs `loginctl` through the command
+     * runner given to `recover({ exec })` — map it there with `withPrograms` from @unwind/core.
+     */
     loginctl: t.string,
     /** Timeout of the loginctl call, in ms (default 30 000). */
     commandTimeoutMs: t.number,
@@ -65,7 +69,7 @@ export function isLingering(user: string, options: { lingerDir?: string } = {}):
 
 /** Runs `loginctl enable-linger|disable-linger USER` through the step's command runner. */
 export async function loginctl(a: LingerArgs, ctx: StepContext, enable: boolean): Promise<void> {
-  await ctx.exec({ argv: [a.loginctl ?? 'loginctl', enable ? 'enable-linger' : 'disable-linger', a.user], signal: ctx.signal, timeoutMs: a.commandTimeoutMs ?? 30_000 });
+  await ctx.exec({ argv: [programFor(a.loginctl, 'loginctl', ctx.phase), enable ? 'enable-linger' : 'disable-linger', a.user], signal: ctx.signal, timeoutMs: a.commandTimeoutMs ?? 30_000 });
 }
 
 /** Sets the state through loginctl when it differs (idempotent). */

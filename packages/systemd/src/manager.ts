@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import * as t from 'io-ts';
-import { defaultEnv, InvalidInputError, validateAbsolutePath, validateName, type CommandResult, type CommandRunner } from '@unwind/core';
+import { defaultEnv, programFor, InvalidInputError, validateAbsolutePath, validateName, type CommandResult, type CommandRunner } from '@unwind/core';
 import { UserNotFoundError } from './errors.js';
 
 /**
@@ -42,7 +42,11 @@ export const ManagerOptions = t.partial({
   runtimeDir: t.string,
   /** DBUS_SESSION_BUS_ADDRESS for the `user` scope, when the user bus is needed; default `<runtimeDir>/bus` if that socket exists. */
   busAddress: t.string,
-  /** The systemctl program. Default `systemctl` (found on PATH). */
+  /**
+   * The systemctl program while your process runs the step. Default `systemctl` (found on PATH).
+   * Recovery never runs a program named in a journal: it runs `systemctl` through the command
+   * runner given to `recover({ exec })` — map it there with `withPrograms` from @unwind/core.
+   */
   systemctl: t.string,
   /** Timeout of one systemctl call, ms. Default 30 000. */
   commandTimeoutMs: t.number,
@@ -54,6 +58,8 @@ export type ManagerOptions = t.TypeOf<typeof ManagerOptions>;
 export interface Runner {
   exec: CommandRunner;
   signal?: AbortSignal;
+  /** `recover` when the options were read back from a journal: the systemctl program then is never theirs. */
+  phase?: 'run' | 'recover' | 'plan';
 }
 
 /** Checks the manager options up front; throws {@link InvalidInputError}. */
@@ -77,9 +83,10 @@ export function validateUserName(name: unknown): string {
 }
 
 /** `[systemctl, scope flags...]`. */
-export function systemctlPrefix(options: ManagerOptions): string[] {
+export function systemctlPrefix(options: ManagerOptions, phase: Runner['phase'] = 'run'): string[] {
   const scope = options.scope ?? 'system';
-  const program = options.systemctl ?? 'systemctl';
+  // A program path read back from a journal is never run: recovery runs `systemctl` through the configured runner.
+  const program = programFor(options.systemctl, 'systemctl', phase);
   // --no-ask-password: a polkit prompt would hang a non-interactive run until its timeout.
   if (scope === 'system') return [program, '--no-ask-password'];
   if (scope === 'user') return [program, '--user', '--no-ask-password'];
@@ -122,7 +129,7 @@ function isSocket(path: string): boolean {
  */
 export function systemctl(options: ManagerOptions, runner: Runner, args: string[], extra: { okExitCodes?: number[]; timeoutMs?: number } = {}): Promise<CommandResult> {
   return runner.exec({
-    argv: [...systemctlPrefix(options), ...args],
+    argv: [...systemctlPrefix(options, runner.phase), ...args],
     env: systemctlEnv(options),
     timeoutMs: extra.timeoutMs ?? options.commandTimeoutMs ?? 30_000,
     ...(runner.signal ? { signal: runner.signal } : {}),

@@ -27,7 +27,7 @@ export function validateUnitArgs(use: UnitUse) {
 
 /** The command runner and signal of a step context. */
 export function runnerOf(ctx: StepContext): Runner {
-  return { exec: ctx.exec, signal: ctx.signal };
+  return { exec: ctx.exec, signal: ctx.signal, phase: ctx.phase };
 }
 
 /** `verb unit (scope)`. */
