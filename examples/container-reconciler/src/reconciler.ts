@@ -94,8 +94,7 @@ export function settings(config: ReconcilerConfig) {
   const prefix = config.prefix;
   const timeout = config.commandTimeoutMs ?? 30_000;
   const base = prefix ? prefixExec(prefix, config.exec ?? runCommand) : (config.exec ?? runCommand);
-  const configured = configuredPrograms(config);
-  const exec = Object.keys(configured).length ? withPrograms(base, configured) : base;
+  const exec = configuredPrograms(base, config);
   const target: Target = config.target ?? { kind: 'per-user' };
   const group = config.group ?? DEFAULT_GROUP;
   const marker = config.marker ?? DEFAULT_MARKER;
@@ -230,14 +229,21 @@ export async function reconcileContainers(config: ReconcilerConfig): Promise<Rec
  * ```
  */
 export function recoverContainers(config: Pick<ReconcilerConfig, 'stateDir' | 'prefix' | 'exec' | 'loginctl' | 'systemSystemctl'>): Promise<RecoveryReport> {
-  const configured = configuredPrograms(config);
   const base = config.prefix ? prefixExec(config.prefix, config.exec ?? runCommand) : (config.exec ?? runCommand);
   // Programs come from this configuration, never from the journal (recovery ignores journaled program paths).
-  const exec = Object.keys(configured).length ? withPrograms(base, configured) : base;
+  const exec = configuredPrograms(base, config);
   return recover({ root: join(config.stateDir, 'journal'), kinds: reconcilerKinds, exec });
 }
 
-/** The programs the configuration names, as {@link withPrograms} takes them. */
-function configuredPrograms(config: Pick<ReconcilerConfig, 'loginctl' | 'systemSystemctl'>): Record<string, string> {
-  return { ...(config.loginctl ? { loginctl: config.loginctl } : {}), ...(config.systemSystemctl ? { systemctl: config.systemSystemctl } : {}) };
+/**
+ * The runner with the programs this configuration names: `loginctl`, and the
+ * systemctl that reaches the system manager. Recovery runs bare program names
+ * (it never runs a path read from a journal), so this is where they are
+ * mapped: a `systemctl` call for a user's manager (`--user`) stays the real
+ * one, any other goes to `systemSystemctl`.
+ */
+function configuredPrograms(base: CommandRunner, config: Pick<ReconcilerConfig, 'loginctl' | 'systemSystemctl'>): CommandRunner {
+  const exec = config.loginctl ? withPrograms(base, { loginctl: config.loginctl }) : base;
+  const systemManager = config.systemSystemctl ? withPrograms(exec, { systemctl: config.systemSystemctl }) : exec;
+  return (spec) => (spec.argv[0] === 'systemctl' && !spec.argv.includes('--user') ? systemManager(spec) : exec(spec));
 }
