@@ -1,18 +1,8 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'testing/index': 'src/testing/index.ts',
-    'testing/helpers': 'src/testing/helpers.ts',
-    // The crash-state explorer's child processes load these by path.
-    'testing/crash-states/record-preload': 'src/testing/crash-states/record-preload.ts',
-    'testing/crash-states/run-steps': 'src/testing/crash-states/run-steps.ts',
-    'testing/crash-states/check-child': 'src/testing/crash-states/check-child.ts',
-  },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
+const shared = {
+  // dist/ is emptied by the build script before both builds run (they run side by side).
+  clean: false,
   // No sourcemaps: the output is readable unminified JavaScript, and maps that embed
   // the sources were most of each tarball (maps without them would point at files not shipped).
   sourcemap: false,
@@ -23,4 +13,29 @@ export default defineConfig({
   // It is therefore a devDependency only: bundled, never also installed.
   noExternal: ['p-retry'],
   external: ['vitest'],
-});
+} as const;
+
+export default defineConfig([
+  {
+    ...shared,
+    entry: {
+      index: 'src/index.ts',
+      'testing/index': 'src/testing/index.ts',
+      'testing/helpers': 'src/testing/helpers.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+  },
+  {
+    ...shared,
+    // The crash-state explorer's child processes, loaded by path as ES modules (they use top-level
+    // await, which a CommonJS build cannot hold), from either build of the testing entry.
+    entry: {
+      'testing/crash-states/record-preload': 'src/testing/crash-states/record-preload.ts',
+      'testing/crash-states/run-steps': 'src/testing/crash-states/run-steps.ts',
+      'testing/crash-states/check-child': 'src/testing/crash-states/check-child.ts',
+    },
+    format: ['esm'],
+    dts: false,
+  },
+]);
