@@ -49,7 +49,7 @@ export function seedCollection(dir: string): void {
  */
 export function seedRelease(dir: string): void {
   put(dir, 'skills/review.md', '# review\nread the diff twice\nthen run the tests\n');
-  put(dir, 'commands/deploy.sh', '#!/bin/sh\necho deploying v2\n');
+  put(dir, 'commands/deploy.sh', '#!/bin/sh\necho deploying v2\n', 0o755);
   put(dir, 'agents/helper/agent.md', '# helper\nanswer questions\n');
   const artifacts = [
     { name: 'skills/review.md', version: '1.1.0' },

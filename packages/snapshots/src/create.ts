@@ -201,7 +201,14 @@ function existingSnapshot(store: string, id: string, source: string): SnapshotIn
  */
 export function removePartial(store: string, id: string): boolean {
   const partial = partialDir(store, checkId(id));
-  const st = fs.lstatSync(partial, { throwIfNoEntry: false });
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(partial, { throwIfNoEntry: false });
+  } catch (error) {
+    // A store that is not a directory holds no partial snapshot (lstat says ENOTDIR, not ENOENT).
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw error;
+  }
   if (!st) return false;
   if (!st.isDirectory()) throw new SnapshotCreateError(`${partial} is not a directory this code made; left untouched`, { store, id });
   fs.rmSync(partial, { recursive: true, force: true });

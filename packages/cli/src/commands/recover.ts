@@ -72,6 +72,11 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
     }
     throw new CliError(`cannot take the lock of ${root}: ${describeErrno((error as { cause?: unknown }).cause ?? error)}`, EXIT.badInput);
   }
+  // The library reports a take-over and never prints; the command line says it, as it is the one that acts.
+  if (lock.tookOverFrom) {
+    const h = lock.tookOverFrom;
+    println(io.stderr, `unwind: took over the stale lock ${lock.path} of dead process ${h.pid} on ${h.host} (held since ${h.acquiredAt})`);
+  }
   const results: Result[] = [];
   try {
     const ids = txid !== undefined ? [findTransaction(root, txid)] : listTransactionIds(root);
