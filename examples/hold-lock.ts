@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { expect } from 'vitest';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const lockModule = pathToFileURL(join(repoRoot, 'packages/core/src/lock.ts')).href;
@@ -52,4 +53,20 @@ setInterval(() => {}, 1000);`;
     });
   });
   return { pid: child.pid!, release };
+}
+
+/**
+ * What every example's command line must answer while another live run holds
+ * its lock: exit 3, the holder's pid named, and no stack trace.
+ *
+ * @example
+ * ```ts
+ * expectLockHeld(await runTypeScript(main, ['recover', '--sandbox', sandbox]), holder.pid);
+ * ```
+ */
+export function expectLockHeld(child: { code: number | null; stdout: string; stderr: string }, pid: number): void {
+  const output = child.stdout + child.stderr;
+  expect(child.code, output).toBe(3);
+  expect(output).toContain(`pid ${pid}`);
+  expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
 }

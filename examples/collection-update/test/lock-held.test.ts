@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTypeScript, temporaryDirectory, treeState } from '@unwind/core/testing';
-import { holdLock } from '../../hold-lock.js';
+import { expectLockHeld, holdLock } from '../../hold-lock.js';
 
 const main = join(import.meta.dirname, '..', 'src', 'main.ts');
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -11,13 +11,6 @@ const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
-
-function expectLockHeld(child: { code: number | null; stdout: string; stderr: string }, pid: number): void {
-  const output = child.stdout + child.stderr;
-  expect(child.code, output).toBe(3);
-  expect(output).toContain(`pid ${pid}`);
-  expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
-}
 
 describe('collection-update: a lock held by another live run', () => {
   for (const command of ['update', 'recover']) {
