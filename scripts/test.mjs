@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-// Runs every test project. As root, the run happens inside a private mount
+// Runs every test project, and fails when any test was skipped or the run is
+// not root (a suite whose real-component tests skip proves nothing), unless
+// the user opts out with UNWIND_TEST_ALLOW_SKIPS=1 — then it lists exactly
+// what did not run. CI never opts out.
+// As root, the run happens inside a private mount
 // namespace (`unshare --mount`): the tmpfs mounts of the EXDEV/ENOSPC tests and
 // the /run/systemd tmpfs of the systemd user manager can never leak onto the
 // machine, even if a test dies before its teardown.
@@ -31,12 +35,33 @@ if (isRoot && hasUnshare && !process.env.UNWIND_IN_NAMESPACE) {
   else if (!hasUnshare) console.warn('unwind tests: `unshare` not found — mount and systemd tests will skip and say why');
   result = spawnSync(process.execPath, [vitest, ...args], { stdio: 'inherit', env });
 }
+const allowSkips = process.env.UNWIND_TEST_ALLOW_SKIPS === '1';
+let status = result.status ?? 1;
+let report;
 try {
-  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
-  const skipped = report.numPendingTests + report.numTodoTests;
-  console.log(`\nunwind: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  report = JSON.parse(readFileSync(reportFile, 'utf8'));
 } catch {
   console.log('\nunwind: the test run wrote no report');
+  status = 1;
+}
+if (report) {
+  const notRun = report.testResults.flatMap((file) =>
+    file.assertionResults.filter((test) => ['pending', 'skipped', 'todo', 'disabled'].includes(test.status)).map((test) => `${file.name}: ${test.fullName}`),
+  );
+  const skipped = Math.max(notRun.length, report.numPendingTests + report.numTodoTests);
+  if (skipped > 0) {
+    console.log(`\nunwind: ${skipped} test(s) did not run:`);
+    for (const line of notRun) console.log(`  - ${line}`);
+    if (!allowSkips) {
+      console.log('unwind: FAILED — a skipped test proves nothing. Run as root with unshare; or, knowing what is not tested, set UNWIND_TEST_ALLOW_SKIPS=1.');
+      status = status || 1;
+    }
+  }
+  if (!isRoot && !allowSkips) {
+    console.log('unwind: FAILED — not run as root: the real-component tests need root (set UNWIND_TEST_ALLOW_SKIPS=1 to run what can run).');
+    status = status || 1;
+  }
+  console.log(`\nunwind: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
 }
 rmSync(reportDir, { recursive: true, force: true });
-process.exit(result.status ?? 1);
+process.exit(status);
