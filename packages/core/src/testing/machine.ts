@@ -47,7 +47,7 @@ export interface MachineOptions {
  *
  * @example
  * ```ts
- * const options: MachineCommandOptions = { env: { CI: '1' }, cwd: '/work/repo' };
+ * const options: MachineCommandOptions = { env: { CI: '1' }, cwd: '/srv/checkout' };
  * machine.run(['systemctl', 'is-active', 'dbus.service'], options);
  * ```
  */
