@@ -132,13 +132,7 @@ export function renameDurably(from: string, to: string): void {
 export function writeFileAtomically(path: string, data: string | Uint8Array, options: AtomicWriteOptions): void {
   const temporary = temporaryNameFor(path, options.temporaryPrefix);
   writeTemporaryFile(temporary, data, options);
-  try {
-    fs.renameSync(temporary, path);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw error;
-  }
-  syncDirectory(dirname(path));
+  moveIntoPlace(temporary, path);
 }
 
 /**
@@ -153,6 +147,11 @@ export function writeFileAtomically(path: string, data: string | Uint8Array, opt
 export function symlinkAtomically(target: string, path: string, options: { temporaryPrefix?: string } = {}): void {
   const temporary = temporaryNameFor(path, options.temporaryPrefix);
   fs.symlinkSync(target, temporary);
+  moveIntoPlace(temporary, path);
+}
+
+/** Renames a temp entry beside `path` over it durably; a failed rename removes the temp and leaves `path` as it was. */
+function moveIntoPlace(temporary: string, path: string): void {
   try {
     fs.renameSync(temporary, path);
   } catch (error) {
