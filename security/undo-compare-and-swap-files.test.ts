@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileJournal, recover, transaction, type AnyStepKind, type Step } from '@unwind/core';
 import { failingStep } from '@unwind/core/testing';
-import { chmod, chown, copy, ensureDir, kinds as filesKinds, move, symlink, writeFile } from '@unwind/files';
+import { chmod, chown, copy, ensureDir, kinds as filesKinds, move, remove, symlink, writeFile } from '@unwind/files';
 import { filesSandbox, type FilesSandbox } from './files-sandbox.js';
 
 // Undo is compare-and-swap: an admin's change made while the rollback runs
@@ -98,6 +98,28 @@ const cases: Case[] = [
       fs.renameSync(join(d, 'to.new'), join(d, 'to'));
     },
     state: (d) => content(join(d, 'to')),
+  },
+  {
+    name: 'remove of a file (a new file at its place)',
+    setup: (d) => fs.writeFileSync(join(d, 'old.log'), 'removed by the step\n'),
+    step: (d) => remove({ paths: [join(d, 'old.log')] }),
+    admin: (d) => fs.writeFileSync(join(d, 'old.log'), 'a new log the admin started\n'),
+    state: (d) => content(join(d, 'old.log')),
+  },
+  {
+    name: 'remove of a directory with a keep list (a new directory at a staged place)',
+    setup: (d) => {
+      fs.mkdirSync(join(d, 'home', '.ssh'), { recursive: true });
+      fs.mkdirSync(join(d, 'home', 'cache'));
+      fs.writeFileSync(join(d, 'home', 'cache', 'old'), 'old\n');
+      fs.writeFileSync(join(d, 'home', 'notes'), 'notes\n');
+    },
+    step: (d) => remove({ paths: [join(d, 'home')], keep: [join(d, 'home', '.ssh')], stagingDir: d }),
+    admin: (d) => {
+      fs.mkdirSync(join(d, 'home', 'cache'), { recursive: true });
+      fs.writeFileSync(join(d, 'home', 'cache', 'new'), 'the admin\'s\n');
+    },
+    state: (d) => content(join(d, 'home', 'cache', 'new')),
   },
 ];
 

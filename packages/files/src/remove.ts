@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { CommandNotFoundError, InvalidInputError, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { CommandNotFoundError, InvalidInputError, UndoConflictError, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
+import { describeFound } from './replace.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
@@ -191,7 +192,7 @@ export const remove = defineStep({
     const gone = before.kept.filter((k) => !lstatOrUndefined(k));
     if (gone.length > 0) throw new VerificationError(`kept paths are missing: ${gone.join(', ')}`, { paths: gone });
   },
-  undo: async (_a, before) => restore(before),
+  undo: async (_a, before, after) => restore(before, after !== undefined),
   verifyUndo: async (_a, before) => {
     if (lstatOrUndefined(before.staging)) throw new VerificationError(`staging directory ${before.staging} still exists after undo`, { staging: before.staging });
     const missing = before.entries.filter((e) => !lstatOrUndefined(e.original));
@@ -231,11 +232,16 @@ function copyThenDelete(entry: RemoveEntry): boolean {
 
 /**
  * Moves every staged path back, newest first. Idempotent: an entry whose
- * staged copy is gone is already back (or never moved). Collects every
- * failure and throws one RestoreError that lists what is where.
+ * staged copy is gone is already back (or never moved). Compare-and-swap
+ * first, before anything moves: a staged entry whose original place holds
+ * something this step did not leave there (an admin's new file, a later
+ * transaction's directory) is an {@link UndoConflictError}, and nothing is
+ * moved back or overwritten. Collects every other failure and throws one
+ * RestoreError that lists what is where.
  */
-function restore(before: RemoveBefore): void {
+function restore(before: RemoveBefore, doFinished: boolean): void {
   if (!lstatOrUndefined(before.staging)) return;
+  checkNothingInTheWay(before, doFinished);
   const remaining: StagedPath[] = [];
   const problems: string[] = [];
   const parents = new Set<string>();
@@ -265,6 +271,28 @@ function restore(before: RemoveBefore): void {
   if (remaining.length > 0) throw new RestoreError(before.staging, remaining.reverse(), problems);
   removeTree(before.staging);
   syncDirectory(dirname(before.staging));
+}
+
+/**
+ * Throws UndoConflictError when an original place that undo would fill is
+ * taken. A renamed entry left nothing behind (a rename is atomic), so
+ * anything there is someone else's. A copied entry's original was deleted
+ * whole once `do` finished; before that, what is there may be the rest of
+ * the original this step was deleting, which undo replaces.
+ */
+function checkNothingInTheWay(before: RemoveBefore, doFinished: boolean): void {
+  const taken = before.entries.filter((entry) => {
+    const staged = entry.method === 'rename' ? lstatOrUndefined(entry.staged) : lstatOrUndefined(copied(entry));
+    if (!staged || !lstatOrUndefined(entry.original)) return false;
+    return entry.method === 'rename' || doFinished;
+  });
+  if (taken.length === 0) return;
+  const first = taken[0]!;
+  throw new UndoConflictError(first.original, `nothing (this step moved it to ${first.staged})`, describeFound(first.original, lstatOrUndefined(first.original)), {
+    staging: before.staging,
+    taken: taken.map((entry) => ({ original: entry.original, staged: entry.staged })),
+    resolve: 'move what is now at each original place away (or keep it and remove the staged copy by hand), then run unwind recover again',
+  });
 }
 
 /** Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted original goes). */

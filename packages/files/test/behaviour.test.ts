@@ -199,7 +199,7 @@ describe('remove', () => {
     await remove.definition.undo(args, before, undefined, ctx);
   });
 
-  it('if moving back fails, keeps the staging directory and says where everything is', async () => {
+  it('a new file where a staged path belongs: UndoConflictError before anything moves back, nothing overwritten', async () => {
     const d = dir();
     tree(d);
     const ctx = context();
@@ -208,19 +208,42 @@ describe('remove', () => {
     const after = await remove.definition.do(args, before, ctx);
     fs.writeFileSync(join(d, 'home', 'alice', 'notes'), 'a new file in the way\n');
     const error = await remove.definition.undo(args, before, after, ctx).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(RestoreError);
-    const restoreError = error as RestoreError;
-    expect(restoreError.remaining).toEqual([{ staged: join(before.staging, '1'), original: join(d, 'home', 'alice', 'notes') }]);
-    expect(restoreError.message).toContain(before.staging);
-    expect(restoreError.message).toContain(`mv -T -- '${join(before.staging, '1')}' '${join(d, 'home', 'alice', 'notes')}'`);
-    expect(restoreError.retryable).toBe(false);
-    // The other path went back; the conflicting one is safe in staging.
-    expect(fs.readFileSync(join(d, 'home', 'alice', 'src', 'main.c'), 'utf8')).toBe('int main;\n');
+    expect(error).toBeInstanceOf(UndoConflictError);
+    expect(error).toMatchObject({ code: 'UNDO_CONFLICT', subject: join(d, 'home', 'alice', 'notes'), context: { staging: before.staging } });
+    // Nothing moved back: the new file stays, both staged paths are safe in staging.
+    expect(fs.readFileSync(join(d, 'home', 'alice', 'notes'), 'utf8')).toBe('a new file in the way\n');
+    expect(fs.existsSync(join(d, 'home', 'alice', 'src'))).toBe(false);
     expect(fs.readFileSync(join(before.staging, '1'), 'utf8')).toBe('n\n');
-    // Following the message's instructions puts everything back.
+    // Moving the new file away (the conflict resolved) lets the undo finish.
     fs.rmSync(join(d, 'home', 'alice', 'notes'));
     await remove.definition.undo(args, before, after, ctx);
     expect(fs.readFileSync(join(d, 'home', 'alice', 'notes'), 'utf8')).toBe('n\n');
+    expect(fs.readFileSync(join(d, 'home', 'alice', 'src', 'main.c'), 'utf8')).toBe('int main;\n');
+    expect(fs.existsSync(before.staging)).toBe(false);
+  });
+
+  it('if moving back fails, keeps the staging directory and says where everything is', async () => {
+    const d = dir();
+    tree(d);
+    const ctx = context();
+    const args = { paths: [join(d, 'home', 'alice', 'src', 'main.c'), join(d, 'home', 'alice', 'notes')], stagingDir: join(d, 'home') };
+    const before = await remove.definition.prepare(args, ctx);
+    const after = await remove.definition.do(args, before, ctx);
+    fs.rmdirSync(join(d, 'home', 'alice', 'src')); // the place main.c belongs in is gone
+    const error = await remove.definition.undo(args, before, after, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RestoreError);
+    const restoreError = error as RestoreError;
+    expect(restoreError.remaining).toEqual([{ staged: join(before.staging, '0'), original: join(d, 'home', 'alice', 'src', 'main.c') }]);
+    expect(restoreError.message).toContain(before.staging);
+    expect(restoreError.message).toContain(`mv -T -- '${join(before.staging, '0')}' '${join(d, 'home', 'alice', 'src', 'main.c')}'`);
+    expect(restoreError.retryable).toBe(false);
+    // The other path went back; the one without a place is safe in staging.
+    expect(fs.readFileSync(join(d, 'home', 'alice', 'notes'), 'utf8')).toBe('n\n');
+    expect(fs.readFileSync(join(before.staging, '0'), 'utf8')).toBe('int main;\n');
+    // Following the message's instructions puts everything back.
+    fs.mkdirSync(join(d, 'home', 'alice', 'src'));
+    await remove.definition.undo(args, before, after, ctx);
+    expect(fs.readFileSync(join(d, 'home', 'alice', 'src', 'main.c'), 'utf8')).toBe('int main;\n');
     expect(fs.existsSync(before.staging)).toBe(false);
   });
 
