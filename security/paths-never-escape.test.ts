@@ -5,6 +5,9 @@ import { memoryJournal, transaction, type Step } from '@unwind/core';
 import { cannotMount, mountTmpfs } from '@unwind/core/testing';
 import { chmod, chown, ensureDir, remove, symlink, writeFile } from '@unwind/files';
 import { create, encodeManifest, readManifest, restore, snapshot } from '@unwind/snapshots';
+import { removeUser } from '@unwind/users';
+import { failingStep } from '@unwind/core/testing';
+import { accountsSandbox, DENY, machineHashes } from './accounts-sandbox.js';
 import { filesSandbox, type FilesSandbox } from './files-sandbox.js';
 
 // Paths never escape their tree: nonsense roots are refused before anything
@@ -101,4 +104,36 @@ describe('a mount reached through a symlinked parent is detected (real paths bef
       unmount();
     }
   });
+});
+
+describe('a shadow lock file is never written or read through a planted symlink', () => {
+  // The undo of removeUser edits the sandbox's database under `<file>.lock`, linked from `<file>.<pid>` (our pid).
+  for (const [name, planted] of [['<file>.<pid>', `.${process.pid}`], ['<file>.lock', '.lock']] as const) {
+    it(`a symlink at ${name} to a file outside the sandbox: UNSAFE_LOCK_FILE, the file it points to unchanged`, async () => {
+      const accounts = accountsSandbox();
+      const machine = machineHashes();
+      sb = filesSandbox();
+      const s = sb;
+      try {
+        const victim = join(s.decoy, 'shadow');
+        fs.writeFileSync(victim, '999999999\n'); // a dead pid: a stale lock unwind would take over, were it followed
+        const decoy = s.decoyState();
+        const tx = transaction('lock', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
+        // Planted once userdel (which takes the same locks) is done, as the rollback starts.
+        tx.on((e) => {
+          if (e.type === 'rollback:start') for (const file of ['passwd', 'shadow', 'group', 'gshadow']) fs.symlinkSync(victim, join(accounts.root, 'etc', `${file}${planted}`));
+        });
+        tx.add(removeUser({ name: 'dave', prefix: accounts.root, protect: DENY, stopProcesses: false, removeHome: false, lingerDir: accounts.lingerDir }));
+        tx.add(failingStep({ message: 'force the undo' }));
+        const outcome = await tx.run();
+        expect(outcome.status).toBe('rollback-failed');
+        expect(JSON.stringify(outcome.steps[0]?.undo?.error)).toContain('UNSAFE_LOCK_FILE');
+        expect(s.decoyState()).toEqual(decoy);
+        for (const file of ['passwd', 'shadow', 'group', 'gshadow']) expect(fs.readlinkSync(join(accounts.root, 'etc', `${file}${planted}`))).toBe(victim);
+        expect(machineHashes()).toEqual(machine);
+      } finally {
+        accounts.cleanup();
+      }
+    });
+  }
 });

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { syncDirectory, writeFileAtomically } from '@unwind/core';
+import { syncDirectory, writeFileAtomically, writeFully } from '@unwind/core';
 import { dbPath, readLines, type DbFile } from './db.js';
-import { ShadowLockError } from './errors.js';
+import { ShadowLockError, UnsafeLockFileError } from './errors.js';
 
 /**
  * Edits one database file the way the shadow tools do: under its
@@ -49,22 +49,21 @@ function replaceFile(path: string, content: string): void {
 async function lockFile(path: string, signal?: AbortSignal): Promise<() => void> {
   const lock = `${path}.lock`;
   const mine = `${path}.${process.pid}`;
-  try {
-    fs.writeFileSync(mine, String(process.pid), { flag: 'wx' }); // O_EXCL: never through a planted symlink
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(mine).isFile()) throw error;
-    fs.rmSync(mine); // left by a dead process that had our pid
-    fs.writeFileSync(mine, String(process.pid), { flag: 'wx' });
+  refuseUnsafe(lock);
+  refuseUnsafe(mine);
+  if (!createPidFile(mine)) {
+    fs.rmSync(mine); // a regular file left by a dead process that had our pid (a symlink was refused above)
+    if (!createPidFile(mine)) throw new UnsafeLockFileError(mine, 'keeps reappearing');
   }
   try {
     for (let i = 0; ; i++) {
       try {
-        fs.linkSync(mine, lock);
+        fs.linkSync(mine, lock); // link(2) never follows a symlink at the new name: EEXIST
         return () => fs.rmSync(lock, { force: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const holder = Number.parseInt(readOr(lock, ''), 10);
+      const holder = Number.parseInt(readLockFile(lock), 10);
       if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
         fs.rmSync(lock, { force: true });
         continue;
@@ -74,6 +73,47 @@ async function lockFile(path: string, signal?: AbortSignal): Promise<() => void>
     }
   } finally {
     fs.rmSync(mine, { force: true });
+  }
+}
+
+/** Throws UnsafeLockFileError when something other than a regular file (a planted symlink, a directory) is at a lock name. */
+function refuseUnsafe(path: string): void {
+  const st = fs.lstatSync(path, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) throw new UnsafeLockFileError(path, `is a symlink (to ${fs.readlinkSync(path)})`);
+  if (st && !st.isFile()) throw new UnsafeLockFileError(path, 'is not a regular file');
+}
+
+/** Creates `<file>.<pid>` holding our pid with O_EXCL|O_NOFOLLOW: never opened through anything planted there. False when a file is there already. */
+function createPidFile(path: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    refuseUnsafe(path); // a symlink planted between our look and the open
+    return false;
+  }
+  try {
+    writeFully(fd, String(process.pid), path);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** The lock file's text, read without following a symlink; '' when it cannot be read. */
+function readLockFile(path: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafeLockFileError(path, 'is a symlink');
+    return '';
+  }
+  try {
+    return fs.readFileSync(fd, 'utf8').trim();
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -77,3 +77,20 @@ export class UnsafeHomeError extends UnwindError {
     super('UNSAFE_HOME', `home ${home} of "${name}" ${reason}; not removed`, { context: { name, home, reason }, retryable: false });
   }
 }
+
+/**
+ * A shadow lock file (`<file>.lock`, or the `<file>.<pid>` file linked to it)
+ * is a symlink or not a regular file: somebody planted it to make root write
+ * or read through it. Nothing is written; the database file is not edited.
+ *
+ * @example
+ * ```ts
+ * // UnsafeLockFileError: /etc/group.4242 is a symlink (to /etc/shadow); refusing to write a lock through it
+ * catch (e) { if (e instanceof UnsafeLockFileError) console.error(e.context.path); }
+ * ```
+ */
+export class UnsafeLockFileError extends UnwindError {
+  constructor(path: string, reason: string) {
+    super('UNSAFE_LOCK_FILE', `${path} ${reason}; refusing to write a lock through it`, { context: { path, reason }, retryable: false });
+  }
+}
