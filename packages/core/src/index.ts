@@ -38,6 +38,7 @@ export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
 export { validateName, validateAbsolutePath } from './validate.js';
 export type { NameRules } from './validate.js';
 export { logger } from './log.js';
+export type { Logger } from './log.js';
 export { withPrograms, programFor } from './programs.js';
 export {
   UnwindError,

@@ -1,7 +1,30 @@
-import createDebug, { type Debugger } from 'debug';
+import createDebug from 'debug';
 
 /**
- * A debug logger in the `unwind:*` family: `DEBUG=unwind:* node app.js`.
+ * Where unwind writes its diagnostic messages: a function taking a
+ * printf-style format (`%s`, `%d`, `%o`, `%j`) and its values, like
+ * `console.debug` or the `debug` package. `enabled`, when present and false,
+ * lets unwind skip building messages nobody reads.
+ *
+ * Steps get one as `ctx.log`; {@link transaction} and {@link recover} take one
+ * as their `logger` option, so an embedding program can route unwind's
+ * messages into its own logging.
+ *
+ * @example
+ * ```ts
+ * const log: Logger = (format, ...values) => appLogger.debug({ component: 'unwind' }, format, ...values);
+ * const tx = transaction('install app', { journal: fileJournal({ root: '/var/lib/app/unwind' }), logger: log });
+ * ```
+ */
+export interface Logger {
+  (format: string, ...values: unknown[]): void;
+  /** False when nothing would be written. Absent means true. */
+  readonly enabled?: boolean;
+}
+
+/**
+ * The default {@link Logger}: the `debug` package in the `unwind:*`
+ * namespace family, silent unless `DEBUG=unwind:*` is set.
  *
  * @example
  * ```ts
@@ -9,6 +32,11 @@ import createDebug, { type Debugger } from 'debug';
  * log('renamed %s', path);
  * ```
  */
-export function logger(namespace: string): Debugger {
+export function logger(namespace: string): Logger {
   return createDebug(`unwind:${namespace}`);
+}
+
+/** Whether a logger would write anything (a logger without `enabled` always does). */
+export function isEnabled(log: Logger): boolean {
+  return log.enabled !== false;
 }

@@ -9,14 +9,14 @@ import { analyzeRecords, type TransactionState } from './journal/inspect.js';
 import type { Retention } from './journal/journal.js';
 import type { JournalRecord } from './journal/records.js';
 import { acquireLock, type Lock } from './lock.js';
-import { logger } from './log.js';
+import { logger, type Logger } from './log.js';
 import { assertPrivateDirectory } from './private-directory.js';
 import { checkJournalShape } from './journal/trust.js';
 import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
 import type { StepReport } from './runner/outcome.js';
 import type { AnyStepKind, JournalPlace } from './step.js';
 
-const log = logger('recover');
+const defaultLog = logger('recover');
 
 /**
  * Options of {@link recover}.
@@ -43,6 +43,11 @@ export interface RecoverOptions {
   /** For crash tests: called after each record recovery appends. */
   afterAppend?: (record: JournalRecord) => void;
   abortGraceMs?: number;
+  /**
+   * Receives recovery's diagnostic messages and is every step's `ctx.log`.
+   * Default: `debug` in the `unwind:*` namespaces (silent unless `DEBUG=unwind:*`).
+   */
+  logger?: Logger;
 }
 
 /**
@@ -111,6 +116,7 @@ export interface RecoveryReport {
  */
 export async function recover(options: RecoverOptions): Promise<RecoveryReport> {
   const root = resolve(options.root);
+  const log = options.logger ?? defaultLog;
   const cleanupErrors: SerializedError[] = [];
   const refuse = (error: unknown): RecoveryReport => ({
     transactions: [],
@@ -210,7 +216,7 @@ export function recoveryRefusal(report: RecoveryReport): { exitCode: 3 | 4; mess
  * Closes a journal recovery used; a failure is reported, never thrown: the
  * transaction's result is already decided and recorded.
  */
-function closeJournal(journal: { close(finished: boolean): void }, finished: boolean, cleanupErrors: SerializedError[]): void {
+function closeJournal(journal: { close(finished: boolean): void }, finished: boolean, cleanupErrors: SerializedError[], log: Logger): void {
   try {
     journal.close(finished);
   } catch (error) {
@@ -220,6 +226,7 @@ function closeJournal(journal: { close(finished: boolean): void }, finished: boo
 }
 
 async function recoverOne(root: string, id: string, registry: Map<string, AnyStepKind>, options: RecoverOptions, cleanupErrors: SerializedError[]): Promise<RecoveredTransaction> {
+  const log = options.logger ?? defaultLog;
   try {
     assertPrivateDirectory(join(root, id), 'transaction directory');
   } catch (error) {
@@ -249,13 +256,13 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     checkJournalShape(state, id, journal.path);
     if (state.ended) {
       // Finished: nothing to decode or do (its step kinds need not even be registered).
-      closeJournal(journal, true, cleanupErrors);
+      closeJournal(journal, true, cleanupErrors, log);
       return { id, name: state.name, result: 'already-finished', steps: [] };
     }
     // Decode everything before touching anything.
     started = state.steps.map((s) => toStarted(s, registry, journal!.path, { root, transactionDirectory: join(root, id), transactionId: id, stepIndex: s.index }));
   } catch (error) {
-    if (journal) closeJournal(journal, false, cleanupErrors);
+    if (journal) closeJournal(journal, false, cleanupErrors, log);
     return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };
   }
   const reports = started.map((s) => s.report);
@@ -273,13 +280,13 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     const done = new Set(state.steps.filter((s) => s.commitDone).map((s) => s.index));
     const pending = await runCommits(env, started, done);
     if (pending.length === 0) record(env, { kind: 'end', status: 'committed' }, true);
-    closeJournal(journal, pending.length === 0 && !env.journalBroken, cleanupErrors);
+    closeJournal(journal, pending.length === 0 && !env.journalBroken, cleanupErrors, log);
     return { id, name: state.name, result: pending.length === 0 ? 'committed' : 'commit-pending', steps: reports };
   }
   if (!state.rollbackReason) record(env, { kind: 'rollback', reason: { name: 'Recovery', message: 'recovered an unfinished transaction' } }, true);
   const { remaining, error } = await rollback(env, started.filter((s) => !state.steps.find((j) => j.index === s.index)?.undone));
   if (remaining.length === 0) record(env, { kind: 'end', status: 'rolled-back' }, true);
-  closeJournal(journal, remaining.length === 0 && !env.journalBroken, cleanupErrors);
+  closeJournal(journal, remaining.length === 0 && !env.journalBroken, cleanupErrors, log);
   return { id, name: state.name, result: remaining.length === 0 ? 'rolled-back' : 'rollback-failed', steps: reports, ...(error ? { error } : {}) };
 }
 

@@ -1,5 +1,5 @@
 import type * as t from 'io-ts';
-import type { Debugger } from 'debug';
+import type { Logger } from './log.js';
 import type { BlobStore } from './journal/blobs.js';
 import type { CommandRunner } from './exec.js';
 
@@ -20,8 +20,8 @@ export interface StepContext {
   readonly signal: AbortSignal;
   /** The one way to run a program: argv only, timeout, typed errors. */
   readonly exec: CommandRunner;
-  /** A debug logger in the `unwind:<package>` namespace family. */
-  readonly log: Debugger;
+  /** The transaction's {@link Logger}: the `logger` option, or `debug` in the `unwind:*` namespaces. */
+  readonly log: Logger;
   /** Durable storage inside this step's part of the transaction's journal directory. */
   readonly blobs: BlobStore;
   /** The transaction id, e.g. for naming a staging directory. */

@@ -1,4 +1,4 @@
-import type { Debugger } from 'debug';
+import { isEnabled, type Logger } from '../log.js';
 import { serializeError, type SerializedError } from '../errors.js';
 import type { EventListener, TransactionEvent } from '../events.js';
 import type { CommandRunner } from '../exec.js';
@@ -27,7 +27,7 @@ export interface StartedStep {
 export interface EngineEnvironment {
   journal: TransactionJournal;
   exec: CommandRunner;
-  log: Debugger;
+  log: Logger;
   phase: 'run' | 'recover';
   abortGraceMs: number;
   defaults: { undo: RetryPolicy; commit: RetryPolicy; timeoutMs: number | undefined };
@@ -165,9 +165,9 @@ export async function runCommits(env: EngineEnvironment, steps: StartedStep[], a
 export type Emitter = ((event: TransactionEvent) => void) & { readonly active: boolean };
 
 /** Calls listeners; a listener that throws never breaks the transaction. */
-export function emitter(listeners: Set<EventListener>, log: Debugger): Emitter {
+export function emitter(listeners: Set<EventListener>, log: Logger): Emitter {
   const emit = (event: TransactionEvent) => {
-    if (log.enabled) log('%s %o', event.type, event);
+    if (isEnabled(log)) log('%s %o', event.type, event);
     for (const listener of listeners) {
       try {
         listener(event);
@@ -176,5 +176,5 @@ export function emitter(listeners: Set<EventListener>, log: Debugger): Emitter {
       }
     }
   };
-  return Object.assign(emit, { active: listeners.size > 0 || log.enabled });
+  return Object.assign(emit, { active: listeners.size > 0 || isEnabled(log) });
 }

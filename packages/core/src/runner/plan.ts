@@ -1,11 +1,11 @@
 import { serializeError, type SerializedError } from '../errors.js';
 import type { CommandRunner } from '../exec.js';
 import { MemoryBlobStore } from '../journal/blobs.js';
-import { logger } from '../log.js';
+import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
 import type { Step } from '../step.js';
 
-const log = logger('plan');
+const defaultLog = logger('plan');
 
 /**
  * One line of a plan.
@@ -31,7 +31,7 @@ export interface PlanEntry {
  * anything where its kind can say so. Nothing is touched: only read-only
  * `wouldChange` probes run, with a signal-free context and blobs in memory.
  */
-export async function planSteps(steps: Step<unknown, unknown, unknown>[], exec: CommandRunner): Promise<PlanEntry[]> {
+export async function planSteps(steps: Step<unknown, unknown, unknown>[], exec: CommandRunner, log: Logger = defaultLog): Promise<PlanEntry[]> {
   const entries: PlanEntry[] = [];
   for (const [index, step] of steps.entries()) {
     const definition = step.kind.definition;

@@ -5,7 +5,7 @@ import type { EventListener } from '../events.js';
 import { runCommand, type CommandRunner } from '../exec.js';
 import type { Journal, TransactionJournal } from '../journal/journal.js';
 import type { Lock } from '../lock.js';
-import { logger } from '../log.js';
+import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
 import { attempt } from './attempt.js';
@@ -17,7 +17,7 @@ import { trapSignals } from './signals.js';
 import { finishEarlierTransactions } from './unfinished.js';
 import type { RecoveredTransaction } from '../recover.js';
 
-const log = logger('core');
+const defaultLog = logger('core');
 
 /**
  * Options of {@link transaction}.
@@ -70,6 +70,12 @@ export interface TransactionOptions {
   recoverFirst?: boolean;
   /** Step kinds `recoverFirst` may meet in older journals, beyond this transaction's own. */
   kinds?: Iterable<AnyStepKind>;
+  /**
+   * Receives the transaction's diagnostic messages (every event, failures of
+   * cleanup) and is every step's `ctx.log`. Default: `debug` in the
+   * `unwind:*` namespaces (silent unless `DEBUG=unwind:*`).
+   */
+  logger?: Logger;
 }
 
 interface Entry {
@@ -131,7 +137,7 @@ export class Transaction {
 
   /** The ordered step descriptions and, where a kind can tell, whether each would change anything. Touches nothing. */
   plan(): Promise<PlanEntry[]> {
-    return planSteps(this.entries.map((e) => e.step), this.options.exec ?? runCommand);
+    return planSteps(this.entries.map((e) => e.step), this.options.exec ?? runCommand, this.options.logger);
   }
 
   /**
@@ -185,6 +191,7 @@ class Run {
   private env: EngineEnvironment | undefined;
   private journal: TransactionJournal | undefined;
   private recovered: RecoveredTransaction[] | undefined;
+  private readonly log: Logger;
 
   constructor(
     private readonly name: string,
@@ -193,7 +200,8 @@ class Run {
     private readonly finallyActions: Array<(outcome: Outcome) => unknown>,
     listeners: Set<EventListener>,
   ) {
-    this.emit = emitter(listeners, log);
+    this.log = options.logger ?? defaultLog;
+    this.emit = emitter(listeners, this.log);
     this.reports = entries.map(({ step, index }) => ({
       index,
       type: step.kind.type,
@@ -226,7 +234,7 @@ class Run {
       this.env = {
         journal: this.journal,
         exec: this.options.exec ?? runCommand,
-        log,
+        log: this.log,
         phase: 'run',
         abortGraceMs: this.options.abortGraceMs ?? 5000,
         defaults: {
@@ -249,7 +257,7 @@ class Run {
     } catch (error) {
       // The work is done and its ending recorded (or known not to be); a journal that
       // cannot be closed or pruned changes nothing about it, but the caller hears of it.
-      log('closing the journal failed: %s', (error as Error).message);
+      this.log('closing the journal failed: %s', (error as Error).message);
       outcome.cleanupErrors.push(serializeError(error));
     }
     this.releaseLock(lock, outcome);
@@ -262,7 +270,7 @@ class Run {
     try {
       lock.release();
     } catch (error) {
-      log('releasing the lock failed: %s', (error as Error).message);
+      this.log('releasing the lock failed: %s', (error as Error).message);
       outcome.cleanupErrors.push(serializeError(error));
     }
   }

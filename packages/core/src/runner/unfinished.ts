@@ -25,6 +25,7 @@ export async function finishEarlierTransactions(options: TransactionOptions, own
     retention: journal.retention,
     ...(heldLock ? { lock: heldLock } : {}),
     ...(options.exec ? { exec: options.exec } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   if (report.refused) throw new UnfinishedTransactionError(journal.root, ids, resume, `recovery was refused: ${report.refused.message}`);
   const stuck = report.transactions.filter((t) => !['rolled-back', 'committed', 'already-finished'].includes(t.result));
