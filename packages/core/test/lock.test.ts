@@ -26,6 +26,22 @@ describe('lock', () => {
     acquireLock(dir.path).release();
   });
 
+  it("acquiring removes a dead writer's lock temp files (a power cut kept their creation, lost their removal), never a live one's", () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const deadPid = 2 ** 22 + 17; // above pid_max: no such process
+    const dead = join(dir.path, `unwind.lock.${deadPid}.0123456789ab`);
+    fs.writeFileSync(dead, JSON.stringify({ pid: deadPid, host: hostname(), processStart: '1', acquiredAt: 'x' }));
+    const torn = join(dir.path, `unwind.lock.takeover.${deadPid}.ba9876543210`);
+    fs.writeFileSync(torn, ''); // created, its content lost
+    const live = join(dir.path, `unwind.lock.${process.pid}.aaaaaaaaaaaa`);
+    fs.writeFileSync(live, ''); // a live process is writing it
+    const other = join(dir.path, `other.lock.${deadPid}.0123456789ab`);
+    fs.writeFileSync(other, '');
+    acquireLock(dir.path).release();
+    expect(fs.readdirSync(dir.path).sort()).toEqual([`other.lock.${deadPid}.0123456789ab`, `unwind.lock.${process.pid}.aaaaaaaaaaaa`]);
+  });
+
   it("a dead holder's lock is stale and taken over", async () => {
     const dir = tempDir();
     cleanups.push(dir.remove);

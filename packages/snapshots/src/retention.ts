@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError, syncDirectory } from '@unwind/core';
 import { SnapshotNotFoundError, SnapshotPinnedError } from './errors.js';
-import { SNAPSHOT_ID, checkId, lockStore, partialDir, readPins, snapshotDir, type Pin } from './store.js';
+import { SNAPSHOT_ID, checkId, partialDir, readPins, snapshotDir, withStoreLock, type Pin } from './store.js';
 
 /**
  * One snapshot in a store, as {@link list} reports it.
@@ -94,8 +94,7 @@ function removeDir(store: string, name: string): void {
  */
 export function remove(store: string, id: string, options: { force?: boolean } = {}): void {
   checkId(id);
-  const lock = lockStore(store, 'delete');
-  try {
+  withStoreLock(store, 'delete', () => {
     const complete = snapshotDir(store, id);
     if (fs.existsSync(complete)) {
       const live = readPins(complete).filter((p) => p.live);
@@ -104,9 +103,7 @@ export function remove(store: string, id: string, options: { force?: boolean } =
     } else if (fs.existsSync(partialDir(store, id))) removeDir(store, `${id}.partial`);
     else if (fs.existsSync(join(store, `${id}.deleting`))) removeDir(store, `${id}.deleting`);
     else throw new SnapshotNotFoundError(store, id);
-  } finally {
-    lock.release();
-  }
+  });
 }
 
 /**
@@ -140,8 +137,7 @@ export function prune(store: string, options: { keepLast: number }): PruneReport
   if (!Number.isInteger(options.keepLast) || options.keepLast < 0) throw new InvalidInputError('keepLast must be a whole number ≥ 0', { keepLast: options.keepLast });
   const report: PruneReport = { deleted: [], pinned: [], incomplete: [] };
   if (!fs.existsSync(store)) return report;
-  const lock = lockStore(store, 'prune');
-  try {
+  withStoreLock(store, 'prune', () => {
     const all = list(store);
     for (const s of all.filter((s) => s.state === 'deleting')) removeDir(store, `${s.id}.deleting`);
     report.incomplete = all.filter((s) => s.state === 'incomplete').map((s) => s.id);
@@ -153,8 +149,6 @@ export function prune(store: string, options: { keepLast: number }): PruneReport
         report.deleted.push(s.id);
       }
     }
-  } finally {
-    lock.release();
-  }
+  });
   return report;
 }

@@ -5,7 +5,7 @@ import { InvalidInputError, UntrustedJournalError, VerificationError, defineStep
 import { create, removePartial, validateSnapshotPaths, validateSnapshotSource } from './create.js';
 import { remove as removeSnapshot, prune } from './retention.js';
 import { restore } from './restore.js';
-import { checkId, makePin, newSnapshotId, readManifest, unpin } from './store.js';
+import { checkId, makePin, newSnapshotId, readManifest, unpin, withStoreLock } from './store.js';
 
 const Args = t.intersection([
   t.type({
@@ -46,6 +46,9 @@ function journalDirOf(blobDir: string, ctx: StepContext): string | undefined {
   return basename(candidate) === ctx.transactionId && fs.existsSync(join(candidate, 'journal.jsonl')) ? candidate : undefined;
 }
 
+/** The blob an undo writes once the tree is restored, before it deletes the snapshot from the store. */
+const RESTORED = 'restored';
+
 /** The name of this transaction's pin on its snapshot. */
 function pinName(ctx: StepContext): string {
   return ctx.transactionId.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -58,7 +61,8 @@ function pinName(ctx: StepContext): string {
  * store or the journal); `undo` restores the tree exactly —
  * extra files removed, changed ones put back, modes, owners, mtimes,
  * symlinks, empty directories, hard links — and verifies it against the
- * manifest's hashes; when `do` was interrupted (a crash while the snapshot
+ * manifest's hashes, then (with a `store`) deletes the snapshot, so a
+ * rollback leaves the store as it was; when `do` was interrupted (a crash while the snapshot
  * was written), undo removes the `<id>.partial` directory it left. A restore that does not verify (or a corrupt snapshot)
  * makes the undo throw, so the outcome is `rollback-failed`, never a false
  * success. `commit` releases the snapshot's pin and applies retention (or,
@@ -121,14 +125,25 @@ export const snapshot = defineStep({
     }
   },
   undo: async (a, before, after, ctx) => {
-    if (after === undefined && !fs.existsSync(join(before.store, checkId(before.id)))) {
-      // `do` never finished, so no later step ran and the tree is as it was: only the partial
-      // snapshot a crash (or a failure) left in the store is this step's to take back.
-      removePartial(before.store, before.id);
-      return;
-    }
-    await restore({ store: before.store, id: checkId(before.id), path: a.path, exec: ctx.exec, signal: ctx.signal });
+    const complete = fs.existsSync(join(before.store, checkId(before.id)));
+    // Set once the tree is restored (and synced), before the snapshot is deleted: an undo run again
+    // after a crash must not take the deleted snapshot for a missing one.
+    const restored = !before.inJournal && (await ctx.blobs.has(RESTORED));
+    // Nothing to restore when `do` never finished (no later step ran: the tree is as it was). A
+    // snapshot missing after `do` finished makes restore throw: rollback-failed.
+    if (!restored && (complete || after !== undefined)) await restore({ store: before.store, id: before.id, path: a.path, exec: ctx.exec, signal: ctx.signal });
     removePartial(before.store, before.id);
+    if (before.inJournal) return; // deleted with the journal
+    // A rollback leaves the store as it was: the snapshot this step took (and its pin) goes.
+    const leftover = [before.id, `${before.id}.deleting`].some((name) => fs.existsSync(join(before.store, name)));
+    if (leftover) {
+      if (!restored) await ctx.blobs.write(RESTORED, before.id);
+      removeSnapshot(before.store, before.id, { force: true });
+    } else if (restored) {
+      // An earlier undo deleted it and was cut off before it released the store's lock: take the
+      // stale lock over and release it, so the store is as it was.
+      withStoreLock(before.store, 'delete', () => {});
+    }
   },
   commit: async (a, before, _after, ctx) => {
     if (before.inJournal) {

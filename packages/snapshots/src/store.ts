@@ -157,19 +157,29 @@ export function unpin(store: string, id: string, name: string): void {
  * ```
  */
 export function pin(store: string, id: string, name: string): void {
-  const lock = lockStore(store, 'pin');
-  try {
+  withStoreLock(store, 'pin', () => {
     const dir = snapshotDir(store, checkId(id));
     if (!fs.existsSync(join(dir, MANIFEST_FILE))) throw new SnapshotNotFoundError(store, id);
     writePin(dir, makePin(name));
-  } finally {
-    lock.release();
-  }
+  });
 }
 
-/** Takes the store's lock (prune, delete and pin hold it). */
-export function lockStore(store: string, purpose: string): Lock {
-  return acquireLock(store, { name: 'snapshots', purpose });
+/**
+ * Runs `work` holding the store's lock (prune, delete and pin hold it), then
+ * releases it durably: the lock file's removal is synced before this returns.
+ * Otherwise a power cut after the caller's next durable record (a
+ * transaction's `end`) could bring back a stale `snapshots.lock` that no
+ * recovery removes — a store left unlike its before- or after-state. One
+ * directory sync per call.
+ */
+export function withStoreLock<T>(store: string, purpose: string, work: () => T): T {
+  const lock: Lock = acquireLock(store, { name: 'snapshots', purpose });
+  try {
+    return work();
+  } finally {
+    lock.release();
+    syncDirectory(store);
+  }
 }
 
 /**
