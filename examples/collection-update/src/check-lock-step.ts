@@ -1,6 +1,6 @@
 import * as t from 'io-ts';
 import { VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
-import { checkLock } from './format.js';
+import { checkLock } from './check-lock.js';
 
 /**
  * A read-only last step whose `verify` checks, on the real disk, that every

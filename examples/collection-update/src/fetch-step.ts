@@ -1,26 +1,27 @@
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, NonRetryableError, VerificationError, defineStep, validateAbsolutePath } from '@unwind/core';
-import { hashFile, validateArtifactName } from './format.js';
+import { contentHash } from './content-hash.js';
+import { validateArtifactPath } from './format.js';
 
 const FetchArgs = t.type({
-  /** The release to fetch from: a local directory (stands in for the network). */
+  /** The local upstream directory to fetch from (stands in for the network). */
   source: t.string,
   /** The temp workspace to fetch into; must not exist yet. */
   workspace: t.string,
-  /** What to fetch; a given sha256 must match the fetched bytes. */
-  artifacts: t.array(t.intersection([t.type({ name: t.string }), t.partial({ sha256: t.string })])),
+  /** What to fetch: `key` (name::type) names it in the workspace, `from` is its path in the source; a given content_hash must match. */
+  artifacts: t.array(t.intersection([t.type({ key: t.string, from: t.string }), t.partial({ content_hash: t.string })])),
 });
 
-const Fetched = t.type({ files: t.array(t.type({ name: t.string, sha256: t.string, size: t.number })) });
+const Fetched = t.type({ files: t.array(t.type({ key: t.string, content_hash: t.string })) });
 
 /**
  * What {@link fetchArtifacts} fetched: each artifact's hash and size, as the later steps read it.
  *
  * @example
  * ```ts
- * tx.add(writeFile((get) => ({ path: lockPath, content: renderLock(get(fetched).files) })));
+ * tx.add(writeFile((get) => ({ path: lockPath, content: lockWith(get(fetched).files) })));
  * ```
  */
 export type Fetched = t.TypeOf<typeof Fetched>;
@@ -29,16 +30,40 @@ function removeWorkspace(workspace: string): void {
   fs.rmSync(workspace, { recursive: true, force: true });
 }
 
+/** Copies a file or a tree of plain files and directories, keeping modes. */
+function copyContent(from: string, to: string): void {
+  const st = fs.lstatSync(from);
+  if (st.isDirectory()) {
+    fs.mkdirSync(to, { mode: 0o700 });
+    for (const name of fs.readdirSync(from)) copyContent(join(from, name), join(to, name));
+  } else if (st.isFile()) fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
+  else throw new NonRetryableError(new Error(`${from} is not a plain file or directory; refusing to fetch it`));
+  fs.chmodSync(to, st.mode & 0o7777);
+}
+
 /**
- * Fetches a release's artifacts into a fresh temp workspace (0700), checking
- * each against the release index's sha256 where it gives one. Nothing under
+ * Where an artifact is fetched to inside the workspace.
+ *
+ * @example
+ * ```ts
+ * fetchedPath('/srv/update-x', 'canvas-design::skill'); // '/srv/update-x/canvas-design::skill'
+ * ```
+ */
+export function fetchedPath(workspace: string, key: string): string {
+  return join(workspace, key);
+}
+
+/**
+ * Fetches artifacts (files or directories) from a local upstream directory
+ * into a fresh temp workspace (0700), each as `<workspace>/<name::type>`,
+ * checking each against the index's content_hash where it gives one. Nothing under
  * the collection changes here. `undo` and `commit` both remove the workspace,
  * so recovery after a crash cleans it up too (the program's `tx.finally`
  * removes it on every ending of a live run).
  *
  * @example
  * ```ts
- * const fetched = tx.add(fetchArtifacts({ source: '/srv/releases/1.1.0', workspace: '/tmp/update-x', artifacts: [{ name: 'skills/review.md' }] }));
+ * const fetched = tx.add(fetchArtifacts({ source: '/srv/upstream', workspace: '/srv/update-x', artifacts: [{ key: 'canvas-design::skill', from: 'canvas-design' }] }));
  * ```
  */
 export const fetchArtifacts = defineStep({
@@ -48,17 +73,20 @@ export const fetchArtifacts = defineStep({
   before: t.type({ workspace: t.string }),
   after: Fetched,
   validate: (a) => {
-    validateAbsolutePath(a.source, { what: 'release source' });
+    validateAbsolutePath(a.source, { what: 'upstream directory' });
     validateAbsolutePath(a.workspace, { what: 'workspace' });
-    if (a.artifacts.length === 0) throw new InvalidInputError('a release with no artifacts has nothing to fetch', {});
-    for (const x of a.artifacts) validateArtifactName(x.name);
+    if (a.artifacts.length === 0) throw new InvalidInputError('nothing to fetch', {});
+    for (const x of a.artifacts) {
+      validateArtifactPath(x.from);
+      if (!/^[^/:\0]+::[a-z_]+$/.test(x.key) || x.key.startsWith('.')) throw new InvalidInputError(`"${x.key}" is not a name::type key`, { key: x.key });
+    }
   },
   describe: (a) => `fetch ${a.artifacts.length} artifact(s) from ${a.source} into ${a.workspace}`,
   prepare: async (a) => {
-    // Read-only: every artifact is there and is a plain file; the workspace is new.
+    // Read-only: every artifact is there (a file or a directory); the workspace is new.
     for (const x of a.artifacts) {
-      const st = fs.lstatSync(join(a.source, x.name), { throwIfNoEntry: false });
-      if (!st?.isFile()) throw new NonRetryableError(new Error(`the release at ${a.source} has no file ${x.name}`));
+      const st = fs.lstatSync(join(a.source, x.from), { throwIfNoEntry: false });
+      if (!st?.isFile() && !st?.isDirectory()) throw new NonRetryableError(new Error(`the upstream directory ${a.source} has no ${x.from}`));
     }
     if (fs.existsSync(a.workspace)) throw new NonRetryableError(new Error(`workspace ${a.workspace} already exists; refusing to reuse it`));
     return { workspace: a.workspace };
@@ -68,21 +96,20 @@ export const fetchArtifacts = defineStep({
     const files: Fetched['files'] = [];
     for (const x of a.artifacts) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      const target = join(before.workspace, x.name);
-      fs.mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-      fs.copyFileSync(join(a.source, x.name), target, fs.constants.COPYFILE_EXCL);
-      const sha256 = hashFile(target);
-      if (x.sha256 !== undefined && x.sha256 !== sha256) {
-        throw new NonRetryableError(new Error(`${x.name} from ${a.source} is corrupt: sha256 ${sha256}, the release index says ${x.sha256}`));
+      const target = fetchedPath(before.workspace, x.key);
+      copyContent(join(a.source, x.from), target);
+      const hash = contentHash(target);
+      if (x.content_hash !== undefined && x.content_hash !== hash) {
+        throw new NonRetryableError(new Error(`${x.key} from ${join(a.source, x.from)} is corrupt: content_hash ${hash}, the upstream index says ${x.content_hash}`));
       }
-      files.push({ name: x.name, sha256, size: fs.statSync(target).size });
+      files.push({ key: x.key, content_hash: hash });
     }
     return { files };
   },
   verify: async (_a, before, after) => {
     for (const f of after.files) {
-      const path = join(before.workspace, f.name);
-      if (!fs.existsSync(path) || hashFile(path) !== f.sha256) throw new VerificationError(`fetched ${f.name} is missing or changed in ${before.workspace}`, { path });
+      const path = fetchedPath(before.workspace, f.key);
+      if (!fs.existsSync(path) || contentHash(path) !== f.content_hash) throw new VerificationError(`fetched ${f.key} is missing or changed in ${before.workspace}`, { path });
     }
   },
   undo: async (_a, before) => removeWorkspace(before.workspace),

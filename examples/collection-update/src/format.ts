@@ -1,182 +1,238 @@
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { parse } from 'smol-toml';
 import { InvalidInputError } from '@unwind/core';
 
 /**
- * The collection's two small files, in a strict TOML subset: top-level
- * `key = "string"` lines and `[[artifact]]` tables of the same. Written and
- * read only by this program, so a stray line is an error, not a guess.
+ * skillmeat's two collection files, read with a real TOML parser:
+ * `collection.toml` (`[collection]` and one `[[artifacts]]` table per
+ * artifact) and `collection.lock` (`[lock]` with one
+ * `[lock.entries."name::type"]` table per artifact). Only the fields this
+ * program needs are checked; every other key is kept as it is on disk.
  */
 
 /**
- * The manifest's file name: what the collection holds.
+ * The manifest's file name.
  *
  * @example
  * ```ts
- * parseDoc(fs.readFileSync(join(dir, MANIFEST), 'utf8'), MANIFEST);
+ * readManifest(fs.readFileSync(join(dir, MANIFEST), 'utf8'), join(dir, MANIFEST));
  * ```
  */
 export const MANIFEST = 'collection.toml';
 /**
- * The lock's file name: each artifact's version and the SHA-256 of its bytes on disk.
+ * The lock's file name.
  *
  * @example
  * ```ts
- * parseDoc(fs.readFileSync(join(dir, LOCK), 'utf8'), LOCK).artifacts.map((a) => a.sha256);
+ * readLock(fs.readFileSync(join(dir, LOCK), 'utf8'), join(dir, LOCK));
  * ```
  */
 export const LOCK = 'collection.lock';
 
 /**
- * One artifact: a file under the collection directory.
+ * skillmeat's artifact types that live in the collection directory.
  *
  * @example
  * ```ts
- * const a: Artifact = { name: 'skills/review.md', version: '1.1.0', sha256: 'ab12…' };
+ * ARTIFACT_TYPES.includes('skill'); // true
  * ```
  */
-export interface Artifact {
-  /** Relative path under the collection directory. */
+export const ARTIFACT_TYPES = ['skill', 'command', 'agent', 'hook', 'mcp', 'workflow', 'composite'] as const;
+
+/**
+ * One `[[artifacts]]` table of collection.toml, as far as the update reads it.
+ *
+ * @example
+ * ```ts
+ * const a: ManifestArtifact = { name: 'canvas-design', type: 'skill', path: 'skills/canvas-design', origin: 'github', upstream: 'https://github.com/anthropics/skills/tree/main/canvas-design' };
+ * ```
+ */
+export interface ManifestArtifact {
   name: string;
-  version: string;
-  /** In the lock (always) and in a release index (optionally, to check the fetch). */
-  sha256?: string;
+  type: string;
+  /** Relative to the collection directory: a file (commands, agents) or a directory (skills). */
+  path: string;
+  /** `local`, `github` or `marketplace`; local artifacts have no upstream and are never updated. */
+  origin: string;
+  upstream?: string;
+  resolved_sha?: string;
+  resolved_version?: string;
 }
 
 /**
- * A manifest, a lock or a release index: a name, a version, artifacts.
+ * collection.toml as far as the update reads it.
  *
  * @example
  * ```ts
- * const doc: CollectionDoc = { name: 'team-skills', version: '1.0.0', artifacts: [{ name: 'a.md', version: '1.0.0' }] };
+ * const m: Manifest = readManifest(text, 'collection.toml');
+ * console.log(m.name, m.artifacts.length);
  * ```
  */
-export interface CollectionDoc {
+export interface Manifest {
   name: string;
-  version: string;
-  artifacts: Artifact[];
+  artifacts: ManifestArtifact[];
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
-
 /**
- * Refuses an artifact name that could reach outside the collection or hit its own files.
+ * One `[lock.entries."name::type"]` table of collection.lock.
  *
  * @example
  * ```ts
- * validateArtifactName('skills/review.md'); // ok
- * validateArtifactName('../etc/passwd');    // throws InvalidInputError
+ * const e: LockEntry = { content_hash: 'ab12…', fetched: '2025-11-10T12:00:00', resolved_sha: '9f0c…' };
+ * ```
+ */
+export interface LockEntry {
+  /** SHA-256 (hex) of the artifact's content, as {@link contentHash} computes it. */
+  content_hash: string;
+  fetched: string;
+  upstream?: string;
+  resolved_sha?: string;
+  resolved_version?: string;
+}
+
+/**
+ * The lock's key of an artifact: `name::type`.
+ *
+ * @example
+ * ```ts
+ * lockKey({ name: 'canvas-design', type: 'skill' }); // 'canvas-design::skill'
+ * ```
+ */
+export function lockKey(artifact: { name: string; type: string }): string {
+  return `${artifact.name}::${artifact.type}`;
+}
+
+/**
+ * Parses TOML text, turning a syntax error into an {@link InvalidInputError} naming the file.
+ *
+ * @example
+ * ```ts
+ * const data = parseToml(text, '/srv/collection/collection.toml');
+ * ```
+ */
+export function parseToml(text: string, where: string): Record<string, unknown> {
+  try {
+    return parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidInputError(`${where} is not valid TOML: ${(error as Error).message}`, { where });
+  }
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+function text(table: Record<string, unknown>, key: string, where: string, optional = false): string | undefined {
+  const v = table[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string' || v === '') throw new InvalidInputError(`${where}: "${key}" must be a non-empty string`, { where, key });
+  return v;
+}
+
+/**
+ * Refuses an artifact name skillmeat itself refuses (a path separator, `..`, a leading dot).
+ *
+ * @example
+ * ```ts
+ * validateArtifactName('canvas-design'); // ok
+ * validateArtifactName('../etc');        // throws InvalidInputError
  * ```
  */
 export function validateArtifactName(name: string): void {
-  if (!NAME.test(name) || name.split('/').some((s) => s === '..' || s === '.') || name === MANIFEST || name === LOCK || name.length > 255) {
-    throw new InvalidInputError(`"${name}" is not a valid artifact name (a relative path of plain names, not ${MANIFEST} or ${LOCK})`, { name });
+  if (name.includes('/') || name.includes('\\') || name.includes('..') || name.startsWith('.') || name.length > 255 || name.includes('\0')) {
+    throw new InvalidInputError(`"${name}" is not a valid artifact name (no path separators, no "..", no leading dot)`, { name });
   }
 }
 
-const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-
-function unquote(raw: string, where: string): string {
-  const m = /^"((?:[^"\\]|\\.)*)"$/.exec(raw);
-  if (!m) throw new InvalidInputError(`${where}: expected a "quoted string", found ${raw}`, { where });
-  return m[1]!.replace(/\\(.)/g, '$1');
-}
-
 /**
- * Parses a manifest, lock or release index.
+ * Refuses an artifact path that could reach outside the collection or hit its own two files.
  *
  * @example
  * ```ts
- * const manifest = parseDoc(fs.readFileSync('collection.toml', 'utf8'), 'collection.toml');
+ * validateArtifactPath('skills/canvas-design'); // ok
+ * validateArtifactPath('../../etc/passwd');     // throws InvalidInputError
  * ```
  */
-export function parseDoc(text: string, what: string): CollectionDoc {
-  const top: Record<string, string> = {};
-  const tables: Array<Record<string, string>> = [];
-  text.split('\n').forEach((line, i) => {
-    const where = `${what} line ${i + 1}`;
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    if (trimmed === '[[artifact]]') {
-      tables.push({});
-      return;
+export function validateArtifactPath(path: string): void {
+  const parts = path.replace(/\/$/, '').split('/');
+  const plain = parts.every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\0') && !p.includes('\\'));
+  if (!plain || path.startsWith('/') || parts.length > 16 || path === MANIFEST || path === LOCK) {
+    throw new InvalidInputError(`"${path}" is not a valid artifact path (a relative path of plain names inside the collection, not ${MANIFEST} or ${LOCK})`, { path });
+  }
+}
+
+/**
+ * Reads collection.toml: `[collection].name` and every `[[artifacts]]`
+ * table's name, type, path and origin (upstream and the resolved fields when
+ * given). Two artifacts with one `name::type`, or two on one path, are refused.
+ *
+ * @example
+ * ```ts
+ * const manifest = readManifest(fs.readFileSync('/srv/collection/collection.toml', 'utf8'), 'collection.toml');
+ * ```
+ */
+export function readManifest(source: string, where: string): Manifest {
+  const data = parseToml(source, where);
+  const collection = data.collection;
+  if (!isTable(collection)) throw new InvalidInputError(`${where}: no [collection] table`, { where });
+  const name = text(collection, 'name', `${where} [collection]`)!;
+  const list = data.artifacts ?? [];
+  if (!Array.isArray(list) || !list.every(isTable)) throw new InvalidInputError(`${where}: "artifacts" must be an array of tables ([[artifacts]])`, { where });
+  const keys = new Set<string>();
+  const paths = new Set<string>();
+  const artifacts = list.map((table, i): ManifestArtifact => {
+    const at = `${where} [[artifacts]] #${i + 1}`;
+    const artifact: ManifestArtifact = {
+      name: text(table, 'name', at)!,
+      type: text(table, 'type', at)!,
+      path: text(table, 'path', at)!.replace(/\/$/, ''),
+      origin: text(table, 'origin', at)!,
+    };
+    for (const key of ['upstream', 'resolved_sha', 'resolved_version'] as const) {
+      const v = text(table, key, at, true);
+      if (v !== undefined) artifact[key] = v;
     }
-    const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(trimmed);
-    if (!m) throw new InvalidInputError(`${where}: cannot read "${trimmed}"`, { where });
-    (tables.at(-1) ?? top)[m[1]!] = unquote(m[2]!.trim(), where);
+    validateArtifactName(artifact.name);
+    validateArtifactPath(artifact.path);
+    if (!(ARTIFACT_TYPES as readonly string[]).includes(artifact.type)) throw new InvalidInputError(`${at}: unknown type "${artifact.type}"`, { where: at });
+    if (!['local', 'github', 'marketplace'].includes(artifact.origin)) throw new InvalidInputError(`${at}: origin must be local, github or marketplace, not "${artifact.origin}"`, { where: at });
+    const key = lockKey(artifact);
+    if (keys.has(key)) throw new InvalidInputError(`${where}: ${key} is listed twice`, { where, key });
+    if ([...paths].some((p) => p === artifact.path || p.startsWith(`${artifact.path}/`) || artifact.path.startsWith(`${p}/`))) {
+      throw new InvalidInputError(`${where}: ${artifact.path} overlaps another artifact's path`, { where, path: artifact.path });
+    }
+    keys.add(key);
+    paths.add(artifact.path);
+    return artifact;
   });
-  const name = top.name ?? top.collection;
-  if (!name || !top.version) throw new InvalidInputError(`${what}: needs name and version`, { what });
-  const artifacts = tables.map((t, i) => {
-    if (!t.name || !t.version) throw new InvalidInputError(`${what}: artifact ${i + 1} needs name and version`, { what });
-    validateArtifactName(t.name);
-    if (t.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(t.sha256)) throw new InvalidInputError(`${what}: artifact ${t.name} has a malformed sha256`, { what });
-    return { name: t.name, version: t.version, ...(t.sha256 ? { sha256: t.sha256 } : {}) };
-  });
-  const seen = new Set<string>();
-  for (const a of artifacts) {
-    if (seen.has(a.name)) throw new InvalidInputError(`${what}: artifact ${a.name} is listed twice`, { what });
-    seen.add(a.name);
-  }
-  return { name, version: top.version, artifacts };
+  return { name, artifacts };
 }
 
 /**
- * Renders a manifest (no hashes) or a lock (with hashes).
+ * Reads collection.lock: `[lock.entries."name::type"]` tables, each with a
+ * hex `content_hash` and a `fetched` time. A missing `[lock]` table is an
+ * empty lock (skillmeat writes the file on the first add).
  *
  * @example
  * ```ts
- * fs.writeFileSync('collection.lock', renderDoc(lock, 'lock'));
+ * const entries = readLock(fs.readFileSync('/srv/collection/collection.lock', 'utf8'), 'collection.lock');
+ * entries.get('canvas-design::skill')?.content_hash;
  * ```
  */
-export function renderDoc(doc: CollectionDoc, kind: 'manifest' | 'lock' | 'release'): string {
-  const header = kind === 'lock' ? '# collection.lock: generated by collection-update; do not edit\n' : kind === 'manifest' ? '# collection.toml: what this collection holds\n' : '# release index\n';
-  const lines = [header + `${kind === 'lock' ? 'collection' : 'name'} = ${quote(doc.name)}`, `version = ${quote(doc.version)}`];
-  for (const a of doc.artifacts) {
-    lines.push('', '[[artifact]]', `name = ${quote(a.name)}`, `version = ${quote(a.version)}`);
-    if (kind !== 'manifest' && a.sha256) lines.push(`sha256 = ${quote(a.sha256)}`);
+export function readLock(source: string, where: string): Map<string, LockEntry> {
+  const data = parseToml(source, where);
+  const lock = data.lock ?? {};
+  if (!isTable(lock)) throw new InvalidInputError(`${where}: "lock" must be a table`, { where });
+  const entries = lock.entries ?? {};
+  if (!isTable(entries)) throw new InvalidInputError(`${where}: "lock.entries" must be a table`, { where });
+  const result = new Map<string, LockEntry>();
+  for (const [key, table] of Object.entries(entries)) {
+    const at = `${where} [lock.entries."${key}"]`;
+    if (!isTable(table) || !/^[^:]+::[a-z_]+$/.test(key)) throw new InvalidInputError(`${at}: not a "name::type" table`, { where: at });
+    const entry: LockEntry = { content_hash: text(table, 'content_hash', at)!, fetched: text(table, 'fetched', at)! };
+    if (!/^[0-9a-f]{64}$/.test(entry.content_hash)) throw new InvalidInputError(`${at}: content_hash is not a hex SHA-256`, { where: at });
+    for (const k of ['upstream', 'resolved_sha', 'resolved_version'] as const) {
+      const v = text(table, k, at, true);
+      if (v !== undefined) entry[k] = v;
+    }
+    result.set(key, entry);
   }
-  return `${lines.join('\n')}\n`;
-}
-
-/**
- * SHA-256 of a file's bytes, in hex.
- *
- * @example
- * ```ts
- * hashFile('/srv/collection/skills/review.md'); // 'ab12…'
- * ```
- */
-export function hashFile(path: string): string {
-  return createHash('sha256').update(fs.readFileSync(path)).digest('hex');
-}
-
-/**
- * Where the lock and the disk disagree: an artifact whose file is missing or
- * whose bytes hash differently. Empty when the lock holds.
- *
- * @example
- * ```ts
- * const problems = checkLock('/srv/collection');
- * if (problems.length) console.error(problems.join('\n'));
- * ```
- */
-export function checkLock(dir: string): string[] {
-  const lock = parseDoc(fs.readFileSync(join(dir, LOCK), 'utf8'), LOCK);
-  const manifest = parseDoc(fs.readFileSync(join(dir, MANIFEST), 'utf8'), MANIFEST);
-  const problems: string[] = [];
-  if (lock.version !== manifest.version) problems.push(`the lock is for version ${lock.version}, the manifest says ${manifest.version}`);
-  const locked = new Map(lock.artifacts.map((a) => [a.name, a]));
-  for (const a of manifest.artifacts) {
-    const l = locked.get(a.name);
-    if (!l) problems.push(`${a.name} is in the manifest but not in the lock`);
-    else if (l.version !== a.version) problems.push(`${a.name}: the lock says ${l.version}, the manifest ${a.version}`);
-  }
-  for (const a of lock.artifacts) {
-    const path = join(dir, a.name);
-    if (!fs.existsSync(path)) problems.push(`${a.name} is locked but missing`);
-    else if (hashFile(path) !== a.sha256) problems.push(`${a.name} does not match its locked sha256`);
-  }
-  return problems;
+  return result;
 }

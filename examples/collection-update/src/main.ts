@@ -3,32 +3,34 @@
 // throw-away sandbox by default; touches real paths only with --real.
 import * as fs from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderProgress } from '@unwind/cli';
 import { exitCodeOfRecovery } from '@unwind/core';
-import { checkLock } from './format.js';
-import { seedCollection, seedRelease } from './sample.js';
+import { checkLock } from './check-lock.js';
+import { seedCollection, seedUpstream } from './sample.js';
 import { describeRecovery, recoverUpdate, update } from './update.js';
 
 const USAGE = `usage: main.ts [init|plan|update|recover|check] [options]
 
-  init        create a sample collection (1.0.0) and a release (1.1.0) in the sandbox
+  init        copy a sample skillmeat collection and a local upstream directory into the sandbox
   plan        show what the update would do (changes nothing)
-  update      update the collection to the release (the default)
+  update      update every artifact whose upstream offers a new commit (the default)
   recover     finish or roll back an interrupted update, nothing else
-  check       check that the lock's hashes match the files on disk
+  check       check that the lock's content_hash values match the artifacts on disk
 
 options:
   --sandbox DIR             sandbox root (default: ${join(tmpdir(), 'unwind-example-collection')})
   --real                    act on real paths: --collection and --source are then required
-  --collection DIR          the collection (default: <sandbox>/collection)
-  --source DIR              the release to fetch from, a local directory with release.toml
-                            (default: <sandbox>/upstream/release-1.1.0)
+  --collection DIR          the skillmeat collection, e.g. ~/.skillmeat/collection
+                            (default: <sandbox>/collection)
+  --source DIR              the local upstream directory: upstream.toml and the content
+                            (default: <sandbox>/upstream)
   --journal DIR             journal root (default: <sandbox>/var/lib/unwind-collection,
                             with --real: ~/.local/state/unwind-collection)
-  --workspace-dir DIR       where the temp workspace is made (default: <sandbox>/tmp, with --real: $TMPDIR)
+  --workspace-dir DIR       where the temp workspace is made, on the collection's filesystem
+                            (default: the collection's parent directory)
   --snapshot-store DIR      keep pre-update snapshots here (default: inside the journal, deleted on success)
   --keep-snapshots N        with --snapshot-store: how many to keep (default 3)
   --force-without-snapshot  if the snapshot cannot be made, update anyway (not recommended)
@@ -44,7 +46,7 @@ function within(path: string, root: string): boolean {
  *
  * @example
  * ```ts
- * process.exitCode = await main(['update', '--source', '/srv/releases/1.1.0', '--sandbox', '/tmp/sb']);
+ * process.exitCode = await main(['update', '--sandbox', '/tmp/sb']);
  * ```
  */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -98,12 +100,12 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       return 64;
     }
     journalRoot ??= join(homedir(), '.local', 'state', 'unwind-collection');
-    workspaceRoot ??= tmpdir();
+    workspaceRoot ??= dirname(collectionDir);
   } else {
     collectionDir ??= join(sandbox, 'collection');
-    source ??= join(sandbox, 'upstream', 'release-1.1.0');
+    source ??= join(sandbox, 'upstream');
     journalRoot ??= join(sandbox, 'var', 'lib', 'unwind-collection');
-    workspaceRoot ??= join(sandbox, 'tmp');
+    workspaceRoot ??= dirname(collectionDir);
     const outside = [collectionDir, journalRoot, workspaceRoot, snapshotStore].filter((p): p is string => p !== undefined && !within(p, sandbox));
     if (outside.length > 0) {
       err.write(`Refusing: ${outside.join(', ')} lie(s) outside the sandbox ${sandbox}. Pass --real to act on real paths.\n`);
@@ -123,13 +125,13 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 4;
       }
       seedCollection(collectionDir);
-      if (!fs.existsSync(source!)) seedRelease(source!);
+      if (!fs.existsSync(source!)) seedUpstream(source!);
       fs.mkdirSync(workspaceRoot, { recursive: true });
-      out.write(`Sample collection 1.0.0 in ${collectionDir}, release 1.1.0 in ${source}.\nNow try: node --import tsx examples/collection-update/src/main.ts plan --sandbox ${sandbox}\n`);
+      out.write(`Sample skillmeat collection in ${collectionDir}, its upstreams in ${source}.\nNow try: node --import tsx examples/collection-update/src/main.ts plan --sandbox ${sandbox}\n`);
       return 0;
     case 'check': {
       const problems = checkLock(collectionDir);
-      out.write(problems.length === 0 ? `The lock matches every file in ${collectionDir}.\n` : `The lock does not hold:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+      out.write(problems.length === 0 ? `The lock matches every artifact in ${collectionDir}.\n` : `The lock does not hold:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
       return problems.length === 0 ? 0 : 1;
     }
     case 'recover': {

@@ -1,17 +1,21 @@
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
-import { LOCK, MANIFEST, hashFile, renderDoc, type CollectionDoc } from './format.js';
-import { RELEASE_INDEX } from './update.js';
-
-function put(root: string, name: string, content: string, mode = 0o644): void {
-  fs.mkdirSync(dirname(join(root, name)), { recursive: true });
-  fs.writeFileSync(join(root, name), content, { mode });
-  fs.chmodSync(join(root, name), mode);
-}
+import { join } from 'node:path';
 
 /**
- * A sample collection at version 1.0.0: manifest, a lock whose hashes match,
- * and four artifacts (one executable).
+ * The sample shipped beside the source: a skillmeat collection exactly as
+ * skillmeat writes one (collection.toml, collection.lock, a directory skill,
+ * a command file, a local agent), and a local upstream directory offering
+ * new commits of two of its artifacts.
+ *
+ * @example
+ * ```ts
+ * fs.existsSync(join(SAMPLE, 'collection', 'collection.lock')); // true
+ * ```
+ */
+export const SAMPLE = join(import.meta.dirname, '..', 'sample');
+
+/**
+ * Copies the sample collection to `dir` (modes kept).
  *
  * @example
  * ```ts
@@ -19,42 +23,17 @@ function put(root: string, name: string, content: string, mode = 0o644): void {
  * ```
  */
 export function seedCollection(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const doc: CollectionDoc = {
-    name: 'team-skills',
-    version: '1.0.0',
-    artifacts: [
-      { name: 'skills/review.md', version: '1.0.0' },
-      { name: 'skills/notes.md', version: '1.0.0' },
-      { name: 'commands/deploy.sh', version: '1.0.0' },
-      { name: 'agents/triage.md', version: '1.0.0' },
-    ],
-  };
-  put(dir, 'skills/review.md', '# review\nread the diff twice\n');
-  put(dir, 'skills/notes.md', '# notes\nwrite things down\n');
-  put(dir, 'commands/deploy.sh', '#!/bin/sh\necho deploying v1\n', 0o755);
-  put(dir, 'agents/triage.md', '# triage\nlabel new issues\n', 0o640);
-  put(dir, MANIFEST, renderDoc(doc, 'manifest'));
-  put(dir, LOCK, renderDoc({ ...doc, artifacts: doc.artifacts.map((a) => ({ ...a, sha256: hashFile(join(dir, a.name)) })) }, 'lock'));
+  fs.cpSync(join(SAMPLE, 'collection'), dir, { recursive: true, errorOnExist: true, force: false });
 }
 
 /**
- * A sample release 1.1.0 as a local directory: two updated artifacts, one
- * new artifact in a new directory, and a release index with sha256s.
+ * Copies the sample upstream directory (upstream.toml and the offered content) to `dir`.
  *
  * @example
  * ```ts
- * seedRelease('/tmp/unwind-example-collection/upstream/release-1.1.0');
+ * seedUpstream('/tmp/unwind-example-collection/upstream');
  * ```
  */
-export function seedRelease(dir: string): void {
-  put(dir, 'skills/review.md', '# review\nread the diff twice\nthen run the tests\n');
-  put(dir, 'commands/deploy.sh', '#!/bin/sh\necho deploying v2\n', 0o755);
-  put(dir, 'agents/helper/agent.md', '# helper\nanswer questions\n');
-  const artifacts = [
-    { name: 'skills/review.md', version: '1.1.0' },
-    { name: 'commands/deploy.sh', version: '1.2.0' },
-    { name: 'agents/helper/agent.md', version: '1.0.0' },
-  ].map((a) => ({ ...a, sha256: hashFile(join(dir, a.name)) }));
-  put(dir, RELEASE_INDEX, renderDoc({ name: 'team-skills', version: '1.1.0', artifacts }, 'release'));
+export function seedUpstream(dir: string): void {
+  fs.cpSync(join(SAMPLE, 'upstream'), dir, { recursive: true, errorOnExist: true, force: false });
 }

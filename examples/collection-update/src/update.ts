@@ -17,39 +17,34 @@ import {
   recoveryRefusal,
 } from '@unwind/core';
 import { exitOnThirdSignal } from '@unwind/cli';
-import { copy, ensureDir, kinds as fileKinds, writeFile } from '@unwind/files';
+import { kinds as fileKinds, move, remove, writeFile } from '@unwind/files';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
 import { lockHolds } from './check-lock-step.js';
-import { fetchArtifacts, type Fetched } from './fetch-step.js';
-import { LOCK, MANIFEST, checkLock, parseDoc, renderDoc, type Artifact, type CollectionDoc } from './format.js';
-
-/**
- * The release index a source directory holds next to its artifact files.
- *
- * @example
- * ```ts
- * const release = parseDoc(fs.readFileSync(join(source, RELEASE_INDEX), 'utf8'), RELEASE_INDEX);
- * ```
- */
-export const RELEASE_INDEX = 'release.toml';
+import { checkLock } from './check-lock.js';
+import { fetchArtifacts, fetchedPath, type Fetched } from './fetch-step.js';
+import { LOCK, MANIFEST, lockKey, readLock, readManifest, type LockEntry, type ManifestArtifact } from './format.js';
+import { rewriteLock, rewriteManifest, skillmeatTime, type Resolved } from './rewrite.js';
+import { UPSTREAM_INDEX, readUpstreamIndex, type UpstreamOffer } from './upstream.js';
 
 /**
  * Options of {@link update}.
  *
  * @example
  * ```ts
- * const options: UpdateOptions = { collectionDir: '/sb/collection', source: '/sb/upstream/release-1.1.0', journalRoot: '/sb/var/lib/unwind-collection', workspaceRoot: '/sb/tmp' };
+ * const options: UpdateOptions = { collectionDir: '/sb/collection', source: '/sb/upstream', journalRoot: '/sb/var/lib/unwind-collection', workspaceRoot: '/sb' };
  * ```
  */
 export interface UpdateOptions {
-  /** The collection directory (holds collection.toml, collection.lock and the artifacts). */
+  /** The skillmeat collection directory (collection.toml, collection.lock, skills/, commands/, agents/ …). */
   collectionDir: string;
-  /** The release to update to: a local directory with release.toml and the artifact files. */
+  /** The local upstream directory standing in for GitHub: upstream.toml and the artifacts' content. */
   source: string;
   /** The journal root; the pre-update snapshot lives here unless `snapshotStore` is given. */
   journalRoot: string;
-  /** Where the temp workspace is made. */
+  /** Where the temp workspace is made; on the collection's filesystem (artifacts are renamed into place). */
   workspaceRoot: string;
+  /** The time written as `updated`, `last_updated` and `fetched` (default: now). */
+  now?: Date;
   /** Keep snapshots in this store (newest `keepSnapshots` kept) instead of deleting it at commit. */
   snapshotStore?: string;
   keepSnapshots?: number;
@@ -89,8 +84,8 @@ export interface UpdateResult {
   withoutSnapshot: boolean;
   /** The temp workspace this run used (gone when the run returns). */
   workspace?: string;
-  from?: string;
-  to?: string;
+  /** The artifacts (name::type) the update changes. */
+  changes?: string[];
   message: string;
   exitCode: number;
 }
@@ -139,28 +134,26 @@ export function describeRecovery(report: RecoveryReport): string[] {
     );
 }
 
-function readDoc(path: string): CollectionDoc {
-  return parseDoc(fs.readFileSync(path, 'utf8'), path);
+/** One artifact to update: what the manifest says, what the upstream offers. */
+interface Change {
+  artifact: ManifestArtifact;
+  offer: UpstreamOffer;
+  key: string;
+  /** The commit the collection has now (lock first, as skillmeat reads it). */
+  from: string | undefined;
 }
 
-/** What the update changes: artifacts whose version differs or that are new. */
-function changesOf(manifest: CollectionDoc, release: CollectionDoc): Artifact[] {
-  const current = new Map(manifest.artifacts.map((a) => [a.name, a.version]));
-  return release.artifacts.filter((a) => current.get(a.name) !== a.version);
+/** Artifacts with an upstream whose offered commit differs from the locked one; local ones never change. */
+function changesOf(artifacts: ManifestArtifact[], lock: Map<string, LockEntry>, offers: Map<string, UpstreamOffer>): Change[] {
+  return artifacts.flatMap((artifact) => {
+    const offer = artifact.origin === 'local' || !artifact.upstream ? undefined : offers.get(artifact.upstream);
+    const key = lockKey(artifact);
+    const from = lock.get(key)?.resolved_sha ?? artifact.resolved_sha;
+    return offer && offer.resolved_sha !== from ? [{ artifact, offer, key, from }] : [];
+  });
 }
 
-function newManifest(manifest: CollectionDoc, release: CollectionDoc): CollectionDoc {
-  const byName = new Map(release.artifacts.map((a) => [a.name, a]));
-  const kept = manifest.artifacts.map((a) => ({ name: a.name, version: byName.get(a.name)?.version ?? a.version }));
-  const added = release.artifacts.filter((a) => !manifest.artifacts.some((m) => m.name === a.name)).map((a) => ({ name: a.name, version: a.version }));
-  return { name: manifest.name, version: release.version, artifacts: [...kept, ...added] };
-}
-
-/** The deepest missing directories the new artifacts need (ensureDir makes their missing parents too). */
-function missingDirs(collectionDir: string, changes: Artifact[]): string[] {
-  const dirs = [...new Set(changes.map((a) => dirname(join(collectionDir, a.name))))].filter((d) => !fs.existsSync(d)).sort();
-  return dirs.filter((d) => !dirs.some((other) => other !== d && other.startsWith(`${d}/`)));
-}
+const describeChange = (c: Change) => `${c.key} ${c.artifact.resolved_version ?? c.from?.slice(0, 12) ?? '(unresolved)'} -> ${c.offer.resolved_version ?? c.offer.resolved_sha.slice(0, 12)}`;
 
 function refused(recovered: RecoveryReport, message: string, extra: Partial<UpdateResult> = {}): UpdateResult {
   return { status: 'refused', recovered, withoutSnapshot: false, message, exitCode: 4, ...extra };
@@ -178,10 +171,23 @@ function causeOf(outcome: Outcome): string {
   return first?.error?.message ?? ('cause' in outcome ? outcome.cause.message : 'unknown error');
 }
 
+/** The lock entries an update writes: content hash, fetch time and resolution of each changed artifact. */
+function lockUpdates(changes: Change[], lock: Map<string, LockEntry>, now: string, hashOf: (c: Change) => string): Map<string, LockEntry> {
+  return new Map(
+    changes.map((c) => {
+      const entry: LockEntry = { ...lock.get(c.key)!, content_hash: hashOf(c), fetched: now, resolved_sha: c.offer.resolved_sha };
+      if (c.offer.resolved_version) entry.resolved_version = c.offer.resolved_version;
+      return [c.key, entry];
+    }),
+  );
+}
+
 /**
- * Updates a collection to a release, all or nothing: snapshot the collection,
- * fetch into a temp workspace, copy the artifacts in, rewrite manifest and
- * lock atomically, check the lock against the disk. Any failure restores the
+ * Updates the artifacts of a skillmeat collection whose upstream offers a
+ * new commit, all or nothing: snapshot the collection, fetch into a temp
+ * workspace, set each old artifact aside and rename the new one in, rewrite
+ * only the changed lines of collection.toml and collection.lock atomically,
+ * check the lock against the disk. Any failure restores the
  * whole collection from the snapshot (verified against its hashes); the
  * workspace is removed on every outcome. If the snapshot cannot be made the
  * update is refused, unless `forceWithoutSnapshot`.
@@ -206,37 +212,49 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
   if (refusal) return refused(recovered, refusal.message, { exitCode: refusal.exitCode });
   if (!recovered.ok) return refused(recovered, say(`Nothing new was changed. Fix the cause, then run: ${recoverCommand}`));
 
-  let manifest: CollectionDoc;
-  let lock: CollectionDoc;
-  let release: CollectionDoc;
+  const manifestPath = join(dir, MANIFEST);
+  const lockPath = join(dir, LOCK);
+  let changes: Change[];
+  let manifestText: string;
+  let lockText: string;
+  let nextManifest: string;
+  let name: string;
+  const now = skillmeatTime(options.now ?? new Date());
   try {
-    manifest = readDoc(join(dir, MANIFEST));
-    lock = readDoc(join(dir, LOCK));
-    release = readDoc(join(source, RELEASE_INDEX));
+    manifestText = fs.readFileSync(manifestPath, 'utf8');
+    lockText = fs.readFileSync(lockPath, 'utf8');
+    const manifest = readManifest(manifestText, manifestPath);
+    name = manifest.name;
+    const lock = readLock(lockText, lockPath);
+    const offers = readUpstreamIndex(fs.readFileSync(join(source, UPSTREAM_INDEX), 'utf8'), join(source, UPSTREAM_INDEX));
+    const inconsistent = checkLock(dir);
+    if (inconsistent.length > 0) {
+      return refused(recovered, say(`Nothing was changed: the collection does not match its lock (${inconsistent.join('; ')}). Repair it (or let skillmeat sync it) before updating.`));
+    }
+    changes = changesOf(manifest.artifacts, lock, offers);
+    const resolved = new Map<string, Resolved>(changes.map((c) => [c.key, { resolved_sha: c.offer.resolved_sha, ...(c.offer.resolved_version ? { resolved_version: c.offer.resolved_version } : {}) }]));
+    nextManifest = rewriteManifest(manifestText, manifestPath, resolved, now);
+    // Prove now, before anything is touched, that the lock can be rewritten line by line (the real hashes come from the fetch).
+    rewriteLock(lockText, lockPath, lockUpdates(changes, lock, now, (c) => c.offer.content_hash ?? lock.get(c.key)!.content_hash));
   } catch (error) {
     return refused(recovered, say(`Nothing was changed: ${(error as Error).message}`));
   }
-  const inconsistent = checkLock(dir);
-  if (inconsistent.length > 0) {
-    return refused(recovered, say(`Nothing was changed: the collection is already inconsistent (${inconsistent.join('; ')}). Repair it before updating.`));
+  const base = { recovered, changes: changes.map((c) => c.key) };
+  if (changes.length === 0) {
+    return { ...base, status: 'up-to-date', withoutSnapshot: false, exitCode: 0, message: say(`Nothing to do: every artifact of ${name} with an upstream is at the commit its upstream offers.`) };
   }
-  const changes = changesOf(manifest, release);
-  const base = { recovered, from: manifest.version, to: release.version };
-  if (changes.length === 0 && manifest.version === release.version) {
-    return { ...base, status: 'up-to-date', withoutSnapshot: false, exitCode: 0, message: say(`Nothing to do: ${manifest.name} is already at ${manifest.version}.`) };
-  }
+  const lockEntries = readLock(lockText, lockPath);
 
-  const workspace = join(resolve(options.workspaceRoot), `collection-update-${randomBytes(6).toString('hex')}`);
-  const nextManifest = newManifest(manifest, release);
-  const lockedSha = new Map(lock.artifacts.map((a) => [a.name, a.sha256]));
+  const workspaceRoot = resolve(options.workspaceRoot);
+  const workspace = join(workspaceRoot, `collection-update-${randomBytes(6).toString('hex')}`);
 
   const build = (withSnapshot: boolean) => {
-    const tx = transaction(`update ${manifest.name} ${manifest.version} -> ${release.version}`, {
+    const tx = transaction(`update ${name}: ${changes.map((c) => c.key).join(', ')}`, {
       journal: fileJournal({ root: journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
       handleSignals: options.handleSignals ?? true,
-    onThirdSignal: exitOnThirdSignal(process.stderr, recoverCommand),
+      onThirdSignal: exitOnThirdSignal(process.stderr, recoverCommand),
       resumeHint: recoverCommand,
-      meta: { collection: dir, from: manifest.version, to: release.version, snapshot: withSnapshot },
+      meta: { collection: dir, changes: changes.map((c) => c.key), snapshot: withSnapshot },
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     const steps: Array<Step<any, any, any>> = [];
@@ -247,19 +265,20 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
       steps.push(step);
     };
     if (withSnapshot) add(`snapshot ${dir} (restored and verified on any failure)`, snapshot({ path: dir, ...(options.snapshotStore ? { store: resolve(options.snapshotStore), keepLast: options.keepSnapshots ?? 3 } : {}) }));
-    add(`fetch ${changes.length} artifact(s) from ${source} into a temp workspace`, fetchArtifacts({ source, workspace, artifacts: changes.map((a) => ({ name: a.name, ...(a.sha256 ? { sha256: a.sha256 } : {}) })) }));
+    add(`fetch ${changes.length} artifact(s) from ${source} into a temp workspace`, fetchArtifacts({ source, workspace, artifacts: changes.map((c) => ({ key: c.key, from: c.offer.path, ...(c.offer.content_hash ? { content_hash: c.offer.content_hash } : {}) })) }));
     const fetchPosition = steps.length - 1;
-    for (const d of missingDirs(dir, changes)) add(`create directory ${d}`, ensureDir({ path: d, mode: 0o755 }));
-    const current = new Map(manifest.artifacts.map((a) => [a.name, a.version]));
-    for (const a of changes) add(`copy in ${a.name} ${current.get(a.name) ?? '(new)'} -> ${a.version}`, copy({ source: join(workspace, a.name), path: join(dir, a.name) }));
-    add(`rewrite ${MANIFEST} (atomic)`, writeFile({ path: join(dir, MANIFEST), content: renderDoc(nextManifest, 'manifest') }));
-    // The lock's hashes are the fetched bytes' (what was copied in), or the old lock's for untouched artifacts.
+    for (const c of changes) {
+      const target = join(dir, c.artifact.path);
+      add(`set aside the old ${c.artifact.path} (staged; deleted only after the commit)`, remove({ paths: [target], stagingDir: workspaceRoot }));
+      add(`put ${describeChange(c)} in place at ${c.artifact.path} (rename)`, move({ from: fetchedPath(workspace, c.key), to: target }));
+    }
+    add(`rewrite ${MANIFEST} (changed lines only, atomic)`, writeFile({ path: manifestPath, content: nextManifest }));
+    // The lock's hashes are the fetched content's (what was put in place).
     add(
-      `rewrite ${LOCK} with the fetched files' sha256 (atomic)`,
+      `rewrite ${LOCK} with the fetched content's hashes (changed entries only, atomic)`,
       writeFile((get) => {
-        const sha = new Map(get(fetched!).files.map((f) => [f.name, f.sha256]));
-        const artifacts = nextManifest.artifacts.map((a) => ({ ...a, sha256: sha.get(a.name) ?? lockedSha.get(a.name)! }));
-        return { path: join(dir, LOCK), content: renderDoc({ name: manifest.name, version: release.version, artifacts }, 'lock') };
+        const hashes = new Map(get(fetched!).files.map((f) => [f.key, f.content_hash]));
+        return { path: lockPath, content: rewriteLock(lockText, lockPath, lockUpdates(changes, lockEntries, now, (c) => hashes.get(c.key)!)) };
       }),
     );
     add(`check the lock against the files on disk`, lockHolds({ dir }));
@@ -276,7 +295,7 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
 
   if (options.dryRun) {
     const { labels } = build(true);
-    return { ...base, status: 'planned', withoutSnapshot: false, exitCode: 0, message: [`Would update ${manifest.name} from ${manifest.version} to ${release.version} (nothing was changed):`, ...labels.map((l, i) => `  ${i + 1}. ${l}`)].join('\n') };
+    return { ...base, status: 'planned', withoutSnapshot: false, exitCode: 0, message: [`Would update ${name}: ${changes.map(describeChange).join(', ')} (nothing was changed):`, ...labels.map((l, i) => `  ${i + 1}. ${l}`)].join('\n') };
   }
 
   let outcome = await build(true).tx.run();
@@ -307,13 +326,13 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
   lines.push(describeOutcome(outcome));
   switch (outcome.status) {
     case 'committed':
-      lines.push(`Updated ${manifest.name} from ${manifest.version} to ${release.version}: ${changes.map((a) => `${a.name} ${a.version}`).join(', ')}.`, 'The lock matches every file on disk (checked before the commit).');
+      lines.push(`Updated ${name}: ${changes.map(describeChange).join(', ')}.`, 'The lock matches every artifact on disk (checked before the commit).');
       break;
     case 'rolled-back':
       lines.push(
         withoutSnapshot
-          ? `The update was rolled back step by step (no snapshot): ${dir} is back at ${manifest.version}. The temp workspace was removed.`
-          : `The update was rolled back: ${dir} was restored from the pre-update snapshot and verified against its SHA-256 hashes; it is exactly as before (version ${manifest.version}). The temp workspace was removed.`,
+          ? `The update was rolled back step by step (no snapshot): ${dir} is back as it was. The temp workspace was removed.`
+          : `The update was rolled back: ${dir} was restored from the pre-update snapshot and verified against its SHA-256 hashes; it is exactly as before. The temp workspace was removed.`,
       );
       break;
     case 'rollback-failed':

@@ -23,7 +23,7 @@ describe('collection update: the command line', () => {
     const before = treeState(collection);
     const plan = await runChild(main, ['plan', '--sandbox', sb]);
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toContain('Would update team-skills from 1.0.0 to 1.1.0 (nothing was changed):');
+    expect(plan.stdout).toContain('Would update default: canvas-design::skill v1.0.0 -> v1.1.0, code-review::command v2.0.0 -> v2.1.0 (nothing was changed):');
     const notADir = join(sb, 'not-a-dir');
     fs.writeFileSync(notADir, '');
     const refused = await runChild(main, ['--sandbox', sb, '--snapshot-store', notADir]);
@@ -33,10 +33,10 @@ describe('collection update: the command line', () => {
     const forced = await runChild(main, ['--sandbox', sb, '--snapshot-store', notADir, '--force-without-snapshot']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stderr).toContain('!!! WARNING: updating WITHOUT A SNAPSHOT');
-    expect(forced.stdout).toContain('Updated team-skills from 1.0.0 to 1.1.0');
+    expect(forced.stdout).toContain('Updated default: canvas-design::skill v1.0.0 -> v1.1.0');
     const check = await runChild(main, ['check', '--sandbox', sb]);
     expect(check.code).toBe(0);
-    expect(check.stdout).toContain('The lock matches every file');
+    expect(check.stdout).toContain('The lock matches every artifact');
   });
 
   it('a normal update with progress, then nothing to do; paths outside the sandbox are refused', async () => {
@@ -47,7 +47,7 @@ describe('collection update: the command line', () => {
     expect(run.stderr).toContain('✔ committed: 9 steps');
     expect(run.stdout).toContain('Done: all 9 steps applied and verified.');
     const again = await runChild(main, ['update', '--sandbox', sb]);
-    expect(again.stdout).toContain('Nothing to do: team-skills is already at 1.1.0.');
+    expect(again.stdout).toContain('Nothing to do: every artifact of default with an upstream is at the commit its upstream offers.');
     const outside = await runChild(main, ['--sandbox', sb, '--collection', join(tmpdir(), 'elsewhere')]);
     expect(outside.code).toBe(4);
     expect(outside.stderr).toContain('outside the sandbox');

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile } from '@unwind/core';
-import { checkLock } from '../src/format.js';
+import { checkLock } from '../src/check-lock.js';
 import { recoverUpdate, update } from '../src/update.js';
 import { makeSandbox, pool, runChild, type Sandbox } from './helpers.js';
 
@@ -16,7 +16,9 @@ function sandbox(): Sandbox {
   return s;
 }
 
-const configOf = (s: Sandbox, extra: Record<string, unknown> = {}) => JSON.stringify({ collection: s.collection, source: s.source, journalRoot: s.journalRoot, workspaceRoot: s.workspaceRoot, ...extra });
+// One fixed time, so the after-states of separate runs are byte-for-byte equal.
+const NOW = '2025-11-15T10:00:00.000Z';
+const configOf = (s: Sandbox, extra: Record<string, unknown> = {}) => JSON.stringify({ collection: s.collection, source: s.source, journalRoot: s.journalRoot, workspaceRoot: s.workspaceRoot, now: NOW, ...extra });
 
 describe('collection update: SIGKILL at every journal record, then recover()', () => {
   for (const store of [false, true]) {
@@ -64,7 +66,7 @@ describe('collection update: SIGKILL at every journal record, then recover()', (
     const runs = await pool(picks, 3, async (n) => {
       const s = sandbox();
       const result = await runChild(child, [configOf(s, { killAtRecord: n })]);
-      const rerun = await update({ collectionDir: s.collection, source: s.source, journalRoot: s.journalRoot, workspaceRoot: s.workspaceRoot, handleSignals: false });
+      const rerun = await update({ collectionDir: s.collection, source: s.source, journalRoot: s.journalRoot, workspaceRoot: s.workspaceRoot, now: new Date(NOW), handleSignals: false });
       return { n, s, result, rerun };
     });
     for (const { n, s, result, rerun } of runs) {

@@ -2,13 +2,12 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cannotChattr, cannotMount, chattr, mountTmpfs, pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
-import { seedCollection, seedRelease } from '../src/sample.js';
+import { seedCollection, seedUpstream } from '../src/sample.js';
 
 /** The repository root: children run there so `--import tsx` and the tsconfig paths resolve. */
 export const repoRoot = resolve(import.meta.dirname, '../../..');
-export const isRoot = process.getuid?.() === 0;
 
-/** A sandbox: a collection at 1.0.0, a release 1.1.0, a journal root and a workspace root. */
+/** A sandbox: the sample skillmeat collection, its local upstream directory, a journal root and a workspace root. */
 export interface Sandbox {
   base: string;
   collection: string;
@@ -23,10 +22,10 @@ export interface Sandbox {
 export function makeSandbox(): Sandbox {
   const base = fs.mkdtempSync(join(tmpdir(), 'unwind-ex-collection-'));
   const collection = join(base, 'collection');
-  const source = join(base, 'upstream', 'release-1.1.0');
+  const source = join(base, 'upstream');
   seedCollection(collection);
-  seedRelease(source);
-  const workspaceRoot = join(base, 'tmp');
+  seedUpstream(source);
+  const workspaceRoot = join(base, 'work');
   fs.mkdirSync(workspaceRoot);
   return {
     base,

@@ -4,8 +4,10 @@ import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NonRetryableError, defineStep } from '@unwind/core';
 import { failingStep, testKinds, treeState } from '@unwind/core/testing';
-import { LOCK, MANIFEST, checkLock, parseDoc } from '../src/format.js';
-import { RELEASE_INDEX, recoverUpdate, update, type UpdateOptions } from '../src/update.js';
+import { checkLock } from '../src/check-lock.js';
+import { contentHash } from '../src/content-hash.js';
+import { LOCK, MANIFEST, readLock, readManifest } from '../src/format.js';
+import { recoverUpdate, update, type UpdateOptions } from '../src/update.js';
 import { cannotChattr, cannotMount, chattr, makeSandbox, mountTmpfs, type Sandbox } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
@@ -19,17 +21,22 @@ function sandbox(): Sandbox {
   return s;
 }
 
+const NOW = new Date('2025-11-15T10:00:00.000Z');
+const STAMP = '2025-11-15T10:00:00.000000';
 const options = (s: Sandbox, extra: Partial<UpdateOptions> = {}): UpdateOptions => ({
   collectionDir: s.collection,
   source: s.source,
   journalRoot: s.journalRoot,
   workspaceRoot: s.workspaceRoot,
+  now: NOW,
   handleSignals: false,
   ...extra,
 });
 const read = (s: Sandbox, name: string) => fs.readFileSync(join(s.collection, name), 'utf8');
+const SKILL = 'skills/canvas-design';
+const COMMAND = 'commands/code-review.md';
 
-/** snapshot, fetch, ensureDir, 3 copies, manifest, lock, lock check. */
+/** snapshot, fetch, (set aside + rename in) × 2, manifest, lock, lock check. */
 const STEPS = 9;
 
 /** A test step that changes the collection behind the other steps' backs, then fails: only the snapshot can undo it. */
@@ -41,40 +48,63 @@ const scribble = defineStep({
   prepare: async () => null,
   do: async (a): Promise<void> => {
     fs.writeFileSync(join(a.dir, 'stray.tmp'), 'left by a half-finished merge\n');
-    fs.appendFileSync(join(a.dir, 'skills', 'notes.md'), 'merged line\n');
+    fs.appendFileSync(join(a.dir, 'skills', 'pdf', 'SKILL.md'), 'merged line\n');
     fs.chmodSync(join(a.dir, 'agents', 'triage.md'), 0o666);
     throw new NonRetryableError(new Error('merge failed half-way'));
   },
   undo: async () => {},
 });
 
-describe('collection update: clean runs', () => {
-  it('commits: new versions and bytes in place, manifest and lock rewritten, the lock matches the disk, no workspace left', async () => {
+describe('collection update: clean runs on a skillmeat collection', () => {
+  it('commits: the directory skill and the command replaced, manifest and lock rewritten in the changed lines only, the lock holds, no workspace left', async () => {
     const s = sandbox();
     const before = s.state();
+    const manifestBefore = read(s, MANIFEST);
+    const lockBefore = read(s, LOCK);
+    const untouched = ['agents/triage.md', 'skills/pdf/SKILL.md'].map((p) => fs.statSync(join(s.collection, p)));
     const result = await update(options(s));
     expect(result.status, result.message).toBe('committed');
     expect(result.outcome?.steps).toHaveLength(STEPS);
     expect(checkLock(s.collection)).toEqual([]);
-    const manifest = parseDoc(read(s, MANIFEST), MANIFEST);
-    expect(manifest.version).toBe('1.1.0');
-    expect(manifest.artifacts.map((a) => `${a.name}@${a.version}`)).toEqual(['skills/review.md@1.1.0', 'skills/notes.md@1.0.0', 'commands/deploy.sh@1.2.0', 'agents/triage.md@1.0.0', 'agents/helper/agent.md@1.0.0']);
-    const release = parseDoc(fs.readFileSync(join(s.source, RELEASE_INDEX), 'utf8'), RELEASE_INDEX);
-    const lock = parseDoc(read(s, LOCK), LOCK);
-    for (const a of release.artifacts) {
-      expect(read(s, a.name)).toBe(fs.readFileSync(join(s.source, a.name), 'utf8'));
-      expect(lock.artifacts.find((l) => l.name === a.name)?.sha256).toBe(a.sha256);
-    }
-    // Untouched artifacts are byte-for-byte as before; an updated executable keeps its mode.
+    // The directory artifact is exactly the upstream's tree: a file added, one changed, one gone, modes kept.
+    expect(treeState(join(s.collection, SKILL))).toEqual(treeState(join(s.source, 'canvas-design')));
+    expect(fs.existsSync(join(s.collection, SKILL, 'templates', 'flyer.md'))).toBe(false);
+    expect(fs.statSync(join(s.collection, SKILL, 'scripts', 'render.sh')).mode & 0o777).toBe(0o755);
+    expect(read(s, COMMAND)).toBe(fs.readFileSync(join(s.source, COMMAND), 'utf8'));
+    // collection.toml: only [collection].updated and the two artifacts' resolution lines changed; last_updated added.
+    expect(read(s, MANIFEST)).toBe(
+      manifestBefore
+        .replace('updated = "2025-11-10T16:05:12.918344"', `updated = "${STAMP}"`)
+        .replace('resolved_sha = "4f0d5a2c9b8e71d3a6c5e0f9b2d8a7c6e5f4a3b2"\nresolved_version = "v1.0.0"\ntags = [\n    "design",\n    "visual",\n]', `resolved_sha = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"\nresolved_version = "v1.1.0"\ntags = [\n    "design",\n    "visual",\n]\nlast_updated = "${STAMP}"`)
+        .replace('resolved_sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"\nresolved_version = "v2.0.0"', `resolved_sha = "b2c3d4e5f60718293a4b5c6d7e8f901234567890"\nresolved_version = "v2.1.0"\nlast_updated = "${STAMP}"`),
+    );
+    // collection.lock: the two entries rewritten in skillmeat's key order, the others byte for byte.
+    const skillHash = contentHash(join(s.source, 'canvas-design'));
+    const commandHash = contentHash(join(s.source, COMMAND));
+    expect(read(s, LOCK)).toBe(
+      lockBefore
+        .replace(/content_hash = "850d[0-9a-f]+"\nfetched = "[^"]+"/, `content_hash = "${skillHash}"\nfetched = "${STAMP}"`)
+        .replace('resolved_sha = "4f0d5a2c9b8e71d3a6c5e0f9b2d8a7c6e5f4a3b2"\nresolved_version = "v1.0.0"', 'resolved_sha = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"\nresolved_version = "v1.1.0"')
+        .replace(/content_hash = "ba45[0-9a-f]+"\nfetched = "[^"]+"/, `content_hash = "${commandHash}"\nfetched = "${STAMP}"`)
+        .replace('resolved_sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"\nresolved_version = "v2.0.0"', 'resolved_sha = "b2c3d4e5f60718293a4b5c6d7e8f901234567890"\nresolved_version = "v2.1.0"'),
+    );
+    expect(readLock(read(s, LOCK), LOCK).get('canvas-design::skill')?.content_hash).toBe('3ce7857beb5a70d7dbe6e3f1c2d524ec96dec53b74d58a75492033246364309d');
+    // Artifacts the update does not change are not touched at all (same inode, same mtime).
     const after = s.state();
-    for (const name of ['skills/notes.md', 'agents/triage.md']) expect(after.find((e) => e.path === name)).toEqual(before.find((e) => e.path === name));
-    expect(after.find((e) => e.path === 'commands/deploy.sh')?.mode).toBe(0o755);
+    ['agents/triage.md', 'skills/pdf/SKILL.md'].forEach((p, i) => {
+      const st = fs.statSync(join(s.collection, p));
+      expect([st.ino, st.mtimeMs]).toEqual([untouched[i]!.ino, untouched[i]!.mtimeMs]);
+      expect(after.find((e) => e.path === p)).toEqual(before.find((e) => e.path === p));
+    });
     expect(fs.readdirSync(s.workspaceRoot)).toEqual([]);
     expect(result.message).toContain('Done: all 9 steps applied and verified.');
-    expect(result.message).toContain('Updated team-skills from 1.0.0 to 1.1.0');
-    // Again: nothing to do.
+    expect(result.message).toContain('Updated default: canvas-design::skill v1.0.0 -> v1.1.0, code-review::command v2.0.0 -> v2.1.0.');
+    // Again: nothing to do, and the two files are not even rewritten.
+    const files = [MANIFEST, LOCK].map((p) => fs.statSync(join(s.collection, p)));
     const again = await update(options(s));
     expect(again.status).toBe('up-to-date');
+    [MANIFEST, LOCK].forEach((p, i) => expect(fs.statSync(join(s.collection, p)).mtimeMs).toBe(files[i]!.mtimeMs));
+    expect(readManifest(read(s, MANIFEST), MANIFEST).artifacts.find((a) => a.name === 'pdf')?.resolved_version).toBe('v1.3.0');
   });
 
   it('a dry run says what it would do and touches nothing', async () => {
@@ -82,18 +112,49 @@ describe('collection update: clean runs', () => {
     const before = treeState(s.base);
     const result = await update(options(s, { dryRun: true }));
     expect(result.status).toBe('planned');
-    expect(result.message).toContain('copy in commands/deploy.sh 1.0.0 -> 1.2.0');
+    expect(result.message).toContain('put code-review::command v2.0.0 -> v2.1.0 in place at commands/code-review.md');
     expect(treeState(s.base)).toEqual(before);
   });
 
-  it('refuses a collection whose lock already does not hold, touching nothing', async () => {
+  it('refuses a collection modified behind its lock (skillmeat\'s local modification), touching nothing', async () => {
     const s = sandbox();
-    fs.appendFileSync(join(s.collection, 'skills', 'notes.md'), 'edited by hand\n');
+    fs.appendFileSync(join(s.collection, SKILL, 'SKILL.md'), 'edited by hand\n');
     const before = treeState(s.base);
     const result = await update(options(s));
     expect(result.status).toBe('refused');
-    expect(result.message).toContain('skills/notes.md does not match its locked sha256');
+    expect(result.exitCode).toBe(4);
+    expect(result.message).toContain('canvas-design::skill: skills/canvas-design does not match its locked content_hash');
     expect(treeState(s.base)).toEqual(before);
+  });
+
+  it('refuses a manifest it cannot rewrite line by line (an artifact as an inline table), touching nothing', async () => {
+    const s = sandbox();
+    const text = read(s, MANIFEST).replace(
+      '[[artifacts]]\nname = "code-review"\ntype = "command"\npath = "commands/code-review.md"\norigin = "github"\nadded = "2025-10-05T11:42:57.000821"\nupstream = "https://github.com/example-org/claude-commands/blob/main/code-review.md"\nversion_spec = "latest"\nresolved_sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"\nresolved_version = "v2.0.0"\n',
+      '',
+    ).replace('[collection]', 'artifacts = [{ name = "code-review", type = "command", path = "commands/code-review.md", origin = "github", added = "2025-10-05T11:42:57.000821", upstream = "https://github.com/example-org/claude-commands/blob/main/code-review.md", resolved_sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678" }]\n\n[collection]');
+    fs.writeFileSync(join(s.collection, MANIFEST), text);
+    const before = treeState(s.base);
+    const result = await update(options(s));
+    expect(result.status, result.message).toBe('refused');
+    expect(result.message).toMatch(/Nothing was changed: .*collection\.toml/);
+    expect(treeState(s.base)).toEqual(before);
+  });
+
+  it('refuses bad input before anything is touched: invalid TOML, an artifact path leaving the collection, an unknown type', async () => {
+    for (const [from, to, expected] of [
+      ['[collection]', '[collection', /not valid TOML/],
+      ['path = "agents/triage.md"', 'path = "../../etc/passwd"', /not a valid artifact path/],
+      ['type = "agent"', 'type = "plugin"', /unknown type "plugin"/],
+    ] as const) {
+      const s = sandbox();
+      fs.writeFileSync(join(s.collection, MANIFEST), read(s, MANIFEST).replace(from, to));
+      const before = treeState(s.base);
+      const result = await update(options(s));
+      expect(result.status, from).toBe('refused');
+      expect(result.message).toMatch(expected);
+      expect(treeState(s.base)).toEqual(before);
+    }
   });
 });
 
@@ -110,7 +171,7 @@ describe('collection update: a failure anywhere restores the whole collection', 
       expect(result.message).toContain(`failed: fail on purpose (injected after step ${n})`);
       expect(result.message).toMatch(/Rolled back \d+ steps?, newest first/);
       expect(result.message).toContain('restored from the pre-update snapshot and verified against its SHA-256 hashes');
-      expect(result.message).toContain('exactly as before (version 1.0.0)');
+      expect(result.message).toContain('it is exactly as before');
     }
   });
 
@@ -123,25 +184,25 @@ describe('collection update: a failure anywhere restores the whole collection', 
     expect(result.message).toContain('merge failed half-way');
   });
 
-  it('fetch fails (an artifact does not match the release index): nothing in the collection changed', async () => {
+  it('fetch fails (the directory skill does not match the upstream index\'s content_hash): nothing in the collection changed', async () => {
     const s = sandbox();
     const before = s.state();
-    fs.appendFileSync(join(s.source, 'commands', 'deploy.sh'), 'tampered\n');
+    fs.appendFileSync(join(s.source, 'canvas-design', 'templates', 'poster.md'), 'tampered\n');
     const result = await update(options(s));
     expect(result.status).toBe('rolled-back');
-    expect(result.outcome?.steps[1]?.error?.message).toContain('commands/deploy.sh from');
-    expect(result.message).toMatch(/Step 2 of 9 failed: fetch .*is corrupt: sha256/);
+    expect(result.outcome?.steps[1]?.error?.message).toContain('canvas-design::skill from');
+    expect(result.message).toMatch(/Step 2 of 9 failed: fetch .*is corrupt: content_hash/);
     expect(s.state()).toEqual(before);
     expect(fs.readdirSync(s.workspaceRoot)).toEqual([]);
   });
 
-  it('fetch fails (the release lacks a file): refused in prepare, the collection untouched', async () => {
+  it('fetch fails (the upstream directory lacks an artifact): the collection untouched', async () => {
     const s = sandbox();
     const before = s.state();
-    fs.rmSync(join(s.source, 'agents', 'helper', 'agent.md'));
+    fs.rmSync(join(s.source, COMMAND));
     const result = await update(options(s));
     expect(result.status).toBe('rolled-back');
-    expect(result.message).toContain('has no file agents/helper/agent.md');
+    expect(result.message).toContain(`has no ${COMMAND}`);
     expect(s.state()).toEqual(before);
     expect(fs.readdirSync(s.workspaceRoot)).toEqual([]);
   });
@@ -149,7 +210,7 @@ describe('collection update: a failure anywhere restores the whole collection', 
   const noChattr = cannotChattr();
   if (noChattr) console.warn(`skipping the real EPERM tests: ${noChattr}`);
   for (const [what, file, step] of [
-    ['copying an artifact in', 'commands/deploy.sh', 5],
+    ['setting the old command aside', COMMAND, 5],
     ['writing the manifest', MANIFEST, 7],
     ['writing the lock', LOCK, 8],
   ] as const) {
@@ -171,7 +232,7 @@ describe('collection update: a failure anywhere restores the whole collection', 
   it('a snapshot whose stored bytes were damaged is not restored from: the rollback stops and says how to finish', async () => {
     const s = sandbox();
     const store = join(s.base, 'snapshots');
-    const original = fs.readFileSync(join(s.collection, 'skills', 'notes.md'));
+    const original = fs.readFileSync(join(s.collection, 'skills', 'pdf', 'SKILL.md'));
     const damage = defineStep({
       type: 'exampletest.damageSnapshot',
       args: t.type({ store: t.string }),
@@ -184,7 +245,7 @@ describe('collection update: a failure anywhere restores the whole collection', 
         expect(copies.length).toBeGreaterThan(0);
         for (const p of copies) fs.writeFileSync(p, 'bit rot\n');
         // A change only the snapshot can undo, so the restore needs exactly the damaged copy.
-        fs.appendFileSync(join(s.collection, 'skills', 'notes.md'), 'merged line\n');
+        fs.appendFileSync(join(s.collection, 'skills', 'pdf', 'SKILL.md'), 'merged line\n');
         throw new NonRetryableError(new Error('failed after the snapshot was damaged'));
       },
       undo: async () => {},
@@ -247,8 +308,8 @@ describe('collection update: no snapshot, no update', () => {
   if (noMount) console.warn(`skipping the ENOSPC snapshot test: ${noMount}`);
   it.skipIf(noMount)('a snapshot store that is full (ENOSPC on a 1 MiB tmpfs) means refusal', async () => {
     const s = sandbox();
+    // Not an artifact: it only has to be snapshotted.
     fs.writeFileSync(join(s.collection, 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 1));
-    // Not in the lock: make it part of the collection properly is not needed; it only has to be snapshotted.
     const store = join(s.base, 'full');
     fs.mkdirSync(store);
     cleanups.push(mountTmpfs(store, '1m'));

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Renders a design to PNG or PDF.
+exec python3 render.py --format "${FORMAT:-png}" "$@"
