@@ -1,7 +1,7 @@
 // A child script: for each crash state in a file, writes it onto the sandbox,
 // runs recover() there, and records the resulting tree. Never the process that
 // made the trace: nothing of that run's page cache or memory is here.
-// argv[2]: JSON { sandbox, journalRoot, kindsModule, kindsExport, statesFile, resultsFile }.
+// argv[2]: JSON { sandbox, journalRoot, kindsModule, kindsExport, statesFile, resultsFile, keep? }.
 import * as fs from 'node:fs';
 import { relative } from 'node:path';
 import { recover } from '../../recover.js';
@@ -11,7 +11,8 @@ import { linkedTreeState } from './compare.js';
 import { materialize } from './materialize.js';
 import type { ModelEntry } from './model.js';
 
-const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string };
+const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string; keep?: { directory: string; ids: string[] } };
+const keep = config.keep ? { directory: config.keep.directory, ids: new Set(config.keep.ids) } : undefined;
 const module = (await import(config.kindsModule)) as Record<string, unknown>;
 const kinds = [...(module[config.kindsExport] as AnyStepKind[]), ...testKinds];
 const journal = relative(config.sandbox, config.journalRoot);
@@ -20,7 +21,7 @@ const out = fs.openSync(config.resultsFile, 'w');
 for (const line of fs.readFileSync(config.statesFile, 'utf8').split('\n')) {
   if (!line) continue;
   const { key, entries } = JSON.parse(line) as { key: string; entries: ModelEntry[] };
-  materialize(config.sandbox, entries);
+  materialize(config.sandbox, entries, keep);
   let error: string | undefined;
   try {
     const report = await recover({ root: config.journalRoot, kinds });

@@ -44,6 +44,13 @@ export interface CrashExplorationOptions {
   seed?: number;
   /** Where progress lines go (default console.log). */
   log?: (line: string) => void;
+  /**
+   * Keep the numbers of the inodes that existed before the run from state to
+   * state, as a power cut does (see `materialize`): for a kind that journals
+   * an inode number and checks it in undo (`files.move`). Off by default: a
+   * kept inode has one more hard link (outside the sandbox) while it is kept.
+   */
+  keepInodeNumbers?: boolean;
 }
 
 /**
@@ -194,7 +201,8 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
       }
     }
 
-    const results = await checkStates(base.path, sandbox, journalRoot, options, [...unique].map(([key, u]) => ({ key, entries: u.entries })));
+    const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: [...initial.inodes.keys()] } : undefined;
+    const results = await checkStates(base.path, sandbox, journalRoot, options, [...unique].map(([key, u]) => ({ key, entries: u.entries })), keep);
     const divergences: Divergence[] = [];
     for (const [key, u] of unique) {
       const result = results.get(key);
@@ -223,6 +231,7 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
 /** Recovers every state in fresh child processes (a few hundred states each) and returns the trees by key. */
 async function checkStates(
   base: string, sandbox: string, journalRoot: string, options: CrashExplorationOptions, states: Array<{ key: string; entries: ModelEntry[] }>,
+  keep?: { directory: string; ids: string[] },
 ): Promise<Map<string, { error?: string; tree: LinkedTreeEntry[] }>> {
   const results = new Map<string, { error?: string; tree: LinkedTreeEntry[] }>();
   const batch = 400;
@@ -230,7 +239,7 @@ async function checkStates(
     const statesFile = join(base, 'states.jsonl');
     const resultsFile = join(base, 'results.jsonl');
     fs.writeFileSync(statesFile, states.slice(start, start + batch).map((s) => JSON.stringify(s)).join('\n') + '\n');
-    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile })]);
+    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile, ...(keep ? { keep } : {}) })]);
     if (child.code !== 0) throw new Error(`the crash-state checker ended with ${child.signal ?? child.code}: ${child.stderr}`);
     for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
       if (!line) continue;

@@ -8,14 +8,26 @@ import type { ModelEntry } from './model.js';
  * symlinks, hard links — with its mode, owner and (files) modification
  * time. Directory modes are set last, so a 0500 directory can still be filled.
  *
+ * With `keep` (a directory on the same filesystem, outside `root`), the
+ * inodes that existed before the run keep their numbers from state to state,
+ * as a power cut keeps them: before emptying `root`, every one still there is
+ * kept in `inodes` (a file or symlink by a hard link, a directory by a
+ * rename), and an entry of the state with that inode's id is made from it
+ * again — linked or renamed back, its bytes and attributes rewritten in place.
+ * A step that journals an inode number (a compare-and-swap undo) can then be
+ * checked. An inode no state kept (its recovery removed it) is made anew.
+ *
  * @example
  * ```ts
- * materialize(sandbox, reachableEntries(state));
+ * materialize(sandbox, reachableEntries(state), { directory: join(base, 'inodes'), ids: new Set(initial.inodes.keys()) });
  * ```
  */
-export function materialize(root: string, entries: readonly ModelEntry[]): void {
+export function materialize(root: string, entries: readonly ModelEntry[], keep?: KeptInodes): void {
+  const inodes = keep?.directory;
+  if (keep !== undefined) keepInodes(root, keep);
   for (const name of fs.readdirSync(root)) fs.rmSync(join(root, name), { recursive: true, force: true });
   const at = (path: string) => (path === '.' ? root : join(root, path));
+  const kept = (entry: ModelEntry) => (inodes !== undefined && entry.path !== '.' && keep!.ids.has(entry.id) && fs.existsSync(join(inodes, entry.id)) ? join(inodes, entry.id) : undefined);
   const directories: ModelEntry[] = [];
   for (const entry of entries) {
     const path = at(entry.path);
@@ -23,14 +35,21 @@ export function materialize(root: string, entries: readonly ModelEntry[]): void 
       fs.linkSync(at(entry.linkTo), path);
       continue;
     }
+    const old = kept(entry);
     if (entry.type === 'dir') {
-      if (entry.path !== '.') fs.mkdirSync(path, { mode: 0o700 });
+      if (old) fs.renameSync(old, path); // emptied when it was kept
+      else if (entry.path !== '.') fs.mkdirSync(path, { mode: 0o700 });
       directories.push(entry);
     } else if (entry.type === 'symlink') {
-      fs.symlinkSync(entry.target ?? '', path);
+      if (old) fs.linkSync(old, path); // the same id is the same target: a symlink's target never changes
+      else fs.symlinkSync(entry.target ?? '', path);
       fs.lchownSync(path, entry.uid, entry.gid);
     } else {
-      fs.writeFileSync(path, Buffer.from(entry.data ?? '', 'base64'), { mode: 0o600 });
+      if (old) {
+        fs.linkSync(old, path);
+        fs.chmodSync(path, 0o600);
+      }
+      fs.writeFileSync(path, Buffer.from(entry.data ?? '', 'base64'), { mode: 0o600 }); // O_TRUNC: the same inode
       fs.chownSync(path, entry.uid, entry.gid);
       fs.chmodSync(path, entry.mode);
       if (entry.mtimeMs !== undefined) fs.utimesSync(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
@@ -40,4 +59,34 @@ export function materialize(root: string, entries: readonly ModelEntry[]): void 
     fs.chownSync(at(entry.path), entry.uid, entry.gid);
     fs.chmodSync(at(entry.path), entry.mode);
   }
+}
+
+/** Where {@link materialize} keeps the inodes that existed before the run (`ids`, as the model names them: `i<ino>`). */
+export interface KeptInodes {
+  directory: string;
+  ids: ReadonlySet<string>;
+}
+
+/**
+ * Moves the pre-existing inodes still under `root` into the keep directory
+ * (named by id), deepest first: a file or symlink by a hard link, a directory
+ * by a rename once its entries are dealt with (it is emptied there).
+ */
+function keepInodes(root: string, keep: KeptInodes): void {
+  fs.mkdirSync(keep.directory, { recursive: true, mode: 0o700 });
+  const visit = (path: string) => {
+    const st = fs.lstatSync(path);
+    const id = `i${st.ino}`;
+    const keeps = path !== root && keep.ids.has(id) && !fs.existsSync(join(keep.directory, id));
+    if (!st.isDirectory()) {
+      if (keeps) fs.linkSync(path, join(keep.directory, id));
+      return;
+    }
+    fs.chmodSync(path, 0o700); // a 0500 directory must be emptied
+    for (const name of fs.readdirSync(path)) visit(join(path, name));
+    if (!keeps) return;
+    fs.renameSync(path, join(keep.directory, id));
+    for (const name of fs.readdirSync(join(keep.directory, id))) fs.rmSync(join(keep.directory, id, name), { recursive: true, force: true });
+  };
+  visit(root);
 }
