@@ -81,7 +81,8 @@ export function seedStateDirectory(stateDir: string): void {
   };
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(stateDir, 0o700);
-  file('server.pid', '4242\n');
+  // A pid file a crashed server left behind: 4194304 is above the largest pid Linux hands out, so it is never alive.
+  file('server.pid', '4194304\n');
   file('session.lock', '');
   file('run/socket.info', 'unix:/run/user/1000/memtomem.sock\n', 0o600);
   file('fragments/2024-05-01.md', '# fragment\nhalf a thought\n');

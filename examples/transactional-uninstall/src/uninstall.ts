@@ -18,6 +18,7 @@ import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as fileKinds, remove } from '@unwind/files';
 import { INVENTORY, INVENTORY_NAMES, type InventoryGroup } from './inventory.js';
 import { findCrossings } from './preflight.js';
+import { serverStopped } from './server-check.js';
 
 /**
  * Options of {@link uninstall}.
@@ -103,7 +104,7 @@ export interface UninstallResult {
  * await recover({ root: journalRoot, kinds: uninstallKinds });
  * ```
  */
-export const uninstallKinds: readonly AnyStepKind[] = fileKinds;
+export const uninstallKinds: readonly AnyStepKind[] = [...fileKinds, serverStopped];
 
 function isWithin(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}/`);
@@ -243,10 +244,12 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     meta: { stateDir, stagingDir, keepConfig: options.keepConfig === true, keepData: options.keepData === true },
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
-  const programSteps: Array<{ label: string; step: Step<any, any, any> }> = moving.map((g) => ({
+  // First, under the lock: a server still running (server.pid names a live process) refuses the whole uninstall.
+  const programSteps: Array<{ label: string; step: Step<any, any, any> }> = [{ label: 'server', step: serverStopped({ stateDir }, { label: 'check the server is stopped' }) }];
+  programSteps.push(...moving.map((g) => ({
     label: g.name,
     step: remove({ paths: g.paths, stagingDir, ...(options.allowCopy ? { allowCopy: true } : {}) }, { label: `stage ${g.description}` }),
-  }));
+  })));
   if (removeStateDir) programSteps.push({ label: 'state directory', step: remove({ paths: [stateDir], stagingDir, ...(options.allowCopy ? { allowCopy: true } : {}) }, { label: 'stage the emptied state directory' }) });
   programSteps.forEach(({ step }, i) => {
     for (const extra of options.inject ?? []) if (extra.afterStep === i) tx.add(extra.step);
@@ -266,7 +269,23 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   }
 
   const outcome = await tx.run();
+  const prepareRefusal = refusedBeforeAnyChange(outcome);
+  if (prepareRefusal) return { status: 'refused', recovered, groups, outcome, exitCode: 4, message: [...notes, `Refused: ${prepareRefusal}`, `Nothing was changed: ${stateDir} is exactly as before.`].join('\n') };
   return { status: outcome.status, recovered, groups, outcome, exitCode: exitCodeOf(outcome), message: [...notes, messageFor(outcome, { stateDir, stagingDir, moving, keptNames, foreign, removeStateDir, recoverCommand })].join('\n') };
+}
+
+/**
+ * The refusal when a step's `prepare` refused before any step changed
+ * anything (only the read-only server check may have run): the journal
+ * records a rollback with nothing to undo, but for the person it is a
+ * refusal, exit 4, not a rollback. A step that failed in `do` was started,
+ * so it is undone, never left `failed`.
+ */
+function refusedBeforeAnyChange(outcome: Outcome): string | undefined {
+  if (outcome.status !== 'rolled-back') return undefined;
+  const failed = outcome.steps.find((s) => s.status === 'failed');
+  const changed = outcome.steps.some((s) => s.type !== serverStopped.type && s.status !== 'not-started' && s.status !== 'failed');
+  return failed && !changed && failed.undo === undefined ? failed.error?.message ?? outcome.cause.message : undefined;
 }
 
 interface MessageFacts {
@@ -298,7 +317,8 @@ function messageFor(outcome: Outcome, facts: MessageFacts): string {
       lines.push(
         `Nothing is lost: what was not moved back is still in ${staging.length ? staging.join(', ') : `a staging directory under ${facts.stagingDir}`} (kept on purpose).`,
         `To recover: fix the cause above (for example remove what now stands at the original path), then run: ${facts.recoverCommand}`,
-        'Running this uninstall again also finishes the rollback first. Or put the paths back by hand with the mv commands above.',
+        // files.remove lists `mv -T` commands only when a move back itself failed (not when it refused to overwrite).
+        `Running this uninstall again also finishes the rollback first.${describeOutcome(outcome).includes('mv -T') ? ' Or put the paths back by hand with the mv commands above.' : ''}`,
       );
       break;
     }

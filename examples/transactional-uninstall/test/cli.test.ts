@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,11 +31,26 @@ describe('transactional uninstall: the command line', () => {
     expect(treeState(sb)).toEqual(before);
     const run = await runChild(main, ['--sandbox', sb, '--keep-data']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain('Done: all 4 steps applied and verified.');
-    expect(run.stderr).toContain('✔ committed: 4 steps');
+    expect(run.stdout).toContain('Done: all 5 steps applied and verified.');
+    expect(run.stderr).toContain('✔ committed: 5 steps');
     expect(fs.readdirSync(stateDir).sort()).toEqual(['memories', 'memtomem.db', 'memtomem.db-wal', 'uploads']);
     const recover = await runChild(main, ['recover', '--sandbox', sb]);
     expect(recover.stdout).toContain('Nothing to recover');
+  });
+
+  it('a running server (server.pid names a live process) is refused with exit 4, its pid and command on stderr, no stack trace', async () => {
+    const sb = sandboxRoot();
+    expect((await runChild(main, ['init', '--sandbox', sb])).code).toBe(0);
+    const server = spawn('sleep', ['300'], { stdio: 'ignore' });
+    cleanups.push(() => server.kill('SIGKILL'));
+    const stateDir = join(sb, 'home', 'user', '.memtomem');
+    fs.writeFileSync(join(stateDir, 'server.pid'), `${server.pid}\n`);
+    const before = treeState(stateDir);
+    const run = await runChild(main, ['uninstall', '--sandbox', sb]);
+    expect(run.code, run.stderr).toBe(4);
+    expect(run.stderr).toContain(`Refused: the server is running (pid ${server.pid}: sleep 300`);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(treeState(stateDir)).toEqual(before);
   });
 
   it('refuses paths outside the sandbox unless --real, and --real without --state-dir', async () => {

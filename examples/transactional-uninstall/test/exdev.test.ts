@@ -60,7 +60,7 @@ describe.skipIf(why)('transactional uninstall: staging on another filesystem', (
         stagingDir: s.other,
         allowCopy: true,
         handleSignals: false,
-        inject: [{ afterStep: n, step: failingStep({ message: `after ${n}` }) }],
+        inject: [{ afterStep: n + 1, step: failingStep({ message: `after ${n}` }) }],
         extraKinds: testKinds,
       });
       expect(result.status, result.message).toBe('rolled-back');

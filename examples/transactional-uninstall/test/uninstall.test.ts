@@ -1,10 +1,26 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TransactionEvent } from '@unwind/core';
+import { InvalidInputError, defineStep, type TransactionEvent } from '@unwind/core';
 import { failingStep, testKinds, treeState } from '@unwind/core/testing';
 import { recoverUninstall, uninstall, type UninstallOptions } from '../src/uninstall.js';
 import { cannotChattr, cannotMount, chattr, makeSandbox, mountTmpfs, type Sandbox } from './helpers.js';
+
+/** A step whose prepare refuses: it never changes anything. */
+const refusesInPrepare = defineStep({
+  type: 'exampletest.refusesInPrepare',
+  args: t.type({}),
+  before: t.null,
+  describe: () => 'refuse in prepare',
+  prepare: async (): Promise<null> => {
+    throw new InvalidInputError('the disk is read-only', {});
+  },
+  do: async () => {},
+  undo: async () => {},
+});
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -21,8 +37,10 @@ const base = (s: Sandbox, extra: Partial<UninstallOptions> = {}): UninstallOptio
 const under = (prefix: string) => (e: { path: string }) => e.path === prefix || e.path.startsWith(`${prefix}/`);
 const stagingLeft = (s: Sandbox) => fs.readdirSync(join(s.home, 'user')).filter((n) => n.startsWith('.unwind-staging-'));
 
-/** Steps the seeded sandbox needs without keep flags: seven groups and the emptied state directory. */
-const PROGRAM_STEPS = 8;
+/** Groups the seeded sandbox stages without keep flags: seven groups and the emptied state directory. */
+const GROUPS = 8;
+/** The server check comes first, then one step per group. */
+const PROGRAM_STEPS = GROUPS + 1;
 
 describe('transactional uninstall: clean runs', () => {
   it('removes every group and then the state directory; nothing is left staged', async () => {
@@ -35,7 +53,7 @@ describe('transactional uninstall: clean runs', () => {
     // The state directory's parent is exactly as before, minus the state directory.
     expect(s.state()).toEqual(before.filter((e) => !under('user/.memtomem')(e)));
     expect(stagingLeft(s)).toEqual([]);
-    expect(result.message).toContain('Done: all 8 steps applied and verified.');
+    expect(result.message).toContain('Done: all 9 steps applied and verified.');
     expect(result.message).toContain(`The state directory ${s.stateDir} is gone.`);
   });
 
@@ -93,11 +111,11 @@ describe('transactional uninstall: clean runs', () => {
 });
 
 describe('transactional uninstall: a failure at each step puts everything back', () => {
-  it(`a failure injected after each of 0..${PROGRAM_STEPS} staged groups leaves the sandbox byte-for-byte as before`, async () => {
-    for (let n = 0; n <= PROGRAM_STEPS; n++) {
+  it(`a failure injected after each of 0..${GROUPS} staged groups leaves the sandbox byte-for-byte as before`, async () => {
+    for (let n = 0; n <= GROUPS; n++) {
       const s = sandbox();
       const before = s.state();
-      const result = await uninstall(base(s, { inject: [{ afterStep: n, step: failingStep({ message: `injected after ${n} groups` }) }], extraKinds: testKinds }));
+      const result = await uninstall(base(s, { inject: [{ afterStep: n + 1, step: failingStep({ message: `injected after ${n} groups` }) }], extraKinds: testKinds }));
       expect(result.status, `after ${n}: ${result.message}`).toBe('rolled-back');
       expect(result.outcome?.steps.filter((x) => x.type === 'files.remove' && x.status === 'undone')).toHaveLength(n);
       expect(s.state(), `failure after ${n} staged groups`).toEqual(before);
@@ -112,7 +130,7 @@ describe('transactional uninstall: a failure at each step puts everything back',
     for (const n of [0, 1, 3]) {
       const s = sandbox();
       const before = s.state();
-      const result = await uninstall(base(s, { keepConfig: true, keepData: true, inject: [{ afterStep: n, step: failingStep({ message: 'injected' }) }], extraKinds: testKinds }));
+      const result = await uninstall(base(s, { keepConfig: true, keepData: true, inject: [{ afterStep: n + 1, step: failingStep({ message: 'injected' }) }], extraKinds: testKinds }));
       expect(result.status).toBe('rolled-back');
       expect(s.state()).toEqual(before);
     }
@@ -128,12 +146,12 @@ describe('transactional uninstall: a failure at each step puts everything back',
     const result = await uninstall(base(s));
     expect(result.status, result.message).toBe('rolled-back');
     // The failing step is undone too (its do may have moved part of the group).
-    expect(result.outcome?.steps.map((x) => x.status).slice(0, 4)).toEqual(['undone', 'undone', 'undone', 'not-started']);
-    expect(result.outcome?.steps[2]?.error?.message).toMatch(/EPERM|not permitted/);
+    expect(result.outcome?.steps.map((x) => x.status).slice(0, 5)).toEqual(['undone', 'undone', 'undone', 'undone', 'not-started']);
+    expect(result.outcome?.steps[3]?.error?.message).toMatch(/EPERM|not permitted/);
     expect(s.state()).toEqual(before);
     expect(stagingLeft(s)).toEqual([]);
-    expect(result.message).toMatch(/Step 3 of 8 failed: remove .*backups: .*(EPERM|not permitted)/);
-    expect(result.message).toContain('Rolled back 3 steps');
+    expect(result.message).toMatch(/Step 4 of 9 failed: remove .*backups: .*(EPERM|not permitted)/);
+    expect(result.message).toContain('Rolled back 4 steps');
   });
 
   const noMount = cannotMount();
@@ -150,6 +168,46 @@ describe('transactional uninstall: a failure at each step puts everything back',
   });
 });
 
+describe('transactional uninstall: a running server refuses it', () => {
+  it('server.pid names a live process: refused (exit 4) with the pid and command, nothing moved; once it stops the uninstall runs', async () => {
+    const s = sandbox();
+    const server = spawn('sleep', ['300'], { stdio: 'ignore' });
+    cleanups.push(() => server.kill('SIGKILL'));
+    fs.writeFileSync(join(s.stateDir, 'server.pid'), `${server.pid}\n`);
+    const before = s.state();
+    const result = await uninstall(base(s));
+    expect(result.status, result.message).toBe('refused');
+    expect(result.exitCode).toBe(4);
+    expect(result.message).toContain(`the server is running (pid ${server.pid}: sleep 300, from ${join(s.stateDir, 'server.pid')})`);
+    expect(result.message).toContain('Nothing was changed');
+    expect(result.message).not.toContain('Rolled back');
+    expect(result.outcome?.steps[0]?.error?.code).toBe('SERVER_RUNNING');
+    expect(result.outcome?.steps.slice(1).every((x) => x.status === 'not-started')).toBe(true);
+    expect(s.state()).toEqual(before);
+    expect(stagingLeft(s)).toEqual([]);
+    // The pid file of a server that has exited is a crash's leftover, not a live writer.
+    server.kill('SIGKILL');
+    await once(server, 'exit');
+    const after = await uninstall(base(s));
+    expect(after.status, after.message).toBe('committed');
+  });
+
+  it('any refusal in a prepare before a change (here after the server check passed) is refused, exit 4, not rolled back', async () => {
+    const s = sandbox();
+    const before = s.state();
+    const result = await uninstall(base(s, { inject: [{ afterStep: 1, step: refusesInPrepare({}) }], extraKinds: [refusesInPrepare] }));
+    expect(result.status, result.message).toBe('refused');
+    expect(result.exitCode).toBe(4);
+    expect(result.message).toContain('Refused: the disk is read-only');
+    expect(s.state()).toEqual(before);
+    // A failure in do after the check is a real rollback, as before.
+    const other = sandbox();
+    const rolled = await uninstall(base(other, { inject: [{ afterStep: 1, step: failingStep({ message: 'in do' }) }], extraKinds: testKinds }));
+    expect(rolled.status).toBe('rolled-back');
+    expect(rolled.exitCode).toBe(1);
+  });
+});
+
 describe('transactional uninstall: moving back fails', () => {
   it('keeps the staging directory, says exactly how to recover, and recovery then restores everything', async () => {
     const s = sandbox();
@@ -159,7 +217,7 @@ describe('transactional uninstall: moving back fails', () => {
     const onEvent = (e: TransactionEvent) => {
       if (e.type === 'rollback:start') fs.writeFileSync(intruder, 'written by someone else\n');
     };
-    const result = await uninstall(base(s, { onEvent, recoverCommand: 'uninstall recover', inject: [{ afterStep: 2, step: failingStep({ message: 'disk went away' }) }], extraKinds: testKinds }));
+    const result = await uninstall(base(s, { onEvent, recoverCommand: 'uninstall recover', inject: [{ afterStep: 3, step: failingStep({ message: 'disk went away' }) }], extraKinds: testKinds }));
     expect(result.status, result.message).toBe('rollback-failed');
     expect(result.exitCode).toBe(2);
     const staging = stagingLeft(s);
@@ -167,9 +225,11 @@ describe('transactional uninstall: moving back fails', () => {
     const msg = result.message;
     expect(msg).toContain('failed: fail on purpose (disk went away)');
     expect(msg).toContain('The rollback could not finish');
-    expect(msg).toContain(`${intruder} exists again`);
-    expect(staging.sort()).toEqual([expect.stringMatching(/-0$/), expect.stringMatching(/-1$/)]);
-    expect(msg).toContain(`mv -T -- '${join(s.home, 'user', staging[1]!)}/0' '${intruder}'`);
+    // The undo is compare-and-swap: what now stands at the original path is never overwritten.
+    expect(msg).toContain(`${intruder} changed since this transaction changed it`);
+    expect(msg).toContain('not touched');
+    expect(staging.sort()).toEqual([expect.stringMatching(/-1$/), expect.stringMatching(/-2$/)]);
+    expect(msg).toContain(`this step moved it to ${join(s.home, 'user', staging[1]!)}/0`);
     expect(msg).toContain(`still in ${join(s.home, 'user', staging[1]!)}, ${join(s.home, 'user', staging[0]!)}`);
     expect(msg).toContain('Nothing is lost');
     expect(msg).toContain('then run: uninstall recover');
@@ -187,7 +247,7 @@ describe('transactional uninstall: moving back fails', () => {
     const onEvent = (e: TransactionEvent) => {
       if (e.type === 'rollback:start') fs.writeFileSync(intruder, 'in the way\n');
     };
-    const first = await uninstall(base(s, { onEvent, inject: [{ afterStep: 1, step: failingStep({ message: 'x' }) }], extraKinds: testKinds }));
+    const first = await uninstall(base(s, { onEvent, inject: [{ afterStep: 2, step: failingStep({ message: 'x' }) }], extraKinds: testKinds }));
     expect(first.status).toBe('rollback-failed');
     // While the cause is still there, a new run refuses and changes nothing.
     const stuck = s.state();
