@@ -34,6 +34,7 @@ export default defineConfig([
       'testing/crash-states/record-preload': 'src/testing/crash-states/record-preload.ts',
       'testing/crash-states/run-steps': 'src/testing/crash-states/run-steps.ts',
       'testing/crash-states/check-child': 'src/testing/crash-states/check-child.ts',
+      'testing/crash-states/recover-steps': 'src/testing/crash-states/recover-steps.ts',
     },
     format: ['esm'],
     dts: false,

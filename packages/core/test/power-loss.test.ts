@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exploreCrashStates, type CrashExplorationOptions } from '@unwind/core/testing';
+import { exploreCrashStates, exploreRecoveryCrashStates, type CrashExplorationOptions } from '@unwind/core/testing';
 
 // Power loss, not SIGKILL: the crash-state explorer builds every state a power
 // cut could leave under its model (only synced data and entries are sure to
@@ -38,6 +38,17 @@ describe('power loss: the core journal under the crash-state explorer', () => {
       expect(report.divergences).toEqual([]);
     }, 300_000);
   }
+
+  it('a power cut during recover() itself (rolling back, rolling forward), then recover() again: 0 divergences', async () => {
+    const { rollback: _rollback, ...run } = journalRun(false, undefined);
+    const reports = await exploreRecoveryCrashStates(run);
+    expect(reports.map((r) => r.name)).toEqual([`${run.name}: a power cut during recover() rolling back`, `${run.name}: a power cut during recover() rolling forward`]);
+    for (const report of reports) {
+      expect(report.syncs).toBeGreaterThan(0);
+      expect(report.statesChecked).toBeGreaterThan(10);
+      expect(report.divergences).toEqual([]);
+    }
+  }, 300_000);
 
   it('detects a directory sync removed on purpose (the explorer can fail)', async () => {
     const broken = (syncDirectory: boolean): CrashExplorationOptions => ({

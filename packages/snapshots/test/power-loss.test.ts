@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exploreCrashStates } from '@unwind/core/testing';
+import { exploreCrashStates, exploreRecoveryCrashStates } from '@unwind/core/testing';
 
 // Power loss: snapshots.snapshot (taking the snapshot, restoring it on
 // rollback, deleting or keeping it on commit) under the crash-state explorer.
@@ -39,4 +39,22 @@ describe('power loss: snapshots.snapshot under the crash-state explorer', () => 
       }, 300_000);
     }
   }
+
+  it('a power cut during recover() (restoring the tree and deleting the snapshot, or pruning the store), then recover() again: 0 divergences', async () => {
+    const reports = await exploreRecoveryCrashStates({
+      name: 'snapshots.snapshot in a store',
+      kindsModule,
+      setup,
+      steps: (tree) => [
+        { type: 'snapshots.snapshot', args: { path: join(tree, 'app'), store: join(tree, 'store'), keepLast: 1 } },
+        { type: 'fixture.scribble', args: { path: join(tree, 'app') } },
+      ],
+      statesPerPoint: 6,
+      seed,
+    });
+    for (const report of reports) {
+      expect(report.statesChecked).toBeGreaterThan(10);
+      expect(report.divergences).toEqual([]);
+    }
+  }, 600_000);
 });

@@ -16,6 +16,8 @@ export type { TreeEntry } from './tree.js';
 export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';
 export type { ChildOutcome, RunTypeScriptOptions } from './environment.js';
 export { exploreCrashStates } from './crash-states/explore.js';
+export { exploreRecoveryCrashStates } from './crash-states/explore-recovery.js';
+export type { RecoveryStart } from './crash-states/explore-recovery.js';
 export type { CrashExplorationOptions, CrashExplorationReport, Divergence, RunStepsConfig } from './crash-states/explore.js';
 export { recordOperations } from './crash-states/record.js';
 export { readTrace } from './crash-states/trace.js';

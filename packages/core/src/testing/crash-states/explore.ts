@@ -6,7 +6,7 @@ import { parseJournal } from '../../journal/read.js';
 import { runTypeScript, temporaryDirectory } from '../environment.js';
 import { diffTrees, linkedTreeState, type LinkedTreeEntry } from './compare.js';
 import { dependencies } from './durability.js';
-import { applyOperations, modelOfTree, reachableEntries, type ModelEntry } from './model.js';
+import { applyOperations, modelOfTree, reachableEntries, type FileSystemModel, type ModelEntry } from './model.js';
 import { crashStateScript, recordOperations } from './record.js';
 import { crashStates, seededRandom, type CrashState } from './states.js';
 import { describeOperation, type TraceOperation } from './trace.js';
@@ -120,7 +120,7 @@ export interface CrashExplorationReport {
 }
 
 /** Whether a journal in the state, read as recovery reads it, holds the commit-point record. */
-function commitPointOnDisk(entries: readonly ModelEntry[]): boolean {
+export function commitPointOnDisk(entries: readonly ModelEntry[]): boolean {
   return entries.some((e) => {
     if (!e.path.startsWith('journal/') || !e.path.endsWith('/journal.jsonl') || !e.data) return false;
     try {
@@ -132,7 +132,7 @@ function commitPointOnDisk(entries: readonly ModelEntry[]): boolean {
 }
 
 /** The index of the sync that made the commit-point record durable (Infinity when none did). */
-function commitPointSyncedAt(operations: readonly TraceOperation[]): number {
+export function commitPointSyncedAt(operations: readonly TraceOperation[]): number {
   let journalId: string | undefined;
   for (let i = 0; i < operations.length; i++) {
     const o = operations[i]!;
@@ -184,53 +184,81 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
     const { trace } = await recordOperations(crashStateScript('run-steps'), [JSON.stringify(config)], { root: sandbox, tracePath: join(base.path, 'trace.jsonl') });
     const after = linkedTreeState(sandbox, ignore);
     const operations = trace.operations;
-    const depends = dependencies(operations);
     const committedAt = commitPointSyncedAt(operations);
-    const random = seededRandom(seed);
-
-    const unique = new Map<string, { entries: ModelEntry[]; expected: 'before' | 'after'; state: CrashState }>();
-    let built = 0;
-    for (let point = 0; point <= operations.length; point++) {
-      for (const state of crashStates(operations, point, { limit, random, depends })) {
-        built++;
-        const model = applyOperations(initial, state.kept.map((k) => ({ operation: operations[k]!, ...(state.partial.has(k) ? { keepBytes: state.partial.get(k)! } : {}) })));
-        const entries = reachableEntries(model);
-        const expected = point > committedAt || commitPointOnDisk(entries) ? 'after' : 'before';
-        const key = createHash('sha256').update(expected).update(JSON.stringify(entries)).digest('hex');
-        if (!unique.has(key)) unique.set(key, { entries, expected, state });
-      }
-    }
-
     const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: [...initial.inodes.keys()] } : undefined;
-    const results = await checkStates(base.path, sandbox, journalRoot, options, [...unique].map(([key, u]) => ({ key, entries: u.entries })), keep);
-    const divergences: Divergence[] = [];
-    for (const [key, u] of unique) {
-      const result = results.get(key);
-      if (!result) throw new Error(`the checker returned no result for a crash state after operation ${u.state.point}`);
-      const diff = diffTrees(u.expected === 'after' ? after : before, result.tree);
-      if (diff.length === 0 && !result.error) continue;
-      const describe = (k: number) => describeOperation(k, operations[k]!) + (u.state.partial.has(k) ? ` (first ${u.state.partial.get(k)} bytes only)` : '');
-      divergences.push({
-        point: u.state.point,
-        lastOperation: u.state.point === 0 ? '(none)' : describeOperation(u.state.point - 1, operations[u.state.point - 1]!),
-        expected: u.expected,
-        kept: u.state.keptFree.map(describe),
-        lost: u.state.lost.map(describe),
-        ...(result.error ? { error: result.error } : {}),
-        diff,
-      });
-    }
+    const { built, checked, divergences } = await checkCrashStates({
+      base: base.path, sandbox, journalRoot, options, initial, operations, seed, limit, trees: { before, after }, ...(keep ? { keep } : {}),
+      expected: (point, entries) => (point > committedAt || commitPointOnDisk(entries) ? 'after' : 'before'),
+    });
     const syncs = operations.filter((o) => o.op === 'fsync').length;
-    log(`crash states [${options.name}]: ${operations.length} operations (${syncs} syncs), ${built} crash states built, ${unique.size} distinct checked, ${divergences.length} divergences (seed ${seed})`);
-    return { name: options.name, seed, operations: operations.length, syncs, statesBuilt: built, statesChecked: unique.size, divergences, trace: operations };
+    log(`crash states [${options.name}]: ${operations.length} operations (${syncs} syncs), ${built} crash states built, ${checked} distinct checked, ${divergences.length} divergences (seed ${seed})`);
+    return { name: options.name, seed, operations: operations.length, syncs, statesBuilt: built, statesChecked: checked, divergences, trace: operations };
   } finally {
     base.remove();
   }
 }
 
+/** What {@link checkCrashStates} needs: a recorded trace, the model it starts from, and the trees recovery may give. */
+export interface CrashCheck {
+  base: string;
+  sandbox: string;
+  journalRoot: string;
+  options: Pick<CrashExplorationOptions, 'kindsModule' | 'kindsExport'>;
+  initial: FileSystemModel;
+  operations: TraceOperation[];
+  seed: number;
+  limit: number;
+  trees: { before: LinkedTreeEntry[]; after: LinkedTreeEntry[] };
+  /** Which tree recovery must give from a state (its entries) cut after `point` operations. */
+  expected: (point: number, entries: ModelEntry[]) => 'before' | 'after';
+  keep?: { directory: string; ids: string[] };
+}
+
+/**
+ * Builds the crash states of a trace (every cut point; sampled beyond
+ * `limit` per point with a generator seeded by `seed`), recovers each
+ * distinct one in a fresh process and compares it with the tree it must give.
+ */
+export async function checkCrashStates(check: CrashCheck): Promise<{ built: number; checked: number; divergences: Divergence[] }> {
+  const { operations, initial } = check;
+  const depends = dependencies(operations);
+  const random = seededRandom(check.seed);
+  const unique = new Map<string, { entries: ModelEntry[]; expected: 'before' | 'after'; state: CrashState }>();
+  let built = 0;
+  for (let point = 0; point <= operations.length; point++) {
+    for (const state of crashStates(operations, point, { limit: check.limit, random, depends })) {
+      built++;
+      const model = applyOperations(initial, state.kept.map((k) => ({ operation: operations[k]!, ...(state.partial.has(k) ? { keepBytes: state.partial.get(k)! } : {}) })));
+      const entries = reachableEntries(model);
+      const expected = check.expected(point, entries);
+      const key = createHash('sha256').update(expected).update(JSON.stringify(entries)).digest('hex');
+      if (!unique.has(key)) unique.set(key, { entries, expected, state });
+    }
+  }
+  const results = await checkStates(check.base, check.sandbox, check.journalRoot, check.options, [...unique].map(([key, u]) => ({ key, entries: u.entries })), check.keep);
+  const divergences: Divergence[] = [];
+  for (const [key, u] of unique) {
+    const result = results.get(key);
+    if (!result) throw new Error(`the checker returned no result for a crash state after operation ${u.state.point}`);
+    const diff = diffTrees(u.expected === 'after' ? check.trees.after : check.trees.before, result.tree);
+    if (diff.length === 0 && !result.error) continue;
+    const describe = (k: number) => describeOperation(k, operations[k]!) + (u.state.partial.has(k) ? ` (first ${u.state.partial.get(k)} bytes only)` : '');
+    divergences.push({
+      point: u.state.point,
+      lastOperation: u.state.point === 0 ? '(none)' : describeOperation(u.state.point - 1, operations[u.state.point - 1]!),
+      expected: u.expected,
+      kept: u.state.keptFree.map(describe),
+      lost: u.state.lost.map(describe),
+      ...(result.error ? { error: result.error } : {}),
+      diff,
+    });
+  }
+  return { built, checked: unique.size, divergences };
+}
+
 /** Recovers every state in fresh child processes (a few hundred states each) and returns the trees by key. */
 async function checkStates(
-  base: string, sandbox: string, journalRoot: string, options: CrashExplorationOptions, states: Array<{ key: string; entries: ModelEntry[] }>,
+  base: string, sandbox: string, journalRoot: string, options: Pick<CrashExplorationOptions, 'kindsModule' | 'kindsExport'>, states: Array<{ key: string; entries: ModelEntry[] }>,
   keep?: { directory: string; ids: string[] },
 ): Promise<Map<string, { error?: string; tree: LinkedTreeEntry[] }>> {
   const results = new Map<string, { error?: string; tree: LinkedTreeEntry[] }>();
