@@ -26,14 +26,20 @@ import { destroyAsUser, kinds as ownKinds } from './steps.js';
  *
  * @example
  * ```ts
- * const options: DestroyOptions = { user: 'alice', app: 'example-app', prefix: '/tmp/sb', journalRoot: '/tmp/sb/var/lib/unwind-user-destroy' };
+ * const options: DestroyOptions = { user: 'alice', app: 'example-app', destroyCommand: ['/tmp/sb/usr/local/bin/example-app', 'destroy'], prefix: '/tmp/sb', journalRoot: '/tmp/sb/var/lib/unwind-user-destroy' };
  * ```
  */
 export interface DestroyOptions {
   /** The account to delete. */
   user: string;
-  /** The application whose managed state is `~/.config/<app>` (home from the user database). */
+  /** The application's name (messages; the default snapshot scope is `~/.config/<app>` and `~/.local/share/<app>`). */
   app: string;
+  /** The application's own destroy command (argv), run as the user with HOME set, e.g. `['/usr/local/bin/sys', 'destroy']`. */
+  destroyCommand: string[];
+  /** What the destroy command touches, relative to the home: each is snapshotted first and restored on rollback. Default `.config/<app>`, `.local/share/<app>`. */
+  snapshotPaths?: string[];
+  /** Stop the user's manager and processes before userdel (TERM, grace, KILL). Default true; false: userdel fails while they run. */
+  stopProcesses?: boolean;
   /** A prefix root (the sandbox); omitted: the machine. */
   prefix?: string;
   /** The linger directory. Default PREFIX/var/lib/systemd/linger. */
@@ -75,8 +81,8 @@ export interface DestroyResult {
   recovered: RecoveryReport;
   /** Absent when nothing ran (no such user, or an earlier run is stuck). */
   outcome?: Outcome;
-  /** The managed state directory on disk, when the user was found. */
-  stateDir?: string;
+  /** The snapshotted paths on disk (those of the scope that existed). */
+  snapshotted?: string[];
   message: string;
   exitCode: number;
 }
@@ -135,15 +141,15 @@ export function describeRecovery(report: RecoveryReport): string[] {
  *
  * @example
  * ```ts
- * console.error(describeDestroy('alice', stateDir, outcome, 'on this machine'));
+ * console.error(describeDestroy('alice', ['/home/alice/.config/syslua'], outcome, 'on this machine', ['sys', 'destroy']));
  * ```
  */
-export function describeDestroy(user: string, stateDir: string | undefined, outcome: Outcome, where: string): string {
+export function describeDestroy(user: string, snapshotted: string[], outcome: Outcome, where: string, command: string[]): string {
   const lines: string[] = [];
   const failed = outcome.steps.find((s) => s.error);
   switch (outcome.status) {
     case 'committed':
-      lines.push(`Deleted user ${user} ${where}${stateDir ? `, after destroying their managed state ${stateDir}` : ''}.`);
+      lines.push(`Deleted user ${user} ${where}, after running their destroy command (${command.join(' ')}) as them.`);
       lines.push(describeOutcome(outcome));
       break;
     case 'rolled-back': {
@@ -152,7 +158,7 @@ export function describeDestroy(user: string, stateDir: string | undefined, outc
       if (failed?.error?.code === 'USER_BUSY') lines.push(`The account could not be deleted: it stayed busy after ${failed.attempts} attempt${failed.attempts === 1 ? '' : 's'} (userdel exit 8, processes still running).`);
       const undone = outcome.steps.filter((s) => s.status === 'undone' && !s.error).reverse();
       if (undone.length) lines.push(`Undone, newest first: ${undone.map((s) => s.label ?? s.description).join(', ')}.`);
-      lines.push(`Result: rolled back — user ${user} exists with all of their state${stateDir ? ` (${stateDir} restored from the snapshot taken first)` : ''}.`);
+      lines.push(`Result: rolled back — user ${user} exists with all of their state${snapshotted.length ? ` (${snapshotted.join(', ')} restored from the snapshots taken first)` : ''}.`);
       break;
     }
     case 'rollback-failed':
@@ -170,16 +176,17 @@ export function describeDestroy(user: string, stateDir: string | undefined, outc
 
 /**
  * Destroys a user's managed state, then deletes the account — as one
- * transaction. First a verified snapshot of `~/.config/<app>` (home from the
- * user database); then the state is destroyed as the user; then the user's
- * processes are stopped (TERM, grace, KILL) and the account deleted, with
+ * transaction. First a verified snapshot of every path the application's
+ * destroy command touches (relative to the home from the user database);
+ * then that command runs as the user; then the user's processes are stopped
+ * (TERM, grace, KILL; unless `stopProcesses: false`) and the account deleted, with
  * retries while userdel says the user is busy. If the account still cannot
  * go, the rollback brings it back exactly and restores the state from the
  * snapshot: never a user whose state is gone.
  *
  * @example
  * ```ts
- * const result = await destroyUser({ user: 'alice', app: 'example-app', journalRoot: '/var/lib/unwind-user-destroy' });
+ * const result = await destroyUser({ user: 'alice', app: 'syslua', destroyCommand: ['/usr/local/bin/sys', 'destroy'], snapshotPaths: ['.syslua', '.config/syslua'], journalRoot: '/var/lib/unwind-user-destroy' });
  * console.log(result.message);
  * ```
  */
@@ -206,15 +213,15 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
     return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} is protected (${entry.uid === 0 ? 'uid 0' : `a system account: uid ${entry.uid} is below UID_MIN ${min}`}); nothing was changed.`].join('\n') };
   }
   if (!entry.home.startsWith('/')) return { status: 'refused', recovered, exitCode: 4, message: `User ${options.user} has no absolute home directory (${JSON.stringify(entry.home)}); nothing was changed.` };
-  const stateDir = join(options.prefix ?? '/', entry.home, '.config', options.app);
-  let hasState = false;
-  try {
-    const st = fs.lstatSync(stateDir);
-    if (!st.isDirectory()) return { status: 'refused', recovered, exitCode: 4, stateDir, message: `${stateDir} is not a directory; nothing was changed.` };
-    hasState = true;
-  } catch {
-    hasState = false;
+  const home = join(options.prefix ?? '/', entry.home);
+  const scope = options.snapshotPaths ?? [join('.config', options.app), join('.local', 'share', options.app)];
+  for (const rel of scope) {
+    if (rel.startsWith('/') || rel.split('/').some((p) => p === '..' || p === '') ) {
+      return { status: 'refused', recovered, exitCode: 4, message: `The snapshot path ${JSON.stringify(rel)} must be relative to the home, without "..": nothing was changed.` };
+    }
   }
+  // Only what exists can be snapshotted; a path the command touches that does not exist yet has nothing to restore.
+  const snapshotted = scope.map((rel) => join(home, rel)).filter((p) => fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined);
 
   const tx = transaction(`destroy user ${options.user}`, {
     journal: fileJournal({ root: options.journalRoot, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }),
@@ -226,11 +233,9 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const steps: Array<Step<any, any, any>> = [];
-  if (hasState) {
-    // In the journal (no store): deleted when the transaction commits, kept while it is unfinished.
-    steps.push(snapshot({ path: stateDir }, { label: 'snapshot of the managed state' }));
-    steps.push(destroyAsUser({ path: stateDir, uid: entry.uid, gid: entry.gid }, { label: 'destroy the managed state as the user' }));
-  }
+  // In the journal (no store): deleted when the transaction commits, kept while it is unfinished.
+  for (const path of snapshotted) steps.push(snapshot({ path }, { label: `snapshot of ${path}` }));
+  steps.push(destroyAsUser({ argv: options.destroyCommand, user: options.user, home, uid: entry.uid, gid: entry.gid }, { label: 'run the destroy command as the user' }));
   steps.push(
     removeUser(
       {
@@ -238,6 +243,7 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
         ...(options.prefix ? { prefix: options.prefix } : {}),
         ...(options.lingerDir ? { lingerDir: options.lingerDir } : {}),
         removeHome: options.removeHome ?? false,
+        stopProcesses: options.stopProcesses ?? true,
         graceMs: options.graceMs ?? 5000,
       },
       { label: 'stop the processes and delete the account', retry: { do: { retries: options.retries ?? 3, minTimeout: options.retryDelayMs ?? 1000 } } },
@@ -253,8 +259,8 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
     status: outcome.status,
     recovered,
     outcome,
-    ...(hasState ? { stateDir } : {}),
-    message: [...notes, ...(hasState ? [] : [`User ${options.user} has no managed state at ${stateDir}; only the account is deleted.`]), describeDestroy(options.user, hasState ? stateDir : undefined, outcome, where)].join('\n'),
+    snapshotted,
+    message: [...notes, ...(snapshotted.length ? [] : [`Nothing of ${scope.join(', ')} exists in ${home}: no snapshot is taken.`]), describeDestroy(options.user, snapshotted, outcome, where, options.destroyCommand)].join('\n'),
     exitCode: exitCodeOf(outcome),
   };
 }

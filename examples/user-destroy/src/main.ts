@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { renderProgress } from '@unwind/cli';
 import { runCommand, type CommandRunner, exitCodeOfRecovery } from '@unwind/core';
 import { describeRecovery, destroyUser, recoverDestroy } from './destroy.js';
-import { createSandbox, isSandbox, sandboxLayout } from './sandbox.js';
+import { createSandbox, isSandbox, sampleAppPath, sandboxLayout } from './sandbox.js';
 
 const DEFAULT_SANDBOX = join(tmpdir(), 'unwind-example-user-destroy');
 
@@ -21,7 +21,14 @@ const USAGE = `usage: main.ts [init|destroy|recover] [options]
 
 options:
   --user NAME          the account (default in the sandbox: alice; required with --real)
-  --app NAME           the managed state is ~/.config/NAME (default: example-app)
+  --app NAME           the application (default: example-app, the sandbox's sample app)
+  --snapshot REL       a path the destroy command touches, relative to the home; repeat for each
+                       (default: .config/APP and .local/share/APP)
+  --no-stop-processes  do not stop the user's manager and processes: userdel then fails while
+                       any run (and the destroy rolls back)
+  -- ARGV...           the application's destroy command, run as the user with HOME set
+                       (default in the sandbox: <sandbox>/usr/local/bin/APP destroy;
+                       required with --real, e.g. -- /usr/local/bin/sys destroy)
   --sandbox DIR        sandbox root (default: ${DEFAULT_SANDBOX}); made if missing
   --real               act on this machine's users. Never the default.
   --journal DIR        journal root (default: <sandbox>/var/lib/unwind-user-destroy,
@@ -72,10 +79,13 @@ export interface MainHooks {
  * ```
  */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, hooks: MainHooks = {}): Promise<number> {
+  // Everything after `--` is the destroy command, an argv passed through untouched.
+  const split = argv.indexOf('--');
+  const destroyArgv = split >= 0 ? argv.slice(split + 1) : undefined;
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: split >= 0 ? argv.slice(0, split) : argv,
       allowPositionals: true,
       options: {
         user: { type: 'string' },
@@ -84,6 +94,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         real: { type: 'boolean', default: false },
         journal: { type: 'string' },
         'remove-home': { type: 'boolean', default: false },
+        snapshot: { type: 'string', multiple: true },
+        'no-stop-processes': { type: 'boolean', default: false },
         'grace-ms': { type: 'string' },
         retries: { type: 'string' },
         'simulate-busy': { type: 'boolean', default: false },
@@ -104,12 +116,24 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
     return 64;
   }
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(values.app)) {
+    err.write(`--app needs a plain name, got ${JSON.stringify(values.app)}\n`);
+    return 64;
+  }
   if (values.real && values.sandbox) {
     err.write('--real and --sandbox exclude each other.\n');
     return 64;
   }
   if (values.real && !values.user && command !== 'recover') {
     err.write('--real needs --user: this program never guesses which account to delete.\n');
+    return 64;
+  }
+  if (values.real && command === 'destroy' && !destroyArgv?.length) {
+    err.write('--real needs the application\'s destroy command after --, e.g. -- /usr/local/bin/sys destroy\n');
+    return 64;
+  }
+  if (destroyArgv !== undefined && destroyArgv.length === 0) {
+    err.write('-- must be followed by the destroy command\n');
     return 64;
   }
   const number = (flag: string, v: string | undefined) => {
@@ -155,7 +179,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     }
     if (!exists) {
       const made = createSandbox(root, { user, app: values.app });
-      out.write(`Sandbox made at ${root}: user ${user} (uid ${made.uid}) with managed state ${made.stateDir} and a linger file.\n`);
+      out.write(`Sandbox made at ${root}: user ${user} (uid ${made.uid}) with managed state ${made.stateDir} and ${made.dataDir}, a linger file, and the sample application ${sampleAppPath(root, values.app)}.\n`);
       if (command === 'init') return 0;
     }
     const sb = sandboxLayout(root);
@@ -177,6 +201,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   const result = await destroyUser({
     user,
     app: values.app,
+    destroyCommand: destroyArgv ?? [sampleAppPath(prefix!, values.app), 'destroy'],
+    ...(values.snapshot ? { snapshotPaths: values.snapshot } : {}),
+    stopProcesses: !values['no-stop-processes'],
     ...(prefix ? { prefix } : {}),
     ...(lingerDir ? { lingerDir } : {}),
     journalRoot,

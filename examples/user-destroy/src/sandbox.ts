@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { InvalidInputError } from '@unwind/core';
 
 /**
  * The machine's user database files that a prefix root copies.
@@ -20,7 +21,7 @@ export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
  * @example
  * ```ts
  * const sb = createSandbox('/tmp/destroy-sandbox', { user: 'alice', app: 'example-app' });
- * await destroyUser({ user: 'alice', app: 'example-app', prefix: sb.root, journalRoot: sb.journalRoot });
+ * await destroyUser({ user: 'alice', app: 'example-app', destroyCommand: [sampleAppPath(sb.root, 'example-app'), 'destroy'], prefix: sb.root, journalRoot: sb.journalRoot });
  * ```
  */
 export interface Sandbox {
@@ -115,7 +116,7 @@ export function seedState(dir: string, uid: number, gid: number): void {
  * const sb = createSandbox(fs.mkdtempSync('/tmp/destroy-'), { user: 'alice', app: 'example-app' });
  * ```
  */
-export function createSandbox(root: string, options: { user: string; app: string; uid?: number }): Sandbox & { uid: number; home: string; stateDir: string } {
+export function createSandbox(root: string, options: { user: string; app: string; uid?: number }): Sandbox & { uid: number; home: string; stateDir: string; dataDir: string } {
   const sb = sandboxLayout(root);
   fs.mkdirSync(root, { recursive: true });
   // The prefix root stands for `/`: the user must be able to reach their home through it (mkdtemp makes 0700).
@@ -139,6 +140,58 @@ export function createSandbox(root: string, options: { user: string; app: string
   fs.chownSync(config, uid, gid);
   const stateDir = join(config, options.app);
   seedState(stateDir, uid, gid);
+  const dataDir = join(root, home, '.local', 'share', options.app);
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(join(dataDir, 'history.log'), 'generation 1 applied\n');
+  for (const p of ['.local', '.local/share', `.local/share/${options.app}`, `.local/share/${options.app}/history.log`]) fs.lchownSync(join(root, home, p), uid, gid);
+  installSampleApp(root, options.app);
   fs.writeFileSync(join(sb.lingerDir, options.user), '');
-  return { ...sb, uid, home, stateDir };
+  return { ...sb, uid, home, stateDir, dataDir };
+}
+
+/**
+ * Where the sandbox's sample application lives: `<root>/usr/local/bin/<app>`.
+ *
+ * @example
+ * ```ts
+ * const destroyCommand = [sampleAppPath('/tmp/sb', 'example-app'), 'destroy'];
+ * ```
+ */
+export function sampleAppPath(root: string, app: string): string {
+  return join(root, 'usr', 'local', 'bin', app);
+}
+
+/**
+ * Installs the sample application: a program whose `destroy` removes its
+ * own state (`~/.config/APP`, `~/.local/share/APP`), standing in for an
+ * application's own destroy command such as syslua's `sys destroy`.
+ * `destroy --fail-halfway` removes the first and then fails (exit 3), as a
+ * destroy that breaks in the middle does.
+ *
+ * @example
+ * ```ts
+ * installSampleApp('/tmp/sb', 'example-app');
+ * ```
+ */
+export function installSampleApp(root: string, app: string): void {
+  // The name goes into the program's text: only plain names.
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(app)) throw new InvalidInputError(`${JSON.stringify(app)} is not an application name`, { app });
+  const path = sampleAppPath(root, app);
+  fs.mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
+  for (const dir of ['usr', 'usr/local', 'usr/local/bin']) fs.chmodSync(join(root, dir), 0o755);
+  fs.writeFileSync(
+    path,
+    [
+      '#!/bin/sh',
+      `# ${app}: the sample application of the user-destroy example. "destroy" removes what it manages.`,
+      'set -eu',
+      'if [ "${1:-}" != destroy ]; then echo "usage: $0 destroy [--fail-halfway]" >&2; exit 64; fi',
+      `rm -rf -- "$HOME/.config/${app}"`,
+      'if [ "${2:-}" = --fail-halfway ]; then echo "destroy failed half-way: the data directory is still there" >&2; exit 3; fi',
+      `rm -rf -- "$HOME/.local/share/${app}"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  fs.chmodSync(path, 0o755);
 }

@@ -1,14 +1,18 @@
 // "Destroy the user's managed state, as that user": the first phase.
-// It runs the user's own destroy command, which has no undo of its own — the
-// `snapshots.snapshot` step placed before it puts the tree back on rollback.
+// It runs the application's own destroy command as the user (syslua runs
+// `sys destroy` so); it has no undo of its own — the `snapshots.snapshot`
+// steps placed before it put back what it touches on rollback.
 import * as fs from 'node:fs';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, validateAbsolutePath, VerificationError } from '@unwind/core';
+import { defaultEnv, defineStep, InvalidInputError, validateAbsolutePath } from '@unwind/core';
 
 const Args = t.intersection([
   t.type({
-    /** The managed state directory (absolute, on disk). */
-    path: t.string,
+    /** The application's destroy command, an argv (never a shell string). */
+    argv: t.array(t.string),
+    /** The user's name and home on disk: HOME, USER, LOGNAME and the working directory of the command. */
+    user: t.string,
+    home: t.string,
     /** Who runs the destroy: the user's uid and primary gid (never 0). */
     uid: t.number,
     gid: t.number,
@@ -17,53 +21,46 @@ const Args = t.intersection([
 ]);
 
 /**
- * Deletes a user's managed state directory as that user (`setpriv --reuid
- * UID --regid GID --clear-groups -- rm -rf --one-file-system -- PATH`), so it
- * can only delete what the user could. No undo of its own: put a
- * `snapshots.snapshot` of the same path before it, whose undo restores the
- * tree and verifies it against the snapshot's hashes.
+ * Runs the application's own destroy command as the user (`setpriv --reuid
+ * UID --regid GID --clear-groups -- ARGV…`, with HOME, USER and LOGNAME set
+ * and the home as working directory), so it can touch only what the user
+ * could. A non-zero exit fails the step. No undo of its own: put a
+ * `snapshots.snapshot` of every path the command touches before it.
  *
  * @example
  * ```ts
- * tx.add(snapshot({ path: stateDir }));
- * tx.add(destroyAsUser({ path: stateDir, uid: 1001, gid: 1001 }));
+ * tx.add(snapshot({ path: '/home/alice/.config/syslua' }));
+ * tx.add(destroyAsUser({ argv: ['/usr/local/bin/sys', 'destroy'], user: 'alice', home: '/home/alice', uid: 1001, gid: 1001 }));
  * ```
  */
 export const destroyAsUser = defineStep({
   type: 'userDestroy.destroyAsUser',
   package: '@unwind/example-user-destroy',
   args: Args,
-  before: t.type({ existed: t.boolean }),
+  before: t.null,
   validate: (a) => {
-    validateAbsolutePath(a.path, { what: 'managed state directory' });
+    validateAbsolutePath(a.home, { what: 'home directory' });
+    if (a.argv.length === 0 || a.argv.some((x) => x.includes('\0')) || a.argv[0] === '') throw new InvalidInputError('the destroy command needs a program and no NUL bytes', { argv: a.argv });
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(a.user)) throw new InvalidInputError(`${a.user} is not a user name`, { user: a.user });
     for (const [what, id] of [['uid', a.uid], ['gid', a.gid]] as const) {
       if (!Number.isInteger(id) || id <= 0) throw new InvalidInputError(`${what} ${id} is not a user's id (never root)`, { [what]: id });
     }
   },
-  describe: (a) => `destroy the managed state ${a.path} as uid ${a.uid}`,
+  describe: (a) => `run ${a.argv.join(' ')} as ${a.user} (uid ${a.uid})`,
   prepare: async (a) => {
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(a.path);
-    } catch {
-      st = undefined;
-    }
-    if (st && !st.isDirectory()) throw new InvalidInputError(`${a.path} is not a directory; refusing to destroy it`, { path: a.path });
-    return { existed: st !== undefined };
+    if (!fs.statSync(a.home, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidInputError(`the home ${a.home} is not a directory; the destroy command has nowhere to run`, { home: a.home });
+    return null;
   },
-  do: async (a, before, ctx) => {
-    if (!before.existed) return;
+  do: async (a, _before, ctx) => {
     await ctx.exec({
-      argv: ['setpriv', `--reuid=${a.uid}`, `--regid=${a.gid}`, '--clear-groups', '--', 'rm', '-rf', '--one-file-system', '--', a.path],
-      cwd: '/',
+      argv: ['setpriv', `--reuid=${a.uid}`, `--regid=${a.gid}`, '--clear-groups', '--', ...a.argv],
+      cwd: a.home,
+      env: { ...defaultEnv(), HOME: a.home, USER: a.user, LOGNAME: a.user },
       timeoutMs: a.timeoutMs ?? 120_000,
       signal: ctx.signal,
     });
   },
-  verify: async (a) => {
-    if (fs.existsSync(a.path)) throw new VerificationError(`${a.path} is still there after the destroy`, { path: a.path });
-  },
-  // The snapshot step before this one restores the tree; there is nothing else to take back.
+  // The snapshot steps before this one restore what the command touched; there is nothing else to take back.
   undo: async () => {},
 });
 

@@ -27,22 +27,25 @@ describe.skipIf(skipReason)('user-destroy command line', () => {
     const machine = machineDb();
     const init = await runChild(main, ['init', '--sandbox', root]);
     expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toMatch(new RegExp(`Sandbox made at ${root}: user alice \\(uid \\d+\\) with managed state ${root}/home/alice/.config/example-app and a linger file.`));
+    expect(init.stdout).toMatch(new RegExp(`Sandbox made at ${root}: user alice \\(uid \\d+\\) with managed state ${root}/home/alice/.config/example-app and ${root}/home/alice/.local/share/example-app, a linger file, and the sample application ${root}/usr/local/bin/example-app.`));
     const before = state(root);
 
     const r = await runChild(main, ['--sandbox', root, '--simulate-busy', '--retries', '1', '--grace-ms', '100']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`Destroying user alice in the sandbox ${root} FAILED, and a rollback ran.`);
-    expect(r.stderr).toContain('Step 3 of 3 failed: remove user alice');
+    expect(r.stderr).toContain('Step 4 of 4 failed: remove user alice');
     expect(r.stderr).toContain('userdel: user alice is currently used by process 4242');
     expect(r.stderr).toContain('The account could not be deleted: it stayed busy after 2 attempts');
-    expect(r.stderr).toContain('Rolled back 3 steps, newest first.');
-    expect(r.stderr).toContain(`Result: rolled back — user alice exists with all of their state (${root}/home/alice/.config/example-app restored from the snapshot taken first).`);
+    expect(r.stderr).toContain('Rolled back 4 steps, newest first.');
+    expect(r.stderr).toContain(`Result: rolled back — user alice exists with all of their state (${root}/home/alice/.config/example-app, ${root}/home/alice/.local/share/example-app restored from the snapshots taken first).`);
     expect(state(root)).toEqual(before);
 
-    const done = await runChild(main, ['--sandbox', root, '--grace-ms', '100']);
+    // The destroy command and its snapshot scope given explicitly, as for a real application.
+    const app = `${root}/usr/local/bin/example-app`;
+    const done = await runChild(main, ['--sandbox', root, '--grace-ms', '100', '--snapshot', '.config/example-app', '--snapshot', '.local/share/example-app', '--', app, 'destroy']);
     expect(done.code, done.stderr).toBe(0);
-    expect(done.stdout).toContain(`Deleted user alice in the sandbox ${root}, after destroying their managed state ${root}/home/alice/.config/example-app.`);
+    expect(done.stdout).toContain(`Deleted user alice in the sandbox ${root}, after running their destroy command (${app} destroy) as them.`);
+    expect(fs.existsSync(`${root}/home/alice/.local/share/example-app`)).toBe(false);
     expect(fs.readFileSync(join(root, 'etc/passwd'), 'utf8')).not.toMatch(/^alice:/m);
     expect(machineDb()).toEqual(machine);
 
@@ -55,6 +58,9 @@ describe.skipIf(skipReason)('user-destroy command line', () => {
     const real = await runChild(main, ['--real']);
     expect(real.code).toBe(64);
     expect(real.stderr).toContain('--real needs --user: this program never guesses which account to delete.');
+    const noCommand = await runChild(main, ['--real', '--user', 'nobody-here']);
+    expect(noCommand.code).toBe(64);
+    expect(noCommand.stderr).toContain("--real needs the application's destroy command after --");
 
     const other = sandboxDir();
     fs.mkdirSync(other, { recursive: true });

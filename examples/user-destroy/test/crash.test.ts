@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile } from '@unwind/core';
 import { destroyUser, recoverDestroy } from '../src/destroy.js';
-import { APP, destroyState, expectDestroyed, machineDb, makeSandbox, pool, runChild, skipReason, type TestSandbox } from './helpers.js';
+import { APP, destroyCommand, destroyState, expectDestroyed, machineDb, makeSandbox, pool, runChild, skipReason, type TestSandbox } from './helpers.js';
 
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
 const made: TestSandbox[] = [];
@@ -64,6 +64,7 @@ describe.skipIf(skipReason)('user-destroy: SIGKILL after every journal record, t
       // The example's invariant, at every boundary: the account exists exactly when its state does.
       const userExists = /^alice:/m.test(o.recovered.db.passwd ?? '');
       expect(fs.existsSync(o.sb.stateDir), `record ${o.n}`).toBe(userExists);
+      expect(fs.existsSync(o.sb.dataDir), `record ${o.n}`).toBe(userExists);
       expect(o.again.transactions.every((t) => t.result === 'already-finished'), `second recover after record ${o.n}`).toBe(true);
       expect(o.second).toEqual(o.recovered);
     }
@@ -94,7 +95,7 @@ describe.skipIf(skipReason)('user-destroy: SIGKILL after every journal record, t
     const picks = [3, Math.floor(count / 2), count - 2];
     const runs = await pool(picks, 3, async (n) => {
       const c = await crashAt(n);
-      const rerun = await destroyUser({ user: 'alice', app: APP, prefix: c.sb.root, lingerDir: c.sb.lingerDir, journalRoot: c.sb.journalRoot, graceMs: 200, retries: 0, handleSignals: false });
+      const rerun = await destroyUser({ user: 'alice', app: APP, destroyCommand: destroyCommand(c.sb), prefix: c.sb.root, lingerDir: c.sb.lingerDir, journalRoot: c.sb.journalRoot, graceMs: 200, retries: 0, handleSignals: false });
       return { n, ...c, rerun };
     });
     for (const r of runs) {

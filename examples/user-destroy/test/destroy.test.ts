@@ -6,7 +6,7 @@ import { listTransactions } from '@unwind/core';
 import { failingStep, testKinds } from '@unwind/core/testing';
 import { lookupUser, processesOf } from '@unwind/users';
 import { destroyUser, type DestroyOptions } from '../src/destroy.js';
-import { APP, destroyState, expectDestroyed, faultyExec, machineDb, makeSandbox, skipReason, type Fault, type TestSandbox } from './helpers.js';
+import { APP, destroyCommand, destroyState, expectDestroyed, faultyExec, machineDb, makeSandbox, skipReason, type Fault, type TestSandbox } from './helpers.js';
 
 let machine: Record<string, string>;
 beforeAll(() => {
@@ -28,7 +28,7 @@ function sandbox(uid?: number): TestSandbox {
 }
 
 function options(sb: TestSandbox, extra: Partial<DestroyOptions> = {}): DestroyOptions {
-  return { user: sb.user, app: APP, prefix: sb.root, lingerDir: sb.lingerDir, journalRoot: sb.journalRoot, graceMs: 300, retries: 1, retryDelayMs: 10, handleSignals: false, extraKinds: testKinds, ...extra };
+  return { user: sb.user, app: APP, destroyCommand: destroyCommand(sb), prefix: sb.root, lingerDir: sb.lingerDir, journalRoot: sb.journalRoot, graceMs: 300, retries: 1, retryDelayMs: 10, handleSignals: false, extraKinds: testKinds, ...extra };
 }
 
 /** A uid for the process tests, from a range the other sandboxes never use (47000-48999). */
@@ -64,24 +64,25 @@ async function startProcesses(uid: number): Promise<ChildProcess[]> {
 const busy = (user: string): Fault => ({ exitCode: 8, stderr: `userdel: user ${user} is currently used by process 4242` });
 
 describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real processes)', () => {
-  it('a clean run commits: the managed state is destroyed (as the user), the account, its group and linger file are gone; the snapshot is dropped', async () => {
+  it("a clean run commits: the application's destroy command ran as the user, the account, its group and linger file are gone; the snapshots are dropped", async () => {
     const sb = sandbox();
     const home = join(sb.root, sb.home);
     const { exec, calls } = faultyExec();
     const result = await destroyUser(options(sb, { exec }));
     expect(result.status, result.message).toBe('committed');
-    expect(result.outcome!.steps.map((s) => s.type)).toEqual(['snapshots.snapshot', 'userDestroy.destroyAsUser', 'users.removeUser']);
+    expect(result.outcome!.steps.map((s) => s.type)).toEqual(['snapshots.snapshot', 'snapshots.snapshot', 'userDestroy.destroyAsUser', 'users.removeUser']);
     expectDestroyed(sb, expect);
     expect(await lookupUser('alice', { prefix: sb.root })).toBeUndefined();
     // The home stays (like userdel without -r), without the managed state.
     expect(fs.readdirSync(join(home, '.config'))).toEqual([]);
-    // The destroy ran as the user, not as root.
-    expect(calls.find((c) => c[0] === 'setpriv')).toEqual(['setpriv', `--reuid=${sb.uid}`, expect.stringMatching(/^--regid=\d+$/), '--clear-groups', '--', 'rm', '-rf', '--one-file-system', '--', sb.stateDir]);
+    expect(fs.readdirSync(join(home, '.local', 'share'))).toEqual([]);
+    // The application's own destroy command ran as the user, not as root.
+    expect(calls.find((c) => c[0] === 'setpriv')).toEqual(['setpriv', `--reuid=${sb.uid}`, expect.stringMatching(/^--regid=\d+$/), '--clear-groups', '--', ...destroyCommand(sb)]);
     // The snapshot lived in the journal and was deleted at commit.
     const [tx] = listTransactions(sb.journalRoot);
     expect(fs.existsSync(join(sb.journalRoot, tx!.id, 'blobs'))).toBe(true);
     expect(fs.readdirSync(join(sb.journalRoot, tx!.id, 'blobs', '0'), { recursive: true }).filter((p) => String(p).includes('manifest'))).toEqual([]);
-    expect(result.message).toContain(`Deleted user alice in the sandbox ${sb.root}, after destroying their managed state ${sb.stateDir}.`);
+    expect(result.message).toContain(`Deleted user alice in the sandbox ${sb.root}, after running their destroy command (${destroyCommand(sb).join(' ')}) as them.`);
   });
 
   it("stops the user's processes first — TERM, the grace period, then KILL for the one that ignores TERM — and with --remove-home the home goes too", async () => {
@@ -99,15 +100,15 @@ describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real 
     expect(fs.readdirSync(join(sb.root, 'home'))).toEqual([]);
   });
 
-  it.each([0, 1, 2, 3])('a failure right after step %i rolls back: the user exists with all of their state, byte for byte', async (n) => {
+  it.each([0, 1, 2, 3, 4])('a failure right after step %i rolls back: the user exists with all of their state, byte for byte', async (n) => {
     const sb = sandbox();
     const before = destroyState(sb);
     const result = await destroyUser(options(sb, { inject: [{ afterStep: n, step: failingStep({ message: `injected after step ${n}` }) }] }));
     expect(result.status, result.message).toBe('rolled-back');
     expect(destroyState(sb)).toEqual(before);
     expect(result.message).toContain(`Destroying user alice in the sandbox ${sb.root} FAILED, and a rollback ran.`);
-    expect(result.message).toContain(`Step ${n + 1} of 4 failed: fail on purpose (injected after step ${n})`);
-    expect(result.message).toContain(`Result: rolled back — user alice exists with all of their state (${sb.stateDir} restored from the snapshot taken first).`);
+    expect(result.message).toContain(`Step ${n + 1} of 5 failed: fail on purpose (injected after step ${n})`);
+    expect(result.message).toContain(`Result: rolled back — user alice exists with all of their state (${sb.stateDir}, ${sb.dataDir} restored from the snapshots taken first).`);
   });
 
   it('userdel failing with exit 8 every time: retried, then rolled back — the user exists with all of their state, byte for byte', async () => {
@@ -117,16 +118,16 @@ describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real 
     const result = await destroyUser(options(sb, { exec, retries: 2 }));
     expect(result.status, result.message).toBe('rolled-back');
     expect(calls.filter((c) => c[0] === 'userdel')).toHaveLength(3);
-    const failed = result.outcome!.steps[2]!;
+    const failed = result.outcome!.steps[3]!;
     expect(failed).toMatchObject({ type: 'users.removeUser', attempts: 3, error: { code: 'USER_BUSY', context: { exitCode: 8 } } });
-    // The destroy really ran (the state was gone) before the snapshot put it back.
-    expect(result.outcome!.steps[1]!.status).toBe('undone');
+    // The destroy really ran (the state was gone) before the snapshots put it back.
+    expect(result.outcome!.steps[2]!.status).toBe('undone');
     expect(destroyState(sb)).toEqual(before);
     expect(await lookupUser('alice', { prefix: sb.root })).toMatchObject({ name: 'alice', uid: sb.uid, home: sb.home });
-    expect(result.message).toContain('Step 3 of 3 failed: remove user alice');
+    expect(result.message).toContain('Step 4 of 4 failed: remove user alice');
     expect(result.message).toContain('userdel: user alice is currently used by process 4242');
     expect(result.message).toContain('The account could not be deleted: it stayed busy after 3 attempts (userdel exit 8, processes still running).');
-    expect(result.message).toContain('Rolled back 3 steps, newest first.');
+    expect(result.message).toContain('Rolled back 4 steps, newest first.');
     expect(result.message).toContain('Result: rolled back — user alice exists with all of their state');
   });
 
@@ -139,7 +140,7 @@ describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real 
     expect(result.status, result.message).toBe('rolled-back');
     expect(processesOf(sb.uid).length).toBeGreaterThanOrEqual(3);
     expect(calls.some((c) => c[0] === 'userdel')).toBe(false);
-    expect(result.outcome!.steps[2]!.error).toMatchObject({ code: 'USER_BUSY' });
+    expect(result.outcome!.steps[3]!.error).toMatchObject({ code: 'USER_BUSY' });
     expect(destroyState(sb)).toEqual(before);
     expect(result.message).toContain('it stayed busy after 1 attempt');
   }, 30_000);
@@ -150,13 +151,13 @@ describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real 
     const { exec } = faultyExec((spec) => (spec.argv[0] === 'userdel' && first ? ((first = false), busy('alice')) : undefined));
     const result = await destroyUser(options(sb, { exec }));
     expect(result.status, result.message).toBe('committed');
-    expect(result.outcome!.steps[2]!.attempts).toBe(2);
+    expect(result.outcome!.steps[3]!.attempts).toBe(2);
     expectDestroyed(sb, expect);
   });
 
   it.each([
-    ['the destroy command deletes everything, then reports a failure', 'setpriv', 1],
-    ['the real userdel deletes the account, then reports a failure', 'userdel', 2],
+    ['the destroy command deletes everything, then reports a failure', 'setpriv', 2],
+    ['the real userdel deletes the account, then reports a failure', 'userdel', 3],
   ] as const)('%s: rolled back exactly', async (_what, program, index) => {
     const sb = sandbox();
     const before = destroyState(sb);
@@ -164,6 +165,55 @@ describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real 
     const result = await destroyUser(options(sb, { exec, retries: 0 }));
     expect(result.status, result.message).toBe('rolled-back');
     expect(result.outcome!.steps.findIndex((s) => s.error)).toBe(index);
+    expect(destroyState(sb)).toEqual(before);
+  });
+
+  it("the application's destroy command fails half-way (its config gone, its data not): rolled back, both restored byte for byte, its message shown", async () => {
+    const sb = sandbox();
+    const before = destroyState(sb);
+    const result = await destroyUser(options(sb, { destroyCommand: destroyCommand(sb, '--fail-halfway') }));
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(result.outcome!.steps[2]).toMatchObject({ type: 'userDestroy.destroyAsUser', status: 'undone' });
+    expect(result.message).toContain('destroy failed half-way: the data directory is still there');
+    expect(destroyState(sb)).toEqual(before);
+    expect(await lookupUser('alice', { prefix: sb.root })).toMatchObject({ uid: sb.uid });
+  });
+
+  it("--no-stop-processes: no pkill, the user's processes keep running; where userdel then answers busy (exit 8, as it does outside a prefix root) the destroy rolls back", async () => {
+    // Inside a prefix root userdel does not look at processes, so the real one deletes the account anyway.
+    const sb = sandbox(processUid());
+    await startProcesses(sb.uid);
+    const running = processesOf(sb.uid).sort();
+    const { exec, calls } = faultyExec();
+    const result = await destroyUser(options(sb, { exec, stopProcesses: false }));
+    expect(result.status, result.message).toBe('committed');
+    expect(calls.some((c) => c[0] === 'pkill')).toBe(false);
+    expect(processesOf(sb.uid).sort()).toEqual(running);
+    // On a machine's own database userdel refuses a user with running processes: exit 8 every time.
+    const other = sandbox(processUid());
+    await startProcesses(other.uid);
+    const stillRunning = processesOf(other.uid).sort();
+    const before = destroyState(other);
+    const busyRun = faultyExec((spec) => (spec.argv[0] === 'userdel' ? busy('alice') : undefined));
+    const rolled = await destroyUser(options(other, { exec: busyRun.exec, stopProcesses: false, retries: 0 }));
+    expect(rolled.status, rolled.message).toBe('rolled-back');
+    expect(busyRun.calls.some((c) => c[0] === 'pkill')).toBe(false);
+    expect(rolled.outcome!.steps[3]).toMatchObject({ type: 'users.removeUser', error: { code: 'USER_BUSY' } });
+    expect(processesOf(other.uid).sort()).toEqual(stillRunning);
+    expect(destroyState(other)).toEqual(before);
+  });
+
+  it('the snapshot scope is what the command touches: given paths only, missing ones skipped; a path leaving the home is refused', async () => {
+    const sb = sandbox();
+    const { exec } = faultyExec((spec) => (spec.argv[0] === 'userdel' ? busy('alice') : undefined));
+    const before = destroyState(sb);
+    const result = await destroyUser(options(sb, { exec, retries: 0, snapshotPaths: [`.config/${APP}`, `.local/share/${APP}`, '.cache/never-made'] }));
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(result.snapshotted).toEqual([sb.stateDir, sb.dataDir]);
+    expect(destroyState(sb)).toEqual(before);
+    const outside = await destroyUser(options(sb, { snapshotPaths: ['../../etc'] }));
+    expect(outside.status).toBe('refused');
+    expect(outside.exitCode).toBe(4);
     expect(destroyState(sb)).toEqual(before);
   });
 

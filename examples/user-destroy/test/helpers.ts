@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
 import { fileHashes, pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
-import { createSandbox, DB_FILES, type Sandbox } from '../src/sandbox.js';
+import { createSandbox, DB_FILES, sampleAppPath, type Sandbox } from '../src/sandbox.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../../..');
 export const isRoot = process.getuid?.() === 0;
@@ -13,7 +13,7 @@ if (skipReason) console.warn(`user-destroy tests skipped: ${skipReason}`);
 
 export const APP = 'example-app';
 
-export type TestSandbox = Sandbox & { uid: number; home: string; stateDir: string; user: string };
+export type TestSandbox = Sandbox & { uid: number; home: string; stateDir: string; dataDir: string; user: string };
 
 /** A sandbox with user alice (a uid free on this machine), managed state and a linger file. */
 export function makeSandbox(uid?: number): TestSandbox {
@@ -53,6 +53,12 @@ export function expectDestroyed(sb: TestSandbox, expect: typeof import('vitest')
   for (const f of DB_FILES) expect(db[f], f).not.toMatch(/^alice:/m);
   expect(fs.existsSync(join(sb.lingerDir, 'alice'))).toBe(false);
   expect(fs.existsSync(sb.stateDir)).toBe(false);
+  expect(fs.existsSync(sb.dataDir)).toBe(false);
+}
+
+/** The sample application's destroy command in a sandbox. */
+export function destroyCommand(sb: { root: string }, ...extra: string[]): string[] {
+  return [sampleAppPath(sb.root, APP), 'destroy', ...extra];
 }
 
 /** How an injected command misbehaves: exit with a code and message, or run the real program and then report a failure. */
