@@ -4,6 +4,7 @@
  * retrying could help. Errors are data: `toJSON()` is what the journal and the
  * CLI show.
  */
+import type { ErrorCode } from './error-codes.js';
 
 /**
  * Context attached to an error: plain JSON values only, so it can be journaled.
@@ -27,14 +28,14 @@ export type ErrorContext = Record<string, unknown>;
  * ```
  */
 export class UnwindError extends Error {
-  /** Stable identifier, e.g. `LOCK_HELD`. */
-  readonly code: string;
+  /** Stable identifier, e.g. `LOCK_HELD`: one of the `ErrorCode` union. */
+  readonly code: ErrorCode;
   /** What the error is about (paths, names, commands). */
   readonly context: ErrorContext;
   /** Whether retrying the same operation may succeed. */
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: { context?: ErrorContext; retryable?: boolean; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { context?: ErrorContext; retryable?: boolean; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -104,7 +105,8 @@ export class InvalidInputError extends UnwindError {
  *
  * @example
  * ```ts
- * if (outcome.status === 'refused' && outcome.cause instanceof LockHeldError) console.error(outcome.cause.holder);
+ * // Thrown by acquireLock(); a run or recover() reports it as a cause with code 'LOCK_HELD':
+ * if (outcome.status === 'refused' && outcome.cause.code === 'LOCK_HELD') console.error(outcome.cause.holder.pid);
  * ```
  */
 export class LockHeldError extends UnwindError {

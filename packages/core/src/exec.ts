@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
 import { logger } from './log.js';
+import type { ErrorCode } from './error-codes.js';
 
 const log = logger('exec');
 
@@ -78,7 +79,7 @@ export type CommandRunner = (spec: CommandSpec) => Promise<CommandResult>;
  */
 export class CommandError extends UnwindError {
   readonly result: CommandResult | undefined;
-  constructor(code: string, message: string, result: CommandResult | undefined, options: { retryable?: boolean; cause?: unknown; context?: ErrorContext } = {}) {
+  constructor(code: ErrorCode, message: string, result: CommandResult | undefined, options: { retryable?: boolean; cause?: unknown; context?: ErrorContext } = {}) {
     super(code, message, {
       retryable: options.retryable ?? true,
       cause: options.cause,

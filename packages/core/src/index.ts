@@ -63,3 +63,7 @@ export {
   isRetryable,
 } from './errors.js';
 export type { SerializedError, ErrorContext, LockHolder } from './errors.js';
+export { ERROR_CODES, isErrorCode } from './error-codes.js';
+export type { ErrorCode } from './error-codes.js';
+export { causeOf, typedCause } from './cause.js';
+export type { Cause, LockHeldCause, UnfinishedTransactionCause, UndoConflictCause, UnwindCause, ForeignCause } from './cause.js';

@@ -10,6 +10,7 @@ import type { Retention } from './journal/journal.js';
 import type { JournalRecord } from './journal/records.js';
 import { acquireLock, type Lock } from './lock.js';
 import { logger, type Logger } from './log.js';
+import { causeOf, type Cause } from './cause.js';
 import { assertPrivateDirectory } from './private-directory.js';
 import { checkJournalShape } from './journal/trust.js';
 import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
@@ -88,8 +89,8 @@ export interface RecoveryReport {
    * (the lock could not be taken, e.g. a read-only root), `INVALID_INPUT`.
    * `ok` is false then.
    */
-  refused?: SerializedError;
-  /** The lock's holder, when `refused` is `LOCK_HELD`. */
+  refused?: Cause;
+  /** The lock's holder, when `refused` is `LOCK_HELD` (also `refused.holder`). */
   holder?: LockHolder;
   /** What failed after the work: closing or pruning a journal, releasing the lock. No result changes because of them. */
   cleanupErrors: SerializedError[];
@@ -121,7 +122,7 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   const refuse = (error: unknown): RecoveryReport => ({
     transactions: [],
     ok: false,
-    refused: serializeError(error),
+    refused: causeOf(error),
     ...(error instanceof LockHeldError ? { holder: error.holder } : {}),
     cleanupErrors,
   });

@@ -1,3 +1,4 @@
+import type { Cause } from '../cause.js';
 import type { SerializedError } from '../errors.js';
 import type { RecoveredTransaction } from '../recover.js';
 
@@ -87,7 +88,8 @@ export interface CommittedOutcome extends OutcomeBase {
  */
 export interface RolledBackOutcome extends OutcomeBase {
   status: 'rolled-back';
-  cause: SerializedError;
+  /** What stopped the run; `switch (cause.code)` narrows it. */
+  cause: Cause;
   /** The rollback succeeded but the journal could not record it; `recover` will re-run the (idempotent) undos. */
   journalIncomplete?: boolean;
 }
@@ -102,10 +104,12 @@ export interface RolledBackOutcome extends OutcomeBase {
  */
 export interface RollbackFailedOutcome extends OutcomeBase {
   status: 'rollback-failed';
-  cause: SerializedError;
+  /** What stopped the run. */
+  cause: Cause;
   /** Steps still not undone, newest first; the first is the one whose undo failed. */
   remaining: number[];
-  undoError: SerializedError;
+  /** Why the undo failed, e.g. code `UNDO_CONFLICT` with the subject someone else changed. */
+  undoError: Cause;
   /** The command or call that resumes the rollback. */
   resume: string;
 }
@@ -116,12 +120,16 @@ export interface RollbackFailedOutcome extends OutcomeBase {
  *
  * @example
  * ```ts
- * if (outcome.status === 'refused') console.error(`nothing changed: ${outcome.cause.message}`); // e.g. cause.code 'LOCK_HELD'
+ * if (outcome.status === 'refused') {
+ *   if (outcome.cause.code === 'LOCK_HELD') console.error(`another run holds the lock: pid ${outcome.cause.holder.pid}`);
+ *   else console.error(`nothing changed: ${outcome.cause.message}`);
+ * }
  * ```
  */
 export interface RefusedOutcome extends OutcomeBase {
   status: 'refused';
-  cause: SerializedError;
+  /** Why nothing was touched: `LOCK_HELD`, `INVALID_INPUT`, `UNSAFE_DIRECTORY`, `UNFINISHED_TRANSACTION`, ... */
+  cause: Cause;
 }
 
 /**

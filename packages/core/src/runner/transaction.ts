@@ -8,6 +8,7 @@ import type { Lock } from '../lock.js';
 import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
+import { causeOf, typedCause } from '../cause.js';
 import { attempt } from './attempt.js';
 import { defaultResumeHint } from './resume-hint.js';
 import { contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
@@ -412,14 +413,14 @@ class Run {
       return {
         ...this.base(),
         status: 'rollback-failed',
-        cause: reason,
+        cause: causeOf(cause),
         remaining,
-        undoError: error!,
+        undoError: typedCause(error!),
         resume: this.options.resumeHint ?? defaultResumeHint(this.options.journal.root, this.journal!.id, this.entries.map((entry) => entry.step)),
       };
     }
     record(env, { kind: 'end', status: 'rolled-back' }, true);
-    return { ...this.base(), status: 'rolled-back', cause: reason, ...(env.journalBroken ? { journalIncomplete: true } : {}) };
+    return { ...this.base(), status: 'rolled-back', cause: causeOf(cause), ...(env.journalBroken ? { journalIncomplete: true } : {}) };
   }
 
   private base() {
@@ -436,7 +437,7 @@ class Run {
   }
 
   private refused(error: unknown): RefusedOutcome {
-    return { ...this.base(), status: 'refused', cause: serializeError(error) };
+    return { ...this.base(), status: 'refused', cause: causeOf(error) };
   }
 
   private async finish(outcome: Outcome): Promise<Outcome> {
