@@ -22,7 +22,7 @@ export const SERVER_PID_FILE = 'server.pid';
  * if (error instanceof ServerRunningError) console.error(`stop pid ${error.context.pid} first`);
  * ```
  */
-export class ServerRunningError extends UnwindError {
+export class ServerRunningError extends UnwindError<'SERVER_RUNNING'> {
   constructor(pidFile: string, pid: number, command: string) {
     super('SERVER_RUNNING', `the server is running (pid ${pid}: ${command}, from ${pidFile}); stop it first — nothing was changed`, { context: { pidFile, pid, command } });
   }

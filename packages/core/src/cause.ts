@@ -83,7 +83,7 @@ export interface UnwindCause extends CauseBase {
  */
 export interface ForeignCause extends CauseBase {
   code?: `E${string}`;
-  /** The error's own `code`, when it is neither unwind's nor a system error's. */
+  /** The error's own `code`, when it is neither unwind's nor a system error's (e.g. an `UnwindError<'SERVER_RUNNING'>` of your own step kind). */
   foreignCode?: string;
 }
 

@@ -18,7 +18,9 @@ import type { ErrorCode } from './error-codes.js';
 export type ErrorContext = Record<string, unknown>;
 
 /**
- * Base class of every error unwind raises.
+ * Base class of every error unwind raises. Its `code` is one of unwind's
+ * `ErrorCode`s; a step kind of your own may raise its own codes by naming
+ * them: `class ServerRunningError extends UnwindError<'SERVER_RUNNING'>`.
  *
  * @example
  * ```ts
@@ -27,15 +29,15 @@ export type ErrorContext = Record<string, unknown>;
  * }
  * ```
  */
-export class UnwindError extends Error {
-  /** Stable identifier, e.g. `LOCK_HELD`: one of the `ErrorCode` union. */
-  readonly code: ErrorCode;
+export class UnwindError<Code extends string = ErrorCode> extends Error {
+  /** Stable identifier, e.g. `LOCK_HELD`: one of the `ErrorCode` union for unwind's own errors. */
+  readonly code: Code;
   /** What the error is about (paths, names, commands). */
   readonly context: ErrorContext;
   /** Whether retrying the same operation may succeed. */
   readonly retryable: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { context?: ErrorContext; retryable?: boolean; cause?: unknown } = {}) {
+  constructor(code: Code, message: string, options: { context?: ErrorContext; retryable?: boolean; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
