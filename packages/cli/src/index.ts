@@ -1,5 +1,5 @@
 /**
- * @unwind/cli — the `unwind` command (status, recover, log, plan) and a
+ * @unwind/cli — the `unwind` command (apply, status, recover, log, plan) and a
  * progress renderer for programs that run transactions.
  *
  * @packageDocumentation
@@ -16,3 +16,14 @@ export { CliError, EXIT } from './errors.js';
 export { shouldColor, styler } from './style.js';
 export type { Output, Styler, StyleName } from './style.js';
 export { formatDuration } from './format.js';
+export { parseTransactionText, readTransactionFile } from './apply/load.js';
+export type { ParsedFile } from './apply/load.js';
+export { checkTransactionFile } from './apply/check.js';
+export type { CheckedFile, CheckedStep } from './apply/check.js';
+export { buildTransaction } from './apply/build.js';
+export type { BuildOptions } from './apply/build.js';
+export { TransactionFileError, problemLines } from './apply/problems.js';
+export type { Problem } from './apply/problems.js';
+export { FORMAT_VERSION, SCHEMA_ID } from './apply/file-format.js';
+export type { TransactionFile, StepEntry } from './apply/file-format.js';
+export { REFERENCE_KEY } from './apply/references.js';

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UnwindError } from '@unwind/core';
+import { applyCommand } from './commands/apply.js';
 import { logCommand } from './commands/log.js';
 import { planCommand } from './commands/plan.js';
 import { recoverCommand } from './commands/recover.js';
@@ -52,6 +53,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Where relative module paths resolve. Default `process.cwd()`. */
   cwd?: string;
+  /** Read by `unwind apply -`. Default `process.stdin`. */
+  stdin?: NodeJS.ReadableStream;
   /** The clock, for ages shown by `status`. Default `Date.now`. */
   now?: () => number;
 }
@@ -70,7 +73,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const env = options.env ?? process.env;
-  const io: CommandIO = { stdout, stderr, env, cwd: options.cwd ?? process.cwd(), now: options.now ?? Date.now, style: styler(shouldColor(stdout, env)) };
+  const io: CommandIO = { stdout, stderr, env, cwd: options.cwd ?? process.cwd(), now: options.now ?? Date.now, ...(options.stdin ? { stdin: options.stdin } : {}), style: styler(shouldColor(stdout, env)) };
   let exitCode: number = EXIT.ok;
   const program = buildProgram(io, (code) => (exitCode = code));
   try {
@@ -91,7 +94,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
 
 function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
   const program = new Command('unwind')
-    .description('Inspect and finish unwind transactions: what is unfinished, roll it back, read its log, plan a program.')
+    .description('Run transactions described as data, and inspect and finish unwind transactions: what is unfinished, roll it back, read its log, plan a program.')
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .addHelpCommand('help [command]', 'show help for a command')
@@ -122,6 +125,17 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
     .addOption(jsonOption())
     .addHelpText('after', `\nThe step kinds of every installed @unwind adapter are registered; add your program's own with --kinds.${EXIT_HELP}`)
     .action(async (txid: string | undefined, opts: { root?: string; kinds?: string[]; json?: boolean }) => setExit(await recoverCommand(txid, opts, io)));
+
+  sub('apply')
+    .description('run a transaction described as data (a YAML or JSON file; - reads standard input): checked completely first, then all or nothing')
+    .argument('<file>', 'the transaction file, or - for standard input')
+    .addOption(rootOption())
+    .option('-n, --dry-run', 'print the plan and what would change; change nothing')
+    .option('--recover-first', 'recover unfinished transactions on the root first instead of refusing (exit 5)')
+    .addOption(new Option('--kinds <module>', 'a module exporting `kinds` (step kinds of your program); repeatable').argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .addOption(jsonOption())
+    .addHelpText('after', `\nThe journal root is --root, else the file's root, else $UNWIND_ROOT. See docs/apply.md.\n\nExit codes of apply:\n  0  committed\n  1  a step failed and everything was rolled back\n  2  the rollback failed; run unwind recover\n  3  a live process holds the journal root's lock; nothing was touched\n  4  the file has problems (all listed) or the root cannot be used; nothing was touched\n  5  unfinished transactions on the root; recover them first (or --recover-first); nothing was touched`)
+    .action(async (file: string, opts: { root?: string; dryRun?: boolean; recoverFirst?: boolean; kinds?: string[]; json?: boolean }) => setExit(await applyCommand(file, opts, io)));
 
   sub('log')
     .description("show a transaction's timeline: steps, durations, attempts, the failure, each undo")

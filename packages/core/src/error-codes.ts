@@ -65,6 +65,9 @@ export const ERROR_CODES = [
   'RECONCILE_INVALID_INPUT',
   // @unwind/cli
   'CLI_ERROR',
+  'INVALID_TRANSACTION_FILE',
+  'UNRESOLVED_REFERENCE',
+  'UNSUPPORTED_CODEC',
 ] as const;
 
 /**

@@ -7,6 +7,8 @@ export interface CommandIO {
   env: NodeJS.ProcessEnv;
   cwd: string;
   now: () => number;
+  /** Read by `unwind apply -`. Default `process.stdin`. */
+  stdin?: NodeJS.ReadableStream;
   /** Styling for stdout. */
   style: Styler;
 }
