@@ -56,6 +56,12 @@ export interface InstallOptions {
   manager: ManagerOptions;
   /** Start the service user's manager first (`systemd.startUserManager`); for `scope: { user }` on a machine with systemd. */
   startManager?: boolean;
+  /**
+   * A system service in the system manager (`manager.scope` `'system'`): the unit runs as the
+   * service user (`User=`, `Group=`) and is wanted by `multi-user.target`; no linger phase; the
+   * verify phase checks the main process runs as that user.
+   */
+  system?: boolean;
   /** The journal root. */
   journalRoot: string;
   /** The config file's content. Default: a GREETING line. The service refuses to run without GREETING. */
@@ -131,20 +137,23 @@ export function defaultConfig(name: string): string {
  * @example
  * ```ts
  * installUnit({ unit: 'hello.service', content: unitFile('hello', '/etc/hello/hello.conf') });
+ * installUnit({ scope: 'system', unit: 'hello.service', content: unitFile('hello', '/etc/hello/hello.conf', true) });
  * ```
  */
-export function unitFile(name: string, configPath: string): string {
+export function unitFile(name: string, configPath: string, system = false): string {
   return [
     '[Unit]',
     `Description=${name} (installed by the unwind service-installer example)`,
     '',
     '[Service]',
     'Type=simple',
+    // A system service runs as its own system user, never as root.
+    ...(system ? [`User=${name}`, `Group=${name}`] : []),
     `EnvironmentFile=${configPath}`,
     `ExecStart=/bin/sh -c 'test -n "$$GREETING" || { echo "GREETING is missing from ${configPath}" >&2; exit 2; }; exec sleep infinity'`,
     '',
     '[Install]',
-    'WantedBy=default.target',
+    system ? 'WantedBy=multi-user.target' : 'WantedBy=default.target',
     '',
   ].join('\n');
 }
@@ -189,19 +198,20 @@ export function installSteps(options: InstallOptions, gidOf: (get: ResultReader)
   const steps: Array<Step<any, any, any>> = [
     ensureGroup({ name, system: true, ...users }, { label: 'group' }),
     ensureUser({ name, system: true, group: name, home: t.home, createHome: true, shell: '/usr/sbin/nologin', comment: `${name} service`, ...users }, { label: 'user' }),
-    enableLinger({ user: name, lingerDir: t.lingerDir, ...(options.loginctl ? { loginctl: options.loginctl } : {}) }, { label: 'linger' }),
   ];
+  // Linger keeps a user manager alive; a system service needs none.
+  if (!options.system) steps.push(enableLinger({ user: name, lingerDir: t.lingerDir, ...(options.loginctl ? { loginctl: options.loginctl } : {}) }, { label: 'linger' }));
   if (options.startManager) steps.push(startUserManager({ user: name }, { label: 'user manager' }));
   steps.push(
     ensureDir({ path: t.configDir, mode: 0o755 }, { label: 'config directory' }),
     // Readable by root and the service's group only; the gid comes from the group phase.
     writeFile((get) => ({ path: t.configPath, content: config, mode: 0o640, uid: 0, gid: gidOf(get) }), { label: 'config file' }),
-    installUnit({ ...m, unit: t.unit, content: unitFile(name, t.configPath) }, { label: 'unit file' }),
+    installUnit({ ...m, unit: t.unit, content: unitFile(name, t.configPath, options.system === true) }, { label: 'unit file' }),
     daemonReload({ ...m }, { label: 'daemon-reload' }),
     enable({ ...m, unit: t.unit }, { label: 'enable' }),
     start({ ...m, unit: t.unit, settleMs }, { label: 'start' }),
     waitActive({ ...m, unit: t.unit, timeoutMs: options.activeTimeoutMs ?? 30_000, stableMs: settleMs }, { label: 'wait until active' }),
-    checkService({ ...m, name, configPath: t.configPath, config, lingerDir: t.lingerDir, ...users }, { label: 'verify' }),
+    checkService({ ...m, name, configPath: t.configPath, config, ...(options.system ? { runsAsUser: true } : { lingerDir: t.lingerDir }), ...users }, { label: 'verify' }),
   );
   return steps;
 }
@@ -263,7 +273,7 @@ export function describeInstall(name: string, outcome: Outcome, where: string): 
   const lines: string[] = [];
   switch (outcome.status) {
     case 'committed':
-      lines.push(`Installed service ${name} ${where}: user and group ${name}, linger on, config written, ${name}.service enabled and active.`);
+      lines.push(`Installed service ${name} ${where}: user and group ${name}, ${outcome.steps.some((s) => s.type === 'linger.enable') ? 'linger on' : `running as ${name} in the system manager`}, config written, ${name}.service enabled and active.`);
       lines.push(describeOutcome(outcome));
       break;
     case 'rolled-back': {

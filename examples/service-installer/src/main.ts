@@ -30,6 +30,8 @@ options:
   --sandbox DIR        sandbox root (default: ${DEFAULT_SANDBOX}); made if missing
   --real               act on this machine: /etc, the user database, logind, the
                        service user's own systemd manager. Never the default.
+  --system             with --real: a system service in the system manager (runs as
+                       the service user, WantedBy=multi-user.target, no linger)
   --journal DIR        journal root (default: <sandbox>/var/lib/unwind-service-installer,
                        with --real: /var/lib/unwind-service-installer)
   --fail-after N       demo: make the install fail right after phase N (1-based), to see the rollback
@@ -71,6 +73,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         config: { type: 'string' },
         sandbox: { type: 'string' },
         real: { type: 'boolean', default: false },
+        system: { type: 'boolean', default: false },
         journal: { type: 'string' },
         'fail-after': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -88,6 +91,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   const command = positionals[0] ?? 'install';
   if (!['install', 'recover'].includes(command) || positionals.length > 1) {
     err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
+    return 64;
+  }
+  if (values.system && !values.real) {
+    err.write('--system installs into the system manager: it needs --real (the sandbox has only a user manager).\n');
     return 64;
   }
   if (values.real && values.sandbox) {
@@ -124,7 +131,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
 
   if (values.real) {
     const journalRoot = resolve(values.journal ?? '/var/lib/unwind-service-installer');
-    const options: InstallOptions = { name, manager: { scope: { user: name } }, startManager: true, journalRoot, onEvent: renderProgress({ stream: err }), recoverCommand: `node --import tsx examples/service-installer/src/main.ts recover --real --journal ${journalRoot}`, ...extra };
+    const target = values.system ? { manager: { scope: 'system' as const }, system: true } : { manager: { scope: { user: name } }, startManager: true };
+    const options: InstallOptions = { name, ...target, journalRoot, onEvent: renderProgress({ stream: err }), recoverCommand: `node --import tsx examples/service-installer/src/main.ts recover --real${values.system ? ' --system' : ''} --journal ${journalRoot}`, ...extra };
     return command === 'recover' ? runRecover(journalRoot, out, err, extra.extraKinds) : runInstall(options, out, err);
   }
 

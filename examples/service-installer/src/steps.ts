@@ -77,9 +77,14 @@ const CheckArgs = t.intersection([
     configPath: t.string,
     /** The config file's exact content. */
     config: t.string,
-    lingerDir: t.string,
   }),
-  t.partial({ prefix: t.string }),
+  t.partial({
+    prefix: t.string,
+    /** A user manager's service: linger must be on (checked in this directory). */
+    lingerDir: t.string,
+    /** A system service: its main process must run as the service user. */
+    runsAsUser: t.boolean,
+  }),
   ManagerOptions,
 ]);
 type CheckArgs = t.TypeOf<typeof CheckArgs>;
@@ -113,7 +118,8 @@ export function assignments(config: string): string[] {
 /**
  * The installer's last phase: looks at the real system once more, as a
  * whole. The user and group exist and the user's primary group is the
- * group; linger is on; the config file holds exactly what was written; the
+ * group; linger is on (a user manager's service) or the main process runs
+ * as the service user (a system service); the config file holds exactly what was written; the
  * unit is loaded, enabled and active; and the running main process has the
  * config's variables in its environment — the service really read its
  * config. Changes nothing.
@@ -131,7 +137,7 @@ export const checkService = defineStep({
   validate: (a) => {
     validateUserName(a.name);
     validateAbsolutePath(a.configPath, { what: 'config path' });
-    validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
+    if (a.lingerDir !== undefined) validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
     if (a.prefix !== undefined) validateAbsolutePath(a.prefix, { what: 'prefix' });
   },
   describe: (a) => `verify the installed service ${a.name}`,
@@ -145,7 +151,7 @@ export const checkService = defineStep({
     if (!user) problems.push(`user ${a.name} does not exist`);
     if (!group) problems.push(`group ${a.name} does not exist`);
     if (user && group && user.gid !== group.gid) problems.push(`user ${a.name} has primary gid ${user.gid}, not ${group.gid} (${a.name})`);
-    if (!isLingering(a.name, { lingerDir: a.lingerDir })) problems.push(`linger is off for ${a.name}`);
+    if (a.lingerDir !== undefined && !isLingering(a.name, { lingerDir: a.lingerDir })) problems.push(`linger is off for ${a.name}`);
     let config: string | undefined;
     try {
       config = fs.readFileSync(a.configPath, 'utf8');
@@ -167,6 +173,10 @@ export const checkService = defineStep({
       }
       const missing = assignments(a.config).filter((kv) => !environ.includes(kv));
       if (environ.length > 0 && missing.length > 0) problems.push(`${unit}'s main process (pid ${pid}) did not get ${missing.join(', ')} from its config`);
+      if (a.runsAsUser && user) {
+        const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        if (Number(uid) !== user.uid) problems.push(`${unit}'s main process (pid ${pid}) runs as uid ${uid}, not as ${a.name} (${user.uid})`);
+      }
     }
     if (problems.length > 0) throw new VerificationError(`the installed service does not hold: ${problems.join('; ')}`, { name: a.name, problems });
   },
