@@ -35,6 +35,7 @@ export default defineConfig([
       'testing/crash-states/run-steps': 'src/testing/crash-states/run-steps.ts',
       'testing/crash-states/check-child': 'src/testing/crash-states/check-child.ts',
       'testing/crash-states/recover-steps': 'src/testing/crash-states/recover-steps.ts',
+      'testing/crash-states/kill-preload': 'src/testing/crash-states/kill-preload.ts',
     },
     format: ['esm'],
     dts: false,

@@ -69,6 +69,8 @@ export interface RunStepsConfig {
   steps: Array<{ type: string; args: unknown }>;
   rollback?: boolean;
   retention?: Retention;
+  /** Program paths for the command runner (`withPrograms`), e.g. a stub `loginctl`. */
+  programs?: Record<string, string>;
 }
 
 /**

@@ -5,7 +5,7 @@ import { runTypeScript, type ChildOutcome } from '../environment.js';
 import { readTrace, type Trace } from './trace.js';
 
 /** One of the crash-state child scripts, from the sources (tsx) or the build. */
-export function crashStateScript(name: 'record-preload' | 'check-child' | 'run-steps' | 'recover-steps'): string {
+export function crashStateScript(name: 'record-preload' | 'check-child' | 'run-steps' | 'recover-steps' | 'kill-preload'): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // Sources: beside this file. Build: dist/testing/crash-states/, from a chunk in dist/ or dist/testing/.
   const candidates = [join(here, `${name}.ts`), join(here, `${name}.js`), join(here, 'crash-states', `${name}.js`), join(here, 'testing', 'crash-states', `${name}.js`)];

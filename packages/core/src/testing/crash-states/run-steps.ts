@@ -1,7 +1,9 @@
 // A child script: runs one transaction of the given steps with a file journal,
 // so the recorder can watch it. argv[2]: JSON of RunStepsConfig. Prints the
 // outcome as JSON on stdout.
+import { runCommand } from '../../exec.js';
 import { fileJournal } from '../../journal/file-journal.js';
+import { withPrograms } from '../../programs.js';
 import { transaction } from '../../runner/transaction.js';
 import type { AnyStepKind } from '../../step.js';
 import { failingStep } from '../kinds.js';
@@ -10,7 +12,7 @@ import type { RunStepsConfig } from './explore.js';
 const config = JSON.parse(process.argv[2]!) as RunStepsConfig;
 const module = (await import(config.kindsModule)) as Record<string, unknown>;
 const kinds = module[config.kindsExport ?? 'kinds'] as AnyStepKind[];
-const tx = transaction(config.name, { journal: fileJournal({ root: config.journalRoot, retention: config.retention ?? { keepLast: 20 } }), handleSignals: false });
+const tx = transaction(config.name, { journal: fileJournal({ root: config.journalRoot, retention: config.retention ?? { keepLast: 20 } }), handleSignals: false, ...(config.programs ? { exec: withPrograms(runCommand, config.programs) } : {}) });
 for (const step of config.steps) {
   const kind = kinds.find((k) => k.type === step.type);
   if (!kind) throw new Error(`${config.kindsModule} exports no kind ${step.type}`);

@@ -1,0 +1,124 @@
+import type * as ChildProcess from 'node:child_process';
+import type * as FileSystem from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+
+/** The system calls strace watches inside a command: every one that can change a file. */
+export const TRACED_SYSCALLS = [
+  'open', 'openat', 'creat', 'write', 'pwrite64', 'writev', 'pwritev', 'rename', 'renameat', 'renameat2', 'link', 'linkat',
+  'symlink', 'symlinkat', 'unlink', 'unlinkat', 'mkdir', 'mkdirat', 'rmdir', 'chown', 'fchown', 'fchownat', 'lchown',
+  'chmod', 'fchmod', 'fchmodat', 'truncate', 'ftruncate', 'fsync', 'fdatasync', 'utimensat', 'fsetxattr', 'setxattr', 'lsetxattr',
+] as const;
+
+/** How {@link installKillCounter} is told what to count and where to kill. */
+export interface KillCounterOptions {
+  /** Absolute directories: only operations under them count. */
+  roots: string[];
+  /** SIGKILL this process right after the operation with this number (1-based). */
+  killAt?: number;
+  /** Kill inside the command with this number (1-based, over every command run): strace kills it at the `when`-th call of `syscall`. */
+  killInside?: { command: number; syscall: string; when: number };
+  /** Basenames of the programs whose inside is traced (counting run) or can be killed into. */
+  traced: string[];
+  /** Where the counting run writes `operations.jsonl` and one `command-N.strace` per traced command, and any run writes `killed.txt`. */
+  reportDirectory: string;
+}
+
+/**
+ * Replaces the mutating synchronous functions of `node:fs` and `spawn` of
+ * `node:child_process` with counting wrappers (see kill-preload.ts). Counted:
+ * an open that may write, write, truncate, rename, link, symlink, unlink,
+ * rmdir, rm, mkdir, mkdtemp, chmod, chown, utimes, copyFile, fsync and
+ * fdatasync — on a path under a root, or a descriptor opened there — and the
+ * exit of each command. Only outermost calls count (writeFileSync calling
+ * writeSync is one operation).
+ */
+export function installKillCounter(fs: typeof FileSystem, childProcess: typeof ChildProcess, options: KillCounterOptions): void {
+  const real = { ...fs } as typeof FileSystem;
+  const roots = options.roots.map((r) => resolve(r));
+  const inside = (path: unknown) => {
+    if (typeof path !== 'string' && !(path instanceof URL) && !Buffer.isBuffer(path)) return false;
+    const absolute = resolve(path instanceof URL ? path.pathname : String(path));
+    return roots.some((root) => absolute === root || absolute.startsWith(`${root}/`));
+  };
+  const counting = options.killAt === undefined && options.killInside === undefined;
+  const operationsFile = join(options.reportDirectory, 'operations.jsonl');
+  let count = 0;
+  const die = (label: string) => {
+    real.writeFileSync(join(options.reportDirectory, 'killed.txt'), label);
+    process.kill(process.pid, 'SIGKILL');
+  };
+  const counted = (label: string) => {
+    count++;
+    if (counting) real.appendFileSync(operationsFile, `${JSON.stringify({ operation: count, label })}\n`);
+    else if (count === options.killAt) die(`after operation ${count}: ${label}`);
+  };
+
+  const descriptors = new Map<number, string>();
+  let depth = 0;
+  const wrap = (name: string, touches: (args: unknown[], result: unknown) => string | undefined) => {
+    const original = (real as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
+    (fs as unknown as Record<string, unknown>)[name] = function (...args: unknown[]) {
+      if (depth > 0) return original(...args);
+      depth++;
+      let result: unknown;
+      try {
+        result = original(...args);
+      } finally {
+        depth--;
+      }
+      const where = touches(args, result);
+      if (where !== undefined) counted(`${name} ${where}`);
+      return result;
+    };
+  };
+  const path = (index: number) => (args: unknown[]) => (inside(args[index]) ? String(args[index]) : undefined);
+  const eitherPath = (args: unknown[]) => (inside(args[0]) || inside(args[1]) ? `${String(args[0])} -> ${String(args[1])}` : undefined);
+  const descriptor = (args: unknown[]) => descriptors.get(args[0] as number);
+  const pathOrDescriptor = (args: unknown[]) => (typeof args[0] === 'number' ? descriptor(args) : path(0)(args));
+
+  const c = real.constants;
+  const writeFlags = c.O_WRONLY | c.O_RDWR | c.O_CREAT | c.O_TRUNC | c.O_APPEND;
+  const mayWrite = (flags: unknown) => (typeof flags === 'number' ? (flags & writeFlags) !== 0 : typeof flags === 'string' && flags !== 'r' && flags !== 'rs');
+  wrap('openSync', (args, fd) => {
+    if (!inside(args[0])) return undefined;
+    descriptors.set(fd as number, String(args[0]));
+    return mayWrite(args[1] ?? 'r') ? String(args[0]) : undefined;
+  });
+  const close = real.closeSync;
+  (fs as unknown as Record<string, unknown>).closeSync = (fd: number) => {
+    descriptors.delete(fd);
+    return close(fd);
+  };
+  for (const name of ['writeSync', 'ftruncateSync', 'fchmodSync', 'fchownSync', 'futimesSync', 'fsyncSync', 'fdatasyncSync']) wrap(name, descriptor);
+  for (const name of ['writeFileSync', 'appendFileSync']) wrap(name, pathOrDescriptor);
+  for (const name of ['truncateSync', 'unlinkSync', 'rmdirSync', 'rmSync', 'mkdirSync', 'chmodSync', 'chownSync', 'lchownSync', 'utimesSync', 'lutimesSync']) wrap(name, path(0));
+  wrap('mkdtempSync', (_args, made) => (inside(made) ? String(made) : undefined));
+  for (const name of ['linkSync', 'symlinkSync', 'copyFileSync', 'cpSync']) wrap(name, path(1));
+  wrap('renameSync', eitherPath);
+
+  // Commands: the end of each is an operation; a traced one runs under strace.
+  const spawn = childProcess.spawn;
+  let commands = 0;
+  childProcess.spawn = function (this: unknown, ...args: unknown[]) {
+    const number = ++commands;
+    const program = String(args[0]);
+    const argv = Array.isArray(args[1]) ? (args[1] as string[]) : [];
+    const label = `command ${number}: ${[program, ...argv].join(' ')}`;
+    let spawnArgs = args;
+    const traced = options.traced.includes(basename(program));
+    if (traced && counting) {
+      const trace = join(options.reportDirectory, `command-${number}.strace`);
+      spawnArgs = ['strace', ['-f', '-qq', '-o', trace, '-e', `trace=${TRACED_SYSCALLS.join(',')}`, '--', program, ...argv], ...args.slice(2)];
+    } else if (traced && options.killInside?.command === number) {
+      const { syscall, when } = options.killInside;
+      spawnArgs = ['strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, '--', program, ...argv], ...args.slice(2)];
+    }
+    if (counting) real.appendFileSync(operationsFile, `${JSON.stringify({ command: number, after: count, traced, label })}\n`);
+    const child = (spawn as (...a: unknown[]) => ChildProcess.ChildProcess).apply(this, spawnArgs);
+    child.on('exit', (_code, signal) => {
+      if (options.killInside?.command === number && signal === 'SIGKILL') die(`inside ${label}, at ${options.killInside.syscall} call ${options.killInside.when}`);
+      counted(`end of ${label}`);
+    });
+    return child;
+  } as typeof spawn;
+}
