@@ -1,5 +1,6 @@
+import { tidyKilledTool } from './edit.js';
 import { defineStep } from '@unwind/core';
-import { addMember, expectMember, isMember, MembershipArgs, MembershipBefore, removeMember, requireBoth, validateMembership } from './membership.js';
+import { addMember, dropLeftGshadowMember, expectMember, isMember, MembershipArgs, MembershipBefore, removeMember, requireBoth, validateMembership } from './membership.js';
 
 /**
  * Adds a user to a group's supplementary members (`usermod -a -G`). Never
@@ -29,7 +30,10 @@ export const addToGroup = defineStep({
   verify: (a, _b, _r, ctx) => expectMember(a, ctx, true),
   // Not a member any more: already undone, or an admin took it out; either way what undo wants.
   undo: async (a, before, _after, ctx) => {
-    if (!before.wasMember && (await isMember(a, ctx))) await removeMember(a, ctx);
+    if (before.wasMember) return;
+    if (await isMember(a, ctx)) await removeMember(a, ctx);
+    await dropLeftGshadowMember(a, ctx);
+    await tidyKilledTool(a.prefix, ctx.signal);
   },
   verifyUndo: async (a, before, ctx) => {
     if (!before.wasMember) await expectMember(a, ctx, false);

@@ -135,18 +135,33 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Removes what a shadow tool killed mid-write leaves beside a database
- * file, when its process is dead: `<file>.lock` and `<file>.<pid>` holding
- * a dead pid. (`<file>+`, the new copy being written, is rewritten by the
- * next tool under the lock and needs nothing.) The shadow tools remove a
- * stale lock themselves; this only tidies the pid files they leave.
+ * What every users undo runs last: the leftovers of a shadow tool this
+ * step ran and a kill stopped half-way (see removeStaleLockFiles).
  *
  * @example
  * ```ts
- * removeStaleLockFiles(prefix, ['passwd', 'shadow', 'group', 'gshadow']);
+ * await tidyKilledTool(a.prefix, ctx.signal);
  * ```
  */
-export function removeStaleLockFiles(prefix: string | undefined, files: readonly DbFile[]): void {
+export function tidyKilledTool(prefix: string | undefined, signal?: AbortSignal): Promise<void> {
+  return removeStaleLockFiles(prefix, ['passwd', 'shadow', 'group', 'gshadow'], signal);
+}
+
+/**
+ * Removes what a shadow tool killed mid-write leaves beside a database
+ * file, when its process is dead: `<file>.lock` and `<file>.<pid>` (holding
+ * that dead pid, or still empty: killed before it wrote it), then
+ * `<file>+`, the new copy it was writing — under the file's own lock, so a
+ * tool running now is never robbed of its copy. The shadow tools would
+ * take over the stale lock and rewrite `<file>+` themselves; this leaves
+ * the directory as it was before the step.
+ *
+ * @example
+ * ```ts
+ * await removeStaleLockFiles(prefix, ['passwd', 'shadow', 'group', 'gshadow']);
+ * ```
+ */
+export async function removeStaleLockFiles(prefix: string | undefined, files: readonly DbFile[], signal?: AbortSignal): Promise<void> {
   for (const file of files) {
     const path = dbPath(prefix, file);
     const dir = dirname(path);
@@ -163,12 +178,33 @@ export function removeStaleLockFiles(prefix: string | undefined, files: readonly
       const full = join(dir, name);
       const st = fs.lstatSync(full);
       if (!st.isFile() || st.size > 32) continue;
-      const pid = Number.parseInt(readOr(full, ''), 10);
-      if (m[1] !== 'lock' && String(pid) !== m[1]) continue; // not a shadow pid file
+      const content = readOr(full, '').replace(/\0+$/, ''); // shadow writes the pid with its NUL
+      // A pid file is named by its pid; it is empty when its tool died before writing into it.
+      const pid = m[1] === 'lock' ? Number.parseInt(content, 10) : Number(m[1]);
+      if (m[1] !== 'lock' && content !== '' && content !== m[1]) continue; // not a shadow pid file
       if (!Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
       fs.rmSync(full, { force: true });
       removed = true;
     }
     if (removed) syncDirectory(dir);
+    const copy = `${path}+`;
+    if (!isFile(copy)) continue;
+    const release = await lockFile(path, signal);
+    try {
+      if (isFile(copy)) {
+        fs.rmSync(copy, { force: true });
+        syncDirectory(dir);
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isFile();
+  } catch {
+    return false;
   }
 }

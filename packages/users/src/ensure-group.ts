@@ -1,7 +1,8 @@
+import { editDatabase, tidyKilledTool } from './edit.js';
 import * as t from 'io-ts';
 import { defineStep, UndoConflictError, UntrustedJournalError, VerificationError } from '@unwind/core';
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
-import { localUsers, lookupGroup } from './db.js';
+import { dbPath, keyOf, localUsers, lookupGroup, readLines } from './db.js';
 import { UserConflictError } from './errors.js';
 import { CapturedLines } from './lines.js';
 import { validateCommon, validateGroupName, validateId } from './names.js';
@@ -30,6 +31,17 @@ async function createdGroup(a: Args, after: t.TypeOf<typeof After> | undefined, 
   const primaryOf = localUsers(a.prefix).find((u) => u.gid === group.gid);
   if (primaryOf) throw new UndoConflictError(`group "${a.name}"`, 'the primary group of no user (as created)', `the primary group of "${primaryOf.name}"`, { name: a.name });
   return group;
+}
+
+/**
+ * A groupdel killed after writing group, before gshadow, leaves the
+ * group's gshadow line; running the undo again finds no group and runs no
+ * groupdel. The line of a group this step created whose group line is gone
+ * is the step's: removed.
+ */
+async function dropLeftGshadowLine(a: Args, signal: AbortSignal): Promise<void> {
+  if (readLines(dbPath(a.prefix, 'group')).some((l) => keyOf(l) === a.name)) return;
+  await editDatabase(a.prefix, 'gshadow', (lines) => (lines.some((l) => keyOf(l) === a.name) ? lines.filter((l) => keyOf(l) !== a.name) : undefined), signal);
 }
 
 /**
@@ -84,6 +96,8 @@ export const ensureGroup = defineStep({
     if (before.existed) return; // it changed nothing
     const group = await createdGroup(a, after, ctx);
     if (group) await shadowTool(ctx, a, 'groupdel', [a.name]);
+    await dropLeftGshadowLine(a, ctx.signal);
+    await tidyKilledTool(a.prefix, ctx.signal);
   },
   verifyUndo: async (a, before, ctx) => {
     if (!before.existed && (await lookupGroup(a.name, lookupIn(a, ctx)))) throw new VerificationError(`group "${a.name}" created by the step is still there`, { name: a.name });

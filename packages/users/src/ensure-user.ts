@@ -1,3 +1,4 @@
+import { tidyKilledTool } from './edit.js';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
@@ -215,6 +216,7 @@ export const ensureUser = defineStep({
   undo: async (a, before, after, ctx) => {
     if (!before.existed) return removeCreatedUser(a, before, after, ctx);
     if (before.user) await revertChangedFields(a, before.user, before.groups, after, ctx);
+    await tidyKilledTool(a.prefix, ctx.signal);
   },
   verifyUndo: async (a, before, ctx) => {
     if (!before.existed) {

@@ -82,10 +82,27 @@ export async function removeMember(a: MembershipArgs, ctx: StepContext): Promise
 }
 
 /**
+ * Takes the user out of the group's gshadow member list when group no
+ * longer lists it: what a usermod -r killed after writing group, before
+ * gshadow, leaves (running the undo again finds no membership in group and
+ * runs no usermod).
+ */
+export async function dropLeftGshadowMember(a: MembershipArgs, ctx: StepContext): Promise<void> {
+  if (await isMember(a, ctx)) return;
+  await editDatabase(a.prefix, 'gshadow', (lines) => {
+    const line = lines.find((l) => keyOf(l) === a.group);
+    if (line === undefined || !listAt(line, GSHADOW_MEMBERS).includes(a.user)) return undefined;
+    const next = withoutMember(line, GSHADOW_MEMBERS, a.user);
+    return lines.map((l) => (l === line ? next : l));
+  }, ctx.signal);
+}
+
+/**
  * Moves the user back to the place it had in the group's member lists
  * (group members; gshadow administrators and members), as `oldLines` (the
  * group's lines captured at prepare) show: `usermod -a` appends at the end.
- * Only this user's name moves; nothing else of the lines changes.
+ * Only this user's name moves (or comes back where it was missing);
+ * nothing else of the lines changes.
  */
 export async function placeMember(a: MembershipArgs, oldLines: CapturedLines[] | undefined, signal: AbortSignal): Promise<void> {
   for (const c of oldLines ?? []) {
@@ -100,6 +117,8 @@ export async function placeMember(a: MembershipArgs, oldLines: CapturedLines[] |
         const want = listAt(old, index).indexOf(a.user);
         const now = listAt(next, index).indexOf(a.user);
         if (want >= 0 && now >= 0 && want !== now) next = withMember(withoutMember(next, index, a.user), index, a.user, want);
+        // Not there at all: a usermod killed after group, before gshadow; or a list usermod -a -G never refills (administrators).
+        if (want >= 0 && now < 0) next = withMember(next, index, a.user, want);
       }
       return next === line ? undefined : lines.map((l) => (l === line ? next : l));
     }, signal);

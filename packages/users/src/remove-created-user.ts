@@ -4,14 +4,13 @@ import * as t from 'io-ts';
 import { decodeJournaled, syncDirectory, UndoConflictError, UntrustedJournalError, type StepContext } from '@unwind/core';
 import { lookupIn, shadowTool } from './common.js';
 import { allUsers, diskPath, keyOf, lookupGroup, lookupUid, lookupUser, type DbFile, type UserEntry } from './db.js';
-import { editDatabase, removeStaleLockFiles } from './edit.js';
+import { editDatabase, tidyKilledTool } from './edit.js';
 import { applyCaptured, captureLines, CapturedLines } from './lines.js';
 import { createdHomeBase, sameNameGroupExisted, type EnsureUserAfter, type EnsureUserArgs, type EnsureUserBefore } from './ensure-user.js';
 import { UnsafeHomeError } from './errors.js';
 import { checkHomePath, checkRemovableHome } from './home.js';
 import { assertRemovableCreated } from './protect.js';
 
-const DB_FILES: DbFile[] = ['passwd', 'shadow', 'group', 'gshadow'];
 
 /**
  * The undo of an ensureUser that created the account — also after useradd
@@ -29,11 +28,12 @@ export async function removeCreatedUser(a: EnsureUserArgs, before: EnsureUserBef
   const home = homeStat(a, before);
   const uid = user?.uid ?? after?.uid ?? a.uid;
   if (user) await deleteAccount(a, before, ctx);
+  await finishHalfRunUserdel(a, before, ctx);
   await putBackKeptGroup(a, ctx);
   await removePrivateGroup(a, before, user?.gid ?? after?.gid ?? home?.gid, ctx);
   await removeCreatedHome(a, before, uid, home, ctx);
-  // A useradd killed mid-write leaves <file>.lock and <file>.<pid>: shadow removes the stale lock itself, the pid files stay.
-  removeStaleLockFiles(a.prefix, DB_FILES);
+  // A useradd killed mid-write leaves <file>.lock, <file>.<pid> and <file>+: shadow would take them over, the directory keeps them.
+  await tidyKilledTool(a.prefix, ctx.signal);
 }
 
 async function checkStillAsCreated(a: EnsureUserArgs, before: EnsureUserBefore, after: EnsureUserAfter | undefined, user: UserEntry, ctx: StepContext): Promise<void> {
@@ -68,6 +68,37 @@ async function deleteAccount(a: EnsureUserArgs, before: EnsureUserBefore, ctx: S
     await ctx.blobs.write(KEPT_GROUP, JSON.stringify(captureLines(a.prefix, { group: [a.name], gshadow: [a.name] })));
   }
   await shadowTool(ctx, a, 'userdel', [a.name]);
+}
+
+/**
+ * Finishes a userdel killed half-way. It writes passwd first, then shadow,
+ * group and gshadow: once the account is gone from passwd, running the undo
+ * again does not call userdel, so what it had not written yet is removed
+ * here, and only what is provably the step's — the account did not exist
+ * before the step: its shadow line; its name in the member lists of the
+ * groups of `groups` that did not list it before the step; and the gshadow
+ * line of the private group useradd made, once that group's own line is gone.
+ */
+async function finishHalfRunUserdel(a: EnsureUserArgs, before: EnsureUserBefore, ctx: StepContext): Promise<void> {
+  if (await lookupUser(a.name, lookupIn(a, ctx))) return;
+  const added = new Set((a.groups ?? []).filter((g) => !before.groups.includes(g)));
+  const withoutName = (line: string) => {
+    const fields = line.split(':');
+    if (fields.length < 4 || !added.has(fields[0]!)) return line;
+    const members = fields[3]!.split(',');
+    if (!members.includes(a.name)) return line;
+    fields[3] = members.filter((m) => m !== a.name).join(',');
+    return fields.join(':');
+  };
+  const privateGroupGone = a.group === undefined && !sameNameGroupExisted(a, before) && !(await lookupGroup(a.name, lookupIn(a, ctx)));
+  const edit = (file: DbFile, change: (lines: string[]) => string[]) =>
+    editDatabase(a.prefix, file, (lines) => {
+      const next = change(lines);
+      return next.length === lines.length && next.every((l, i) => l === lines[i]) ? undefined : next;
+    }, ctx.signal);
+  await edit('shadow', (lines) => lines.filter((l) => keyOf(l) !== a.name));
+  await edit('group', (lines) => lines.map(withoutName));
+  await edit('gshadow', (lines) => lines.filter((l) => !(privateGroupGone && keyOf(l) === a.name)).map(withoutName));
 }
 
 /** Puts back the kept same-named group if userdel deleted it: inserted only where no entry of that name is. */

@@ -1,3 +1,4 @@
+import { tidyKilledTool } from './edit.js';
 import { defineStep, UndoConflictError, type StepContext } from '@unwind/core';
 import { captureLines } from './lines.js';
 import { assertNotProtected } from './protect.js';
@@ -38,6 +39,7 @@ export const removeFromGroup = defineStep({
     if (!before.wasMember) return;
     if (!(await isMember(a, ctx))) await putBack(a, ctx);
     await placeMember(a, before.lines, ctx.signal);
+    await tidyKilledTool(a.prefix, ctx.signal);
   },
   verifyUndo: async (a, before, ctx) => {
     if (before.wasMember) await expectMember(a, ctx, true);

@@ -5,7 +5,7 @@ import { lookupIn } from './common.js';
 import { dbPath, diskPath, keyOf, lookupUser, readLines, type DbFile } from './db.js';
 import { lockedGroups } from './membership.js';
 import { ProtectedUserError } from './errors.js';
-import { editDatabase } from './edit.js';
+import { editDatabase, tidyKilledTool } from './edit.js';
 import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember } from './fields.js';
 import { checkHomePath } from './home.js';
 import { applyCaptured, type CapturedLines } from './lines.js';
@@ -125,6 +125,7 @@ export async function restoreRemovedUser(a: RemoveUserArgs, before: RemoveUserBe
   }
   restoreHome(a, before);
   restoreLinger(before);
+  await tidyKilledTool(a.prefix, ctx.signal);
 }
 
 async function putBackEntries(a: RemoveUserArgs, before: RemoveUserBefore, uid: number, signal: AbortSignal): Promise<void> {
