@@ -1,9 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Outcome, type Step } from '@unwind/core';
 import { failingStep } from '@unwind/core/testing';
 import { ensureGroup, ensureUser, removeUser } from '@unwind/users';
+import { disableLinger, enableLinger } from '@unwind/linger';
 import { accountsSandbox, DENY, machineHashes, type AccountsSandbox } from './accounts-sandbox.js';
+import { filesSandbox } from './files-sandbox.js';
 
 // Undo is compare-and-swap and field-level: an admin's edit made while the
 // transaction ran is kept, and a field the step changed that someone else
@@ -106,4 +110,43 @@ describe('users undo is compare-and-swap', () => {
     expect(outcome.steps[0]!.undo!.error!.code).toBe('UNDO_CONFLICT');
     expect(s.line('group', 'fresh')).toMatch(/^fresh:x:\d+:carol$/);
   });
+});
+
+describe('linger undo is compare-and-swap', () => {
+  function lingerSandbox() {
+    const files = filesSandbox();
+    const lingerDir = join(files.dir, 'linger');
+    const calls = join(files.dir, 'calls.log');
+    fs.mkdirSync(lingerDir);
+    const loginctl = join(files.dir, 'loginctl');
+    // What loginctl does to the linger directory, and a record of every call.
+    fs.writeFileSync(loginctl, `#!/bin/sh\necho "$*" >> '${calls}'\ncase "$1" in\n  enable-linger) : > '${lingerDir}'/"$2" ;;\n  disable-linger) rm -f '${lingerDir}'/"$2" ;;\nesac\n`, { mode: 0o755 });
+    return { files, lingerDir, loginctl, calls: () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n') : []) };
+  }
+
+  const cases = [
+    { name: 'enable that found linger on (changed nothing); the admin turns it off: stays off, loginctl not run by undo', kind: enableLinger, was: true, admin: false as boolean | undefined, after: false, calls: [] as string[] },
+    { name: 'disable that found linger off (changed nothing); the admin turns it on: stays on', kind: disableLinger, was: false, admin: true, after: true, calls: [] },
+    { name: 'enable that turned linger on; the admin turned it off again: already back, no call', kind: enableLinger, was: false, admin: false, after: false, calls: ['enable-linger app'] },
+    { name: 'enable that turned linger on, nobody else: undo turns it off', kind: enableLinger, was: false, admin: undefined, after: false, calls: ['enable-linger app', 'disable-linger app'] },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const s = lingerSandbox();
+      try {
+        if (c.was) fs.writeFileSync(join(s.lingerDir, 'app'), '');
+        const decoy = s.files.decoyState();
+        const outcome = await rollBackWith(c.kind({ user: 'app', lingerDir: s.lingerDir, loginctl: s.loginctl }), () => {
+          if (c.admin === true) fs.writeFileSync(join(s.lingerDir, 'app'), '');
+          if (c.admin === false) fs.rmSync(join(s.lingerDir, 'app'), { force: true });
+        });
+        expect(outcome.status).toBe('rolled-back');
+        expect(fs.existsSync(join(s.lingerDir, 'app'))).toBe(c.after);
+        expect(s.calls()).toEqual(c.calls);
+        expect(s.files.decoyState()).toEqual(decoy);
+      } finally {
+        s.files.cleanup();
+      }
+    });
+  }
 });

@@ -88,3 +88,21 @@ export function expectLinger(a: LingerArgs, enabled: boolean): void {
     throw new VerificationError(`linger for "${a.user}" is ${enabled ? 'off' : 'still on'} (${join(a.lingerDir ?? DEFAULT_LINGER_DIR, a.user)})`, { user: a.user, expected: enabled });
   }
 }
+
+/**
+ * Undo, compare-and-swap on a yes/no state: only a change this step made is
+ * undone, and only while it is still there. A step that found linger
+ * already as it wanted changed nothing, so whatever an admin set since is
+ * theirs and stays; a state already back where it was needs nothing. (With
+ * two states, "still what the step left" is the only other case.)
+ */
+export async function undoLinger(a: LingerArgs, before: { lingering: boolean }, ctx: StepContext, set: boolean): Promise<void> {
+  if (before.lingering === set) return;
+  if (lingering(a) === before.lingering) return;
+  await loginctl(a, ctx, before.lingering);
+}
+
+/** verifyUndo: the before-state holds, when the step changed anything. */
+export function expectUndone(a: LingerArgs, before: { lingering: boolean }, set: boolean): void {
+  if (before.lingering !== set) expectLinger(a, before.lingering);
+}

@@ -1,9 +1,9 @@
 import { defineStep } from '@unwind/core';
-import { expectLinger, LingerArgs, LingerBefore, lingering, setLinger, validateLingerArgs } from './common.js';
+import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateLingerArgs } from './common.js';
 
 /**
  * Turns linger off for a user (`loginctl disable-linger USER`). Verified
- * through the linger file; undo turns it on again when it was on.
+ * through the linger file; undo turns it on again when it was on — only if the step turned it off and it is still off (compare-and-swap).
  *
  * @example
  * ```ts
@@ -20,7 +20,7 @@ export const disableLinger = defineStep({
   prepare: async (a) => ({ lingering: lingering(a) }),
   do: async (a, _b, ctx) => setLinger(a, ctx, false),
   verify: async (a) => expectLinger(a, false),
-  undo: async (a, before, _after, ctx) => setLinger(a, ctx, before.lingering),
-  verifyUndo: async (a, before) => expectLinger(a, before.lingering),
+  undo: async (a, before, _after, ctx) => undoLinger(a, before, ctx, false),
+  verifyUndo: async (a, before) => expectUndone(a, before, false),
   wouldChange: async (a) => lingering(a),
 });

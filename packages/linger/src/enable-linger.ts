@@ -1,10 +1,10 @@
 import { defineStep } from '@unwind/core';
-import { expectLinger, LingerArgs, LingerBefore, lingering, setLinger, validateLingerArgs } from './common.js';
+import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateLingerArgs } from './common.js';
 
 /**
  * Turns linger on for a user (`loginctl enable-linger USER`), so the user's
  * manager runs without a login. Verified through the linger file; undo turns
- * it off again when it was off.
+ * it off again when it was off — only if the step turned it on and it is still on (compare-and-swap).
  *
  * @example
  * ```ts
@@ -21,7 +21,7 @@ export const enableLinger = defineStep({
   prepare: async (a) => ({ lingering: lingering(a) }),
   do: async (a, _b, ctx) => setLinger(a, ctx, true),
   verify: async (a) => expectLinger(a, true),
-  undo: async (a, before, _after, ctx) => setLinger(a, ctx, before.lingering),
-  verifyUndo: async (a, before) => expectLinger(a, before.lingering),
+  undo: async (a, before, _after, ctx) => undoLinger(a, before, ctx, true),
+  verifyUndo: async (a, before) => expectUndone(a, before, true),
   wouldChange: async (a) => !lingering(a),
 });
