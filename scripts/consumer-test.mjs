@@ -6,7 +6,7 @@
 // CommonJS (.cts), strict and without skipLibCheck, under `node16` and
 // `bundler` resolution, and runs both builds. Exits non-zero on any problem.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -34,6 +34,13 @@ for (const tarball of tarballs) {
   if (foreign.length > 0) problems.push(`${nameOf(tarball)}: its public types import ${[...new Set(foreign)].join(', ')}`);
 }
 
+const guide = readFileSync(join(root, 'docs', 'writing-a-step-kind.md'), 'utf8');
+const guideKind = /```ts\n(\/\/ append-line\.ts\n[\s\S]*?)```/.exec(guide)?.[1];
+if (!guideKind) {
+  console.error('docs/writing-a-step-kind.md has no `// append-line.ts` block');
+  process.exit(1);
+}
+
 const devDependencies = { typescript: '5.9.3', '@types/node': '20.19.43' };
 const managers = {
   npm: {
@@ -59,6 +66,8 @@ for (const [manager, { manifest, install }] of Object.entries(managers)) {
     copyFileSync(join(fixture, 'installer.ts'), join(project, 'installer.mts'));
     copyFileSync(join(fixture, 'installer.ts'), join(project, 'installer.cts'));
     for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json']) copyFileSync(join(fixture, config), join(project, config));
+    // The step-kind guide's kind, verbatim: it imports its codecs from @unwind/core, so it needs no io-ts of its own.
+    writeFileSync(join(project, 'append-line.mts'), guideKind);
 
     if (!check(`installs the tarballs (${Object.keys(local).length} packages)`, run(install[0], install[1], project))) continue;
     check('no test framework installed (the framework-free helpers need none)', { ok: !existsSync(join(project, 'node_modules', 'vitest')), stdout: '', output: 'vitest is installed' });
@@ -67,6 +76,8 @@ for (const [manager, { manifest, install }] of Object.entries(managers)) {
     check('type-checks ESM and CJS: strict, no skipLibCheck, bundler', run(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], project));
     const done = 'installer: committed, rolled back, recovered';
     check('runs as ESM', run(process.execPath, [join(project, 'out', 'installer.mjs')], project), done);
+    check("the guide's step kind (codecs from @unwind/core) builds and loads", run(process.execPath, ['--input-type=module', '-e', "const m = await import('./out/append-line.mjs'); if (m.appendLine?.type !== 'myapp.appendLine') throw new Error('no appendLine kind'); console.log('loaded')"], project), 'loaded');
+    check('io-ts is not a direct dependency of the project', { ok: !/io-ts/.test(readFileSync(join(project, 'package.json'), 'utf8')), stdout: '', output: 'io-ts is in package.json' });
     check('runs as CommonJS', run(process.execPath, [join(project, 'out', 'installer.cjs')], project), done);
     check('the installed `unwind` command runs', run(join(project, 'node_modules', '.bin', 'unwind'), ['--version'], project), '.');
   } finally {

@@ -35,6 +35,22 @@ export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomical
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
 export { assertPrivateDirectory } from './private-directory.js';
 export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
+/**
+ * io-ts, re-exported: the codecs a step kind's `args`, `before` and `after`
+ * are written with (`t.type`, `t.partial`, `t.union`, `t.literal`,
+ * `t.string`, `t.number`, `t.boolean`, `t.null`, `t.array`, `t.record`, ...)
+ * and its types (`t.TypeOf`, `t.Type`). Importing it from `@unwind/core`
+ * needs no io-ts install of your own and always matches the io-ts version
+ * core decodes with.
+ *
+ * @example
+ * ```ts
+ * import { defineStep, t } from '@unwind/core';
+ * const args = t.type({ path: t.string, line: t.string });
+ * type AppendArgs = t.TypeOf<typeof args>;
+ * ```
+ */
+export * as t from 'io-ts';
 export { validateName, validateAbsolutePath } from './validate.js';
 export type { NameRules } from './validate.js';
 export { logger } from './log.js';
