@@ -27,3 +27,5 @@ export type { Problem } from './apply/problems.js';
 export { FORMAT_VERSION, SCHEMA_ID } from './apply/file-format.js';
 export type { TransactionFile, StepEntry } from './apply/file-format.js';
 export { REFERENCE_KEY } from './apply/references.js';
+export { codecToJsonSchema, transactionFileSchema, UnsupportedCodecError } from './apply/schema.js';
+export type { JsonSchema } from './apply/schema.js';
