@@ -16,19 +16,59 @@ import { isNamespaceOperation, type TraceOperation } from './trace.js';
  * - Everything else may be lost or kept, each operation independently, with
  *   two orderings kept (see {@link dependencies}); a kept write may also be
  *   kept only up to a 4096-byte block boundary inside it.
+ * - What a command (a child process) changed is kept or lost as a whole, and
+ *   no state is built while it runs: its own order and syncs are not seen.
+ *   It is durable only through the syncs unwind makes after it.
  */
 
-/** For each operation, the earlier ones that must be kept whenever it is. */
+/** Whether an operation is part of what a command (a child process) changed. */
+function isCommand(operation: TraceOperation | undefined): boolean {
+  return operation !== undefined && operation.call.startsWith('command ');
+}
+
+/**
+ * The index ranges of the commands in a trace: a command's changes are
+ * recorded together when it exits, one run of operations with the same call.
+ */
+export function commandRuns(operations: readonly TraceOperation[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (let i = 0; i < operations.length; i++) {
+    if (!isCommand(operations[i])) continue;
+    let end = i + 1;
+    while (end < operations.length && operations[end]!.call === operations[i]!.call) end++;
+    runs.push([i, end]);
+    i = end - 1;
+  }
+  return runs;
+}
+
+/**
+ * Whether a power cut after `point` operations falls inside a command: the
+ * tool had not returned, and how far it got is its own business (outside the
+ * model), so no state is built there.
+ */
+export function insideCommand(operations: readonly TraceOperation[], point: number): boolean {
+  return point > 0 && point < operations.length && isCommand(operations[point]) && operations[point - 1]!.call === operations[point]!.call;
+}
+
+/** For each operation, the others that must be kept whenever it is. */
 export function dependencies(operations: readonly TraceOperation[]): number[][] {
+  // A command's changes are all kept or all lost: the model does not see the tool's own
+  // order and syncs, and assumes its effect as a whole (see docs/power-loss.md).
+  const group = new Map<number, number[]>();
+  for (const [start, end] of commandRuns(operations)) {
+    const members = Array.from({ length: end - start }, (_, i) => start + i);
+    for (const k of members) group.set(k, members.filter((m) => m !== k));
+  }
   // Operations on one directory entry, and on one inode's names, reach the disk in
   // order: a rename is never kept without the create that made its source name.
   const byKey = new Map<string, number[]>();
   return operations.map((operation, index) => {
-    if (!isNamespaceOperation(operation)) return [];
+    if (!isNamespaceOperation(operation)) return group.get(index) ?? [];
     const keys = [`inode ${operation.id}`];
     if (operation.op === 'rename') keys.push(`entry ${operation.fromDir}/${operation.fromName}`, `entry ${operation.toDir}/${operation.toName}`);
     else keys.push(`entry ${operation.dir}/${operation.name}`);
-    const earlier = new Set<number>();
+    const earlier = new Set<number>(group.get(index) ?? []);
     for (const key of keys) {
       for (const i of byKey.get(key) ?? []) earlier.add(i);
       byKey.set(key, [...(byKey.get(key) ?? []), index]);

@@ -1,4 +1,4 @@
-import { dependencies, durability, tornLength } from './durability.js';
+import { dependencies, durability, insideCommand, tornLength } from './durability.js';
 import type { TraceOperation } from './trace.js';
 
 /**
@@ -50,6 +50,7 @@ type Choice = 'lost' | 'kept' | 'torn';
  * ```
  */
 export function crashStates(operations: readonly TraceOperation[], point: number, options: { limit: number; random: () => number; depends?: number[][] }): CrashState[] {
+  if (insideCommand(operations, point)) return [];
   const depends = options.depends ?? dependencies(operations);
   const { durable, free } = durability(operations, point);
   const choices = free.map((k) => (tornLength(operations[k]!) === undefined ? (['lost', 'kept'] as Choice[]) : (['lost', 'kept', 'torn'] as Choice[])));
