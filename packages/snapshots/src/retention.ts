@@ -93,17 +93,22 @@ function removeDir(store: string, name: string): void {
  * ```
  */
 export function remove(store: string, id: string, options: { force?: boolean } = {}): void {
+  removeSnapshot(store, id, options.force ?? false, true);
+}
+
+/** {@link remove}, with the lock's release synced or not (a store inside a journal goes with the journal). */
+export function removeSnapshot(store: string, id: string, force: boolean, syncRelease: boolean): void {
   checkId(id);
   withStoreLock(store, 'delete', () => {
     const complete = snapshotDir(store, id);
     if (fs.existsSync(complete)) {
       const live = readPins(complete).filter((p) => p.live);
-      if (live.length > 0 && !options.force) throw new SnapshotPinnedError(store, id, live.map((p) => p.name));
+      if (live.length > 0 && !force) throw new SnapshotPinnedError(store, id, live.map((p) => p.name));
       removeDir(store, id);
     } else if (fs.existsSync(partialDir(store, id))) removeDir(store, `${id}.partial`);
     else if (fs.existsSync(join(store, `${id}.deleting`))) removeDir(store, `${id}.deleting`);
     else throw new SnapshotNotFoundError(store, id);
-  });
+  }, { syncRelease });
 }
 
 /**

@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UntrustedJournalError, VerificationError, defineStep, type StepContext } from '@unwind/core';
 import { create, removePartial, validateSnapshotPaths, validateSnapshotSource } from './create.js';
-import { remove as removeSnapshot, prune } from './retention.js';
+import { prune, removeSnapshot } from './retention.js';
 import { restore } from './restore.js';
 import { checkId, makePin, newSnapshotId, readManifest, unpin, withStoreLock } from './store.js';
 
@@ -138,7 +138,7 @@ export const snapshot = defineStep({
     const leftover = [before.id, `${before.id}.deleting`].some((name) => fs.existsSync(join(before.store, name)));
     if (leftover) {
       if (!restored) await ctx.blobs.write(RESTORED, before.id);
-      removeSnapshot(before.store, before.id, { force: true });
+      removeSnapshot(before.store, before.id, true, true);
     } else if (restored) {
       // An earlier undo deleted it and was cut off before it released the store's lock: take the
       // stale lock over and release it, so the store is as it was.
@@ -147,7 +147,8 @@ export const snapshot = defineStep({
   },
   commit: async (a, before, _after, ctx) => {
     if (before.inJournal) {
-      if (fs.existsSync(join(before.store, before.id)) || fs.existsSync(join(before.store, `${before.id}.deleting`))) removeSnapshot(before.store, before.id, { force: true });
+      // In the journal: no one else takes this store's lock, and it goes with the journal (no sync of its release).
+      if (fs.existsSync(join(before.store, before.id)) || fs.existsSync(join(before.store, `${before.id}.deleting`))) removeSnapshot(before.store, before.id, true, false);
       return;
     }
     if (fs.existsSync(join(before.store, before.id))) unpin(before.store, before.id, pinName(ctx));

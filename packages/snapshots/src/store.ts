@@ -170,15 +170,16 @@ export function pin(store: string, id: string, name: string): void {
  * Otherwise a power cut after the caller's next durable record (a
  * transaction's `end`) could bring back a stale `snapshots.lock` that no
  * recovery removes — a store left unlike its before- or after-state. One
- * directory sync per call.
+ * directory sync per call; `syncRelease: false` skips it for a store inside
+ * a transaction's journal, which goes with the journal.
  */
-export function withStoreLock<T>(store: string, purpose: string, work: () => T): T {
+export function withStoreLock<T>(store: string, purpose: string, work: () => T, options: { syncRelease?: boolean } = {}): T {
   const lock: Lock = acquireLock(store, { name: 'snapshots', purpose });
   try {
     return work();
   } finally {
     lock.release();
-    syncDirectory(store);
+    if (options.syncRelease !== false) syncDirectory(store);
   }
 }
 
