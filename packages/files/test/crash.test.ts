@@ -106,12 +106,4 @@ describe.skipIf(!isRoot)('crash recovery of writeFile, ensureDir and remove (SIG
     const passed = await all(crashes, afterState);
     expect(passed.every((p) => !p)).toBe(true);
   }, 900_000);
-
-  it('kills at random times (from outside, as a power cut would come), then recover()', async () => {
-    const crashes = Array.from({ length: 8 }, (_, i) => {
-      const killAfterMs = 300 + Math.floor(Math.random() * 900);
-      return { label: `random kill ${i + 1} after ${killAfterMs} ms`, config: {}, killAfterMs };
-    });
-    await all(crashes, afterState);
-  }, 300_000);
 });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { killAtEveryOperation, temporaryDirectory, testKinds, treeState, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
+import { killAtEveryOperation, killAtRandomTimes, temporaryDirectory, testKinds, treeState, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 import { isRoot } from './helpers.js';
 
@@ -59,6 +59,17 @@ describe.skipIf(!isRoot)('files: a kill after every mutating operation of every 
     expect(report.operations).toBeGreaterThan(40);
     expect(report.checked.length).toBe(12);
     if (rollback) expect(report.afterCommitPoint).toBe(0);
+    expect(report.failures).toEqual([]);
+  }, 300_000);
+});
+
+// Kills from outside at random times, drawn from the measured span of the transaction (from its first
+// file-system call — the child waits there, so node's start-up is not in the window — to its exit).
+describe.skipIf(!isRoot)('files: kills at random times inside the transaction, then recover()', () => {
+  it('most kills land inside the transaction; every one recovers to the before- or after-state', async () => {
+    const report = await killAtRandomTimes({ name: 'files', arrange: () => arrange(false), kills: 8 });
+    expect(report.spanMs).toBeGreaterThan(0);
+    expect(report.landedInside, `${report.landedInside} of ${report.kills} kills landed inside the transaction`).toBeGreaterThanOrEqual(Math.ceil(report.kills * 0.8));
     expect(report.failures).toEqual([]);
   }, 300_000);
 });

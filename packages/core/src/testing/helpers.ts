@@ -21,6 +21,8 @@ export type { RecoveryStart } from './crash-states/explore-recovery.js';
 export type { CrashExplorationOptions, CrashExplorationReport, Divergence, RunStepsConfig } from './crash-states/explore.js';
 export { killAtEveryOperation } from './crash-states/kill-points.js';
 export type { KillFailure, KillPoint, KillPointOptions, KillPointReport, KillWorld } from './crash-states/kill-points.js';
+export { killAtRandomTimes } from './crash-states/random-kills.js';
+export type { RandomKillOptions, RandomKillReport } from './crash-states/random-kills.js';
 export { recordOperations } from './crash-states/record.js';
 export { readTrace } from './crash-states/trace.js';
 export type { Trace, TraceOperation } from './crash-states/trace.js';

@@ -19,6 +19,8 @@ export interface KillCounterOptions {
   killInside?: { command: number; syscall: string; when: number };
   /** Basenames of the programs whose inside is traced (counting run) or can be killed into. */
   traced: string[];
+  /** A directory: before the first file-system call that may change something under a root, write `ready` there and wait for `go` (so a kill from outside can be timed from the transaction's start, not the process's). */
+  gate?: string;
   /** Where the counting run writes `operations.jsonl` and one `command-N.strace` per traced command, and any run writes `killed.txt`. */
   reportDirectory: string;
 }
@@ -53,12 +55,24 @@ export function installKillCounter(fs: typeof FileSystem, childProcess: typeof C
     else if (count === options.killAt) die(`after operation ${count}: ${label}`);
   };
 
+  let gateOpen = options.gate === undefined;
+  const waitAtGate = () => {
+    gateOpen = true;
+    const gate = options.gate!;
+    real.writeFileSync(join(gate, 'ready'), '');
+    process.on('exit', () => real.writeFileSync(join(gate, 'end'), String(Date.now())));
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (!real.existsSync(join(gate, 'go'))) Atomics.wait(pause, 0, 0, 2);
+  };
+
   const descriptors = new Map<number, string>();
   let depth = 0;
   const wrap = (name: string, touches: (args: unknown[], result: unknown) => string | undefined) => {
     const original = (real as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
     (fs as unknown as Record<string, unknown>)[name] = function (...args: unknown[]) {
       if (depth > 0) return original(...args);
+      // The gate: the first call that may change something under a root (an open for reading does not).
+      if (!gateOpen && (inside(args[0]) || inside(args[1]) || descriptors.has(args[0] as number)) && (name !== 'openSync' || mayWrite(args[1] ?? 'r'))) waitAtGate();
       depth++;
       let result: unknown;
       try {

@@ -160,7 +160,7 @@ export function pointsInsideCommand(command: number, label: string, log: string)
 }
 
 /** Up to ten lines saying where two states differ: the path of each differing value, and for text its first differing line. */
-function differences(expected: unknown, found: unknown, path = '', lines: string[] = []): string[] {
+export function differences(expected: unknown, found: unknown, path = '', lines: string[] = []): string[] {
   if (lines.length >= 10 || isDeepStrictEqual(expected, found)) return lines;
   const show = (value: unknown) => JSON.stringify(value)?.slice(0, 200);
   if (typeof expected === 'string' && typeof found === 'string') {
@@ -178,12 +178,13 @@ function differences(expected: unknown, found: unknown, path = '', lines: string
 }
 
 /** The environment that tells kill-preload.ts what to count and where to kill. */
-function killEnvironment(world: KillWorld<unknown>, reportDirectory: string, traced: readonly string[], point?: KillPoint): NodeJS.ProcessEnv {
+export function killEnvironment(world: KillWorld<unknown>, reportDirectory: string, traced: readonly string[], point?: KillPoint, gate?: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     UNWIND_KILL_ROOTS: world.roots.join('\n'),
     UNWIND_KILL_REPORT: reportDirectory,
     UNWIND_KILL_TRACED: traced.join(','),
+    ...(gate ? { UNWIND_KILL_GATE: gate } : {}),
     ...(point && 'at' in point ? { UNWIND_KILL_AT: String(point.at) } : {}),
     ...(point && 'command' in point ? { UNWIND_KILL_COMMAND: String(point.command), UNWIND_KILL_SYSCALL: point.syscall, UNWIND_KILL_WHEN: String(point.when) } : {}),
   };
@@ -274,25 +275,7 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
           fail(`the child was not killed there (ended with ${child.signal ?? child.code}): ${child.stderr.slice(-500)}`);
           continue;
         }
-        const first = await w.recover().catch((error: Error) => error);
-        if (first instanceof Error || !first.ok) {
-          fail(`recover() did not finish: ${first instanceof Error ? first.message : JSON.stringify(first.transactions.map((t) => ({ result: t.result, error: t.error?.message })))}`);
-          continue;
-        }
-        const recovered = await w.state();
-        const target = passed ? after : before;
-        if (!isDeepStrictEqual(recovered, target)) fail(`recover() left neither state: not the ${expected}-state`, differences(target, recovered));
-        const second = await w.recover().catch((error: Error) => error);
-        if (second instanceof Error || !second.ok) fail(`a second recover() did not finish: ${second instanceof Error ? second.message : 'not ok'}`);
-        else {
-          const again = await w.state();
-          if (!isDeepStrictEqual(again, recovered)) fail('a second recover() changed the state', differences(recovered, again));
-        }
-        try {
-          await w.afterRecovery?.();
-        } catch (error) {
-          fail(`after recovery, the next run fails: ${(error as Error).message}`);
-        }
+        for (const [problem, diff] of await recoverAndCheck(w as KillWorld<unknown>, passed ? after : before, expected)) fail(problem, diff);
       } finally {
         await w.cleanup();
       }
@@ -302,6 +285,32 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
   } finally {
     reports.remove();
   }
+}
+
+/**
+ * After a kill: recover() the world, compare its state with `target`, recover() again and expect no
+ * change, then run the world's afterRecovery check. Returns each problem with its differences.
+ */
+export async function recoverAndCheck(w: KillWorld<unknown>, target: unknown, expected: 'before' | 'after'): Promise<Array<[string, string[]]>> {
+  const problems: Array<[string, string[]]> = [];
+  const first = await w.recover().catch((error: Error) => error);
+  if (first instanceof Error || !first.ok) {
+    return [[`recover() did not finish: ${first instanceof Error ? first.message : JSON.stringify(first.transactions.map((t) => ({ result: t.result, error: t.error?.message })))}`, []]];
+  }
+  const recovered = await w.state();
+  if (!isDeepStrictEqual(recovered, target)) problems.push([`recover() left neither state: not the ${expected}-state`, differences(target, recovered)]);
+  const second = await w.recover().catch((error: Error) => error);
+  if (second instanceof Error || !second.ok) problems.push([`a second recover() did not finish: ${second instanceof Error ? second.message : 'not ok'}`, []]);
+  else {
+    const again = await w.state();
+    if (!isDeepStrictEqual(again, recovered)) problems.push(['a second recover() changed the state', differences(recovered, again)]);
+  }
+  try {
+    await w.afterRecovery?.();
+  } catch (error) {
+    problems.push([`after recovery, the next run fails: ${(error as Error).message}`, []]);
+  }
+  return problems;
 }
 
 /** `count` points: half from the operations of the process, half from inside the commands (the rest from the other when one has too few). */

@@ -20,6 +20,7 @@ if (roots) {
       : {}),
     traced: (process.env.UNWIND_KILL_TRACED ?? '').split(',').filter(Boolean),
     reportDirectory: process.env.UNWIND_KILL_REPORT!,
+    ...(process.env.UNWIND_KILL_GATE ? { gate: process.env.UNWIND_KILL_GATE } : {}),
   });
   syncBuiltinESMExports();
 }

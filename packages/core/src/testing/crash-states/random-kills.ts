@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { listTransactions } from '../../journal/inspect.js';
+import { runTypeScript, temporaryDirectory, type ChildOutcome } from '../environment.js';
+import { killEnvironment, recoverAndCheck, type KillFailure, type KillWorld } from './kill-points.js';
+import { crashStateScript } from './record.js';
+import { seededRandom } from './states.js';
+
+/**
+ * Options of {@link killAtRandomTimes}.
+ *
+ * @example
+ * ```ts
+ * const options: RandomKillOptions<Config> = { name: 'files', script: child, arrange, kills: 8 };
+ * ```
+ */
+export interface RandomKillOptions<C> {
+  name: string;
+  /** The crash child (TypeScript, run with `node --import tsx`): runs one transaction on `config` and exits 0 (default: the explorer's run-steps child). */
+  script?: string;
+  cwd?: string;
+  /** Makes a fresh world; called once per run. */
+  arrange(): KillWorld<C> | Promise<KillWorld<C>>;
+  /** How many kills (default 8). */
+  kills?: number;
+  /** The seed of the kill times (default: UNWIND_KILL_SEED, else random; always printed). */
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * What {@link killAtRandomTimes} found.
+ *
+ * @example
+ * ```ts
+ * const report: RandomKillReport = await killAtRandomTimes(options);
+ * expect(report.landedInside / report.kills).toBeGreaterThanOrEqual(0.8);
+ * ```
+ */
+export interface RandomKillReport {
+  name: string;
+  seed: number;
+  /** The measured span of the transaction (ms), from its first changing file-system call to the child's exit (the shorter of two runs). */
+  spanMs: number;
+  kills: number;
+  /** Kills that came while the transaction ran (after its first write, before its journal's end record), and of those, past the commit point. */
+  landedInside: number;
+  afterCommitPoint: number;
+  failures: KillFailure[];
+}
+
+/** Runs the child held at its gate (its first file-system call that may change something under a root), opens the gate, and SIGKILLs it `killAfterMs` later (never, when undefined). */
+async function runGated(
+  options: RandomKillOptions<unknown>, world: KillWorld<unknown>, directory: string, killAfterMs: number | undefined,
+): Promise<{ child: ChildOutcome; elapsedMs: number }> {
+  const gate = join(directory, 'gate');
+  fs.mkdirSync(gate, { recursive: true });
+  let pid: number | undefined;
+  let opened = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const watch = setInterval(() => {
+    if (opened || !fs.existsSync(join(gate, 'ready'))) return;
+    fs.writeFileSync(join(gate, 'go'), '');
+    opened = Date.now();
+    if (killAfterMs !== undefined) timer = setTimeout(() => pid !== undefined && process.kill(pid, 'SIGKILL'), killAfterMs);
+  }, 1);
+  try {
+    const child = await runTypeScript(options.script ?? crashStateScript('run-steps'), [JSON.stringify(world.config)], {
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      stdout: 'ignore',
+      killAfterMs: 120_000,
+      onSpawn: (p) => (pid = p),
+      imports: [pathToFileURL(crashStateScript('kill-preload')).href],
+      env: killEnvironment(world, directory, [], undefined, gate),
+    });
+    // The span ends when the child's process ends (its exit handler writes the time), not when the pipes close.
+    const end = fs.existsSync(join(gate, 'end')) ? Number(fs.readFileSync(join(gate, 'end'), 'utf8')) : Date.now();
+    return { child, elapsedMs: opened ? end - opened : 0 };
+  } finally {
+    clearInterval(watch);
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/**
+ * Kills a crash child at random times drawn from the measured span of its
+ * transaction: the child waits at its first file-system call that may
+ * change something under the world's roots (where its journal begins) until told to go, so the time of
+ * starting node is not part of the window; a clean run measures the span
+ * from there to the child's exit; each kill comes uniformly inside it from
+ * outside (SIGKILL of the process, as an operator or the OOM killer would).
+ * Every kill is followed by recover() and the before/after check of
+ * {@link killAtEveryOperation}. The report says how many kills landed
+ * inside the transaction.
+ *
+ * @example
+ * ```ts
+ * const report = await killAtRandomTimes({ name: 'files', arrange, kills: 8 });
+ * expect(report.failures).toEqual([]);
+ * expect(report.landedInside).toBeGreaterThanOrEqual(6);
+ * ```
+ */
+export async function killAtRandomTimes<C>(options: RandomKillOptions<C>): Promise<RandomKillReport> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const seed = options.seed ?? (process.env.UNWIND_KILL_SEED ? Number(process.env.UNWIND_KILL_SEED) : randomInt(2 ** 31));
+  const random = seededRandom(seed);
+  const kills = options.kills ?? 8;
+  const reports = temporaryDirectory('unwind-random-kills-');
+  const generic = options as RandomKillOptions<unknown>;
+  try {
+    // Two measuring runs; the shorter span, so that a slow first run (cold caches) does not push kills past the end.
+    let spanMs = Infinity;
+    let after: unknown;
+    for (const run of [1, 2]) {
+      const world = (await options.arrange()) as KillWorld<unknown>;
+      try {
+        const { child, elapsedMs } = await runGated(generic, world, join(reports.path, `measure-${run}`), undefined);
+        if (child.code !== 0) throw new Error(`the measuring run of ${options.name} ended with ${child.signal ?? child.code}: ${child.stderr}`);
+        spanMs = Math.min(spanMs, elapsedMs);
+        after = await world.state();
+      } finally {
+        await world.cleanup();
+      }
+    }
+    const failures: KillFailure[] = [];
+    let landedInside = 0;
+    let afterCommitPoint = 0;
+    for (let i = 0; i < kills; i++) {
+      const killAfterMs = Math.floor(random() * spanMs);
+      const w = (await options.arrange()) as KillWorld<unknown>;
+      try {
+        const before = await w.state();
+        const { child } = await runGated(generic, w, join(reports.path, `run-${i}`), killAfterMs);
+        const point = `kill ${i + 1} at ${killAfterMs} ms of ${Math.round(spanMs)}`;
+        const state = listTransactions(w.journalRoot)[0]?.state;
+        const passed = (state?.records ?? []).some((r) => r.kind === 'commit-point');
+        const expected = passed ? 'after' : 'before';
+        // Inside: after the transaction's first write (the gate), before its journal's end record.
+        if (child.signal === 'SIGKILL' && !state?.ended) {
+          landedInside++;
+          if (passed) afterCommitPoint++;
+        } else if (child.signal !== 'SIGKILL' && child.code !== 0) {
+          failures.push({ point, expected, problem: `the child ended with ${child.code}: ${child.stderr.slice(-500)}`, differences: [] });
+          continue;
+        }
+        if (process.env.UNWIND_KILL_DEBUG) log(`${point}: ${child.signal ?? child.code}, journal ${state === undefined ? 'absent' : state.ended ? `ended ${state.ended}` : `open, ${state.records.length} records`}`);
+        for (const [problem, diff] of await recoverAndCheck(w, passed ? after : before, expected)) failures.push({ point, expected, problem, differences: diff });
+      } finally {
+        await w.cleanup();
+      }
+    }
+    log(`random kills [${options.name}]: span ${Math.round(spanMs)} ms, ${landedInside} of ${kills} kills landed inside the transaction (${afterCommitPoint} past the commit point), ${failures.length} failures (seed ${seed})`);
+    return { name: options.name, seed, spanMs, kills, landedInside, afterCommitPoint, failures };
+  } finally {
+    reports.remove();
+  }
+}
