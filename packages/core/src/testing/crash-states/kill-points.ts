@@ -96,11 +96,15 @@ export type KillPoint =
  * ```
  */
 export interface KillFailure {
+  /** The kill point (or the random kill) that failed. */
   point: string;
   /** What the child said it was doing when it died, when it did. */
   killed?: string;
+  /** The state recovery had to give. */
   expected: 'before' | 'after';
+  /** What went wrong. */
   problem: string;
+  /** Where the recovered state differs from the expected one. */
   differences: string[];
 }
 
@@ -114,7 +118,9 @@ export interface KillFailure {
  * ```
  */
 export interface KillPointReport {
+  /** The label of the run. */
   name: string;
+  /** The sampling seed (UNWIND_KILL_SEED replays it). */
   seed: number;
   /** Counted operations of a whole run: file-system calls under the roots, and command ends. */
   operations: number;
@@ -123,6 +129,7 @@ export interface KillPointReport {
   insidePoints: number;
   /** Kill points run (all, or the sample), how many passed the commit point, and every failure. */
   checked: KillPoint[];
+  /** How many of the kills left a journal past its commit point. */
   afterCommitPoint: number;
   failures: KillFailure[];
 }

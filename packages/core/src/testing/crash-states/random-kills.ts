@@ -17,9 +17,11 @@ import { seededRandom } from './states.js';
  * ```
  */
 export interface RandomKillOptions<C> {
+  /** A label for the report. */
   name: string;
   /** The crash child (TypeScript, run with `node --import tsx`): runs one transaction on `config` and exits 0 (default: the explorer's run-steps child). */
   script?: string;
+  /** Working directory of the child (default: the workspace root). */
   cwd?: string;
   /** Makes a fresh world; called once per run. */
   arrange(): KillWorld<C> | Promise<KillWorld<C>>;
@@ -27,6 +29,7 @@ export interface RandomKillOptions<C> {
   kills?: number;
   /** The seed of the kill times (default: UNWIND_KILL_SEED, else random; always printed). */
   seed?: number;
+  /** Where progress lines go (default console.log). */
   log?: (line: string) => void;
 }
 
@@ -40,13 +43,17 @@ export interface RandomKillOptions<C> {
  * ```
  */
 export interface RandomKillReport {
+  /** The label of the run. */
   name: string;
+  /** The seed of the kill times (UNWIND_KILL_SEED replays it). */
   seed: number;
   /** The measured span of the transaction (ms), from its first changing file-system call to the child's exit (the shorter of two runs). */
   spanMs: number;
+  /** Kills made. */
   kills: number;
   /** Kills that came while the transaction ran (after its first write, before its journal's end record), and of those, past the commit point. */
   landedInside: number;
+  /** How many of the kills left a journal past its commit point. */
   afterCommitPoint: number;
   failures: KillFailure[];
 }
