@@ -11,6 +11,7 @@ const testingDir = dirname(fileURLToPath(import.meta.resolve('@unwind/core/testi
 const runSteps = join(testingDir, 'crash-states', 'run-steps.js');
 const filesModule = fileURLToPath(import.meta.resolve('@unwind/files'));
 const coreTesting = fileURLToPath(import.meta.resolve('@unwind/core/testing'));
+const snapshotsModule = fileURLToPath(import.meta.resolve('@unwind/snapshots'));
 
 function setup(tree) {
   fs.mkdirSync(join(tree, 'etc'));
@@ -18,6 +19,7 @@ function setup(tree) {
   fs.writeFileSync(join(tree, 'source.bin'), Buffer.alloc(5000, 7));
   fs.mkdirSync(join(tree, 'data', 'nested'), { recursive: true });
   fs.writeFileSync(join(tree, 'data', 'one'), 'one\n');
+  fs.mkdirSync(join(tree, 'store'));
 }
 
 const scenarios = [
@@ -30,6 +32,9 @@ const scenarios = [
   { name: 'files.chown', steps: (t) => [{ type: 'files.chown', args: { path: join(t, 'etc', 'a.conf'), uid: 4321, gid: 4321 } }] },
   { name: 'files.symlink', steps: (t) => [{ type: 'files.symlink', args: { path: join(t, 'etc', 'link'), target: 'a.conf' } }] },
   { name: 'files.remove', steps: (t) => [{ type: 'files.remove', args: { paths: [join(t, 'data')] } }] },
+  { name: 'files.move', steps: (t) => [{ type: 'files.move', args: { from: join(t, 'etc', 'a.conf'), to: join(t, 'etc', 'moved.conf') } }] },
+  { name: 'snapshots.snapshot (journal)', module: snapshotsModule, steps: (t) => [{ type: 'snapshots.snapshot', args: { path: join(t, 'data') } }] },
+  { name: 'snapshots.snapshot (store)', module: snapshotsModule, steps: (t) => [{ type: 'snapshots.snapshot', args: { path: join(t, 'data'), store: join(t, 'store'), keepLast: 1 } }] },
 ];
 
 const base = scratch('syncs');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as t from 'io-ts';
-import { programFor, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
+import { programFor, syncDirectory, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
 
 /**
  * Where logind keeps linger flags: one empty file per lingering user.
@@ -67,9 +67,20 @@ export function isLingering(user: string, options: { lingerDir?: string } = {}):
   return fs.existsSync(join(options.lingerDir ?? DEFAULT_LINGER_DIR, user));
 }
 
-/** Runs `loginctl enable-linger|disable-linger USER` through the step's command runner. */
+/**
+ * Runs `loginctl enable-linger|disable-linger USER` through the step's
+ * command runner, then syncs the linger directory: logind creates or removes
+ * the user's file there, and unwind does not rely on it syncing the
+ * directory — until it is synced, a power cut could undo the change after
+ * the journal says it is done. One directory sync per call (none when the
+ * directory does not exist).
+ */
 export async function loginctl(a: LingerArgs, ctx: StepContext, enable: boolean): Promise<void> {
-  await ctx.exec({ argv: [programFor(a.loginctl, 'loginctl', ctx.phase), enable ? 'enable-linger' : 'disable-linger', a.user], signal: ctx.signal, timeoutMs: a.commandTimeoutMs ?? 30_000 });
+  try {
+    await ctx.exec({ argv: [programFor(a.loginctl, 'loginctl', ctx.phase), enable ? 'enable-linger' : 'disable-linger', a.user], signal: ctx.signal, timeoutMs: a.commandTimeoutMs ?? 30_000 });
+  } finally {
+    if (fs.existsSync(a.lingerDir ?? DEFAULT_LINGER_DIR)) syncDirectory(a.lingerDir ?? DEFAULT_LINGER_DIR);
+  }
 }
 
 /** Sets the state through loginctl when it differs (idempotent). */

@@ -1,5 +1,7 @@
 import * as t from 'io-ts';
-import type { CommandResult, StepContext } from '@unwind/core';
+import { dirname } from 'node:path';
+import { syncDirectory, type CommandResult, type StepContext } from '@unwind/core';
+import { dbPath } from './db.js';
 
 /** Fields every users step kind accepts. Journaled with the step, so recovery uses the same root. */
 export const CommonArgs = t.partial({
@@ -20,11 +22,20 @@ export function lookupIn(args: CommonArgs, ctx: StepContext) {
 
 /**
  * Runs a shadow tool (`useradd`, `usermod`, ...) with `-P PREFIX` when a
- * prefix is set, through the step's command runner.
+ * prefix is set, through the step's command runner, then syncs the
+ * database's directory (PREFIX/etc). The tools fsync each new database file
+ * before renaming it over the old one, but never sync the directory: until
+ * it is, a power cut can lose the renames — the change — after the journal
+ * already says the step is done. One directory sync per tool run (also when
+ * it failed: whatever it did change must not outlive the record of it).
  */
-export function shadowTool(ctx: StepContext, args: CommonArgs, tool: string, rest: string[], mapError?: (r: CommandResult) => Error | undefined): Promise<CommandResult> {
+export async function shadowTool(ctx: StepContext, args: CommonArgs, tool: string, rest: string[], mapError?: (r: CommandResult) => Error | undefined): Promise<CommandResult> {
   const argv = [tool, ...(args.prefix ? ['-P', args.prefix] : []), ...rest];
-  return ctx.exec({ argv, signal: ctx.signal, timeoutMs: args.commandTimeoutMs ?? 30_000, ...(mapError ? { mapError } : {}) });
+  try {
+    return await ctx.exec({ argv, signal: ctx.signal, timeoutMs: args.commandTimeoutMs ?? 30_000, ...(mapError ? { mapError } : {}) });
+  } finally {
+    syncDirectory(dirname(dbPath(args.prefix, 'passwd')));
+  }
 }
 
 export { assertNameNotProtected, assertNotProtected } from './protect.js';

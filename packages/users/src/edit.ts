@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { syncDirectory, writeFileAtomically, writeFully } from '@unwind/core';
+import { removeTemporaryFiles, syncDirectory, writeFileAtomically, writeFully } from '@unwind/core';
 import { dbPath, readLines, type DbFile } from './db.js';
 import { ShadowLockError, UnsafeLockFileError } from './errors.js';
 
@@ -20,10 +20,15 @@ import { ShadowLockError, UnsafeLockFileError } from './errors.js';
 export async function editDatabase(prefix: string | undefined, file: DbFile, edit: (lines: string[]) => string[] | undefined, signal?: AbortSignal): Promise<boolean> {
   const path = dbPath(prefix, file);
   if (!fs.existsSync(path)) return false;
-  // Decide without the lock first: an undo that finds nothing to do takes no lock at all.
-  if (edit(readLines(path)) === undefined) return false;
+  // What an edit cut off by a power cut leaves: the lock and pid files of a dead process, and the
+  // new copy it never renamed into place. An undo run again by recovery removes them.
+  await removeStaleLockFiles(prefix, [file], signal);
+  const leftovers = temporaryFilesOf(path);
+  // Decide without the lock first: an undo that finds nothing to do (and nothing left) takes no lock at all.
+  if (leftovers === 0 && edit(readLines(path)) === undefined) return false;
   const release = await lockFile(path, signal);
   try {
+    if (leftovers > 0) removeTemporaryFiles(path); // under the lock: no live writer's copy is there
     const current = readLines(path);
     const next = edit(current);
     if (next === undefined || next.join('\n') === current.join('\n')) return false;
@@ -31,6 +36,16 @@ export async function editDatabase(prefix: string | undefined, file: DbFile, edi
     return true;
   } finally {
     release();
+  }
+}
+
+/** How many of the atomic write's temp files are beside `path`. */
+function temporaryFilesOf(path: string): number {
+  const prefix = `.${basename(path)}.unwind-`;
+  try {
+    return fs.readdirSync(dirname(path)).filter((name) => name.startsWith(prefix)).length;
+  } catch {
+    return 0;
   }
 }
 
@@ -59,12 +74,20 @@ async function lockFile(path: string, signal?: AbortSignal): Promise<() => void>
     for (let i = 0; ; i++) {
       try {
         fs.linkSync(mine, lock); // link(2) never follows a symlink at the new name: EEXIST
-        return () => fs.rmSync(lock, { force: true });
+        return () => {
+          fs.rmSync(lock, { force: true });
+          // Durable before the step's next record: else a power cut after the transaction ended
+          // could bring the lock back, and nothing of this transaction would remove it.
+          syncDirectory(dirname(path));
+        };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const holder = Number.parseInt(readLockFile(lock), 10);
-      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      const text = readLockFile(lock);
+      const holder = Number.parseInt(text, 10);
+      // Empty: the lock is linked only once its pid is written, so only a power cut (the link on
+      // disk, the pid's bytes not) leaves one — no process holds it.
+      if (text === '' ? fs.lstatSync(lock, { throwIfNoEntry: false })?.size === 0 : Number.isInteger(holder) && holder > 0 && !alive(holder)) {
         fs.rmSync(lock, { force: true });
         continue;
       }
@@ -182,6 +205,13 @@ export async function removeStaleLockFiles(prefix: string | undefined, files: re
       // A pid file is named by its pid; it is empty when its tool died before writing into it.
       const pid = m[1] === 'lock' ? Number.parseInt(content, 10) : Number(m[1]);
       if (m[1] !== 'lock' && content !== '' && content !== m[1]) continue; // not a shadow pid file
+      if (content === '' && m[1] === 'lock' && st.size === 0) {
+        // An empty lock: linked only once its pid is written, so a power cut (the link on disk, the
+        // pid's bytes not) left it; no process holds it.
+        fs.rmSync(full, { force: true });
+        removed = true;
+        continue;
+      }
       if (!Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
       fs.rmSync(full, { force: true });
       removed = true;

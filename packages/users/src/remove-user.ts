@@ -151,6 +151,9 @@ export const removeUser = defineStep({
       const path = await movableHome(a, before.user, ctx);
       if (path !== before.home.path) throw new UnsafeHomeError(a.name, before.user.home, `is now at ${path}, not ${before.home.path}`);
       fs.mkdirSync(before.home.staging, { mode: 0o700 });
+      // The staging directory's own name must be durable before the home moves into it: else a power
+      // cut could keep the rename and lose the directory's entry, and the home with it.
+      syncDirectory(dirname(before.home.staging));
       renameDurably(before.home.path, join(before.home.staging, STAGED));
     }
     if (before.linger.existed && exists(before.linger.path)) {

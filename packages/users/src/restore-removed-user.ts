@@ -125,6 +125,7 @@ export async function restoreRemovedUser(a: RemoveUserArgs, before: RemoveUserBe
   }
   restoreHome(a, before);
   restoreLinger(before);
+  // Also what an undo cut off by a power cut after its last edit leaves: that edit's lock and pid file.
   await tidyKilledTool(a.prefix, ctx.signal);
 }
 

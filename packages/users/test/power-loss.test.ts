@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exploreCrashStates, exploreRecoveryCrashStates } from '@unwind/core/testing';
+import { DB_FILES, freeUid, machineDbHashes, skipReason } from './helpers.js';
+
+// Power loss: every @unwind/users kind under the crash-state explorer, on a
+// throw-away prefix root inside the sandbox (the shadow tools get -P). The
+// tools' own writes are outside the model: the recorder sees each command's
+// effect as un-synced changes, made durable only by what unwind syncs after
+// the command (the database files and their directory, the home's parent).
+// The files unwind writes itself — line edits of the database, the staged
+// home, the linger file — are explored operation by operation.
+const kindsModule = join(import.meta.dirname, '..', 'src', 'index.ts');
+const seed = Number(process.env.UNWIND_CRASH_SEED ?? 20261203);
+// The tools' backup copies (passwd-, group-, ...) hold whatever the last run replaced: no rollback restores them.
+const notCompared = (path: string) => /^tree\/etc\/(passwd|shadow|group|gshadow)-$/.test(path);
+
+let machine: Record<string, string>;
+beforeAll(() => {
+  machine = machineDbHashes();
+});
+afterAll(() => {
+  expect(machineDbHashes()).toEqual(machine); // the machine's own user database is never touched
+});
+
+function setupPrefix(uid: number) {
+  return (tree: string): void => {
+    fs.mkdirSync(join(tree, 'etc'));
+    fs.mkdirSync(join(tree, 'home'));
+    fs.mkdirSync(join(tree, 'var/lib/systemd/linger'), { recursive: true });
+    for (const f of [...DB_FILES, 'login.defs']) fs.copyFileSync(`/etc/${f}`, join(tree, 'etc', f));
+    for (const f of DB_FILES) {
+      const st = fs.statSync(`/etc/${f}`);
+      fs.chmodSync(join(tree, 'etc', f), st.mode & 0o7777);
+      fs.chownSync(join(tree, 'etc', f), st.uid, st.gid);
+    }
+    const sh = (tool: string, ...args: string[]) => execFileSync(tool, ['-P', tree, ...args], { stdio: 'ignore' });
+    sh('useradd', '-m', '-u', String(uid + 1), 'carol');
+    sh('usermod', '-a', '-G', 'users', 'carol');
+    sh('useradd', '-m', '-u', String(uid + 2), 'bob');
+    fs.writeFileSync(join(tree, 'home/bob/data'), 'bob data\n');
+    fs.writeFileSync(join(tree, 'var/lib/systemd/linger/bob'), '');
+  };
+}
+
+describe.skipIf(skipReason)('power loss: every @unwind/users kind under the crash-state explorer', () => {
+  const uid = freeUid();
+  const kinds: Array<{ kind: string; steps: (tree: string) => Array<{ type: string; args: unknown }> }> = [
+    { kind: 'users.ensureGroup', steps: (t) => [{ type: 'users.ensureGroup', args: { name: 'managed', prefix: t, gid: uid } }] },
+    { kind: 'users.ensureUser', steps: (t) => [{ type: 'users.ensureUser', args: { name: 'alice', prefix: t, uid, shell: '/bin/sh' } }] },
+    { kind: 'users.addToGroup', steps: (t) => [{ type: 'users.addToGroup', args: { user: 'carol', group: 'bob', prefix: t } }] },
+    { kind: 'users.removeFromGroup', steps: (t) => [{ type: 'users.removeFromGroup', args: { user: 'carol', group: 'users', prefix: t } }] },
+    { kind: 'users.removeUser', steps: (t) => [{ type: 'users.removeUser', args: { name: 'bob', prefix: t, removeHome: true, lingerDir: join(t, 'var/lib/systemd/linger'), graceMs: 100 } }] },
+  ];
+  for (const c of kinds) {
+    for (const rollback of [false, true]) {
+      it(`${c.kind}, ${rollback ? 'rolled back' : 'committed'}: 0 divergences`, async () => {
+        const report = await exploreCrashStates({ name: `${c.kind}${rollback ? ', rolled back' : ''}`, kindsModule, setup: setupPrefix(uid), steps: c.steps, rollback, seed, statesPerPoint: c.kind === 'users.removeUser' ? 4 : 6, notCompared });
+        expect(report.statesChecked).toBeGreaterThan(10);
+        expect(report.divergences).toEqual([]);
+      }, 600_000);
+    }
+  }
+});
