@@ -63,4 +63,18 @@ describe.skipIf(skipReason)('power loss: every @unwind/users kind under the cras
       }, 600_000);
     }
   }
+
+  it('a power cut during recover() of a transaction creating a user and adding a member (rolling back, rolling forward): 0 divergences', async () => {
+    const reports = await exploreRecoveryCrashStates({
+      name: 'users.ensureUser + users.addToGroup', kindsModule, setup: setupPrefix(uid), seed, statesPerPoint: 4, notCompared,
+      steps: (t) => [
+        { type: 'users.ensureUser', args: { name: 'alice', prefix: t, uid, shell: '/bin/sh' } },
+        { type: 'users.addToGroup', args: { user: 'carol', group: 'bob', prefix: t } },
+      ],
+    });
+    for (const report of reports) {
+      expect(report.statesChecked).toBeGreaterThan(5);
+      expect(report.divergences).toEqual([]);
+    }
+  }, 900_000);
 });
