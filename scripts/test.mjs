@@ -1,73 +1,146 @@
 #!/usr/bin/env node
-// Runs every test project, and fails when any test was skipped or the run is
-// not root (a suite whose real-component tests skip proves nothing), unless
-// the user opts out with UNWIND_TEST_ALLOW_SKIPS=1 — then it lists exactly
-// what did not run. CI never opts out.
-// As root, the run happens inside a private mount
-// namespace (`unshare --mount`): the tmpfs mounts of the EXDEV/ENOSPC tests and
-// the /run/systemd tmpfs of the systemd user manager can never leak onto the
-// machine, even if a test dies before its teardown.
+// Runs every test project inside one throw-away machine: a real systemd as
+// PID 1 of private namespaces, on a tmpfs overlay of `/` (see
+// packages/core/src/testing/machine.ts). Every test meets real systemd,
+// logind and user managers and the machine's own /etc/passwd, and nothing it
+// does reaches the host: the run fails if the host's /etc, lastlog, faillog,
+// /var/lib/systemd, mount table or processes differ afterwards.
+//
+// The run fails (exit 1) when not run as root or when any test was skipped,
+// unless UNWIND_TEST_ALLOW_SKIPS=1 (or --allow-skips) is given; then it lists
+// exactly what did not run. CI never gives it.
+//
+// Knobs: UNWIND_MACHINE_SYSTEMD=PATH boots another system manager binary (a
+// missing one must turn the run red); UNWIND_MACHINE_CONSOLE=FILE keeps the
+// machine's console output.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-
-// vitest's package exports do not include its bin; it lives at the package root.
-const vitest = join(import.meta.dirname, '..', 'node_modules', 'vitest', 'vitest.mjs');
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import { hostDifferences, hostState, leftoverProcesses, processIds } from './host-state.mjs';
 
-// A JSON report beside the usual output, for one plain closing line: "N passed, N failed".
-const reportDir = mkdtempSync(join(tmpdir(), 'unwind-test-report-'));
-const reportFile = join(reportDir, 'report.json');
-const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...process.argv.slice(2)];
+const repository = join(import.meta.dirname, '..');
+// vitest's package exports do not include its bin; it lives at the package root.
+const vitest = join(repository, 'node_modules', 'vitest', 'vitest.mjs');
+
+const passThrough = process.argv.slice(2).filter((argument) => argument !== '--allow-skips');
+const allowSkips = process.env.UNWIND_TEST_ALLOW_SKIPS === '1' || process.argv.includes('--allow-skips');
 const isRoot = process.getuid?.() === 0;
-const hasUnshare = spawnSync('unshare', ['--version'], { stdio: 'ignore' }).status === 0;
 
+// A JSON report beside the usual output, for one plain closing line and the skip count.
+const reportDirectory = mkdtempSync(join(tmpdir(), 'unwind-test-report-'));
+const reportFile = join(reportDirectory, 'report.json');
+const vitestArguments = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...passThrough];
+const nodeOptions = process.env.NODE_OPTIONS ?? '';
 // The power-loss tests append one line per explored run (kind, crash states checked, divergences, seed): summed up at the end.
-const crashSummary = join(reportDir, 'crash-states.txt');
-const env = { ...process.env, UNWIND_CRASH_SUMMARY: crashSummary };
+const crashSummary = join(reportDirectory, 'crash-states.txt');
 
-let result;
-if (isRoot && hasUnshare && !process.env.UNWIND_IN_NAMESPACE) {
-  result = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, vitest, ...args], {
-    stdio: 'inherit',
-    env: { ...env, UNWIND_IN_NAMESPACE: '1' },
-  });
+const failures = [];
+let status;
+
+if (!isRoot) {
+  failures.push('not run as root: the tests need a throw-away machine (new namespaces, mounts, systemd as PID 1); run as root, or, knowing what is not tested, set UNWIND_TEST_ALLOW_SKIPS=1');
+  if (allowSkips) {
+    console.warn('unwind tests: not root — running on this host without a machine; every real-component test will be reported as not run');
+    status = spawnSync(process.execPath, [vitest, ...vitestArguments], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: nodeOptions, UNWIND_CRASH_SUMMARY: crashSummary } }).status;
+  }
 } else {
-  if (!isRoot) console.warn('unwind tests: not root — real-component tests (shadow tools, systemd, mounts) will skip and say why');
-  else if (!hasUnshare) console.warn('unwind tests: `unshare` not found — mount and systemd tests will skip and say why');
-  result = spawnSync(process.execPath, [vitest, ...args], { stdio: 'inherit', env });
+  status = await runInMachine();
 }
-const allowSkips = process.env.UNWIND_TEST_ALLOW_SKIPS === '1';
-let status = result.status ?? 1;
-let report;
-try {
-  report = JSON.parse(readFileSync(reportFile, 'utf8'));
-} catch {
-  console.log('\nunwind: the test run wrote no report');
-  status = 1;
-}
-if (report) {
-  const notRun = report.testResults.flatMap((file) =>
-    file.assertionResults.filter((test) => ['pending', 'skipped', 'todo', 'disabled'].includes(test.status)).map((test) => `${file.name}: ${test.fullName}`),
-  );
-  const skipped = Math.max(notRun.length, report.numPendingTests + report.numTodoTests);
-  if (skipped > 0) {
-    console.log(`\nunwind: ${skipped} test(s) did not run:`);
-    for (const line of notRun) console.log(`  - ${line}`);
-    if (!allowSkips) {
-      console.log('unwind: FAILED — a skipped test proves nothing. Run as root with unshare; or, knowing what is not tested, set UNWIND_TEST_ALLOW_SKIPS=1.');
-      status = status || 1;
+
+const summary = status === undefined ? undefined : readReport();
+if (status === undefined) {
+  // nothing ran: the reason is already among the failures
+} else if (summary) {
+  const notRun = summary.notRun.length;
+  printCrashSummary();
+  console.log(`\nunwind: ${summary.passed} passed, ${summary.failed} failed${notRun ? `, ${notRun} skipped` : ''}`);
+  if (notRun) {
+    if (allowSkips) {
+      console.log(`unwind: UNWIND_TEST_ALLOW_SKIPS is set; these ${notRun} tests did NOT run:`);
+      for (const test of summary.notRun) console.log(`  - ${test}`);
+    } else {
+      failures.push(`${notRun} tests were skipped (every test must run; UNWIND_TEST_ALLOW_SKIPS=1 accepts that and lists them):\n${summary.notRun.map((test) => `  - ${test}`).join('\n')}`);
     }
   }
-  if (!isRoot && !allowSkips) {
-    console.log('unwind: FAILED — not run as root: the real-component tests need root (set UNWIND_TEST_ALLOW_SKIPS=1 to run what can run).');
-    status = status || 1;
-  }
-  printCrashSummary();
-  console.log(`\nunwind: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+} else {
+  console.log('\nunwind: the test run wrote no report');
+  failures.push('the test run wrote no report');
 }
-rmSync(reportDir, { recursive: true, force: true });
-process.exit(status);
+rmSync(reportDirectory, { recursive: true, force: true });
+
+const ignored = !isRoot && allowSkips ? failures.splice(0) : [];
+for (const reason of ignored) console.warn(`unwind: accepted because UNWIND_TEST_ALLOW_SKIPS is set: ${reason}`);
+for (const failure of failures) console.error(`unwind: FAILED: ${failure}`);
+process.exit(failures.length ? 1 : (status ?? 1));
+
+/** Boots the machine, runs vitest inside it, stops it, and checks the host. Returns vitest's exit status. */
+async function runInMachine() {
+  const { bootMachine } = await tsImport(pathToFileURL(join(repository, 'packages/core/src/testing/machine.ts')).href, import.meta.url);
+  // Marks every host process this run starts, to find any still alive at the end.
+  const marker = `UNWIND_TEST_RUN=${randomBytes(8).toString('hex')}`;
+  process.env[marker.split('=')[0]] = marker.split('=')[1];
+  const hostBefore = hostState();
+  const processesBefore = processIds();
+
+  let machine;
+  const started = Date.now();
+  try {
+    machine = await bootMachine({
+      name: 'unwind-test',
+      bind: [repository, reportDirectory],
+      ...(process.env.UNWIND_MACHINE_SYSTEMD ? { systemd: process.env.UNWIND_MACHINE_SYSTEMD } : {}),
+      ...(process.env.UNWIND_MACHINE_CONSOLE ? { consoleLog: process.env.UNWIND_MACHINE_CONSOLE } : {}),
+    });
+  } catch (error) {
+    failures.push(`${error.message}${error.context?.console ? `\n--- machine console ---\n${error.context.console}` : ''}`);
+    return 1;
+  }
+  console.log(`unwind tests: machine booted (${machine.bootState}) in ${Date.now() - started} ms; running every test inside it`);
+
+  const passedEnvironment = Object.fromEntries(
+    ['TERM', 'CI', 'COLORTERM', 'FORCE_COLOR', 'NO_COLOR'].filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
+  );
+  const [program, ...args] = machine.commandLine([process.execPath, vitest, ...vitestArguments], {
+    cwd: process.cwd().startsWith(repository) ? process.cwd() : repository,
+    env: { ...passedEnvironment, NODE_OPTIONS: nodeOptions, UNWIND_IN_MACHINE: '1', UNWIND_IN_NAMESPACE: '1', UNWIND_CRASH_SUMMARY: crashSummary },
+  });
+  const result = spawnSync(program, args, { stdio: 'inherit' });
+
+  try {
+    await machine.stop();
+  } catch (error) {
+    failures.push(`machine teardown: ${error.message}`);
+  }
+  const differences = hostDifferences(hostBefore, hostState());
+  if (differences.length) failures.push(`the run changed the host:\n${differences.map((line) => `  ${line}`).join('\n')}`);
+  const left = leftoverProcesses(processesBefore, marker);
+  if (left.length) failures.push(`processes started by the run are still alive on the host:\n${left.map((line) => `  ${line}`).join('\n')}`);
+  else console.log('unwind tests: host unchanged (/etc, lastlog, faillog, /var/lib/systemd, mounts, processes)');
+  return result.status ?? 1;
+}
+
+/** passed/failed counts and the names of tests that did not run, from vitest's JSON report. */
+function readReport() {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const notRun = [];
+  for (const file of report.testResults ?? []) {
+    for (const test of file.assertionResults ?? []) {
+      if (['pending', 'skipped', 'todo', 'disabled'].includes(test.status)) notRun.push(`${file.name.replace(`${repository}/`, '')} > ${test.fullName} (${test.status})`);
+    }
+  }
+  const counted = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  if (counted > notRun.length) notRun.push(`${counted - notRun.length} more not listed by name`);
+  return { passed: report.numPassedTests, failed: report.numFailedTests, notRun };
+}
 
 /** The crash-state explorer's runs of this test run, one line each, sorted by name. */
 function printCrashSummary() {

@@ -94,10 +94,14 @@ export async function startSandboxManager(options: { home: string; runtimeDir: s
   process.on('exit', killHard);
 
   try {
-    const m = run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=16m', 'tmpfs', '/run/systemd']);
-    if (m.status !== 0) throw new Error(`mount tmpfs on /run/systemd failed: ${m.stderr}`);
-    mounted = true;
-    fs.mkdirSync('/run/systemd/system', { recursive: true });
+    // Where systemd already runs (a machine with systemd as PID 1) systemctl needs no pretending,
+    // and a tmpfs over /run/systemd would hide the real manager's sockets from everything else.
+    if (!fs.existsSync('/run/systemd/system')) {
+      const m = run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=16m', 'tmpfs', '/run/systemd']);
+      if (m.status !== 0) throw new Error(`mount tmpfs on /run/systemd failed: ${m.stderr}`);
+      mounted = true;
+      fs.mkdirSync('/run/systemd/system', { recursive: true });
+    }
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, XDG_RUNTIME_DIR: runtimeDir, LANG: 'C.UTF-8' };
     const out = options.log ? fs.openSync(options.log, 'a') : 'ignore';
     child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', SYSTEMD, '--user'], { env, stdio: ['ignore', out, out], cwd: home });

@@ -2,10 +2,9 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { conformanceSuite, type ConformanceSandbox } from '@unwind/core/testing';
 import { daemonReload, disable, enable, installUnit, mask, restart, start, stop, type ManagerOptions } from '../src/index.js';
-import { placeUnit, purgeUnit, skipReason, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
+import { placeUnit, purgeUnit, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
 
 // Every kind against the real user manager started by global-setup.ts.
-const skip = skipReason();
 
 /** A sandbox around one fresh unit; `prepareUnit` sets the unit up as the kind needs it. */
 function unitSandbox<A>(prefix: string, makeArgs: (unit: string, m: ManagerOptions) => A, prepareUnit?: (unit: string, m: ManagerOptions) => Promise<void>, extra: (unit: string) => Partial<ConformanceSandbox<A>> = () => ({})) {
@@ -22,7 +21,6 @@ const dataDir = (m: ManagerOptions) => join(m.home!, '.local/share/systemd/user'
 const placed = (dir: (m: ManagerOptions) => string) => (unit: string, m: ManagerOptions) => placeUnit(unit, sleeperUnit(), dir(m));
 
 conformanceSuite(installUnit, {
-  skip,
   setup: unitSandbox('install', (unit, m) => ({ ...m, unit, content: sleeperUnit() }), undefined, (unit) => ({
     // What a crash in the middle of `do` leaves: the directories, and a temp file beside the target.
     partialDo: async () => {
@@ -34,17 +32,14 @@ conformanceSuite(installUnit, {
 });
 
 conformanceSuite(daemonReload, {
-  skip,
   setup: unitSandbox('reload', (_unit, m) => m, placed(configDir)),
 });
 
 conformanceSuite(start, {
-  skip,
   setup: unitSandbox('start', (unit, m) => ({ ...m, unit, settleMs: 200 }), placed(configDir)),
 });
 
 conformanceSuite(stop, {
-  skip,
   setup: unitSandbox('stop', (unit, m) => ({ ...m, unit }), async (unit, m) => {
     await placed(configDir)(unit, m);
     await sysctl('start', '--', unit);
@@ -52,17 +47,14 @@ conformanceSuite(stop, {
 });
 
 conformanceSuite(restart, {
-  skip,
   setup: unitSandbox('restart', (unit, m) => ({ ...m, unit, settleMs: 200 }), placed(configDir)),
 });
 
 conformanceSuite(enable, {
-  skip,
   setup: unitSandbox('enable', (unit, m) => ({ ...m, unit }), placed(configDir)),
 });
 
 conformanceSuite(disable, {
-  skip,
   setup: unitSandbox('disable', (unit, m) => ({ ...m, unit }), async (unit, m) => {
     await placed(configDir)(unit, m);
     await sysctl('enable', '--', unit);
@@ -70,7 +62,6 @@ conformanceSuite(disable, {
 });
 
 conformanceSuite(mask, {
-  skip,
   // systemd masks in the config directory, so the unit's own file lives in the data directory.
   setup: unitSandbox('mask', (unit, m) => ({ ...m, unit }), placed(dataDir)),
 });

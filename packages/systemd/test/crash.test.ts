@@ -5,9 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile, recover } from '@unwind/core';
 import { runTypeScript, testKinds, type ChildOutcome } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
-import { purgeUnit, skipReason, sleeperUnit, snapshot, uniqueUnit, userManager } from './fixture.js';
+import { purgeUnit, sleeperUnit, snapshot, uniqueUnit, userManager } from './fixture.js';
 
-const skip = skipReason();
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
 
@@ -15,7 +14,7 @@ function runChild(config: Record<string, unknown>): Promise<ChildOutcome> {
   return runTypeScript(child, [JSON.stringify(config)], { cwd: repoRoot, stdout: 'ignore', killAfterMs: 60_000 });
 }
 
-describe.skipIf(skip)('crash recovery of systemd steps (SIGKILL in a child, then recover())', () => {
+describe('crash recovery of systemd steps (SIGKILL in a child, then recover())', () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();

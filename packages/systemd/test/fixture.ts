@@ -8,16 +8,9 @@ import { treeState } from '@unwind/core/testing';
 import { unitState, type ManagerOptions } from '../src/index.js';
 import type { ManagerFixture } from './global-setup.js';
 
-/** The user manager started by the global setup (or why there is none). */
+/** The user manager started by the global setup. */
 export function managerFixture(): ManagerFixture {
   return inject('systemdManager');
-}
-
-/** Set when the real-manager tests must skip; printed once per file. */
-export function skipReason(): string | false {
-  const reason = managerFixture().skip;
-  if (reason) console.warn(`systemd real-manager tests skipped: ${reason}`);
-  return reason ?? false;
 }
 
 /** Manager options aimed at the test user manager (never the real root home). */

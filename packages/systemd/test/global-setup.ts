@@ -1,9 +1,11 @@
 /**
- * Starts a real systemd user manager for the systemd tests: a tmpfs on /run/systemd with /run/systemd/system in it (so
- * systemctl believes systemd is running), a private XDG_RUNTIME_DIR and HOME,
- * and `/lib/systemd/systemd --user` as a child. Runs only inside the test
- * run's private mount namespace (scripts/test.mjs sets UNWIND_IN_NAMESPACE=1);
- * anywhere else it mounts nothing and the tests skip, saying why.
+ * Starts a real systemd user manager for the `user`-scope tests: root's own
+ * `/lib/systemd/systemd --user`, with a private XDG_RUNTIME_DIR and HOME, as
+ * a child. It runs inside the throw-away machine of `node scripts/test.mjs`,
+ * where systemd is PID 1 (so /run/systemd/system exists and nothing needs
+ * mounting); anywhere else the setup fails and says how to run the tests.
+ * The other scopes (system, `{ user }` through user@UID.service) are tested
+ * against the machine's own managers in machine.test.ts.
  *
  * The manager cannot outlive the run: it gets SIGKILL when this process dies
  * (setpriv --pdeathsig), on process exit, and in teardown (SIGTERM, bounded
@@ -17,8 +19,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
 
 export interface ManagerFixture {
-  /** Why the real-manager tests skip; undefined when the manager runs. */
-  skip?: string;
   home: string;
   runtimeDir: string;
   pid: number;
@@ -33,15 +33,12 @@ declare module 'vitest' {
 const SYSTEMD = '/lib/systemd/systemd';
 const READY_WITHIN_MS = 20_000;
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: a systemd user manager needs a tmpfs on /run/systemd';
-  if (process.env.UNWIND_IN_NAMESPACE !== '1') {
-    return 'not inside the private mount namespace (UNWIND_IN_NAMESPACE != 1), so nothing is mounted on the host; run `node scripts/test.mjs` or `UNWIND_IN_NAMESPACE=1 unshare --mount --propagation private -- node node_modules/vitest/vitest.mjs run --project systemd`';
+/** Why the manager cannot start here, or undefined. */
+function missing(): string | undefined {
+  if (process.env.UNWIND_IN_MACHINE !== '1' || !fs.existsSync('/run/systemd/system')) {
+    return 'the systemd tests run inside the throw-away machine (systemd as PID 1): run `node scripts/test.mjs --project systemd` as root';
   }
   if (!fs.existsSync(SYSTEMD)) return `${SYSTEMD} not found`;
-  // Mount over it, never create it: /run may be the root filesystem here.
-  if (!fs.existsSync('/run/systemd')) return '/run/systemd does not exist to mount a tmpfs on';
-  if (spawnSync('systemctl', ['--version'], { stdio: 'ignore' }).status !== 0) return 'systemctl not found';
   return undefined;
 }
 
@@ -50,13 +47,9 @@ function run(argv: string[], env?: NodeJS.ProcessEnv, timeout = 10_000) {
   return spawnSync(cmd, args, { env, timeout, encoding: 'utf8' });
 }
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  const reason = skipReason();
-  if (reason) {
-    console.warn(`systemd user manager tests skip: ${reason}`);
-    project.provide('systemdManager', { skip: reason, home: '', runtimeDir: '', pid: 0 });
-    return undefined;
-  }
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const reason = missing();
+  if (reason) throw new Error(reason);
 
   const base = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-'));
   const home = join(base, 'home');
@@ -65,7 +58,6 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   fs.mkdirSync(runtimeDir, { mode: 0o700 });
   const log = join(base, 'manager.log');
 
-  let mounted = false;
   let child: ChildProcess | undefined;
   const killHard = () => {
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
@@ -89,18 +81,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
         await Promise.race([exited, sleep(2000)]);
       }
     }
-    if (mounted) {
-      const res = run(['umount', '/run/systemd']);
-      if (res.status !== 0) run(['umount', '-l', '/run/systemd']);
-    }
     fs.rmSync(base, { recursive: true, force: true });
   };
 
   try {
-    const m = run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=16m', 'tmpfs', '/run/systemd']);
-    if (m.status !== 0) throw new Error(`mount tmpfs on /run/systemd failed: ${m.stderr}`);
-    mounted = true;
-    fs.mkdirSync('/run/systemd/system', { recursive: true });
 
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, XDG_RUNTIME_DIR: runtimeDir, LANG: 'C.UTF-8' };
     const out = fs.openSync(log, 'a');

@@ -4,9 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Step } from '@unwind/core';
 import { failingStep } from '@unwind/core/testing';
 import { disable, enable, installUnit, isActive, mask, restart, start, stop, unitState } from '../src/index.js';
-import { placeUnit, purgeUnit, skipReason, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
+import { placeUnit, purgeUnit, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
 
-const skip = skipReason();
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function tx(...steps: Array<Step<any, any, any>>) {
@@ -15,7 +14,7 @@ function tx(...steps: Array<Step<any, any, any>>) {
   return t.run();
 }
 
-describe.skipIf(skip)('against a real systemd user manager', () => {
+describe('against a real systemd user manager', () => {
   const units: string[] = [];
   const fresh = (prefix: string) => {
     const u = uniqueUnit(prefix);
