@@ -1,9 +1,10 @@
 /**
- * `startUserManager` starts user@UID.service on the system manager, which
- * does not exist here (no systemd as PID 1), so these tests drive it through
- * a recording command runner that plays the system manager: they pin the
- * argv, the environment, the timeouts and the order of the calls, and run
- * the conformance suite against the simulated state.
+ * The exact argv, environment, timeouts and order of the calls of
+ * `startUserManager` and of the `{ user }` scope, pinned through a recording
+ * command runner; and the failures of the system manager that cannot be
+ * provoked on demand (a start or stop that fails). The real behaviour, and
+ * the conformance suite, run against the machine's real managers in
+ * machine.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { CommandFailedError, memoryJournal, transaction, type CommandResult, type CommandRunner, type CommandSpec } from '@unwind/core';
@@ -45,7 +46,7 @@ function fakeSystem(initiallyActive = false): Fake {
   return { exec, calls, state };
 }
 
-describe('startUserManager (recorded: needs a system manager as PID 1)', () => {
+describe('startUserManager (recorded argv and injected manager failures)', () => {
   it('looks the user up, starts user@UID.service with the timeout, then waits for the manager with is-system-running --wait', async () => {
     const fake = fakeSystem();
     const tx = transaction('start manager', { journal: memoryJournal(), handleSignals: false, exec: fake.exec });
@@ -118,15 +119,6 @@ describe('startUserManager (recorded: needs a system manager as PID 1)', () => {
     expect(outcome.steps[0]?.error?.name).toBe('UserNotFoundError');
     expect(fake.calls.map((c) => c.argv[0])).toEqual(['getent']);
   });
-});
-
-let shared: Fake = fakeSystem();
-conformanceSuite(startUserManager, {
-  exec: (spec) => shared.exec(spec),
-  setup: async () => {
-    shared = fakeSystem();
-    return { args: { user: 'alice' }, state: async () => ({ ...shared.state }), cleanup: async () => {} };
-  },
 });
 
 describe('other users and the own user manager: argv and environment', () => {
