@@ -12,7 +12,8 @@ const shared = {
   // p-retry is ESM-only; bundling it keeps the CommonJS build loadable everywhere.
   // It is therefore a devDependency only: bundled, never also installed.
   noExternal: ['p-retry'],
-  external: ['vitest'],
+  // esbuild bundles crash-test children when it is installed (testing/child-bundle.ts); never shipped inside.
+  external: ['vitest', 'esbuild'],
 } as const;
 
 export default defineConfig([
