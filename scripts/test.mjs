@@ -77,9 +77,20 @@ for (const reason of ignored) console.warn(`unwind: accepted because UNWIND_TEST
 for (const failure of failures) console.error(`unwind: FAILED: ${failure}`);
 process.exit(failures.length ? 1 : (status ?? 1));
 
-/** Boots the machine, runs vitest inside it, stops it, and checks the host. Returns vitest's exit status. */
+/**
+ * Boots the machine, runs vitest inside it, stops it, and checks the host.
+ * Returns vitest's exit status, or undefined when no machine could boot (the
+ * reason is among the failures: a missing systemd is a red run, never a
+ * smaller one).
+ */
 async function runInMachine() {
-  const { bootMachine } = await tsImport(pathToFileURL(join(repository, 'packages/core/src/testing/machine.ts')).href, import.meta.url);
+  const { bootMachine, cannotBootMachine } = await tsImport(pathToFileURL(join(repository, 'packages/core/src/testing/machine.ts')).href, import.meta.url);
+  const systemd = process.env.UNWIND_MACHINE_SYSTEMD || '/lib/systemd/systemd';
+  const cannot = cannotBootMachine(systemd);
+  if (cannot) {
+    failures.push(`cannot boot the throw-away machine every test runs in: ${cannot}`);
+    return undefined;
+  }
   // Marks every host process this run starts, to find any still alive at the end.
   const marker = `UNWIND_TEST_RUN=${randomBytes(8).toString('hex')}`;
   process.env[marker.split('=')[0]] = marker.split('=')[1];
@@ -92,12 +103,12 @@ async function runInMachine() {
     machine = await bootMachine({
       name: 'unwind-test',
       bind: [repository, reportDirectory],
-      ...(process.env.UNWIND_MACHINE_SYSTEMD ? { systemd: process.env.UNWIND_MACHINE_SYSTEMD } : {}),
+      systemd,
       ...(process.env.UNWIND_MACHINE_CONSOLE ? { consoleLog: process.env.UNWIND_MACHINE_CONSOLE } : {}),
     });
   } catch (error) {
     failures.push(`${error.message}${error.context?.console ? `\n--- machine console ---\n${error.context.console}` : ''}`);
-    return 1;
+    return undefined;
   }
   console.log(`unwind tests: machine booted (${machine.bootState}) in ${Date.now() - started} ms; running every test inside it`);
 
