@@ -6,4 +6,5 @@ export default [
   'packages/*/vitest.config.ts',
   'examples/*/vitest.config.ts',
   'security/vitest.config.ts',
+  'vitest.machine.config.ts',
 ];

@@ -135,7 +135,8 @@ esac
       fs.writeFileSync(join(desiredDir, `${name}.service`), content);
     },
     undesire: (name) => fs.rmSync(join(desiredDir, `${name}.service`), { force: true }),
-    sh: async (tool, ...args) => (await runCommand({ argv: [tool, '-P', prefix, ...args], timeoutMs: 15_000 })).stdout,
+    // useradd -P still writes the running system's lastlog and faillog unless -l says not to.
+    sh: async (tool, ...args) => (await runCommand({ argv: [tool, '-P', prefix, ...(tool === 'useradd' ? ['-l'] : []), ...args], timeoutMs: 15_000 })).stdout,
     state: async (containers) => {
       const units: Record<string, unknown> = {};
       for (const name of containers) {

@@ -133,7 +133,8 @@ export function createSandbox(root: string, options: { user: string; app: string
   fs.mkdirSync(sb.lingerDir, { recursive: true });
   const uid = options.uid ?? freeUid();
   const home = join('/home', options.user);
-  execFileSync('useradd', ['-P', root, '-m', '-d', home, '-u', String(uid), '-s', '/bin/sh', options.user], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // -l: with -P, useradd would still write this machine's own lastlog and faillog.
+  execFileSync('useradd', ['-P', root, '-l', '-m', '-d', home, '-u', String(uid), '-s', '/bin/sh', options.user], { stdio: ['ignore', 'ignore', 'pipe'] });
   const gid = fs.statSync(join(root, home)).gid;
   const config = join(root, home, '.config');
   fs.mkdirSync(config, { recursive: true });

@@ -9,8 +9,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Step } from '@unwind/core';
-import { conformanceSuite, failingStep } from '@unwind/core/testing';
+import { conformanceSuite, failingStep, notInsideMachine } from '@unwind/core/testing';
 import { disableLinger, enableLinger, isLingering } from '../src/index.js';
+
+const outside = notInsideMachine();
+if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
 
 function sh(argv: string[], ok: number[] = [0]): string {
   const [program, ...args] = argv as [string, ...string[]];
@@ -49,6 +52,17 @@ function lingerState(name: string) {
   return { file: fs.existsSync(`/var/lib/systemd/linger/${name}`), logind: sh(['loginctl', 'show-user', '-p', 'Linger', '--value', name], [0, 1]) };
 }
 
+/** The first value of `read` that `done` accepts within `withinMs`, or the last one read. */
+async function settled<T>(read: () => T, done: (value: T) => boolean, withinMs = 10_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  let value = read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    value = read();
+  }
+  return value;
+}
+
 describe('linger through real loginctl and logind', () => {
   it('enableLinger makes logind start the user manager; a rollback turns linger off again', async () => {
     const { name, uid } = machineUser();
@@ -58,7 +72,8 @@ describe('linger through real loginctl and logind', () => {
     expect(fs.existsSync(`/var/lib/systemd/linger/${name}`)).toBe(false);
 
     expect((await run(enableLinger({ user: name }))).status).toBe('committed');
-    expect(lingerState(name)).toEqual({ file: true, logind: 'yes' });
+    // logind answers for the user once it has taken the new linger flag in (at once, or a moment later on a loaded machine).
+    expect(await settled(() => lingerState(name), (state) => state.logind === 'yes')).toEqual({ file: true, logind: 'yes' });
     sh(['systemctl', '--user', `--machine=${name}@`, 'is-system-running', '--wait'], [0, 1]);
     expect(sh(['systemctl', 'is-active', `user@${uid}.service`], [0, 3])).toBe('active');
 

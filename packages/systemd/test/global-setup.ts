@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
+import { notInsideMachine } from '../../core/src/testing/machine.js';
 
 export interface ManagerFixture {
   home: string;
@@ -35,9 +36,8 @@ const READY_WITHIN_MS = 20_000;
 
 /** Why the manager cannot start here, or undefined. */
 function missing(): string | undefined {
-  if (process.env.UNWIND_IN_MACHINE !== '1' || !fs.existsSync('/run/systemd/system')) {
-    return 'the systemd tests run inside the throw-away machine (systemd as PID 1): run `node scripts/test.mjs --project systemd` as root';
-  }
+  const outside = notInsideMachine();
+  if (outside) return `the systemd tests run inside the throw-away machine (systemd as PID 1): ${outside}`;
   if (!fs.existsSync(SYSTEMD)) return `${SYSTEMD} not found`;
   return undefined;
 }

@@ -49,7 +49,8 @@ export function prefixRoot(): PrefixRoot {
       home: treeState(join(root, 'home')),
       linger: treeState(lingerDir),
     }),
-    sh: (tool, ...args) => execFileSync(tool, ['-P', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    // useradd -P still writes the running system's lastlog and faillog unless -l says not to.
+    sh: (tool, ...args) => execFileSync(tool, ['-P', root, ...(tool === 'useradd' ? ['-l'] : []), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
   };
 }

@@ -11,8 +11,11 @@ import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Step } from '@unwind/core';
-import { failingStep } from '@unwind/core/testing';
+import { failingStep, notInsideMachine } from '@unwind/core/testing';
 import { removeUser } from '../src/index.js';
+
+const outside = notInsideMachine();
+if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
 
 function sh(argv: string[], ok: number[] = [0]): string {
   const [program, ...args] = argv as [string, ...string[]];

@@ -18,6 +18,8 @@ import { machineInitScript } from './machine-init.js';
 
 /** The glibc SIGRTMIN is 34; systemd powers off on SIGRTMIN+4 (SIGTERM would re-execute it). */
 const SIGNAL_POWER_OFF = 34 + 4;
+/** The `container=` value the machine's init script gives systemd (machine-init.ts), which systemd writes to /run/systemd/container. */
+const MACHINE_CONTAINER = 'unwind-machine';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
@@ -148,6 +150,34 @@ export function cannotBootMachine(systemd = '/lib/systemd/systemd'): string | fa
     if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) return `${tool} (util-linux) not found`;
   }
   if (!fs.existsSync(systemd)) return `${systemd} not found (Debian package systemd)`;
+  return false;
+}
+
+/**
+ * Why this process is not inside a throw-away machine booted by
+ * {@link bootMachine}, or false when it is. A test that changes the machine
+ * it runs on (real users in /etc/passwd, system units, linger) calls it first
+ * and fails with the reason anywhere else: on any other system it would
+ * change that system. The machine's systemd records its container name in
+ * /run/systemd/container; the test runner marks its processes with
+ * UNWIND_IN_MACHINE=1.
+ *
+ * @example
+ * ```ts
+ * const outside = notInsideMachine();
+ * if (outside) throw new Error(`these tests create real users: ${outside}`);
+ * ```
+ */
+export function notInsideMachine(): string | false {
+  const how = 'run the tests with `node scripts/test.mjs` as root, which boots one';
+  if (process.env.UNWIND_IN_MACHINE !== '1') return `not inside the throw-away machine (UNWIND_IN_MACHINE is not 1): ${how}`;
+  let container = '';
+  try {
+    container = fs.readFileSync('/run/systemd/container', 'utf8').trim();
+  } catch {
+    // no systemd-managed container at all
+  }
+  if (container !== MACHINE_CONTAINER) return `UNWIND_IN_MACHINE is set, but this is not a throw-away machine (/run/systemd/container says ${JSON.stringify(container)}, not ${JSON.stringify(MACHINE_CONTAINER)}): ${how}`;
   return false;
 }
 
