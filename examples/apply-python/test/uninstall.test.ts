@@ -2,10 +2,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { skipReason, sysctl } from '../../../packages/systemd/test/fixture.js';
+import { sysctl } from '../../../packages/systemd/test/fixture.js';
 import { UNWIND, createSandbox, journalRecords, runProgram, type Sandbox } from '../../apply-shell/test/sandbox.js';
 
-const skip = skipReason();
 const INSTALL = join(import.meta.dirname, '../../apply-shell/install.sh');
 const UNINSTALL = join(import.meta.dirname, '../uninstall.py');
 let sandbox: Sandbox | undefined;
@@ -14,7 +13,7 @@ afterEach(async () => {
   sandbox = undefined;
 });
 
-if (!skip && spawnSync('python3', ['--version']).status !== 0) throw new Error('python3 is missing: .ci/run installs it on CI (Debian package python3)');
+if (spawnSync('python3', ['--version']).status !== 0) throw new Error('python3 is missing: .ci/run installs it on CI (Debian package python3)');
 
 /** A sandbox with the service installed by install.sh, and its state then. */
 async function installed(): Promise<{ sb: Sandbox; afterInstall: unknown }> {
@@ -24,7 +23,7 @@ async function installed(): Promise<{ sb: Sandbox; afterInstall: unknown }> {
   return { sb, afterInstall: await sb.state() };
 }
 
-describe.skipIf(skip)('examples/apply-python/uninstall.py through unwind apply --json', () => {
+describe('examples/apply-python/uninstall.py through unwind apply --json', () => {
   it('removes the service, its unit, config and account, and prints each step from the JSON outcome: exit 0', async () => {
     const { sb } = await installed();
     const r = await runProgram(['python3', UNINSTALL, sb.name], sb.env());

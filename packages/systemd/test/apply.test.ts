@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleTransactions } from '../../cli/test/fixtures/apply-samples.js';
-import { purgeUnit, skipReason, sysctl, uniqueUnit, userManager } from './fixture.js';
+import { purgeUnit, sysctl, uniqueUnit, userManager } from './fixture.js';
 
-const skip = skipReason();
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const BIN = join(repoRoot, 'packages/cli/dist/bin.js');
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -16,7 +15,7 @@ afterEach(async () => {
 
 // `unwind apply` runs the systemd kinds from a data file exactly as a program
 // would: here against the sandbox user manager (scope user, its home and runtime dir).
-describe.skipIf(skip)('every systemd kind runs through unwind apply (a real systemd user manager)', () => {
+describe('every systemd kind runs through unwind apply (a real systemd user manager)', () => {
   it('install, reload, enable, start, restart, stop, disable, mask: committed, and the manager saw each change', async () => {
     if (!fs.existsSync(BIN)) throw new Error(`${BIN} is not built: run the build first`);
     const unit = uniqueUnit('apply');
