@@ -38,7 +38,9 @@ def transaction(name):
         "steps": [
             {"kind": "systemd.stop", "args": {**manager, "unit": unit}},
             {"kind": "systemd.disable", "args": {**manager, "unit": unit}},
-            {"kind": "files.remove", "args": {"paths": [f"{unit_dir}/{unit}", os.environ.get("CONFIG_DIR", f"/etc/{name}")]}},
+            # allowCopy: on overlayfs (containers) a file reports another device than its
+            # directory, so staging by rename is refused; these files are small, copy them.
+            {"kind": "files.remove", "args": {"paths": [f"{unit_dir}/{unit}", os.environ.get("CONFIG_DIR", f"/etc/{name}")], "allowCopy": True}},
             {"kind": "systemd.daemonReload", "args": manager},
             {"kind": "users.removeUser", "args": {"name": name, "removeHome": False, **users}},
         ],
