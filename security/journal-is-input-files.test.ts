@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { recover } from '@unwind/core';
-import { kinds as filesKinds } from '@unwind/files';
-import { kinds as snapshotKinds } from '@unwind/snapshots';
+import { memoryJournal, recover, transaction } from '@unwind/core';
+import { treeState } from '@unwind/core/testing';
+import { kinds as filesKinds, remove } from '@unwind/files';
+import { create as createSnapshot, pin, prune, restore as restoreSnapshot, snapshot, kinds as snapshotKinds } from '@unwind/snapshots';
 import { craftFilesJournal, filesSandbox, type CraftedFileStep, type FilesSandbox } from './files-sandbox.js';
 
 // Crafted journals (valid checksums) for the files and snapshots kinds: a
@@ -86,4 +87,112 @@ describe('the journal is input: files and snapshots kinds', () => {
   it('snapshot whose store differs from its arguments\' store: refused', async () => {
     await recoverCrafted((s) => ({ type: 'snapshots.snapshot', args: { path: s.dir, store: join(s.dir, '..', 'snaps') }, before: { store: join(s.decoy, 'store'), id: '20261203T000000000Z-0badc0de', inJournal: false } }));
   });
+});
+
+describe('a snapshot store or staging directory someone else can change is refused (exit 4), existing ones too', () => {
+  const unsafe: Array<[string, (path: string, s: FilesSandbox) => void]> = [
+    ['group-writable', (path) => fs.chmodSync(path, 0o770)],
+    ['owned by another uid', (path) => fs.chownSync(path, 4242, 4242)],
+    ['a symlink to a private directory', (path, s) => {
+      fs.rmSync(path, { recursive: true, force: true });
+      fs.mkdirSync(join(s.decoy, 'real-store'), { mode: 0o700 });
+      fs.symlinkSync(join(s.decoy, 'real-store'), path);
+    }],
+  ];
+
+  for (const [name, spoil] of unsafe) {
+    it(`a snapshot store ${name}: create, restore, prune and pin refuse with UNSAFE_DIRECTORY; nothing changed`, async () => {
+      sb = filesSandbox();
+      const s = sb;
+      fs.writeFileSync(join(s.dir, 'a'), 'a\n');
+      const store = join(s.dir, '..', 'store');
+      const snap = await createSnapshot({ source: s.dir, store });
+      fs.writeFileSync(join(s.dir, 'a'), 'changed since\n');
+      if (name.startsWith('a symlink')) fs.renameSync(store, join(s.decoy, 'moved-store')); // the real one, out of the way
+      spoil(store, s);
+      const decoy = s.decoyState();
+      const tree = treeState(s.dir);
+      const storeState = treeState(store);
+      for (const attempt of [
+        () => createSnapshot({ source: s.dir, store }),
+        () => restoreSnapshot({ store, id: snap.id, path: s.dir }),
+        async () => prune(store, { keepLast: 0 }),
+        async () => pin(store, snap.id, 'someone'),
+      ]) {
+        await expect(attempt()).rejects.toMatchObject({ code: 'UNSAFE_DIRECTORY' });
+      }
+      // The snapshot step of a transaction: refused, the tree untouched.
+      const tx = transaction('snap', { journal: memoryJournal(), handleSignals: false });
+      tx.add(snapshot({ path: s.dir, store }));
+      const outcome = await tx.run();
+      expect(outcome.status).not.toBe('committed');
+      expect(JSON.stringify(outcome)).toContain('UNSAFE_DIRECTORY');
+      expect(treeState(s.dir)).toEqual(tree);
+      expect(treeState(store)).toEqual(storeState);
+      expect(s.decoyState()).toEqual(decoy);
+    });
+  }
+
+  for (const [name, spoil] of unsafe.slice(0, 2)) {
+    it(`remove staging in a location ${name}: refused with UNSAFE_DIRECTORY, nothing moved`, async () => {
+      sb = filesSandbox();
+      const s = sb;
+      const base = join(s.dir, 'stage-here');
+      fs.mkdirSync(base, { mode: 0o755 });
+      fs.writeFileSync(join(s.dir, 'old.log'), 'old\n');
+      spoil(base, s);
+      const decoy = s.decoyState();
+      const tree = treeState(s.dir);
+      const tx = transaction('remove', { journal: memoryJournal(), handleSignals: false });
+      tx.add(remove({ paths: [join(s.dir, 'old.log')], stagingDir: base }));
+      const outcome = await tx.run();
+      expect(outcome.status).toBe('rolled-back');
+      expect(outcome.steps[0]?.error?.code).toBe('UNSAFE_DIRECTORY');
+      expect(treeState(s.dir)).toEqual(tree);
+      expect(s.decoyState()).toEqual(decoy);
+    });
+  }
+});
+
+describe('a journaled blob that is not a regular file in its step\'s blob directory is refused before any undo acts', () => {
+  const blob = `before-${'cd'.repeat(16)}`;
+  const plants: Array<[string, (blobs: string, s: FilesSandbox) => void]> = [
+    ['a symlink to a secret outside', (blobs, s) => fs.symlinkSync(join(s.decoy, 'shadow'), join(blobs, blob))],
+    ['a directory', (blobs) => fs.mkdirSync(join(blobs, blob))],
+    ['missing', () => {}],
+    ['in a blob directory that is a symlink', (blobs, s) => {
+      fs.rmSync(blobs, { recursive: true });
+      fs.mkdirSync(join(s.decoy, 'blobs'));
+      fs.writeFileSync(join(s.decoy, 'blobs', blob), 'planted\n');
+      fs.symlinkSync(join(s.decoy, 'blobs'), blobs);
+    }],
+  ];
+  for (const [name, plant] of plants) {
+    it(`${name}: UNTRUSTED_JOURNAL; the later step's undo (a chmod) did not act either`, async () => {
+      sb = filesSandbox();
+      const s = sb;
+      const conf = join(s.dir, 'app.conf');
+      const key = join(s.dir, 'key');
+      fs.writeFileSync(conf, 'current\n');
+      fs.writeFileSync(key, 'k', { mode: 0o600 });
+      fs.chmodSync(key, 0o600);
+      const { directory } = craftFilesJournal(s.journal, [
+        { type: 'files.writeFile', args: { path: conf, content: 'current\n' }, before: { existed: true, temp: join(s.dir, `.app.conf.unwind-${'ef'.repeat(16)}`), mode: 0o644, uid: 0, gid: 0, size: 4, sha256: 'ab'.repeat(32), blob } },
+        // Valid on its own: undone first (newest first), it would put the key back to 0644.
+        { type: 'files.chmod', args: { path: key, mode: 0o600 }, before: { mode: 0o644 }, after: null },
+      ]);
+      const blobs = join(directory, 'blobs', '0');
+      fs.mkdirSync(blobs, { recursive: true, mode: 0o700 });
+      plant(blobs, s);
+      const decoy = s.decoyState();
+      const tree = treeState(s.dir);
+      const report = await recover({ root: s.journal, kinds: [...filesKinds] });
+      const t = report.transactions[0]!;
+      expect(t.result, t.error?.message).toBe('error');
+      expect(t.error?.code).toBe('UNTRUSTED_JOURNAL');
+      expect(fs.statSync(key).mode & 0o7777).toBe(0o600);
+      expect(treeState(s.dir)).toEqual(tree);
+      expect(s.decoyState()).toEqual(decoy);
+    });
+  }
 });

@@ -2,13 +2,14 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Step } from '@unwind/core';
-import { cannotMount, mountTmpfs } from '@unwind/core/testing';
+import { cannotMount, mountTmpfs, treeState } from '@unwind/core/testing';
 import { chmod, chown, ensureDir, remove, symlink, writeFile } from '@unwind/files';
 import { create, encodeManifest, readManifest, restore, snapshot } from '@unwind/snapshots';
 import { removeUser } from '@unwind/users';
 import { failingStep } from '@unwind/core/testing';
 import { accountsSandbox, DENY, machineHashes } from './accounts-sandbox.js';
 import { filesSandbox, type FilesSandbox } from './files-sandbox.js';
+import { fillParent, startSwapper, stepsInto, swapNow } from './parent-swap.js';
 
 // Paths never escape their tree: nonsense roots are refused before anything
 // is touched, and a tampered snapshot manifest (valid checksum) naming `..`
@@ -136,4 +137,104 @@ describe('a shadow lock file is never written or read through a planted symlink'
       }
     });
   }
+});
+
+/** A sandbox with P (inside) and its mirror (outside, part of the decoy), and the decoy's state before the case. */
+function swapSandbox() {
+  sb = filesSandbox();
+  const s = sb;
+  const p = join(s.dir, 'p');
+  const outside = join(s.decoy, 'mirror');
+  fillParent(p, 'inside');
+  fillParent(outside, 'outside');
+  fs.writeFileSync(join(s.dir, 'source'), 'copied\n', { mode: 0o600 });
+  return { s, p, outside, decoy: s.decoyState() };
+}
+
+describe('a parent directory swapped for a symlink between prepare and do (or during undo) is never followed', () => {
+  const acceptable = ['TARGET_CHANGED', 'SYMLINK_REFUSED', 'UNEXPECTED_FILE_TYPE', 'UNDO_CONFLICT'];
+
+  for (const [index, name] of stepsInto('/p', '/s', 0).map(([n], i) => [i, n] as const)) {
+    it(`${name}: swapped after prepare, refused before anything is touched; the outside mirror unchanged`, async () => {
+      const { s, p, outside, decoy } = swapSandbox();
+      const inside = treeState(p);
+      let restore: (() => void) | undefined;
+      const tx = transaction('swap', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
+      tx.on((e) => {
+        if (e.type === 'step:start' && e.step === 0) restore = swapNow(p, outside);
+        if (e.type === 'rollback:start') {
+          restore?.();
+          restore = undefined;
+        }
+      });
+      tx.add(stepsInto(p, join(s.dir, 'source'), 0)[index]![1]);
+      const outcome = await tx.run();
+      restore?.();
+      expect(outcome.status).toBe('rolled-back');
+      expect(acceptable).toContain(outcome.steps[0]?.error?.code);
+      expect(s.decoyState()).toEqual(decoy);
+      expect(treeState(p)).toEqual(inside);
+    });
+
+    it(`${name}: swapped when its undo starts, the undo is a conflict, never followed; the outside mirror unchanged`, async () => {
+      const { s, p, outside, decoy } = swapSandbox();
+      let restore: (() => void) | undefined;
+      const tx = transaction('swap', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
+      tx.on((e) => {
+        if (e.type === 'undo:start' && e.step === 0) restore = swapNow(p, outside);
+      });
+      tx.add(stepsInto(p, join(s.dir, 'source'), 0)[index]![1]);
+      tx.add(failingStep({ message: 'force the undo' }));
+      const outcome = await tx.run();
+      restore?.();
+      expect(outcome.status).toBe('rollback-failed');
+      expect(outcome.steps[0]?.undo?.error?.code).toBe('UNDO_CONFLICT');
+      expect(s.decoyState()).toEqual(decoy);
+    });
+  }
+
+  const ITERATIONS = Number(process.env.UNWIND_RACE_ITERATIONS ?? 300);
+  it(`a separate process swapping the parent in a loop while the steps run and roll back: ${ITERATIONS} iterations, nothing outside ever changes`, async () => {
+    sb = filesSandbox();
+    const s = sb;
+    const p = join(s.dir, 'p');
+    const outside = join(s.decoy, 'mirror');
+    fillParent(outside, 'outside');
+    fs.writeFileSync(join(s.dir, 'source'), 'copied\n', { mode: 0o600 });
+    const decoy = s.decoyState();
+    const swapper = startSwapper(p, outside, join(s.dir, 'swapper'));
+    const seen: Record<string, number> = {};
+    let swaps = 0;
+    try {
+      for (let i = 0; i < ITERATIONS; i++) {
+        fs.rmSync(p, { recursive: true, force: true });
+        fillParent(p, 'inside');
+        const steps = stepsInto(p, join(s.dir, 'source'), i);
+        const [name, step] = steps[i % steps.length]!;
+        let went = false;
+        const tx = transaction('race', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
+        tx.on((e) => {
+          if (e.type !== 'step:start' || e.step !== 0) return;
+          went = true;
+          swapper.go(i); // returns once the first swap is in place: do races the loop from there
+        });
+        tx.add(step);
+        if (i % 2 === 1) tx.add(failingStep({ message: 'force the undo' }));
+        const outcome = await tx.run();
+        if (went) swaps += await swapper.stop(i);
+        const codes = [outcome.steps[0]?.error?.code, outcome.steps[0]?.undo?.error?.code].filter(Boolean).join('+');
+        const key = `${outcome.status}${codes ? ` (${codes})` : ''}`;
+        seen[key] = (seen[key] ?? 0) + 1;
+        expect(['committed', 'rolled-back', 'rollback-failed'], `iteration ${i} (${name}): ${key}`).toContain(outcome.status);
+        expect(s.decoyState(), `iteration ${i} (${name}): ${key}`).toEqual(decoy);
+      }
+    } finally {
+      swapper.child.kill('SIGKILL');
+    }
+    console.log(`parent swap race: ${ITERATIONS} iterations, ${swaps} swaps, outcomes`, seen);
+    // The race was really run: the loop swapped, and some steps met a swapped parent and refused.
+    expect(swaps).toBeGreaterThan(ITERATIONS);
+    const refused = Object.entries(seen).filter(([key]) => acceptable.some((code) => key.includes(code))).reduce((n, [, count]) => n + count, 0);
+    expect(refused).toBeGreaterThan(0);
+  }, 300_000);
 });

@@ -20,6 +20,7 @@ export type { FileJournalOptions } from './journal/file-journal.js';
 export { memoryJournal } from './journal/memory-journal.js';
 export type { Journal, TransactionJournal, Retention } from './journal/journal.js';
 export type { BlobStore } from './journal/blobs.js';
+export { checkJournaledBlob } from './journal/blobs.js';
 export { readJournalFile, parseJournal } from './journal/read.js';
 export type { JournalContents } from './journal/read.js';
 export { analyzeRecords, listTransactions } from './journal/inspect.js';

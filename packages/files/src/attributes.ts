@@ -2,13 +2,14 @@ import * as fs from 'node:fs';
 import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind/core';
 import { SymlinkRefusedError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
+import { checkSameEntry, identityOfDescriptor, type Identity, type Phase } from './directory-handle.js';
 
 /**
  * Changes mode or owner through a descriptor opened with O_NOFOLLOW, so a
  * symlink swapped in at the path is refused instead of redirecting the change
  * to whatever it points at. The change is fsynced before returning.
  */
-export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => T): T {
+export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -17,6 +18,8 @@ export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => 
     throw error;
   }
   try {
+    // The very file prepare looked at: a parent swapped for a symlink since leads to another inode, refused untouched.
+    if (expected?.identity) checkSameEntry(`/proc/self/fd/${fd}`, path, expected.identity, expected.phase, identityOfDescriptor(fd));
     const result = fn(fd, fs.fstatSync(fd));
     syncDescriptor(fd, path);
     return result;

@@ -3,6 +3,7 @@ import * as t from 'io-ts';
 import { UndoConflictError, VerificationError, defineStep } from '@unwind/core';
 import { statNoFollow, validateTarget, withNoFollow } from './attributes.js';
 import { checkSignal, lstatOrUndefined } from './fsutil.js';
+import { Identity, optionalIdentity } from './directory-handle.js';
 import { validateModeAndOwner } from './replace.js';
 
 /**
@@ -20,16 +21,16 @@ export const chmod = defineStep({
   type: 'files.chmod',
   package: '@unwind/files',
   args: t.type({ path: t.string, mode: t.number }),
-  before: t.type({ mode: t.number }),
+  before: t.intersection([t.type({ mode: t.number }), t.partial({ /** The file prepare looked at: do and undo change only that one. */ entry: Identity })]),
   validate: (a) => {
     validateTarget(a.path);
     validateModeAndOwner(a);
   },
   describe: (a) => `chmod ${a.mode.toString(8)} ${a.path}`,
-  prepare: async (a) => ({ mode: statNoFollow(a.path).mode }),
-  do: async (a, _before, ctx) => {
+  prepare: async (a) => ({ mode: statNoFollow(a.path).mode, ...optionalIdentity(a.path) }),
+  do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
-    withNoFollow(a.path, (fd) => fs.fchmodSync(fd, a.mode));
+    withNoFollow(a.path, (fd) => fs.fchmodSync(fd, a.mode), { identity: before.entry, phase: 'do' });
   },
   verify: async (a) => {
     const mode = statNoFollow(a.path).mode;
@@ -44,7 +45,7 @@ export const chmod = defineStep({
       if (mode === before.mode) return;
       if (mode !== a.mode) throw new UndoConflictError(a.path, `mode ${a.mode.toString(8)}`, `mode ${mode.toString(8)}`, { path: a.path });
       fs.fchmodSync(fd, before.mode);
-    });
+    }, { identity: before.entry, phase: 'undo' });
   },
   verifyUndo: async (a, before) => {
     const mode = statNoFollow(a.path).mode;

@@ -3,6 +3,7 @@ import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep } from '@unwind/core';
 import { statNoFollow, validateTarget, withNoFollow } from './attributes.js';
 import { checkSignal, lstatOrUndefined } from './fsutil.js';
+import { Identity, optionalIdentity } from './directory-handle.js';
 import { validateModeAndOwner } from './replace.js';
 
 /**
@@ -21,22 +22,22 @@ export const chown = defineStep({
   type: 'files.chown',
   package: '@unwind/files',
   args: t.intersection([t.type({ path: t.string }), t.partial({ uid: t.number, gid: t.number })]),
-  before: t.type({ uid: t.number, gid: t.number, mode: t.number }),
+  before: t.intersection([t.type({ uid: t.number, gid: t.number, mode: t.number }), t.partial({ /** The file prepare looked at: do and undo change only that one. */ entry: Identity })]),
   validate: (a) => {
     validateTarget(a.path);
     if (a.uid === undefined && a.gid === undefined) throw new InvalidInputError(`chown of ${a.path} needs uid or gid`, { path: a.path });
     validateModeAndOwner(a);
   },
   describe: (a) => `chown ${a.uid ?? ''}:${a.gid ?? ''} ${a.path}`,
-  prepare: async (a) => statNoFollow(a.path),
-  do: async (a, _before, ctx) => {
+  prepare: async (a) => ({ ...statNoFollow(a.path), ...optionalIdentity(a.path) }),
+  do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
     withNoFollow(a.path, (fd, st) => {
       const mode = st.mode & 0o7777;
       fs.fchownSync(fd, a.uid ?? st.uid, a.gid ?? st.gid);
       // chown clears set-id bits on files; what the caller asked for is the owner only
       if ((fs.fstatSync(fd).mode & 0o7777) !== mode) fs.fchmodSync(fd, mode);
-    });
+    }, { identity: before.entry, phase: 'do' });
   },
   verify: async (a) => {
     const st = statNoFollow(a.path);
@@ -56,7 +57,7 @@ export const chown = defineStep({
       }
       fs.fchownSync(fd, before.uid, before.gid);
       if ((fs.fstatSync(fd).mode & 0o7777) !== before.mode) fs.fchmodSync(fd, before.mode);
-    });
+    }, { identity: before.entry, phase: 'undo' });
   },
   verifyUndo: async (a, before) => {
     const st = statNoFollow(a.path);

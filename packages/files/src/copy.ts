@@ -48,7 +48,7 @@ export const copy = defineStep({
     validateAbsolutePath(a.source, { what: 'source' });
     validateReplace(a.path, a);
   },
-  validateJournaled: (a, before) => validateJournaledReplace(a.path, before, 'files.copy'),
+  validateJournaled: (a, before, _after, where) => validateJournaledReplace(a.path, before, 'files.copy', where),
   describe: (a) => `copy ${a.source} to ${a.path}${a.mode === undefined ? '' : ` (mode ${a.mode.toString(8)})`}`,
   prepare: async (a, ctx) => {
     readNoFollow(a.source); // fail up front if the source is missing, a symlink, or not a file

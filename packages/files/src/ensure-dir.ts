@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, defineStep, syncDirectory, syncFile, validateAbsolutePath } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, VerificationError, defineStep, syncDescriptor, syncDirectory, validateAbsolutePath } from '@unwind/core';
 import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 import { checkExactly } from './journal-checks.js';
 import { checkSignal, lstatOrUndefined, safeReadlink } from './fsutil.js';
 import { describeFound, validateModeAndOwner } from './replace.js';
+import { Identity, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 
 const EnsureDirArgs = t.intersection([
   t.type({ /** Absolute path of the directory. Missing parents are created (mode 0o755). */ path: t.string }),
@@ -22,12 +23,17 @@ const EnsureDirArgs = t.intersection([
  */
 export type EnsureDirArgs = t.TypeOf<typeof EnsureDirArgs>;
 
-const EnsureDirBefore = t.type({
+const EnsureDirBefore = t.intersection([t.type({
   /** Path components that were missing, top-down: exactly what undo removes. */
   missing: t.array(t.string),
   /** Mode and owner of the directory when it existed. */
   existing: t.union([t.null, t.type({ mode: t.number, uid: t.number, gid: t.number })]),
-});
+}), t.partial({
+  /** The existing directory the missing ones are made in (symlinks on its path resolved), as prepare found it. */
+  anchor: Identity,
+  /** The existing directory itself, as prepare found it. */
+  entry: Identity,
+})]);
 
 /**
  * Before-state of {@link ensureDir}: the components it will create, or the mode/owner of the existing directory.
@@ -85,29 +91,21 @@ export const ensureDir = defineStep({
       missing.unshift(path);
       path = dirname(path);
     }
-    if (missing.length > 0) return { missing, existing: null };
+    if (missing.length > 0) {
+      const anchor = fs.statSync(path, { bigint: true });
+      return { missing, existing: null, anchor: { dev: anchor.dev.toString(), ino: anchor.ino.toString() } };
+    }
     const st = fs.lstatSync(a.path);
-    return { missing, existing: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } };
+    return { missing, existing: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }, ...optionalIdentity(a.path) };
   },
   do: async (a, before, ctx) => {
-    for (const dir of before.missing) {
-      checkSignal(ctx.signal);
-      const leaf = dir === a.path;
-      try {
-        fs.mkdirSync(dir, { mode: 0o700 }); // private until mode and owner are final
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const st = fs.lstatSync(dir);
-        if (!st.isDirectory()) throw new UnexpectedFileTypeError(`${dir} appeared and is not a directory`, { path: dir });
-      }
-      if (leaf) applyAttributes(dir, a, 0o755);
-      else fs.chmodSync(dir, 0o755);
-      syncFile(dir);
-      syncDirectory(dirname(dir));
-    }
+    if (before.missing.length > 0) createMissing(a, before, ctx.signal);
     if (before.existing && (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined)) {
-      applyAttributes(a.path, a, undefined);
-      syncFile(a.path);
+      checkSignal(ctx.signal);
+      inDirectorySync(a.path, { expected: before.entry, phase: 'do', what: 'the directory' }, (dir) => {
+        applyAttributes(dir.fd, a, undefined);
+        syncDescriptor(dir.fd, a.path);
+      });
     }
   },
   verify: async (a) => {
@@ -117,22 +115,8 @@ export const ensureDir = defineStep({
     if ((a.uid !== undefined && st.uid !== a.uid) || (a.gid !== undefined && st.gid !== a.gid)) throw new VerificationError(`${a.path} is owned by ${st.uid}:${st.gid}`, { path: a.path });
   },
   undo: async (a, before) => {
-    if (before.existing) undoAttributes(a, before.existing);
-    for (const dir of [...before.missing].reverse()) {
-      const st = lstatOrUndefined(dir);
-      if (!st) continue;
-      // Compare-and-swap: only the empty directory this step created is removed.
-      if (!st.isDirectory()) throw new UndoConflictError(dir, 'the directory this step created', describeFound(dir, st), { path: dir });
-      try {
-        fs.rmdirSync(dir);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
-          throw new UndoConflictError(dir, 'the empty directory this step created', `a directory holding ${fs.readdirSync(dir).slice(0, 5).join(', ')}`, { path: dir });
-        }
-        throw error;
-      }
-      syncDirectory(dirname(dir));
-    }
+    if (before.existing) undoAttributes(a, before.existing, before.entry);
+    if (before.missing.length > 0) removeCreated(before);
   },
   verifyUndo: async (a, before) => {
     if (before.missing.length > 0 && lstatOrUndefined(before.missing[0]!)) throw new VerificationError(`${before.missing[0]} should not exist after undo`, { path: a.path });
@@ -144,24 +128,89 @@ export const ensureDir = defineStep({
   },
 });
 
-/** Puts an existing directory's mode and owner back, only while it has what this step set. */
-function undoAttributes(a: EnsureDirArgs, existing: { mode: number; uid: number; gid: number }): void {
-  const st = lstatOrUndefined(a.path);
-  const now = st?.isDirectory() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : undefined;
-  if (now && now.mode === existing.mode && now.uid === existing.uid && now.gid === existing.gid) return;
-  const set = { mode: a.mode ?? existing.mode, uid: a.uid ?? existing.uid, gid: a.gid ?? existing.gid };
-  const describe = (x: typeof set) => `a directory with mode ${x.mode.toString(8)} owner ${x.uid}:${x.gid}`;
-  if (!now || now.mode !== set.mode || now.uid !== set.uid || now.gid !== set.gid) {
-    throw new UndoConflictError(a.path, describe(set), now ? describe(now) : describeFound(a.path, st), { path: a.path });
-  }
-  fs.lchownSync(a.path, existing.uid, existing.gid);
-  fs.chmodSync(a.path, existing.mode);
-  syncFile(a.path);
+/**
+ * Makes the missing directories top-down, each one in the directory opened
+ * just before it (the first in the existing directory prepare found, compared
+ * by device and inode), and opens each new one with O_NOFOLLOW before its
+ * mode and owner are set through the descriptor: a component swapped for a
+ * symlink is refused, never followed, so a chmod never lands elsewhere.
+ */
+function createMissing(a: EnsureDirArgs, before: EnsureDirBefore, signal: AbortSignal): void {
+  const make = (dir: DirectoryHandle, i: number): void => {
+    const path = before.missing[i];
+    if (path === undefined) return;
+    checkSignal(signal);
+    const entry = dir.entry(basename(path));
+    try {
+      fs.mkdirSync(entry, { mode: 0o700 }); // private until mode and owner are final
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const st = fs.lstatSync(entry);
+      if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(entry));
+      if (!st.isDirectory()) throw new UnexpectedFileTypeError(`${path} appeared and is not a directory`, { path });
+    }
+    inDirectorySync(entry, { phase: 'do', what: 'the directory' }, (child) => {
+      if (path === a.path) applyAttributes(child.fd, a, 0o755);
+      else fs.fchmodSync(child.fd, 0o755);
+      syncDescriptor(child.fd, path);
+      syncDirectory(dir.self);
+      make(child, i + 1);
+    });
+  };
+  inDirectorySync(dirname(before.missing[0]!), { expected: before.anchor, phase: 'do', follow: true, what: 'the existing directory' }, (dir) => make(dir, 0));
 }
 
-function applyAttributes(path: string, a: EnsureDirArgs, defaultMode: number | undefined): void {
-  const st = fs.lstatSync(path);
-  if ((a.uid !== undefined && a.uid !== st.uid) || (a.gid !== undefined && a.gid !== st.gid)) fs.lchownSync(path, a.uid ?? st.uid, a.gid ?? st.gid);
+/**
+ * Removes the directories this step created, bottom-up, each through the
+ * directory above it (opened from the existing one prepare found, compared
+ * by inode). Compare-and-swap: only an empty directory is removed; anything
+ * else there is an UndoConflictError and stays.
+ */
+function removeCreated(before: EnsureDirBefore): void {
+  const anchor = dirname(before.missing[0]!);
+  if (!fs.existsSync(anchor)) return; // gone, and with it everything this step made below it
+  const remove = (dir: DirectoryHandle, i: number): void => {
+    const path = before.missing[i];
+    if (path === undefined) return;
+    const entry = dir.entry(basename(path));
+    const st = lstatOrUndefined(entry);
+    if (!st) return; // never made (nor anything below it), or already removed
+    if (!st.isDirectory()) throw new UndoConflictError(path, 'the directory this step created', describeFound(entry, st), { path });
+    inDirectorySync(entry, { phase: 'undo', what: 'the directory this step created' }, (child) => remove(child, i + 1));
+    try {
+      fs.rmdirSync(entry);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
+        throw new UndoConflictError(path, 'the empty directory this step created', `a directory holding ${fs.readdirSync(entry).slice(0, 5).join(', ')}`, { path });
+      }
+      throw error;
+    }
+    syncDirectory(dir.self);
+  };
+  inDirectorySync(anchor, { expected: before.anchor, phase: 'undo', follow: true, what: 'the existing directory' }, (dir) => remove(dir, 0));
+}
+
+/** Puts an existing directory's mode and owner back, through the directory opened with O_NOFOLLOW, only while it has what this step set. */
+function undoAttributes(a: EnsureDirArgs, existing: { mode: number; uid: number; gid: number }, identity: Identity | undefined): void {
+  const set = { mode: a.mode ?? existing.mode, uid: a.uid ?? existing.uid, gid: a.gid ?? existing.gid };
+  const describe = (x: typeof set) => `a directory with mode ${x.mode.toString(8)} owner ${x.uid}:${x.gid}`;
+  const st = lstatOrUndefined(a.path);
+  if (!st?.isDirectory()) throw new UndoConflictError(a.path, describe(set), describeFound(a.path, st), { path: a.path });
+  inDirectorySync(a.path, { expected: identity, phase: 'undo', what: 'the directory' }, (dir) => {
+    const now = fs.fstatSync(dir.fd);
+    const state = { mode: now.mode & 0o7777, uid: now.uid, gid: now.gid };
+    if (state.mode === existing.mode && state.uid === existing.uid && state.gid === existing.gid) return;
+    if (state.mode !== set.mode || state.uid !== set.uid || state.gid !== set.gid) throw new UndoConflictError(a.path, describe(set), describe(state), { path: a.path });
+    fs.fchownSync(dir.fd, existing.uid, existing.gid);
+    fs.fchmodSync(dir.fd, existing.mode);
+    syncDescriptor(dir.fd, a.path);
+  });
+}
+
+/** Sets owner, then mode (chown may clear set-id bits), through the directory's own descriptor. */
+function applyAttributes(fd: number, a: EnsureDirArgs, defaultMode: number | undefined): void {
+  const st = fs.fstatSync(fd);
+  if ((a.uid !== undefined && a.uid !== st.uid) || (a.gid !== undefined && a.gid !== st.gid)) fs.fchownSync(fd, a.uid ?? st.uid, a.gid ?? st.gid);
   const mode = a.mode ?? defaultMode;
-  if (mode !== undefined) fs.chmodSync(path, mode); // after chown, which may clear set-id bits
+  if (mode !== undefined) fs.fchmodSync(fd, mode);
 }

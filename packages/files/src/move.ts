@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
 import { CrossDeviceError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
+import { checkSameEntry, Identity, identityOf, inDirectorySync, type Phase } from './directory-handle.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
@@ -28,6 +29,8 @@ export const move = defineStep({
     t.type({ type: t.union([t.literal('file'), t.literal('dir'), t.literal('symlink'), t.literal('other')]) }),
     /** Device and inode (decimal) of what moves: a rename keeps them, so undo can tell it is still ours. */
     t.partial({ dev: t.string, ino: t.string }),
+    /** The directories of `from` and `to` as prepare found them: do and undo rename only between those very directories. */
+    t.partial({ fromParent: Identity, toParent: Identity }),
   ]),
   validate: (a) => {
     validateAbsolutePath(a.from, { what: 'from' });
@@ -50,32 +53,56 @@ export const move = defineStep({
     }
     const id = fs.lstatSync(a.from, { bigint: true });
     const type = st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const);
-    return { type, dev: id.dev.toString(), ino: id.ino.toString() };
+    const fromParent = fs.statSync(dirname(a.from), { bigint: true });
+    const toParent = identityOf(dirname(a.to))!; // a real directory: checked above
+    return { type, dev: id.dev.toString(), ino: id.ino.toString(), fromParent: { dev: fromParent.dev.toString(), ino: fromParent.ino.toString() }, toParent };
   },
-  do: async (a, _before, ctx) => {
+  do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
-    if (lstatOrUndefined(a.to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
-    renameDurably(a.from, a.to);
+    betweenDirectories(a, before, 'do', (from, to) => {
+      if (lstatOrUndefined(to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
+      checkSameEntry(from, a.from, entryIdentity(before), 'do');
+      renameDurably(from, to);
+    });
   },
   verify: async (a) => {
     if (lstatOrUndefined(a.from) || !lstatOrUndefined(a.to)) throw new VerificationError(`${a.from} was not moved to ${a.to}`, a);
   },
   undo: async (a, before) => {
-    const to = lstatOrUndefined(a.to);
-    const ours = to !== undefined && isSameEntry(a.to, before);
-    if (lstatOrUndefined(a.from)) {
-      if (!ours) return; // never moved (or already back)
-      throw new UndoConflictError(a.from, 'nothing (this step moved it to ' + a.to + ')', 'something new at the original place', { from: a.from, to: a.to });
-    }
-    // Compare-and-swap: only what this step moved (same device and inode) is moved back.
-    if (!ours) throw new UndoConflictError(a.to, `the ${before.type} this step moved there (inode ${before.ino ?? '?'})`, describeFound(a.to, to), { from: a.from, to: a.to });
-    renameDurably(a.to, a.from);
+    betweenDirectories(a, before, 'undo', (from, to) => {
+      const st = lstatOrUndefined(to);
+      const ours = st !== undefined && isSameEntry(to, before);
+      if (lstatOrUndefined(from)) {
+        if (!ours) return; // never moved (or already back)
+        throw new UndoConflictError(a.from, 'nothing (this step moved it to ' + a.to + ')', 'something new at the original place', { from: a.from, to: a.to });
+      }
+      // Compare-and-swap: only what this step moved (same device and inode) is moved back.
+      if (!ours) throw new UndoConflictError(a.to, `the ${before.type} this step moved there (inode ${before.ino ?? '?'})`, describeFound(to, st), { from: a.from, to: a.to });
+      renameDurably(to, from);
+    });
   },
   verifyUndo: async (a) => {
     if (!lstatOrUndefined(a.from) || lstatOrUndefined(a.to)) throw new VerificationError(`${a.to} was not moved back to ${a.from}`, a);
   },
   wouldChange: async (a) => fs.existsSync(a.from) || !fs.existsSync(a.to),
 });
+
+type MoveBefore = { type: string; dev?: string | undefined; ino?: string | undefined; fromParent?: Identity | undefined; toParent?: Identity | undefined };
+
+/**
+ * Runs `fn` with `from` and `to` named through their directories, opened and
+ * compared with what prepare found (device and inode at do, inode at undo):
+ * a directory swapped for a symlink since is refused, never followed.
+ */
+function betweenDirectories(a: { from: string; to: string }, before: MoveBefore, phase: Phase, fn: (from: string, to: string) => void): void {
+  inDirectorySync(dirname(a.from), { expected: before.fromParent, phase, follow: true, what: 'the directory of' }, (fromDir) =>
+    inDirectorySync(dirname(a.to), { expected: before.toParent, phase, what: 'the directory of' }, (toDir) => fn(fromDir.entry(basename(a.from)), toDir.entry(basename(a.to)))),
+  );
+}
+
+function entryIdentity(before: MoveBefore): Identity | undefined {
+  return before.dev !== undefined && before.ino !== undefined ? { dev: before.dev, ino: before.ino } : undefined;
+}
 
 /** Whether `path` is the entry this step moved: the same type and, when journaled, the same device and inode. */
 function isSameEntry(path: string, before: { type: string; dev?: string | undefined; ino?: string | undefined }): boolean {

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { CommandNotFoundError, InvalidInputError, UndoConflictError, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { describeFound } from './replace.js';
+import { checkSameEntry, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
@@ -33,15 +34,22 @@ const RemoveArgs = t.intersection([
  */
 export type RemoveArgs = t.TypeOf<typeof RemoveArgs>;
 
-const Entry = t.type({ original: t.string, staged: t.string, method: t.union([t.literal('rename'), t.literal('copy')]) });
-const RemoveBefore = t.type({
+const Entry = t.intersection([
+  t.type({ original: t.string, staged: t.string, method: t.union([t.literal('rename'), t.literal('copy')]) }),
+  /** What prepare found: the original's directory (symlinks on its path resolved) and the original itself. do moves only that entry out of that directory; undo puts it back only there. */
+  t.partial({ parent: Identity, entry: Identity }),
+]);
+const RemoveBefore = t.intersection([t.type({
   /** The private 0700 staging directory (made by `do`). */
   staging: t.string,
   /** What moves where, decided before anything moved. */
   entries: t.array(Entry),
   kept: t.array(t.string),
   missing: t.array(t.string),
-});
+}), t.partial({
+  /** The directory the staging directory is made in, as prepare found it (symlinks on its path resolved). */
+  base: Identity,
+})]);
 
 /**
  * Before-state of {@link remove}: the whole plan, journaled before anything moves.
@@ -152,7 +160,8 @@ export const remove = defineStep({
           reason: st.dev !== baseSt.dev ? `${original} is on device ${st.dev}, the staging directory ${base} on ${baseSt.dev}` : `${original} is under mount ${sourceMount}, the staging directory ${base} under ${stagingMount} (a rename cannot cross mounts)`,
         });
       }
-      return { original, staged: join(staging, String(i)), method: same ? 'rename' : 'copy' };
+      const parent = fs.statSync(dirname(original), { bigint: true });
+      return { original, staged: join(staging, String(i)), method: same ? 'rename' : 'copy', parent: { dev: parent.dev.toString(), ino: parent.ino.toString() }, ...optionalIdentity(original) };
     });
     if (crossing.length > 0 && !a.allowCopy) {
       throw new CrossDeviceError(
@@ -160,31 +169,42 @@ export const remove = defineStep({
         { staging: base, sources: crossing.map((c) => c.source), stagingDevice: baseSt.dev },
       );
     }
-    return { staging, entries, kept: plan.kept, missing: plan.missing };
+    const baseIdentity = fs.statSync(base, { bigint: true });
+    return { staging, entries, kept: plan.kept, missing: plan.missing, base: { dev: baseIdentity.dev.toString(), ino: baseIdentity.ino.toString() } };
   },
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
     if (before.entries.length === 0) return { moved: 0 };
-    makeStaging(before.staging);
-    const parents = new Set<string>();
-    let moved = 0;
-    for (const entry of before.entries) {
-      checkSignal(ctx.signal);
-      if (entry.method === 'rename') {
-        if (lstatOrUndefined(entry.staged) || !lstatOrUndefined(entry.original)) continue;
-        try {
-          fs.renameSync(entry.original, entry.staged);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-          throw new CrossDeviceError(`${entry.original} cannot be renamed into ${before.staging} (EXDEV); undo puts back what moved`, { source: entry.original, staging: before.staging });
+    // The staging directory is made in, and reached through, the directory prepare found; each original through its own.
+    return inDirectorySync(dirname(before.staging), { expected: before.base, phase: 'do', follow: true, what: 'the staging location' }, (base) => {
+      makeStaging(base, before.staging);
+      return inDirectorySync(base.entry(basename(before.staging)), { phase: 'do', what: 'the staging directory' }, (staging) => {
+        let moved = 0;
+        for (const entry of before.entries) {
+          checkSignal(ctx.signal);
+          // Only the entry prepare found, in the directory prepare found: a parent swapped for a
+          // symlink since is refused, so nothing outside the tree is ever staged (or deleted at commit).
+          const didMove = inDirectorySync(dirname(entry.original), { expected: entry.parent, phase: 'do', follow: true, what: 'the directory of' }, (dir) => {
+            const original = dir.entry(basename(entry.original));
+            const staged = staging.entry(basename(entry.staged));
+            if (lstatOrUndefined(staged) || !lstatOrUndefined(original)) return false;
+            checkSameEntry(original, entry.original, entry.entry, 'do');
+            if (entry.method === 'copy') return copyThenDelete(entry, original, staging);
+            try {
+              fs.renameSync(original, staged);
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+              throw new CrossDeviceError(`${entry.original} cannot be renamed into ${before.staging} (EXDEV); undo puts back what moved`, { source: entry.original, staging: before.staging });
+            }
+            syncDirectory(dir.self);
+            return true;
+          });
+          if (didMove) moved++;
         }
-      } else if (!copyThenDelete(entry)) continue;
-      parents.add(dirname(entry.original));
-      moved++;
-    }
-    syncDirectory(before.staging);
-    for (const dir of parents) syncDirectory(dir);
-    return { moved };
+        syncDirectory(staging.self);
+        return { moved };
+      });
+    });
   },
   verify: async (a, before) => {
     const left = before.entries.filter((e) => lstatOrUndefined(e.original) && !lstatOrUndefined(e.staged));
@@ -203,31 +223,50 @@ export const remove = defineStep({
 });
 
 /** Creates the private staging directory, or accepts our own from an earlier attempt. */
-function makeStaging(staging: string): void {
+function makeStaging(base: DirectoryHandle, staging: string): void {
+  const entry = base.entry(basename(staging));
   try {
-    fs.mkdirSync(staging, { mode: 0o700 });
+    fs.mkdirSync(entry, { mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const st = fs.lstatSync(staging);
+    const st = fs.lstatSync(entry);
     if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== (process.getuid?.() ?? 0)) {
       throw new UnexpectedFileTypeError(`${staging} exists and is not this step's staging directory; refusing to use it`, { path: staging });
     }
   }
-  fs.chmodSync(staging, 0o700);
-  syncDirectory(dirname(staging));
+  inDirectorySync(entry, { phase: 'do', what: 'the staging directory' }, (dir) => fs.fchmodSync(dir.fd, 0o700));
+  syncDirectory(base.self);
+  // The StrictModes rule: commit deletes everything in here, so only we may be able to change it or any directory above it.
+  assertPrivateDirectory(staging, 'staging directory');
 }
 
-/** Copy (synced), mark complete (synced), then delete the original. False when there was nothing to move. */
-function copyThenDelete(entry: RemoveEntry): boolean {
-  if (!lstatOrUndefined(copied(entry))) {
-    if (!lstatOrUndefined(entry.original)) return false;
-    removeTree(entry.staged); // a partial copy from an interrupted attempt
-    copyTree(entry.original, entry.staged);
-    syncDirectory(dirname(entry.staged));
-    writeNewFileDurably(copied(entry), entry.original);
+/** Copy (synced), mark complete (synced), then delete the original (named through its open directory). False when there was nothing to move. */
+function copyThenDelete(entry: RemoveEntry, original: string, staging: DirectoryHandle): boolean {
+  const staged = staging.entry(basename(entry.staged));
+  const marker = staging.entry(basename(copied(entry)));
+  if (!lstatOrUndefined(marker)) {
+    if (!lstatOrUndefined(original)) return false;
+    removeTree(staged); // a partial copy from an interrupted attempt
+    copyTree(original, staged);
+    syncDirectory(staging.self);
+    writeNewFileDurably(marker, entry.original);
   }
-  removeTree(entry.original);
+  removeTree(original);
   return true;
+}
+
+/**
+ * Runs `fn` with the staging directory opened through the directory prepare
+ * found it in (compared by inode: a swapped parent is an UndoConflictError),
+ * or with `undefined` when there is no staging directory.
+ */
+function inStaging<T>(before: RemoveBefore, fn: (base: DirectoryHandle, staging: DirectoryHandle | undefined) => T): T | undefined {
+  if (!fs.existsSync(dirname(before.staging))) return undefined;
+  return inDirectorySync(dirname(before.staging), { expected: before.base, phase: 'undo', follow: true, what: 'the staging location' }, (base) => {
+    const entry = base.entry(basename(before.staging));
+    if (!lstatOrUndefined(entry)) return fn(base, undefined);
+    return inDirectorySync(entry, { phase: 'undo', what: 'the staging directory' }, (staging) => fn(base, staging));
+  });
 }
 
 /**
@@ -240,37 +279,41 @@ function copyThenDelete(entry: RemoveEntry): boolean {
  * RestoreError that lists what is where.
  */
 function restore(before: RemoveBefore, doFinished: boolean): void {
-  if (!lstatOrUndefined(before.staging)) return;
-  checkNothingInTheWay(before, doFinished);
-  const remaining: StagedPath[] = [];
-  const problems: string[] = [];
-  const parents = new Set<string>();
-  for (const entry of [...before.entries].reverse()) {
-    try {
-      if (entry.method === 'rename') {
-        if (!lstatOrUndefined(entry.staged)) continue;
-        if (lstatOrUndefined(entry.original)) throw new Error(`${entry.original} exists again`);
-        fs.renameSync(entry.staged, entry.original);
-      } else {
-        if (!lstatOrUndefined(copied(entry))) {
-          removeTree(entry.staged); // incomplete copy: the original was never touched
-          continue;
-        }
-        copyBack(entry);
+  inStaging(before, (base, staging) => {
+    if (!staging) return;
+    checkNothingInTheWay(before, doFinished, staging);
+    const remaining: StagedPath[] = [];
+    const problems: string[] = [];
+    for (const entry of [...before.entries].reverse()) {
+      const staged = staging.entry(basename(entry.staged));
+      if (entry.method === 'rename' && !lstatOrUndefined(staged)) continue; // already back, or never moved
+      if (entry.method === 'copy' && !lstatOrUndefined(staging.entry(basename(copied(entry))))) {
+        removeTree(staged); // incomplete copy: the original was never touched
+        continue;
       }
-      parents.add(dirname(entry.original));
-    } catch (error) {
-      problems.push((error as Error).message);
-      remaining.push({ staged: entry.staged, original: entry.original });
+      try {
+        inDirectorySync(dirname(entry.original), { expected: entry.parent, phase: 'undo', follow: true, what: 'the directory of' }, (dir) => {
+          const original = dir.entry(basename(entry.original));
+          if (entry.method === 'rename') {
+            if (lstatOrUndefined(original)) throw new Error(`${entry.original} exists again`);
+            fs.renameSync(staged, original);
+          } else {
+            copyBack(entry, dir, staging);
+          }
+          syncDirectory(dir.self);
+        });
+      } catch (error) {
+        problems.push((error as Error).message);
+        remaining.push({ staged: entry.staged, original: entry.original });
+      }
     }
-  }
-  for (const dir of parents) syncDirectory(dir);
-  // A rename changes two directories: the staging one too must be synced before it is removed,
-  // or a power cut can keep its removal and lose the renames out of it (and everything in it).
-  if (parents.size > 0 || remaining.length > 0) syncDirectory(before.staging);
-  if (remaining.length > 0) throw new RestoreError(before.staging, remaining.reverse(), problems);
-  removeTree(before.staging);
-  syncDirectory(dirname(before.staging));
+    // A rename changes two directories: the staging one too must be synced before it is removed,
+    // or a power cut can keep its removal and lose the renames out of it (and everything in it).
+    syncDirectory(staging.self);
+    if (remaining.length > 0) throw new RestoreError(before.staging, remaining.reverse(), problems);
+    removeTree(base.entry(basename(before.staging)));
+    syncDirectory(base.self);
+  });
 }
 
 /**
@@ -280,11 +323,13 @@ function restore(before: RemoveBefore, doFinished: boolean): void {
  * whole once `do` finished; before that, what is there may be the rest of
  * the original this step was deleting, which undo replaces.
  */
-function checkNothingInTheWay(before: RemoveBefore, doFinished: boolean): void {
+function checkNothingInTheWay(before: RemoveBefore, doFinished: boolean, staging: DirectoryHandle): void {
   const taken = before.entries.filter((entry) => {
-    const staged = entry.method === 'rename' ? lstatOrUndefined(entry.staged) : lstatOrUndefined(copied(entry));
-    if (!staged || !lstatOrUndefined(entry.original)) return false;
-    return entry.method === 'rename' || doFinished;
+    const staged = lstatOrUndefined(staging.entry(basename(entry.method === 'rename' ? entry.staged : copied(entry))));
+    if (!staged || !fs.existsSync(dirname(entry.original))) return false; // no place to go back to: a RestoreError below says so
+    // The directory it goes back into must be the one it came from (a swapped parent is a conflict too).
+    const present = inDirectorySync(dirname(entry.original), { expected: entry.parent, phase: 'undo', follow: true, what: 'the directory of' }, (dir) => lstatOrUndefined(dir.entry(basename(entry.original))) !== undefined);
+    return present && (entry.method === 'rename' || doFinished);
   });
   if (taken.length === 0) return;
   const first = taken[0]!;
@@ -295,33 +340,38 @@ function checkNothingInTheWay(before: RemoveBefore, doFinished: boolean): void {
   });
 }
 
-/** Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted original goes). */
-function copyBack(entry: RemoveEntry): void {
-  const temp = join(dirname(entry.original), `.${basename(entry.original).slice(0, 100)}.unwind-restore`);
+/** Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted original goes); all through the open directories. */
+function copyBack(entry: RemoveEntry, dir: DirectoryHandle, staging: DirectoryHandle): void {
+  const temp = dir.entry(`.${basename(entry.original).slice(0, 100)}.unwind-restore`);
+  const original = dir.entry(basename(entry.original));
+  const staged = staging.entry(basename(entry.staged));
   removeTree(temp);
-  copyTree(entry.staged, temp);
-  syncDirectory(dirname(temp));
-  removeTree(entry.original);
-  fs.renameSync(temp, entry.original);
-  fs.unlinkSync(copied(entry));
-  removeTree(entry.staged);
+  copyTree(staged, temp);
+  syncDirectory(dir.self);
+  removeTree(original);
+  fs.renameSync(temp, original);
+  fs.unlinkSync(staging.entry(basename(copied(entry))));
+  removeTree(staged);
 }
 
 async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepContext): Promise<void> {
   const st = lstatOrUndefined(before.staging);
   if (!st) return;
   if (!st.isDirectory()) throw new UnexpectedFileTypeError(`${before.staging} is not this step's staging directory; not deleting it`, { path: before.staging });
+  assertPrivateDirectory(before.staging, 'staging directory'); // nobody else could have swapped it, or a directory above it
   // Checked again right before deleting: something mounted inside staging since `do` is never emptied.
   const inner = mountsWithin(fs.realpathSync(before.staging), readMountPoints());
   if (inner.length > 0) {
     throw new CrossDeviceError(`staging directory ${before.staging} holds mount point(s) ${inner.join(', ')}; unmount them, then run recover again. Nothing was deleted`, { staging: before.staging, mounts: inner });
   }
-  // rm(1) is as fast as deletion gets; the path is our own absolute staging path.
-  try {
-    await ctx.exec({ argv: ['rm', '-rf', '--one-file-system', '--', before.staging], timeoutMs, signal: ctx.signal });
-  } catch (error) {
-    if (!(error instanceof CommandNotFoundError)) throw error;
-    fs.rmSync(before.staging, { recursive: true, force: true });
-  }
-  syncDirectory(dirname(before.staging));
+  await inDirectory(dirname(before.staging), { expected: before.base, phase: 'undo', follow: true, what: 'the staging location' }, async (dir) => {
+    // rm(1) is as fast as deletion gets; it reaches our staging directory through our open directory.
+    try {
+      await ctx.exec({ argv: ['rm', '-rf', '--one-file-system', '--', dir.entryForChild(basename(before.staging))], timeoutMs, signal: ctx.signal });
+    } catch (error) {
+      if (!(error instanceof CommandNotFoundError)) throw error;
+      fs.rmSync(dir.entry(basename(before.staging)), { recursive: true, force: true });
+    }
+    syncDirectory(dir.self);
+  });
 }

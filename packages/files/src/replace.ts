@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, validateAbsolutePath, type StepContext, renameDurably, type FileAttributes, syncDirectory, temporaryNameFor, writeTemporaryFile } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, checkJournaledBlob, type JournalPlace, VerificationError, validateAbsolutePath, type StepContext, renameDurably, type FileAttributes, syncDirectory, temporaryNameFor, writeTemporaryFile } from '@unwind/core';
 import { checkBlobName, checkTemporaryName } from './journal-checks.js';
+import { Identity, identityOfDescriptor, inDirectory } from './directory-handle.js';
 import { SymlinkRefusedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
 import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, safeReadlink, sha256, unlinkIfPresent } from './fsutil.js';
 
@@ -55,9 +56,13 @@ export type ReplaceOptions = t.TypeOf<typeof ReplaceOptions>;
  * if (before.existed) console.log(`old file: ${before.size} bytes, mode ${before.mode.toString(8)}, blob ${before.blob}`);
  * ```
  */
-export const FileBefore = t.union([
-  t.type({ existed: t.literal(false), temp: t.string }),
-  t.type({ existed: t.literal(true), temp: t.string, mode: t.number, uid: t.number, gid: t.number, size: t.number, sha256: t.string, blob: t.string }),
+export const FileBefore = t.intersection([
+  t.union([
+    t.type({ existed: t.literal(false), temp: t.string }),
+    t.type({ existed: t.literal(true), temp: t.string, mode: t.number, uid: t.number, gid: t.number, size: t.number, sha256: t.string, blob: t.string }),
+  ]),
+  /** The target's directory as prepare opened it: `do` and undo act only in that very directory. */
+  t.partial({ parent: Identity }),
 ]);
 /**
  * The before-state of a file-replacing step.
@@ -88,10 +93,13 @@ export const FileAfter = t.type({ sha256: t.string, size: t.number, mode: t.numb
  */
 export type FileAfter = t.TypeOf<typeof FileAfter>;
 
-/** Recovery: the journaled temp name is this step's own, the blob name one it writes. */
-export function validateJournaledReplace(path: string, before: FileBefore, what: string): void {
+/** Recovery: the journaled temp name is this step's own, the blob name one it writes, and the blob a regular file in this step's blob directory. */
+export function validateJournaledReplace(path: string, before: FileBefore, what: string, where: JournalPlace): void {
   checkTemporaryName(path, before.temp, what);
-  if (before.existed) checkBlobName(before.blob, what);
+  if (before.existed) {
+    checkBlobName(before.blob, what);
+    checkJournaledBlob(where, before.blob, what);
+  }
 }
 
 /** Checks path, mode, owner and validate command before anything is touched. */
@@ -118,20 +126,24 @@ export function validateModeAndOwner(options: { mode?: number | undefined; uid?:
   }
 }
 
-/** READ-ONLY: what is at `path` now; keeps its bytes in `ctx.blobs`. Refuses a symlink or a non-file. */
+/** READ-ONLY: what is at `path` now, read through its opened directory; keeps its bytes in `ctx.blobs`. Refuses a symlink or a non-file. */
 export async function prepareReplace(path: string, ctx: StepContext): Promise<FileBefore> {
   const parent = lstatOrUndefined(dirname(path));
   if (!parent?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${path} does not exist (add a files.ensureDir step first)`, { path });
   const temp = temporaryNameFor(path);
-  const st = lstatOrUndefined(path);
-  if (!st) return { existed: false, temp };
-  if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
-  if (!st.isFile()) throw new UnexpectedFileTypeError(`${path} exists and is not a regular file`, { path });
-  const bytes = readNoFollow(path);
-  const hash = sha256(bytes);
-  const blob = `before-${hash.slice(0, 32)}`;
-  if (!(await ctx.blobs.has(blob))) await ctx.blobs.write(blob, bytes);
-  return { existed: true, temp, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: bytes.length, sha256: hash, blob };
+  return inDirectory(dirname(path), { phase: 'do', what: 'the directory of the file' }, async (dir) => {
+    const parentIdentity = identityOfDescriptor(dir.fd);
+    const target = dir.entry(basename(path));
+    const st = lstatOrUndefined(target);
+    if (!st) return { existed: false as const, temp, parent: parentIdentity };
+    if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(target));
+    if (!st.isFile()) throw new UnexpectedFileTypeError(`${path} exists and is not a regular file`, { path });
+    const bytes = readNoFollow(target);
+    const hash = sha256(bytes);
+    const blob = `before-${hash.slice(0, 32)}`;
+    if (!(await ctx.blobs.has(blob))) await ctx.blobs.write(blob, bytes);
+    return { existed: true as const, temp, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: bytes.length, sha256: hash, blob, parent: parentIdentity };
+  });
 }
 
 /**
@@ -149,37 +161,47 @@ export function attributesFor(options: ReplaceOptions, before: FileBefore, sourc
   };
 }
 
-/** Refuses anything at `path` that is not absent or a regular file. */
-function checkTarget(path: string): void {
-  const st = lstatOrUndefined(path);
-  if (st?.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
+/** Refuses anything at `entry` (the target, reached through its open directory) that is not absent or a regular file. */
+function checkTarget(entry: string, path: string): void {
+  const st = lstatOrUndefined(entry);
+  if (st?.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(entry));
   if (st && !st.isFile()) throw new UnexpectedFileTypeError(`${path} exists and is not a regular file`, { path });
 }
 
-/** Writes `data` to the journaled temp name, validates it, renames it over `path`, syncs the directory. */
+/**
+ * Writes `data` to the journaled temp name, validates it, renames it over
+ * `path`, syncs the directory — all through the target's directory opened
+ * and compared with the one prepare opened, so a parent swapped for a
+ * symlink since is refused (TargetChangedError) and cannot redirect it.
+ */
 export async function doReplace(path: string, data: Uint8Array, options: ReplaceOptions, before: FileBefore, ctx: StepContext, sourceMode?: number): Promise<FileAfter> {
   checkSignal(ctx.signal);
-  checkTarget(path); // a symlink planted since prepare is refused too
-  const attributes = attributesFor(options, before, sourceMode);
-  unlinkIfPresent(before.temp); // only our own leftover from an earlier attempt can have this name
-  writeTemporaryFile(before.temp, data, attributes);
-  try {
-    if (options.validate) {
-      const argv = options.validate.map((a) => a.replaceAll('%s', before.temp));
-      try {
-        await ctx.exec({ argv, signal: ctx.signal, timeoutMs: options.validateTimeoutMs ?? 60_000 });
-      } catch (error) {
-        throw new ValidationCommandError(path, argv, error);
+  return inDirectory(dirname(path), { expected: before.parent, phase: 'do', what: 'the directory of the file' }, async (dir) => {
+    const target = dir.entry(basename(path));
+    const temp = dir.entry(basename(before.temp));
+    checkTarget(target, path); // a symlink planted since prepare is refused too
+    const attributes = attributesFor(options, before, sourceMode);
+    unlinkIfPresent(temp); // only our own leftover from an earlier attempt can have this name
+    writeTemporaryFile(temp, data, attributes);
+    try {
+      if (options.validate) {
+        // The command reaches the temp file through our open directory too (and relative names from its directory still work).
+        const argv = options.validate.map((a) => a.replaceAll('%s', dir.entryForChild(basename(before.temp))));
+        try {
+          await ctx.exec({ argv, signal: ctx.signal, timeoutMs: options.validateTimeoutMs ?? 60_000 });
+        } catch (error) {
+          throw new ValidationCommandError(path, argv, error);
+        }
       }
+      checkSignal(ctx.signal);
+      checkTarget(target, path);
+      renameDurably(temp, target);
+    } catch (error) {
+      unlinkIfPresent(temp);
+      throw error;
     }
-    checkSignal(ctx.signal);
-    checkTarget(path);
-    renameDurably(before.temp, path);
-  } catch (error) {
-    unlinkIfPresent(before.temp);
-    throw error;
-  }
-  return { sha256: sha256(data), size: data.length, ...attributes };
+    return { sha256: sha256(data), size: data.length, ...attributes };
+  });
 }
 
 /** Throws unless `path` is a regular file with exactly these bytes, mode and owner. */
@@ -211,22 +233,26 @@ export function verifyReplace(path: string, after: FileAfter): void {
  * the before-state, which needs nothing.
  */
 export async function undoReplace(path: string, before: FileBefore, written: WrittenState, ctx: StepContext): Promise<void> {
-  if (unlinkIfPresent(before.temp)) syncDirectory(dirname(path));
-  const restoreTemp = `${before.temp}-undo`;
-  if (unlinkIfPresent(restoreTemp)) syncDirectory(dirname(path));
-  const st = lstatOrUndefined(path);
-  if (!before.existed && !st) return;
-  if (before.existed && st?.isFile() && matches(path, st, before)) return;
-  const found = describeFound(path, st);
-  if (!st?.isFile() || !holdsWritten(path, st, written)) throw new UndoConflictError(path, describeWritten(written), found, { path });
-  if (!before.existed) {
-    fs.unlinkSync(path);
-    syncDirectory(dirname(path));
-    return;
-  }
-  const bytes = await ctx.blobs.read(before.blob);
-  writeTemporaryFile(restoreTemp, bytes, { mode: before.mode, uid: before.uid, gid: before.gid });
-  renameDurably(restoreTemp, path);
+  // Through the directory prepare opened (its inode): a parent swapped for a symlink is a conflict, never followed.
+  await inDirectory(dirname(path), { expected: before.parent, phase: 'undo', what: 'the directory of the file' }, async (dir) => {
+    const target = dir.entry(basename(path));
+    if (unlinkIfPresent(dir.entry(basename(before.temp)))) syncDirectory(dir.self);
+    const restoreTemp = dir.entry(`${basename(before.temp)}-undo`);
+    if (unlinkIfPresent(restoreTemp)) syncDirectory(dir.self);
+    const st = lstatOrUndefined(target);
+    if (!before.existed && !st) return;
+    if (before.existed && st?.isFile() && matches(target, st, before)) return;
+    const found = describeFound(target, st);
+    if (!st?.isFile() || !holdsWritten(target, st, written)) throw new UndoConflictError(path, describeWritten(written), found, { path });
+    if (!before.existed) {
+      fs.unlinkSync(target);
+      syncDirectory(dir.self);
+      return;
+    }
+    const bytes = await ctx.blobs.read(before.blob);
+    writeTemporaryFile(restoreTemp, bytes, { mode: before.mode, uid: before.uid, gid: before.gid });
+    renameDurably(restoreTemp, target);
+  });
 }
 
 /**

@@ -1,14 +1,19 @@
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably, syncDirectory, temporaryNameFor } from '@unwind/core';
 import { UnexpectedFileTypeError } from './errors.js';
 import { checkTemporaryName } from './journal-checks.js';
+import { Identity, identityOfDescriptor, inDirectorySync } from './directory-handle.js';
 import { checkSignal, lstatOrUndefined, safeReadlink, unlinkIfPresent } from './fsutil.js';
 
-const SymlinkBefore = t.union([
-  t.type({ existed: t.literal(false), temp: t.string }),
-  t.type({ existed: t.literal(true), temp: t.string, target: t.string, uid: t.number, gid: t.number }),
+const SymlinkBefore = t.intersection([
+  t.union([
+    t.type({ existed: t.literal(false), temp: t.string }),
+    t.type({ existed: t.literal(true), temp: t.string, target: t.string, uid: t.number, gid: t.number }),
+  ]),
+  /** The link's directory as prepare opened it: do and undo act only in that very directory. */
+  t.partial({ parent: Identity }),
 ]);
 
 /**
@@ -56,38 +61,47 @@ export const symlink = defineStep({
   prepare: async (a) => {
     if (!lstatOrUndefined(dirname(a.path))?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${a.path} does not exist`, { path: a.path });
     const temp = temporaryNameFor(a.path);
-    const st = lstatOrUndefined(a.path);
-    if (!st) return { existed: false as const, temp };
-    if (!st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${a.path} exists and is not a symlink; refusing to replace it`, { path: a.path });
-    return { existed: true as const, temp, target: fs.readlinkSync(a.path), uid: st.uid, gid: st.gid };
+    return inDirectorySync(dirname(a.path), { phase: 'do', what: 'the directory of the link' }, (dir) => {
+      const parent = identityOfDescriptor(dir.fd);
+      const entry = dir.entry(basename(a.path));
+      const st = lstatOrUndefined(entry);
+      if (!st) return { existed: false as const, temp, parent };
+      if (!st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${a.path} exists and is not a symlink; refusing to replace it`, { path: a.path });
+      return { existed: true as const, temp, target: fs.readlinkSync(entry), uid: st.uid, gid: st.gid, parent };
+    });
   },
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
-    const st = lstatOrUndefined(a.path);
-    if (st && !st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${a.path} exists and is not a symlink; refusing to replace it`, { path: a.path });
-    linkAt(a.path, a.target, before.temp);
+    inDirectorySync(dirname(a.path), { expected: before.parent, phase: 'do', what: 'the directory of the link' }, (dir) => {
+      const st = lstatOrUndefined(dir.entry(basename(a.path)));
+      if (st && !st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${a.path} exists and is not a symlink; refusing to replace it`, { path: a.path });
+      linkAt(dir.entry(basename(a.path)), a.target, dir.entry(basename(before.temp)));
+    });
   },
   verify: async (a) => {
     const target = safeReadlink(a.path);
     if (target !== a.target) throw new VerificationError(`${a.path} does not point to ${a.target} (${target ?? 'no link'})`, { path: a.path });
   },
   undo: async (a, before) => {
-    if (unlinkIfPresent(before.temp)) syncDirectory(dirname(a.path));
-    const st = lstatOrUndefined(a.path);
-    const current = st?.isSymbolicLink() ? fs.readlinkSync(a.path) : undefined;
-    if (!before.existed && !st) return;
-    if (before.existed && current === before.target && st!.uid === before.uid && st!.gid === before.gid) return;
-    // Compare-and-swap: only the link this step made is removed or re-pointed.
-    if (current !== a.target) {
-      const found = !st ? 'nothing' : current === undefined ? (st.isDirectory() ? 'a directory' : 'a file') : `a symlink to ${current}`;
-      throw new UndoConflictError(a.path, `a symlink to ${a.target}`, found, { path: a.path });
-    }
-    if (!before.existed) {
-      fs.unlinkSync(a.path);
-      syncDirectory(dirname(a.path));
-      return;
-    }
-    linkAt(a.path, before.target, `${before.temp}-undo`, before);
+    inDirectorySync(dirname(a.path), { expected: before.parent, phase: 'undo', what: 'the directory of the link' }, (dir) => {
+      const path = dir.entry(basename(a.path));
+      if (unlinkIfPresent(dir.entry(basename(before.temp)))) syncDirectory(dir.self);
+      const st = lstatOrUndefined(path);
+      const current = st?.isSymbolicLink() ? fs.readlinkSync(path) : undefined;
+      if (!before.existed && !st) return;
+      if (before.existed && current === before.target && st!.uid === before.uid && st!.gid === before.gid) return;
+      // Compare-and-swap: only the link this step made is removed or re-pointed.
+      if (current !== a.target) {
+        const found = !st ? 'nothing' : current === undefined ? (st.isDirectory() ? 'a directory' : 'a file') : `a symlink to ${current}`;
+        throw new UndoConflictError(a.path, `a symlink to ${a.target}`, found, { path: a.path });
+      }
+      if (!before.existed) {
+        fs.unlinkSync(path);
+        syncDirectory(dir.self);
+        return;
+      }
+      linkAt(path, before.target, dir.entry(`${basename(before.temp)}-undo`), before);
+    });
   },
   verifyUndo: async (a, before) => {
     const target = safeReadlink(a.path);

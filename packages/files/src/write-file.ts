@@ -65,7 +65,7 @@ export const writeFile = defineStep({
       throw new InvalidInputError(`content of ${a.path} is not valid base64`, { path: a.path });
     }
   },
-  validateJournaled: (a, before) => validateJournaledReplace(a.path, before, 'files.writeFile'),
+  validateJournaled: (a, before, _after, where) => validateJournaledReplace(a.path, before, 'files.writeFile', where),
   describe: (a) => `write ${a.path}${a.mode === undefined ? '' : ` (mode ${a.mode.toString(8)})`}`,
   prepare: (a, ctx) => prepareReplace(a.path, ctx),
   do: (a, before, ctx) => doReplace(a.path, bytesOf(a), a, before, ctx),

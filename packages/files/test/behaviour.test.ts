@@ -240,8 +240,10 @@ describe('remove', () => {
     // The other path went back; the one without a place is safe in staging.
     expect(fs.readFileSync(join(d, 'home', 'alice', 'notes'), 'utf8')).toBe('n\n');
     expect(fs.readFileSync(join(before.staging, '0'), 'utf8')).toBe('int main;\n');
-    // Following the message's instructions puts everything back.
+    // Following the message's instructions puts everything back (a new directory is not the one the
+    // entry came from, so undo does not move anything into it by itself).
     fs.mkdirSync(join(d, 'home', 'alice', 'src'));
+    fs.renameSync(join(before.staging, '0'), join(d, 'home', 'alice', 'src', 'main.c'));
     await remove.definition.undo(args, before, after, ctx);
     expect(fs.readFileSync(join(d, 'home', 'alice', 'src', 'main.c'), 'utf8')).toBe('int main;\n');
     expect(fs.existsSync(before.staging)).toBe(false);

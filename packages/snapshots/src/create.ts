@@ -6,7 +6,7 @@ import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError 
 import { testHooks } from './hooks.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
-import { checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
+import { assertPrivateStore, checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
 
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
@@ -146,6 +146,7 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
   let began = false;
   try {
     makeDirectoryDurably(store, 0o700);
+    assertPrivateStore(store); // an existing store too: only the running user may be able to change it
     if (options.id !== undefined) removePartial(store, id);
     fs.mkdirSync(partial, { mode: 0o700 });
     began = true;

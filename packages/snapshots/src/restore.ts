@@ -9,7 +9,7 @@ import { testHooks } from './hooks.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { compareTree, planRestore, planSize, type RestorePlan } from './plan.js';
 import { Yielder, full, hashFile, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
-import { readManifest, snapshotDir } from './store.js';
+import { assertPrivateStore, readManifest, snapshotDir } from './store.js';
 
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
@@ -162,6 +162,7 @@ export async function diff(options: { store: string; id: string; path?: string; 
  */
 export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const { store, id, signal } = options;
+  assertPrivateStore(store); // what it holds is written as root: nobody else may have planted it
   const manifest = readManifest(store, id);
   const root = options.path ?? manifest.source;
   validateSnapshotSource(root, 'restore path');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { InvalidInputError, acquireLock, isHolderAlive, processStartTime, readJournalFile, syncDirectory, writeNewFileDurably, type Lock } from '@unwind/core';
+import { InvalidInputError, acquireLock, assertPrivateDirectory, isHolderAlive, processStartTime, readJournalFile, syncDirectory, writeNewFileDurably, type Lock } from '@unwind/core';
 import { SnapshotCorruptError, SnapshotIncompleteError, SnapshotNotFoundError } from './errors.js';
 import { MANIFEST_FILE, decodeManifest, type Manifest } from './manifest.js';
 
@@ -165,6 +165,17 @@ export function pin(store: string, id: string, name: string): void {
 }
 
 /**
+ * Throws UnsafeDirectoryError (exit 4) unless the store is a real directory
+ * owned by the running user, not writable by group or others, with no such
+ * directory above it: a restore writes what the store says as root, and
+ * prune deletes in it, so nobody else may be able to plant or swap anything
+ * there. Checked for an existing store too, before anything is read.
+ */
+export function assertPrivateStore(store: string): void {
+  assertPrivateDirectory(store, 'snapshot store');
+}
+
+/**
  * Runs `work` holding the store's lock (prune, delete and pin hold it), then
  * releases it durably: the lock file's removal is synced before this returns.
  * Otherwise a power cut after the caller's next durable record (a
@@ -174,6 +185,7 @@ export function pin(store: string, id: string, name: string): void {
  * a transaction's journal, which goes with the journal.
  */
 export function withStoreLock<T>(store: string, purpose: string, work: () => T, options: { syncRelease?: boolean } = {}): T {
+  assertPrivateStore(store);
   const lock: Lock = acquireLock(store, { name: 'snapshots', purpose });
   try {
     return work();

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { InvalidInputError, UnsafeDirectoryError } from '../errors.js';
+import { InvalidInputError, UnsafeDirectoryError, UntrustedJournalError } from '../errors.js';
+import type { JournalPlace } from '../step.js';
 import { assertPrivateDirectory } from '../private-directory.js';
 import { makeDirectoryDurably, writeNewFileDurably } from '../durable.js';
 
@@ -36,6 +37,34 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function checkName(name: string): void {
   if (!SAFE_NAME.test(name)) throw new InvalidInputError(`blob name ${JSON.stringify(name)} must match ${SAFE_NAME}`, { name });
+}
+
+/**
+ * Recovery's check of a blob name a journal names (call it from
+ * `validateJournaled`): the name is one a blob store accepts, and the blob
+ * is a regular file (not a symlink, not missing) in this step's own blob
+ * directory, itself a real directory. Throws {@link UntrustedJournalError}
+ * before any undo or commit acts, rather than the undo failing half-way.
+ *
+ * @example
+ * ```ts
+ * validateJournaled: (args, before, _after, where) => {
+ *   if (before.existed) checkJournaledBlob(where, before.blob, 'files.writeFile');
+ * },
+ * ```
+ */
+export function checkJournaledBlob(where: JournalPlace, name: string, what: string): void {
+  if (!SAFE_NAME.test(name)) throw new UntrustedJournalError(`${what}: journaled blob name ${JSON.stringify(name)} must match ${SAFE_NAME}`, { blob: name });
+  const blobs = join(where.transactionDirectory, 'blobs');
+  const own = join(blobs, String(where.stepIndex));
+  for (const dir of [blobs, own]) {
+    if (!fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UntrustedJournalError(`${what}: blob directory ${dir} is missing or not a real directory`, { blob: name, directory: dir });
+  }
+  const st = fs.lstatSync(join(own, name), { throwIfNoEntry: false });
+  if (!st?.isFile()) {
+    const found = !st ? 'missing' : st.isSymbolicLink() ? 'a symlink' : 'not a regular file';
+    throw new UntrustedJournalError(`${what}: journaled blob ${name} of step ${where.stepIndex} is ${found}`, { blob: name, path: join(own, name) });
+  }
 }
 
 /** Blobs stored as files under `<transaction>/blobs/<step>/`. */

@@ -1,6 +1,7 @@
 import type * as ChildProcess from 'node:child_process';
 import type * as FileSystem from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { realPathOfCall } from './descriptor-paths.js';
 
 /** The system calls strace watches inside a command: every one that can change a file. */
 export const TRACED_SYSCALLS = [
@@ -39,7 +40,7 @@ export function installKillCounter(fs: typeof FileSystem, childProcess: typeof C
   const roots = options.roots.map((r) => resolve(r));
   const inside = (path: unknown) => {
     if (typeof path !== 'string' && !(path instanceof URL) && !Buffer.isBuffer(path)) return false;
-    const absolute = resolve(path instanceof URL ? path.pathname : String(path));
+    const absolute = realPathOfCall(path instanceof URL ? path.pathname : String(path), real.readlinkSync);
     return roots.some((root) => absolute === root || absolute.startsWith(`${root}/`));
   };
   const counting = options.killAt === undefined && options.killInside === undefined;

@@ -1,6 +1,7 @@
 import type * as FileSystem from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { TraceOperation } from './trace.js';
+import { realPathOfCall } from './descriptor-paths.js';
 
 /**
  * The recorder: replaces the mutating functions of the `node:fs` module
@@ -48,7 +49,7 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
     }
   };
   const dirOf = (path: string) => idOf(real.lstatSync(dirname(path)).ino);
-  const absolute = (path: FileSystem.PathLike) => resolve(path instanceof URL ? path.pathname : String(path));
+  const absolute = (path: FileSystem.PathLike) => realPathOfCall(path instanceof URL ? path.pathname : String(path), real.readlinkSync);
 
   interface Open {
     id: string;
