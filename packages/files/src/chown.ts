@@ -52,7 +52,9 @@ export const chown = defineStep({
     withNoFollow(a.path, (fd, now) => {
       const mode = now.mode & 0o7777;
       if (now.uid === before.uid && now.gid === before.gid && mode === before.mode) return;
-      if (now.uid !== set.uid || now.gid !== set.gid || mode !== set.mode) {
+      // A do stopped between its fchown and its fchmod: the kernel cleared set-id bits the step then puts back.
+      const setIdCleared = (mode & ~0o6000) === (set.mode & ~0o6000) && (mode & 0o6000 & ~set.mode) === 0;
+      if (now.uid !== set.uid || now.gid !== set.gid || (mode !== set.mode && !setIdCleared)) {
         throw new UndoConflictError(a.path, expected, `owner ${now.uid}:${now.gid} mode ${mode.toString(8)}`, { path: a.path });
       }
       fs.fchownSync(fd, before.uid, before.gid);

@@ -17,6 +17,7 @@ function sandboxFor(initiallyOn: boolean, enabling: boolean) {
       cleanup: async () => s.cleanup(),
       // Behind the step's back: the opposite of what it set (also when it had nothing to do).
       breakChange: async () => (enabling ? fs.rmSync(file, { force: true }) : fs.writeFileSync(file, '')),
+      ...(initiallyOn === enabling ? { unchanged: `linger is already ${enabling ? 'on' : 'off'}: do has nothing to do` } : {}),
     };
   };
 }

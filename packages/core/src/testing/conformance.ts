@@ -4,6 +4,8 @@ import { memoryJournal } from '../journal/memory-journal.js';
 import { transaction } from '../runner/transaction.js';
 import type { StepContext, StepKind } from '../step.js';
 import { testContext } from './context.js';
+import { seededRandom } from './crash-states/states.js';
+import { interruptAfter } from './interrupt.js';
 import { failingStep } from './kinds.js';
 
 /**
@@ -30,6 +32,8 @@ export interface ConformanceSandbox<A> {
   breakChange?(): Promise<void>;
   /** Leaves the sandbox as an interrupted `do` would (default: `do` under an aborted signal). */
   partialDo?(): Promise<void>;
+  /** Why `do` changes nothing observable in this sandbox (e.g. the state is already what it asks); without it, a `do` that changes nothing fails the suite. */
+  unchanged?: string;
 }
 
 /**
@@ -55,8 +59,9 @@ export interface ConformanceOptions<A> {
 /**
  * The contract every step kind must keep, as vitest tests:
  * prepare changes nothing; do then verify holds; undo restores the
- * before-state and is idempotent; undo works after a partial do and with no
- * `after`; verify fails when the change is missing; the journaled values
+ * before-state and is idempotent; do changes something observable (unless
+ * the sandbox says why not); undo works after a partial do — stopped after
+ * each of its mutating calls in turn — and with no `after`; verify fails when the change is missing; the journaled values
  * survive a JSON round-trip through their codecs; and inside a transaction a
  * later failure rolls the step back.
  *
@@ -125,6 +130,45 @@ export function conformanceSuite<A, B, R>(kind: StepKind<A, B, R>, options: Conf
       await d.undo(s.args, before, undefined, ctx);
       expect(await s.state()).toEqual(initial);
     }), timeout);
+
+    it('do changes something observable; undo after a do stopped after each of its mutating calls in turn leaves the before-state', async () => {
+      let total = 0;
+      await withSandbox(async (s, ctx) => {
+        const initial = await s.state();
+        const before = await d.prepare(s.args, ctx);
+        const counter = interruptAfter(undefined);
+        let after: R;
+        try {
+          after = await d.do(s.args, before, counter.context(ctx));
+        } finally {
+          counter.restore();
+        }
+        total = counter.count();
+        if (s.unchanged === undefined) expect(await s.state(), `${kind.type}: do changed nothing observable`).not.toEqual(initial);
+        await d.undo(s.args, before, after, ctx);
+      });
+      // Every stop point when there are few; else a seeded sample of 12, always with the first and the last.
+      const seed = Number(process.env.UNWIND_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+      const random = seededRandom(seed);
+      const points = Array.from({ length: total }, (_, i) => i + 1).filter((n, i, all) => all.length <= 12 || n === 1 || n === total || random() < 10 / total);
+      console.log(`conformance ${kind.type}: do makes ${total} mutating operations; stopping after ${points.length} of them (seed ${seed})`);
+      for (const stop of points) {
+        await withSandbox(async (s, ctx) => {
+          const initial = await s.state();
+          const before = await d.prepare(s.args, ctx);
+          const counter = interruptAfter(stop);
+          try {
+            await d.do(s.args, before, counter.context(ctx));
+          } catch {
+            // the interruption, or what the do made of it
+          } finally {
+            counter.restore();
+          }
+          await d.undo(s.args, before, undefined, ctx);
+          expect(await s.state(), `undo after a do stopped after operation ${stop} of ${total}`).toEqual(initial);
+        });
+      }
+    }, timeout * 4);
 
     // Only kinds with a verify can be checked for it (a plain `if`, so nothing shows as skipped).
     if (d.verify !== undefined) it('verify fails when the change is missing', () => withSandbox(async (s, ctx) => {
