@@ -55,6 +55,7 @@ conformanceSuite(snapshotRemembering, {
       cleanup: async () => fs.rmSync(s.base, { recursive: true, force: true }),
       partialDo: async () => leavePartialSnapshot(),
       breakChange: async () => fs.rmSync(s.store, { recursive: true, force: true }),
+      unchanged: 'a snapshot changes nothing it protects; what it writes is a finished snapshot in the store, which the state leaves out',
     };
   },
 });
@@ -72,6 +73,7 @@ describe('snapshot kept in the journal (no store)', () => {
           expect(fs.readdirSync(lastBefore!.store).some((n) => n.endsWith('.partial'))).toBe(true);
         },
         breakChange: async () => journalSnapshotsOf(s.dir).forEach((p) => fs.rmSync(p, { recursive: true })),
+        unchanged: 'a snapshot changes nothing it protects; what it writes is kept in the journal',
       };
     },
   });
