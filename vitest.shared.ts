@@ -16,5 +16,6 @@ export const alias = {
   '@unwind/linger': here('./packages/linger/src/index.ts'),
   '@unwind/systemd': here('./packages/systemd/src/index.ts'),
   '@unwind/reconcile': here('./packages/reconcile/src/index.ts'),
+  '@unwind/progress': here('./packages/progress/src/index.ts'),
   '@unwind/cli': here('./packages/cli/src/index.ts'),
 };

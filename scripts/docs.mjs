@@ -31,8 +31,12 @@ if (site.status !== 0) process.exit(site.status ?? 1);
 // Every export shows how it is used: its comment carries an @example (TypeDoc has no such validation).
 const tagsOf = (reflection) => (reflection.comment ?? reflection.signatures?.[0]?.comment)?.blockTags ?? [];
 const withoutExample = [];
+// A re-export of another package's symbol (e.g. @unwind/cli's renderProgress from @unwind/progress)
+// is a reference in the model, without a comment of its own: it is checked where it is declared.
+const REFERENCE = 4194304; // TypeDoc's ReflectionKind.Reference
 for (const module of JSON.parse(readFileSync(model, 'utf8')).children ?? []) {
   for (const reflection of module.children ?? []) {
+    if (reflection.kind === REFERENCE) continue;
     if (!tagsOf(reflection).some((tag) => tag.tag === '@example')) withoutExample.push(`${module.name}: ${reflection.name}`);
   }
 }

@@ -8,6 +8,7 @@ import { describeOutcome, fileJournal, recover, transaction, type Outcome } from
 import { temporaryDirectory } from '@unwind/core/testing/helpers';
 import { ensureDir, kinds as fileKinds, writeFile } from '@unwind/files';
 import { kinds as lingerKinds } from '@unwind/linger';
+import { renderProgress } from '@unwind/progress';
 import { reconcile } from '@unwind/reconcile';
 import { snapshot } from '@unwind/snapshots';
 import { kinds as systemdKinds } from '@unwind/systemd';
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     if (!report.ok) throw new Error('recover reported a failure on a clean journal');
 
     // Every package loads in this module system.
-    const loaded = [lingerKinds.length, systemdKinds.length, userKinds.length, typeof reconcile, typeof snapshot, typeof loadKinds];
+    const loaded = [lingerKinds.length, systemdKinds.length, userKinds.length, typeof reconcile, typeof snapshot, typeof loadKinds, typeof renderProgress];
     if (loaded.includes(0) || loaded.includes('undefined')) throw new Error(`a package did not load: ${JSON.stringify(loaded)}`);
     console.log('installer: committed, rolled back, recovered');
   } finally {

@@ -1,5 +1,5 @@
 import type { JournaledStep, LockHolder, TransactionListing, TransactionState } from '@unwind/core';
-import { errorLine, plural } from './format.js';
+import { errorLine, plural } from '@unwind/progress';
 
 /** How `unwind status` classes a transaction. */
 export type TransactionClass = 'running' | 'interrupted' | 'stuck' | 'unreadable' | 'committed' | 'rolled-back';

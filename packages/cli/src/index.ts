@@ -5,17 +5,17 @@
  * @packageDocumentation
  * @module @unwind/cli
  */
-export { renderProgress } from './progress.js';
+// The progress display lives in @unwind/progress (it needs no adapter); re-exported for programs that import it from here.
+export { renderProgress } from '@unwind/progress';
 export { exitOnThirdSignal } from './signal-exit.js';
-export type { ProgressOptions, ProgressRenderer, EventSource } from './progress.js';
+export type { ProgressOptions, ProgressRenderer, EventSource } from '@unwind/progress';
 export { runCli, version } from './program.js';
 export type { RunOptions } from './program.js';
 export { loadKinds, ADAPTER_PACKAGES } from './kinds.js';
 export type { LoadedKinds } from './kinds.js';
 export { CliError, EXIT } from './errors.js';
-export { shouldColor, styler } from './style.js';
-export type { Output, Styler, StyleName } from './style.js';
-export { formatDuration } from './format.js';
+export { shouldColor, styler, formatDuration } from '@unwind/progress';
+export type { Output, Styler, StyleName } from '@unwind/progress';
 export { parseTransactionText, readTransactionFile } from './apply/load.js';
 export type { ParsedFile } from './apply/load.js';
 export { checkTransactionFile } from './apply/check.js';

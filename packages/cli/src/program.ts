@@ -7,7 +7,7 @@ import { recoverCommand } from './commands/recover.js';
 import { statusCommand } from './commands/status.js';
 import type { CommandIO } from './commands/context.js';
 import { CliError, EXIT } from './errors.js';
-import { shouldColor, styler, type Output } from './style.js';
+import { shouldColor, styler, type Output } from '@unwind/progress';
 
 declare const __UNWIND_CLI_VERSION__: string | undefined;
 

@@ -1,8 +1,7 @@
 import { exitCodeOf, describeOutcome, type Outcome, type PlanEntry } from '@unwind/core';
 import { EXIT } from '../errors.js';
-import { errorLine } from '../format.js';
 import { loadKinds, type LoadedKinds } from '../kinds.js';
-import { renderProgress } from '../progress.js';
+import { errorLine, renderProgress } from '@unwind/progress';
 import { resolveRoot } from '../root.js';
 import { exitOnThirdSignal } from '../signal-exit.js';
 import { buildTransaction } from '../apply/build.js';

@@ -1,4 +1,4 @@
-import type { Output, Styler } from '../style.js';
+import type { Output, Styler } from '@unwind/progress';
 
 /** What a command runs with: its output streams, environment and clock. Tests may replace any of them. */
 export interface CommandIO {

@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { JOURNAL_FILE, analyzeRecords, readJournalFile, readLock, type JournalRecord, type TransactionState } from '@unwind/core';
 import { recoveryText } from '../describe.js';
 import { CliError, EXIT } from '../errors.js';
-import { errorDetails, errorLine, formatDuration, plural } from '../format.js';
+import { errorDetails, errorLine, formatDuration, plural } from '@unwind/progress';
 import { checkRoot, describeErrno, findTransaction, resolveRoot } from '../root.js';
-import type { Styler } from '../style.js';
+import type { Styler } from '@unwind/progress';
 import { printJson, println, type CommandIO } from './context.js';
 
 /** Options of `unwind log`. */

@@ -1,6 +1,6 @@
 import type { PlanEntry, Transaction } from '@unwind/core';
 import { CliError, EXIT } from '../errors.js';
-import { errorLine } from '../format.js';
+import { errorLine } from '@unwind/progress';
 import { importModule } from '../kinds.js';
 import { printJson, println, type CommandIO } from './context.js';
 

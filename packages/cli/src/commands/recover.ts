@@ -17,7 +17,7 @@ import {
 } from '@unwind/core';
 import { recoveryText } from '../describe.js';
 import { CliError, EXIT } from '../errors.js';
-import { errorDetails, errorLine, formatDuration, plural } from '../format.js';
+import { errorDetails, errorLine, formatDuration, plural } from '@unwind/progress';
 import { loadKinds } from '../kinds.js';
 import { checkRoot, checkTransactionArgument, describeErrno, findTransaction, resolveRoot } from '../root.js';
 import { printJson, println, type CommandIO } from './context.js';

@@ -1,9 +1,9 @@
 import { listTransactions, readLock, type LockHolder, type TransactionListing } from '@unwind/core';
 import { classify, recoveryText, stepState, type TransactionClass } from '../describe.js';
 import { EXIT } from '../errors.js';
-import { errorLine, formatDuration, plural } from '../format.js';
+import { errorLine, formatDuration, plural } from '@unwind/progress';
 import { checkRoot, resolveRoot } from '../root.js';
-import type { Styler } from '../style.js';
+import type { Styler } from '@unwind/progress';
 import { printJson, println, type CommandIO } from './context.js';
 
 /** Options of `unwind status`. */

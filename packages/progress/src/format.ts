@@ -53,7 +53,15 @@ export function errorDetails(error: SerializedError): string[] {
   return lines;
 }
 
-/** `1 step`, `2 steps`. */
+/**
+ * A count and a word, the word in the plural unless the count is 1.
+ *
+ * @example
+ * ```ts
+ * plural(1, 'step') // '1 step'
+ * plural(3, 'step') // '3 steps'
+ * ```
+ */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type TransactionEvent } from '@unwind/core';
 import { failingStep, noopStep } from '@unwind/core/testing';
-import { renderProgress, type ProgressOptions } from '@unwind/cli';
+import { renderProgress, type ProgressOptions } from '@unwind/progress';
 import { committed, rollbackFailed, rolledBack } from './fixtures/events.js';
 
 /** A stream that records every write. */
