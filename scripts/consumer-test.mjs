@@ -4,7 +4,8 @@
 // — the packages from the tarballs, third-party dependencies from the
 // registry — then type-checks scripts/consumer/installer.ts as ESM (.mts) and
 // CommonJS (.cts), strict and without skipLibCheck, under `node16` and
-// `bundler` resolution, and runs both builds. Exits non-zero on any problem.
+// `bundler` resolution (and as CommonJS under `node10`), runs both builds, and
+// runs the framework-free test helpers under node:test. Exits non-zero on any problem.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,9 @@ for (const [manager, { manifest, install }] of Object.entries(managers)) {
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: `unwind-consumer-${manager}`, version: '1.0.0', private: true, ...manifest }, null, 2));
     copyFileSync(join(fixture, 'installer.ts'), join(project, 'installer.mts'));
     copyFileSync(join(fixture, 'installer.ts'), join(project, 'installer.cts'));
-    for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json']) copyFileSync(join(fixture, config), join(project, config));
+    copyFileSync(join(fixture, 'installer.ts'), join(project, 'installer-node10.ts'));
+    copyFileSync(join(fixture, 'node-test.mjs'), join(project, 'node-test.mjs'));
+    for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json', 'tsconfig.node10.json']) copyFileSync(join(fixture, config), join(project, config));
     // The step-kind guide's kind, verbatim: it imports its codecs from @unwind/core, so it needs no io-ts of its own.
     writeFileSync(join(project, 'append-line.mts'), guideKind);
 
@@ -74,6 +77,8 @@ for (const [manager, { manifest, install }] of Object.entries(managers)) {
     const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
     check('type-checks and builds ESM and CJS: strict, no skipLibCheck, node16', run(process.execPath, [tsc, '-p', 'tsconfig.node16.json'], project));
     check('type-checks ESM and CJS: strict, no skipLibCheck, bundler', run(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], project));
+    check('type-checks as CommonJS under node10 resolution (subpaths through typesVersions)', run(process.execPath, [tsc, '-p', 'tsconfig.node10.json'], project));
+    check('the framework-free helpers run under node:test', run(process.execPath, ['--test', 'node-test.mjs'], project), 'pass 2');
     const done = 'installer: committed, rolled back, recovered';
     check('runs as ESM', run(process.execPath, [join(project, 'out', 'installer.mjs')], project), done);
     check("the guide's step kind (codecs from @unwind/core) builds and loads", run(process.execPath, ['--input-type=module', '-e', "const m = await import('./out/append-line.mjs'); if (m.appendLine?.type !== 'myapp.appendLine') throw new Error('no appendLine kind'); console.log('loaded')"], project), 'loaded');
