@@ -1,11 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
-import { UnwindError } from '@unwind/core';
+import { UnwindError, serializeError } from '@unwind/core';
 import { applyCommand } from './commands/apply.js';
 import { logCommand } from './commands/log.js';
 import { planCommand } from './commands/plan.js';
 import { recoverCommand } from './commands/recover.js';
 import { statusCommand } from './commands/status.js';
-import type { CommandIO } from './commands/context.js';
+import { printJson, type CommandIO } from './commands/context.js';
 import { CliError, EXIT } from './errors.js';
 import { shouldColor, styler, type Output } from '@unwind/progress';
 
@@ -82,14 +82,24 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander already wrote its message (or the help/version) to the right stream.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+      if (error.exitCode === 0) return EXIT.ok;
+      if (argv.includes('--json')) printJson(stdout, { ok: false, exitCode: EXIT.badInput, error: { code: 'CLI_ERROR', name: 'CommanderError', message: error.message.replace(/^error: /, '') } });
+      return EXIT.badInput;
     }
     const code = error instanceof CliError ? error.exitCode : error instanceof UnwindError && error.code === 'LOCK_HELD' ? EXIT.locked : EXIT.badInput;
     const message = error instanceof Error ? error.message : String(error);
+    // A program that asked for JSON reads stdout: it gets the failure as JSON there too (the person reads stderr).
+    if (argv.includes('--json')) printJson(stdout, { ok: false, exitCode: code, error: jsonError(error) });
     stderr.write(`unwind: error: ${message}\n`);
     if (!(error instanceof UnwindError) && env.UNWIND_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`);
     return code;
   }
+}
+
+/** The `error` field of a failed command's JSON output: always a code, a class name and the message. */
+function jsonError(error: unknown): { code: string; name: string; message: string; context?: Record<string, unknown> } {
+  const serialized = serializeError(error);
+  return { code: serialized.code ?? 'CLI_ERROR', name: serialized.name, message: serialized.message, ...(serialized.context ? { context: serialized.context } : {}) };
 }
 
 function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {

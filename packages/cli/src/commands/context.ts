@@ -18,7 +18,22 @@ export function println(out: Output, ...lines: string[]): void {
   for (const line of lines) out.write(`${line}\n`);
 }
 
-/** Writes a value as pretty JSON. */
-export function printJson(out: Output, value: unknown): void {
-  out.write(`${JSON.stringify(value, null, 2)}\n`);
+/**
+ * The version of every command's `--json` output (the `version` field): it
+ * changes when a field is removed or changes meaning, not when one is added.
+ * The shapes are in docs/schemas/.
+ */
+export const JSON_OUTPUT_VERSION = 1;
+
+/** Fields holding a point in time: written as ISO 8601 (UTC), or null when unknown. */
+const TIMESTAMPS: ReadonlySet<string> = new Set(['at', 'startedAt', 'lastAt', 'acquiredAt']);
+
+function isoTimestamps(key: string, value: unknown): unknown {
+  if (!TIMESTAMPS.has(key) || typeof value !== 'number') return value;
+  return value > 0 ? new Date(value).toISOString() : null;
+}
+
+/** Writes a command's JSON output: `version` first, timestamps as ISO 8601. */
+export function printJson(out: Output, value: Record<string, unknown>): void {
+  out.write(`${JSON.stringify({ version: JSON_OUTPUT_VERSION, ...value }, isoTimestamps, 2)}\n`);
 }

@@ -78,9 +78,12 @@ function describe(listing: TransactionListing, status: TransactionClass, now: nu
   const state = listing.state;
   if (!state) return [`${LABEL.unreadable(s)} ${listing.id}`, `  journal: ${listing.path}`, `  error: ${errorLine(listing.error)}`];
   const lines = [`${LABEL[status](s)} ${s.bold(state.name)}  ${s.dim(listing.id)}`];
-  lines.push(`  started ${formatDuration(now - state.startedAt)} ago by pid ${state.pid} on ${state.host}; last record ${formatDuration(now - state.lastAt)} ago`);
-  const last = state.steps.at(-1);
-  lines.push(`  last step: ${last ? `${last.index + 1}. ${last.description} (${stepState(last)})` : 'none (no step was started)'}`);
+  // Without a whole begin record (a journal holding only a torn line) start, pid and host are unknown, not 0.
+  const started = hasBegin(listing) ? `started ${formatDuration(now - state.startedAt)} ago by pid ${state.pid} on ${state.host}` : 'started: unknown (no complete begin record)';
+  const last = state.records.length > 0 ? `last record ${formatDuration(now - state.lastAt)} ago` : 'last record: unknown';
+  lines.push(`  ${started}; ${last}`);
+  const lastStep = state.steps.at(-1);
+  lines.push(`  last step: ${lastStep ? `${lastStep.index + 1}. ${lastStep.description} (${stepState(lastStep)})` : 'none (no step was started)'}`);
   if (state.rollbackReason) lines.push(`  rollback cause: ${errorLine(state.rollbackReason)}`);
   if (status === 'stuck' && state.rollbackFailed) {
     const failed = state.steps.find((x) => x.index === state.rollbackFailed![0]);
@@ -95,15 +98,22 @@ function toJson(listing: TransactionListing, status: TransactionClass, now: numb
   if (!listing.state) return { id: listing.id, path: listing.path, status, error: listing.error };
   const { records: _records, steps, ...state } = listing.state;
   const last = steps.at(-1);
+  const known = hasBegin(listing);
   return {
     ...state,
+    ...(known ? {} : { name: null, pid: null, host: null, startedAt: null }),
+    id: listing.id,
     path: listing.path,
     status,
-    ageMs: now - state.startedAt,
+    ageMs: known ? now - state.startedAt : null,
     steps: steps.length,
     lastStep: last ? { index: last.index, type: last.type, description: last.description, state: stepState(last) } : null,
-    recoveryWould: recoveryText(listing.state),
   };
+}
+
+/** Whether the journal holds its begin record, the only source of start time, pid and host. */
+function hasBegin(listing: TransactionListing): boolean {
+  return listing.state?.records.some((record) => record.kind === 'begin') === true;
 }
 
 function countBy<T extends string>(values: T[]): Partial<Record<T, number>> {
