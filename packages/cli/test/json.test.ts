@@ -87,10 +87,8 @@ describe('--json output', () => {
     }
   });
 
-  it('every schema in docs/schemas is one of a command or the error object, and rejects output without version', () => {
-    const names = fs.readdirSync(join(workspaceRoot(import.meta.dirname), 'docs', 'schemas')).sort();
-    expect(names).toEqual(['apply.json', 'error.json', 'log.json', 'plan.json', 'recover.json', 'status.json']);
-    for (const name of names) expect(validate({}, schemaOf(name.replace('.json', '')))).toContain('$.version: missing');
+  it('every command and the error object have an output schema in docs/schemas, and each requires version', () => {
+    for (const name of ['status', 'log', 'recover', 'plan', 'apply', 'error']) expect(validate({}, schemaOf(name))).toContain('$.version: missing');
   });
 
   it('apply --json --dry-run matches its schema', async () => {
