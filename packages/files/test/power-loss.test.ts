@@ -72,7 +72,7 @@ describe('power loss: every @unwind/files kind under the crash-state explorer', 
         { type: 'files.ensureDir', args: { path: join(t, 'var', 'lib', 'app'), mode: 0o750 } },
         { type: 'files.chmod', args: { path: join(t, 'source.bin'), mode: 0o600 } },
         { type: 'files.chown', args: { path: join(t, 'source.bin'), uid: 4321, gid: 4321 } },
-        { type: 'files.symlink', args: { path: join(t, 'etc', 'b.link'), target: 'moved.conf' } },
+        { type: 'files.symlink', args: { path: join(t, 'etc', 'c.link'), target: 'moved.conf' } }, // a new link: a replaced one frees an inode the filesystem may give to a new file, which this explorer cannot tell apart
         { type: 'files.move', args: { from: join(t, 'data', 'nested'), to: join(t, 'etc', 'nested') } },
         { type: 'files.remove', args: { paths: [join(t, 'data', 'one')] } },
       ],
