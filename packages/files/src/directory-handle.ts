@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import * as t from 'io-ts';
 import { UndoConflictError, UnwindError } from '@unwind/core';
 import { SymlinkRefusedError, TargetChangedError, UnexpectedFileTypeError } from './errors.js';
@@ -124,7 +124,9 @@ function openDirectory(path: string, options: { expected?: Identity | undefined;
   }
   if (options.expected) {
     const found = identityOfDescriptor(fd);
-    const same = found.ino === options.expected.ino && (options.phase === 'undo' || found.dev === options.expected.dev);
+    // At undo, a directory recreated at the very same place (a later step's copy-back, a restore)
+    // is accepted too: the open directory must then sit exactly at the path, reached through no symlink.
+    const same = (found.ino === options.expected.ino && (options.phase === 'undo' || found.dev === options.expected.dev)) || (options.phase === 'undo' && locationOf(fd) === resolve(path));
     if (!same) {
       fs.closeSync(fd);
       const message = `${options.what} ${path} is not the directory prepare looked at (device ${options.expected.dev} inode ${options.expected.ino}, now ${found.dev}/${found.ino}): a directory on the way was swapped; nothing was touched`;
@@ -133,6 +135,15 @@ function openDirectory(path: string, options: { expected?: Identity | undefined;
   }
   const self = `/proc/self/fd/${fd}`;
   return { path, fd, self, entry: (name) => `${self}/${name}`, entryForChild: (name) => `/proc/${process.pid}/fd/${fd}/${name}` };
+}
+
+/** Where an open directory is now (the kernel's name for it), or undefined. */
+function locationOf(fd: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** At `do` the typed error itself; at `undo` an UndoConflictError naming both states, so the rollback ends rollback-failed untouched. */
