@@ -11,8 +11,8 @@ import { linkedTreeState } from './compare.js';
 import { materialize } from './materialize.js';
 import type { ModelEntry } from './model.js';
 
-const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string; keep?: { directory: string; ids: string[] } };
-const keep = config.keep ? { directory: config.keep.directory, ids: new Set(config.keep.ids) } : undefined;
+const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string; keep?: { directory: string; ids: Array<[string, string]> } };
+const keep = config.keep ? { directory: config.keep.directory, ids: new Map(config.keep.ids) } : undefined;
 const module = (await import(config.kindsModule)) as Record<string, unknown>;
 const kinds = [...(module[config.kindsExport] as AnyStepKind[]), ...testKinds];
 const journal = relative(config.sandbox, config.journalRoot);

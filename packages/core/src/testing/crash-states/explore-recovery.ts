@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { temporaryDirectory } from '../environment.js';
 import { diffTrees, linkedTreeState } from './compare.js';
 import { checkCrashStates, commitPointOnDisk, commitPointSyncedAt, withSummary, type CrashExplorationOptions, type CrashExplorationReport, type RunStepsConfig } from './explore.js';
-import { materialize } from './materialize.js';
+import { inodeIdentities, materialize } from './materialize.js';
 import { applyOperations, modelOfTree, reachableEntries } from './model.js';
 import { crashStateScript, recordOperations } from './record.js';
 
@@ -63,7 +63,7 @@ export async function exploreRecoveryCrashStates(
     const commitWrite = operations.findIndex((o) => o.op === 'write' && Buffer.from(o.data, 'base64').toString('utf8').includes('"kind":"commit-point"'));
     const commitSync = commitPointSyncedAt(operations);
     if (commitWrite < 0 || commitSync === Infinity) throw new Error(`${options.name}: the run made no durable commit point; nothing to interrupt`);
-    const keepIds = [...initial.inodes.keys()];
+    const keepIds = inodeIdentities(initial);
     const reports: CrashExplorationReport[] = [];
     for (const start of options.starts ?? ['rolling back', 'rolling forward']) {
       const cut = start === 'rolling back' ? commitWrite : commitSync + 1;
@@ -71,7 +71,7 @@ export async function exploreRecoveryCrashStates(
       const expected = commitPointOnDisk(entries) ? 'after' : 'before';
       if ((expected === 'after') !== (start === 'rolling forward')) throw new Error(`${options.name}: the interrupted state does not hold what ${start} needs`);
       const keep = options.keepInodeNumbers ? { directory: join(base.path, `inodes-${reports.length}`), ids: keepIds } : undefined;
-      materialize(sandbox, entries, keep ? { directory: join(base.path, 'inodes'), ids: new Set(keepIds) } : undefined);
+      materialize(sandbox, entries, keep ? { directory: join(base.path, 'inodes'), ids: new Map(keepIds) } : undefined);
       const interrupted = modelOfTree(sandbox);
       const recorded = await recordOperations(crashStateScript('recover-steps'), [JSON.stringify({ journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds' })], { root: sandbox, tracePath: join(base.path, `recover-${reports.length}.jsonl`) });
       const name = `${options.name}: a power cut during recover() ${start}`;
@@ -81,7 +81,7 @@ export async function exploreRecoveryCrashStates(
       const recovery = recorded.trace.operations;
       const { built, checked, divergences } = await checkCrashStates({
         base: base.path, sandbox, journalRoot, options, initial: interrupted, operations: recovery, seed, limit, trees: { before, after },
-        expected: () => expected, ...(keep ? { keep: { directory: keep.directory, ids: [...interrupted.inodes.keys()] } } : {}),
+        expected: () => expected, ...(keep ? { keep: { directory: keep.directory, ids: inodeIdentities(interrupted) } } : {}),
       });
       const syncs = recovery.filter((o) => o.op === 'fsync').length;
       log(`crash states [${name}]: ${recovery.length} operations (${syncs} syncs), ${built} crash states built, ${checked} distinct checked, ${divergences.length} divergences (seed ${seed})`);

@@ -10,6 +10,7 @@ import { applyOperations, modelOfTree, reachableEntries, type FileSystemModel, t
 import { crashStateScript, recordOperations } from './record.js';
 import { crashStates, seededRandom, type CrashState } from './states.js';
 import { describeOperation, type TraceOperation } from './trace.js';
+import { inodeIdentities } from './materialize.js';
 
 /**
  * What {@link exploreCrashStates} runs: steps of the kinds a module exports.
@@ -205,7 +206,7 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
     const after = linkedTreeState(sandbox, ignore);
     const operations = trace.operations;
     const committedAt = commitPointSyncedAt(operations);
-    const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: [...initial.inodes.keys()] } : undefined;
+    const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: inodeIdentities(initial) } : undefined;
     const { built, checked, divergences } = await checkCrashStates({
       base: base.path, sandbox, journalRoot, options, initial, operations, seed, limit, trees: { before, after }, ...(keep ? { keep } : {}),
       expected: (point, entries) => (point > committedAt || commitPointOnDisk(entries) ? 'after' : 'before'),
@@ -231,7 +232,7 @@ export interface CrashCheck {
   trees: { before: LinkedTreeEntry[]; after: LinkedTreeEntry[] };
   /** Which tree recovery must give from a state (its entries) cut after `point` operations. */
   expected: (point: number, entries: ModelEntry[]) => 'before' | 'after';
-  keep?: { directory: string; ids: string[] };
+  keep?: { directory: string; ids: Array<[string, string]> };
 }
 
 /**
@@ -280,7 +281,7 @@ export async function checkCrashStates(check: CrashCheck): Promise<{ built: numb
 /** Recovers every state in fresh child processes (a few hundred states each) and returns the trees by key. */
 async function checkStates(
   base: string, sandbox: string, journalRoot: string, options: Pick<CrashExplorationOptions, 'kindsModule' | 'kindsExport'>, states: Array<{ key: string; entries: ModelEntry[] }>,
-  keep?: { directory: string; ids: string[] },
+  keep?: { directory: string; ids: Array<[string, string]> },
 ): Promise<Map<string, { error?: string; tree: LinkedTreeEntry[] }>> {
   const results = new Map<string, { error?: string; tree: LinkedTreeEntry[] }>();
   const batch = 400;

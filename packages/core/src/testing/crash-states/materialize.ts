@@ -19,7 +19,7 @@ import type { ModelEntry } from './model.js';
  *
  * @example
  * ```ts
- * materialize(sandbox, reachableEntries(state), { directory: join(base, 'inodes'), ids: new Set(initial.inodes.keys()) });
+ * materialize(sandbox, reachableEntries(state), { directory: join(base, 'inodes'), ids: new Map(inodeIdentities(initial)) });
  * ```
  */
 export function materialize(root: string, entries: readonly ModelEntry[], keep?: KeptInodes): void {
@@ -61,10 +61,26 @@ export function materialize(root: string, entries: readonly ModelEntry[], keep?:
   }
 }
 
-/** Where {@link materialize} keeps the inodes that existed before the run (`ids`, as the model names them: `i<ino>`). */
+/**
+ * Where {@link materialize} keeps the inodes that existed before the run:
+ * `ids` maps each id (as the model names them: `i<ino>`) to what that inode
+ * is ({@link inodeIdentity}). An inode number is only a name while its inode
+ * lives: once freed, the kernel may hand it to a new file, which must not be
+ * kept in the old inode's place.
+ */
 export interface KeptInodes {
   directory: string;
-  ids: ReadonlySet<string>;
+  ids: ReadonlyMap<string, string>;
+}
+
+/** What an inode is, beyond its number: its type, and a symlink's target (which never changes). */
+export function inodeIdentity(inode: { type: 'file' | 'dir' | 'symlink'; target?: string }): string {
+  return inode.type === 'symlink' ? `symlink:${inode.target ?? ''}` : inode.type;
+}
+
+/** The identities of every inode of a model, as {@link KeptInodes} takes them (an array, to pass through JSON). */
+export function inodeIdentities(model: { inodes: ReadonlyMap<string, { type: 'file' | 'dir' | 'symlink'; target?: string }> }): Array<[string, string]> {
+  return [...model.inodes].map(([id, inode]) => [id, inodeIdentity(inode)]);
 }
 
 /**
@@ -77,7 +93,8 @@ function keepInodes(root: string, keep: KeptInodes): void {
   const visit = (path: string) => {
     const st = fs.lstatSync(path);
     const id = `i${st.ino}`;
-    const keeps = path !== root && keep.ids.has(id) && !fs.existsSync(join(keep.directory, id));
+    const identity = inodeIdentity(st.isDirectory() ? { type: 'dir' } : st.isSymbolicLink() ? { type: 'symlink', target: fs.readlinkSync(path, 'utf8') } : { type: 'file' });
+    const keeps = path !== root && keep.ids.get(id) === identity && !fs.existsSync(join(keep.directory, id));
     if (!st.isDirectory()) {
       if (keeps) fs.linkSync(path, join(keep.directory, id));
       return;
