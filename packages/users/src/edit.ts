@@ -159,15 +159,29 @@ function alive(pid: number): boolean {
 
 /**
  * What every users undo runs last: the leftovers of a shadow tool this
- * step ran and a kill stopped half-way (see removeStaleLockFiles).
+ * step ran and a kill stopped half-way (see removeStaleLockFiles), and the
+ * temp copy of a line edit of unwind's own that a kill cut off before its rename.
  *
  * @example
  * ```ts
  * await tidyKilledTool(a.prefix, ctx.signal);
  * ```
  */
-export function tidyKilledTool(prefix: string | undefined, signal?: AbortSignal): Promise<void> {
-  return removeStaleLockFiles(prefix, ['passwd', 'shadow', 'group', 'gshadow'], signal);
+export async function tidyKilledTool(prefix: string | undefined, signal?: AbortSignal): Promise<void> {
+  const files: DbFile[] = ['passwd', 'shadow', 'group', 'gshadow'];
+  await removeStaleLockFiles(prefix, files, signal);
+  // And the new copy of one of unwind's own line edits, killed after writing it and before the rename:
+  // an undo that then finds its lines as it wants them makes no edit, so nothing else would remove it.
+  for (const file of files) {
+    const path = dbPath(prefix, file);
+    if (temporaryFilesOf(path) === 0) continue;
+    const release = await lockFile(path, signal);
+    try {
+      removeTemporaryFiles(path); // under the lock: no live writer's copy is there
+    } finally {
+      release();
+    }
+  }
 }
 
 /**
