@@ -70,16 +70,21 @@ describe('linger through real loginctl and logind', () => {
     const rolled = await run(enableLinger({ user: name }), failingStep({ message: 'a later step fails' }));
     expect(rolled.status).toBe('rolled-back');
     expect(fs.existsSync(`/var/lib/systemd/linger/${name}`)).toBe(false);
+    // The rollback's disable-linger makes logind stop the manager the enable had started and drop the user;
+    // while that is under way logind does not start it again for a new enable (it would at the next boot,
+    // from the linger file), so the enable below starts from a user logind no longer tracks.
+    const gone = await settled(() => ({ manager: sh(['systemctl', 'is-active', `user@${uid}.service`], [0, 3]), logind: lingerState(name).logind }), (s) => s.manager !== 'active' && s.manager !== 'activating' && s.manager !== 'deactivating' && s.logind === '', 60_000);
+    expect(gone.logind).toBe('');
 
     expect((await run(enableLinger({ user: name }))).status).toBe('committed');
     // logind answers for the user once it has taken the new linger flag in (at once, or a moment later on a loaded machine).
-    expect(await settled(() => lingerState(name), (state) => state.logind === 'yes')).toEqual({ file: true, logind: 'yes' });
+    expect(await settled(() => lingerState(name), (state) => state.logind === 'yes', 30_000)).toEqual({ file: true, logind: 'yes' });
     sh(['systemctl', '--user', `--machine=${name}@`, 'is-system-running', '--wait'], [0, 1]);
     expect(sh(['systemctl', 'is-active', `user@${uid}.service`], [0, 3])).toBe('active');
 
     expect((await run(disableLinger({ user: name }))).status).toBe('committed');
     expect(fs.existsSync(`/var/lib/systemd/linger/${name}`)).toBe(false);
-  });
+  }, 180_000);
 });
 
 for (const [kind, lingerFirst] of [[enableLinger, false], [disableLinger, true]] as const) {
