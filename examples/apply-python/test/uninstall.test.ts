@@ -53,6 +53,11 @@ describe('examples/apply-python/uninstall.py through unwind apply --json', () =>
     const installRecords = journalRecords(sb.journalRoot);
     const r = await runProgram(['python3', UNINSTALL, sb.name], sb.env(), { killWhen: () => journalRecords(sb.journalRoot) >= installRecords + 5 });
     expect(r.signal).toBe('SIGKILL');
+    // The kill can land while `systemctl disable` is in flight: its call may already be in the user manager's
+    // hands and be carried out after the kill. An operator's `unwind recover` comes after that; recovering
+    // within the same millisecond raced it (the manager disabled the unit after the undo had read it enabled).
+    // Not yet solved in the library (see docs/testing.md): wait until the manager has settled.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const recovered = await runProgram([UNWIND, 'recover', '--root', sb.journalRoot], sb.env());
     expect(recovered.code, recovered.stderr + recovered.stdout).toBe(0);
     expect(recovered.stdout).toContain('Rolled back');
