@@ -4,30 +4,15 @@
  * manager, a rollback takes it away again, and the conformance suite runs on
  * the real thing. Each test removes its user whatever happened.
  */
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Step } from '@unwind/core';
-import { conformanceSuite, failingStep, notInsideMachine } from '@unwind/core/testing';
+import { commandOutput as sh, conformanceSuite, failingStep, machineUser, notInsideMachine, runSteps, settled, type MachineUser } from '@unwind/core/testing';
 import { disableLinger, enableLinger, isLingering } from '../src/index.js';
 
 const outside = notInsideMachine();
 if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
 
-function sh(argv: string[], ok: number[] = [0]): string {
-  const [program, ...args] = argv as [string, ...string[]];
-  const result = spawnSync(program, args, { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
-  if (!ok.includes(result.status ?? -1)) throw new Error(`${argv.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}`);
-  return result.stdout.trim();
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function run(...steps: Array<Step<any, any, any>>) {
-  const t = transaction('linger scenario', { journal: memoryJournal(), handleSignals: false });
-  for (const step of steps) t.add(step);
-  return t.run();
-}
+const run = (...steps: Parameters<typeof runSteps>[1][]) => runSteps('linger scenario', ...steps);
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -35,16 +20,10 @@ afterEach(() => {
 });
 
 /** A fresh user of the machine, removed (with its linger and manager) after the test. */
-function machineUser(): { name: string; uid: number } {
-  const name = `uwli${randomBytes(3).toString('hex')}`;
-  sh(['useradd', '--create-home', '--user-group', '--shell', '/bin/sh', name]);
-  const uid = Number(sh(['id', '-u', name]));
-  cleanups.push(() => {
-    sh(['loginctl', 'disable-linger', name], [0, 1]);
-    sh(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
-    sh(['userdel', '--remove', name], [0, 6, 12]);
-  });
-  return { name, uid };
+function lingerUser(): MachineUser {
+  const user = machineUser('uwli');
+  cleanups.push(user.remove);
+  return user;
 }
 
 /** What logind says about the user's linger, and whether the linger file exists. */
@@ -52,20 +31,9 @@ function lingerState(name: string) {
   return { file: fs.existsSync(`/var/lib/systemd/linger/${name}`), logind: sh(['loginctl', 'show-user', '-p', 'Linger', '--value', name], [0, 1]) };
 }
 
-/** The first value of `read` that `done` accepts within `withinMs`, or the last one read. */
-async function settled<T>(read: () => T, done: (value: T) => boolean, withinMs = 10_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  let value = read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = read();
-  }
-  return value;
-}
-
 describe('linger through real loginctl and logind', () => {
   it('enableLinger makes logind start the user manager; a rollback turns linger off again', async () => {
-    const { name, uid } = machineUser();
+    const { name, uid } = lingerUser();
     expect(isLingering(name)).toBe(false);
     const rolled = await run(enableLinger({ user: name }), failingStep({ message: 'a later step fails' }));
     expect(rolled.status).toBe('rolled-back');
@@ -90,7 +58,7 @@ describe('linger through real loginctl and logind', () => {
 for (const [kind, lingerFirst] of [[enableLinger, false], [disableLinger, true]] as const) {
   conformanceSuite(kind, {
     setup: async () => {
-      const { name } = machineUser();
+      const { name } = lingerUser();
       if (lingerFirst) sh(['loginctl', 'enable-linger', name]);
       return { args: { user: name }, state: async () => fs.existsSync(`/var/lib/systemd/linger/${name}`), cleanup: async () => {} };
     },

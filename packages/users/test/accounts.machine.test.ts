@@ -9,25 +9,15 @@
  * user: its NSS entries, every database line naming it, its home and its
  * linger file. Each test removes its user and group whatever happened.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Step } from '@unwind/core';
-import { conformanceSuite, failingStep, notInsideMachine, treeState } from '@unwind/core/testing';
+import { commandOutput as sh, conformanceSuite, failingStep, notInsideMachine, runSteps, treeState } from '@unwind/core/testing';
 import { ensureUser, removeUser } from '../src/index.js';
 
 const outside = notInsideMachine();
 if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
-
-/** Runs a command for set-up or a check; throws with its stderr unless the exit code is allowed. */
-function sh(argv: string[], ok: number[] = [0]): string {
-  const [program, ...args] = argv as [string, ...string[]];
-  const result = spawnSync(program, args, { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
-  if (!ok.includes(result.status ?? -1)) throw new Error(`${argv.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}`);
-  return result.stdout.trim();
-}
 
 /** The database lines that name `name`: as the entry's name, or in a group's member or administrator list. */
 function linesNaming(file: string, name: string): string[] {
@@ -102,12 +92,7 @@ function existingUser(name: string, group: string): void {
   fs.writeFileSync(`/var/lib/systemd/linger/${name}`, '');
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function run(...steps: Array<Step<any, any, any>>) {
-  const t = transaction('machine users scenario', { journal: memoryJournal(), handleSignals: false });
-  for (const step of steps) t.add(step);
-  return t.run();
-}
+const run = (...steps: Parameters<typeof runSteps>[1][]) => runSteps('machine users scenario', ...steps);
 
 describe("ensureUser and removeUser on the machine's own user database (no prefix)", () => {
   it('ensureUser: useradd allocates the uid; NSS sees the user, its private group and its groups; the home belongs to it; a rollback leaves no trace', async () => {

@@ -5,31 +5,16 @@
  * first, every process ends, linger goes with the user; a rollback puts the
  * user and its linger file back. Each test removes its user whatever happened.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Step } from '@unwind/core';
-import { failingStep, notInsideMachine } from '@unwind/core/testing';
+import { commandOutput as sh, failingStep, machineUser, notInsideMachine, runSteps, waitFor } from '@unwind/core/testing';
 import { removeUser } from '../src/index.js';
 
 const outside = notInsideMachine();
 if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
 
-function sh(argv: string[], ok: number[] = [0]): string {
-  const [program, ...args] = argv as [string, ...string[]];
-  const result = spawnSync(program, args, { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
-  if (!ok.includes(result.status ?? -1)) throw new Error(`${argv.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}`);
-  return result.stdout.trim();
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function run(...steps: Array<Step<any, any, any>>) {
-  const t = transaction('logind scenario', { journal: memoryJournal(), handleSignals: false });
-  for (const step of steps) t.add(step);
-  return t.run();
-}
+const run = (...steps: Parameters<typeof runSteps>[1][]) => runSteps('logind scenario', ...steps);
 
 /** Pids of the processes owned by `uid` in this machine. */
 function processesOf(uid: number): number[] {
@@ -51,14 +36,6 @@ function sessionsOf(name: string): string {
   return sh(['loginctl', 'show-user', '-p', 'Sessions', '--value', name], [0, 1]);
 }
 
-async function until(what: string, check: () => boolean, withinMs = 15_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
@@ -66,23 +43,14 @@ afterEach(() => {
 
 /** A machine user with linger on, a running user manager, and a live login session running `sleep`. */
 async function loggedInUser() {
-  const name = `uwlg${randomBytes(3).toString('hex')}`;
-  sh(['useradd', '--create-home', '--user-group', '--shell', '/bin/sh', name]);
-  const uid = Number(sh(['id', '-u', name]));
-  cleanups.push(() => {
-    sh(['loginctl', 'disable-linger', name], [0, 1]);
-    sh(['loginctl', 'terminate-user', name], [0, 1]);
-    sh(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
-    sh(['pkill', '-KILL', '-U', String(uid)], [0, 1]);
-    sh(['userdel', '--remove', name], [0, 6, 12]);
-    fs.rmSync(`/var/lib/systemd/linger/${name}`, { force: true });
-  });
+  const { name, uid, remove } = machineUser('uwlg');
+  cleanups.push(remove);
   sh(['loginctl', 'enable-linger', name]);
   sh(['systemctl', '--user', `--machine=${name}@`, 'is-system-running', '--wait'], [0, 1]);
   // A real PAM login (pam_systemd registers the session with logind), left running.
   const login = spawn('runuser', ['-l', name, '-c', 'sleep 1000'], { stdio: 'ignore', detached: true });
   login.unref();
-  await until(`a logind session of ${name}`, () => sessionsOf(name) !== '');
+  await waitFor(`a logind session of ${name}`, () => sessionsOf(name) !== '');
   return { name, uid };
 }
 
@@ -98,8 +66,8 @@ describe('removeUser with a live logind session (real logind, user@UID.service, 
     expect(sh(['getent', 'passwd', name], [0, 2])).toBe('');
     expect(fs.existsSync(`/var/lib/systemd/linger/${name}`)).toBe(false);
     expect(sh(['systemctl', 'is-active', `user@${uid}.service`], [0, 3])).not.toBe('active');
-    await until(`every process of uid ${uid} to end`, () => processesOf(uid).length === 0, 5000);
-    await until(`the session of ${name} to close`, () => sessionsOf(name) === '', 5000);
+    await waitFor(`every process of uid ${uid} to end`, () => processesOf(uid).length === 0, 5000);
+    await waitFor(`the session of ${name} to close`, () => sessionsOf(name) === '', 5000);
   });
 
   it('a rollback puts the user and its linger file back', async () => {

@@ -27,5 +27,8 @@ export { recordOperations } from './crash-states/record.js';
 export { readTrace } from './crash-states/trace.js';
 export type { Trace, TraceOperation } from './crash-states/trace.js';
 export { seededRandom } from './crash-states/states.js';
+export { runSteps } from './run-steps.js';
+export { commandOutput, machineUser, settled, waitFor } from './machine-users.js';
+export type { MachineUser } from './machine-users.js';
 export { bootMachine, cannotBootMachine, MachineBootError, MachineLeftoverError, notInsideMachine } from './machine.js';
 export type { Machine, MachineCommandOptions, MachineOptions } from './machine.js';
