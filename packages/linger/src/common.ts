@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as t from 'io-ts';
-import { programFor, syncDirectory, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
+import { assertPrivateDirectory, InvalidInputError, programFor, syncDirectory, UntrustedJournalError, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
 
 /**
  * Where logind keeps linger flags: one empty file per lingering user.
@@ -51,6 +51,46 @@ export function validateLingerArgs(a: LingerArgs): void {
   if (a.lingerDir !== undefined) validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
   if (a.loginctl !== undefined && a.loginctl.includes('/')) validateAbsolutePath(a.loginctl, { what: 'loginctl program' });
   if (a.loginctl !== undefined && !a.loginctl.includes('/')) validateName(a.loginctl, { what: 'loginctl program' });
+  if (a.commandTimeoutMs !== undefined && !(Number.isInteger(a.commandTimeoutMs) && a.commandTimeoutMs > 0 && a.commandTimeoutMs <= MAX_COMMAND_TIMEOUT_MS)) {
+    throw new InvalidInputError(`commandTimeoutMs must be a whole number of ms from 1 to ${MAX_COMMAND_TIMEOUT_MS}`, { commandTimeoutMs: a.commandTimeoutMs });
+  }
+}
+
+/** The longest loginctl timeout a step may ask for (an hour): a journal cannot make recovery wait forever. */
+const MAX_COMMAND_TIMEOUT_MS = 3_600_000;
+
+/**
+ * Recovery's check of a journaled linger step (after `validate` re-ran on its
+ * arguments, so the user name is a plain account name and the paths are
+ * absolute and normalised). The undo decides whether to call loginctl by
+ * looking at the user's file in the journaled linger directory, so that
+ * directory must be one only root (or the running user) controls — the
+ * StrictModes rule of journal roots: a real directory, not a symlink, no
+ * ancestor anyone else can write. A journal naming a directory an attacker
+ * fills (or empties) at will could otherwise steer which way recovery turns
+ * linger. A linger directory that does not exist is allowed: nobody lingers,
+ * and the undo reads it as such. The journaled `loginctl` is never run in
+ * recovery (`programFor`): programs come from the command runner's configuration.
+ */
+export function validateJournaledLinger(a: LingerArgs): void {
+  const lingerDir = a.lingerDir ?? DEFAULT_LINGER_DIR;
+  const bad = (why: string) => new UntrustedJournalError(`linger for ${JSON.stringify(a.user)}: ${why}`, { user: a.user, lingerDir });
+  // validate already ran on these arguments; checked again here so this check stands on its own.
+  try {
+    validateLingerArgs(a);
+  } catch (error) {
+    throw bad((error as Error).message);
+  }
+  if (!fs.existsSync(lingerDir) && !isSymlink(lingerDir)) return;
+  try {
+    assertPrivateDirectory(lingerDir, 'linger directory');
+  } catch (error) {
+    throw bad((error as Error).message);
+  }
+}
+
+function isSymlink(path: string): boolean {
+  return fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { defineStep } from '@unwind/core';
-import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateLingerArgs } from './common.js';
+import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateJournaledLinger, validateLingerArgs } from './common.js';
 
 /**
  * Turns linger off for a user (`loginctl disable-linger USER`). Verified
@@ -16,6 +16,7 @@ export const disableLinger = defineStep({
   args: LingerArgs,
   before: LingerBefore,
   validate: validateLingerArgs,
+  validateJournaled: (a) => validateJournaledLinger(a),
   describe: (a) => `disable linger for ${a.user}`,
   prepare: async (a) => ({ lingering: lingering(a) }),
   do: async (a, _b, ctx) => setLinger(a, ctx, false),

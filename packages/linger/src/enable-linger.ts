@@ -1,5 +1,5 @@
 import { defineStep } from '@unwind/core';
-import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateLingerArgs } from './common.js';
+import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateJournaledLinger, validateLingerArgs } from './common.js';
 
 /**
  * Turns linger on for a user (`loginctl enable-linger USER`), so the user's
@@ -17,6 +17,7 @@ export const enableLinger = defineStep({
   args: LingerArgs,
   before: LingerBefore,
   validate: validateLingerArgs,
+  validateJournaled: (a) => validateJournaledLinger(a),
   describe: (a) => `enable linger for ${a.user}`,
   prepare: async (a) => ({ lingering: lingering(a) }),
   do: async (a, _b, ctx) => setLinger(a, ctx, true),
