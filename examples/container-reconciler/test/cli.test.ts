@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { makeSandbox, manager, names, runChild, skipReason, type Sandbox } from './helpers.js';
 
 const skip = skipReason();
-if (skip) console.warn(`container-reconciler CLI tests skipped: ${skip}`);
 const main = join(import.meta.dirname, '..', 'src', 'main.ts');
 
 const sandboxes: Sandbox[] = [];
@@ -18,7 +18,8 @@ function argv(s: Sandbox, ...extra: string[]): string[] {
     '--shared-unit-dir', m.unitDir, '--shared-home', m.home, '--shared-runtime-dir', m.runtimeDir, '--settle', '200', '--timeout', '15000', ...extra];
 }
 
-describe.skipIf(skip)('container reconciler: the command line', () => {
+describe('container reconciler: the command line', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('says in plain words what happened to each container and how the run ended; exit codes 0 and 4', async () => {
     const s = makeSandbox();
     sandboxes.push(s);

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { listTransactions, readJournalFile } from '@unwind/core';
 import { reconcileContainers, recoverContainers } from '../src/reconciler.js';
 import { makeSandbox, names, pool, runChild, skipReason, type Sandbox } from './helpers.js';
 
 const skip = skipReason();
-if (skip) console.warn(`container-reconciler crash tests skipped: ${skip}`);
 const child = join(import.meta.dirname, 'fixtures', 'child.ts');
 
 const sandboxes: Sandbox[] = [];
@@ -46,7 +46,8 @@ async function scenario(kind: 'create' | 'remove'): Promise<{ s: Sandbox; a: str
   return { s, a, x };
 }
 
-describe.skipIf(skip)('container reconciler: SIGKILL at every journal record of one container, then recover()', () => {
+describe('container reconciler: SIGKILL at every journal record of one container, then recover()', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it.each(['create', 'remove'] as const)('%s: leaves that container\'s before-state (the other untouched), or past the commit point its after-state', async (kind) => {
     // A clean run in a child: how many records does x's transaction write?
     const clean = await scenario(kind);
@@ -98,7 +99,8 @@ describe.skipIf(skip)('container reconciler: SIGKILL at every journal record of 
   }, 120_000);
 });
 
-describe.skipIf(skip)('container reconciler: one run at a time', () => {
+describe('container reconciler: one run at a time', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('a second concurrent run fails fast naming the holder, and changes nothing', async () => {
     const s = makeSandbox();
     sandboxes.push(s);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { readStatusFile } from '@unwind/reconcile';
 import { isActive } from '@unwind/systemd';
 import { lookupUser } from '@unwind/users';
@@ -8,7 +9,6 @@ import { reconcileContainers } from '../src/reconciler.js';
 import { DB_FILES, faultyExec, makeSandbox, manager, names, skipReason, type Fault, type Sandbox } from './helpers.js';
 
 const skip = skipReason();
-if (skip) console.warn(`container-reconciler failure tests skipped: ${skip}`);
 const GROUP = 'unwind-containers';
 
 const sandboxes: Sandbox[] = [];
@@ -45,7 +45,8 @@ async function expectOnlyRolledBack(s: Sandbox, initialDb: Record<string, string
   expect(fs.readdirSync(manager().unitDir).filter((n) => n.includes(failed))).toEqual([]);
 }
 
-describe.skipIf(skip)('container reconciler: a failure at each step of one container', () => {
+describe('container reconciler: a failure at each step of one container', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   const steps: Array<[string, (a: string, s: Sandbox) => (argv: readonly string[]) => boolean]> = [
     ['ensureGroup (groupadd)', () => (argv) => argv[0] === 'groupadd'],
     ['ensureUser (useradd)', (a) => (argv) => argv[0] === 'useradd' && argv.includes(a)],

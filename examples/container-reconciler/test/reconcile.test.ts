@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { readStatusFile } from '@unwind/reconcile';
 import { isActive } from '@unwind/systemd';
 import { lookupGroup, lookupUser } from '@unwind/users';
@@ -8,7 +9,6 @@ import { reconcileContainers } from '../src/reconciler.js';
 import { makeSandbox, manager, names, skipReason, sysctl, type Sandbox } from './helpers.js';
 
 const skip = skipReason();
-if (skip) console.warn(`container-reconciler tests skipped: ${skip}`);
 
 const sandboxes: Sandbox[] = [];
 afterEach(async () => {
@@ -21,7 +21,8 @@ function sandbox(): Sandbox {
 }
 const outcomes = (report: { items: Array<{ key: string; outcome: string }> }) => Object.fromEntries(report.items.map((i) => [i.key, i.outcome]));
 
-describe.skipIf(skip)('container reconciler: runs', () => {
+describe('container reconciler: runs', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('a clean run deploys every container; a second run finds nothing to change', async () => {
     const s = sandbox();
     const [a, b, c] = names('a', 'b', 'c') as [string, string, string];

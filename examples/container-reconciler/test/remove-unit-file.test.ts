@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { conformanceSuite, treeState } from '@unwind/core/testing';
+import { conformanceSuite, requireHere, treeState } from '@unwind/core/testing';
 import { unitState } from '@unwind/systemd';
 import { removeUnitFile } from '../src/remove-unit-file.js';
 import { manager, names, skipReason, sleeper, sysctl } from './helpers.js';
@@ -8,8 +8,8 @@ import { manager, names, skipReason, sleeper, sysctl } from './helpers.js';
 const skip = skipReason();
 
 conformanceSuite(removeUnitFile, {
-  ...(skip ? { skip } : {}),
   setup: async () => {
+    requireHere(skip, 'root, the real shadow tools and a systemd user manager');
     const m = manager();
     const [name] = names('rm') as [string];
     const unit = `${name}.service`;

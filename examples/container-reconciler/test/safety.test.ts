@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { readStatusFile } from '@unwind/reconcile';
 import { lookupGroup, lookupUser } from '@unwind/users';
 import { ALLOW_MARKER } from '../src/desired.js';
@@ -8,7 +9,6 @@ import { reconcileContainers } from '../src/reconciler.js';
 import { makeSandbox, names, skipReason, type Sandbox } from './helpers.js';
 
 const skip = skipReason();
-if (skip) console.warn(`container-reconciler safety tests skipped: ${skip}`);
 const GROUP = 'unwind-containers';
 const MARKER = 'unwind-container';
 
@@ -24,7 +24,8 @@ function sandbox(): Sandbox {
 const line = (s: Sandbox, file: string, name: string) => fs.readFileSync(join(s.prefix, 'etc', file), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
 const lines = (s: Sandbox, name: string) => ['passwd', 'shadow', 'group', 'gshadow'].map((f) => line(s, f, name));
 
-describe.skipIf(skip)('container reconciler: never removes what it does not own (one group is not ownership)', () => {
+describe('container reconciler: never removes what it does not own (one group is not ownership)', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('a human added to the managed group (for whatever privilege) is never removed: group membership alone is not ownership', async () => {
     const s = sandbox();
     const [web, old] = names('web', 'old') as [string, string];
@@ -104,7 +105,8 @@ describe.skipIf(skip)('container reconciler: never removes what it does not own 
   });
 });
 
-describe.skipIf(skip)('container reconciler: the whole desired directory is validated before any change', () => {
+describe('container reconciler: the whole desired directory is validated before any change', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('lists every problem (unknown directory, stray file, symlink, bad name, bad unit) and changes nothing', async () => {
     const s = sandbox();
     const [web] = names('web') as [string];

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { treeState } from '@unwind/core/testing';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere, treeState } from '@unwind/core/testing';
 import { createSandbox } from '../src/sandbox.js';
 import { machineDb, repoRoot, runChild, skipReason, uniqueName } from './helpers.js';
 
@@ -25,7 +25,8 @@ function sandboxDir(): string {
 /** The sandbox without the journal, the shadow tools' `<file>-` backups and the CLI's own manager runtime. */
 const state = (root: string) => treeState(root, { ignore: (rel) => rel === 'var/lib/unwind-service-installer' || rel === 'manager' || /^etc\/(passwd|group|shadow|gshadow)-$/.test(rel) });
 
-describe.skipIf(skip)('service-installer command line', () => {
+describe('service-installer command line', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('a clean run says what was installed and exits 0', async () => {
     const root = sandboxDir();
     const name = uniqueName();

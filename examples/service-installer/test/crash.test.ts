@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile } from '@unwind/core';
-import { testKinds } from '@unwind/core/testing';
+import { requireHere, testKinds } from '@unwind/core/testing';
 import { recoverInstall } from '../src/install.js';
 import type { Sandbox } from '../src/sandbox.js';
 import { expectInstalled, installerState, machineDb, makeSandbox, manager, pool, purgeUnit, runChild, skipReason, uniqueName } from './helpers.js';
@@ -30,7 +30,8 @@ function fresh() {
   return made1;
 }
 
-describe.skipIf(skip)('service installer: SIGKILL after every journal record, then recover()', () => {
+describe('service installer: SIGKILL after every journal record, then recover()', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('gives the before-state, or past the commit point the installed service; a second recover changes nothing', async () => {
     // A clean run in a child: how many records there are, and that it installs.
     const clean = fresh();

@@ -16,7 +16,6 @@ export const repoRoot = resolve(import.meta.dirname, '../../..');
 /** Why the tests skip (not root, not in the namespace), or false. Printed once per file. */
 export function skipReason(): string | false {
   const reason = inject('installerManager').skip;
-  if (reason) console.warn(`service-installer tests skipped: ${reason}`);
   return reason ?? false;
 }
 

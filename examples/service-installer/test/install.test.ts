@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
-import { failingStep, testKinds } from '@unwind/core/testing';
+import { failingStep, requireHere, testKinds } from '@unwind/core/testing';
 import { install, targets, type InstallOptions } from '../src/install.js';
 import type { Sandbox } from '../src/sandbox.js';
 import { expectInstalled, installerState, machineDb, makeSandbox, manager, purgeUnit, skipReason, uniqueName } from './helpers.js';
@@ -45,7 +45,8 @@ function failOn(match: (spec: CommandSpec) => boolean, nth = 1): { exec: Command
   return { exec, hit: () => seen >= nth };
 }
 
-describe.skipIf(skip)('service installer in a sandbox (real shadow tools, stub loginctl, real systemd user manager)', () => {
+describe('service installer in a sandbox (real shadow tools, stub loginctl, real systemd user manager)', () => {
+  beforeAll(() => requireHere(skip, 'root, the real shadow tools and a systemd user manager'));
   it('a clean run commits, and the service is installed exactly as promised', async () => {
     const { sb, name } = fresh();
     const result = await install(options(sb, name));

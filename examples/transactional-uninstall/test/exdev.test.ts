@@ -1,12 +1,11 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { failingStep, testKinds, treeState } from '@unwind/core/testing';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { failingStep, requireHere, testKinds, treeState } from '@unwind/core/testing';
 import { uninstall } from '../src/uninstall.js';
 import { cannotMount, makeSandbox, mountTmpfs, runChild, type Sandbox } from './helpers.js';
 
 const why = cannotMount();
-if (why) console.warn(`skipping the cross-filesystem (EXDEV) tests: ${why}`);
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -23,7 +22,8 @@ function sandboxWithTmpfs(): Sandbox & { other: string } {
   return { ...s, other };
 }
 
-describe.skipIf(why)('transactional uninstall: staging on another filesystem', () => {
+describe('transactional uninstall: staging on another filesystem', () => {
+  beforeAll(() => requireHere(why, 'mounting a tmpfs (another filesystem for the staging directory)'));
   it('is detected before anything moves and refused with a clear message', async () => {
     const s = sandboxWithTmpfs();
     const before = treeState(s.base);

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { treeState } from '@unwind/core/testing';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere, treeState } from '@unwind/core/testing';
 import { machineDb, repoRoot, runChild, skipReason } from './helpers.js';
 
 const main = join(repoRoot, 'examples/user-destroy/src/main.ts');
@@ -21,7 +21,8 @@ function sandboxDir(): string {
 
 const state = (root: string) => treeState(root, { ignore: (rel) => rel === 'var/lib/unwind-user-destroy' || /^etc\/(passwd|group|shadow|gshadow)-$/.test(rel) });
 
-describe.skipIf(skipReason)('user-destroy command line', () => {
+describe('user-destroy command line', () => {
+  beforeAll(() => requireHere(skipReason, 'root (the real shadow tools and setpriv)'));
   it('init makes a sandbox; destroy with --simulate-busy says what failed, that a rollback ran and how it ended, and leaves the sandbox as it was; exit 1', async () => {
     const root = sandboxDir();
     const machine = machineDb();

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { listTransactions, readJournalFile } from '@unwind/core';
 import { destroyUser, recoverDestroy } from '../src/destroy.js';
 import { APP, destroyCommand, destroyState, expectDestroyed, machineDb, makeSandbox, pool, runChild, skipReason, type TestSandbox } from './helpers.js';
@@ -30,7 +31,8 @@ async function crashAt(n: number, extra: Record<string, unknown> = {}) {
   return { sb, before, result, passedCommitPoint: records.some((r) => r.kind === 'commit-point') };
 }
 
-describe.skipIf(skipReason)('user-destroy: SIGKILL after every journal record, then recover()', () => {
+describe('user-destroy: SIGKILL after every journal record, then recover()', () => {
+  beforeAll(() => requireHere(skipReason, 'root (the real shadow tools and setpriv)'));
   let count = 0;
   it('a clean run in a child commits', async () => {
     const sb = sandbox();

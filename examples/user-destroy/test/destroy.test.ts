@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions } from '@unwind/core';
-import { failingStep, testKinds } from '@unwind/core/testing';
+import { failingStep, requireHere, testKinds } from '@unwind/core/testing';
 import { lookupUser, processesOf } from '@unwind/users';
 import { destroyUser, type DestroyOptions } from '../src/destroy.js';
 import { APP, destroyCommand, destroyState, expectDestroyed, faultyExec, machineDb, makeSandbox, skipReason, type Fault, type TestSandbox } from './helpers.js';
@@ -63,7 +63,8 @@ async function startProcesses(uid: number): Promise<ChildProcess[]> {
 
 const busy = (user: string): Fault => ({ exitCode: 8, stderr: `userdel: user ${user} is currently used by process 4242` });
 
-describe.skipIf(skipReason)('user-destroy in a sandbox (real shadow tools, real processes)', () => {
+describe('user-destroy in a sandbox (real shadow tools, real processes)', () => {
+  beforeAll(() => requireHere(skipReason, 'root (the real shadow tools and setpriv)'));
   it("a clean run commits: the application's destroy command ran as the user, the account, its group and linger file are gone; the snapshots are dropped", async () => {
     const sb = sandbox();
     const home = join(sb.root, sb.home);

@@ -9,7 +9,6 @@ export const repoRoot = resolve(import.meta.dirname, '../../..');
 export const isRoot = process.getuid?.() === 0;
 /** Why the tests skip, or false when they run. */
 export const skipReason: string | false = isRoot ? false : 'not root: the real shadow tools (useradd -P ...) and setpriv need root';
-if (skipReason) console.warn(`user-destroy tests skipped: ${skipReason}`);
 
 export const APP = 'example-app';
 

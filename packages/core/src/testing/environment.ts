@@ -179,6 +179,23 @@ export function cannotMount(notRoot = 'cannot mount a tmpfs'): string | false {
 }
 
 /**
+ * Throws when `reason` says a test cannot run here (as returned by
+ * {@link cannotMount}, {@link cannotChattr} or a test's own check), naming
+ * what is missing: a test that cannot run must fail, never be skipped.
+ *
+ * @example
+ * ```ts
+ * const noMount = cannotMount();
+ * it('crosses a mount point', () => {
+ *   requireHere(noMount, 'mounting a tmpfs');
+ * });
+ * ```
+ */
+export function requireHere(reason: string | false, what: string): void {
+  if (reason) throw new Error(`this test needs ${what}, which is missing here: ${reason}`);
+}
+
+/**
  * Mounts a tmpfs of `size` (mode 0755) at `dir`; returns the unmount function
  * (a lazy unmount, safe to call twice). Throws with mount's stderr on failure.
  *

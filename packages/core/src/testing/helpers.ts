@@ -13,7 +13,7 @@ export { testContext } from './context.js';
 export { failingStep, noopStep, writeMarker, stagedRemove, testKinds } from './kinds.js';
 export { treeState } from './tree.js';
 export type { TreeEntry } from './tree.js';
-export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';
+export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, requireHere, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';
 export type { ChildOutcome, RunTypeScriptOptions } from './environment.js';
 export { exploreCrashStates } from './crash-states/explore.js';
 export { exploreRecoveryCrashStates } from './crash-states/explore-recovery.js';
