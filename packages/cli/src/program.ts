@@ -140,11 +140,11 @@ function buildProgram(io: CommandIO, setExit: (code: number) => void): Command {
     .description('run a transaction described as data (a YAML or JSON file; - reads standard input): checked completely first, then all or nothing')
     .argument('<file>', 'the transaction file, or - for standard input')
     .addOption(rootOption())
-    .option('-n, --dry-run', 'print the plan and what would change; change nothing')
+    .option('-n, --dry-run', 'print the plan and what would change, and whether the run would be refused (with its exit code); change nothing')
     .option('--recover-first', 'recover unfinished transactions on the root first instead of refusing (exit 5)')
     .addOption(new Option('--kinds <module>', 'a module exporting `kinds` (step kinds of your program); repeatable').argParser((v: string, prev: string[] = []) => [...prev, v]))
     .addOption(jsonOption())
-    .addHelpText('after', `\nThe journal root is --root, else the file's root, else $UNWIND_ROOT. See docs/apply.md.\n\nExit codes of apply:\n  0  committed\n  1  a step failed and everything was rolled back\n  2  the rollback failed; run unwind recover\n  3  a live process holds the journal root's lock; nothing was touched\n  4  the file has problems (all listed) or the root cannot be used; nothing was touched\n  5  unfinished transactions on the root; recover them first (or --recover-first); nothing was touched`)
+    .addHelpText('after', `\nThe journal root is --root, else the file's root, else $UNWIND_ROOT. See docs/apply.md.\n\nExit codes of apply:\n  0  committed\n  1  a step failed and everything was rolled back\n  2  the rollback failed; run unwind recover\n  3  a live process holds the journal root's lock; nothing was touched\n  4  the file has problems (all listed) or the root cannot be used; nothing was touched\n  5  unfinished transactions on the root; recover them first (or --recover-first); nothing was touched\n--dry-run exits 0 when the run would not be refused, else with the run's code (3, 4 or 5).`)
     .action(async (file: string, opts: { root?: string; dryRun?: boolean; recoverFirst?: boolean; kinds?: string[]; json?: boolean }) => setExit(await applyCommand(file, opts, io)));
 
   sub('log')

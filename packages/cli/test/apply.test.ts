@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { acquireLock } from '@unwind/core';
 import { treeState } from '@unwind/core/testing';
 import { TEST_KINDS, newSandbox, requireBuilt, runCleanups, unwind } from './helpers.js';
 import { unwindWithInput, writeTransactionFile } from './apply-helpers.js';
@@ -154,6 +155,37 @@ steps:
     expect(crash.signal).toBe('SIGKILL');
     expect(fs.readFileSync(join(s.dir, 'a.conf'), 'utf8')).toBe('half\n');
     const next = writeTransactionFile(s.base, 'next.json', { name: 'next', steps: [{ kind: 'files.writeFile', args: { path: join(s.dir, 'c.conf'), content: 'c\n' } }] });
+    const killedId = fs.readdirSync(s.root).find((entry) => entry.includes('-killed-'))!;
+    const journalBefore = treeState(s.root);
+
+    // --dry-run says first that the run would be refused, with the run's exit code, and touches nothing.
+    const dryText = await unwind(['apply', next, '--root', s.root, '--dry-run', ...TEST_KINDS]);
+    expect(dryText.code).toBe(5);
+    expect(dryText.stderr).toContain(`unwind: error: the run would be refused: journal root ${s.root} holds an unfinished transaction (${killedId})`);
+    expect(dryText.stderr).toContain(`unwind recover --root ${s.root}`);
+    expect(dryText.stdout).toMatch(/1\. write .*c\.conf.*change/);
+    const dryJson = await unwind(['apply', next, '--root', s.root, '--dry-run', '--json', ...TEST_KINDS]);
+    expect(dryJson.code).toBe(5);
+    expect(JSON.parse(dryJson.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 5,
+      dryRun: true,
+      cause: { code: 'UNFINISHED_TRANSACTION', transactionIds: [killedId], resume: `unwind recover --root ${s.root}` },
+      steps: [{ index: 0, wouldChange: true }],
+    });
+    // With --recover-first the run would recover it and go on: the dry run says so, exit 0, and still changes nothing.
+    const dryRecover = await unwind(['apply', next, '--root', s.root, '--dry-run', '--recover-first', '--json', ...TEST_KINDS]);
+    expect(dryRecover.code).toBe(0);
+    const recoverPlan = JSON.parse(dryRecover.stdout) as Record<string, unknown>;
+    expect(recoverPlan).toMatchObject({ ok: true, exitCode: 0, wouldRecover: [killedId] });
+    expect(recoverPlan).not.toHaveProperty('cause');
+    const dryRecoverText = await unwind(['apply', next, '--root', s.root, '--dry-run', '--recover-first', ...TEST_KINDS]);
+    expect(dryRecoverText.code).toBe(0);
+    expect(dryRecoverText.stdout).toContain(`first: recover 1 unfinished transaction on the root (${killedId})`);
+    expect(treeState(s.root)).toEqual(journalBefore);
+    expect(fs.readFileSync(join(s.dir, 'a.conf'), 'utf8')).toBe('half\n');
+    expect(fs.existsSync(join(s.dir, 'c.conf'))).toBe(false);
+
     const refused = await unwind(['apply', next, '--root', s.root, '--json', ...TEST_KINDS]);
     expect(refused.code).toBe(5);
     expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, exitCode: 5, outcome: { status: 'refused', cause: { code: 'UNFINISHED_TRANSACTION' } } });
@@ -166,5 +198,27 @@ steps:
     expect(fs.readFileSync(join(s.dir, 'c.conf'), 'utf8')).toBe('c\n');
     expect(fs.readFileSync(join(s.dir, 'a.conf'), 'utf8')).toBe('old a.conf\n');
     expect(fs.existsSync(join(s.dir, 'marker'))).toBe(false);
+  });
+
+  it('--dry-run reports a root whose lock a live process holds as the run would refuse it (exit 3), touching nothing', async () => {
+    const s = newSandbox();
+    fs.mkdirSync(s.root, { mode: 0o700 });
+    const lock = acquireLock(s.root, { purpose: 'a test holding the lock' });
+    try {
+      const file = writeTransactionFile(s.base, 'plan.json', { name: 'plan me', steps: [{ kind: 'files.writeFile', args: { path: join(s.dir, 'new.conf'), content: 'new\n' } }] });
+      const rootBefore = treeState(s.root);
+      const text = await unwind(['apply', file, '--root', s.root, '--dry-run']);
+      expect(text.code).toBe(3);
+      expect(text.stderr).toMatch(new RegExp(`^unwind: error: the run would be refused: .*held by pid ${process.pid}`, 'm'));
+      const json = await unwind(['apply', file, '--root', s.root, '--dry-run', '--json']);
+      expect(json.code).toBe(3);
+      expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, exitCode: 3, dryRun: true, cause: { code: 'LOCK_HELD', holder: { pid: process.pid } } });
+      const real = await unwind(['apply', file, '--root', s.root, '--json']);
+      expect(JSON.parse(real.stdout)).toMatchObject({ exitCode: 3, outcome: { status: 'refused', cause: { code: 'LOCK_HELD' } } });
+      expect(treeState(s.root)).toEqual(rootBefore);
+      expect(fs.existsSync(join(s.dir, 'new.conf'))).toBe(false);
+    } finally {
+      lock.release();
+    }
   });
 });

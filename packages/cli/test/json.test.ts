@@ -100,6 +100,19 @@ describe('--json output', () => {
     expect(checked('apply', applied.stdout)).toMatchObject({ version: 1, dryRun: true });
   });
 
+  it('apply --json --dry-run on a root holding an unfinished transaction matches its schema, with the refusal\'s cause', async () => {
+    const sandbox = temporaryDirectory('unwind-cli-json-apply-');
+    cleanups.push(sandbox.remove);
+    const root = join(sandbox.path, 'journal');
+    const crashed = fileJournal({ root }).begin('crashed'); // begun, never finished: as a killed run leaves it
+    crashed.close(false);
+    const file = join(sandbox.path, 'tx.json');
+    fs.writeFileSync(file, JSON.stringify({ name: 'write one file', steps: [{ kind: 'files.writeFile', args: { path: join(sandbox.path, 'a.conf'), content: 'x' } }] }));
+    const applied = await cli(['apply', file, '--root', root, '--dry-run', '--json']);
+    expect(applied.code).toBe(5);
+    expect(checked('apply', applied.stdout)).toMatchObject({ version: 1, dryRun: true, exitCode: 5, cause: { code: 'UNFINISHED_TRANSACTION', transactionIds: [crashed.id] } });
+  });
+
   it('a failing command prints a JSON error object on stdout (and its message on stderr)', async () => {
     const { root } = await committedRoot();
     const missing = await cli(['log', '--root', root, 'no-such-transaction', '--json']);
