@@ -1,7 +1,10 @@
 // Shared helpers for benchmarks: a scratch directory on the real disk (never
-// tmpfs, where fsync is free and the figures would lie) and a timer.
+// tmpfs, where fsync is free and the figures would lie), a timer, the report
+// of a row (printed, and kept for `pnpm bench -- --markdown`), and the
+// event-loop stall of an operation.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export function scratch(name) {
   const base = process.env.UNWIND_BENCH_DIR ?? join(import.meta.dirname, '..', '.bench-tmp');
@@ -17,4 +20,65 @@ export async function time(fn) {
 
 export function rate(count, seconds) {
   return Math.round(count / seconds).toLocaleString('en-US');
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** A count with thousands separators. */
+export function count(n) {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/**
+ * Reports one row of the benchmark table: printed at once, and appended to
+ * the file run.mjs names in UNWIND_BENCH_REPORT, from which it builds the
+ * markdown table. `ratio` is unwind against its baseline, as the goal states it.
+ */
+export function report(row) {
+  const { figure, baseline, unwind, ratio, goal, met } = row;
+  const verdict = met === undefined ? '' : met ? ' [goal met]' : ' [goal NOT met]';
+  console.log(`${figure}\n  baseline: ${baseline}\n  unwind:   ${unwind}\n  ratio:    ${ratio}   goal: ${goal}${verdict}`);
+  writeReportLine({ table: 'figures', ...row });
+}
+
+/**
+ * Runs `fn` and measures the longest event-loop stall during it: the worst
+ * delay of a 1 ms timer, from perf_hooks' event-loop delay histogram. Reported
+ * as a row of the stall table; returns what `fn` returned.
+ */
+export async function measureStall(operation, fn) {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const start = process.hrtime.bigint();
+  // Let the monitor's timer arm before the operation can block the loop.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  let result;
+  try {
+    result = await fn();
+  } finally {
+    // One more turn of the loop, so a stall at the very end is seen.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    histogram.disable();
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const longestMs = histogram.max / 1e6;
+  console.log(`  event-loop stall, ${operation}: longest ${longestMs.toFixed(1)} ms over ${seconds.toFixed(2)} s`);
+  writeReportLine({ table: 'stalls', operation, longestMs, seconds });
+  return result;
+}
+
+function writeReportLine(entry) {
+  const file = process.env.UNWIND_BENCH_REPORT;
+  if (file) fs.appendFileSync(file, `${JSON.stringify({ script: process.argv[1]?.split('/').pop(), ...entry })}\n`);
+}
+
+/** Says what the benchmark needs and is missing, in the report too, and ends the script with exit 2. */
+export function missing(what, how) {
+  console.log(`MISSING: ${what} — ${how}`);
+  writeReportLine({ table: 'missing', what, how });
+  process.exit(2);
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileJournal, transaction } from '@unwind/core';
 import { failingStep } from '@unwind/core/testing';
 import { remove } from '@unwind/files';
-import { scratch, time } from './_util.mjs';
+import { count, measureStall, report, scratch, time } from './_util.mjs';
 
 const LARGE = Number(process.env.UNWIND_BENCH_FILES ?? 100_000);
 const SMALL = Math.round(LARGE / 10);
@@ -50,15 +50,15 @@ try {
 
   // Rollback of a staged removal: the tree goes into staging and comes back.
   const rollback = {};
-  for (const [name, count] of [['c', SMALL], ['b', LARGE]]) {
+  for (const [name, files] of [['c', SMALL], ['b', LARGE]]) {
     let outcome;
     const total = await time(async () => {
       outcome = await removeTx(journal, join(dir, name), true);
     });
     const undoMs = outcome.steps[0].undo.durationMs;
-    rollback[count] = { total, undoMs };
+    rollback[files] = { total, undoMs };
     if (!fs.existsSync(join(dir, name, 'd0', 'f0'))) throw new Error('rollback did not restore the tree');
-    console.log(`rollback of remove, ${count.toLocaleString('en-US').padStart(7)} files: undo ${undoMs} ms, whole transaction (stage + roll back) ${ms(total)}`);
+    console.log(`rollback of remove, ${count(files).padStart(7)} files: undo ${undoMs} ms, whole transaction (stage + roll back) ${ms(total)}`);
   }
 
   // Committed removal against rm -rf of an identical tree.
@@ -68,15 +68,25 @@ try {
     if (r.status !== 0) throw new Error(`rm -rf failed: ${r.stderr}`);
   });
   syncAll();
-  const txSeconds = await time(() => removeTx(journal, join(dir, 'b'), false));
+  const txSeconds = await time(() => measureStall(`transactional removal of ${count(LARGE)} files (stage, then delete at commit)`, () => removeTx(journal, join(dir, 'b'), false)));
   if (fs.existsSync(join(dir, 'b'))) throw new Error('committed removal left the tree');
-  console.log(`rm -rf                     ${LARGE.toLocaleString('en-US')} files: ${ms(rmSeconds)}`);
-  console.log(`transactional remove       ${LARGE.toLocaleString('en-US')} files: ${ms(txSeconds)} (staged rename, commit deletes)`);
-  console.log(`ratio remove / rm -rf: ${(txSeconds / rmSeconds).toFixed(2)}x (target <= 1.1x)`);
   const large = rollback[LARGE];
   const small = rollback[SMALL];
-  console.log(`rollback undo ${LARGE.toLocaleString('en-US')} vs ${SMALL.toLocaleString('en-US')} files: ${large.undoMs} ms vs ${small.undoMs} ms (ratio ${(large.undoMs / Math.max(small.undoMs, 1)).toFixed(2)}x for 10x the files)`);
-  console.log(`rollback undo vs rm -rf of the same tree: ${(large.undoMs / 1000 / rmSeconds).toFixed(4)}x`);
+  report({
+    figure: `transactional removal of ${count(LARGE)} files vs rm -rf`,
+    baseline: `rm -rf: ${ms(rmSeconds)}`,
+    unwind: `${ms(txSeconds)} (staged rename, commit deletes)`,
+    ratio: `${(txSeconds / rmSeconds).toFixed(2)}x`,
+    goal: '<= 1.1x',
+    met: txSeconds / rmSeconds <= 1.1,
+  });
+  report({
+    figure: 'rolling that removal back (undo time)',
+    baseline: `${count(SMALL)} files: ${small.undoMs} ms`,
+    unwind: `${count(LARGE)} files: ${large.undoMs} ms`,
+    ratio: `${(large.undoMs / Math.max(small.undoMs, 1)).toFixed(2)}x for 10x the files`,
+    goal: 'independent of the file count',
+  });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

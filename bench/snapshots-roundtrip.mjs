@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { create, diff, restore } from '@unwind/snapshots';
-import { scratch, time } from './_util.mjs';
+import { count, measureStall, median, report, scratch, time } from './_util.mjs';
 
 const FILES = 20_000;
 const PER_DIR = 100;
@@ -22,12 +22,6 @@ function cpA(from, to) {
 /** Flushes everything dirty, untimed, so no measured section pays for another's writeback. */
 function settle() {
   spawnSync('sync', ['-f', dir]);
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 try {
@@ -54,7 +48,8 @@ try {
     const store = join(dir, `store-${round}`);
     let id;
     settle();
-    const snapSeconds = await time(async () => { id = (await create({ source: tree, store })).id; });
+    const last = round === rounds - 1;
+    const snapSeconds = await time(async () => { id = (await (last ? measureStall(`snapshot of ${count(FILES)} files`, () => create({ source: tree, store })) : create({ source: tree, store }))).id; });
     // 1% of files changed, a few added and removed: the usual rollback.
     for (let i = 0; i < FILES; i += 100) fs.writeFileSync(join(tree, `d${String(Math.floor(i / PER_DIR)).padStart(3, '0')}`, `f${i}.txt`), 'changed');
     fs.writeFileSync(join(tree, 'd000', 'extra'), 'extra');
@@ -63,7 +58,7 @@ try {
     // Worst case: the tree is gone, every file comes back.
     fs.rmSync(tree, { recursive: true });
     settle();
-    const fullSeconds = await time(() => restore({ store, id }));
+    const fullSeconds = await time(() => (last ? measureStall(`verified restore of ${count(FILES)} files (tree deleted)`, () => restore({ store, id })) : restore({ store, id })));
     if ((await diff({ store, id })).length !== 0) throw new Error('restored tree differs from the snapshot');
     const changed = snapSeconds + restoreSeconds;
     const deleted = snapSeconds + fullSeconds;
@@ -75,10 +70,22 @@ try {
     fs.rmSync(store, { recursive: true });
   }
   const show = (values) => `${median(values).toFixed(2)}x (rounds: ${values.map((v) => v.toFixed(2)).join(', ')})`;
-  console.log(`${FILES.toLocaleString('en-US')} files, median of ${rounds} rounds, each against cp -a there and back in the same round:`);
-  console.log(`snapshot + verified restore, 1% changed:  ${show(ratios.changed)} (target <= 1.0x)`);
-  console.log(`snapshot + verified restore, tree deleted: ${show(ratios.deleted)}`);
-  console.log(`the same against cp -a there and back + sync -f (as durable as unwind): 1% changed ${show(ratios.changedDurable)}; tree deleted ${show(ratios.deletedDurable)}`);
+  report({
+    figure: `snapshot + verified restore, ${count(FILES)} files, 1% changed`,
+    baseline: 'cp -a there and back, same round',
+    unwind: `median of ${rounds} rounds`,
+    ratio: show(ratios.changed),
+    goal: '<= 1.0x',
+    met: median(ratios.changed) <= 1,
+  });
+  report({
+    figure: `snapshot + verified restore, ${count(FILES)} files, whole tree deleted`,
+    baseline: 'cp -a there and back, same round',
+    unwind: `median of ${rounds} rounds; against cp -a + sync -f: ${show(ratios.deletedDurable)}`,
+    ratio: show(ratios.deleted),
+    goal: '<= 1.0x',
+    met: median(ratios.deleted) <= 1,
+  });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
