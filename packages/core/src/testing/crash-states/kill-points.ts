@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -8,6 +7,7 @@ import type { RecoveryReport } from '../../recover.js';
 import { runTypeScript, temporaryDirectory } from '../environment.js';
 import type { RunStepsConfig } from './explore.js';
 import { crashStateScript } from './record.js';
+import { killSeed } from './kill-seed.js';
 import { seededRandom } from './states.js';
 
 /**
@@ -217,8 +217,7 @@ export function killEnvironment(world: KillWorld<unknown>, reportDirectory: stri
  */
 export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Promise<KillPointReport> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const fromEnvironment = process.env.UNWIND_KILL_SEED;
-  const seed = options.seed ?? (fromEnvironment === 'random' ? randomInt(2 ** 31) : fromEnvironment ? Number(fromEnvironment) : 20261203);
+  const seed = killSeed(options.seed);
   // UNWIND_KILL_POINTS overrides the budget of a sampled run (not of a fixed set chosen by `only`).
   const budget = process.env.UNWIND_KILL_POINTS && !options.only ? Number(process.env.UNWIND_KILL_POINTS) : options.budget ?? 12;
   const traced = options.traced ?? [];

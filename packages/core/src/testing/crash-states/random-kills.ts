@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
-import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listTransactions } from '../../journal/inspect.js';
 import { runTypeScript, temporaryDirectory, type ChildOutcome } from '../environment.js';
 import { killEnvironment, recoverAndCheck, type KillFailure, type KillWorld } from './kill-points.js';
 import { crashStateScript } from './record.js';
+import { killSeed } from './kill-seed.js';
 import { seededRandom } from './states.js';
 
 /**
@@ -111,8 +111,7 @@ async function runGated(
  */
 export async function killAtRandomTimes<C>(options: RandomKillOptions<C>): Promise<RandomKillReport> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const fromEnvironment = process.env.UNWIND_KILL_SEED;
-  const seed = options.seed ?? (fromEnvironment === 'random' ? randomInt(2 ** 31) : fromEnvironment ? Number(fromEnvironment) : 20261203);
+  const seed = killSeed(options.seed);
   const random = seededRandom(seed);
   const kills = options.kills ?? 8;
   const reports = temporaryDirectory('unwind-random-kills-');
