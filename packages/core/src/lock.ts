@@ -116,11 +116,14 @@ function tryCreate(path: string, holder: LockHolder): boolean {
  * that a power cut during {@link tryCreate} can leave: their creation reached
  * the disk, their removal did not. Only a dead writer's: the holder written in
  * it is not running, or (torn or empty: the cut came while it was written) no
- * process has its pid. Not synced: a removal the next power cut loses is made
- * again by the next acquire.
+ * process has its pid. Likewise a dead process's take-over guard
+ * (`<lock>.takeover`): a cut after a take-over removed the stale lock but
+ * before the guard's removal was durable leaves it, and only another take-over
+ * would remove it otherwise. Not synced: a removal the next power cut loses is
+ * made again by the next acquire.
  */
 function removeDeadTemporaries(directory: string, lockName: string): void {
-  const pattern = new RegExp(`^${lockName.replace(/[.]/g, '\\.')}(?:\\.takeover)?\\.(\\d+)\\.[0-9a-f]{12}$`);
+  const pattern = new RegExp(`^${lockName.replace(/[.]/g, '\\.')}(?:(?:\\.takeover)?\\.(\\d+)\\.[0-9a-f]{12}|\\.takeover)$`);
   let names: string[];
   try {
     names = fs.readdirSync(directory);
@@ -133,7 +136,8 @@ function removeDeadTemporaries(directory: string, lockName: string): void {
     const path = join(directory, name);
     const holder = readHolder(path);
     if (holder === undefined) continue;
-    const alive = holder.processStart === 'torn' ? isHolderAlive({ ...holder, pid: Number(match[1]), processStart: '' }) : isHolderAlive(holder);
+    // A torn temp file's writer is named by the pid in its name; a guard is written whole before it is linked, so it is never torn by a live writer.
+    const alive = holder.processStart === 'torn' ? match[1] !== undefined && isHolderAlive({ ...holder, pid: Number(match[1]), processStart: '' }) : isHolderAlive(holder);
     if (!alive) fs.rmSync(path, { force: true });
   }
 }

@@ -42,6 +42,19 @@ describe('lock', () => {
     expect(fs.readdirSync(dir.path).sort()).toEqual([`other.lock.${deadPid}.0123456789ab`, `unwind.lock.${process.pid}.aaaaaaaaaaaa`]);
   });
 
+  it("acquiring removes a dead process's take-over guard (a power cut kept the guard, lost its removal), never a live one's", () => {
+    // Found by a second power cut during recovery: the stale lock was taken over and removed, the guard's
+    // removal was lost, and no later acquire (no stale lock left to take over) ever removed the guard.
+    const deadPid = 2 ** 22 + 17; // above pid_max: no such process
+    for (const [holder, removed] of [[{ pid: deadPid, host: hostname(), processStart: '1', acquiredAt: 'x' }, true], [{ pid: process.pid, host: hostname(), processStart: '', acquiredAt: 'x' }, false]] as const) {
+      const dir = tempDir();
+      cleanups.push(dir.remove);
+      fs.writeFileSync(join(dir.path, 'unwind.lock.takeover'), JSON.stringify(holder));
+      acquireLock(dir.path).release();
+      expect(fs.readdirSync(dir.path)).toEqual(removed ? [] : ['unwind.lock.takeover']);
+    }
+  });
+
   it("a dead holder's lock is stale and taken over", async () => {
     const dir = tempDir();
     cleanups.push(dir.remove);
