@@ -39,10 +39,11 @@ describe('power loss: the core journal under the crash-state explorer', () => {
     }, 300_000);
   }
 
-  it('a power cut during recover() itself (rolling back, rolling forward), then recover() again: 0 divergences', async () => {
+  it('a power cut during recover() itself (rolling back, rolling forward), then recover() again — and a second cut during that recover(): 0 divergences', async () => {
     const { rollback: _rollback, ...run } = journalRun(false, undefined);
-    const reports = await exploreRecoveryCrashStates(run);
-    expect(reports.map((r) => r.name)).toEqual([`${run.name}: a power cut during recover() rolling back`, `${run.name}: a power cut during recover() rolling forward`]);
+    const reports = await exploreRecoveryCrashStates({ ...run, secondCuts: 4 });
+    const second = ', then a second power cut during the next recover()';
+    expect(reports.map((r) => r.name)).toEqual(['rolling back', `rolling back${second}`, 'rolling forward', `rolling forward${second}`].map((what) => `${run.name}: a power cut during recover() ${what}`));
     for (const report of reports) {
       expect(report.syncs).toBeGreaterThan(0);
       expect(report.statesChecked).toBeGreaterThan(10);

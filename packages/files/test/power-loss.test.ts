@@ -59,9 +59,9 @@ describe('power loss: every @unwind/files kind under the crash-state explorer', 
     }
   }
 
-  it('a power cut during recover() of a transaction of every kind (rolling back, rolling forward), then recover() again: 0 divergences', async () => {
+  it('a power cut during recover() of a transaction of every kind (rolling back, rolling forward), then recover() again — and a second cut during that recover(): 0 divergences', async () => {
     const reports = await exploreRecoveryCrashStates({
-      name: 'every @unwind/files kind', kindsModule, setup, seed, keepInodeNumbers: true, statesPerPoint: 6,
+      name: 'every @unwind/files kind', kindsModule, setup, seed, keepInodeNumbers: true, statesPerPoint: 6, secondCuts: 3,
       // Each step on its own paths. Only the inodes that existed before the run keep their numbers here, and
       // only where the state puts them back directly (a real power cut keeps them all), so a moved entry and
       // every directory a step works in is one of those, and none of them is inside what a later step stages.
@@ -77,9 +77,10 @@ describe('power loss: every @unwind/files kind under the crash-state explorer', 
         { type: 'files.remove', args: { paths: [join(t, 'data', 'one')] } },
       ],
     });
+    expect(reports.filter((r) => r.name.endsWith('then a second power cut during the next recover()'))).toHaveLength(2);
     for (const report of reports) {
       expect(report.statesChecked).toBeGreaterThan(20);
       expect(report.divergences).toEqual([]);
     }
-  }, 600_000);
+  }, 900_000);
 });

@@ -40,7 +40,7 @@ describe('power loss: snapshots.snapshot under the crash-state explorer', () => 
     }
   }
 
-  it('a power cut during recover() (restoring the tree and deleting the snapshot, or pruning the store), then recover() again: 0 divergences', async () => {
+  it('a power cut during recover() (restoring the tree and deleting the snapshot, or pruning the store), then recover() again — and a second cut during that recover(): 0 divergences', async () => {
     const reports = await exploreRecoveryCrashStates({
       name: 'snapshots.snapshot in a store',
       kindsModule,
@@ -50,11 +50,13 @@ describe('power loss: snapshots.snapshot under the crash-state explorer', () => 
         { type: 'fixture.scribble', args: { path: join(tree, 'app') } },
       ],
       statesPerPoint: 6,
+      secondCuts: 3,
       seed,
     });
+    expect(reports.filter((r) => r.name.endsWith('then a second power cut during the next recover()'))).toHaveLength(2);
     for (const report of reports) {
       expect(report.statesChecked).toBeGreaterThan(10);
       expect(report.divergences).toEqual([]);
     }
-  }, 600_000);
+  }, 900_000);
 });

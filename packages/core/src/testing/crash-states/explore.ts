@@ -163,6 +163,43 @@ export function commitPointSyncedAt(operations: readonly TraceOperation[]): numb
   return Infinity;
 }
 
+/** A recorded run of the transaction on a fresh sandbox: what both explorers start from. */
+export interface RecordedTransaction {
+  /** The sandbox (`tree/` and `journal/`), the tree the steps act on, and the journal root. */
+  sandbox: string;
+  tree: string;
+  journalRoot: string;
+  /** The model of the sandbox before the run, its compared trees before and after, and the recorded operations. */
+  initial: FileSystemModel;
+  before: LinkedTreeEntry[];
+  after: LinkedTreeEntry[];
+  operations: TraceOperation[];
+}
+
+/** The journal directory is never compared: it is the mechanism, not the state. */
+export const notTheJournal = (path: string): boolean => path === 'journal';
+
+/** Makes the sandbox under `base`, fills its tree with `setup`, and records one run of the steps in a child. */
+export async function recordTransaction(
+  base: string, options: Omit<CrashExplorationOptions, 'rollback'>, run: { rollback: boolean; tracePath: string },
+): Promise<RecordedTransaction> {
+  const sandbox = join(base, 'sandbox');
+  const tree = join(sandbox, 'tree');
+  const journalRoot = join(sandbox, 'journal');
+  fs.mkdirSync(tree, { recursive: true });
+  options.setup?.(tree);
+  const initial = modelOfTree(sandbox);
+  const before = linkedTreeState(sandbox, notTheJournal);
+  const config: RunStepsConfig = {
+    name: options.name, journalRoot, kindsModule: options.kindsModule, steps: options.steps(tree),
+    ...(options.kindsExport ? { kindsExport: options.kindsExport } : {}),
+    ...(run.rollback ? { rollback: true } : {}),
+    ...(options.retention ? { retention: options.retention } : {}),
+  };
+  const { trace } = await recordOperations(crashStateScript('run-steps'), [JSON.stringify(config)], { root: sandbox, tracePath: run.tracePath });
+  return { sandbox, tree, journalRoot, initial, before, after: linkedTreeState(sandbox, notTheJournal), operations: trace.operations };
+}
+
 /**
  * The crash-state explorer: records a transaction's file-system operations
  * in a child process, builds the states a power cut after each operation
@@ -188,23 +225,7 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
   const limit = options.statesPerPoint ?? 8;
   const base = temporaryDirectory('unwind-crash-states-');
   try {
-    const sandbox = join(base.path, 'sandbox');
-    const tree = join(sandbox, 'tree');
-    const journalRoot = join(sandbox, 'journal');
-    fs.mkdirSync(tree, { recursive: true });
-    options.setup?.(tree);
-    const ignore = (path: string) => path === 'journal';
-    const initial = modelOfTree(sandbox);
-    const before = linkedTreeState(sandbox, ignore);
-    const config: RunStepsConfig = {
-      name: options.name, journalRoot, kindsModule: options.kindsModule, steps: options.steps(tree),
-      ...(options.kindsExport ? { kindsExport: options.kindsExport } : {}),
-      ...(options.rollback ? { rollback: true } : {}),
-      ...(options.retention ? { retention: options.retention } : {}),
-    };
-    const { trace } = await recordOperations(crashStateScript('run-steps'), [JSON.stringify(config)], { root: sandbox, tracePath: join(base.path, 'trace.jsonl') });
-    const after = linkedTreeState(sandbox, ignore);
-    const operations = trace.operations;
+    const { sandbox, journalRoot, initial, before, after, operations } = await recordTransaction(base.path, options, { rollback: options.rollback ?? false, tracePath: join(base.path, 'trace.jsonl') });
     const committedAt = commitPointSyncedAt(operations);
     const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: inodeIdentities(initial) } : undefined;
     const { built, checked, divergences } = await checkCrashStates({
@@ -240,7 +261,7 @@ export interface CrashCheck {
  * `limit` per point with a generator seeded by `seed`), recovers each
  * distinct one in a fresh process and compares it with the tree it must give.
  */
-export async function checkCrashStates(check: CrashCheck): Promise<{ built: number; checked: number; divergences: Divergence[] }> {
+export async function checkCrashStates(check: CrashCheck): Promise<{ built: number; checked: number; divergences: Divergence[]; states: Array<{ point: number; entries: ModelEntry[] }> }> {
   const { operations, initial } = check;
   const depends = dependencies(operations);
   const random = seededRandom(check.seed);
@@ -275,7 +296,7 @@ export async function checkCrashStates(check: CrashCheck): Promise<{ built: numb
       diff,
     });
   }
-  return { built, checked: unique.size, divergences };
+  return { built, checked: unique.size, divergences, states: [...unique.values()].map((u) => ({ point: u.state.point, entries: u.entries })) };
 }
 
 /** Recovers every state in fresh child processes (a few hundred states each) and returns the trees by key. */
