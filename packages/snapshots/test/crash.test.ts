@@ -23,11 +23,11 @@ interface Config {
   withStore?: boolean;
 }
 
-async function crashAndRecover(config: Config, options: { killAfterMs?: number } = {}) {
+async function crashAndRecover(config: Config) {
   const s = sandbox();
   const before = richState(s.dir);
   const { withStore, ...rest } = config;
-  const result = await runChild(child, [JSON.stringify({ root: s.root, dir: s.dir, ...(withStore ? { store: s.store } : {}), ...rest })], options);
+  const result = await runChild(child, [JSON.stringify({ root: s.root, dir: s.dir, ...(withStore ? { store: s.store } : {}), ...rest })]);
   const records = listTransactions(s.root)[0]?.state?.records ?? [];
   const passedCommitPoint = records.some((r) => r.kind === 'commit-point');
   const report = await recover({ root: s.root, kinds: allKinds });
@@ -99,19 +99,4 @@ describe('crash recovery around a snapshot step (SIGKILL in a child process)', (
     }
     expect(at).toBeGreaterThan(10); // every operation of a real restore was a kill point
   }, 300_000);
-
-  it('randomised kill times, with a store: always exactly the before-tree or the after-tree', async () => {
-    const seed = Number(process.env.UNWIND_CRASH_SEED ?? Date.now() % 100_000);
-    let x = seed;
-    const random = () => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    for (let i = 0; i < 6; i++) {
-      const killAfterMs = 200 + Math.floor(random() * 900);
-      const failAtEnd = random() < 0.5;
-      const { before, state, tree, passedCommitPoint, report } = await crashAndRecover({ failAtEnd, withStore: true }, { killAfterMs });
-      const what = `seed ${seed} run ${i}: kill after ${killAfterMs} ms, failAtEnd=${failAtEnd}`;
-      expect(report.ok, what).toBe(true);
-      if (passedCommitPoint && !failAtEnd) expect(tree, what).toEqual(afterTree);
-      else expect(state, what).toEqual(before);
-    }
-  }, 120_000);
 });
