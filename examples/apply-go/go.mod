@@ -1,0 +1,3 @@
+module example.com/apply-go
+
+go 1.19
