@@ -16,6 +16,7 @@ import {
   type StepHandle,
   recoveryRefusal,
 } from '@unwind/core';
+import { addSteps, type TestHooks } from '@unwind/core/testing/helpers';
 import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as fileKinds, move, remove, writeFile } from '@unwind/files';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
@@ -34,7 +35,7 @@ import { UPSTREAM_INDEX, readUpstreamIndex, type UpstreamOffer } from './upstrea
  * const options: UpdateOptions = { collectionDir: '/sb/collection', source: '/sb/upstream', journalRoot: '/sb/var/lib/unwind-collection', workspaceRoot: '/sb' };
  * ```
  */
-export interface UpdateOptions {
+export interface UpdateOptions extends TestHooks {
   /** The skillmeat collection directory (collection.toml, collection.lock, skills/, commands/, agents/ …). */
   collectionDir: string;
   /** The local upstream directory standing in for GitHub: upstream.toml and the artifacts' content. */
@@ -58,12 +59,6 @@ export interface UpdateOptions {
   /** Quoted in messages as the way to finish a stuck rollback. */
   recoverCommand?: string;
   handleSignals?: boolean;
-  /** Test only: extra steps after the first `afterStep` program steps. */
-  inject?: Array<{ afterStep: number; step: Step<any, any, any> }>;
-  /** Test only: kinds of the injected steps, for recovery. */
-  extraKinds?: readonly AnyStepKind[];
-  /** Test only: called after each journal record. */
-  afterAppend?: (record: JournalRecord) => void;
 }
 
 /**
@@ -282,12 +277,7 @@ export async function update(options: UpdateOptions): Promise<UpdateResult> {
       }),
     );
     add(`check the lock against the files on disk`, lockHolds({ dir }));
-    steps.forEach((step, i) => {
-      for (const extra of options.inject ?? []) if (extra.afterStep === i) tx.add(extra.step);
-      const handle = tx.add(step);
-      if (i === fetchPosition) fetched = handle as StepHandle<Fetched>;
-    });
-    for (const extra of options.inject ?? []) if (extra.afterStep >= steps.length) tx.add(extra.step);
+    fetched = addSteps(tx, steps, options.inject)[fetchPosition] as StepHandle<Fetched>;
     // On every outcome, even one the steps never reached: the workspace goes.
     tx.finally(() => fs.rmSync(workspace, { recursive: true, force: true }));
     return { tx, labels };

@@ -19,6 +19,7 @@ import {
   type StepHandle,
   recoveryRefusal,
 } from '@unwind/core';
+import { addSteps, type TestHooks } from '@unwind/core/testing/helpers';
 import { exitOnThirdSignal } from '@unwind/cli';
 import { ensureDir, kinds as filesKinds, writeFile } from '@unwind/files';
 import { DEFAULT_LINGER_DIR, enableLinger, kinds as lingerKinds } from '@unwind/linger';
@@ -39,7 +40,7 @@ import { checkService, kinds as ownKinds, waitActive } from './steps.js';
  * };
  * ```
  */
-export interface InstallOptions {
+export interface InstallOptions extends TestHooks {
   /** The service's name: its user, its group, `<name>.service`, `/etc/<name>/<name>.conf`. */
   name: string;
   /** A prefix root for users, groups and the config file (the sandbox); omitted: the machine. */
@@ -78,12 +79,6 @@ export interface InstallOptions {
   exec?: CommandRunner;
   /** How the person resumes a stuck rollback, quoted in messages. */
   recoverCommand?: string;
-  /** Test only: extra steps inserted after the first `afterStep` program steps (0 = before the first). */
-  inject?: Array<{ afterStep: number; step: Step<any, any, any> }>;
-  /** Test only: step kinds the injected steps use, so recovery can read their records. */
-  extraKinds?: readonly AnyStepKind[];
-  /** Test only: called after each journal record (crash tests SIGKILL here). */
-  afterAppend?: (record: JournalRecord) => void;
 }
 
 /**
@@ -334,14 +329,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   // The group phase's result (its gid) owns the config file.
   let group: StepHandle<{ gid: number }> | undefined;
   const steps = installSteps(options, (get) => get(group!).gid);
-  const inject = options.inject ?? [];
-  for (let i = 0; i <= steps.length; i++) {
-    for (const extra of inject) if (extra.afterStep === i) tx.add(extra.step);
-    if (i < steps.length) {
-      const handle = tx.add(steps[i]!);
-      if (i === 0) group = handle as StepHandle<{ gid: number }>;
-    }
-  }
+  group = addSteps(tx, steps, options.inject)[0] as StepHandle<{ gid: number }>;
   const outcome = await tx.run();
   return { status: outcome.status, recovered, outcome, message: [...notes, describeInstall(options.name, outcome, where)].join('\n'), exitCode: exitCodeOf(outcome) };
 }

@@ -11,7 +11,7 @@ import { renderProgress } from '@unwind/cli';
 import type { CommandRunner } from '@unwind/core';
 import { exitCodeOfRecovery } from '@unwind/core';
 import type { ManagerOptions } from '@unwind/systemd';
-import { failingStep, testKinds } from '@unwind/core/testing';
+import { failingStep, testKinds } from '@unwind/core/testing/helpers';
 import { describeRecovery, install, recoverInstall, type InstallOptions } from './install.js';
 import { createSandbox, isSandbox, sandboxLayout } from './sandbox.js';
 import { startSandboxManager, type SandboxManager } from './user-manager.js';

@@ -14,6 +14,7 @@ import {
   type Step,
   recoveryRefusal,
 } from '@unwind/core';
+import { addSteps, type TestHooks } from '@unwind/core/testing/helpers';
 import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as fileKinds, remove } from '@unwind/files';
 import { INVENTORY, INVENTORY_NAMES, type InventoryGroup } from './inventory.js';
@@ -28,7 +29,7 @@ import { serverStopped } from './server-check.js';
  * const options: UninstallOptions = { stateDir: '/tmp/sb/home/user/.memtomem', journalRoot: '/tmp/sb/var/lib/unwind-uninstall', keepConfig: true };
  * ```
  */
-export interface UninstallOptions {
+export interface UninstallOptions extends TestHooks {
   /** The application's state directory (absolute). */
   stateDir: string;
   /** The journal root; must not lie inside the state directory. */
@@ -49,12 +50,6 @@ export interface UninstallOptions {
   recoverCommand?: string;
   /** Turn SIGINT/SIGTERM into a rollback. Default true. */
   handleSignals?: boolean;
-  /** Test only: extra steps inserted after the first `afterStep` program steps (0 = before the first). */
-  inject?: Array<{ afterStep: number; step: Step<any, any, any> }>;
-  /** Test only: step kinds the injected steps use, so recovery can read their journal records. */
-  extraKinds?: readonly AnyStepKind[];
-  /** Test only: called after each journal record (crash tests SIGKILL here). */
-  afterAppend?: (record: JournalRecord) => void;
 }
 
 /**
@@ -251,11 +246,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     step: remove({ paths: g.paths, stagingDir, ...(options.allowCopy ? { allowCopy: true } : {}) }, { label: `stage ${g.description}` }),
   })));
   if (removeStateDir) programSteps.push({ label: 'state directory', step: remove({ paths: [stateDir], stagingDir, ...(options.allowCopy ? { allowCopy: true } : {}) }, { label: 'stage the emptied state directory' }) });
-  programSteps.forEach(({ step }, i) => {
-    for (const extra of options.inject ?? []) if (extra.afterStep === i) tx.add(extra.step);
-    tx.add(step);
-  });
-  for (const extra of options.inject ?? []) if (extra.afterStep >= programSteps.length) tx.add(extra.step);
+  addSteps(tx, programSteps.map(({ step }) => step), options.inject);
 
   if (options.dryRun) {
     const plan = await tx.plan();

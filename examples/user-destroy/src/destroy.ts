@@ -16,6 +16,7 @@ import {
   type Step,
   recoveryRefusal,
 } from '@unwind/core';
+import { addSteps, type TestHooks } from '@unwind/core/testing/helpers';
 import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
 import { lookupUser, removeUser, uidMin, kinds as usersKinds, validateUserName } from '@unwind/users';
@@ -29,7 +30,7 @@ import { destroyAsUser, kinds as ownKinds } from './steps.js';
  * const options: DestroyOptions = { user: 'alice', app: 'example-app', destroyCommand: ['/tmp/sb/usr/local/bin/example-app', 'destroy'], prefix: '/tmp/sb', journalRoot: '/tmp/sb/var/lib/unwind-user-destroy' };
  * ```
  */
-export interface DestroyOptions {
+export interface DestroyOptions extends TestHooks {
   /** The account to delete. */
   user: string;
   /** The application's name (messages; the default snapshot scope is `~/.config/<app>` and `~/.local/share/<app>`). */
@@ -59,12 +60,6 @@ export interface DestroyOptions {
   /** Command runner for every step (tests and `--simulate-busy` wrap it). */
   exec?: CommandRunner;
   recoverCommand?: string;
-  /** Test only: extra steps inserted after the first `afterStep` program steps. */
-  inject?: Array<{ afterStep: number; step: Step<any, any, any> }>;
-  /** Test only: step kinds the injected steps use. */
-  extraKinds?: readonly AnyStepKind[];
-  /** Test only: called after each journal record (crash tests SIGKILL here). */
-  afterAppend?: (record: JournalRecord) => void;
 }
 
 /**
@@ -249,11 +244,7 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
       { label: 'stop the processes and delete the account', retry: { do: { retries: options.retries ?? 3, minTimeout: options.retryDelayMs ?? 1000 } } },
     ),
   );
-  const inject = options.inject ?? [];
-  for (let i = 0; i <= steps.length; i++) {
-    for (const extra of inject) if (extra.afterStep === i) tx.add(extra.step);
-    if (i < steps.length) tx.add(steps[i]!);
-  }
+  addSteps(tx, steps, options.inject);
   const outcome = await tx.run();
   return {
     status: outcome.status,
