@@ -1,4 +1,4 @@
-import type * as t from 'io-ts';
+import type { t } from '@unwind/core';
 import { nodeOf, objectShape, unwrap, type CodecNode } from './codec-shape.js';
 import { pointerOf, type Problem } from './problems.js';
 

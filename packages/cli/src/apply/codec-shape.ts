@@ -1,4 +1,4 @@
-import type * as t from 'io-ts';
+import type { t } from '@unwind/core';
 
 /**
  * An io-ts codec seen by its `_tag`: the shapes step kinds' argument codecs

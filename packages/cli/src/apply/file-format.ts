@@ -1,4 +1,4 @@
-import * as t from 'io-ts';
+import { t } from '@unwind/core';
 
 /**
  * The schema version a transaction file is written against, in the schema's
