@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind/core';
 import { SymlinkRefusedError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
-import { checkSameEntry, identityOfDescriptor, type Identity, type Phase } from './directory-handle.js';
+import { basename, dirname } from 'node:path';
+import { checkSameEntry, identityOfDescriptor, lstatSafely, type Identity, type Phase } from './directory-handle.js';
+import { openDirectorySafely } from './safe-path.js';
 
 /**
  * Changes mode or owner through a descriptor opened with O_NOFOLLOW, so a
@@ -10,12 +12,16 @@ import { checkSameEntry, identityOfDescriptor, type Identity, type Phase } from 
  * to whatever it points at. The change is fsynced before returning.
  */
 export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
+  // Its directory is reached component by component: a symlink above it that someone else controls is refused.
+  const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true });
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    fd = fs.openSync(`/proc/self/fd/${parent}/${basename(path)}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(path));
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(`/proc/self/fd/${parent}/${basename(path)}`));
     throw error;
+  } finally {
+    fs.closeSync(parent);
   }
   try {
     // The very file prepare looked at: a parent swapped for a symlink since leads to another inode, refused untouched.
@@ -30,9 +36,10 @@ export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => 
 
 /** Reads mode and owner without following a symlink; refuses one. */
 export function statNoFollow(path: string): { mode: number; uid: number; gid: number } {
-  const st = fs.lstatSync(path);
+  const st = lstatSafely(path);
+  if (!st) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${path}'`), { code: 'ENOENT', path });
   if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(path));
-  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  return { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid) };
 }
 
 /** Validates the path argument of chmod/chown. */

@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import * as t from 'io-ts';
 import { UndoConflictError, UnwindError } from '@unwind/core';
-import { SymlinkRefusedError, TargetChangedError, UnexpectedFileTypeError } from './errors.js';
-import { safeReadlink } from './fsutil.js';
+import { TargetChangedError, UnexpectedFileTypeError } from './errors.js';
+import { openDirectorySafely } from './safe-path.js';
 
 /**
  * The one way the files kinds reach what they change: through an opened,
  * verified directory. Node has no `openat`, so a directory is opened once
- * (O_DIRECTORY, and O_NOFOLLOW on its own name) and every later call goes
+ * (component by component from `/`, see safe-path.ts) and every later call goes
  * through `/proc/self/fd/<fd>/<name>`: the kernel resolves that from the
  * open directory itself, so a parent swapped for a symlink after the open
  * cannot redirect the write, chmod, rename or unlink. The open directory is
@@ -36,10 +36,51 @@ export const Identity = t.type({ dev: t.string, ino: t.string });
  */
 export type Identity = t.TypeOf<typeof Identity>;
 
-/** Device and inode of what is at `path` (never following a symlink at its last component), or undefined when nothing is there. */
+/**
+ * Device and inode of what is at `path` (never following a symlink at its
+ * last component), or undefined when nothing is there. Its directory is
+ * reached by {@link openDirectorySafely}: a symlink above it that someone
+ * else controls is an {@link UnsafePathError}, not followed.
+ */
 export function identityOf(path: string): Identity | undefined {
-  const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  const st = lstatSafely(path);
   return st ? { dev: st.dev.toString(), ino: st.ino.toString() } : undefined;
+}
+
+/**
+ * `lstat` of `path`, its directory reached by {@link openDirectorySafely}
+ * (a symlink at the directory's own name is followed by the same rules);
+ * undefined when nothing is there, or when its directory is missing.
+ */
+export function lstatSafely(path: string): fs.BigIntStats | undefined {
+  const absolute = resolve(path);
+  if (absolute === '/') return fs.lstatSync('/', { bigint: true });
+  let fd: number;
+  try {
+    fd = openDirectorySafely(dirname(absolute), { what: 'the directory of', follow: true });
+  } catch (error) {
+    if (error instanceof UnexpectedFileTypeError) return undefined;
+    throw error;
+  }
+  try {
+    return fs.lstatSync(`/proc/self/fd/${fd}/${basename(absolute)}`, { bigint: true, throwIfNoEntry: false });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Device and inode of the directory at `path`, reached by
+ * {@link openDirectorySafely} (`follow`: a symlink at its own name is
+ * followed by the same rules), for a prepare to record.
+ */
+export function directoryIdentity(path: string, options: { what: string; follow?: boolean }): Identity {
+  const fd = openDirectorySafely(path, options);
+  try {
+    return identityOfDescriptor(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** `{ entry: identity }` of what is at `path`, or `{}` when nothing is there: the shape a before-state spreads in. */
@@ -75,9 +116,11 @@ export interface DirectoryHandle {
 }
 
 /**
- * Opens the directory `path` with O_DIRECTORY|O_NOFOLLOW (a symlink at its
- * own name is refused; symlinked ancestors, like `/var/run`, are the
- * system's layout and resolved) and, with `expected`, refuses any other
+ * Opens the directory `path` one component at a time from `/`
+ * ({@link openDirectorySafely}: a symlink at its own name is refused; a
+ * symlinked ancestor is followed only when root or the running user made it
+ * and nobody else can replace it, like `/var/run`; an unsafe path transition
+ * is refused) and, with `expected`, refuses any other
  * directory than the one recorded: at `do` a {@link TargetChangedError},
  * at `undo` an {@link UndoConflictError}. Runs `fn` with it and closes it.
  *
@@ -115,11 +158,9 @@ function openDirectory(path: string, options: { expected?: Identity | undefined;
   if (!fs.existsSync('/proc/self/fd')) throw new UnwindError('NO_PROC', 'the files kinds need /proc (to act through an open directory); mount it', { context: { path }, retryable: false });
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (options.follow ? 0 : fs.constants.O_NOFOLLOW));
+    fd = openDirectorySafely(path, { what: options.what, ...(options.follow ? { follow: true } : {}) });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw refusal(options.phase, path, options, new SymlinkRefusedError(path, safeReadlink(path)));
-    if (code === 'ENOTDIR' || code === 'ENOENT') throw refusal(options.phase, path, options, new UnexpectedFileTypeError(`${options.what} ${path} is ${code === 'ENOENT' ? 'gone' : 'not a directory'}`, { path }));
+    if (error instanceof UnwindError) throw refusal(options.phase, path, options, error);
     throw error;
   }
   if (options.expected) {

@@ -6,7 +6,7 @@ import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 import { checkExactly } from './journal-checks.js';
 import { checkSignal, lstatOrUndefined, safeReadlink } from './fsutil.js';
 import { describeFound, validateModeAndOwner } from './replace.js';
-import { Identity, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
+import { directoryIdentity, Identity, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 
 const EnsureDirArgs = t.intersection([
   t.type({ /** Absolute path of the directory. Missing parents are created (mode 0o755). */ path: t.string }),
@@ -92,8 +92,8 @@ export const ensureDir = defineStep({
       path = dirname(path);
     }
     if (missing.length > 0) {
-      const anchor = fs.statSync(path, { bigint: true });
-      return { missing, existing: null, anchor: { dev: anchor.dev.toString(), ino: anchor.ino.toString() } };
+      // Reached component by component: a symlink on the way that someone else controls is refused here.
+      return { missing, existing: null, anchor: directoryIdentity(path, { what: 'the existing directory', follow: true }) };
     }
     const st = fs.lstatSync(a.path);
     return { missing, existing: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }, ...optionalIdentity(a.path) };

@@ -34,6 +34,27 @@ export class SymlinkRefusedError extends UnwindError {
 }
 
 /**
+ * The way to a directory passes through something another user controls: a
+ * symlink owned by someone other than root or the running user, a symlink in
+ * a directory others can write (so they could replace it), or an "unsafe
+ * transition" — a directory owned by an ordinary user leading into one owned
+ * by someone else (the rule systemd-tmpfiles applies). Following it would let
+ * that user choose where unwind, as root, writes. Raised before anything is
+ * touched.
+ *
+ * @example
+ * ```ts
+ * // UnsafePathError: /srv/app/conf: /srv/app is a symlink owned by uid 1000 (-> /etc); refusing to follow it
+ * catch (e) { if (e instanceof UnsafePathError) console.error(e.context.component); }
+ * ```
+ */
+export class UnsafePathError extends UnwindError {
+  constructor(path: string, component: string, reason: string) {
+    super('UNSAFE_PATH', `${path}: ${component} ${reason}; nothing was touched`, { context: { path, component, reason }, retryable: false });
+  }
+}
+
+/**
  * A path exists with the wrong type (a directory where a file is written, a
  * file where a directory is ensured), or a parent directory is missing.
  *

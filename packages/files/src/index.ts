@@ -34,6 +34,7 @@ export type { FileBefore, FileAfter, ReplaceOptions } from './replace.js';
 export {
   CrossDeviceError,
   SymlinkRefusedError,
+  UnsafePathError,
   UnexpectedFileTypeError,
   ValidationCommandError,
   TargetChangedError,

@@ -4,7 +4,7 @@ import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
 import { CrossDeviceError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
-import { checkSameEntry, Identity, identityOf, inDirectorySync, type Phase } from './directory-handle.js';
+import { checkSameEntry, directoryIdentity, Identity, inDirectorySync, type Phase } from './directory-handle.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
@@ -53,9 +53,10 @@ export const move = defineStep({
     }
     const id = fs.lstatSync(a.from, { bigint: true });
     const type = st.isSymbolicLink() ? ('symlink' as const) : st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const);
-    const fromParent = fs.statSync(dirname(a.from), { bigint: true });
-    const toParent = identityOf(dirname(a.to))!; // a real directory: checked above
-    return { type, dev: id.dev.toString(), ino: id.ino.toString(), fromParent: { dev: fromParent.dev.toString(), ino: fromParent.ino.toString() }, toParent };
+    // Both directories reached component by component: a symlink above them that someone else controls is refused here.
+    const fromParent = directoryIdentity(dirname(a.from), { what: 'the directory of', follow: true });
+    const toParent = directoryIdentity(dirname(a.to), { what: 'the directory of' });
+    return { type, dev: id.dev.toString(), ino: id.ino.toString(), fromParent, toParent };
   },
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);

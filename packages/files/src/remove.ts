@@ -7,7 +7,7 @@ import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { describeFound } from './replace.js';
-import { checkSameEntry, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
+import { checkSameEntry, directoryIdentity, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
@@ -160,8 +160,8 @@ export const remove = defineStep({
           reason: st.dev !== baseSt.dev ? `${original} is on device ${st.dev}, the staging directory ${base} on ${baseSt.dev}` : `${original} is under mount ${sourceMount}, the staging directory ${base} under ${stagingMount} (a rename cannot cross mounts)`,
         });
       }
-      const parent = fs.statSync(dirname(original), { bigint: true });
-      return { original, staged: join(staging, String(i)), method: same ? 'rename' : 'copy', parent: { dev: parent.dev.toString(), ino: parent.ino.toString() }, ...optionalIdentity(original) };
+      const parent = directoryIdentity(dirname(original), { what: 'the directory of', follow: true });
+      return { original, staged: join(staging, String(i)), method: same ? 'rename' : 'copy', parent, ...optionalIdentity(original) };
     });
     if (crossing.length > 0 && !a.allowCopy) {
       throw new CrossDeviceError(
@@ -169,8 +169,8 @@ export const remove = defineStep({
         { staging: base, sources: crossing.map((c) => c.source), stagingDevice: baseSt.dev },
       );
     }
-    const baseIdentity = fs.statSync(base, { bigint: true });
-    return { staging, entries, kept: plan.kept, missing: plan.missing, base: { dev: baseIdentity.dev.toString(), ino: baseIdentity.ino.toString() } };
+    const baseIdentity = directoryIdentity(base, { what: 'the staging location', follow: true });
+    return { staging, entries, kept: plan.kept, missing: plan.missing, base: baseIdentity };
   },
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);

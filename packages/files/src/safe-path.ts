@@ -1,0 +1,133 @@
+import * as fs from 'node:fs';
+import { resolve } from 'node:path';
+import { SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathError } from './errors.js';
+
+/**
+ * Opening a directory by its path the way a careful root tool must: one
+ * component at a time from `/`, each opened with O_PATH|O_DIRECTORY|O_NOFOLLOW
+ * through the previous one (`/proc/self/fd/<fd>/<name>`), so the kernel never
+ * follows a symlink on the way by itself. A symlink is followed by this code,
+ * and only when nobody but root or the running user could have put it there:
+ *
+ * - the link itself is owned by root or the running user, and
+ * - the directory holding it is owned by root or the running user and not
+ *   writable by group or others, unless it has the sticky bit (then only the
+ *   link's owner, the directory's owner or root can replace the link).
+ *
+ * And every step from one directory to the next (into a child, up through
+ * `..`, or to where a link points) must be a safe transition, the rule
+ * systemd-tmpfiles applies ("unsafe path transition"): out of a directory
+ * owned by root or the running user anything goes; out of one owned by
+ * another user only into a directory of that same user. Otherwise that user
+ * could have moved a directory of someone else's (root's) into their own and
+ * made unwind write where root's name, not theirs, is on the door.
+ *
+ * A path through one of unwind's own open directories
+ * (`/proc/self/fd/<fd>/...`) starts from that directory, which was itself
+ * reached this way and checked against what prepare recorded; below it the
+ * symlink rules apply, the transition rule does not (a directory unwind
+ * made in a location another user owns is still reached to be removed).
+ *
+ * So `/var/run -> /run` (a root link in root's `/var`) is followed, while a
+ * link a user planted in their home, in `/tmp`, or anywhere above the
+ * directory a step changes is refused with {@link UnsafePathError}. The
+ * kernel's `fs.protected_symlinks` does not help here: the walk reads links
+ * itself, so it applies the stricter rule above itself.
+ */
+
+/** O_PATH (Linux): a descriptor that only names a directory; needs no read permission on it. */
+const O_PATH = 0o10000000;
+/** Links followed before giving up, as the kernel does (ELOOP). */
+const MAX_LINKS = 40;
+const GROUP_OR_OTHER_WRITE = 0o022;
+const STICKY = 0o1000;
+
+function runningUid(): number {
+  return process.geteuid?.() ?? process.getuid?.() ?? 0;
+}
+
+function trusted(uid: number): boolean {
+  return uid === 0 || uid === runningUid();
+}
+
+function openPath(path: string): number {
+  return fs.openSync(path, O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+}
+
+/**
+ * Opens the directory at `path` (absolute) as described above and returns a
+ * descriptor opened O_RDONLY|O_DIRECTORY. Its last component must be a
+ * directory itself — a symlink there is {@link SymlinkRefusedError} — unless
+ * `follow` is set, when a last-component link is followed by the same rules.
+ * A missing component or a non-directory is {@link UnexpectedFileTypeError}.
+ *
+ * @example
+ * ```ts
+ * const fd = openDirectorySafely('/var/run/app', { what: 'the directory of the file' }); // follows root's /var/run -> /run
+ * ```
+ */
+export function openDirectorySafely(path: string, options: { what: string; follow?: boolean }): number {
+  const shown = resolve(path);
+  // A path through one of our own open directories (`DirectoryHandle.entry`) starts from that
+  // directory: the kernel follows the descriptor's magic link, never a name.
+  const own = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(shown);
+  let fd = own ? fs.openSync(`/proc/self/fd/${own[1]}`, O_PATH | fs.constants.O_DIRECTORY) : openPath('/');
+  let here = fs.fstatSync(fd);
+  let where = own ? `/proc/self/fd/${own[1]}` : '/';
+  const todo = (own ? (own[2] ?? '') : shown).split('/').filter((part) => part !== '' && part !== '.');
+  let links = 0;
+  const step = (next: number, name: string) => {
+    const st = fs.fstatSync(next);
+    if (!own && !trusted(here.uid) && st.uid !== here.uid) {
+      fs.closeSync(next);
+      throw new UnsafePathError(shown, name, `leads from ${where} (owned by uid ${here.uid}) into a directory owned by uid ${st.uid}: an unsafe path transition`);
+    }
+    fs.closeSync(fd);
+    fd = next;
+    here = st;
+  };
+  try {
+    while (todo.length > 0) {
+      const name = todo.shift()!;
+      const entry = `/proc/self/fd/${fd}/${name}`;
+      const shownEntry = where === '/' ? `/${name}` : `${where}/${name}`;
+      if (name === '..') {
+        step(openPath(entry), shownEntry);
+        where = where === '/' ? '/' : where.slice(0, where.lastIndexOf('/')) || '/';
+        continue;
+      }
+      const st = fs.lstatSync(entry, { throwIfNoEntry: false });
+      if (!st) throw new UnexpectedFileTypeError(`${options.what} ${shown} is gone (${shownEntry} does not exist)`, { path: shown, missing: shownEntry });
+      if (st.isSymbolicLink()) {
+        const target = fs.readlinkSync(entry);
+        if (todo.length === 0 && !options.follow) throw new SymlinkRefusedError(shown, target);
+        if (!trusted(st.uid)) throw new UnsafePathError(shown, shownEntry, `is a symlink owned by uid ${st.uid} (-> ${target}); refusing to follow it`);
+        if (!trusted(here.uid) || (here.mode & GROUP_OR_OTHER_WRITE && !(here.mode & STICKY))) {
+          throw new UnsafePathError(shown, shownEntry, `is a symlink (-> ${target}) in ${where}, which others can change (owner uid ${here.uid}, mode ${(here.mode & 0o7777).toString(8)}); refusing to follow it`);
+        }
+        if (++links > MAX_LINKS) throw new UnsafePathError(shown, shownEntry, `is a symlink after ${MAX_LINKS} others (a loop?)`);
+        if (target.startsWith('/')) {
+          step(openPath('/'), '/');
+          where = '/';
+        }
+        todo.unshift(...target.split('/').filter((part) => part !== '' && part !== '.'));
+        continue;
+      }
+      if (!st.isDirectory()) throw new UnexpectedFileTypeError(`${options.what} ${shown} is not a directory (${shownEntry} is not)`, { path: shown, component: shownEntry });
+      let next: number;
+      try {
+        next = openPath(entry);
+      } catch (error) {
+        // Swapped between the lstat and the open: judge it again from the start, never follow it blindly.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw new UnsafePathError(shown, shownEntry, `changed while it was opened (${code})`);
+        throw error;
+      }
+      step(next, shownEntry);
+      where = shownEntry;
+    }
+    return fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
