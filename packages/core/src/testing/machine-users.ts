@@ -59,7 +59,14 @@ export async function waitFor(what: string, check: () => boolean, withinMs = 15_
   if (!(await settled(check, (value) => value, withinMs))) throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A user created by {@link machineUser}. */
+/**
+ * A user created by {@link machineUser}.
+ *
+ * @example
+ * ```ts
+ * const { name, uid, remove }: MachineUser = machineUser('uwex');
+ * ```
+ */
 export interface MachineUser {
   readonly name: string;
   readonly uid: number;
