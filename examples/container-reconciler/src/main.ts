@@ -12,7 +12,7 @@
  * nothing changed.
  */
 import { parseArgs } from 'node:util';
-import { LockHeldError } from '@unwind/core';
+import type { Cause } from '@unwind/core';
 import type { ReconcileReport } from '@unwind/reconcile';
 import { reconcileContainers, type ReconcilerConfig } from './reconciler.js';
 
@@ -33,7 +33,9 @@ export function formatReport(report: ReconcileReport): string {
   const failed = report.items.filter((i) => i.outcome === 'failed' || i.outcome === 'skipped').length;
   lines.push(
     report.status === 'refused'
-      ? 'Nothing was changed: the desired state has problems (listed above).'
+      ? report.cause
+        ? `Nothing was changed: ${refusal(report.cause)}.`
+        : 'Nothing was changed: the desired state has problems (listed above).'
       : failed > 0
         ? `${failed} of ${report.items.length} items failed; each failed item was rolled back on its own, the others were applied.`
         : `All ${report.items.length} items are as desired.`,
@@ -95,6 +97,12 @@ export function configFrom(argv: string[]): { config: ReconcilerConfig; json: bo
   return { config, json: values.json === true };
 }
 
+function refusal(cause: Cause): string {
+  if (cause.code !== 'LOCK_HELD') return cause.message;
+  const h = cause.holder;
+  return `another run holds the lock (pid ${h.pid} on ${h.host}, since ${h.acquiredAt}${h.purpose ? `, ${h.purpose}` : ''})`;
+}
+
 async function main(): Promise<number> {
   let parsed;
   try {
@@ -105,14 +113,14 @@ async function main(): Promise<number> {
   }
   try {
     const report = await reconcileContainers(parsed.config);
+    // Refused before the run took its lock (another run holds it, or the journal root cannot be used): one line, no report.
+    if (report.cause && !parsed.json) {
+      console.error(`container-reconciler: ${refusal(report.cause)}; nothing was changed`);
+      return report.exitCode;
+    }
     console.log(parsed.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.exitCode;
   } catch (error) {
-    if (error instanceof LockHeldError) {
-      const h = error.holder;
-      console.error(`container-reconciler: another run holds the lock (pid ${h.pid} on ${h.host}, since ${h.acquiredAt}${h.purpose ? `, ${h.purpose}` : ''}); nothing was changed`);
-      return 3;
-    }
     console.error(`container-reconciler: ${(error as Error).stack ?? error}`);
     return 1;
   }

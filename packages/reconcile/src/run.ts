@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AbortedError, logger, recover, serializeError, transaction, type Lock, type Outcome, type SerializedError } from '@unwind/core';
+import { AbortedError, causeOf, logger, recover, serializeError, transaction, type Lock, type Outcome, type SerializedError } from '@unwind/core';
 import { diff, type DiffEntry } from './diff.js';
 import { ItemConflictError } from './errors.js';
 import { writeJsonAtomically } from './status.js';
@@ -22,7 +22,8 @@ const DONE: Record<'create' | 'update' | 'repair' | 'remove', ItemResult['outcom
 
 /**
  * Reconciles desired items with actual ones. Under ONE lock for the whole
- * run (a second run throws LockHeldError naming the holder), it:
+ * run (while another run holds it, the report is `refused`, exit code 3, its
+ * `cause` a `LOCK_HELD` cause naming the holder, and nothing is touched), it:
  *
  * 1. recovers unfinished transactions of a crashed earlier run (with `recoverKinds`);
  * 2. validates every desired item and collects every problem — any problem refuses the run, nothing changed;
@@ -47,8 +48,20 @@ const DONE: Record<'create' | 'update' | 'repair' | 'remove', ItemResult['outcom
  */
 export async function reconcile<D, A>(options: ReconcileOptions<D, A>): Promise<ReconcileReport> {
   const startedAt = new Date();
-  const lock = options.lock ?? options.journal.lock(`reconcile ${options.name}`);
   const report: ReconcileReport = { name: options.name, status: 'converged', exitCode: 0, startedAt: startedAt.toISOString(), finishedAt: '', durationMs: 0, items: [], problems: [], recovered: [] };
+  let lock: Lock;
+  try {
+    lock = options.lock ?? options.journal.lock(`reconcile ${options.name}`);
+  } catch (error) {
+    // As tx.run() answers: refused with a typed cause, nothing touched. No status file either: the
+    // lock is another run's (or the root cannot be used), and that run writes its own.
+    report.status = 'refused';
+    report.cause = causeOf(error);
+    report.exitCode = report.cause.code === 'LOCK_HELD' ? 3 : 4;
+    report.finishedAt = new Date().toISOString();
+    report.durationMs = Date.now() - startedAt.getTime();
+    return report;
+  }
   try {
     await runLocked(options, lock, report);
   } finally {

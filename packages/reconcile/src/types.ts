@@ -1,4 +1,4 @@
-import type { AnyStepKind, CommandRunner, EventListener, Journal, Lock, Outcome, RetryPolicy, SerializedError, Step } from '@unwind/core';
+import type { AnyStepKind, Cause, CommandRunner, EventListener, Journal, Lock, Outcome, RetryPolicy, SerializedError, Step } from '@unwind/core';
 import type { Problem } from './validate.js';
 
 /**
@@ -136,15 +136,23 @@ export interface ItemResult {
  * @example
  * ```ts
  * const report = await reconcile(options);
+ * if (report.cause?.code === 'LOCK_HELD') console.error(`another run (pid ${report.cause.holder.pid}) is working; nothing was changed`);
  * process.exitCode = report.exitCode;
  * ```
  */
 export interface ReconcileReport {
   name: string;
-  /** `converged`: every item is as desired; `failed`: some item failed (the others still ran); `refused`: invalid input, nothing changed. */
+  /** `converged`: every item is as desired; `failed`: some item failed (the others still ran); `refused`: nothing changed (invalid input in `problems`, or the lock in `cause`). */
   status: 'converged' | 'failed' | 'refused';
-  /** 0 converged; 1 an item failed and was rolled back; 2 an item's rollback failed (see its `resume`); 4 refused. */
+  /** 0 converged; 1 an item failed and was rolled back; 2 an item's rollback failed (see its `resume`); 3 another run holds the lock; 4 refused. */
   exitCode: number;
+  /**
+   * Why the run was refused before it took its lock, typed as a transaction's
+   * `outcome.cause`: `LOCK_HELD` (with `holder`: another run is working;
+   * exit code 3) or the journal root cannot be used (e.g. `UNSAFE_DIRECTORY`; exit code 4).
+   * Absent otherwise; input problems are in `problems`.
+   */
+  cause?: Cause;
   startedAt: string;
   finishedAt: string;
   durationMs: number;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireLock, fileJournal, LockHeldError, memoryJournal, type Journal } from '@unwind/core';
+import { acquireLock, fileJournal, memoryJournal, type Journal } from '@unwind/core';
 import { failingStep, stagedRemove, treeState, writeMarker } from '@unwind/core/testing';
 import { readStatusFile, reconcile, type ReconcileOptions } from '../src/index.js';
 
@@ -188,22 +188,36 @@ describe('reconcile: the runner (memory journal, real files)', () => {
 });
 
 describe('reconcile: the lock and the file journal', () => {
-  it('takes one lock for the whole run; a second run fails fast naming the holder, touching nothing', async () => {
+  it('takes one lock for the whole run; a second run is refused at once (exit 3, a LOCK_HELD cause naming the holder), touching nothing', async () => {
     const { dir } = sandbox();
     const root = join(dir, '..', 'journal');
     fs.mkdirSync(root, { mode: 0o700 });
     const held = acquireLock(root, { purpose: 'another run' });
     try {
       const journal: Journal = fileJournal({ root });
-      const error = await reconcile(options(dir, [{ name: 'a', body: 'A' }], { journal, statusFile: undefined })).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(LockHeldError);
-      expect((error as LockHeldError).holder).toMatchObject({ pid: process.pid, purpose: 'another run' });
-      expect((error as Error).message).toContain(`pid ${process.pid}`);
+      const rootBefore = treeState(root);
+      const report = await reconcile(options(dir, [{ name: 'a', body: 'A' }], { journal, statusFile: undefined }));
+      expect(report).toMatchObject({ status: 'refused', exitCode: 3, items: [], problems: [], cause: { code: 'LOCK_HELD', name: 'LockHeldError' } });
+      expect(report.cause?.code === 'LOCK_HELD' && report.cause.holder).toMatchObject({ pid: process.pid, purpose: 'another run' });
+      expect(report.cause?.message).toContain(`pid ${process.pid}`);
+      expect(report.statusFile).toBeUndefined();
       expect(fs.readdirSync(dir)).toEqual([]);
+      expect(treeState(root)).toEqual(rootBefore);
       expect(fs.existsSync(join(root, 'status.json'))).toBe(false);
     } finally {
       held.release();
     }
+  });
+
+  it('a journal root that cannot be used (writable by others) is refused the same way: exit 4, an UNSAFE_DIRECTORY cause, nothing touched', async () => {
+    const { dir } = sandbox();
+    const root = join(dir, '..', 'journal');
+    fs.mkdirSync(root, { mode: 0o700 });
+    fs.chmodSync(root, 0o777);
+    const report = await reconcile(options(dir, [{ name: 'a', body: 'A' }], { journal: fileJournal({ root }), statusFile: undefined }));
+    expect(report).toMatchObject({ status: 'refused', exitCode: 4, items: [], cause: { code: 'UNSAFE_DIRECTORY' } });
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.readdirSync(root)).toEqual([]);
   });
 
   it('runs every item as its own journaled transaction under the one lock, and writes status.json beside the journals', async () => {
