@@ -1,12 +1,10 @@
 import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.library.js';
 
 const shared = {
+  ...libraryBuild,
   // dist/ is emptied by the build script before both builds run (they run side by side).
   clean: false,
-  // No sourcemaps: the output is readable unminified JavaScript, and maps that embed
-  // the sources were most of each tarball (maps without them would point at files not shipped).
-  sourcemap: false,
-  target: 'node20',
   // import.meta.url in the CommonJS build (the explorer finds its child scripts by it).
   shims: true,
   // p-retry is ESM-only; bundling it keeps the CommonJS build loadable everywhere.
@@ -24,8 +22,6 @@ export default defineConfig([
       'testing/index': 'src/testing/index.ts',
       'testing/helpers': 'src/testing/helpers.ts',
     },
-    format: ['esm', 'cjs'],
-    dts: true,
   },
   {
     ...shared,
