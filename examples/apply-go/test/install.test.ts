@@ -1,35 +1,21 @@
-// main.go built with the Go toolchain (standard library only, offline, caches
-// in a temp directory) and run for real against temp directories: the config
-// directory and journal root are a sandbox's, unwind is the built CLI.
+// main.go built with the Go toolchain and run for real against temp
+// directories: the config directory and journal root are a sandbox's, unwind
+// is the built CLI.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { treeState } from '@unwind/core/testing';
+import { UNWIND, buildInstaller, killCounter, killPoints } from './helpers.js';
 
-const example = resolve(import.meta.dirname, '..');
-const repoRoot = resolve(example, '../..');
-const UNWIND = join(repoRoot, 'packages/cli/bin/unwind.js');
-// The built kill counter: loaded into the unwind that main.go starts, it SIGKILLs that unwind right after a chosen file operation.
-const KILL_PRELOAD = join(repoRoot, 'packages/core/dist/testing/crash-states/kill-preload.js');
-
-let build = '';
+let installer: ReturnType<typeof buildInstaller> | undefined;
 let binary = '';
 beforeAll(() => {
-  if (spawnSync('go', ['version']).status !== 0) throw new Error('go is missing: .ci/run installs it on CI (Debian package golang-go)');
-  if (!fs.existsSync(join(repoRoot, 'packages/cli/dist/bin.js')) || !fs.existsSync(KILL_PRELOAD)) throw new Error('the packages are not built: run the build first');
-  build = fs.mkdtempSync(join(tmpdir(), 'unwind-apply-go-build-'));
-  binary = join(build, 'install-hello');
-  // Offline and self-contained: no proxy, no toolchain download, caches and HOME (go's env file) in the temp directory.
-  const goEnvironment = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: build, GOCACHE: join(build, 'cache'), GOPATH: join(build, 'gopath'), GOPROXY: 'off', GOFLAGS: '', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
-  const built = spawnSync('go', ['build', '-o', binary, '.'], { cwd: example, env: goEnvironment, encoding: 'utf8', timeout: 300_000 });
-  if (built.status !== 0) throw new Error(`go build failed: ${built.stderr}`);
+  installer = buildInstaller();
+  binary = installer.binary;
 }, 300_000);
-afterAll(() => {
-  if (build) fs.rmSync(build, { recursive: true, force: true });
-});
+afterAll(() => installer?.remove());
 
 interface Sandbox {
   base: string;
@@ -61,17 +47,6 @@ function reportDirectory(): string {
   const report = fs.mkdtempSync(join(tmpdir(), 'unwind-apply-go-kills-'));
   sandboxes.push(report);
   return report;
-}
-
-/** The environment that makes the unwind started by main.go count its file operations under `base` (report in `report`), or die after operation `killAt`. */
-function killCounter(base: string, report: string, killAt?: number): Record<string, string> {
-  return {
-    NODE_OPTIONS: `--import ${pathToFileURL(KILL_PRELOAD).href}`,
-    UNWIND_KILL_ROOTS: base,
-    UNWIND_KILL_REPORT: report,
-    UNWIND_KILL_TRACED: '',
-    ...(killAt === undefined ? {} : { UNWIND_KILL_AT: String(killAt) }),
-  };
 }
 
 describe('examples/apply-go (main.go) through unwind apply --json', () => {
@@ -122,17 +97,16 @@ describe('examples/apply-go (main.go) through unwind apply --json', () => {
     // A counting run learns the operations; then one run killed right after each chosen one.
     const counted = createSandbox();
     const countReport = reportDirectory();
-    const clean = install(counted, killCounter(counted.base, countReport));
+    const clean = install(counted, killCounter([counted.base], countReport));
     expect(clean.code, clean.stderr).toBe(0);
-    const operations = fs.readFileSync(join(countReport, 'operations.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { operation: number; label: string });
-    const chosen = operations.filter((o) => /^mkdirSync .*\/hello$/.test(o.label) || /^renameSync .* -> .*\/hello\.(conf|env)$/.test(o.label));
+    const chosen = killPoints(countReport);
     expect(chosen.map((o) => o.label.split(' ')[0])).toEqual(['mkdirSync', 'renameSync', 'renameSync']);
 
     for (const point of chosen) {
       const sb = createSandbox();
       const before = sb.state();
       const report = reportDirectory();
-      const r = install(sb, killCounter(sb.base, report, point.operation));
+      const r = install(sb, killCounter([sb.base], report, point.operation));
       expect(fs.readFileSync(join(report, 'killed.txt'), 'utf8')).toContain(`after operation ${point.operation}`);
       expect(r.code, `${point.label}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(`install-hello: unwind was killed (signal: killed); finish its rollback with \`unwind recover --root ${sb.root}\``);
