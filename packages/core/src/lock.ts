@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError, UnwindError, type LockHolder } from './errors.js';
-import { syncDirectory } from './durable.js';
 import { logger } from './log.js';
 
 const log = logger('lock');
@@ -96,8 +95,10 @@ function tryCreate(path: string, holder: LockHolder): boolean {
   try {
     const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
+      // Not synced, nor is the link below: a lock only keeps live processes apart, and a
+      // power cut leaves none. A lock file it keeps is a dead holder's (stale, taken over);
+      // one it keeps torn or empty counts as stale too.
       fs.writeFileSync(fd, JSON.stringify(holder));
-      fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -166,7 +167,6 @@ export function acquireLock(directory: string, options: { name?: string; purpose
   let tookOverFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(path, holder)) {
-      syncDirectory(directory);
       removeDeadTemporaries(directory, `${options.name ?? 'unwind'}.lock`);
       log('acquired %s', path);
       return makeLock(path, holder, tookOverFrom);

@@ -284,7 +284,7 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     closeJournal(journal, pending.length === 0 && !env.journalBroken, cleanupErrors, log);
     return { id, name: state.name, result: pending.length === 0 ? 'committed' : 'commit-pending', steps: reports };
   }
-  if (!state.rollbackReason) record(env, { kind: 'rollback', reason: { name: 'Recovery', message: 'recovered an unfinished transaction' } }, true);
+  if (!state.rollbackReason) record(env, { kind: 'rollback', reason: { name: 'Recovery', message: 'recovered an unfinished transaction' } }, false);
   const { remaining, error } = await rollback(env, started.filter((s) => !state.steps.find((j) => j.index === s.index)?.undone));
   if (remaining.length === 0) record(env, { kind: 'end', status: 'rolled-back' }, true);
   closeJournal(journal, remaining.length === 0 && !env.journalBroken, cleanupErrors, log);

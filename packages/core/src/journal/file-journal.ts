@@ -73,10 +73,11 @@ export function fileJournal(options: FileJournalOptions): Journal {
       assertPrivateDirectory(dir, 'transaction directory');
       const path = join(dir, JOURNAL_FILE);
       const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
-      const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend);
-      journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, true);
-      syncDirectory(dir);
-      syncDirectory(root);
+      // Nothing of it needs to be durable yet: nothing has been prepared. The first synced
+      // record (the first `prepared`, or the commit point) makes the file, its directory and
+      // the directory's entry in the root durable together (see FileTransactionJournal.flush).
+      const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend, true);
+      journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, false);
       return journal;
     },
     unfinished(): string[] {
@@ -117,12 +118,25 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
   return new FileTransactionJournal(root, id, path, fd, contents.records, options.retention ?? { keepLast: 20 }, options.afterAppend);
 }
 
-/** One transaction's file journal. */
+/**
+ * One transaction's file journal.
+ *
+ * Records appended without `sync` are kept in memory and written together
+ * with the next synced record (or at close), in one write followed by one
+ * fdatasync: a record that was not synced was never promised to survive a
+ * power cut, and recovery already treats a lost one as never written (a
+ * step prepared but not done is undone as "maybe done"; an undo whose
+ * `undone` record is lost is made again, and finds its work done).
+ */
 export class FileTransactionJournal implements TransactionJournal {
   private readonly list: JournalRecord[];
   private closed = false;
   /** Bytes of acknowledged records: where the file is cut back to after a failed write. */
   private length: number;
+  /** Records acknowledged to the caller as written: the file holds the first `written` of `list`. */
+  private written: number;
+  /** Encoded records appended without sync and not written yet. */
+  private pending = '';
   /** Set when the file can no longer be trusted to end at a record boundary. */
   private unusable: string | undefined;
 
@@ -134,8 +148,11 @@ export class FileTransactionJournal implements TransactionJournal {
     records: JournalRecord[],
     private readonly retention: Retention,
     private readonly afterAppend?: (record: JournalRecord) => void,
+    /** A new journal: its directory entries are synced with its first synced record. */
+    private directoriesUnsynced = false,
   ) {
     this.list = records;
+    this.written = records.length;
     this.length = fs.fstatSync(fd).size;
   }
 
@@ -152,20 +169,43 @@ export class FileTransactionJournal implements TransactionJournal {
     if (this.unusable) {
       throw new JournalWriteError(`${this.path} is not written to any more: ${this.unusable}`, { path: this.path, record: record.kind });
     }
-    const line = Buffer.from(encodeLine(record));
-    try {
-      writeFully(this.fd, line, this.path); // a short write is an error, never a half record that counts
-      if (sync) fs.fdatasyncSync(this.fd);
-    } catch (error) {
-      // Never retried: after a failed fsync the kernel may have dropped the pages (fsyncgate).
-      // The record does not count; cut its bytes off so the next record does not follow a half line.
-      this.cutBack();
-      throw new JournalWriteError(`could not ${sync ? 'write and sync' : 'write'} ${this.path}: ${(error as Error).message}`, { path: this.path, record: record.kind }, error);
-    }
-    this.length += line.length;
     this.list.push(record);
+    this.pending += encodeLine(record);
+    if (sync) this.flush(true, record.kind);
     this.afterAppend?.(record);
     return record;
+  }
+
+  /**
+   * Writes the pending records in one write and, with `sync`, fdatasyncs
+   * them; the first sync of a new journal also syncs its directory and the
+   * root, so the file is found after a power cut. On failure none of the
+   * pending records count: their bytes are cut off and they leave `records`.
+   */
+  private flush(sync: boolean, kind: string): void {
+    if (this.pending === '' && !sync) return;
+    const bytes = Buffer.from(this.pending, 'utf8');
+    try {
+      writeFully(this.fd, bytes, this.path); // a short write is an error, never a half record that counts
+      if (sync) {
+        fs.fdatasyncSync(this.fd);
+        if (this.directoriesUnsynced) {
+          syncDirectory(this.directory);
+          syncDirectory(this.root);
+          this.directoriesUnsynced = false;
+        }
+      }
+    } catch (error) {
+      // Never retried: after a failed fsync the kernel may have dropped the pages (fsyncgate).
+      // The records do not count; cut their bytes off so the next record does not follow a half line.
+      this.pending = '';
+      this.list.length = this.written;
+      this.cutBack();
+      throw new JournalWriteError(`could not ${sync ? 'write and sync' : 'write'} ${this.path}: ${(error as Error).message}`, { path: this.path, record: kind }, error);
+    }
+    this.pending = '';
+    this.length += bytes.length;
+    this.written = this.list.length;
   }
 
   /**
@@ -191,7 +231,12 @@ export class FileTransactionJournal implements TransactionJournal {
   close(finished: boolean): void {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
+    try {
+      // Unsynced records still go to the file (for `unwind status`, and for recovery if the machine stays up).
+      if (!this.unusable) this.flush(false, 'close');
+    } finally {
+      fs.closeSync(this.fd);
+    }
     if (finished) applyRetention(this.root, this.id, this.retention);
   }
 }
@@ -207,7 +252,8 @@ function applyRetention(root: string, id: string, retention: Retention): void {
 }
 
 /**
- * Deletes a transaction's directory and syncs the root.
+ * Deletes a transaction's directory (its journal file first). Not synced:
+ * only finished transactions are removed, and a lost removal leaves one.
  *
  * @example
  * ```ts
@@ -221,8 +267,11 @@ export function removeTransaction(root: string, id: string): void {
   const st = fs.lstatSync(dir, { throwIfNoEntry: false });
   if (!st) return;
   if (!st.isDirectory()) throw new UnsafeDirectoryError(dir, 'transaction directory', `is a ${st.isSymbolicLink() ? 'symlink' : 'non-directory'}; not removed`);
+  // Not synced: only a finished journal (its `end` synced) or one that never prepared a step is
+  // removed, so a removal a power cut loses, whole or in part, leaves nothing to recover (a
+  // directory left without its journal file counts as finished; see isFinished).
+  fs.rmSync(join(dir, JOURNAL_FILE), { force: true });
   fs.rmSync(dir, { recursive: true, force: true }); // rm never follows symlinks inside the tree
-  syncDirectory(root);
   log('removed journal %s', id);
 }
 
@@ -249,8 +298,10 @@ function isFinished(root: string, id: string): boolean {
   try {
     const { records } = readJournalFile(join(root, id, JOURNAL_FILE));
     return records.at(-1)?.kind === 'end';
-  } catch {
-    return false;
+  } catch (error) {
+    // No journal file: what is left of a removal, or a crash before the file was made;
+    // either way no step was ever prepared under it, so there is nothing to recover.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

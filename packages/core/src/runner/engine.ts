@@ -101,6 +101,9 @@ export async function rollback(env: EngineEnvironment, started: StartedStep[]): 
         },
       );
       const durationMs = Math.round(performance.now() - startedAt);
+      // Synced before the next undo starts: an undo made again after an older step's undo
+      // changed the tree under it (a directory removed, a file restored) would find its
+      // target gone or changed and end in a conflict (found by the kill-point tests).
       record(env, { kind: 'undone', step: step.index, attempts }, true);
       step.report.status = 'undone';
       step.report.undo = { attempts, durationMs };

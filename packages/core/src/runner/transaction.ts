@@ -391,13 +391,22 @@ class Run {
 
   private async commit(): Promise<Outcome> {
     const env = this.env!;
+    // With no commit action to run, nothing happens between the commit point and the end:
+    // both records are written and synced together, at the cost of one sync. A power cut
+    // that keeps the commit point without the end rolls forward with nothing to do.
+    const endsAtOnce = !this.started.some((step) => step.kind.definition.commit);
     try {
-      this.journal!.append({ kind: 'commit-point' }, true);
+      this.journal!.append({ kind: 'commit-point' }, !endsAtOnce);
+      if (endsAtOnce) this.journal!.append({ kind: 'end', status: 'committed' }, true);
     } catch (error) {
       // Without a durable commit point a crash would roll back: do it now, consistently.
       return this.rollBack(error);
     }
     this.emit({ type: 'commit-point' });
+    if (endsAtOnce) {
+      for (const step of this.started) step.report.status = 'committed';
+      return { ...this.base(), status: 'committed', pendingCommits: [] };
+    }
     const pendingCommits = await runCommits(env, this.started);
     if (pendingCommits.length === 0) record(env, { kind: 'end', status: 'committed' }, true);
     return { ...this.base(), status: 'committed', pendingCommits };
@@ -406,7 +415,8 @@ class Run {
   private async rollBack(cause: unknown): Promise<Outcome> {
     const env = this.env!;
     const reason = serializeError(cause);
-    record(env, { kind: 'rollback', reason }, true);
+    // Not synced: without a commit point, recover() rolls back whether or not this record survives.
+    record(env, { kind: 'rollback', reason }, false);
     this.emit({ type: 'rollback:start', reason, steps: this.started.length });
     const { remaining, error } = await rollback(env, this.started);
     if (remaining.length > 0) {
