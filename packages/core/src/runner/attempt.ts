@@ -67,19 +67,26 @@ function withAttempts(error: unknown, attempts: number): unknown {
 }
 
 const NEVER = new AbortController().signal;
-const abandonments = new WeakMap<AbortSignal, Promise<never>>();
+const abandonments = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
 
-/** Rejects `grace` ms after `signal` fires: a step that ignores its signal is abandoned then. One per signal. */
-function abandoned(signal: AbortSignal, grace: number): Promise<never> {
-  let promise = abandonments.get(signal);
-  if (!promise) {
-    promise = new Promise<never>((_, reject) => {
-      signal.addEventListener('abort', () => setTimeout(() => reject(signal.reason), grace).unref(), { once: true });
-    });
-    promise.catch(() => {}); // handled by whichever race is waiting, if any
-    abandonments.set(signal, promise);
+/**
+ * Calls `reject` `grace` ms after `signal` fires, unless the returned function
+ * was called first: a step that ignores its signal is abandoned then. One
+ * listener per signal and a set of waiters, so a transaction of many steps
+ * leaves nothing behind per step (a promise raced by every step would keep a
+ * reaction for each of them until the signal fires, which it mostly never does).
+ */
+function whenAbandoned(signal: AbortSignal, grace: number, reject: (reason: unknown) => void): () => void {
+  let waiters = abandonments.get(signal);
+  if (!waiters) {
+    const created = new Set<(reason: unknown) => void>();
+    signal.addEventListener('abort', () => setTimeout(() => { for (const waiter of created) waiter(signal.reason); }, grace).unref(), { once: true });
+    abandonments.set(signal, created);
+    waiters = created;
   }
-  return promise;
+  const own = waiters;
+  own.add(reject);
+  return () => own.delete(reject);
 }
 
 async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, options: AttemptOptions): Promise<T> {
@@ -88,8 +95,23 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, options: 
   if (options.timeoutMs === undefined) {
     // Fast path (no per-attempt controller): the step gets the parent signal itself.
     if (parent === undefined) return fn(NEVER);
-    return Promise.race([fn(parent), abandoned(parent, options.abortGraceMs)]).catch((error: unknown) => {
-      throw parent.aborted ? parent.reason : error;
+    return new Promise<T>((resolve, reject) => {
+      const forget = whenAbandoned(parent, options.abortGraceMs, reject);
+      const settle = (error: unknown) => {
+        forget();
+        reject(parent.aborted ? parent.reason : error);
+      };
+      let work: Promise<T>;
+      try {
+        work = fn(parent);
+      } catch (error) {
+        settle(error);
+        return;
+      }
+      work.then((value) => {
+        forget();
+        resolve(value);
+      }, settle);
     });
   }
   const controller = new AbortController();
