@@ -36,7 +36,13 @@ export function logger(namespace: string): Logger {
   return createDebug(`unwind:${namespace}`);
 }
 
-/** Whether a logger would write anything (a logger without `enabled` always does). */
+/**
+ * Whether a logger would write anything: a logger without an `enabled`
+ * property always does. One that has it writes only while it is truthy:
+ * `debug` (4.4) leaves it `undefined`, not `false`, until DEBUG has been set,
+ * and treating that as "enabled" built and formatted every event of every
+ * step for nobody.
+ */
 export function isEnabled(log: Logger): boolean {
-  return log.enabled !== false;
+  return !('enabled' in log) || Boolean(log.enabled);
 }
