@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sysctl } from '../../../packages/systemd/test/fixture.js';
-import { createSandbox, runProgram, type Sandbox } from '../../apply-shell/test/sandbox.js';
+import { UNWIND, createSandbox, journalRecords, runProgram, type Sandbox } from '../../apply-shell/test/sandbox.js';
 
 const INSTALL = join(import.meta.dirname, '../../apply-shell/install.sh');
 const UNINSTALL = join(import.meta.dirname, '../uninstall.py');
@@ -45,6 +45,20 @@ describe('examples/apply-python/uninstall.py through unwind apply --json', () =>
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain('everything is back as it was');
     expect(r.stdout).toMatch(/undone +stop /);
+    expect(await sb.state()).toEqual(afterInstall);
+  });
+
+  it('SIGKILLed in the middle, `unwind recover` brings the installed service back', async () => {
+    const { sb, afterInstall } = await installed();
+    const installRecords = journalRecords(sb.journalRoot);
+    const r = await runProgram(['python3', UNINSTALL, sb.name], sb.env(), { killWhen: () => journalRecords(sb.journalRoot) >= installRecords + 5 });
+    expect(r.signal).toBe('SIGKILL');
+    // The kill lands as the disable step starts; under load often inside `systemctl disable`, between its removal of
+    // the links and its reload, where the manager's cached UnitFileState still says "enabled" (the
+    // disable step's undo reads the links instead: packages/systemd/test/interrupted-reload.test.ts).
+    const recovered = await runProgram([UNWIND, 'recover', '--root', sb.journalRoot], sb.env());
+    expect(recovered.code, recovered.stderr + recovered.stdout).toBe(0);
+    expect(recovered.stdout).toContain('Rolled back');
     expect(await sb.state()).toEqual(afterInstall);
   });
 });

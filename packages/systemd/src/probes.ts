@@ -27,6 +27,10 @@ function managerOf(scope: Scope | undefined, options: ProbeOptions): ManagerOpti
 /**
  * Reads a unit's LoadState, ActiveState, SubState and UnitFileState from
  * `systemctl show` — the properties, not an exit code. Read-only.
+ * UnitFileState is the manager's own value, which it refreshes at a reload:
+ * after a `systemctl disable` interrupted between its change of the links
+ * and its reload it still says `enabled` (`systemctl is-enabled` reads the
+ * links; the enable, disable and mask steps decide on that).
  *
  * @example
  * ```ts

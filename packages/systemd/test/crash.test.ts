@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile, recover } from '@unwind/core';
 import { runTypeScript, testKinds, type ChildOutcome } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
-import { purgeUnit, sleeperUnit, snapshot, uniqueUnit, userManager } from './fixture.js';
+import { placeUnit, purgeUnit, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const child = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
@@ -20,10 +20,11 @@ describe('crash recovery of systemd steps (SIGKILL in a child, then recover())',
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function crashAndRecover(extra: Record<string, unknown>) {
+  async function crashAndRecover(extra: Record<string, unknown>, arrange?: (unit: string) => Promise<void>) {
     const unit = uniqueUnit('crash');
     const base = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-crash-'));
     cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }), () => purgeUnit(unit));
+    await arrange?.(unit);
     const root = join(base, 'journal');
     const before = await snapshot(unit);
     const result = await runChild({ root, unit, content: sleeperUnit(), manager: userManager(), ...extra });
@@ -73,6 +74,28 @@ describe('crash recovery of systemd steps (SIGKILL in a child, then recover())',
     const { result, report, before, state } = await crashAndRecover({ killOn, failAtEnd: true });
     expect(result.signal, result.stderr).toBe('SIGKILL');
     expect(report.transactions[0]?.result, JSON.stringify(report)).toBe('rolled-back');
+    expect(state).toEqual(before);
+  });
+
+  // systemctl enable/disable changes the links, then asks for a reload in a second call; the manager's
+  // cached UnitFileState follows only the reload. A kill between the two, then recover(): the undo must
+  // decide on the links, not on that cached state.
+  it('a kill inside `systemctl enable` (links made, no reload yet), then recover(), leaves the before-state', async () => {
+    const { result, report, before, state } = await crashAndRecover({ killInside: { verb: 'enable' } });
+    expect(result.signal, result.stderr).toBe('SIGKILL');
+    expect(report.transactions[0]?.result).toBe('rolled-back');
+    expect(state).toEqual(before);
+  });
+
+  it('a kill inside `systemctl disable` of an enabled, running unit (links removed, no reload yet), then recover(): enabled and running again', async () => {
+    const running = async (unit: string) => {
+      await placeUnit(unit, sleeperUnit(), userManager().unitDir!);
+      await sysctl('enable', '--now', '--', unit);
+    };
+    const { result, report, before, state } = await crashAndRecover({ plan: 'uninstall', killInside: { verb: 'disable' } }, running);
+    expect(result.signal, result.stderr).toBe('SIGKILL');
+    expect(before).toMatchObject({ state: { activeState: 'active', unitFileState: 'enabled' } });
+    expect(report.transactions[0]?.result).toBe('rolled-back');
     expect(state).toEqual(before);
   });
 });

@@ -29,6 +29,7 @@ function fakeSystem(initiallyActive = false): Fake {
     if (a.includes('show')) {
       return ok(spec, `LoadState=loaded\nActiveState=${state.active ? 'active' : 'inactive'}\nSubState=${state.active ? 'running' : 'dead'}\nUnitFileState=static\n`);
     }
+    if (a.includes('is-enabled')) return ok(spec, 'static\n');
     if (a.includes('is-system-running')) return ok(spec, state.active ? 'running\n' : 'offline\n');
     if (a.includes('start')) {
       if (state.failStart) throw new CommandFailedError({ ...ok(spec), exitCode: 1, stderr: 'Job for user@1000.service failed.\n' });
@@ -133,9 +134,11 @@ describe('other users and the own user manager: argv and environment', () => {
     } finally {
       dispose();
     }
-    const show = fake.calls.find((c) => c.argv.includes('show'))!;
-    expect(show.argv.slice(0, 4)).toEqual(['systemctl', '--user', '--machine=alice@', '--no-ask-password']);
-    expect(Object.keys(show.env!).sort()).toEqual(['LC_ALL', 'PATH']);
+    for (const verb of ['show', 'is-enabled']) {
+      const call = fake.calls.find((c) => c.argv.includes(verb))!;
+      expect(call.argv.slice(0, 4)).toEqual(['systemctl', '--user', '--machine=alice@', '--no-ask-password']);
+      expect(Object.keys(call.env!).sort()).toEqual(['LC_ALL', 'PATH']);
+    }
   });
 
   it('scope "user" passes XDG_RUNTIME_DIR, HOME and the bus address explicitly', async () => {
@@ -146,10 +149,12 @@ describe('other users and the own user manager: argv and environment', () => {
     } finally {
       dispose();
     }
-    const show = fake.calls.find((c) => c.argv.includes('show'))!;
-    expect(show.argv.slice(0, 3)).toEqual(['systemctl', '--user', '--no-ask-password']);
-    expect(show.env).toEqual({ PATH: expect.any(String), LC_ALL: 'C', XDG_RUNTIME_DIR: '/run/user/4242', HOME: '/srv/h', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/4242/bus' });
-    expect(show.timeoutMs).toBe(1234);
+    for (const verb of ['show', 'is-enabled']) {
+      const call = fake.calls.find((c) => c.argv.includes(verb))!;
+      expect(call.argv.slice(0, 3)).toEqual(['systemctl', '--user', '--no-ask-password']);
+      expect(call.env).toEqual({ PATH: expect.any(String), LC_ALL: 'C', XDG_RUNTIME_DIR: '/run/user/4242', HOME: '/srv/h', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/4242/bus' });
+      expect(call.timeoutMs).toBe(1234);
+    }
   });
 
   it('the system scope defaults to /etc/systemd/system (read-only prepare)', async () => {

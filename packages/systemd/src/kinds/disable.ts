@@ -1,7 +1,8 @@
 import { defineStep } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
 import { systemctl } from '../manager.js';
-import { isEnabled, readUnitState } from '../state.js';
+import { isEnabled } from '../state.js';
+import { readEnablementState } from '../unit-file-state.js';
 import { removeNewEmptyDirs } from '../unitdir.js';
 import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 import { EnablementBefore, prepareEnablement, validateJournaledEnablement } from './enable.js';
@@ -26,18 +27,18 @@ export const disable = defineStep({
   describe: (a) => describeUnit('disable', a),
   prepare: prepareEnablement,
   validateJournaled: validateJournaledEnablement,
-  wouldChange: async (a, ctx) => isEnabled((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
+  wouldChange: async (a, ctx) => isEnabled((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (!isEnabled(before.state.unitFileState)) return;
     await systemctl(a, runnerOf(ctx), ['disable', '--', a.unit]);
   },
   verify: async (a, _before, _after, ctx) => {
-    const now = await readUnitState(a.unit, a, runnerOf(ctx));
+    const now = await readEnablementState(a.unit, a, runnerOf(ctx));
     if (isEnabled(now.unitFileState)) throw new UnitStateError(a.unit, 'UnitFileState', now.unitFileState, 'disabled');
   },
   undo: async (a, before, _after, ctx) => {
     const runner = runnerOf(ctx);
-    if (isEnabled(before.state.unitFileState) && !isEnabled((await readUnitState(a.unit, a, runner)).unitFileState)) {
+    if (isEnabled(before.state.unitFileState) && !isEnabled((await readEnablementState(a.unit, a, runner)).unitFileState)) {
       const runtime = before.state.unitFileState === 'enabled-runtime' ? ['--runtime'] : [];
       await systemctl(a, runner, ['enable', ...runtime, '--', a.unit]);
     }

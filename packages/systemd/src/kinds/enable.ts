@@ -2,7 +2,8 @@ import * as t from 'io-ts';
 import { defineStep, UntrustedJournalError, validateAbsolutePath } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
 import { resolveUnitDir, systemctl } from '../manager.js';
-import { isEnabled, readUnitState, UnitState } from '../state.js';
+import { isEnabled, UnitState } from '../state.js';
+import { readEnablementState } from '../unit-file-state.js';
 import { DirSnapshot, removeNewEmptyDirs, snapshotDirs } from '../unitdir.js';
 import { checkJournaledUnitDir, describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 
@@ -23,7 +24,7 @@ export function validateJournaledEnablement(a: UnitArgs, before: EnablementBefor
 export async function prepareEnablement(a: UnitArgs, ctx: Parameters<typeof runnerOf>[0]): Promise<EnablementBefore> {
   const runner = runnerOf(ctx);
   const { unitDir } = await resolveUnitDir(a, runner);
-  return { state: await readUnitState(a.unit, a, runner), unitDir, dirs: snapshotDirs(unitDir) };
+  return { state: await readEnablementState(a.unit, a, runner), unitDir, dirs: snapshotDirs(unitDir) };
 }
 
 /**
@@ -48,18 +49,18 @@ export const enable = defineStep({
   describe: (a) => describeUnit('enable', a),
   prepare: prepareEnablement,
   validateJournaled: validateJournaledEnablement,
-  wouldChange: async (a, ctx) => !isEnabled((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
+  wouldChange: async (a, ctx) => !isEnabled((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isEnabled(before.state.unitFileState)) return;
     await systemctl(a, runnerOf(ctx), ['enable', '--', a.unit]);
   },
   verify: async (a, _before, _after, ctx) => {
-    const now = await readUnitState(a.unit, a, runnerOf(ctx));
+    const now = await readEnablementState(a.unit, a, runnerOf(ctx));
     if (!isEnabled(now.unitFileState)) throw new UnitStateError(a.unit, 'UnitFileState', now.unitFileState, 'enabled');
   },
   undo: async (a, before, _after, ctx) => {
     const runner = runnerOf(ctx);
-    if (!isEnabled(before.state.unitFileState) && isEnabled((await readUnitState(a.unit, a, runner)).unitFileState)) {
+    if (!isEnabled(before.state.unitFileState) && isEnabled((await readEnablementState(a.unit, a, runner)).unitFileState)) {
       await systemctl(a, runner, ['disable', '--', a.unit]);
     }
     removeNewEmptyDirs(before.unitDir, before.dirs);

@@ -1,7 +1,8 @@
 import { defineStep } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
 import { systemctl } from '../manager.js';
-import { isMasked, readUnitState } from '../state.js';
+import { isMasked } from '../state.js';
+import { readEnablementState } from '../unit-file-state.js';
 import { removeNewEmptyDirs } from '../unitdir.js';
 import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 import { EnablementBefore, prepareEnablement, validateJournaledEnablement } from './enable.js';
@@ -29,18 +30,18 @@ export const mask = defineStep({
   describe: (a) => describeUnit('mask', a),
   prepare: prepareEnablement,
   validateJournaled: validateJournaledEnablement,
-  wouldChange: async (a, ctx) => !isMasked((await readUnitState(a.unit, a, runnerOf(ctx))).unitFileState),
+  wouldChange: async (a, ctx) => !isMasked((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isMasked(before.state.unitFileState)) return;
     await systemctl(a, runnerOf(ctx), ['mask', '--', a.unit]);
   },
   verify: async (a, _before, _after, ctx) => {
-    const now = await readUnitState(a.unit, a, runnerOf(ctx));
+    const now = await readEnablementState(a.unit, a, runnerOf(ctx));
     if (!isMasked(now.unitFileState)) throw new UnitStateError(a.unit, 'UnitFileState', now.unitFileState, 'masked');
   },
   undo: async (a, before, _after, ctx) => {
     const runner = runnerOf(ctx);
-    if (!isMasked(before.state.unitFileState) && isMasked((await readUnitState(a.unit, a, runner)).unitFileState)) {
+    if (!isMasked(before.state.unitFileState) && isMasked((await readEnablementState(a.unit, a, runner)).unitFileState)) {
       await systemctl(a, runner, ['unmask', '--', a.unit]);
     }
     removeNewEmptyDirs(before.unitDir, before.dirs);
