@@ -48,16 +48,21 @@ describe('readAccounts', () => {
     const prefix = root();
     fs.mkdirSync(join(prefix, 'srv/containers/web/u'), { recursive: true });
     fs.writeFileSync(join(prefix, 'srv/containers/web/u/web.service'), 'X');
+    fs.mkdirSync(join(prefix, 'srv/containers/web/q'));
+    for (const f of ['web.container', 'web.volume', 'other.container', 'notes.txt']) fs.writeFileSync(join(prefix, 'srv/containers/web/q', f), f);
     const accounts = await readAccounts(['other', 'absent'], {
       prefix,
       group: 'unwind-containers',
       marker: 'unwind-container',
       deny: [],
       unitPathOf: (u, unit) => join(prefix, u.home, 'u', unit),
+      quadletDirOf: (u) => join(prefix, u.home, 'q'),
     });
     const byName = Object.fromEntries(accounts.map((a) => [a.name, a]));
     expect(Object.keys(byName).sort()).toEqual(['alice', 'marked', 'other', 'root', 'web']);
     expect(byName.web).toMatchObject({ home: '/srv/containers/web', inGroup: true, comment: 'unwind-container', unitContent: 'X' });
+    // Only the container's own Quadlet files: <name> with a Quadlet extension.
+    expect(byName.web!.quadlet).toEqual({ 'web.container': 'web.container', 'web.volume': 'web.volume' });
     expect(byName.alice).toMatchObject({ inGroup: true, comment: 'Alice Admin', unitContent: null });
     expect(byName.marked).toMatchObject({ inGroup: false });
     expect(byName.daemon).toBeUndefined();

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { CommandFailedError, type CommandResult, type CommandRunner } from '@unwind/core';
 import { lookupGroup, lookupUser, uidMin, type UserEntry } from '@unwind/users';
+import { QUADLET_SECTIONS } from './quadlet-file.js';
 
 /**
  * What the reconciler knows about one existing account that matters to it:
@@ -10,7 +11,7 @@ import { lookupGroup, lookupUser, uidMin, type UserEntry } from '@unwind/users';
  *
  * @example
  * ```ts
- * const a: Account = { name: 'web', uid: 1001, home: '/home/web', comment: 'unwind-container', inGroup: true, unitPath: '/home/web/.config/systemd/user/web.service', unitContent: null };
+ * const a: Account = { name: 'web', uid: 1001, gid: 1001, home: '/home/web', comment: 'unwind-container', inGroup: true, unitPath: '/home/web/.config/systemd/user/web.service', unitContent: null, quadlet: {}, quadletDir: '/home/web/.config/containers/systemd' };
  * ```
  */
 export interface Account {
@@ -27,6 +28,10 @@ export interface Account {
   unitPath: string;
   /** Its bytes, or null when there is no unit file. */
   unitContent: string | null;
+  /** The Quadlet files deployed for it (`<name>.container`, `.kube`, `.volume`, `.network`) and their bytes. */
+  quadlet: Record<string, string>;
+  /** The directory those Quadlet files are in. */
+  quadletDir: string;
 }
 
 /** How accounts are looked up and judged. */
@@ -41,6 +46,8 @@ export interface AccountRules {
   deny: readonly string[];
   /** Where a user's unit file lives, from its database entry. */
   unitPathOf: (user: UserEntry, unit: string) => string;
+  /** Where a user's Quadlet files live, from its database entry. */
+  quadletDirOf: (user: UserEntry) => string;
   exec?: CommandRunner;
 }
 
@@ -117,9 +124,23 @@ export async function readAccounts(desiredNames: readonly string[], rules: Accou
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    accounts.push({ name, uid: user.uid, gid: user.gid, home: user.home, comment: user.comment, inGroup: members.includes(name), unitPath, unitContent });
+    const quadletDir = rules.quadletDirOf(user);
+    accounts.push({ name, uid: user.uid, gid: user.gid, home: user.home, comment: user.comment, inGroup: members.includes(name), unitPath, unitContent, quadlet: quadletFilesOf(quadletDir, name), quadletDir });
   }
   return accounts;
+}
+
+/** The Quadlet files of container `name` in `dir`: `name` with a Quadlet extension. */
+function quadletFilesOf(dir: string, name: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const extension of Object.keys(QUADLET_SECTIONS)) {
+    try {
+      files[`${name}${extension}`] = fs.readFileSync(join(dir, `${name}${extension}`), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return files;
 }
 
 /**

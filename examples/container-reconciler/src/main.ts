@@ -1,20 +1,43 @@
 /**
- * container-reconciler: reconcile a directory of `<name>.service` files to
- * dedicated users and their units.
+ * container-reconciler: reconcile a desired state of containers (systemd
+ * units or Quadlet files, from a directory or a git repository, with
+ * quadlet-deploy's transforms) to dedicated users and their units.
  *
- *   node --import tsx src/main.ts --desired DIR --state DIR [--prefix ROOT] [--deny a,b]
- *        [--allow-dir NAME]... [--group NAME] [--marker TEXT] [--linger-dir DIR] [--loginctl PROG]
- *        [--systemctl PROG] [--timeout MS] [--settle MS]
+ *   container-reconciler [sync] (--desired DIR | --repository URL [--branch NAME] [--checkout DIR]) --state DIR
+ *        [--transforms DIR] [--group NAME] [--privilege-group NAME] [--sudoers FILE] [--marker TEXT]
+ *        [--prefix ROOT] [--deny a,b] [--allow-dir NAME]... [--linger-dir DIR] [--loginctl PROG]
+ *        [--systemctl PROG] [--generator-dir DIR]... [--timeout MS] [--settle MS]
  *        [--shared-unit-dir DIR --shared-home DIR --shared-runtime-dir DIR] [--json]
+ *   container-reconciler install-units [--unit-name NAME] [--on-boot SPAN] [--interval SPAN] SYNC-OPTIONS...
+ *   container-reconciler recover --state DIR [--prefix ROOT] [--loginctl PROG] [--systemctl PROG]
  *
- * Exit codes: 0 converged; 1 a container failed and was rolled back; 2 a rollback did not
- * finish (the report says how to resume); 3 another run holds the lock; 4 invalid input,
- * nothing changed.
+ * Exit codes: 0 converged (or installed, or recovered); 1 a container (or the fetch, or the
+ * install) failed and was rolled back; 2 a rollback did not finish (the report says how to
+ * resume); 3 another run holds the lock; 4 invalid input, nothing changed.
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Cause } from '@unwind/core';
+import { resolve } from 'node:path';
+import { LockHeldError, UnwindError, type Cause, exitCodeOfRecovery, recoveryRefusal } from '@unwind/core';
 import type { ReconcileReport } from '@unwind/reconcile';
-import { reconcileContainers, type ReconcilerConfig } from './reconciler.js';
+import { DesiredFetchError } from './fetch-under-lock.js';
+import { installOwnUnits } from './install-own-units.js';
+import { reconcileContainers, recoverContainers, type ReconcilerConfig } from './reconciler.js';
+
+/**
+ * A command line that cannot be run: an unknown option, a missing one, a
+ * bad value. Code USAGE; exit 4, nothing changed.
+ *
+ * @example
+ * ```ts
+ * try { configFrom([]); } catch (error) { if (error instanceof UsageError) console.error(error.message); }
+ * ```
+ */
+export class UsageError extends UnwindError<'USAGE'> {
+  constructor(message: string) {
+    super('USAGE', message, { context: {} });
+  }
+}
 
 /**
  * Plain words for the person running it: one line per container, then how the run ended.
@@ -44,52 +67,90 @@ export function formatReport(report: ReconcileReport): string {
   return lines.join('\n');
 }
 
+/** A refusal's cause in plain words: the lock's holder, or the cause's own message. */
+function refusal(cause: Cause): string {
+  if (cause.code !== 'LOCK_HELD') return cause.message;
+  const h = cause.holder;
+  return `another run holds the lock (pid ${h.pid} on ${h.host}, since ${h.acquiredAt}${h.purpose ? `, ${h.purpose}` : ''})`;
+}
+
+const SYNC_OPTIONS = {
+  desired: { type: 'string' },
+  repository: { type: 'string' },
+  branch: { type: 'string' },
+  checkout: { type: 'string' },
+  transforms: { type: 'string' },
+  state: { type: 'string' },
+  prefix: { type: 'string' },
+  deny: { type: 'string' },
+  'allow-dir': { type: 'string', multiple: true },
+  group: { type: 'string' },
+  'privilege-group': { type: 'string' },
+  sudoers: { type: 'string' },
+  marker: { type: 'string' },
+  'linger-dir': { type: 'string' },
+  loginctl: { type: 'string' },
+  systemctl: { type: 'string' },
+  'generator-dir': { type: 'string', multiple: true },
+  timeout: { type: 'string' },
+  settle: { type: 'string' },
+  'shared-unit-dir': { type: 'string' },
+  'shared-home': { type: 'string' },
+  'shared-runtime-dir': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** A whole number of milliseconds from an option, or a {@link UsageError}. */
+function milliseconds(option: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${option} needs a whole number of milliseconds, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /**
- * Parses the command line into a config (without `exec`).
+ * Parses the sync command line into a config (without `exec`); throws
+ * {@link UsageError} for a bad one. `needDesired` false: no desired state
+ * is needed (recovery).
  *
  * @example
  * ```ts
  * configFrom(['--desired', '/srv/desired', '--state', '/var/lib/cr', '--deny', 'admin']).config.deny; // ['admin']
  * ```
  */
-export function configFrom(argv: string[]): { config: ReconcilerConfig; json: boolean } {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      desired: { type: 'string' },
-      state: { type: 'string' },
-      prefix: { type: 'string' },
-      deny: { type: 'string' },
-      'allow-dir': { type: 'string', multiple: true },
-      group: { type: 'string' },
-      marker: { type: 'string' },
-      'linger-dir': { type: 'string' },
-      loginctl: { type: 'string' },
-      systemctl: { type: 'string' },
-      timeout: { type: 'string' },
-      settle: { type: 'string' },
-      'shared-unit-dir': { type: 'string' },
-      'shared-home': { type: 'string' },
-      'shared-runtime-dir': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  if (!values.desired || !values.state) throw new Error('--desired DIR and --state DIR are required');
-  const number = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+export function configFrom(argv: string[], needDesired = true): { config: ReconcilerConfig; json: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: SYNC_OPTIONS, strict: true }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!values.state || (needDesired && !values.desired && !values.repository)) throw new UsageError('--state DIR and --desired DIR (or --repository URL) are required');
+  if (values.repository && values.desired) throw new UsageError('--desired and --repository exclude each other (--checkout DIR says where the repository is checked out)');
+  if (!values.repository && (values.branch || values.checkout)) throw new UsageError('--branch and --checkout need --repository');
+  const timeout = milliseconds('timeout', values.timeout);
+  const settle = milliseconds('settle', values.settle);
+  const absolute = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
   const config: ReconcilerConfig = {
-    desiredDir: values.desired,
-    stateDir: values.state,
-    ...(values.prefix ? { prefix: values.prefix } : {}),
+    stateDir: absolute(values.state)!,
+    ...(values.desired ? { desiredDir: absolute(values.desired)! } : {}),
+    ...(values.repository ? { repository: values.repository } : {}),
+    ...(values.branch ? { branch: values.branch } : {}),
+    ...(values.checkout ? { desiredDir: absolute(values.checkout)! } : {}),
+    ...(values.transforms ? { transformsDir: absolute(values.transforms)! } : {}),
+    ...(values.prefix ? { prefix: absolute(values.prefix)! } : {}),
     ...(values.deny ? { deny: values.deny.split(',').filter(Boolean) } : {}),
     ...(values['allow-dir'] ? { allowedDirs: values['allow-dir'] } : {}),
     ...(values.group ? { group: values.group } : {}),
+    ...(values['privilege-group'] ? { privilegeGroup: values['privilege-group'] } : {}),
+    ...(values.sudoers ? { sudoers: absolute(values.sudoers)! } : {}),
     ...(values.marker ? { marker: values.marker } : {}),
-    ...(values['linger-dir'] ? { lingerDir: values['linger-dir'] } : {}),
+    ...(values['linger-dir'] ? { lingerDir: absolute(values['linger-dir'])! } : {}),
     ...(values.loginctl ? { loginctl: values.loginctl } : {}),
     ...(values.systemctl ? { systemSystemctl: values.systemctl } : {}),
-    ...(values.timeout ? { commandTimeoutMs: number(values.timeout)! } : {}),
-    ...(values.settle ? { settleMs: number(values.settle)! } : {}),
+    ...(values['generator-dir'] ? { generatorDirs: values['generator-dir'].map((d) => resolve(d)) } : {}),
+    ...(timeout !== undefined ? { commandTimeoutMs: timeout } : {}),
+    ...(settle !== undefined ? { settleMs: settle } : {}),
     ...(values['shared-unit-dir']
       ? { target: { kind: 'shared' as const, manager: { scope: 'user' as const, unitDir: values['shared-unit-dir'], ...(values['shared-home'] ? { home: values['shared-home'] } : {}), ...(values['shared-runtime-dir'] ? { runtimeDir: values['shared-runtime-dir'] } : {}) } } }
       : {}),
@@ -97,33 +158,99 @@ export function configFrom(argv: string[]): { config: ReconcilerConfig; json: bo
   return { config, json: values.json === true };
 }
 
-function refusal(cause: Cause): string {
-  if (cause.code !== 'LOCK_HELD') return cause.message;
-  const h = cause.holder;
-  return `another run holds the lock (pid ${h.pid} on ${h.host}, since ${h.acquiredAt}${h.purpose ? `, ${h.purpose}` : ''})`;
+/** Splits `install-units`' own options from the sync options it installs. */
+function installFrom(argv: string[]): { unit: { name?: string; onBootSec?: string; interval?: string }; sync: string[] } {
+  const own = new Map([['--unit-name', 'name'], ['--on-boot', 'onBootSec'], ['--interval', 'interval']] as const);
+  const unit: { name?: string; onBootSec?: string; interval?: string } = {};
+  const sync: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const key = own.get(argv[i] as '--unit-name');
+    if (!key) {
+      sync.push(argv[i]!);
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new UsageError(`${argv[i - 1]} needs a value`);
+    unit[key] = value;
+  }
+  return { unit, sync };
 }
 
-async function main(): Promise<number> {
-  let parsed;
+/** How this program is started again by its own service: node, tsx (when run from source), this file. */
+function thisProgram(): string[] {
+  const file = fileURLToPath(import.meta.url);
+  return file.endsWith('.ts') ? [process.execPath, '--import', import.meta.resolve('tsx'), file] : [process.execPath, file];
+}
+
+/**
+ * Runs one command line; returns the exit code. Every error ends in plain
+ * words and an exit code, never a stack trace.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['--desired', '/srv/desired', '--state', '/var/lib/cr']);
+ * ```
+ */
+export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  const [first, ...rest] = argv;
+  const command = first === 'sync' || first === 'install-units' || first === 'recover' ? first : 'sync';
+  const args = command === 'sync' && first !== 'sync' ? argv : rest;
   try {
-    parsed = configFrom(process.argv.slice(2));
-  } catch (error) {
-    console.error(`container-reconciler: ${(error as Error).message}`);
-    return 4;
-  }
-  try {
+    if (command === 'recover') {
+      const { config } = configFrom(args, false);
+      const report = await recoverContainers(config);
+      const refusal = recoveryRefusal(report);
+      if (refusal) {
+        err(`container-reconciler: ${refusal.message}`);
+        return refusal.exitCode;
+      }
+      const lines = report.transactions.filter((t) => t.result !== 'already-finished').map((t) => `${t.name} (${t.id}): ${t.result}${t.error ? `: ${t.error.message}` : ''}`);
+      out(lines.length > 0 ? lines.join('\n') : 'Nothing to recover: no unfinished transaction.');
+      return exitCodeOfRecovery(report);
+    }
+    if (command === 'install-units') {
+      const { unit, sync } = installFrom(args);
+      const { config } = configFrom(sync);
+      const outcome = await installOwnUnits({ ...unit, command: [...thisProgram(), 'sync', ...sync], stateDir: config.stateDir });
+      out(outcome.message);
+      return outcome.exitCode;
+    }
+    const parsed = configFrom(args);
     const report = await reconcileContainers(parsed.config);
     // Refused before the run took its lock (another run holds it, or the journal root cannot be used): one line, no report.
     if (report.cause && !parsed.json) {
-      console.error(`container-reconciler: ${refusal(report.cause)}; nothing was changed`);
+      err(`container-reconciler: ${refusal(report.cause)}; nothing was changed`);
       return report.exitCode;
     }
-    console.log(parsed.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    out(parsed.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.exitCode;
   } catch (error) {
-    console.error(`container-reconciler: ${(error as Error).stack ?? error}`);
-    return 1;
+    return answer(error, err);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();
+/** The plain words and exit code of an error that ended a run. */
+function answer(error: unknown, err: (line: string) => void): number {
+  if (error instanceof LockHeldError) {
+    const h = error.holder;
+    err(`container-reconciler: another run holds the lock (pid ${h.pid} on ${h.host}, since ${h.acquiredAt}${h.purpose ? `, ${h.purpose}` : ''}); nothing was changed`);
+    return 3;
+  }
+  if (error instanceof UsageError || (error instanceof UnwindError && error.code === 'INVALID_INPUT')) {
+    err(`container-reconciler: ${error.message}; nothing was changed`);
+    return 4;
+  }
+  if (error instanceof DesiredFetchError) {
+    err(`container-reconciler: ${error.message}`);
+    return 1;
+  }
+  if (error instanceof UnwindError) {
+    err(`container-reconciler: ${error.code}: ${error.message}`);
+    return 1;
+  }
+  // Not one of ours: still plain words (the stack only with DEBUG set).
+  err(`container-reconciler: unexpected error: ${(error as Error)?.message ?? String(error)}${process.env.DEBUG ? `\n${(error as Error)?.stack ?? ''}` : ''}`);
+  return 1;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

@@ -9,10 +9,17 @@ describe('Quadlet names', () => {
   });
 
   it('refuses a file name that is not a plain Quadlet name before building any step', () => {
-    const base = { user: 'web', uid: 1001, gid: 1001, home: '/home/web', content: '' };
-    expect(() => quadletSteps({ ...base, name: '../web.container' })).toThrow(InvalidInputError);
-    expect(() => quadletSteps({ ...base, name: 'web.txt' })).toThrow(InvalidInputError);
-    expect(quadletSteps({ ...base, name: 'web.container' })).toHaveLength(8);
+    const owner = { uid: 1001, gid: 1001, home: '/home/web' };
+    const files = (...names: string[]) => ({ user: 'web', files: names.map((file) => ({ file, content: '' })) });
+    expect(() => quadletSteps(files('../web.container'), owner)).toThrow(InvalidInputError);
+    expect(() => quadletSteps(files('web.txt'), owner)).toThrow(InvalidInputError);
+    expect(() => quadletSteps(files(), owner)).toThrow(InvalidInputError);
+    // check, reload, three directories, each file, reload, each generated unit checked
+    expect(quadletSteps(files('web.container'), owner)).toHaveLength(8);
+    expect(quadletSteps(files('web.container', 'web.volume'), owner).map((s) => s.options.label).filter(Boolean)).toEqual([
+      'Quadlet generator present', 'reload (undone last)', 'Quadlet directory', 'Quadlet file web.container', 'Quadlet file web.volume',
+      'reload: the generator runs', 'web.service generated', 'web-volume.service generated',
+    ]);
   });
 
   it('finds no generator in directories that hold none', () => {

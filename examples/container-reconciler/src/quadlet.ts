@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UnwindError, defaultEnv, defineStep, validateAbsolutePath, type Step } from '@unwind/core';
+import { InvalidInputError, UnwindError, defaultEnv, defineStep, validateAbsolutePath, type ResultReader, type Step } from '@unwind/core';
 import { ensureDir, writeFile } from '@unwind/files';
 import { daemonReload, unitState } from '@unwind/systemd';
 
@@ -149,32 +149,56 @@ export const quadletGenerated = defineStep({
   undo: async () => {},
 });
 
+/** Whose the files are: the user's ids and home, or how to read them from an earlier step (the user's creation). */
+export type QuadletOwner = { uid: number; gid: number; home: string };
+
 /**
- * The steps that install one Quadlet file for a user: a reload first (its
- * undo reloads last, after the file is gone, so the generated unit goes
- * too), the directory and the file (owned by the user), a reload so the
- * generator runs, and the check that the unit was generated.
+ * The steps that install Quadlet files for a user: a check that a generator
+ * exists, a reload first (its undo reloads last, after the files are gone,
+ * so the generated units go too), the directory and each file (owned by the
+ * user), a reload so the generator runs, and the check that each unit was
+ * generated. `owner` may be read from an earlier step's result.
  *
  * @example
  * ```ts
- * for (const step of quadletSteps({ user: 'web', uid: 1001, gid: 1001, home: '/home/web', name: 'web.container', content })) tx.add(step);
+ * for (const step of quadletSteps({ user: 'web', files: [{ file: 'web.container', content }] }, { uid: 1001, gid: 1001, home: '/home/web' })) tx.add(step);
  * ```
  */
-export function quadletSteps(options: { user: string; uid: number; gid: number; home: string; name: string; content: string; generatorDirs?: string[] }): Array<Step<any, any, any>> {
-  if (options.name.includes('/') || options.name.startsWith('.')) throw new InvalidInputError(`${options.name} is not a plain file name`, { name: options.name });
-  generatedUnit(options.name);
-  const dir = join(options.home, '.config', 'containers', 'systemd');
-  const file = join(dir, options.name);
-  const owner = { uid: options.uid, gid: options.gid };
+export function quadletSteps(
+  options: { user: string; files: ReadonlyArray<{ file: string; content: string }>; generatorDirs?: string[] },
+  owner: QuadletOwner | ((get: ResultReader) => QuadletOwner),
+): Array<Step<any, any, any>> {
+  if (options.files.length === 0) throw new InvalidInputError('no Quadlet file to install', { user: options.user });
+  for (const { file } of options.files) {
+    if (file.includes('/') || file.startsWith('.')) throw new InvalidInputError(`${file} is not a plain file name`, { file });
+    generatedUnit(file);
+  }
+  const resolve = typeof owner === 'function' ? owner : () => owner;
+  const dirOf = (home: string) => join(home, '.config', 'containers', 'systemd');
+  const generators = options.generatorDirs ? { generatorDirs: options.generatorDirs } : {};
+  const checked = (file: string, presenceOnly: boolean) => (get: ResultReader) => {
+    const o = resolve(get);
+    return { user: options.user, uid: o.uid, gid: o.gid, home: o.home, file: join(dirOf(o.home), file), ...(presenceOnly ? { presenceOnly } : {}), ...generators };
+  };
+  const directory = (path: (home: string) => string, label?: string) =>
+    ensureDir((get) => {
+      const o = resolve(get);
+      return { path: path(o.home), mode: 0o755, uid: o.uid, gid: o.gid };
+    }, label ? { label } : {});
   const scope = { user: options.user };
   return [
-    quadletGenerated({ user: options.user, uid: options.uid, gid: options.gid, home: options.home, file, presenceOnly: true, ...(options.generatorDirs ? { generatorDirs: options.generatorDirs } : {}) }, { label: 'Quadlet generator present' }),
+    quadletGenerated(checked(options.files[0]!.file, true), { label: 'Quadlet generator present' }),
     daemonReload({ scope }, { label: 'reload (undone last)' }),
-    ensureDir({ path: join(options.home, '.config'), mode: 0o755, ...owner }),
-    ensureDir({ path: join(options.home, '.config', 'containers'), mode: 0o755, ...owner }),
-    ensureDir({ path: dir, mode: 0o755, ...owner }, { label: 'Quadlet directory' }),
-    writeFile({ path: file, content: options.content, mode: 0o644, ...owner }, { label: `Quadlet file ${options.name}` }),
+    directory((home) => join(home, '.config')),
+    directory((home) => join(home, '.config', 'containers')),
+    directory(dirOf, 'Quadlet directory'),
+    ...options.files.map(({ file, content }) =>
+      writeFile((get) => {
+        const o = resolve(get);
+        return { path: join(dirOf(o.home), file), content, mode: 0o644, uid: o.uid, gid: o.gid };
+      }, { label: `Quadlet file ${file}` }),
+    ),
     daemonReload({ scope }, { label: 'reload: the generator runs' }),
-    quadletGenerated({ user: options.user, uid: options.uid, gid: options.gid, home: options.home, file, ...(options.generatorDirs ? { generatorDirs: options.generatorDirs } : {}) }, { label: `${generatedUnit(options.name)} generated` }),
+    ...options.files.map(({ file }) => quadletGenerated(checked(file, false), { label: `${generatedUnit(file)} generated` })),
   ];
 }

@@ -1,11 +1,16 @@
 import { join } from 'node:path';
-import { fileJournal, recover, runCommand, withPrograms, type CommandRunner, type JournalRecord, type RecoveryReport, type StepHandle } from '@unwind/core';
+import { InvalidInputError, fileJournal, recover, runCommand, withPrograms, type CommandRunner, type Journal, type JournalRecord, type Lock, type RecoveryReport, type StepHandle } from '@unwind/core';
 import { enableLinger, disableLinger, isLingering, kinds as lingerKinds } from '@unwind/linger';
-import { reconcile, type AnyStep, type PlannedChange, type ReconcileReport } from '@unwind/reconcile';
+import { reconcile, type AnyStep, type PlannedChange, type Problem, type ReconcileReport } from '@unwind/reconcile';
+import { kinds as filesKinds } from '@unwind/files';
 import { installUnit, isActive, kinds as systemdKinds, restart, startUserManager, stop, unitState, type ManagerOptions } from '@unwind/systemd';
 import { addToGroup, ensureGroup, ensureUser, kinds as usersKinds, removeUser, type UserEntry } from '@unwind/users';
 import { isOwned, prefixExec, protection, readAccounts, type Account } from './accounts.js';
 import { readDesired, validateContainer, type Container } from './desired.js';
+import { fetchDesired } from './desired-git.js';
+import { fetchUnderLock } from './fetch-under-lock.js';
+import { groupProblems } from './groups.js';
+import { QuadletUnavailableError, USER_GENERATOR_DIRS, findQuadletGenerator, quadletGenerated, quadletSteps } from './quadlet.js';
 import { removeUnitFile } from './remove-unit-file.js';
 
 /**
@@ -34,19 +39,39 @@ export type Target = { kind: 'per-user' } | { kind: 'shared'; manager: ManagerOp
  * ```
  */
 export interface ReconcilerConfig {
-  /** The directory of `<name>.service` files. */
-  desiredDir: string;
+  /**
+   * The directory of the desired state: `<name>.service` units or Quadlet
+   * files, and transform sub-directories. With `repository`, the checkout
+   * the run fetches into (default `<stateDir>/repo`).
+   */
+  desiredDir?: string;
+  /** quadlet-deploy's transform directory: `NAME.container` is merged into every `.container` of the sub-directory `NAME/`. */
+  transformsDir?: string;
+  /** Where the desired state is fetched from (git: a URL or a path), under the run's lock, before anything else. */
+  repository?: string;
+  /** The branch of `repository` whose tip is the desired state. Default `main`. */
+  branch?: string;
   /** Holds the journal (`journal/`) and the status file (`status.json`). */
   stateDir: string;
   /** Users live in this root (shadow tools `-P`); default the machine. */
   prefix?: string;
-  /** The managed group. It grants no privilege: never use it in sudoers. Default `unwind-containers`. */
+  /** The managed group: membership (with the marker) means "ours". It grants nothing; a sudoers rule for it is refused. Default `unwind-containers`. */
   group?: string;
+  /**
+   * The privilege group: every container user is added to it (e.g. the group
+   * sudoers lets run a key-minting helper). Never read for ownership: a human
+   * added to it for the privilege is never touched. Must differ from `group`.
+   */
+  privilegeGroup?: string;
+  /** Where sudoers lives, to check that the managed group grants nothing. Default `<prefix>/etc/sudoers` and `sudoers.d/`. */
+  sudoers?: string;
+  /** The user generator directories searched for podman's Quadlet generator. Default systemd's. */
+  generatorDirs?: string[];
   /** The GECOS marker of managed users. Default `unwind-container`. */
   marker?: string;
   /** Users never removed or managed, on top of root and system accounts. */
   deny?: readonly string[];
-  /** Subdirectories of the desired directory that are allowed (skipped). */
+  /** Subdirectories of the desired directory that are allowed (skipped); `.git` is added for a fetched repository. */
   allowedDirs?: readonly string[];
   /** The linger directory. Default `<prefix>/var/lib/systemd/linger`. */
   lingerDir?: string;
@@ -79,7 +104,7 @@ const DEFAULT_MARKER = 'unwind-container';
  * await recover({ root: '/var/lib/container-reconciler/journal', kinds: reconcilerKinds });
  * ```
  */
-export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, removeUnitFile];
+export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, ...filesKinds, removeUnitFile, quadletGenerated, fetchDesired];
 
 /**
  * The settings of a run, with defaults filled in, and the helpers the plans share.
@@ -106,40 +131,64 @@ export function settings(config: ReconcilerConfig) {
   const manager = (user: string, home: string): ManagerOptions =>
     target.kind === 'shared' ? { ...target.manager, commandTimeoutMs: timeout } : { scope: { user }, unitDir: join(prefix ?? '/', home, '.config/systemd/user'), commandTimeoutMs: timeout };
   const unitPathOf = (user: UserEntry, unit: string) => join(manager(user.name, user.home).unitDir!, unit);
+  const quadletDirOf = (user: Pick<UserEntry, 'home'>) => join(prefix ?? '/', user.home, '.config/containers/systemd');
   const systemManager = { ...(config.systemSystemctl ? { systemctl: config.systemSystemctl } : {}), commandTimeoutMs: timeout };
-  return { prefix, timeout, exec, target, group, marker, deny, lingerDir, common, linger, manager, unitPathOf, systemManager };
+  const privilegeGroup = config.privilegeGroup;
+  return { prefix, timeout, exec, target, group, privilegeGroup, marker, deny, lingerDir, common, linger, manager, unitPathOf, quadletDirOf, systemManager };
 }
 type Settings = ReturnType<typeof settings>;
 
 /**
  * The steps that bring one container to its desired state — the same for
  * create, update and repair, since every step is idempotent: the managed
- * group, the user (with the marker), its membership, linger, its manager
- * started and waited for (no sleep loop), the unit file (installed, reloaded,
- * checked loaded) and a restart checked to stay active.
+ * group, the user (with the marker), its membership (and the privilege
+ * group's, if any), linger, its manager started and waited for (no sleep
+ * loop), then the unit file (installed, reloaded, checked loaded) — or the
+ * Quadlet files (written to `~/.config/containers/systemd/`, reloaded so
+ * the generator runs, each generated unit checked; a Quadlet file of it no
+ * longer desired removed) — and a restart checked to stay active.
  *
  * @example
  * ```ts
  * for (const step of deploySteps(container, settings(config), config)) tx.add(step);
  * ```
  */
-export function deploySteps(c: Container, s: Settings, config: ReconcilerConfig): AnyStep[] {
-  const user: StepHandle<{ home: string }> = { index: 1 };
-  return [
+export function deploySteps(c: Container, s: Settings, config: ReconcilerConfig, actual?: Account): AnyStep[] {
+  const user: StepHandle<{ uid: number; gid: number; home: string }> = { index: 1 };
+  const privilege = s.privilegeGroup
+    ? [ensureGroup({ name: s.privilegeGroup, system: true, ...s.common }), addToGroup({ user: c.name, group: s.privilegeGroup, ...s.common }, { label: 'privilege group' })]
+    : [];
+  const account = [
     ensureGroup({ name: s.group, system: true, ...s.common }),
     ensureUser({ name: c.name, comment: s.marker, ...s.common }),
     addToGroup({ user: c.name, group: s.group, ...s.common }),
+    ...privilege,
     enableLinger(s.linger(c.name)),
     startUserManager({ user: c.name, timeoutMs: config.managerStartTimeoutMs ?? 60_000, ...(config.systemSystemctl ? { systemctl: config.systemSystemctl } : {}) }),
-    // The home is the one the user database gives after step 2, never a guess.
-    installUnit((get) => ({ unit: c.unit, content: c.content, ...s.manager(c.name, get(user).home) })),
-    restart((get) => ({ unit: c.unit, settleMs: config.settleMs ?? 1000, ...s.manager(c.name, get(user).home) })),
+  ];
+  // The home is the one the user database gives after step 2, never a guess.
+  const restartIt = restart((get) => ({ unit: c.unit, settleMs: config.settleMs ?? 1000, ...s.manager(c.name, get(user).home) }));
+  if (c.kind === 'unit') return [...account, installUnit((get) => ({ unit: c.unit, content: c.content, ...s.manager(c.name, get(user).home) })), restartIt];
+  const wanted = new Set(c.quadlet.map((f) => f.file));
+  const stale = Object.keys(actual?.quadlet ?? {}).filter((f) => !wanted.has(f)).sort();
+  return [
+    ...account,
+    ...stale.map((f) => removeUnitFile({ path: join(actual!.quadletDir, f), manager: s.manager(c.name, actual!.home) }, { label: `remove ${f}, no longer desired` })),
+    ...quadletSteps(
+      { user: c.name, files: c.quadlet, ...(config.generatorDirs ? { generatorDirs: config.generatorDirs } : {}) },
+      (get) => {
+        const u = get(user);
+        // Files go to the real path (under the prefix root, when there is one).
+        return { uid: u.uid, gid: u.gid, home: join(s.prefix ?? '/', u.home) };
+      },
+    ),
+    restartIt,
   ];
 }
 
 /**
  * The steps that remove a managed user no longer desired: its unit stopped
- * and removed, linger off, the account and home removed (staged until commit).
+ * and its unit file or Quadlet files removed, linger off, the account and home removed (staged until commit).
  *
  * @example
  * ```ts
@@ -149,8 +198,10 @@ export function deploySteps(c: Container, s: Settings, config: ReconcilerConfig)
 export function removalSteps(a: Account, s: Settings): AnyStep[] {
   const manager = s.manager(a.name, a.home);
   const unit = `${a.name}.service`;
+  const quadlet = Object.keys(a.quadlet).sort();
+  const files = [...(a.unitContent !== null ? [a.unitPath] : []), ...quadlet.map((f) => join(a.quadletDir, f))];
   return [
-    ...(a.unitContent !== null ? [stop({ unit, ...manager }), removeUnitFile({ path: a.unitPath, manager })] : []),
+    ...(files.length > 0 ? [stop({ unit, ...manager }), ...files.map((path) => removeUnitFile({ path, manager }))] : []),
     disableLinger(s.linger(a.name)),
     // In a prefix root, the host's processes of that uid are not this user's: never signal them.
     removeUser({ name: a.name, removeHome: true, lingerDir: s.lingerDir, ...(s.prefix ? { stopProcesses: false } : {}), ...s.common }),
@@ -169,7 +220,8 @@ export function removalSteps(a: Account, s: Settings): AnyStep[] {
 export async function driftOf(c: Container, a: Account, s: Settings, signal: AbortSignal): Promise<string | undefined> {
   const found: string[] = [];
   const probe = { exec: s.exec, signal };
-  if (a.unitContent === null) found.push('unit file missing');
+  if (c.kind === 'unit' && a.unitContent === null) found.push('unit file missing');
+  for (const f of c.quadlet) if (a.quadlet[f.file] === undefined) found.push(`Quadlet file ${f.file} missing`);
   if (!isLingering(a.name, { lingerDir: s.lingerDir })) found.push('linger is off');
   const managerState = await unitState(`user@${a.uid}.service`, 'system', { ...s.systemManager, ...probe });
   if (managerState.activeState !== 'active') found.push(`user manager ${managerState.activeState || 'unknown'}`);
@@ -181,42 +233,84 @@ export async function driftOf(c: Container, a: Account, s: Settings, signal: Abo
 }
 
 /**
- * Reconciles the desired directory with the machine (or the prefix root):
- * one lock for the whole run, every input checked first, containers in
- * sorted order, one transaction per container, removal only of users with
- * BOTH the managed group and the marker that are not protected, a status
- * file, and a non-zero exit code when any container failed.
+ * Whether a deployed container differs from its desired form (→ update).
  *
  * @example
  * ```ts
- * const report = await reconcileContainers({ desiredDir: '/srv/desired', stateDir: '/var/lib/container-reconciler' });
+ * differs(container, account); // true when web.container's bytes changed
+ * ```
+ */
+export function differs(c: Container, a: Account): boolean {
+  if (c.kind === 'unit') return a.unitContent !== null && a.unitContent !== c.content;
+  const deployed = Object.keys(a.quadlet);
+  if (deployed.length === 0) return false;
+  return deployed.length !== c.quadlet.length || c.quadlet.some((f) => a.quadlet[f.file] !== undefined && a.quadlet[f.file] !== f.content);
+}
+
+/**
+ * Reconciles the desired state with the machine (or the prefix root): one
+ * lock for the whole run; the desired repository fetched under it (when
+ * `repository` is given); every input checked first (the whole directory,
+ * every Quadlet file, the groups and sudoers, a Quadlet generator present);
+ * containers in sorted order, one transaction per container; removal only
+ * of users with BOTH the managed group and the marker that are not
+ * protected; a status file; and a non-zero exit code when any container failed.
+ *
+ * @example
+ * ```ts
+ * const report = await reconcileContainers({ repository: 'https://git.example.org/ops/containers.git', transformsDir: '/etc/container-reconciler/transforms', stateDir: '/var/lib/container-reconciler' });
  * process.exitCode = report.exitCode;
  * ```
  */
 export async function reconcileContainers(config: ReconcilerConfig): Promise<ReconcileReport> {
-  const s = settings(config);
-  const { containers, problems } = readDesired(config.desiredDir, config.allowedDirs ? { allowedDirs: config.allowedDirs } : {});
   const journal = fileJournal({ root: join(config.stateDir, 'journal'), ...(config.afterAppend ? { afterAppend: config.afterAppend } : {}) });
+  if (!config.repository) return reconcileFrom(config, journal);
+  const lock = journal.lock('reconcile containers');
+  try {
+    const checkout = config.desiredDir ?? join(config.stateDir, 'repo');
+    await fetchUnderLock({ repository: config.repository, branch: config.branch ?? 'main', checkout }, journal, lock, { kinds: reconcilerKinds, exec: settings(config).exec, ...(config.handleSignals !== undefined ? { handleSignals: config.handleSignals } : {}) });
+    return await reconcileFrom({ ...config, desiredDir: checkout, allowedDirs: [...(config.allowedDirs ?? []), '.git'] }, journal, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function reconcileFrom(config: ReconcilerConfig, journal: Journal, lock?: Lock): Promise<ReconcileReport> {
+  const s = settings(config);
+  if (!config.desiredDir) throw new InvalidInputError('a desired directory or a repository is needed', {});
+  const { containers, problems } = readDesired(config.desiredDir, { ...(config.allowedDirs ? { allowedDirs: config.allowedDirs } : {}), ...(config.transformsDir ? { transformsDir: config.transformsDir } : {}) });
+  problems.push(...runProblems(containers, s, config));
   return reconcile<Container, Account>({
     name: 'containers',
     desired: containers,
-    actual: () => readAccounts(containers.map((c) => c.name), { group: s.group, marker: s.marker, deny: s.deny, unitPathOf: s.unitPathOf, exec: s.exec, ...(s.prefix ? { prefix: s.prefix } : {}) }),
+    actual: () => readAccounts(containers.map((c) => c.name), { group: s.group, marker: s.marker, deny: s.deny, unitPathOf: s.unitPathOf, quadletDirOf: s.quadletDirOf, exec: s.exec, ...(s.prefix ? { prefix: s.prefix } : {}) }),
     key: (c) => c.name,
     actualKey: (a) => a.name,
     problems,
     validate: validateContainer,
-    differs: (c, a) => a.unitContent !== null && a.unitContent !== c.content,
+    differs,
     check: (c, a, signal) => driftOf(c, a, s, signal),
-    plan: (change: PlannedChange<Container, Account>) => deploySteps(change.desired, s, config),
+    plan: (change: PlannedChange<Container, Account>) => deploySteps(change.desired, s, config, change.actual),
     planRemoval: (a) => removalSteps(a, s),
     ownership: (a) => isOwned(a, s.marker),
     protect: (name, a) => protection(name, a, s),
     journal,
+    ...(lock ? { lock } : {}),
     recoverKinds: reconcilerKinds,
     statusFile: join(config.stateDir, 'status.json'),
     exec: s.exec,
     ...(config.handleSignals !== undefined ? { handleSignals: config.handleSignals } : {}),
   });
+}
+
+/** Problems of the run as a whole, found before anything changes: the groups, sudoers, and what Quadlet needs. */
+function runProblems(containers: readonly Container[], s: Settings, config: ReconcilerConfig): Problem[] {
+  const problems: Problem[] = groupProblems(s, config.sudoers);
+  const quadlet = containers.filter((c) => c.kind === 'quadlet').map((c) => c.name);
+  if (quadlet.length === 0) return problems;
+  if (s.target.kind === 'shared') problems.push({ message: `${quadlet.join(', ')}: Quadlet files are deployed to each container user's own manager; a shared unit directory serves .service units only` });
+  else if (!findQuadletGenerator(config.generatorDirs)) problems.push({ message: new QuadletUnavailableError(config.generatorDirs ?? USER_GENERATOR_DIRS).message });
+  return problems;
 }
 
 /**

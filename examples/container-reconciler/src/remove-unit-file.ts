@@ -3,6 +3,8 @@ import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, InvalidInputError, syncDirectory, validateAbsolutePath, VerificationError } from '@unwind/core';
 import { daemonReload, ManagerOptions, validateUnitName } from '@unwind/systemd';
+import { generatedUnit } from './quadlet.js';
+import { quadletExtension } from './quadlet-file.js';
 
 const Args = t.type({
   /** The unit file to remove. */
@@ -20,7 +22,7 @@ function stagedPath(path: string, transactionId: string, step: number): string {
 const reload = (a: Args, ctx: Parameters<typeof daemonReload.definition.do>[2]) => daemonReload.definition.do(a.manager, null, ctx);
 
 /**
- * Removes a unit file (staged: renamed aside to a hidden name in the same
+ * Removes a unit file or a Quadlet file (staged: renamed aside to a hidden name in the same
  * directory, deleted for good only at commit) and reloads the manager.
  * Undo renames it back and reloads, so a later undo that restarts the unit
  * finds it loaded again — the order systemd's own `daemonReload` kind
@@ -39,7 +41,9 @@ export const removeUnitFile = defineStep({
   before: t.type({ existed: t.boolean, staged: t.string }),
   validate: (a) => {
     validateAbsolutePath(a.path, { what: 'unit file' });
-    validateUnitName(basename(a.path), 'file');
+    // A Quadlet file is named for the unit the generator makes from it.
+    const name = basename(a.path);
+    validateUnitName(quadletExtension(name) ? generatedUnit(name) : name, 'file');
     daemonReload.definition.validate?.(a.manager);
     if (basename(a.path).startsWith('.')) throw new InvalidInputError(`${a.path} is not a unit file name`, { path: a.path });
   },

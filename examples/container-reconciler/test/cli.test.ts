@@ -61,6 +61,7 @@ describe('container reconciler: the command line', () => {
   it('a bad command line is refused with exit 4', async () => {
     const res = await runChild(main, ['--desired', '/x']);
     expect(res.code).toBe(4);
-    expect(res.stderr).toContain('--desired DIR and --state DIR are required');
+    expect(res.stderr).toContain('--state DIR and --desired DIR (or --repository URL) are required');
+    expect(res.stderr).not.toMatch(/\n\s+at /);
   });
 });
