@@ -10,6 +10,7 @@
  *        [--shared-unit-dir DIR --shared-home DIR --shared-runtime-dir DIR] [--json]
  *   container-reconciler install-units [--unit-name NAME] [--on-boot SPAN] [--interval SPAN] SYNC-OPTIONS...
  *   container-reconciler recover --state DIR [--prefix ROOT] [--loginctl PROG] [--systemctl PROG]
+ *   container-reconciler sandbox [--sandbox DIR] [--settle MS] [--json]
  *
  * Exit codes: 0 converged (or installed, or recovered); 1 a container (or the fetch, or the
  * install) failed and was rolled back; 2 a rollback did not finish (the report says how to
@@ -18,11 +19,12 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { LockHeldError, UnwindError, type Cause, exitCodeOfRecovery, recoveryRefusal } from '@unwind/core';
-import type { ReconcileReport } from '@unwind/reconcile';
+import { LockHeldError, UnwindError, exitCodeOfRecovery, recoveryRefusal } from '@unwind/core';
 import { DesiredFetchError } from './fetch-under-lock.js';
 import { installOwnUnits } from './install-own-units.js';
 import { reconcileContainers, recoverContainers, type ReconcilerConfig } from './reconciler.js';
+import { formatReport, refusal } from './report.js';
+import { runSandbox } from './run-sandbox.js';
 
 /**
  * A command line that cannot be run: an unknown option, a missing one, a
@@ -37,41 +39,6 @@ export class UsageError extends UnwindError<'USAGE'> {
   constructor(message: string) {
     super('USAGE', message, { context: {} });
   }
-}
-
-/**
- * Plain words for the person running it: one line per container, then how the run ended.
- *
- * @example
- * ```ts
- * console.log(formatReport(await reconcileContainers(config)));
- * // failed         web: create failed at step 7 (restart web.service (user web)): ...; rolled back, this item is as it was before
- * ```
- */
-export function formatReport(report: ReconcileReport): string {
-  const lines: string[] = [];
-  for (const r of report.recovered) lines.push(`recovered an unfinished transaction of an earlier run: ${r.name} → ${r.result}`);
-  for (const p of report.problems) lines.push(`problem: ${p.key ? `${p.key}: ` : ''}${p.message}`);
-  for (const item of report.items) lines.push(`${item.outcome.padEnd(14)} ${item.key}: ${item.message}`);
-  const failed = report.items.filter((i) => i.outcome === 'failed' || i.outcome === 'skipped').length;
-  lines.push(
-    report.status === 'refused'
-      ? report.cause
-        ? `Nothing was changed: ${refusal(report.cause)}.`
-        : 'Nothing was changed: the desired state has problems (listed above).'
-      : failed > 0
-        ? `${failed} of ${report.items.length} items failed; each failed item was rolled back on its own, the others were applied.`
-        : `All ${report.items.length} items are as desired.`,
-  );
-  if (report.statusFile) lines.push(`Status written to ${report.statusFile}`);
-  return lines.join('\n');
-}
-
-/** A refusal's cause in plain words: the lock's holder, or the cause's own message. */
-function refusal(cause: Cause): string {
-  if (cause.code !== 'LOCK_HELD') return cause.message;
-  const h = cause.holder;
-  return `another run holds the lock (pid ${h.pid} on ${h.host}, since ${h.acquiredAt}${h.purpose ? `, ${h.purpose}` : ''})`;
 }
 
 const SYNC_OPTIONS = {
@@ -193,7 +160,7 @@ function thisProgram(): string[] {
  */
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [first, ...rest] = argv;
-  const command = first === 'sync' || first === 'install-units' || first === 'recover' ? first : 'sync';
+  const command = first === 'sync' || first === 'install-units' || first === 'recover' || first === 'sandbox' ? first : 'sync';
   const args = command === 'sync' && first !== 'sync' ? argv : rest;
   try {
     if (command === 'recover') {
@@ -208,6 +175,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       out(lines.length > 0 ? lines.join('\n') : 'Nothing to recover: no unfinished transaction.');
       return exitCodeOfRecovery(report);
     }
+    if (command === 'sandbox') return await runSandbox(rest, out, err);
     if (command === 'install-units') {
       const { unit, sync } = installFrom(args);
       const { config } = configFrom(sync);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireHere } from '@unwind/core/testing';
@@ -56,6 +57,36 @@ describe('container reconciler: the command line', () => {
     expect(res.stdout).toContain(`created        ${a}: created`);
     expect(res.stdout).toMatch(new RegExp(`failed +${b}: create failed at step 7 \\(restart ${b}\\.service.*rolled back, this item is as it was before`));
     expect(res.stdout).toContain('1 of 2 items failed; each failed item was rolled back on its own, the others were applied.');
+  });
+
+  it('the README\'s sandbox run: two sample containers in a temp root (a private user manager), the machine\'s own database untouched; a directory that is not a sandbox is refused', async () => {
+    const root = fs.mkdtempSync(join(tmpdir(), 'unwind-cr-sandbox-'));
+    const stranger = fs.mkdtempSync(join(tmpdir(), 'unwind-cr-not-a-sandbox-'));
+    try {
+      const passwd = fs.readFileSync('/etc/passwd', 'utf8');
+      const first = await runChild(main, ['sandbox', '--sandbox', root, '--settle', '200']);
+      expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
+      expect(first.stdout).toMatch(/created +clock: created/);
+      expect(first.stdout).toMatch(/created +hello: created/);
+      expect(fs.readFileSync(join(root, 'root/etc/passwd'), 'utf8')).toMatch(/^hello:x:\d+:\d+:unwind-container:/m);
+      expect(fs.readdirSync(join(root, 'root/var/lib/systemd/linger')).sort()).toEqual(['clock', 'hello']);
+      expect(fs.readFileSync('/etc/passwd', 'utf8')).toBe(passwd);
+      // The private manager stopped with the first command: the second finds the services stopped and repairs them.
+      fs.rmSync(join(root, 'desired/clock.service'));
+      const second = await runChild(main, ['sandbox', '--sandbox', root, '--settle', '200']);
+      expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
+      expect(second.stdout).toMatch(/removed +clock/);
+      expect(second.stdout).toMatch(/repaired +hello: .*service not active/);
+      expect(fs.readFileSync(join(root, 'root/etc/passwd'), 'utf8')).not.toMatch(/^clock:/m);
+      fs.writeFileSync(join(stranger, 'mine'), 'x');
+      const refused = await runChild(main, ['sandbox', '--sandbox', stranger]);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toContain('is not a sandbox made by this program');
+      expect(fs.readdirSync(stranger)).toEqual(['mine']);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(stranger, { recursive: true, force: true });
+    }
   });
 
   it('a bad command line is refused with exit 4', async () => {

@@ -18,6 +18,7 @@ import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
 import { pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
 import { unitState } from '@unwind/systemd';
 import type { ReconcilerConfig } from '../src/reconciler.js';
+import { stubLoginctl, stubSystemctl } from '../src/sandbox.js';
 import type {} from '../../../packages/systemd/test/global-setup.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -94,31 +95,10 @@ export function makeSandbox(): Sandbox {
   const bin = join(base, 'bin');
   fs.mkdirSync(bin);
   const loginctl = join(bin, 'loginctl');
-  fs.writeFileSync(loginctl, `#!/bin/sh
-case "$1" in
-  enable-linger) : > '${lingerDir}'/"$2" ;;
-  disable-linger) rm -f '${lingerDir}'/"$2" ;;
-  *) echo "stub loginctl: unknown verb $1" >&2; exit 1 ;;
-esac
-`, { mode: 0o755 });
-  const systemctl = join(bin, 'systemctl');
+  fs.writeFileSync(loginctl, stubLoginctl(lingerDir), { mode: 0o755 });
   // Only what startUserManager and the drift check ask of the system manager, for user@UID.service.
-  fs.writeFileSync(systemctl, `#!/bin/sh
-state='${managersDir}'
-echo "$*" >> "$state/calls.log"
-for a; do last="$a"; done
-case " $* " in
-  *" is-system-running "*) echo running; exit 0 ;;
-esac
-case "$last" in user@[0-9]*.service) ;; *) echo "stub systemctl: only user@UID.service units: $*" >&2; exit 1 ;; esac
-case " $* " in
-  *" show "*) if [ -e "$state/$last" ]; then printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\n'; else printf 'LoadState=loaded\\nActiveState=inactive\\nSubState=dead\\n'; fi; echo UnitFileState=static ;;
-  *" start "*) : > "$state/$last" ;;
-  *" stop "*) rm -f "$state/$last" ;;
-  *" reset-failed "*) ;;
-  *) echo "stub systemctl: unsupported: $*" >&2; exit 1 ;;
-esac
-`, { mode: 0o755 });
+  const systemctl = join(bin, 'systemctl');
+  fs.writeFileSync(systemctl, stubSystemctl(managersDir), { mode: 0o755 });
   const m = manager();
   const mine = new Set<string>();
   const sandbox: Sandbox = {
