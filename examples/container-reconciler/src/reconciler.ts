@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { InvalidInputError, fileJournal, recover, runCommand, withPrograms, type CommandRunner, type Journal, type JournalRecord, type Lock, type RecoveryReport, type StepHandle } from '@unwind/core';
+import { InvalidInputError, causeOf, fileJournal, recover, runCommand, withPrograms, type CommandRunner, type Journal, type JournalRecord, type Lock, type RecoveryReport, type StepHandle } from '@unwind/core';
 import { enableLinger, disableLinger, isLingering, kinds as lingerKinds } from '@unwind/linger';
 import { reconcile, type AnyStep, type PlannedChange, type Problem, type ReconcileReport } from '@unwind/reconcile';
 import { kinds as filesKinds } from '@unwind/files';
@@ -265,7 +265,15 @@ export function differs(c: Container, a: Account): boolean {
 export async function reconcileContainers(config: ReconcilerConfig): Promise<ReconcileReport> {
   const journal = fileJournal({ root: join(config.stateDir, 'journal'), ...(config.afterAppend ? { afterAppend: config.afterAppend } : {}) });
   if (!config.repository) return reconcileFrom(config, journal);
-  const lock = journal.lock('reconcile containers');
+  let lock: Lock;
+  try {
+    lock = journal.lock('reconcile containers');
+  } catch (error) {
+    // As reconcile() answers: refused with a typed cause (another run holds the lock: 3), nothing touched.
+    const now = new Date().toISOString();
+    const cause = causeOf(error);
+    return { name: 'containers', status: 'refused', cause, exitCode: cause.code === 'LOCK_HELD' ? 3 : 4, startedAt: now, finishedAt: now, durationMs: 0, items: [], problems: [], recovered: [] };
+  }
   try {
     const checkout = config.desiredDir ?? join(config.stateDir, 'repo');
     await fetchUnderLock({ repository: config.repository, branch: config.branch ?? 'main', checkout }, journal, lock, { kinds: reconcilerKinds, exec: settings(config).exec, ...(config.handleSignals !== undefined ? { handleSignals: config.handleSignals } : {}) });

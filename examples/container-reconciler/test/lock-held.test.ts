@@ -27,4 +27,15 @@ describe('container-reconciler: a lock held by another live run', () => {
     expectLockHeld(await runTypeScript(main, ['--desired', desired, '--state', state, '--prefix', join(dir.path, 'prefix')], { cwd: repoRoot }), holder.pid);
     expect(treeState(dir.path)).toEqual(before);
   }, 60_000);
+
+  it('a run that fetches its desired state: exit 3 naming the holder, nothing fetched', async () => {
+    const dir = temporaryDirectory('unwind-reconciler-lock-git-');
+    cleanups.push(dir.remove);
+    const state = join(dir.path, 'state');
+    const holder = await holdLock(join(state, 'journal'));
+    cleanups.push(holder.release);
+    const before = treeState(dir.path);
+    expectLockHeld(await runTypeScript(main, ['--repository', join(dir.path, 'desired.git'), '--state', state, '--prefix', join(dir.path, 'prefix')], { cwd: repoRoot }), holder.pid);
+    expect(treeState(dir.path)).toEqual(before);
+  }, 60_000);
 });
