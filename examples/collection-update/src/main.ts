@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { renderProgress } from '@unwind/cli';
+import { parseCommandLine, renderProgress } from '@unwind/cli';
 import { exitCodeOfRecovery } from '@unwind/core';
 import { checkLock } from './check-lock.js';
 import { seedCollection, seedUpstream } from './sample.js';
@@ -50,38 +49,29 @@ function within(path: string, root: string): boolean {
  * ```
  */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
+  const line = parseCommandLine(
+    argv,
+    {
       options: {
-        sandbox: { type: 'string' },
-        real: { type: 'boolean', default: false },
-        collection: { type: 'string' },
-        source: { type: 'string' },
-        journal: { type: 'string' },
-        'workspace-dir': { type: 'string' },
-        'snapshot-store': { type: 'string' },
-        'keep-snapshots': { type: 'string' },
-        'force-without-snapshot': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
+    sandbox: { type: 'string' },
+    real: { type: 'boolean', default: false },
+    collection: { type: 'string' },
+    source: { type: 'string' },
+    journal: { type: 'string' },
+    'workspace-dir': { type: 'string' },
+    'snapshot-store': { type: 'string' },
+    'keep-snapshots': { type: 'string' },
+    'force-without-snapshot': { type: 'boolean', default: false },
       },
-    });
-  } catch (error) {
-    err.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 64;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
-  const command = positionals[0] ?? 'update';
-  if (!['init', 'plan', 'update', 'recover', 'check'].includes(command) || positionals.length > 1) {
-    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
-    return 64;
-  }
+      commands: ['init', 'plan', 'update', 'recover', 'check'],
+      defaultCommand: 'update',
+      usage: USAGE,
+    },
+    out,
+    err,
+  );
+  if (typeof line === 'number') return line;
+  const { command, values } = line;
   const keep = values['keep-snapshots'] === undefined ? undefined : Number(values['keep-snapshots']);
   if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) {
     err.write('--keep-snapshots needs a whole number\n');

@@ -6,8 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { renderProgress } from '@unwind/cli';
+import { parseCommandLine, renderProgress } from '@unwind/cli';
 import type { CommandRunner } from '@unwind/core';
 import { exitCodeOfRecovery } from '@unwind/core';
 import type { ManagerOptions } from '@unwind/systemd';
@@ -63,36 +62,27 @@ export interface MainHooks {
  * ```
  */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, hooks: MainHooks = {}): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
+  const line = parseCommandLine(
+    argv,
+    {
       options: {
-        name: { type: 'string', default: 'hello' },
-        config: { type: 'string' },
-        sandbox: { type: 'string' },
-        real: { type: 'boolean', default: false },
-        system: { type: 'boolean', default: false },
-        journal: { type: 'string' },
-        'fail-after': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
+    name: { type: 'string', default: 'hello' },
+    config: { type: 'string' },
+    sandbox: { type: 'string' },
+    real: { type: 'boolean', default: false },
+    system: { type: 'boolean', default: false },
+    journal: { type: 'string' },
+    'fail-after': { type: 'string' },
       },
-    });
-  } catch (error) {
-    err.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 64;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
-  const command = positionals[0] ?? 'install';
-  if (!['install', 'recover'].includes(command) || positionals.length > 1) {
-    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
-    return 64;
-  }
+      commands: ['install', 'recover'],
+      defaultCommand: 'install',
+      usage: USAGE,
+    },
+    out,
+    err,
+  );
+  if (typeof line === 'number') return line;
+  const { command, values } = line;
   if (values.system && !values.real) {
     err.write('--system installs into the system manager: it needs --real (the sandbox has only a user manager).\n');
     return 64;

@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { renderProgress } from '@unwind/cli';
+import { parseCommandLine, renderProgress } from '@unwind/cli';
 import { exitCodeOfRecovery } from '@unwind/core';
 import { seedStateDirectory } from './inventory.js';
 import { describeRecovery, recoverUninstall, uninstall } from './uninstall.js';
@@ -44,37 +43,28 @@ function within(path: string, root: string): boolean {
  * ```
  */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
+  const line = parseCommandLine(
+    argv,
+    {
       options: {
-        sandbox: { type: 'string' },
-        real: { type: 'boolean', default: false },
-        'state-dir': { type: 'string' },
-        'staging-dir': { type: 'string' },
-        journal: { type: 'string' },
-        'keep-config': { type: 'boolean', default: false },
-        'keep-data': { type: 'boolean', default: false },
-        'allow-copy': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
+    sandbox: { type: 'string' },
+    real: { type: 'boolean', default: false },
+    'state-dir': { type: 'string' },
+    'staging-dir': { type: 'string' },
+    journal: { type: 'string' },
+    'keep-config': { type: 'boolean', default: false },
+    'keep-data': { type: 'boolean', default: false },
+    'allow-copy': { type: 'boolean', default: false },
       },
-    });
-  } catch (error) {
-    err.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 64;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
-  const command = positionals[0] ?? 'uninstall';
-  if (!['init', 'plan', 'uninstall', 'recover'].includes(command) || positionals.length > 1) {
-    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
-    return 64;
-  }
+      commands: ['init', 'plan', 'uninstall', 'recover'],
+      defaultCommand: 'uninstall',
+      usage: USAGE,
+    },
+    out,
+    err,
+  );
+  if (typeof line === 'number') return line;
+  const { command, values } = line;
   const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
   const sandbox = resolve(values.sandbox ?? join(tmpdir(), 'unwind-example-uninstall'));
   let stateDir = abs(values['state-dir']);

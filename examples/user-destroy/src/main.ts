@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { renderProgress } from '@unwind/cli';
+import { parseCommandLine, renderProgress } from '@unwind/cli';
 import { runCommand, type CommandRunner, exitCodeOfRecovery } from '@unwind/core';
 import { describeRecovery, destroyUser, recoverDestroy } from './destroy.js';
 import { createSandbox, isSandbox, sampleAppPath, sandboxLayout } from './sandbox.js';
@@ -82,40 +81,31 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   // Everything after `--` is the destroy command, an argv passed through untouched.
   const split = argv.indexOf('--');
   const destroyArgv = split >= 0 ? argv.slice(split + 1) : undefined;
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: split >= 0 ? argv.slice(0, split) : argv,
-      allowPositionals: true,
+  const line = parseCommandLine(
+    split >= 0 ? argv.slice(0, split) : argv,
+    {
       options: {
-        user: { type: 'string' },
-        app: { type: 'string', default: 'example-app' },
-        sandbox: { type: 'string' },
-        real: { type: 'boolean', default: false },
-        journal: { type: 'string' },
-        'remove-home': { type: 'boolean', default: false },
-        snapshot: { type: 'string', multiple: true },
-        'no-stop-processes': { type: 'boolean', default: false },
-        'grace-ms': { type: 'string' },
-        retries: { type: 'string' },
-        'simulate-busy': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
+    user: { type: 'string' },
+    app: { type: 'string', default: 'example-app' },
+    sandbox: { type: 'string' },
+    real: { type: 'boolean', default: false },
+    journal: { type: 'string' },
+    'remove-home': { type: 'boolean', default: false },
+    snapshot: { type: 'string', multiple: true },
+    'no-stop-processes': { type: 'boolean', default: false },
+    'grace-ms': { type: 'string' },
+    retries: { type: 'string' },
+    'simulate-busy': { type: 'boolean', default: false },
       },
-    });
-  } catch (error) {
-    err.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 64;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
-  const command = positionals[0] ?? 'destroy';
-  if (!['init', 'destroy', 'recover'].includes(command) || positionals.length > 1) {
-    err.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
-    return 64;
-  }
+      commands: ['init', 'destroy', 'recover'],
+      defaultCommand: 'destroy',
+      usage: USAGE,
+    },
+    out,
+    err,
+  );
+  if (typeof line === 'number') return line;
+  const { command, values } = line;
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(values.app)) {
     err.write(`--app needs a plain name, got ${JSON.stringify(values.app)}\n`);
     return 64;

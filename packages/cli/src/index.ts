@@ -8,6 +8,8 @@
 // The progress display lives in @unwind/progress (it needs no adapter); re-exported for programs that import it from here.
 export { renderProgress } from '@unwind/progress';
 export { exitOnThirdSignal } from './signal-exit.js';
+export { parseCommandLine } from './command-line.js';
+export type { CommandLine, CommandLineSpec } from './command-line.js';
 export type { ProgressOptions, ProgressRenderer, EventSource } from '@unwind/progress';
 export { runCli, version } from './program.js';
 export type { RunOptions } from './program.js';
