@@ -285,7 +285,9 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     return { id, name: state.name, result: pending.length === 0 ? 'committed' : 'commit-pending', steps: reports };
   }
   if (!state.rollbackReason) record(env, { kind: 'rollback', reason: { name: 'Recovery', message: 'recovered an unfinished transaction' } }, false);
-  const { remaining, error } = await rollback(env, started.filter((s) => !state.steps.find((j) => j.index === s.index)?.undone));
+  // A set, not a search of the steps for each step: a journal of 100,000 steps made that 5e9 comparisons.
+  const undone = new Set(state.steps.filter((s) => s.undone).map((s) => s.index));
+  const { remaining, error } = await rollback(env, started.filter((s) => !undone.has(s.index)));
   if (remaining.length === 0) record(env, { kind: 'end', status: 'rolled-back' }, true);
   closeJournal(journal, remaining.length === 0 && !env.journalBroken, cleanupErrors, log);
   return { id, name: state.name, result: remaining.length === 0 ? 'rolled-back' : 'rollback-failed', steps: reports, ...(error ? { error } : {}) };
