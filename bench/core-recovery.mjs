@@ -17,7 +17,7 @@ import { chmod, kinds as fileKinds } from '@unwind/files';
 import { count, measureStall, report, scratch, time } from './_util.mjs';
 
 const LINEAR = [10_000, Number(process.env.UNWIND_BENCH_RECOVERY_STEPS ?? 100_000)];
-const CHMOD_STEPS = Number(process.env.UNWIND_BENCH_RECOVERY_CHMOD_STEPS ?? 20_000);
+const CHMOD_STEPS = Number(process.env.UNWIND_BENCH_RECOVERY_CHMOD_STEPS ?? 5_000);
 const kinds = [...testKinds, ...fileKinds];
 
 /** Records of a real run of `templates` steps (before the commit point), as `[begin, ...per step]`. */

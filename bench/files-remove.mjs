@@ -11,7 +11,7 @@ import { failingStep } from '@unwind/core/testing';
 import { remove } from '@unwind/files';
 import { count, measureStall, report, scratch, time } from './_util.mjs';
 
-const LARGE = Number(process.env.UNWIND_BENCH_FILES ?? 100_000);
+const LARGE = Number(process.env.UNWIND_BENCH_FILES ?? 50_000);
 const SMALL = Math.round(LARGE / 10);
 
 function makeTree(dir, files) {

@@ -33,7 +33,7 @@ try {
   }
   // This disk's speed drifts by 2-4x within minutes (writeback, the host), so each round
   // measures the baseline right beside unwind and the ratio is taken per round.
-  const rounds = 3;
+  const rounds = 2;
   const ratios = { changed: [], deleted: [], changedDurable: [], deletedDurable: [] };
   for (let round = 0; round < rounds; round++) {
     // Baseline: cp -a there and back; then, apart, the sync that would make it durable.
