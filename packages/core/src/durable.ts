@@ -154,4 +154,5 @@ export function makeDirectoryDurably(path: string, mode = 0o700): void {
     dir = dirname(dir);
   }
   fs.chmodSync(path, mode); // the umask may have narrowed the mode: be exact
+  syncDirectory(path); // and the mode is the directory's own metadata: make it durable too
 }

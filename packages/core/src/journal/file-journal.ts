@@ -76,9 +76,15 @@ export function fileJournal(options: FileJournalOptions): Journal {
       // Nothing of it needs to be durable yet: nothing has been prepared. The first synced
       // record (the first `prepared`, or the commit point) makes the file, its directory and
       // the directory's entry in the root durable together (see FileTransactionJournal.flush).
-      const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend, true);
-      journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, false);
-      return journal;
+      try {
+        const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend, true);
+        journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, false);
+        return journal;
+      } catch (error) {
+        // A begin that failed (a full disk, a read-only filesystem) hands no journal back: nobody else would close it.
+        fs.closeSync(fd);
+        throw error;
+      }
     },
     unfinished(): string[] {
       return listTransactionIds(root).filter((id) => !isFinished(root, id));
