@@ -150,3 +150,41 @@ describe('linger undo is compare-and-swap', () => {
     });
   }
 });
+
+describe('users undo removes only the lines its step made: an orphaned line found before the step stays', () => {
+  it('a gshadow line without its group line, there before ensureGroup: still there, exactly, after the rollback', async () => {
+    sb = accountsSandbox();
+    const s = sb;
+    fs.appendFileSync(join(s.root, 'etc/gshadow'), 'ghost:!:admin:\n');
+    const guarded = s.guarded();
+    const outcome = await rollBackWith(ensureGroup({ name: 'ghost', prefix: s.root, protect: DENY }), () => {});
+    expect(outcome.status).toBe('rolled-back');
+    expect(s.line('group', 'ghost')).toBeUndefined();
+    expect(s.line('gshadow', 'ghost')).toBe('ghost:!:admin:');
+    expect(fs.readFileSync(join(s.root, 'etc/gshadow'), 'utf8').split('\n').filter((l) => l.startsWith('ghost:'))).toEqual(['ghost:!:admin:']);
+    expect(s.guarded()).toEqual(guarded);
+  });
+
+  it('a shadow line without its passwd line, and a gshadow line without its group line, there before ensureUser: both still there after the rollback', async () => {
+    sb = accountsSandbox();
+    const s = sb;
+    fs.appendFileSync(join(s.root, 'etc/shadow'), 'spook:$6$orphan$kept:19000:0:99999:7:::\n');
+    fs.appendFileSync(join(s.root, 'etc/gshadow'), 'spook:!::\n');
+    const guarded = s.guarded();
+    const outcome = await rollBackWith(ensureUser({ name: 'spook', prefix: s.root, protect: DENY }), () => {});
+    expect(outcome.status).toBe('rolled-back');
+    expect(s.line('passwd', 'spook')).toBeUndefined();
+    expect(s.line('group', 'spook')).toBeUndefined();
+    expect(s.line('shadow', 'spook')).toBe('spook:$6$orphan$kept:19000:0:99999:7:::');
+    expect(s.line('gshadow', 'spook')).toBe('spook:!::');
+    expect(s.guarded()).toEqual(guarded);
+  });
+
+  it('without an orphan, the rollback still leaves no line of the account behind', async () => {
+    sb = accountsSandbox();
+    const s = sb;
+    const outcome = await rollBackWith(ensureUser({ name: 'fresh', prefix: s.root, protect: DENY }), () => {});
+    expect(outcome.status).toBe('rolled-back');
+    for (const file of ['passwd', 'shadow', 'group', 'gshadow'] as const) expect(s.line(file, 'fresh')).toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { removeTemporaryFiles, syncDirectory, writeFileAtomically, writeFully } from '@unwind/core';
-import { dbPath, readLines, type DbFile } from './db.js';
+import { dbPath, keyOf, readLines, type DbFile } from './db.js';
 import { ShadowLockError, UnsafeLockFileError } from './errors.js';
 
 /**
@@ -251,4 +251,40 @@ function isFile(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * After an undo, the lines of `key` in `file` are exactly the one line
+ * that was there before the step (an orphan: a shadow line without its
+ * passwd line, a gshadow line without its group line), or none when there
+ * was none. The tool the step ran may have added its own line beside the
+ * orphan, and the tool the undo ran may have removed either: what the step
+ * found is put back, what it made goes.
+ *
+ * @example
+ * ```ts
+ * await restoreOrphanLine(a.prefix, 'gshadow', a.name, before.gshadowLine, ctx.signal);
+ * ```
+ */
+export async function restoreOrphanLine(prefix: string | undefined, file: DbFile, key: string, original: string | null, signal?: AbortSignal): Promise<void> {
+  await editDatabase(prefix, file, (lines) => {
+    const own = lines.filter((l) => keyOf(l) === key);
+    if (original === null ? own.length === 0 : own.length === 1 && own[0] === original) return undefined;
+    const others = lines.filter((l) => keyOf(l) !== key);
+    return original === null ? others : [...others, original];
+  }, signal);
+}
+
+/**
+ * Recovery's check of a journaled orphan line: none, or one line of `key`
+ * (no newline, at most as long as a database line can sensibly be).
+ *
+ * @example
+ * ```ts
+ * checkJournaledOrphanLine(before.shadowLine, a.name, (why) => new UntrustedJournalError(why, {}));
+ * ```
+ */
+export function checkJournaledOrphanLine(line: string | null | undefined, key: string, bad: (why: string) => Error): void {
+  if (line === null || line === undefined) return;
+  if (line.includes('\n') || line.includes('\0') || line.length > 4096 || keyOf(line) !== key) throw bad(`the journaled orphan line is not one line of "${key}"`);
 }

@@ -1,4 +1,4 @@
-import { editDatabase, tidyKilledTool } from './edit.js';
+import { checkJournaledOrphanLine, editDatabase, restoreOrphanLine, tidyKilledTool } from './edit.js';
 import * as t from 'io-ts';
 import { defineStep, UndoConflictError, UntrustedJournalError, VerificationError } from '@unwind/core';
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
@@ -11,7 +11,11 @@ import { assertRemovableCreated } from './protect.js';
 const Args = t.intersection([t.type({ name: t.string }), t.partial({ gid: t.number, system: t.boolean }), CommonArgs]);
 type Args = t.TypeOf<typeof Args>;
 /** `lines`: what older versions captured; read, never written back. */
-const Before = t.intersection([t.type({ existed: t.boolean }), t.partial({ lines: t.array(CapturedLines) })]);
+const Before = t.intersection([
+  t.type({ existed: t.boolean }),
+  /** `gshadowLine`: the gshadow line of this name found without a group line (an orphan; null: none), put back by the undo. Older versions recorded neither. */
+  t.partial({ lines: t.array(CapturedLines), gshadowLine: t.union([t.string, t.null]) }),
+]);
 const After = t.type({ gid: t.number, created: t.boolean });
 
 /**
@@ -39,8 +43,10 @@ async function createdGroup(a: Args, after: t.TypeOf<typeof After> | undefined, 
  * groupdel. The line of a group this step created whose group line is gone
  * is the step's: removed.
  */
-async function dropLeftGshadowLine(a: Args, signal: AbortSignal): Promise<void> {
+async function dropLeftGshadowLine(a: Args, before: t.TypeOf<typeof Before>, signal: AbortSignal): Promise<void> {
   if (readLines(dbPath(a.prefix, 'group')).some((l) => keyOf(l) === a.name)) return;
+  // An orphaned gshadow line that was there before the step is not the step's: it is what is put back.
+  if (before.gshadowLine !== undefined) return restoreOrphanLine(a.prefix, 'gshadow', a.name, before.gshadowLine, signal);
   await editDatabase(a.prefix, 'gshadow', (lines) => (lines.some((l) => keyOf(l) === a.name) ? lines.filter((l) => keyOf(l) !== a.name) : undefined), signal);
 }
 
@@ -73,7 +79,8 @@ export const ensureGroup = defineStep({
     if (group && a.gid !== undefined && group.gid !== a.gid) {
       throw new UserConflictError(`group "${a.name}" exists with gid ${group.gid}, not ${a.gid}; unwind does not renumber groups`, { name: a.name, gid: group.gid, wanted: a.gid });
     }
-    return { existed: group !== undefined };
+    if (group) return { existed: true };
+    return { existed: false, gshadowLine: readLines(dbPath(a.prefix, 'gshadow')).find((l) => keyOf(l) === a.name) ?? null };
   },
   do: async (a, before, ctx) => {
     const existing = await lookupGroup(a.name, lookupIn(a, ctx));
@@ -91,12 +98,13 @@ export const ensureGroup = defineStep({
   validateJournaled: (_a, before, after) => {
     // A step that found the group never created it.
     if (before.existed && after?.created) throw new UntrustedJournalError('users.ensureGroup: the journal says the group both existed before and was created by the step', {});
+    checkJournaledOrphanLine(before.gshadowLine, _a.name, (why) => new UntrustedJournalError(`users.ensureGroup: ${why}`, {}));
   },
   undo: async (a, before, after, ctx) => {
     if (before.existed) return; // it changed nothing
     const group = await createdGroup(a, after, ctx);
     if (group) await shadowTool(ctx, a, 'groupdel', [a.name]);
-    await dropLeftGshadowLine(a, ctx.signal);
+    await dropLeftGshadowLine(a, before, ctx.signal);
     await tidyKilledTool(a.prefix, ctx.signal);
   },
   verifyUndo: async (a, before, ctx) => {

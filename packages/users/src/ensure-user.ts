@@ -1,10 +1,10 @@
-import { tidyKilledTool } from './edit.js';
+import { checkJournaledOrphanLine, tidyKilledTool } from './edit.js';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, UndoConflictError, UntrustedJournalError, validateAbsolutePath, VerificationError, type StepContext } from '@unwind/core';
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
-import { diskPath, lookupGroup, lookupUser, supplementaryGroups, type UserEntry } from './db.js';
+import { dbPath, diskPath, keyOf, lookupGroup, lookupUser, readLines, supplementaryGroups, type UserEntry } from './db.js';
 import { UserConflictError } from './errors.js';
 import { checkHomePath, homeBase } from './home.js';
 import { CapturedLines } from './lines.js';
@@ -40,6 +40,11 @@ const Args = t.intersection([
 /** Arguments of {@link ensureUser}. */
 export type EnsureUserArgs = t.TypeOf<typeof Args>;
 
+/** The line of `key` in a database file, or null. */
+function orphanLine(prefix: string | undefined, file: 'shadow' | 'gshadow', key: string): string | null {
+  return readLines(dbPath(prefix, file)).find((l) => keyOf(l) === key) ?? null;
+}
+
 /** A passwd entry as journaled in the before-states of ensureUser and removeUser. */
 export const UserEntryCodec = t.type({ name: t.string, uid: t.number, gid: t.number, comment: t.string, home: t.string, shell: t.string });
 
@@ -54,7 +59,13 @@ const Before = t.intersection([
     homeExisted: t.boolean,
   }),
   /** Whether a group named like the user existed (then it is never removed); older versions captured lines instead. */
-  t.partial({ sameNameGroup: t.boolean, lines: t.array(CapturedLines) }),
+  t.partial({
+    sameNameGroup: t.boolean,
+    lines: t.array(CapturedLines),
+    /** For an account that did not exist: a shadow line of its name found anyway (an orphan; null: none), and likewise the gshadow line of a group named like it. Put back by the undo; older versions recorded neither. */
+    shadowLine: t.union([t.string, t.null]),
+    gshadowLine: t.union([t.string, t.null]),
+  }),
 ]);
 /** Before-state of {@link ensureUser}. */
 export type EnsureUserBefore = t.TypeOf<typeof Before>;
@@ -156,6 +167,7 @@ export const ensureUser = defineStep({
       home,
       homeExisted,
       sameNameGroup: (await lookupGroup(a.name, lookupIn(a, ctx))) !== undefined,
+      ...(user ? {} : { shadowLine: orphanLine(a.prefix, 'shadow', a.name), gshadowLine: orphanLine(a.prefix, 'gshadow', a.name) }),
     };
   },
   do: async (a, before, ctx) => {
@@ -212,6 +224,8 @@ export const ensureUser = defineStep({
     validateAbsolutePath(before.home, { what: 'journaled home' });
     if (before.user) for (const field of ['home', 'shell', 'comment'] as const) validateField(before.user[field], `journaled ${field}`);
     for (const g of before.groups) validateGroupName(g, 'journaled supplementary group');
+    checkJournaledOrphanLine(before.shadowLine, a.name, bad);
+    checkJournaledOrphanLine(before.gshadowLine, a.name, bad);
   },
   undo: async (a, before, after, ctx) => {
     if (!before.existed) return removeCreatedUser(a, before, after, ctx);

@@ -4,7 +4,7 @@ import * as t from 'io-ts';
 import { decodeJournaled, syncDirectory, UndoConflictError, UntrustedJournalError, type StepContext } from '@unwind/core';
 import { lookupIn, shadowTool } from './common.js';
 import { allUsers, diskPath, keyOf, lookupGroup, lookupUid, lookupUser, type DbFile, type UserEntry } from './db.js';
-import { editDatabase, tidyKilledTool } from './edit.js';
+import { editDatabase, restoreOrphanLine, tidyKilledTool } from './edit.js';
 import { applyCaptured, captureLines, CapturedLines } from './lines.js';
 import { createdHomeBase, sameNameGroupExisted, type EnsureUserAfter, type EnsureUserArgs, type EnsureUserBefore } from './ensure-user.js';
 import { UnsafeHomeError } from './errors.js';
@@ -96,9 +96,13 @@ async function finishHalfRunUserdel(a: EnsureUserArgs, before: EnsureUserBefore,
       const next = change(lines);
       return next.length === lines.length && next.every((l, i) => l === lines[i]) ? undefined : next;
     }, ctx.signal);
-  await edit('shadow', (lines) => lines.filter((l) => keyOf(l) !== a.name));
+  // A shadow or gshadow line of this name that was there before the step (an orphan) is not the step's: put back, never removed.
+  if (before.shadowLine !== undefined) await restoreOrphanLine(a.prefix, 'shadow', a.name, before.shadowLine, ctx.signal);
+  else await edit('shadow', (lines) => lines.filter((l) => keyOf(l) !== a.name));
   await edit('group', (lines) => lines.map(withoutName));
-  await edit('gshadow', (lines) => lines.filter((l) => !(privateGroupGone && keyOf(l) === a.name)).map(withoutName));
+  const orphanKnown = before.gshadowLine !== undefined;
+  await edit('gshadow', (lines) => lines.filter((l) => !(privateGroupGone && !orphanKnown && keyOf(l) === a.name)).map(withoutName));
+  if (privateGroupGone && orphanKnown) await restoreOrphanLine(a.prefix, 'gshadow', a.name, before.gshadowLine ?? null, ctx.signal);
 }
 
 /** Puts back the kept same-named group if userdel deleted it: inserted only where no entry of that name is. */
