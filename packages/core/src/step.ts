@@ -111,6 +111,18 @@ export interface StepKindDefinition<A, B, R> {
   readonly do: (args: A, before: B, ctx: StepContext) => Promise<R>;
   /** Throw if the change does not hold on the real system. */
   readonly verify?: (args: A, before: B, after: R, ctx: StepContext) => Promise<void>;
+  /**
+   * Runs when a rollback starts (in the run, or in `recover`), before any
+   * undo of the transaction acts, for every started step that has it. It
+   * must not change the machine: it records in `ctx.blobs` what the
+   * transaction left, so that this step's undo, which runs after the undos
+   * of the later steps, can tell the transaction's own changes from changes
+   * others made afterwards (compare-and-swap for a step that wraps what later
+   * steps change, like a snapshot). It may run again on a rollback a
+   * recovery resumes: keep the first record. A failure is logged and the
+   * rollback goes on; the undo then finds nothing recorded.
+   */
+  readonly beforeRollback?: (args: A, before: B, after: R | undefined, ctx: StepContext) => Promise<void>;
   /** Take the change back. Idempotent; `after` is undefined when `do` did not finish. */
   readonly undo: (args: A, before: B, after: R | undefined, ctx: StepContext) => Promise<void>;
   /** Throw if the before-state does not hold after `undo`. */

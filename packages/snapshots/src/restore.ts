@@ -34,6 +34,14 @@ export interface RestoreOptions {
    * verified against every hash afterwards.
    */
   checkStore?: 'needed' | 'all';
+  /**
+   * Tree paths (relative, `.`-style as in the manifest) the restore must not
+   * touch: someone else's changes. Nothing at such a path, below it (with
+   * `andBelow`; without it only the path's own metadata is left), or above
+   * it when a directory there would have to go, is changed; the rest is
+   * restored and verified, and the report lists what was left.
+   */
+  leave?: ReadonlyArray<{ path: string; andBelow: boolean }>;
   /** Runs `sync -f` when many paths were written. */
   exec?: CommandRunner;
   signal?: AbortSignal;
@@ -57,6 +65,8 @@ export interface RestoreReport {
   metadata: number;
   /** True when the tree already matched and nothing was written. */
   unchanged: boolean;
+  /** What was left as it is because of `leave`, with the directories that could not go because of it. */
+  leftAlone: Array<{ path: string; andBelow: boolean }>;
 }
 
 const tempIn = (dir: string): string => join(dir, `.unwind-restore-${randomBytes(6).toString('hex')}`);
@@ -175,7 +185,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
       return w?.type === 'file' && w.size === l.size;
     },
   });
-  const plan = planRestore(manifest.entries, live);
+  const { plan, leftAlone } = without(planRestore(manifest.entries, live), options.leave ?? []);
   const needed = options.checkStore === 'all' ? manifest.entries : plan.write.map((w) => want.get(w.path)!);
   const problems = await checkStored(store, id, needed, signal);
   if (problems.length > 0) throw corrupt(store, id, problems);
@@ -190,6 +200,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     relinked: plan.link.length,
     metadata: plan.meta.length,
     unchanged: planSize(plan) === 0,
+    leftAlone,
   };
   if (!report.unchanged) {
     await apply(store, id, root, plan, want, touched, signal);
@@ -198,7 +209,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     for (const p of plan.mkdir) dirs.add(full(root, p));
     await makeDurable(root, [...touched].filter((p) => want.get(p)?.type !== 'dir').map((p) => full(root, p)), dirs, { ...(options.exec ? { exec: options.exec } : {}), ...scanOptions });
   }
-  await verifyAfter(manifest, root, live, touched, scanOptions);
+  await verifyAfter(manifest, root, live, touched, scanOptions, leftAlone);
   log('restored %s from snapshot %s: %o', root, id, report);
   return report;
 }
@@ -259,7 +270,7 @@ async function apply(store: string, id: string, root: string, plan: RestorePlan,
 }
 
 /** Rescans the tree and compares it with the manifest. Hashes of files untouched since the first scan (same inode, size, mtime and ctime) are reused. */
-async function verifyAfter(manifest: Manifest, root: string, first: LiveEntry[], touched: Set<string>, options: { signal?: AbortSignal }): Promise<void> {
+async function verifyAfter(manifest: Manifest, root: string, first: LiveEntry[], touched: Set<string>, options: { signal?: AbortSignal }, leftAlone: ReadonlyArray<{ path: string; andBelow: boolean }>): Promise<void> {
   const earlier = new Map(first.map((e) => [e.path, e]));
   const again = await scanTree(root, {
     ...options,
@@ -272,6 +283,49 @@ async function verifyAfter(manifest: Manifest, root: string, first: LiveEntry[],
       return true;
     },
   });
-  const differences = compareTree(manifest.entries, again);
+  const differences = compareTree(manifest.entries, again).filter((line) => !isLeft(pathOfDifference(line), leftAlone));
   if (differences.length > 0) throw new RestoreVerificationError(root, manifest.id, differences);
+}
+
+/** Whether `path` is one of `roots` or below one. */
+function within(path: string, roots: readonly string[]): boolean {
+  return roots.some((root) => root === '.' || path === root || path.startsWith(`${root}/`));
+}
+
+/** Whether a restore leaves `path` alone: it is left, or below a path left with everything under it. */
+function isLeft(path: string, left: ReadonlyArray<{ path: string; andBelow: boolean }>): boolean {
+  return left.some((l) => l.path === path || (l.andBelow && within(path, [l.path])));
+}
+
+/** The tree path a {@link compareTree} line is about (`<path>: ...`). */
+function pathOfDifference(line: string): string {
+  return line.slice(0, line.indexOf(': '));
+}
+
+/**
+ * The plan without anything that would change a path to leave alone: no
+ * removal of it, of anything below it, or of a directory above it (that
+ * directory is left too, with what is in it); no write, link, symlink,
+ * directory or metadata at it or (with `andBelow`) below it; no hard link
+ * to a file left alone.
+ */
+function without(plan: RestorePlan, leave: ReadonlyArray<{ path: string; andBelow: boolean }>): { plan: RestorePlan; leftAlone: Array<{ path: string; andBelow: boolean }> } {
+  if (leave.length === 0) return { plan, leftAlone: [] };
+  const left = leave.map((l) => ({ ...l }));
+  for (const r of plan.remove) {
+    if (isLeft(r.path, left)) continue;
+    if (leave.some((l) => l.path.startsWith(`${r.path}/`) || r.path === '.')) left.push({ path: r.path, andBelow: true });
+  }
+  const free = (path: string) => !isLeft(path, left);
+  return {
+    plan: {
+      remove: plan.remove.filter((r) => free(r.path)),
+      mkdir: plan.mkdir.filter(free),
+      write: plan.write.filter((w) => free(w.path)),
+      link: plan.link.filter((l) => free(l.path) && free(l.to)),
+      symlink: plan.symlink.filter((l) => free(l.path)),
+      meta: plan.meta.filter(free),
+    },
+    leftAlone: left.sort((a, b) => (a.path < b.path ? -1 : 1)),
+  };
 }

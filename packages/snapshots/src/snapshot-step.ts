@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UntrustedJournalError, VerificationError, defineStep, type StepContext } from '@unwind/core';
+import { InvalidInputError, UndoConflictError, UntrustedJournalError, VerificationError, defineStep, type StepContext } from '@unwind/core';
 import { create, removePartial, validateSnapshotPaths, validateSnapshotSource } from './create.js';
+import { changedByOthers, parseLeft, recordLeft, type ForeignChange } from './left.js';
 import { prune, removeSnapshot } from './retention.js';
 import { restore } from './restore.js';
 import { checkId, makePin, newSnapshotId, readManifest, unpin, withStoreLock } from './store.js';
@@ -48,6 +49,45 @@ function journalDirOf(blobDir: string, ctx: StepContext): string | undefined {
 
 /** The blob an undo writes once the tree is restored, before it deletes the snapshot from the store. */
 const RESTORED = 'restored';
+
+/** The blob `beforeRollback` writes: the tree as the transaction left it, before any undo acted. */
+const LEFT = 'left.json';
+
+/**
+ * The blob naming the current restore attempt (`restore-1`, `restore-2`,
+ * …): written before a restore starts, `<name>-done` once it returned. An
+ * attempt without its `-done` was cut short by a crash.
+ */
+async function restoreAttempt(ctx: StepContext): Promise<string> {
+  let n = 1;
+  while (await ctx.blobs.has(`restore-${n + 1}`)) n++;
+  return `restore-${n}`;
+}
+
+/**
+ * The paths of the tree someone else changed since the rollback started
+ * (none when nothing was recorded: a journal from before the record
+ * existed, or a record cut short by a crash). Starts a new restore attempt.
+ */
+async function othersChanges(a: t.TypeOf<typeof Args>, before: t.TypeOf<typeof Before>, ctx: StepContext): Promise<{ foreign: ForeignChange[]; attempt?: string }> {
+  const left = (await ctx.blobs.has(LEFT)) ? parseLeft(await ctx.blobs.read(LEFT)) : undefined;
+  if (left === undefined) {
+    ctx.log('snapshot of %s: no record of what the transaction left; the whole tree is restored', a.path);
+    return { foreign: [] };
+  }
+  let since: bigint | undefined;
+  let next = 'restore-1';
+  if (await ctx.blobs.has('restore-1')) {
+    const last = await restoreAttempt(ctx);
+    if (!(await ctx.blobs.has(`${last}-done`))) since = BigInt((await ctx.blobs.read(last)).toString() || '0');
+    next = `restore-${Number(last.slice('restore-'.length)) + 1}`;
+  }
+  const foreign = await changedByOthers(a.path, left, readManifest(before.store, before.id).entries, { signal: ctx.signal, ...(since === undefined ? {} : { interruptedRestoreSince: since }) });
+  // When the coming restore starts, as a file time (ns): whatever it changes has a later ctime. A
+  // file's ctime comes from the kernel's coarse clock, which lags the precise one by up to a tick: 50 ms spare.
+  await ctx.blobs.write(next, String(BigInt(Date.now() - 50) * 1_000_000n));
+  return { foreign, attempt: next };
+}
 
 /** The name of this transaction's pin on its snapshot. */
 function pinName(ctx: StepContext): string {
@@ -124,6 +164,13 @@ export const snapshot = defineStep({
       throw new VerificationError(`snapshot ${before.id} is not usable: ${(error as Error).message}`, { store: before.store, id: before.id });
     }
   },
+  beforeRollback: async (a, _before, _after, ctx) => {
+    // Compare-and-swap for a whole tree: what the transaction left, before any undo acts, so the undo
+    // can tell the transaction's changes from those someone else makes afterwards. A resumed rollback
+    // keeps the first record: changes made while nothing ran (after a crash) are not the transaction's.
+    if (await ctx.blobs.has(LEFT)) return;
+    await ctx.blobs.write(LEFT, await recordLeft(a.path, ctx.signal));
+  },
   undo: async (a, before, after, ctx) => {
     const complete = fs.existsSync(join(before.store, checkId(before.id)));
     // Set once the tree is restored (and synced), before the snapshot is deleted: an undo run again
@@ -131,7 +178,20 @@ export const snapshot = defineStep({
     const restored = !before.inJournal && (await ctx.blobs.has(RESTORED));
     // Nothing to restore when `do` never finished (no later step ran: the tree is as it was). A
     // snapshot missing after `do` finished makes restore throw: rollback-failed.
-    if (!restored && (complete || after !== undefined)) await restore({ store: before.store, id: before.id, path: a.path, exec: ctx.exec, signal: ctx.signal });
+    if (!restored && (complete || after !== undefined)) {
+      const { foreign, attempt } = await othersChanges(a, before, ctx);
+      await restore({ store: before.store, id: before.id, path: a.path, exec: ctx.exec, signal: ctx.signal, leave: foreign });
+      if (attempt !== undefined) await ctx.blobs.write(`${attempt}-done`, '');
+      if (foreign.length > 0) {
+        const shown = foreign.slice(0, 5);
+        throw new UndoConflictError(
+          `${a.path}: ${foreign.map((f) => f.path).join(', ')}`,
+          shown.map((f) => `${f.path}: ${f.left === 'nothing' ? 'nothing' : 'as this transaction left it'}`).join('; '),
+          shown.map((f) => `${f.path}: ${f.now}`).join('; ') + (foreign.length > shown.length ? `; and ${foreign.length - shown.length} more` : ''),
+          { path: a.path, paths: foreign.map((f) => f.path), store: before.store, id: before.id },
+        );
+      }
+    }
     removePartial(before.store, before.id);
     if (before.inJournal) return; // deleted with the journal
     // A rollback leaves the store as it was: the snapshot this step took (and its pin) goes.

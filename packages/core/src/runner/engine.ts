@@ -78,6 +78,7 @@ export function contextFor(env: EngineEnvironment, step: { index: number }, sign
  */
 export async function rollback(env: EngineEnvironment, started: StartedStep[]): Promise<{ remaining: number[]; error?: SerializedError }> {
   const order = [...started].sort((a, b) => b.index - a.index);
+  await beforeRollback(env, order);
   for (let position = 0; position < order.length; position++) {
     const step = order[position]!;
     const definition = step.kind.definition;
@@ -121,6 +122,26 @@ export async function rollback(env: EngineEnvironment, started: StartedStep[]): 
     }
   }
   return { remaining: [] };
+}
+
+/** Every started step's `beforeRollback`, before any undo acts; a failure is logged, never stops the rollback. */
+async function beforeRollback(env: EngineEnvironment, order: StartedStep[]): Promise<void> {
+  for (const step of order) {
+    const definition = step.kind.definition;
+    if (!definition.beforeRollback) continue;
+    try {
+      await attempt((signal, n) => definition.beforeRollback!(step.args, step.before, step.done ? step.after : undefined, contextFor(env, step, signal, n)), {
+        retry: { retries: 0 },
+        timeoutMs: step.timeoutMs ?? definition.timeoutMs ?? env.defaults.timeoutMs,
+        signal: undefined,
+        abortGraceMs: env.abortGraceMs,
+        onRetry: () => {},
+        what: () => `record before the rollback of step ${step.index + 1} (${step.report.description})`,
+      });
+    } catch (error) {
+      env.log('before the rollback, step %d (%s) could not record what the transaction left: %s', step.index + 1, step.report.description, (error as Error).message);
+    }
+  }
 }
 
 /**
