@@ -3,6 +3,7 @@ import { UnitStateError } from '../errors.js';
 import { systemctl } from '../manager.js';
 import { isEnabled } from '../state.js';
 import { readEnablementState } from '../unit-file-state.js';
+import { changingLinks } from '../link-sync.js';
 import { removeNewEmptyDirs } from '../unitdir.js';
 import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 import { EnablementBefore, prepareEnablement, validateJournaledEnablement } from './enable.js';
@@ -30,7 +31,7 @@ export const disable = defineStep({
   wouldChange: async (a, ctx) => isEnabled((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (!isEnabled(before.state.unitFileState)) return;
-    await systemctl(a, runnerOf(ctx), ['disable', '--', a.unit]);
+    await changingLinks(before.unitDir, () => systemctl(a, runnerOf(ctx), ['disable', '--', a.unit]));
   },
   verify: async (a, _before, _after, ctx) => {
     const now = await readEnablementState(a.unit, a, runnerOf(ctx));
@@ -40,7 +41,7 @@ export const disable = defineStep({
     const runner = runnerOf(ctx);
     if (isEnabled(before.state.unitFileState) && !isEnabled((await readEnablementState(a.unit, a, runner)).unitFileState)) {
       const runtime = before.state.unitFileState === 'enabled-runtime' ? ['--runtime'] : [];
-      await systemctl(a, runner, ['enable', ...runtime, '--', a.unit]);
+      await changingLinks(before.unitDir, () => systemctl(a, runner, ['enable', ...runtime, '--', a.unit]));
     }
     removeNewEmptyDirs(before.unitDir, before.dirs);
   },

@@ -4,6 +4,7 @@ import { UnitStateError } from '../errors.js';
 import { resolveUnitDir, systemctl } from '../manager.js';
 import { isEnabled, UnitState } from '../state.js';
 import { readEnablementState } from '../unit-file-state.js';
+import { changingLinks } from '../link-sync.js';
 import { DirSnapshot, removeNewEmptyDirs, snapshotDirs } from '../unitdir.js';
 import { checkJournaledUnitDir, describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 
@@ -52,7 +53,7 @@ export const enable = defineStep({
   wouldChange: async (a, ctx) => !isEnabled((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isEnabled(before.state.unitFileState)) return;
-    await systemctl(a, runnerOf(ctx), ['enable', '--', a.unit]);
+    await changingLinks(before.unitDir, () => systemctl(a, runnerOf(ctx), ['enable', '--', a.unit]));
   },
   verify: async (a, _before, _after, ctx) => {
     const now = await readEnablementState(a.unit, a, runnerOf(ctx));
@@ -61,7 +62,7 @@ export const enable = defineStep({
   undo: async (a, before, _after, ctx) => {
     const runner = runnerOf(ctx);
     if (!isEnabled(before.state.unitFileState) && isEnabled((await readEnablementState(a.unit, a, runner)).unitFileState)) {
-      await systemctl(a, runner, ['disable', '--', a.unit]);
+      await changingLinks(before.unitDir, () => systemctl(a, runner, ['disable', '--', a.unit]));
     }
     removeNewEmptyDirs(before.unitDir, before.dirs);
   },

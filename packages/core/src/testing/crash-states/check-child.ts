@@ -1,9 +1,11 @@
 // A child script: for each crash state in a file, writes it onto the sandbox,
 // runs recover() there, and records the resulting tree. Never the process that
 // made the trace: nothing of that run's page cache or memory is here.
-// argv[2]: JSON { sandbox, journalRoot, kindsModule, kindsExport, statesFile, resultsFile, keep? }.
+// argv[2]: JSON { sandbox, journalRoot, kindsModule, kindsExport, statesFile, resultsFile, keep?, programs? }.
 import * as fs from 'node:fs';
 import { relative } from 'node:path';
+import { runCommand } from '../../exec.js';
+import { withPrograms } from '../../programs.js';
 import { recover } from '../../recover.js';
 import type { AnyStepKind } from '../../step.js';
 import { testKinds } from '../kinds.js';
@@ -11,7 +13,7 @@ import { linkedTreeState } from './compare.js';
 import { materialize } from './materialize.js';
 import type { ModelEntry } from './model.js';
 
-const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string; keep?: { directory: string; ids: Array<[string, string]> } };
+const config = JSON.parse(process.argv[2]!) as { sandbox: string; journalRoot: string; kindsModule: string; kindsExport: string; statesFile: string; resultsFile: string; keep?: { directory: string; ids: Array<[string, string]> }; programs?: Record<string, string> };
 const keep = config.keep ? { directory: config.keep.directory, ids: new Map(config.keep.ids) } : undefined;
 const module = (await import(config.kindsModule)) as Record<string, unknown>;
 const kinds = [...(module[config.kindsExport] as AnyStepKind[]), ...testKinds];
@@ -24,7 +26,7 @@ for (const line of fs.readFileSync(config.statesFile, 'utf8').split('\n')) {
   materialize(config.sandbox, entries, keep);
   let error: string | undefined;
   try {
-    const report = await recover({ root: config.journalRoot, kinds });
+    const report = await recover({ root: config.journalRoot, kinds, ...(config.programs ? { exec: withPrograms(runCommand, config.programs) } : {}) });
     if (!report.ok) error = `recover() did not finish: ${JSON.stringify(report.transactions.map((t) => ({ result: t.result, error: t.error?.message })))}`;
   } catch (thrown) {
     error = `recover() threw: ${(thrown as Error).stack ?? thrown}`;

@@ -58,6 +58,13 @@ export interface CrashExplorationOptions {
    * backup copies the shadow tools write on every run.
    */
   notCompared?: (path: string) => boolean;
+  /**
+   * Program paths for the command runner of the run and of every recovery
+   * (`withPrograms`), given the tree directory (after `setup`): e.g. a
+   * `systemctl` that acts on the tree with `--root` instead of on the
+   * machine's manager.
+   */
+  programs?: (tree: string) => Record<string, string>;
 }
 
 /**
@@ -174,6 +181,8 @@ export interface RecordedTransaction {
   before: LinkedTreeEntry[];
   after: LinkedTreeEntry[];
   operations: TraceOperation[];
+  /** The program paths of the run (see {@link CrashExplorationOptions.programs}), for recovery's command runner too. */
+  programs?: Record<string, string>;
 }
 
 /** The journal directory is never compared: it is the mechanism, not the state. */
@@ -188,6 +197,7 @@ export async function recordTransaction(
   const journalRoot = join(sandbox, 'journal');
   fs.mkdirSync(tree, { recursive: true });
   options.setup?.(tree);
+  const programs = options.programs?.(tree);
   const initial = modelOfTree(sandbox);
   const before = linkedTreeState(sandbox, notTheJournal);
   const config: RunStepsConfig = {
@@ -195,9 +205,10 @@ export async function recordTransaction(
     ...(options.kindsExport ? { kindsExport: options.kindsExport } : {}),
     ...(run.rollback ? { rollback: true } : {}),
     ...(options.retention ? { retention: options.retention } : {}),
+    ...(programs ? { programs } : {}),
   };
   const { trace } = await recordOperations(crashStateScript('run-steps'), [JSON.stringify(config)], { root: sandbox, tracePath: run.tracePath });
-  return { sandbox, tree, journalRoot, initial, before, after: linkedTreeState(sandbox, notTheJournal), operations: trace.operations };
+  return { sandbox, tree, journalRoot, initial, before, after: linkedTreeState(sandbox, notTheJournal), operations: trace.operations, ...(programs ? { programs } : {}) };
 }
 
 /**
@@ -225,11 +236,11 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
   const limit = options.statesPerPoint ?? 8;
   const base = temporaryDirectory('unwind-crash-states-');
   try {
-    const { sandbox, journalRoot, initial, before, after, operations } = await recordTransaction(base.path, options, { rollback: options.rollback ?? false, tracePath: join(base.path, 'trace.jsonl') });
+    const { sandbox, journalRoot, initial, before, after, operations, programs } = await recordTransaction(base.path, options, { rollback: options.rollback ?? false, tracePath: join(base.path, 'trace.jsonl') });
     const committedAt = commitPointSyncedAt(operations);
     const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: inodeIdentities(initial) } : undefined;
     const { built, checked, divergences } = await checkCrashStates({
-      base: base.path, sandbox, journalRoot, options, initial, operations, seed, limit, trees: { before, after }, ...(keep ? { keep } : {}),
+      base: base.path, sandbox, journalRoot, options, initial, operations, seed, limit, trees: { before, after }, ...(keep ? { keep } : {}), ...(programs ? { programs } : {}),
       expected: (point, entries) => (point > committedAt || commitPointOnDisk(entries) ? 'after' : 'before'),
     });
     const syncs = operations.filter((o) => o.op === 'fsync').length;
@@ -246,6 +257,8 @@ export interface CrashCheck {
   sandbox: string;
   journalRoot: string;
   options: Pick<CrashExplorationOptions, 'kindsModule' | 'kindsExport' | 'notCompared'>;
+  /** Program paths for recovery's command runner (see {@link CrashExplorationOptions.programs}). */
+  programs?: Record<string, string>;
   initial: FileSystemModel;
   operations: TraceOperation[];
   seed: number;
@@ -277,7 +290,7 @@ export async function checkCrashStates(check: CrashCheck): Promise<{ built: numb
       if (!unique.has(key)) unique.set(key, { entries, expected, state });
     }
   }
-  const results = await checkStates(check.base, check.sandbox, check.journalRoot, check.options, [...unique].map(([key, u]) => ({ key, entries: u.entries })), check.keep);
+  const results = await checkStates(check.base, check.sandbox, check.journalRoot, check.options, [...unique].map(([key, u]) => ({ key, entries: u.entries })), check.keep, check.programs);
   const divergences: Divergence[] = [];
   for (const [key, u] of unique) {
     const result = results.get(key);
@@ -302,7 +315,7 @@ export async function checkCrashStates(check: CrashCheck): Promise<{ built: numb
 /** Recovers every state in fresh child processes (a few hundred states each) and returns the trees by key. */
 async function checkStates(
   base: string, sandbox: string, journalRoot: string, options: Pick<CrashExplorationOptions, 'kindsModule' | 'kindsExport'>, states: Array<{ key: string; entries: ModelEntry[] }>,
-  keep?: { directory: string; ids: Array<[string, string]> },
+  keep?: { directory: string; ids: Array<[string, string]> }, programs?: Record<string, string>,
 ): Promise<Map<string, { error?: string; tree: LinkedTreeEntry[] }>> {
   const results = new Map<string, { error?: string; tree: LinkedTreeEntry[] }>();
   const batch = 400;
@@ -310,7 +323,7 @@ async function checkStates(
     const statesFile = join(base, 'states.jsonl');
     const resultsFile = join(base, 'results.jsonl');
     fs.writeFileSync(statesFile, states.slice(start, start + batch).map((s) => JSON.stringify(s)).join('\n') + '\n');
-    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile, ...(keep ? { keep } : {}) })]);
+    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile, ...(keep ? { keep } : {}), ...(programs ? { programs } : {}) })]);
     if (child.code !== 0) throw new Error(`the crash-state checker ended with ${child.signal ?? child.code}: ${child.stderr}`);
     for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
       if (!line) continue;
