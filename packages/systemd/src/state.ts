@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from 'io-ts';
-import { UnitNotActiveError } from './errors.js';
+import { UnitNotActiveError, UnitStateError } from './errors.js';
 import { systemctl, type ManagerOptions, type Runner } from './manager.js';
 
 /**
@@ -54,10 +54,20 @@ export async function showUnit(unit: string, properties: string[], options: Mana
   return parseShow(result.stdout);
 }
 
-/** Reads a unit's {@link UnitState}. */
+/**
+ * Reads a unit's {@link UnitState}. systemd names a LoadState for every unit
+ * name, `not-found` included, so an answer without one is not a state: it is
+ * read again (twice, 250 ms apart), then refused with UnitStateError. Steps
+ * decide from this read what to change and what their undo puts back, so an
+ * empty answer must never pass for "not enabled" or "not running".
+ */
 export async function readUnitState(unit: string, options: ManagerOptions, runner: Runner): Promise<UnitState> {
-  const p = await showUnit(unit, STATE_PROPERTIES, options, runner);
-  return { loadState: p.LoadState ?? '', activeState: p.ActiveState ?? '', subState: p.SubState ?? '', unitFileState: p.UnitFileState ?? '' };
+  for (let attempt = 1; ; attempt++) {
+    const p = await showUnit(unit, STATE_PROPERTIES, options, runner);
+    if (p.LoadState) return { loadState: p.LoadState, activeState: p.ActiveState ?? '', subState: p.SubState ?? '', unitFileState: p.UnitFileState ?? '' };
+    if (attempt === 3) throw new UnitStateError(unit, 'LoadState', '', 'a LoadState (systemctl show printed none, three times)');
+    await sleep(250, undefined, runner.signal ? { signal: runner.signal } : {});
+  }
 }
 
 /** Running, or on its way there: what "it was up before" means for undo. */
