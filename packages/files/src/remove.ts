@@ -77,6 +77,8 @@ function readMountPoints(): string[] {
 
 /** Marker written (synced) once a cross-filesystem copy is complete; only then is the original deleted. */
 const copied = (entry: RemoveEntry) => `${entry.staged}.copied`;
+/** Written (durably) before undo deletes what is at a copied entry's original place to put the copy back: from then on, what is there is this undo's own work. */
+const restoring = (entry: RemoveEntry) => `${entry.staged}.restoring`;
 
 /**
  * Removes a group of paths through staging: each path is renamed into a
@@ -189,7 +191,13 @@ export const remove = defineStep({
             const staged = staging.entry(basename(entry.staged));
             if (lstatOrUndefined(staged) || !lstatOrUndefined(original)) return false;
             checkSameEntry(original, entry.original, entry.entry, 'do');
-            if (entry.method === 'copy') return copyThenDelete(entry, original, staging);
+            if (entry.method === 'copy') {
+              // The original's deletion must be durable before the step is recorded done: a power cut
+              // could otherwise bring a committed removal back, or leave undo a half-deleted original.
+              if (!copyThenDelete(entry, original, staging)) return false;
+              syncDirectory(dir.self);
+              return true;
+            }
             try {
               fs.renameSync(original, staged);
             } catch (error) {
@@ -329,7 +337,9 @@ function checkNothingInTheWay(before: RemoveBefore, doFinished: boolean, staging
     if (!staged || !fs.existsSync(dirname(entry.original))) return false; // no place to go back to: a RestoreError below says so
     // The directory it goes back into must be the one it came from (a swapped parent is a conflict too).
     const present = inDirectorySync(dirname(entry.original), { expected: entry.parent, phase: 'undo', follow: true, what: 'the directory of' }, (dir) => lstatOrUndefined(dir.entry(basename(entry.original))) !== undefined);
-    return present && (entry.method === 'rename' || doFinished);
+    // A copy this undo was already putting back when it was interrupted (a power cut, a kill) is its own work.
+    const restoringIt = entry.method === 'copy' && lstatOrUndefined(staging.entry(basename(restoring(entry)))) !== undefined;
+    return present && !restoringIt && (entry.method === 'rename' || doFinished);
   });
   if (taken.length === 0) return;
   const first = taken[0]!;
@@ -340,18 +350,29 @@ function checkNothingInTheWay(before: RemoveBefore, doFinished: boolean, staging
   });
 }
 
-/** Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted original goes); all through the open directories. */
+/**
+ * Copies a staged tree back beside its original place, then swaps it in (what is left of a half-deleted
+ * original goes); all through the open directories. Ordered for a power cut at any point: the `restoring`
+ * marker is durable before anything at the original place is deleted (a rerun then knows what is there is
+ * its own), the swap is durable before the `copied` marker goes, and that marker's removal is durable
+ * before the staged copy is deleted (a rerun never copies back a half-deleted staged copy).
+ */
 function copyBack(entry: RemoveEntry, dir: DirectoryHandle, staging: DirectoryHandle): void {
   const temp = dir.entry(`.${basename(entry.original).slice(0, 100)}.unwind-restore`);
   const original = dir.entry(basename(entry.original));
   const staged = staging.entry(basename(entry.staged));
+  const marker = staging.entry(basename(restoring(entry)));
   removeTree(temp);
   copyTree(staged, temp);
   syncDirectory(dir.self);
+  if (!lstatOrUndefined(marker)) writeNewFileDurably(marker, entry.original);
   removeTree(original);
   fs.renameSync(temp, original);
+  syncDirectory(dir.self);
   fs.unlinkSync(staging.entry(basename(copied(entry))));
+  syncDirectory(staging.self);
   removeTree(staged);
+  fs.unlinkSync(marker);
 }
 
 async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepContext): Promise<void> {

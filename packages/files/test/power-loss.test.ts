@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exploreCrashStates, exploreRecoveryCrashStates } from '@unwind/core/testing';
+import { cannotMount, exploreCrashStates, exploreRecoveryCrashStates, mountTmpfs } from '@unwind/core/testing';
 
 // Power loss, not SIGKILL: for each step kind, every state a power cut after
 // any file-system operation could leave (only synced data and entries are sure
@@ -83,4 +83,35 @@ describe('power loss: every @unwind/files kind under the crash-state explorer', 
       expect(report.divergences).toEqual([]);
     }
   }, 900_000);
+});
+
+// files.remove with allowCopy, its paths on another filesystem than its staging directory: a tmpfs mounted
+// in the sandbox, so do copies into the staging directory and deletes the original, undo copies back, and
+// the explorer names inodes by device and number (they collide across the two filesystems).
+describe('power loss: files.remove with allowCopy across two filesystems', () => {
+  const unmounts = new Map<string, () => void>();
+  const crossSetup = (tree: string) => {
+    const noMount = cannotMount();
+    if (noMount) throw new Error(`this test mounts a tmpfs in its sandbox (run it as root in a mount namespace: node scripts/test.mjs): ${noMount}`);
+    fs.mkdirSync(join(tree, 'other'));
+    unmounts.set(tree, mountTmpfs(join(tree, 'other'), '8m'));
+    fs.mkdirSync(join(tree, 'other', 'data', 'sub'), { recursive: true });
+    fs.writeFileSync(join(tree, 'other', 'data', 'a.txt'), 'alpha\n', { mode: 0o640 });
+    fs.writeFileSync(join(tree, 'other', 'data', 'sub', 'b.bin'), Buffer.alloc(5000, 7));
+    fs.symlinkSync('a.txt', join(tree, 'other', 'data', 'link'));
+    fs.writeFileSync(join(tree, 'other', 'kept'), 'kept\n');
+    fs.mkdirSync(join(tree, 'staging'), { mode: 0o700 });
+    fs.writeFileSync(join(tree, 'near'), 'near\n'); // on the sandbox's own filesystem: its inode number may be one of the tmpfs's too
+  };
+  const teardown = (tree: string) => unmounts.get(tree)?.();
+  const steps = (t: string) => [{ type: 'files.remove', args: { paths: [join(t, 'other', 'data')], stagingDir: join(t, 'staging'), allowCopy: true } }];
+  for (const rollback of [false, true]) {
+    it(`${rollback ? 'rolled back (copied back)' : 'committed (the copy deleted)'}: 0 divergences`, async () => {
+      const report = await exploreCrashStates({ name: `files.remove with allowCopy across filesystems${rollback ? ', rolled back' : ''}`, kindsModule, setup: crossSetup, teardown, steps, rollback, seed });
+      // The copy really crossed: a rename would be one operation per path, a copy writes the bytes.
+      expect(report.trace.some((o) => o.op === 'write' && o.path.includes('/staging/'))).toBe(true);
+      expect(report.statesChecked).toBeGreaterThan(10);
+      expect(report.divergences).toEqual([]);
+    }, 600_000);
+  }
 });

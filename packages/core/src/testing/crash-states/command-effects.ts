@@ -3,6 +3,8 @@ import type * as FileSystem from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RecorderContext } from './recorder.js';
 
+const sameInode = (a: FileSystem.Stats | undefined, b: FileSystem.Stats) => a !== undefined && a.dev === b.dev && a.ino === b.ino;
+
 /**
  * Commands (rm, the shadow tools, systemctl) change files from another
  * process, where no wrapper sees them. Their effect on the sandbox is
@@ -27,21 +29,21 @@ export function installCommandRecorder(childProcess: typeof ChildProcess, contex
   const diff = (argv: string, before: Map<string, FileSystem.Stats>, after: Map<string, FileSystem.Stats>) => {
     const call = `command ${argv}`;
     const depth = (path: string) => path.split('/').length;
-    const removed = [...before.keys()].filter((p) => after.get(p)?.ino !== before.get(p)!.ino).sort((a, b) => depth(b) - depth(a));
+    const removed = [...before.keys()].filter((p) => !sameInode(after.get(p), before.get(p)!)).sort((a, b) => depth(b) - depth(a));
     for (const path of removed) {
       const st = before.get(path)!;
-      const dir = idOf(before.get(dirname(path))!.ino);
-      emit({ op: st.isDirectory() ? 'rmdir' : 'unlink', id: idOf(st.ino), dir, name: basename(path), path, call });
+      const dir = idOf(before.get(dirname(path))!);
+      emit({ op: st.isDirectory() ? 'rmdir' : 'unlink', id: idOf(st), dir, name: basename(path), path, call });
     }
-    const added = [...after.keys()].filter((p) => before.get(p)?.ino !== after.get(p)!.ino).sort((a, b) => depth(a) - depth(b));
+    const added = [...after.keys()].filter((p) => !sameInode(before.get(p), after.get(p)!)).sort((a, b) => depth(a) - depth(b));
     for (const path of added) {
       const st = after.get(path)!;
-      const dir = idOf(after.get(dirname(path))!.ino);
+      const dir = idOf(after.get(dirname(path))!);
       const base = { dir, name: basename(path), uid: st.uid, gid: st.gid, path, call };
-      if (st.isDirectory()) emit({ op: 'mkdir', id: newId(st.ino), mode: st.mode & 0o7777, ...base });
-      else if (st.isSymbolicLink()) emit({ op: 'symlink', id: newId(st.ino), target: real.readlinkSync(path), ...base });
+      if (st.isDirectory()) emit({ op: 'mkdir', id: newId(st), mode: st.mode & 0o7777, ...base });
+      else if (st.isSymbolicLink()) emit({ op: 'symlink', id: newId(st), target: real.readlinkSync(path), ...base });
       else {
-        const id = newId(st.ino);
+        const id = newId(st);
         emit({ op: 'create', id, mode: st.mode & 0o7777, ...base });
         const data = real.readFileSync(path);
         if (data.length > 0) emit({ op: 'write', id, offset: 0, data: data.toString('base64'), path, call });
@@ -49,8 +51,8 @@ export function installCommandRecorder(childProcess: typeof ChildProcess, contex
     }
     for (const [path, st] of after) {
       const old = before.get(path);
-      if (!old || old.ino !== st.ino) continue;
-      const id = idOf(st.ino);
+      if (!old || !sameInode(old, st)) continue;
+      const id = idOf(st);
       if (st.isFile() && (old.size !== st.size || old.mtimeMs !== st.mtimeMs)) {
         emit({ op: 'truncate', id, size: 0, path, call });
         const data = real.readFileSync(path);

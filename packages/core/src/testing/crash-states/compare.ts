@@ -16,11 +16,12 @@ export type LinkedTreeEntry = TreeEntry & { links?: string[] };
  */
 export function linkedTreeState(root: string, ignore: (relative: string) => boolean = () => false): LinkedTreeEntry[] {
   const entries: LinkedTreeEntry[] = treeState(root, { ignore });
-  const groups = new Map<number, string[]>();
+  const groups = new Map<string, string[]>();
   for (const entry of entries) {
     if (entry.type !== 'file') continue;
     const st = fs.lstatSync(entry.path === '.' ? root : join(root, entry.path));
-    if (st.nlink > 1) groups.set(st.ino, [...(groups.get(st.ino) ?? []), entry.path]);
+    const key = `${st.dev}.${st.ino}`; // numbers collide across filesystems
+    if (st.nlink > 1) groups.set(key, [...(groups.get(key) ?? []), entry.path]);
   }
   for (const group of groups.values()) {
     if (group.length < 2) continue;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { temporaryDirectory } from '../environment.js';
 import { diffTrees, linkedTreeState } from './compare.js';
-import { checkCrashStates, commitPointOnDisk, commitPointSyncedAt, notTheJournal, recordTransaction, withSummary, type CrashExplorationOptions, type CrashExplorationReport, type Divergence } from './explore.js';
+import { checkCrashStates, commitPointOnDisk, commitPointSyncedAt, notTheJournal, recordTransaction, removeSandbox, withSummary, type CrashExplorationOptions, type CrashExplorationReport, type Divergence } from './explore.js';
 import { inodeIdentities, materialize, type KeptInodes } from './materialize.js';
 import { applyOperations, modelOfTree, reachableEntries, type ModelEntry } from './model.js';
 import { seededRandom } from './states.js';
@@ -31,10 +31,18 @@ export type RecoveryStart = 'rolling back' | 'rolling forward';
  * recovered again in a fresh process: the result must be the before-state
  * when recovery was rolling back, the after-state when it was rolling forward.
  *
+ * With `secondCuts: N`, power is also cut a second time, during the recovery
+ * of a state the first cut left: N of those states (a seeded sample spread
+ * over the first recovery's cut points) are each written out, their
+ * `recover()` recorded, and every crash state of it recovered once more; one
+ * more report per start sums them up. Off by default (each sampled state is
+ * one more recorded recovery and its own exploration).
+ *
  * @example
  * ```ts
  * const reports = await exploreRecoveryCrashStates({ name: 'writeFile', kindsModule, setup, steps });
  * for (const r of reports) expect(r.divergences).toEqual([]);
+ * const withSecondCuts = await exploreRecoveryCrashStates({ name: 'writeFile', kindsModule, setup, steps, secondCuts: 3 }); // four reports
  * ```
  */
 export async function exploreRecoveryCrashStates(
@@ -100,7 +108,7 @@ export async function exploreRecoveryCrashStates(
     }
     return reports;
   } finally {
-    base.remove();
+    removeSandbox(base, options);
   }
 }
 

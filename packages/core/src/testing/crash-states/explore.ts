@@ -33,6 +33,12 @@ export interface CrashExplorationOptions {
   kindsExport?: string;
   /** Fills the tree before the run: `tree` is an empty directory in the sandbox. */
   setup?: (tree: string) => void;
+  /**
+   * Undoes what `setup` made outside the files of the tree before the sandbox is removed, even when
+   * the exploration failed: e.g. unmounts the filesystem `setup` mounted in it to explore a step
+   * across two filesystems.
+   */
+  teardown?: (tree: string) => void;
   /** The steps of the transaction (each `{ type, args }`), given the tree directory. */
   steps: (tree: string) => Array<{ type: string; args: unknown }>;
   /** Add a failing step last, so the run rolls every step back (undo is explored). */
@@ -246,6 +252,15 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
     const syncs = operations.filter((o) => o.op === 'fsync').length;
     log(`crash states [${options.name}]: ${operations.length} operations (${syncs} syncs), ${built} crash states built, ${checked} distinct checked, ${divergences.length} divergences (seed ${seed})`);
     return { name: options.name, seed, operations: operations.length, syncs, statesBuilt: built, statesChecked: checked, divergences, trace: operations };
+  } finally {
+    removeSandbox(base, options);
+  }
+}
+
+/** Removes an explorer's directory, after the options' teardown of its tree. */
+export function removeSandbox(base: { path: string; remove(): void }, options: Pick<CrashExplorationOptions, 'teardown'>): void {
+  try {
+    if (fs.existsSync(join(base.path, 'sandbox', 'tree'))) options.teardown?.(join(base.path, 'sandbox', 'tree'));
   } finally {
     base.remove();
   }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { ModelEntry } from './model.js';
+import { inodeKey } from './inode-key.js';
 
 /**
  * Writes a crash state onto the disk at `root` (which must exist): empties
@@ -25,7 +26,7 @@ import type { ModelEntry } from './model.js';
 export function materialize(root: string, entries: readonly ModelEntry[], keep?: KeptInodes): void {
   const inodes = keep?.directory;
   if (keep !== undefined) keepInodes(root, keep);
-  for (const name of fs.readdirSync(root)) fs.rmSync(join(root, name), { recursive: true, force: true });
+  emptyKeepingMountPoints(root);
   const at = (path: string) => (path === '.' ? root : join(root, path));
   const kept = (entry: ModelEntry) => (inodes !== undefined && entry.path !== '.' && keep!.ids.has(entry.id) && fs.existsSync(join(inodes, entry.id)) ? join(inodes, entry.id) : undefined);
   const directories: ModelEntry[] = [];
@@ -38,7 +39,7 @@ export function materialize(root: string, entries: readonly ModelEntry[], keep?:
     const old = kept(entry);
     if (entry.type === 'dir') {
       if (old) fs.renameSync(old, path); // emptied when it was kept
-      else if (entry.path !== '.') fs.mkdirSync(path, { mode: 0o700 });
+      else if (entry.path !== '.' && !isDirectory(path)) fs.mkdirSync(path, { mode: 0o700 }); // a mount point stays
       directories.push(entry);
     } else if (entry.type === 'symlink') {
       if (old) fs.linkSync(old, path); // the same id is the same target: a symlink's target never changes
@@ -62,8 +63,39 @@ export function materialize(root: string, entries: readonly ModelEntry[], keep?:
 }
 
 /**
+ * Removes everything under `root` but the directories other filesystems are
+ * mounted on (a sandbox spanning two filesystems): those are emptied and
+ * kept, as a power cut never removes a mount point.
+ */
+function emptyKeepingMountPoints(root: string): void {
+  // True when `path` is gone; a mount point, and each directory above one, stays.
+  const remove = (path: string, parentDevice: number): boolean => {
+    const st = fs.lstatSync(path);
+    if (!st.isDirectory()) {
+      fs.unlinkSync(path);
+      return true;
+    }
+    let empty = true;
+    for (const name of fs.readdirSync(path)) empty = remove(join(path, name), st.dev) && empty;
+    if (!empty || st.dev !== parentDevice) return false;
+    fs.rmdirSync(path);
+    return true;
+  };
+  const device = fs.lstatSync(root).dev;
+  for (const name of fs.readdirSync(root)) remove(join(root, name), device);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Where {@link materialize} keeps the inodes that existed before the run:
- * `ids` maps each id (as the model names them: `i<ino>`) to what that inode
+ * `ids` maps each id (as the model names them: `i<device>.<ino>`) to what that inode
  * is ({@link inodeIdentity}). An inode number is only a name while its inode
  * lives: once freed, the kernel may hand it to a new file, which must not be
  * kept in the old inode's place.
@@ -92,7 +124,7 @@ function keepInodes(root: string, keep: KeptInodes): void {
   fs.mkdirSync(keep.directory, { recursive: true, mode: 0o700 });
   const visit = (path: string) => {
     const st = fs.lstatSync(path);
-    const id = `i${st.ino}`;
+    const id = inodeKey(st);
     const identity = inodeIdentity(st.isDirectory() ? { type: 'dir' } : st.isSymbolicLink() ? { type: 'symlink', target: fs.readlinkSync(path, 'utf8') } : { type: 'file' });
     const keeps = path !== root && keep.ids.get(id) === identity && !fs.existsSync(join(keep.directory, id));
     if (!st.isDirectory()) {

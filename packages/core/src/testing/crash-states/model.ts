@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { TraceOperation } from './trace.js';
+import { inodeKey } from './inode-key.js';
 
 /**
  * An in-memory file system of inodes and directory entries: the sandbox as
@@ -28,7 +29,7 @@ export interface FileSystemModel {
 
 /**
  * The model of the tree at `root` as it is now, with inodes named as the
- * recorder names pre-existing ones (`i<ino>`): taken before the run.
+ * recorder names pre-existing ones (`i<device>.<ino>`): taken before the run.
  *
  * @example
  * ```ts
@@ -39,7 +40,7 @@ export function modelOfTree(root: string): FileSystemModel {
   const inodes = new Map<string, ModelInode>();
   const visit = (path: string): string => {
     const st = fs.lstatSync(path);
-    const id = `i${st.ino}`;
+    const id = inodeKey(st);
     if (inodes.has(id)) return id; // another hard link to an inode already read
     const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
     if (st.isDirectory()) {

@@ -1,6 +1,7 @@
 import type * as FileSystem from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { TraceOperation } from './trace.js';
+import { inodeKey } from './inode-key.js';
 import { realPathOfCall } from './descriptor-paths.js';
 
 /**
@@ -24,15 +25,16 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
   const sandbox = resolve(root);
   const inside = (path: string) => path === sandbox || path.startsWith(`${sandbox}/`);
   const traceFd = real.openSync(tracePath, 'w', 0o600);
-  const ids = new Map<number, string>();
+  // Keyed by device and number: a sandbox may span two filesystems, whose numbers collide.
+  const ids = new Map<string, string>();
   let created = 0;
-  const idOf = (ino: number) => ids.get(ino) ?? `i${ino}`;
-  const newId = (ino: number) => {
+  const idOf = (st: { dev: number; ino: number }) => ids.get(inodeKey(st)) ?? inodeKey(st);
+  const newId = (st: { dev: number; ino: number }) => {
     const id = `n${++created}`;
-    ids.set(ino, id);
+    ids.set(inodeKey(st), id);
     return id;
   };
-  real.writeSync(traceFd, `${JSON.stringify({ rootId: idOf(real.lstatSync(sandbox).ino) })}\n`);
+  real.writeSync(traceFd, `${JSON.stringify({ rootId: idOf(real.lstatSync(sandbox)) })}\n`);
   const emit = (operation: TraceOperation) => real.writeSync(traceFd, `${JSON.stringify(operation)}\n`);
   const lstat = (path: string) => {
     try {
@@ -48,7 +50,7 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
       return undefined;
     }
   };
-  const dirOf = (path: string) => idOf(real.lstatSync(dirname(path)).ino);
+  const dirOf = (path: string) => idOf(real.lstatSync(dirname(path)));
   const absolute = (path: FileSystem.PathLike) => realPathOfCall(path instanceof URL ? path.pathname : String(path), real.readlinkSync);
 
   interface Open {
@@ -91,10 +93,10 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
     const c = real.constants;
     let id: string;
     if (before === undefined && flags & c.O_CREAT) {
-      id = newId(after.ino);
+      id = newId(after);
       emit({ op: 'create', id, dir: dirOf(path), name: basename(path), mode: after.mode & 0o7777, uid: after.uid, gid: after.gid, path, call });
     } else {
-      id = idOf(after.ino);
+      id = idOf(after);
       if (flags & c.O_TRUNC && before !== undefined && before.size > 0 && after.isFile()) emit({ op: 'truncate', id, size: 0, path, call });
     }
     return id;
@@ -187,14 +189,14 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
   wrap<typeof real.truncateSync>('truncateSync', (original, path, length) => {
     original(path, length);
     const target = absolute(path);
-    if (inside(target)) emit({ op: 'truncate', id: idOf(real.statSync(target).ino), size: length ?? 0, path: target, call: 'truncateSync' });
+    if (inside(target)) emit({ op: 'truncate', id: idOf(real.statSync(target)), size: length ?? 0, path: target, call: 'truncateSync' });
   });
 
   wrap<typeof real.renameSync>('renameSync', (original, from, to) => {
     const source = absolute(from);
     const destination = absolute(to);
     if (!inside(source) && !inside(destination)) return original(from, to);
-    const id = idOf(real.lstatSync(source).ino);
+    const id = idOf(real.lstatSync(source));
     const fromDir = dirOf(source);
     const toDir = dirOf(destination);
     original(from, to);
@@ -204,7 +206,7 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
   wrap<typeof real.linkSync>('linkSync', (original, existing, path) => {
     const target = absolute(path);
     original(existing, path);
-    if (inside(target)) emit({ op: 'link', id: idOf(real.lstatSync(target).ino), dir: dirOf(target), name: basename(target), path: target, call: 'linkSync' });
+    if (inside(target)) emit({ op: 'link', id: idOf(real.lstatSync(target)), dir: dirOf(target), name: basename(target), path: target, call: 'linkSync' });
   });
 
   wrap<typeof real.symlinkSync>('symlinkSync', (original, target, path, type) => {
@@ -212,14 +214,14 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
     original(target, path, type);
     if (!inside(where)) return;
     const st = real.lstatSync(where);
-    emit({ op: 'symlink', id: newId(st.ino), dir: dirOf(where), name: basename(where), target: String(target), uid: st.uid, gid: st.gid, path: where, call: 'symlinkSync' });
+    emit({ op: 'symlink', id: newId(st), dir: dirOf(where), name: basename(where), target: String(target), uid: st.uid, gid: st.gid, path: where, call: 'symlinkSync' });
   });
 
   /** Every path under `path`, children before their directory: what a recursive removal unlinks, in order. */
   const removalOrder = (path: string): Array<{ path: string; id: string; dir: string; isDirectory: boolean }> => {
     const st = lstat(path);
     if (!st) return [];
-    const entry = { path, id: idOf(st.ino), dir: dirOf(path), isDirectory: st.isDirectory() };
+    const entry = { path, id: idOf(st), dir: dirOf(path), isDirectory: st.isDirectory() };
     if (!st.isDirectory()) return [entry];
     return [...real.readdirSync(path).sort().flatMap((name) => removalOrder(join(path, name))), entry];
   };
@@ -261,7 +263,7 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
   const noteDirectories = (call: string, paths: string[]) => {
     for (const path of paths) {
       const st = real.lstatSync(path);
-      emit({ op: 'mkdir', id: newId(st.ino), dir: dirOf(path), name: basename(path), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, path, call });
+      emit({ op: 'mkdir', id: newId(st), dir: dirOf(path), name: basename(path), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, path, call });
     }
   };
   wrap<(path: FileSystem.PathLike, options?: FileSystem.MakeDirectoryOptions | FileSystem.Mode | null) => string | undefined>('mkdirSync', (original, path, options) => {
@@ -280,7 +282,7 @@ export function installRecorder(fs: typeof FileSystem, root: string, tracePath: 
   });
 
   const noteAttributes = (call: string, path: string, st: FileSystem.Stats, what: 'chmod' | 'chown' | 'utimes') => {
-    const id = idOf(st.ino);
+    const id = idOf(st);
     if (what === 'chmod') emit({ op: 'chmod', id, mode: st.mode & 0o7777, path, call });
     else if (what === 'chown') emit({ op: 'chown', id, uid: st.uid, gid: st.gid, path, call });
     else emit({ op: 'utimes', id, mtimeMs: st.mtimeMs, path, call });
@@ -340,6 +342,6 @@ export interface RecorderContext {
   real: typeof FileSystem;
   sandbox: string;
   emit: (operation: TraceOperation) => void;
-  idOf: (ino: number) => string;
-  newId: (ino: number) => string;
+  idOf: (st: { dev: number; ino: number }) => string;
+  newId: (st: { dev: number; ino: number }) => string;
 }

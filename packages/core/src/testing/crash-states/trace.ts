@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
  * What the recorder writes, one JSON object per line: the file-system
  * operations a run made under its sandbox, in the order they returned.
  *
- * Inodes are named by logical ids, not paths: `i<ino>` for an inode that
+ * Inodes are named by logical ids, not paths: `i<device>.<ino>` for an inode that
  * existed when the run started, `n<k>` for the k-th one the run created (a
  * freed inode number the kernel hands out again gets a new id). Directory
  * entries are named by the id of their directory plus a name, so a rename of
