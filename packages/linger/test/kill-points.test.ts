@@ -48,7 +48,7 @@ describe('linger: a kill after every mutating operation, and inside loginctl, th
     const report = await killAtEveryOperation({ name: `linger, ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), traced: ['loginctl'], budget: 12 });
     expect(report.commands).toBe(rollback ? 4 : 2);
     expect(report.insidePoints).toBeGreaterThan(0);
-    expect(report.checked.length).toBe(12);
+    expect(report.checked.length).toBeGreaterThanOrEqual(12); // all of them with UNWIND_KILL_POINTS=0
     if (rollback) expect(report.afterCommitPoint).toBe(0);
     expect(report.failures).toEqual([]);
   }, 600_000);

@@ -61,7 +61,7 @@ describe('snapshots: a kill after every mutating operation of a snapshot in a st
   ])('%s', async (_what, rollback) => {
     const report = await killAtEveryOperation({ name: `snapshots, ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), budget: 12 });
     expect(report.operations).toBeGreaterThan(40);
-    expect(report.checked.length).toBe(12);
+    expect(report.checked.length).toBeGreaterThanOrEqual(12); // all of them with UNWIND_KILL_POINTS=0
     if (rollback) expect(report.afterCommitPoint).toBe(0);
     expect(report.failures).toEqual([]);
   }, 600_000);
