@@ -44,6 +44,8 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   systemctl('enable', '--', old);
   const journalRoot = join(base.path, 'journal');
   const ours = (name: string) => [app, other, old].some((u) => name.endsWith(u));
+  // Each world's units have names of their own; compared by role, so the counting run's after-state fits every world.
+  const byRole = (text: string) => text.replace(app, 'APP.service').replace(other, 'OTHER.service').replace(old, 'OLD.service');
   return {
     config: {
       name: 'systemd kill points (manager)', journalRoot, kindsModule, retention: 'keep', rollback,
@@ -57,8 +59,8 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
     journalRoot,
     // What the manager says, and every link of these units under /etc/systemd/system.
     state: () => ({
-      enabled: [app, other, old].map((u) => `${u}: ${systemctl('is-enabled', '--', u)}`),
-      links: (fs.readdirSync(SYSTEM_UNITS, { recursive: true, encoding: 'utf8' }) as string[]).filter(ours).sort(),
+      enabled: [app, other, old].map((u) => byRole(`${u}: ${systemctl('is-enabled', '--', u)}`)),
+      links: (fs.readdirSync(SYSTEM_UNITS, { recursive: true, encoding: 'utf8' }) as string[]).filter(ours).map(byRole).sort(),
     }),
     recover: () => recover({ root: journalRoot, kinds: allKinds }),
     cleanup: () => {
