@@ -143,6 +143,31 @@ function installFrom(argv: string[]): { unit: { name?: string; onBootSec?: strin
   return { unit, sync };
 }
 
+/** The options whose values are paths: made absolute for the service, which runs from `/`. */
+const PATH_OPTIONS = new Set(['--desired', '--checkout', '--transforms', '--state', '--prefix', '--sudoers', '--linger-dir', '--generator-dir', '--shared-unit-dir', '--shared-home', '--shared-runtime-dir']);
+
+/**
+ * The sync options with every path made absolute (`--state x` and
+ * `--state=x` alike), for the service `install-units` installs (it runs from `/`).
+ *
+ * @example
+ * ```ts
+ * absolutePaths(['--state', 'state', '--group=g']); // ['--state', `${process.cwd()}/state`, '--group=g']
+ * ```
+ */
+export function absolutePaths(argv: readonly string[]): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    const [name, value] = word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
+    if (!PATH_OPTIONS.has(name)) result.push(word);
+    else if (value !== undefined) result.push(`${name}=${resolve(value)}`);
+    else if (i + 1 < argv.length) result.push(word, resolve(argv[++i]!));
+    else result.push(word);
+  }
+  return result;
+}
+
 /** How this program is started again by its own service: node, tsx (when run from source), this file. */
 function thisProgram(): string[] {
   const file = fileURLToPath(import.meta.url);
@@ -179,7 +204,7 @@ export async function main(argv: string[], out: (line: string) => void = console
     if (command === 'install-units') {
       const { unit, sync } = installFrom(args);
       const { config } = configFrom(sync);
-      const outcome = await installOwnUnits({ ...unit, command: [...thisProgram(), 'sync', ...sync], stateDir: config.stateDir });
+      const outcome = await installOwnUnits({ ...unit, command: [...thisProgram(), 'sync', ...absolutePaths(sync)], stateDir: config.stateDir });
       out(outcome.message);
       return outcome.exitCode;
     }
