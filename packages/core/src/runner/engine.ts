@@ -7,6 +7,7 @@ import type { BlobStore } from '../journal/blobs.js';
 import type { JournalRecordBody } from '../journal/records.js';
 import type { AnyStepKind, RetryPolicy, StepContext } from '../step.js';
 import { attempt } from './attempt.js';
+import { LoopSlices } from './loop-slices.js';
 import type { StepReport } from './outcome.js';
 
 /** A step that was prepared (journaled), so it may need an undo or a commit action. */
@@ -79,7 +80,9 @@ export function contextFor(env: EngineEnvironment, step: { index: number }, sign
 export async function rollback(env: EngineEnvironment, started: StartedStep[]): Promise<{ remaining: number[]; error?: SerializedError }> {
   const order = [...started].sort((a, b) => b.index - a.index);
   await beforeRollback(env, order);
+  const slices = new LoopSlices();
   for (let position = 0; position < order.length; position++) {
+    if (slices.due()) await slices.pause();
     const step = order[position]!;
     const definition = step.kind.definition;
     const description = step.report.description;

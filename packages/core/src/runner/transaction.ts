@@ -10,6 +10,7 @@ import { decodeInput } from '../codec.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
 import { causeOf, typedCause } from '../cause.js';
 import { attempt } from './attempt.js';
+import { LoopSlices } from './loop-slices.js';
 import { defaultResumeHint } from './resume-hint.js';
 import { contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
 import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
@@ -304,8 +305,10 @@ class Run {
   private async forward(): Promise<unknown> {
     const env = this.env!;
     const journal = this.journal!;
+    const slices = new LoopSlices();
     for (const { step, index } of this.entries) {
       const report = this.reports[index]!;
+      if (slices.due()) await slices.pause(); // a signal that came meanwhile is handled here
       if (this.controller.signal.aborted) return this.controller.signal.reason;
       const definition = step.kind.definition;
       const startedAt = performance.now();
