@@ -121,7 +121,13 @@ export function makeSandbox(): Sandbox {
       const units: Record<string, unknown> = {};
       for (const name of containers) {
         const path = join(m.unitDir, `${name}.service`);
-        const s = await unitState(`${name}.service`, 'user', { ...m, commandTimeoutMs: 15_000 });
+        // LoadState is never empty in a real answer; under load a `systemctl show` racing the other
+        // tests' daemon-reloads on the shared manager was seen to answer nothing (exit 0): ask again.
+        let s = await unitState(`${name}.service`, 'user', { ...m, commandTimeoutMs: 15_000 });
+        for (let attempt = 0; attempt < 5 && s.loadState === ''; attempt++) {
+          await new Promise((r) => setTimeout(r, 200));
+          s = await unitState(`${name}.service`, 'user', { ...m, commandTimeoutMs: 15_000 });
+        }
         units[name] = { file: fs.existsSync(path) ? fs.readFileSync(path, 'utf8') : null, loadState: s.loadState, activeState: s.activeState };
       }
       return {
