@@ -77,8 +77,8 @@ export interface MachineUser {
 /**
  * A fresh user of the machine (home, user group, `/bin/sh`) named `prefix`
  * and six random hex digits. The caller registers `remove` for after the
- * test, so the user goes whatever happened: linger off, sessions ended, the
- * manager stopped, every process killed, the account and home deleted. Only
+ * test, so the user goes whatever happened: linger off, sessions ended, every
+ * process killed, the manager stopped, the account and home deleted. Only
  * inside the throw-away machine: check {@link notInsideMachine} first.
  *
  * @example
@@ -94,8 +94,12 @@ export function machineUser(prefix: string): MachineUser {
   const remove = () => {
     commandOutput(['loginctl', 'disable-linger', name], [0, 1]);
     commandOutput(['loginctl', 'terminate-user', name], [0, 1]);
-    commandOutput(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
+    // Kill first: a manager stopping its units in order can take its stop timeouts
+    // on a loaded machine; with every process of the uid gone, the stop below is quick.
     commandOutput(['pkill', '-KILL', '-U', String(uid)], [0, 1]);
+    commandOutput(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
+    // A manager killed above ends `failed`; the next test's user may get the same uid.
+    commandOutput(['systemctl', 'reset-failed', `user@${uid}.service`, `user-runtime-dir@${uid}.service`], [0, 1, 5]);
     commandOutput(['userdel', '--remove', name], [0, 6, 12]);
     fs.rmSync(`/var/lib/systemd/linger/${name}`, { force: true });
   };
