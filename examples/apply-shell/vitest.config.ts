@@ -7,8 +7,7 @@ export default defineProject({
     name: 'example-apply-shell',
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
-    // The systemd package's sandbox user manager (only inside the test run's private mount namespace).
+    // The systemd package's user managers, one per test worker (only inside the test run's throw-away machine).
     globalSetup: ['../../packages/systemd/test/global-setup.ts'],
-    fileParallelism: false,
   },
 });

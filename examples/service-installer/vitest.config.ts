@@ -7,9 +7,8 @@ export default defineProject({
     name: 'example-service-installer',
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
-    // One real systemd user manager for the whole project (test/global-setup.ts).
+    // Real systemd user managers, one per test worker (test/global-setup.ts): files side by side
+    // never share a unit directory or default.target.wants.
     globalSetup: ['./test/global-setup.ts'],
-    // The test files share that manager's unit directory and default.target.wants.
-    fileParallelism: false,
   },
 });

@@ -6,13 +6,14 @@ export default defineProject({
   test: {
     name: 'systemd',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The system-scope tests change the machine's own units and accounts: the `machine` project runs them.
+    exclude: ['**/*.machine.test.ts', '**/node_modules/**'],
     testTimeout: 60_000,
     // Clean-up stops, disables and removes every unit a test made (five systemctl calls each; a crash
     // test makes one per journal record): far more than vitest's 10 s on a loaded machine.
     hookTimeout: 120_000,
-    // One real user manager for the whole project (test/global-setup.ts); test files share its
-    // unit directory, so they run one after another.
+    // Real user managers, one per test worker (test/global-setup.ts): files side by side never
+    // share a unit directory.
     globalSetup: ['./test/global-setup.ts'],
-    fileParallelism: false,
   },
 });

@@ -3,8 +3,9 @@
  *
  * - users and groups in a prefix root (real shadow tools with `-P`);
  * - linger through a stub `loginctl` that creates/removes files in the prefix's linger directory;
- * - the containers' units on ONE real systemd user manager (the systemd package's global
- *   setup), all in its unit directory (`target: shared`);
+ * - the containers' units on a real systemd user manager (the systemd package's global
+ *   setup starts one per test worker; a file uses its worker's), all in its unit directory
+ *   (`target: shared`);
  * - the per-user managers (`user@UID.service` on the system manager, which does not run
  *   here) through a stub `systemctl` that keeps their state as files and logs every call:
  *   `startUserManager` runs its real argv against it, so start → wait → stop is exercised.
@@ -13,13 +14,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { inject } from 'vitest';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
 import { pool, runTypeScript, treeState, type ChildOutcome } from '@unwind/core/testing';
 import { unitState } from '@unwind/systemd';
 import type { ReconcilerConfig } from '../src/reconciler.js';
 import { stubLoginctl, stubSystemctl } from '../src/sandbox.js';
-import type {} from '../../../packages/systemd/test/global-setup.js';
+import { workerManager } from '../../../packages/systemd/test/worker-manager.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../../..');
 export const isRoot = process.getuid?.() === 0;
@@ -32,7 +32,7 @@ export function skipReason(): string | false {
 }
 
 export function manager() {
-  const m = inject('systemdManager');
+  const m = workerManager();
   return { scope: 'user' as const, home: m.home, runtimeDir: m.runtimeDir, unitDir: join(m.home, '.config/systemd/user') };
 }
 

@@ -1,6 +1,8 @@
 /**
- * One real systemd user manager for this project's tests,
- * started with the example's own `startSandboxManager`. Only inside the test
+ * Real systemd user managers for this project's tests, one per test worker
+ * (a file uses the one of the worker running it: files side by side never
+ * share a unit directory or default.target.wants), started with the
+ * example's own `startSandboxManager`. Only inside the test
  * run's private mount namespace (scripts/test.mjs sets UNWIND_IN_NAMESPACE=1);
  * anywhere else nothing is mounted and the tests skip, saying why.
  */
@@ -19,7 +21,8 @@ export interface InstallerManager {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    installerManager: InstallerManager;
+    /** One per worker; index VITEST_POOL_ID - 1. */
+    installerManagers: InstallerManager[];
   }
 }
 
@@ -27,19 +30,43 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const reason = cannotStartManager();
   if (reason) {
     console.warn(`service-installer tests skip: ${reason}`);
-    project.provide('installerManager', { skip: reason, home: '', runtimeDir: '' });
+    project.provide('installerManagers', [{ skip: reason, home: '', runtimeDir: '' }]);
     return undefined;
   }
+  const started = await Promise.allSettled(Array.from({ length: workerCount(project) }, () => startManager()));
+  const teardown = async () => {
+    for (const manager of started) if (manager.status === 'fulfilled') await manager.value.stop();
+  };
+  const failed = started.find((manager) => manager.status === 'rejected');
+  if (failed) {
+    await teardown();
+    throw failed.reason;
+  }
+  project.provide('installerManagers', started.map((manager) => (manager as PromiseFulfilledResult<InstallerManager & { stop: () => Promise<void> }>).value).map(({ home, runtimeDir }) => ({ home, runtimeDir })));
+  return teardown;
+}
+
+/** Starts one manager in a directory of its own; stop() also removes the directory. */
+async function startManager(): Promise<InstallerManager & { stop: () => Promise<void> }> {
   const base = fs.mkdtempSync(join(tmpdir(), 'unwind-ex-installer-manager-'));
   try {
     const m = await startSandboxManager({ home: join(base, 'home'), runtimeDir: join(base, 'run'), log: join(base, 'manager.log') });
-    project.provide('installerManager', { home: m.home, runtimeDir: m.runtimeDir });
-    return async () => {
-      await m.stop();
-      fs.rmSync(base, { recursive: true, force: true });
+    return {
+      home: m.home,
+      runtimeDir: m.runtimeDir,
+      stop: async () => {
+        await m.stop();
+        fs.rmSync(base, { recursive: true, force: true });
+      },
     };
   } catch (error) {
     fs.rmSync(base, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** How many test files of the project can run at once: vitest numbers their workers 1..this. */
+function workerCount(project: TestProject): number {
+  // A project without its own maxWorkers takes the run's (vitest.config.ts).
+  return Math.max(1, project.config.maxWorkers || project.vitest.config.maxWorkers || 1);
 }

@@ -13,15 +13,26 @@ import { createSandbox, DB_FILES, type Sandbox } from '../src/sandbox.js';
 /** The repository root: children run there so `--import tsx` and the tsconfig paths resolve. */
 export const repoRoot = resolve(import.meta.dirname, '../../..');
 
+/** The user manager the global setup started for the test worker running this file. */
+function installerManager() {
+  const managers = inject('installerManagers');
+  // vitest numbers the workers running at the same time 1..maxWorkers.
+  const worker = Number(process.env.VITEST_POOL_ID ?? '1');
+  const manager = managers[managers.length === 1 && managers[0]!.skip ? 0 : worker - 1];
+  // Never fall back to another worker's manager: two files would share a unit directory.
+  if (!manager) throw new Error(`no user manager for test worker ${worker}: the global setup started ${managers.length}`);
+  return manager;
+}
+
 /** Why the tests skip (not root, not in the namespace), or false. Printed once per file. */
 export function skipReason(): string | false {
-  const reason = inject('installerManager').skip;
+  const reason = installerManager().skip;
   return reason ?? false;
 }
 
 /** Manager options aimed at the test user manager. */
 export function manager(): ManagerOptions {
-  const m = inject('installerManager');
+  const m = installerManager();
   return { scope: 'user', home: m.home, runtimeDir: m.runtimeDir, unitDir: join(m.home, '.config/systemd/user'), commandTimeoutMs: 15_000 };
 }
 
@@ -68,7 +79,7 @@ export async function installerState(sb: Sandbox, name: string) {
 
 /** systemctl --user against the test manager, for set-up and clean-up. */
 export async function sysctl(...args: string[]): Promise<string> {
-  const m = inject('installerManager');
+  const m = installerManager();
   const r = await runCommand({ argv: ['systemctl', '--user', ...args], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', XDG_RUNTIME_DIR: m.runtimeDir, HOME: m.home }, timeoutMs: 15_000, okExitCodes: [0, 1, 3, 4, 5] });
   return r.stdout;
 }

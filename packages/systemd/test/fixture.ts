@@ -2,15 +2,15 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
 import { treeState } from '@unwind/core/testing';
 import { unitState, type ManagerOptions } from '../src/index.js';
 import type { ManagerFixture } from './global-setup.js';
+import { workerManager } from './worker-manager.js';
 
-/** The user manager started by the global setup. */
+/** The user manager the global setup started for this test worker. */
 export function managerFixture(): ManagerFixture {
-  return inject('systemdManager');
+  return workerManager();
 }
 
 /** Manager options aimed at the test user manager (never the real root home). */

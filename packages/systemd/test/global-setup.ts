@@ -1,11 +1,14 @@
 /**
- * Starts a real systemd user manager for the `user`-scope tests: root's own
- * `/lib/systemd/systemd --user`, with a private XDG_RUNTIME_DIR and HOME, as
- * a child. It runs inside the throw-away machine of `node scripts/test.mjs`,
+ * Starts real systemd user managers for the `user`-scope tests, one per test
+ * worker of the run (a file uses the one of the worker running it, see
+ * worker-manager.ts), so test files run side by side and each still sees a
+ * unit directory and a default.target.wants no other file touches at the
+ * same time: root's own `/lib/systemd/systemd --user`, with a private
+ * XDG_RUNTIME_DIR and HOME, as a child. It runs inside the throw-away machine of `node scripts/test.mjs`,
  * where systemd is PID 1 (so /run/systemd/system exists and nothing needs
  * mounting); anywhere else the setup fails and says how to run the tests.
  * The other scopes (system, `{ user }` through user@UID.service) are tested
- * against the machine's own managers in machine.test.ts.
+ * against the machine's own managers in units.machine.test.ts.
  *
  * The manager cannot outlive the run: it gets SIGKILL when this process dies
  * (setpriv --pdeathsig), on process exit, and in teardown (SIGTERM, bounded
@@ -27,7 +30,8 @@ export interface ManagerFixture {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    systemdManager: ManagerFixture;
+    /** One manager per worker; index VITEST_POOL_ID - 1. */
+    systemdManagers: ManagerFixture[];
   }
 }
 
@@ -50,7 +54,21 @@ function run(argv: string[], env?: NodeJS.ProcessEnv, timeout = 10_000) {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const reason = missing();
   if (reason) throw new Error(reason);
+  const started = await Promise.allSettled(Array.from({ length: workerCount(project) }, () => startManager()));
+  const teardown = async () => {
+    for (const manager of started) if (manager.status === 'fulfilled') await manager.value.teardown();
+  };
+  const failed = started.find((manager) => manager.status === 'rejected');
+  if (failed) {
+    await teardown();
+    throw failed.reason;
+  }
+  project.provide('systemdManagers', started.map((manager) => (manager as PromiseFulfilledResult<{ fixture: ManagerFixture }>).value.fixture));
+  return teardown;
+}
 
+/** Starts one manager and waits until it runs; rejects with the tail of its log. */
+async function startManager(): Promise<{ fixture: ManagerFixture; teardown: () => Promise<void> }> {
   const base = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-'));
   const home = join(base, 'home');
   const runtimeDir = join(base, 'run');
@@ -104,11 +122,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
       await sleep(100);
     }
     if (state !== 'running') throw new Error(`systemd --user did not reach "running" within ${READY_WITHIN_MS} ms (last: ${JSON.stringify(state)})`);
-    project.provide('systemdManager', { home, runtimeDir, pid: child.pid! });
-    return teardown;
+    return { fixture: { home, runtimeDir, pid: child.pid! }, teardown };
   } catch (error) {
     const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : '';
     await teardown();
     throw new Error(`${(error as Error).message}\n--- manager log ---\n${text}`);
   }
+}
+
+/** How many test files of the project can run at once: vitest numbers their workers 1..this. */
+function workerCount(project: TestProject): number {
+  // A project without its own maxWorkers takes the run's (vitest.config.ts).
+  return Math.max(1, project.config.maxWorkers || project.vitest.config.maxWorkers || 1);
 }

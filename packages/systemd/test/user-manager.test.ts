@@ -4,7 +4,7 @@
  * command runner; and the failures of the system manager that cannot be
  * provoked on demand (a start or stop that fails). The real behaviour, and
  * the conformance suite, run against the machine's real managers in
- * machine.test.ts.
+ * units.machine.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { CommandFailedError, memoryJournal, transaction, type CommandResult, type CommandRunner, type CommandSpec } from '@unwind/core';
