@@ -127,12 +127,17 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
 /**
  * One transaction's file journal.
  *
- * Records appended without `sync` are kept in memory and written together
- * with the next synced record (or at close), in one write followed by one
- * fdatasync: a record that was not synced was never promised to survive a
- * power cut, and recovery already treats a lost one as never written (a
- * step prepared but not done is undone as "maybe done"; an undo whose
- * `undone` record is lost is made again, and finds its work done).
+ * Every record is written at once; only the records appended with `sync`
+ * are fdatasynced. One that was not synced was never promised to survive a
+ * power cut, and recovery treats a lost one as never written (a step
+ * prepared but not done is undone as "maybe done"; an undo whose `undone`
+ * record is lost is made again, and finds its work done). Written at once,
+ * it survives a SIGKILL (the page cache outlives the process), so after the
+ * commonest crash `unwind status` and recovery know every step that
+ * finished, and a test that kills the process when a record is appended
+ * kills it with that record in the file. (Holding such records in memory
+ * until the next synced one saved two write calls per step, and lost all of
+ * that.)
  */
 export class FileTransactionJournal implements TransactionJournal {
   private readonly list: JournalRecord[];
@@ -177,7 +182,7 @@ export class FileTransactionJournal implements TransactionJournal {
     }
     this.list.push(record);
     this.pending += encodeLine(record);
-    if (sync) this.flush(true, record.kind);
+    this.flush(sync, record.kind);
     this.afterAppend?.(record);
     return record;
   }
