@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as t from 'io-ts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   defineStep, encodeLine, exitCodeOf, exitCodeOfRecovery, fileJournal, readJournalFile, recover, runCommand, transaction,
   type JournalRecord, type Outcome,
 } from '@unwind/core';
-import { cannotMount, mountTmpfs, runTypeScript, temporaryDirectory, testKinds, treeState, writeMarker } from '@unwind/core/testing';
+import { cannotMount, mountTmpfs, requireHere, runTypeScript, temporaryDirectory, testKinds, treeState, writeMarker } from '@unwind/core/testing';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const inNamespace = process.env.UNWIND_IN_NAMESPACE === '1';
@@ -39,7 +39,8 @@ function journalPathOf(root: string): string {
   return join(root, id!, 'journal.jsonl');
 }
 
-describe.skipIf(why)('a journal record that cannot be written whole: the step never starts', () => {
+describe('a journal record that cannot be written whole: the step never starts', () => {
+  beforeAll(() => requireHere(why, 'a private mount namespace that can mount a tmpfs'));
   async function fillDuringRun(options: { killInUndo: boolean }) {
     const s = sandbox();
     cleanups.push(mountTmpfs(s.journalFs, '256k'));
@@ -208,7 +209,8 @@ describe('a command timeout holds against a descendant that escaped with setsid 
   });
 });
 
-describe.skipIf(why)('a read-only journal filesystem: run() and recover() answer with an outcome, never throw', () => {
+describe('a read-only journal filesystem: run() and recover() answer with an outcome, never throw', () => {
+  beforeAll(() => requireHere(why, 'a private mount namespace that can mount a tmpfs'));
   function readOnly(path: string): void {
     const r = spawnSync('mount', ['-o', 'remount,ro', path], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`remount read-only failed: ${r.stderr}`);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { treeState } from '@unwind/core/testing';
+import { requireHere, treeState } from '@unwind/core/testing';
 import { ANSI, fixtures, killedAt, newSandbox, repoRoot, requireBuilt, runCleanups, unwind } from './helpers.js';
 
 afterEach(runCleanups);
@@ -123,7 +123,8 @@ describe('colour', () => {
     expect((await unwind(['status', '--root', k.root], { env: { FORCE_COLOR: '1', NO_COLOR: '1' } })).stdout).not.toMatch(ANSI);
   });
 
-  it.skipIf(!hasScript)('on a real terminal (a pty from script(1)): colour, unless NO_COLOR', async () => {
+  it('on a real terminal (a pty from script(1)): colour, unless NO_COLOR', async () => {
+    requireHere(hasScript ? false : '/usr/bin/script (bsdutils) not found', 'script(1) for a pseudo-terminal');
     const k = await killedAt(6);
     const onPty = (env: Record<string, string>) =>
       execFileSync('script', ['-qec', `${process.execPath} packages/cli/dist/bin.js status --root ${k.root}`, '/dev/null'], {

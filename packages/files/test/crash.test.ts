@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions, recover } from '@unwind/core';
-import { testKinds, treeState } from '@unwind/core/testing';
+import { requireHere, testKinds, treeState } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 import { isRoot, runChild, tempDir } from './helpers.js';
 
@@ -63,7 +63,8 @@ async function all(crashes: Crash[], afterState: unknown): Promise<boolean[]> {
   return results;
 }
 
-describe.skipIf(!isRoot)('crash recovery of writeFile, ensureDir and remove (SIGKILL in a child)', () => {
+describe('crash recovery of writeFile, ensureDir and remove (SIGKILL in a child)', () => {
+  beforeAll(() => requireHere(isRoot ? false : 'not root', 'root'));
   let afterState: unknown;
   let records = 0;
   let ops = 0;

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
-import { failingStep, treeState } from '@unwind/core/testing';
+import { failingStep, requireHere, treeState } from '@unwind/core/testing';
 import { CrossDeviceError, copy, move, remove, writeFile } from '../src/index.js';
 import { canMount, mountTmpfs, repoRoot, sh, tempDir } from './helpers.js';
 
@@ -52,7 +52,8 @@ function userTree(dir: string): void {
   fs.chmodSync(join(dir, 'data', 'sub'), 0o710);
 }
 
-describe.skipIf(noMount)('another filesystem (EXDEV: tmpfs)', () => {
+describe('another filesystem (EXDEV: tmpfs)', () => {
+  beforeAll(() => requireHere(noMount, 'mounting a tmpfs'));
   it('remove into a staging dir on another filesystem is refused before anything moves', async () => {
     const b = base();
     userTree(b);
@@ -124,7 +125,8 @@ describe.skipIf(noMount)('another filesystem (EXDEV: tmpfs)', () => {
   });
 });
 
-describe.skipIf(noMount)('a full disk (ENOSPC: 1 MiB tmpfs)', () => {
+describe('a full disk (ENOSPC: 1 MiB tmpfs)', () => {
+  beforeAll(() => requireHere(noMount, 'mounting a tmpfs'));
   it('writeFile past the end fails, the old file is intact and no temp file is left', async () => {
     const b = base();
     const small = join(b, 'small');
@@ -152,7 +154,8 @@ describe.skipIf(noMount)('a full disk (ENOSPC: 1 MiB tmpfs)', () => {
   });
 });
 
-describe.skipIf(noMount)('permission denied and read-only targets', () => {
+describe('permission denied and read-only targets', () => {
+  beforeAll(() => requireHere(noMount, 'mounting a tmpfs'));
   function readOnlyView(b: string): string {
     const real = join(b, 'real');
     const view = join(b, 'view');

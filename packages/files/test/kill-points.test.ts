@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { killAtEveryOperation, killAtRandomTimes, temporaryDirectory, testKinds, treeState, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
+import { killAtEveryOperation, killAtRandomTimes, type KillWorld, requireHere, type RunStepsConfig, temporaryDirectory, testKinds, treeState } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 import { isRoot } from './helpers.js';
 
@@ -50,7 +50,8 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   };
 }
 
-describe.skipIf(!isRoot)('files: a kill after every mutating operation of every kind, then recover()', () => {
+describe('files: a kill after every mutating operation of every kind, then recover()', () => {
+  beforeAll(() => requireHere(isRoot ? false : 'not root', 'root'));
   it.each([
     ['a committing run (every do and commit)', false],
     ['a run that rolls back (every do and undo)', true],
@@ -65,7 +66,8 @@ describe.skipIf(!isRoot)('files: a kill after every mutating operation of every 
 
 // Kills from outside at random times, drawn from the measured span of the transaction (from its first
 // file-system call — the child waits there, so node's start-up is not in the window — to its exit).
-describe.skipIf(!isRoot)('files: kills at random times inside the transaction, then recover()', () => {
+describe('files: kills at random times inside the transaction, then recover()', () => {
+  beforeAll(() => requireHere(isRoot ? false : 'not root', 'root'));
   it('most kills land inside the transaction; every one recovers to the before- or after-state', async () => {
     const report = await killAtRandomTimes({ name: 'files', arrange: () => arrange(false), kills: 8 });
     expect(report.spanMs).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { memoryJournal, transaction } from '@unwind/core';
 import { SnapshotCreateError, create, list, snapshot } from '@unwind/snapshots';
 import { canMount, makeTree, richState, run, tempDir } from './helpers.js';
@@ -24,7 +25,8 @@ function fullDisk() {
   return { dir, store };
 }
 
-describe.skipIf(!canMount)('snapshot store on a full disk (1 MiB tmpfs)', () => {
+describe('snapshot store on a full disk (1 MiB tmpfs)', () => {
+  beforeAll(() => requireHere(canMount ? false : 'not root, or mount(8) missing', 'mounting a tmpfs'));
   it('creation fails with a clear ENOSPC error, the source is untouched, and no half snapshot is left', async () => {
     const { dir, store } = fullDisk();
     const before = richState(dir);

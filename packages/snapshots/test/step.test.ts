@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineStep, fileJournal, memoryJournal, transaction, type RollbackFailedOutcome } from '@unwind/core';
-import { conformanceSuite, failingStep } from '@unwind/core/testing';
+import { conformanceSuite, failingStep, requireHere } from '@unwind/core/testing';
 import { kinds, list, snapshot } from '@unwind/snapshots';
 import { testHooks } from '../src/hooks.js';
 import { mutate } from './fixtures/kinds.js';
@@ -177,7 +177,8 @@ describe('snapshot step in transactions', () => {
     }
   });
 
-  it.skipIf(!isRoot)('a restore that cannot write (read-only mount inside the tree) -> rollback-failed', async () => {
+  it('a restore that cannot write (read-only mount inside the tree) -> rollback-failed', async () => {
+    requireHere(isRoot ? false : 'not root', 'root');
     const s = sandbox();
     const sub = join(s.dir, 'sub');
     const tx = transaction('update', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { memoryJournal, transaction } from '@unwind/core';
 import { lookupUser, processesOf, removeUser, UserBusyError } from '../src/index.js';
 import { faultyExec, freeUid, machineDbHashes, prefixRoot, skipReason, type Fault, type PrefixRoot } from './helpers.js';
@@ -18,7 +19,8 @@ afterAll(() => {
   expect(machineDbHashes()).toEqual(machine);
 });
 
-describe.skipIf(skipReason)('removing a user with running processes', () => {
+describe('removing a user with running processes', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
   let p: PrefixRoot | undefined;
   let children: ChildProcess[] = [];
   let uid = 0;

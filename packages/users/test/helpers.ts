@@ -7,7 +7,7 @@ import { fileHashes, treeState } from '@unwind/core/testing';
 import { processesOf } from '../src/index.js';
 
 export const isRoot = process.getuid?.() === 0;
-/** Why the real-tool tests skip, or false when they run. */
+/** Why the real-tool tests cannot run here (they then fail, naming it), or false when they can. */
 export const skipReason: string | false = isRoot ? false : 'not root: the real shadow tools (useradd -P ...) need root';
 if (skipReason) console.warn(`@unwind/users tests: ${skipReason}`);
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { killAtEveryOperation, testKinds, type KillPoint, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
+import { killAtEveryOperation, type KillPoint, type KillWorld, requireHere, type RunStepsConfig, testKinds } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 import { freeUid, machineDbHashes, prefixRoot, skipReason } from './helpers.js';
 
@@ -59,7 +59,8 @@ afterAll(() => {
   expect(machineDbHashes()).toEqual(machine);
 });
 
-describe.skipIf(skipReason)('users: a kill at every mutating operation (inside the shadow tools too), then recover()', () => {
+describe('users: a kill at every mutating operation (inside the shadow tools too), then recover()', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
   const uid = freeUid();
 
   it.each([
@@ -79,7 +80,8 @@ describe.skipIf(skipReason)('users: a kill at every mutating operation (inside t
 // there; groupdel: the gshadow line left) and a userdel killed between its files (the account gone from
 // passwd, still in shadow, a member of "managed", its private group's gshadow line left); a tool killed with
 // its pid file still empty, or its `<file>+` copy half-made (left beside the database after recovery).
-describe.skipIf(skipReason)('users: kills that once left the prefix changed after recovery', () => {
+describe('users: kills that once left the prefix changed after recovery', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
   const uid = freeUid();
   it.each([
     ['the tools of the rollback killed between their database files', true, (p: KillPoint) =>

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exploreCrashStates, exploreRecoveryCrashStates } from '@unwind/core/testing';
+import { exploreCrashStates, exploreRecoveryCrashStates, requireHere } from '@unwind/core/testing';
 import { DB_FILES, freeUid, machineDbHashes, skipReason } from './helpers.js';
 
 // Power loss: every @unwind/users kind under the crash-state explorer, on a
@@ -45,7 +45,8 @@ function setupPrefix(uid: number) {
   };
 }
 
-describe.skipIf(skipReason)('power loss: every @unwind/users kind under the crash-state explorer', () => {
+describe('power loss: every @unwind/users kind under the crash-state explorer', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
   const uid = freeUid();
   const kinds: Array<{ kind: string; steps: (tree: string) => Array<{ type: string; args: unknown }> }> = [
     { kind: 'users.ensureGroup', steps: (t) => [{ type: 'users.ensureGroup', args: { name: 'managed', prefix: t, gid: uid } }] },

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireHere } from '@unwind/core/testing';
 import { memoryJournal, transaction } from '@unwind/core';
 import { ensureGroup, ensureUser, groupMembers, lookupGroup, lookupUser, removeUser, uidMin } from '../src/index.js';
 import { faultyExec, freeUid, prefixRoot, skipReason, type PrefixRoot } from './helpers.js';
@@ -23,7 +24,8 @@ describe('probes on the machine: through getent (read-only)', () => {
   });
 });
 
-describe.skipIf(skipReason)('probes and plan on a prefix root', () => {
+describe('probes and plan on a prefix root', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
   let p: PrefixRoot | undefined;
   afterEach(() => {
     p?.cleanup();

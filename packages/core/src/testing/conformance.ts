@@ -4,6 +4,7 @@ import { memoryJournal } from '../journal/memory-journal.js';
 import { transaction } from '../runner/transaction.js';
 import type { StepContext, StepKind } from '../step.js';
 import { testContext } from './context.js';
+import { requireHere } from './environment.js';
 import { seededRandom } from './crash-states/states.js';
 import { interruptAfter } from './interrupt.js';
 import { failingStep } from './kinds.js';
@@ -41,7 +42,7 @@ export interface ConformanceSandbox<A> {
  *
  * @example
  * ```ts
- * const options: ConformanceOptions<WriteFileArgs> = { setup: async () => sandbox, skip: process.getuid?.() === 0 ? false : 'not root' };
+ * const options: ConformanceOptions<WriteFileArgs> = { setup: async () => sandbox, cannotRun: process.getuid?.() === 0 ? false : 'not root' };
  * conformanceSuite(writeFile, options);
  * ```
  */
@@ -50,8 +51,11 @@ export interface ConformanceOptions<A> {
   setup(): Promise<ConformanceSandbox<A>>;
   /** The command runner given to the step (e.g. one with a prefix root). */
   exec?: CommandRunner;
-  /** Skip the whole suite with this reason printed (e.g. not root). */
-  skip?: string | false;
+  /**
+   * Why the suite cannot run here (e.g. not root), or false. Every check then
+   * fails with this reason: a suite that cannot run must not pass or be skipped.
+   */
+  cannotRun?: string | false;
   /** Extra time per check, in ms. */
   timeoutMs?: number;
 }
@@ -77,11 +81,10 @@ export interface ConformanceOptions<A> {
  */
 export function conformanceSuite<A, B, R>(kind: StepKind<A, B, R>, options: ConformanceOptions<A>): void {
   const d = kind.definition;
-  const suite = options.skip ? describe.skip : describe;
-  if (options.skip) console.warn(`conformance suite for ${kind.type} skipped: ${options.skip}`);
   const timeout = options.timeoutMs ?? 30_000;
 
   async function withSandbox(check: (sandbox: ConformanceSandbox<A>, ctx: StepContext) => Promise<void>): Promise<void> {
+    requireHere(options.cannotRun ?? false, `the conformance suite of ${kind.type}`);
     const sandbox = await options.setup();
     const { ctx, dispose } = testContext(options.exec ? { exec: options.exec } : {});
     try {
@@ -92,7 +95,7 @@ export function conformanceSuite<A, B, R>(kind: StepKind<A, B, R>, options: Conf
     }
   }
 
-  suite(`conformance: ${kind.type}`, () => {
+  describe(`conformance: ${kind.type}`, () => {
     it('prepare changes nothing', () => withSandbox(async (s, ctx) => {
       const before = await s.state();
       await d.prepare(s.args, ctx);

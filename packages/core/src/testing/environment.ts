@@ -161,8 +161,9 @@ export function temporaryDirectory(prefix = 'unwind-'): {
  * @example
  * ```ts
  * const noMount = cannotMount();
- * if (noMount) console.warn(`EXDEV tests skipped: ${noMount}`);
- * it.skipIf(noMount)('crosses a mount point', () => {});
+ * it('crosses a mount point', () => {
+ *   requireHere(noMount, 'mounting a tmpfs'); // fails, never skips, where it cannot run
+ * });
  * ```
  */
 export function cannotMount(notRoot = 'cannot mount a tmpfs'): string | false {
@@ -222,7 +223,9 @@ export function mountTmpfs(dir: string, size = '16m'): () => void {
  *
  * @example
  * ```ts
- * it.skipIf(cannotChattr())('an immutable file stops the update', () => {});
+ * it('an immutable file stops the update', () => {
+ *   requireHere(cannotChattr(), 'chattr +i');
+ * });
  * ```
  */
 export function cannotChattr(): string | false {
