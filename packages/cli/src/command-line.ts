@@ -7,8 +7,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
-type WithHelp<O extends OptionsConfig> = O & { help: { type: 'boolean'; short: 'h'; default: false } };
-type Parsed<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: WithHelp<O> }>>;
+/** One option's value as parseArgs gives it. */
+type OptionValue<C> = C extends { type: 'boolean' } ? (C extends { multiple: true } ? boolean[] : boolean) : C extends { multiple: true } ? string[] : string;
+/**
+ * The values parseArgs gives for `O` (spelled out rather than taken from
+ * parseArgs' own generic type, which the published .d.ts could not carry):
+ * an option with a default is always there, any other may be absent.
+ */
+type OptionValues<O extends OptionsConfig> = { -readonly [K in keyof O as O[K] extends { default: unknown } ? K : never]: OptionValue<O[K]> } & {
+  -readonly [K in keyof O as O[K] extends { default: unknown } ? never : K]?: OptionValue<O[K]>;
+} & { help: boolean };
 
 /**
  * What {@link parseCommandLine} read: the command word and the options'
@@ -21,7 +29,7 @@ type Parsed<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: strin
  */
 export interface CommandLine<O extends OptionsConfig> {
   readonly command: string;
-  readonly values: Parsed<O>['values'];
+  readonly values: OptionValues<O>;
 }
 
 /**
@@ -55,16 +63,16 @@ export interface CommandLineSpec<O extends OptionsConfig> {
  * ```
  */
 export function parseCommandLine<const O extends OptionsConfig>(argv: readonly string[], spec: CommandLineSpec<O>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): CommandLine<O> | number {
-  const options = { ...spec.options, help: { type: 'boolean', short: 'h', default: false } } as WithHelp<O>;
-  let parsed: Parsed<O>;
+  const options: OptionsConfig = { ...spec.options, help: { type: 'boolean', short: 'h', default: false } };
+  let parsed: { values: OptionValues<O>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options });
+    const result = parseArgs({ args: [...argv], allowPositionals: true, options });
+    parsed = { values: result.values as OptionValues<O>, positionals: result.positionals };
   } catch (error) {
     err.write(`${(error as Error).message}\n${spec.usage}\n`);
     return 64;
   }
-  // The generic result type does not resolve inside this function; help is always declared above.
-  if ((parsed.values as { help?: boolean }).help) {
+  if (parsed.values.help) {
     out.write(`${spec.usage}\n`);
     return 0;
   }
