@@ -60,6 +60,8 @@ export interface JournalPlace {
  * ```ts
  * const policy: RetryPolicy = { retries: 3, minTimeout: 1000 };
  * tx.add(removeUser({ name: 'app' }, { retry: { do: policy } }));
+ * // Only failures a predicate calls passing are tried again:
+ * const onlyTimeouts: RetryPolicy = { retries: 2, retryOn: (error) => error instanceof CommandTimeoutError };
  * ```
  */
 export interface RetryPolicy {
@@ -69,6 +71,13 @@ export interface RetryPolicy {
   minTimeout?: number;
   maxTimeout?: number;
   factor?: number;
+  /**
+   * Which failures are worth another try; default every retryable one. A
+   * failure it answers `false` for fails the phase at once, as it is: for a
+   * kind whose command may fail for a passing reason (a bus connection
+   * dropped) and for a lasting one (a broken unit file) alike.
+   */
+  retryOn?: (error: unknown) => boolean;
 }
 
 /**

@@ -117,6 +117,34 @@ describe('retries, timeouts and cancellation', () => {
     expect(calls).toBe(1);
   });
 
+  it("a policy's retryOn picks which failures are tried again: the others fail the step at once, as they are", async () => {
+    const thrown: string[] = [];
+    const sometimes = defineStep({
+      type: 'test.sometimes', args: t.type({ messages: t.array(t.string) }), before: t.null,
+      describe: () => 'sometimes', prepare: async () => null,
+      do: async (a) => {
+        const message = a.messages[thrown.length];
+        if (message === undefined) return;
+        thrown.push(message);
+        throw new Error(message);
+      },
+      undo: async () => {},
+    });
+    const policy = { retries: 3, minTimeout: 1, retryOn: (error: unknown) => (error as Error).message === 'passing' };
+    const passes = transaction('passing failures', { journal: memoryJournal(), handleSignals: false });
+    passes.add(sometimes({ messages: ['passing', 'passing'] }, { retry: { do: policy } }));
+    const committed = await passes.run();
+    expect(committed.status).toBe('committed');
+    expect(committed.steps[0]?.attempts).toBe(3);
+    thrown.length = 0;
+    const lasting = transaction('a lasting failure', { journal: memoryJournal(), handleSignals: false });
+    lasting.add(sometimes({ messages: ['passing', 'lasting', 'passing'] }, { retry: { do: policy } }));
+    const rolledBack = await lasting.run();
+    expect(rolledBack.status).toBe('rolled-back');
+    expect(thrown).toEqual(['passing', 'lasting']);
+    expect(rolledBack.steps[0]?.error?.message).toBe('lasting');
+  });
+
   it('a step past its timeout is cancelled through its signal and rolled back', async () => {
     let sawAbort = false;
     const slow = defineStep({

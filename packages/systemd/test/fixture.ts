@@ -79,9 +79,21 @@ export interface Injection {
   verb: string;
   /** 1-based: which matching call fails. Default 1. */
   nth?: number;
-  /** `fail`: exits 3 with a message on stderr; `hang`: sleeps past a 400 ms timeout. */
-  mode: 'fail' | 'hang';
+  /**
+   * `fail`: exits 3 with a message on stderr (a lasting failure, never retried);
+   * `hang`: sleeps past a 400 ms timeout; `transient`: exits 1 saying what
+   * systemctl says when its bus connection dropped.
+   */
+  mode: 'fail' | 'hang' | 'transient';
+  /** How many matching calls in a row, from the nth, are injected. Default 1. */
+  times?: number;
 }
+
+const STUBS: Record<Injection['mode'], string> = {
+  fail: '#!/bin/sh\necho "injected failure: $*" >&2\nexit 3\n',
+  hang: '#!/bin/sh\necho "hanging: $*" >&2\nexec sleep 30\n',
+  transient: '#!/bin/sh\necho "Failed to connect to bus: Transport endpoint is not connected" >&2\nexit 1\n',
+};
 
 /**
  * A command runner that runs the real program, except for the chosen call,
@@ -91,12 +103,13 @@ export interface Injection {
 export function injectingExec(injection: Injection): { exec: CommandRunner; calls: string[][]; cleanup: () => void } {
   const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-stub-'));
   const stub = join(dir, 'systemctl');
-  fs.writeFileSync(stub, injection.mode === 'fail' ? '#!/bin/sh\necho "injected failure: $*" >&2\nexit 3\n' : '#!/bin/sh\necho "hanging: $*" >&2\nexec sleep 30\n', { mode: 0o755 });
+  fs.writeFileSync(stub, STUBS[injection.mode], { mode: 0o755 });
   let seen = 0;
   const calls: string[][] = [];
   const exec: CommandRunner = (spec: CommandSpec) => {
     calls.push([...spec.argv]);
-    if (spec.argv.includes(injection.verb) && ++seen === (injection.nth ?? 1)) {
+    const first = injection.nth ?? 1;
+    if (spec.argv.includes(injection.verb) && ++seen >= first && seen < first + (injection.times ?? 1)) {
       return runCommand({ ...spec, argv: [stub, ...spec.argv.slice(1)], ...(injection.mode === 'hang' ? { timeoutMs: 400, killGraceMs: 200 } : {}) });
     }
     return runCommand(spec);

@@ -39,7 +39,7 @@ export async function attempt<T>(fn: (signal: AbortSignal, attemptNumber: number
         try {
           return await once(n);
         } catch (error) {
-          if (!isRetryable(error) || options.signal?.aborted) throw new AbortError(asError(error));
+          if (!isRetryable(error) || options.signal?.aborted || options.retry?.retryOn?.(error) === false) throw new AbortError(asError(error));
           throw asError(error);
         }
       },

@@ -1,5 +1,6 @@
 import { defineStep } from '@unwind/core';
 import { describeScope, ManagerOptions, systemctl, validateManagerOptions } from '../manager.js';
+import { TRANSIENT_BUS_RETRY } from '../transient.js';
 import { runnerOf } from './common.js';
 import * as t from 'io-ts';
 
@@ -9,6 +10,12 @@ import * as t from 'io-ts';
  * order: a rollback undoes newest first, so this undo runs *before* the
  * earlier steps put their files back; give those steps their own reload
  * (as `installUnit` has) when the manager must see the restored files.
+ *
+ * A reload is safe to repeat, so a transient bus error ("Transport endpoint
+ * is not connected", "Connection reset by peer", "Failed to connect to
+ * bus", seen through `--machine=USER@`) is tried again by default, up to 4
+ * times with backoff; any other failure fails the step at once. A step's
+ * own `retry.do` option replaces this policy.
  *
  * @example
  * ```ts
@@ -25,6 +32,7 @@ export const daemonReload = defineStep({
   describe: (a) => `daemon-reload${describeScope(a)}`,
   prepare: async () => null,
   wouldChange: async () => true,
+  retry: { do: TRANSIENT_BUS_RETRY },
   do: async (a, _before, ctx) => {
     await systemctl(a, runnerOf(ctx), ['daemon-reload']);
   },
