@@ -20,7 +20,7 @@ export function execLine(argv: readonly string[]): string {
 }
 
 /**
- * The reconciler's service (a oneshot, ordered after logind and the network)
+ * The reconciler's service (a oneshot that wants and is ordered after logind and the network)
  * and its timer (`OnBootSec`, then `OnUnitActiveSec`; wanted by `timers.target`).
  *
  * @example
@@ -39,7 +39,9 @@ export function reconcilerUnits(options: { name?: string; command: readonly stri
     '[Unit]',
     'Description=Reconcile containers to their desired state',
     // The users' managers run once logind has started them (linger): reconcile only after that.
-    'Wants=network-online.target',
+    // Wants= with After= for each, as quadlet-deploy's review asks: an ordering alone does not pull
+    // logind in, and a boot where it is not wanted would let the first run race it.
+    'Wants=network-online.target systemd-logind.service',
     'After=network-online.target systemd-logind.service systemd-user-sessions.service',
     '',
     '[Service]',

@@ -16,8 +16,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => machine?.stop());
 
-function install(failAfter: boolean) {
-  const r = machine.run(['node', '--import', 'tsx', child, JSON.stringify({ failAfter })], { cwd: repoRoot, timeoutMs: 120_000 });
+function install(options: { failAfter?: boolean; name?: string; onBootSec?: string; interval?: string; runs?: string } = {}) {
+  const r = machine.run(['node', '--import', 'tsx', child, JSON.stringify(options)], { cwd: repoRoot, timeoutMs: 120_000 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { status: string; message: string };
 }
@@ -36,21 +36,47 @@ describe("the reconciler's own service and timer in a system manager", () => {
 
   it('a failure after the timer started rolls back: no unit files, nothing loaded', () => {
     const before = state();
-    expect(install(true).status).toBe('rolled-back');
+    expect(install({ failAfter: true }).status).toBe('rolled-back');
     expect(state()).toEqual(before);
   });
 
-  it('installs both; the service is ordered after logind, the timer is enabled, active, due after boot, and survives a manager re-exec', () => {
-    const result = install(false);
+  it('installs both; the service wants and is ordered after logind, systemd-analyze verify finds nothing, the timer is enabled, active, due after boot, and survives a manager re-exec', () => {
+    const result = install();
     expect(result.status, result.message).toBe('committed');
-    expect(show('container-reconciler.service', 'After')).toMatch(/systemd-logind\.service/);
+    // The system manager's own reading of the units: loadable, every directive known, nothing it would warn about.
+    const verify = machine.run(['systemd-analyze', 'verify', '/etc/systemd/system/container-reconciler.service', '/etc/systemd/system/container-reconciler.timer']);
+    expect(verify.status, verify.stderr).toBe(0);
+    expect(`${verify.stdout}${verify.stderr}`.trim()).toBe('');
+    // After= alone orders; Wants= pulls logind (and the network) in, as the seed's review asks.
+    const dependencies = show('container-reconciler.service', 'After', 'Wants').split('\n');
+    expect(dependencies.find((l) => l.startsWith('After='))?.split(/[= ]/)).toEqual(expect.arrayContaining(['systemd-logind.service', 'network-online.target', 'systemd-user-sessions.service']));
+    expect(dependencies.find((l) => l.startsWith('Wants='))?.split(/[= ]/)).toEqual(expect.arrayContaining(['systemd-logind.service', 'network-online.target']));
     // The service runs the command with exactly its argv: spaces, $, % and quotes not expanded.
     expect(machine.run(['systemctl', 'start', 'container-reconciler.service']).status).toBe(0);
     expect(machine.run(['cat', '/run/reconciler-argv']).stdout).toBe('/srv/desired dir|a$b%c"d|');
     expect(machine.run(['systemctl', 'is-enabled', 'container-reconciler.timer']).stdout.trim()).toBe('enabled');
     expect(machine.run(['systemctl', 'is-active', 'container-reconciler.timer']).stdout.trim()).toBe('active');
-    expect(show('container-reconciler.timer', 'TimersMonotonic')).toMatch(/OnBootUSec=2min/);
+    const timers = show('container-reconciler.timer', 'TimersMonotonic');
+    expect(timers).toMatch(/OnBootUSec=2min\b/);
+    expect(timers).toMatch(/OnUnitActiveUSec=15min\b/);
+    // A next elapse is set (the machine booted less than 2 min ago: boot + 2 min; later, at once).
+    expect(show('container-reconciler.timer', 'NextElapseUSecMonotonic')).toMatch(/^NextElapseUSecMonotonic=(?!infinity$|0$)\S+/);
     expect(machine.run(['systemctl', 'daemon-reexec']).status).toBe(0);
     expect(machine.run(['systemctl', 'is-active', 'container-reconciler.timer']).stdout.trim()).toBe('active');
   });
+
+  it('the timer fires the service by itself: first after OnBootSec, then every OnUnitActiveSec (short times given by the test, not the shipped ones)', () => {
+    const runs = '/run/reconciler-runs';
+    const result = install({ name: 'reconciler-fires', onBootSec: '1s', interval: '2s', runs });
+    expect(result.status, result.message).toBe('committed');
+    expect(show('reconciler-fires.timer', 'TimersMonotonic')).toMatch(/OnBootUSec=1s\b/);
+    expect(show('reconciler-fires.timer', 'TimersMonotonic')).toMatch(/OnUnitActiveUSec=2s\b/);
+    // Nobody starts the service here: only the timer does.
+    const count = () => machine.run(['sh', '-c', `cat ${runs} 2>/dev/null | wc -l`]).stdout.trim();
+    for (let i = 0; i < 100 && Number(count()) < 2; i++) machine.run(['sleep', '0.2']);
+    expect(Number(count()), machine.run(['journalctl', '--no-pager', '-u', 'reconciler-fires.service']).stdout).toBeGreaterThanOrEqual(2);
+    expect(show('reconciler-fires.service', 'Result')).toBe('Result=success');
+    expect(show('reconciler-fires.timer', 'LastTriggerUSecMonotonic')).not.toBe('LastTriggerUSecMonotonic=0');
+    expect(machine.run(['systemctl', 'disable', '--now', 'reconciler-fires.timer']).status).toBe(0);
+  }, 120_000);
 });
