@@ -155,8 +155,7 @@ class ProgressView {
         this.redraw();
         break;
       case 'step:start':
-        step!.state = 'running';
-        this.emit(this.plain(step!, 'running'));
+        this.change(step!, { state: 'running' }, 'running');
         break;
       case 'step:retry':
         if (event.phase === 'do') step!.attempts = event.attempt + 1;
@@ -167,29 +166,24 @@ class ProgressView {
         this.redraw();
         break;
       case 'step:verified':
-        step!.state = 'done';
-        this.emit(this.plain(step!, 'done', this.took(step!)));
+        this.change(step!, { state: 'done' }, 'done', this.took(step!));
         break;
       case 'step:failed':
-        Object.assign(step!, { state: 'failed', durationMs: event.durationMs, error: event.error });
         this.failed = step;
-        this.emit(this.plain(step!, 'failed', `${formatDuration(event.durationMs)}: ${errorLine(event.error)}`));
+        this.change(step!, { state: 'failed', durationMs: event.durationMs, error: event.error }, 'failed', `${formatDuration(event.durationMs)}: ${errorLine(event.error)}`);
         break;
       case 'rollback:start':
         this.rollbackCause = event.reason;
         this.emit(`rolling back ${plural(event.steps, 'step')}, newest first: ${errorLine(event.reason)}`);
         break;
       case 'undo:start':
-        step!.state = 'undoing';
-        this.emit(this.plain(step!, 'undoing'));
+        this.change(step!, { state: 'undoing' }, 'undoing');
         break;
       case 'undo:done':
-        Object.assign(step!, { state: 'undone', undoMs: event.durationMs });
-        this.emit(this.plain(step!, 'undone', formatDuration(event.durationMs)));
+        this.change(step!, { state: 'undone', undoMs: event.durationMs }, 'undone', formatDuration(event.durationMs));
         break;
       case 'undo:failed':
-        Object.assign(step!, { state: 'undo-failed', error: event.error });
-        this.emit(this.plain(step!, 'undo failed', errorLine(event.error)));
+        this.change(step!, { state: 'undo-failed', error: event.error }, 'undo failed', errorLine(event.error));
         break;
       case 'commit-point':
         this.redraw();
@@ -199,12 +193,10 @@ class ProgressView {
         this.redraw();
         break;
       case 'commit:done':
-        step!.state = 'committed';
-        this.emit(this.plain(step!, 'committed'));
+        this.change(step!, { state: 'committed' }, 'committed');
         break;
       case 'commit:failed':
-        Object.assign(step!, { state: 'commit-failed', error: event.error });
-        this.emit(this.plain(step!, 'commit failed', errorLine(event.error)));
+        this.change(step!, { state: 'commit-failed', error: event.error }, 'commit failed', errorLine(event.error));
         break;
       case 'signal':
         this.notes.push(event.count === 1 ? `${event.signal}: cancelling, rolling back` : `${event.signal} again: the rollback goes on`);
@@ -231,6 +223,12 @@ class ProgressView {
 
   private took(step: StepLine): string {
     return `${formatDuration(step.durationMs ?? 0)}${step.attempts > 1 ? `, ${step.attempts} attempts` : ''}`;
+  }
+
+  /** A step's transition: its new state (and what the event adds to it), shown as the pipe line `word (detail)` or by a redraw. */
+  private change(step: StepLine, to: Pick<StepLine, 'state'> & Partial<StepLine>, word: string, detail?: string): void {
+    Object.assign(step, to);
+    this.emit(this.plain(step, word, detail));
   }
 
   /** A pipe line: `[2/5] done      write /etc/app.conf (12 ms)`. */
