@@ -10,7 +10,7 @@ import { logger } from '../log.js';
 import { FileBlobStore, type BlobStore } from './blobs.js';
 import type { Journal, Retention, TransactionJournal } from './journal.js';
 import { readJournalFile } from './read.js';
-import { JOURNAL_FORMAT, encodeLine, type JournalRecord, type JournalRecordBody } from './records.js';
+import { JOURNAL_FORMAT, stamp, encodeLine, type JournalRecord, type JournalRecordBody } from './records.js';
 
 const log = logger('journal');
 
@@ -176,7 +176,7 @@ export class FileTransactionJournal implements TransactionJournal {
   }
 
   append(body: JournalRecordBody, sync: boolean): JournalRecord {
-    const record = Object.assign(body, { seq: this.list.length + 1, at: Date.now() }) as JournalRecord;
+    const record = stamp(body, this.list.length + 1);
     if (this.unusable) {
       throw new JournalWriteError(`${this.path} is not written to any more: ${this.unusable}`, { path: this.path, record: record.kind });
     }
@@ -327,7 +327,7 @@ function isFinished(root: string, id: string): boolean {
 export const TRANSACTION_ID = /^\d{8}T\d{9}Z-[a-z0-9-]{0,40}-[0-9a-f]{6}$/;
 
 function newTransactionId(name: string): string {
-  const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+  const time = new Date().toISOString().replace(/[-:.]/g, '');
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
-  return `${stamp}-${slug}-${randomBytes(3).toString('hex')}`;
+  return `${time}-${slug}-${randomBytes(3).toString('hex')}`;
 }

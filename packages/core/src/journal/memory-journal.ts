@@ -5,7 +5,7 @@ import { LockHeldError } from '../errors.js';
 import type { Lock } from '../lock.js';
 import { MemoryBlobStore, type BlobStore } from './blobs.js';
 import type { Journal, TransactionJournal } from './journal.js';
-import { JOURNAL_FORMAT, type JournalRecord, type JournalRecordBody } from './records.js';
+import { JOURNAL_FORMAT, stamp, type JournalRecord, type JournalRecordBody } from './records.js';
 
 let counter = 0;
 
@@ -57,7 +57,7 @@ class MemoryTransactionJournal implements TransactionJournal {
 
   append(body: JournalRecordBody, _sync: boolean): JournalRecord {
     // The body is a fresh literal from the runner: stamping it in place saves a copy per record.
-    const record = Object.assign(body, { seq: this.records.length + 1, at: Date.now() }) as JournalRecord;
+    const record = stamp(body, this.records.length + 1);
     this.records.push(record);
     return record;
   }

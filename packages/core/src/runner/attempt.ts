@@ -89,30 +89,31 @@ function whenAbandoned(signal: AbortSignal, grace: number, reject: (reason: unkn
   return () => own.delete(reject);
 }
 
+/**
+ * One attempt with no timeout and no retry: `attempt`'s commonest case, for
+ * the runner's step loop, without its per-call options, closures and async
+ * wrappers (the memory-journal profile's largest part after garbage
+ * collection). The step gets the parent signal itself (no per-attempt
+ * controller); a step that ignores it is abandoned `abortGraceMs` after it
+ * fires. Rejects with the error, its attempt count (1) in `attempts`.
+ */
+export function attemptOnce<T>(fn: (signal: AbortSignal) => Promise<T>, parent: AbortSignal | undefined, abortGraceMs: number): Promise<T> {
+  if (parent?.aborted) return Promise.reject(withAttempts(parent.reason, 1));
+  if (parent !== undefined) return untimed(fn, parent, abortGraceMs, true);
+  try {
+    return fn(NEVER).catch((error: unknown) => Promise.reject(withAttempts(error, 1)));
+  } catch (error) {
+    return Promise.reject(withAttempts(error, 1));
+  }
+}
+
 async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, options: AttemptOptions): Promise<T> {
   const parent = options.signal;
   if (parent?.aborted) throw parent.reason;
   if (options.timeoutMs === undefined) {
-    // Fast path (no per-attempt controller): the step gets the parent signal itself.
+    // No per-attempt controller: the step gets the parent signal itself.
     if (parent === undefined) return fn(NEVER);
-    return new Promise<T>((resolve, reject) => {
-      const forget = whenAbandoned(parent, options.abortGraceMs, reject);
-      const settle = (error: unknown) => {
-        forget();
-        reject(parent.aborted ? parent.reason : error);
-      };
-      let work: Promise<T>;
-      try {
-        work = fn(parent);
-      } catch (error) {
-        settle(error);
-        return;
-      }
-      work.then((value) => {
-        forget();
-        resolve(value);
-      }, settle);
-    });
+    return untimed(fn, parent, options.abortGraceMs, false);
   }
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -152,4 +153,31 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, options: 
     if (timer) clearTimeout(timer);
     parent?.removeEventListener('abort', onParentAbort);
   }
+}
+
+/**
+ * The parent signal's attempt with no timer: `fn`'s result, or its
+ * rejection once `parent` fired and `grace` passed. With `single`, a
+ * rejection carries `attempts: 1` (see attemptOnce).
+ */
+function untimed<T>(fn: (signal: AbortSignal) => Promise<T>, parent: AbortSignal, grace: number, single: boolean): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const fail = single ? (reason: unknown) => reject(withAttempts(reason, 1)) : reject;
+    const forget = whenAbandoned(parent, grace, fail);
+    const settle = (error: unknown) => {
+      forget();
+      fail(parent.aborted ? parent.reason : error);
+    };
+    let work: Promise<T>;
+    try {
+      work = fn(parent);
+    } catch (error) {
+      settle(error);
+      return;
+    }
+    work.then((value) => {
+      forget();
+      resolve(value);
+    }, settle);
+  });
 }

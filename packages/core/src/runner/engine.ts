@@ -71,6 +71,11 @@ export function contextFor(env: EngineEnvironment, step: { index: number }, sign
   return new Context(env, step.index, signal, attemptNumber, phase);
 }
 
+/** Builds the context of step `index` (no step object needed). */
+export function contextAt(env: EngineEnvironment, index: number, signal: AbortSignal, attemptNumber: number): StepContext {
+  return new Context(env, index, signal, attemptNumber, env.phase);
+}
+
 /**
  * Undoes started steps, newest first. Stops at the first undo that fails
  * after its retries: older steps stay as they are, so the machine is in a

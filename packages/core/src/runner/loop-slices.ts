@@ -14,15 +14,22 @@ const SLICE_MS = 10;
  */
 export class LoopSlices {
   private since = performance.now();
+  /** The time `due()` or `now()` last read: a step's start time, without reading the clock again. */
+  last = this.since;
 
   /** Whether the current slice is used up (cheap: call it before every step). */
   due(): boolean {
-    return performance.now() - this.since >= SLICE_MS;
+    return this.now() - this.since >= SLICE_MS;
+  }
+
+  /** Reads the clock (`performance.now()`) and keeps it in `last`. */
+  now(): number {
+    return (this.last = performance.now());
   }
 
   /** Lets everything queued on the event loop run, then starts a new slice. */
   async pause(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    this.since = performance.now();
+    this.since = this.now();
   }
 }

@@ -9,10 +9,10 @@ import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
 import { causeOf, typedCause } from '../cause.js';
-import { attempt } from './attempt.js';
+import { attempt, attemptOnce } from './attempt.js';
 import { LoopSlices } from './loop-slices.js';
 import { defaultResumeHint } from './resume-hint.js';
-import { contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
+import { contextAt, contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
 import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
 import { planSteps, type PlanEntry } from './plan.js';
 import { trapSignals } from './signals.js';
@@ -80,10 +80,10 @@ export interface TransactionOptions {
   logger?: Logger;
 }
 
-interface Entry {
-  step: Step<unknown, unknown, unknown>;
-  index: number;
-}
+type AnyStep = Step<unknown, unknown, unknown>;
+
+/** A step's retry options when it gives none: one shared object, not one per step. */
+const NO_RETRY: StepOptions['retry'] & object = Object.freeze({});
 
 /**
  * A runnable list of steps. Made by {@link transaction}.
@@ -97,7 +97,7 @@ interface Entry {
  * ```
  */
 export class Transaction {
-  private readonly entries: Entry[] = [];
+  private readonly entries: AnyStep[] = [];
   private readonly finallyActions: Array<(outcome: Outcome) => unknown> = [];
   private readonly listeners = new Set<EventListener>();
   private ran = false;
@@ -121,7 +121,7 @@ export class Transaction {
   add<A, B, R>(step: Step<A, B, R>): StepHandle<R> {
     if (this.ran) throw new UnwindError('TRANSACTION_STARTED', 'steps cannot be added to a transaction that already ran');
     const index = this.entries.length;
-    this.entries.push({ step: step as unknown as Step<unknown, unknown, unknown>, index });
+    this.entries.push(step as unknown as AnyStep);
     return { index };
   }
 
@@ -139,7 +139,7 @@ export class Transaction {
 
   /** The ordered step descriptions and, where a kind can tell, whether each would change anything. Touches nothing. */
   plan(): Promise<PlanEntry[]> {
-    return planSteps(this.entries.map((e) => e.step), this.options.exec ?? runCommand, this.options.logger);
+    return planSteps(this.entries, this.options.exec ?? runCommand, this.options.logger);
   }
 
   /**
@@ -198,20 +198,18 @@ class Run {
   constructor(
     private readonly name: string,
     private readonly options: TransactionOptions,
-    private readonly entries: Entry[],
+    private readonly entries: AnyStep[],
     private readonly finallyActions: Array<(outcome: Outcome) => unknown>,
     listeners: Set<EventListener>,
   ) {
     this.log = options.logger ?? defaultLog;
     this.emit = emitter(listeners, this.log);
-    this.reports = entries.map(({ step, index }) => ({
-      index,
-      type: step.kind.type,
-      description: typeof step.args === 'function' ? `${step.kind.type} (arguments from earlier steps)` : safeDescribe(step.kind, step.args),
-      ...(step.options.label ? { label: step.options.label } : {}),
-      status: 'not-started',
-      attempts: 0,
-    }));
+    this.reports = entries.map((step, index) => {
+      const description = typeof step.args === 'function' ? `${step.kind.type} (arguments from earlier steps)` : safeDescribe(step.kind, step.args);
+      const report: StepReport = { index, type: step.kind.type, description, status: 'not-started', attempts: 0 };
+      if (step.options.label) report.label = step.options.label;
+      return report;
+    });
   }
 
   async execute(): Promise<Outcome> {
@@ -221,7 +219,7 @@ class Run {
       this.validate();
       lock = this.takeLock();
       if (lock?.tookOverFrom) this.emit({ type: 'lock:stale', path: lock.path, holder: lock.tookOverFrom });
-      this.recovered = await finishEarlierTransactions(this.options, this.entries.map((e) => e.step.kind), lock);
+      this.recovered = await finishEarlierTransactions(this.options, this.entries.map((step) => step.kind), lock);
       this.journal = this.options.journal.begin(this.name, this.options.meta);
     } catch (error) {
       const refused = this.refused(error);
@@ -280,7 +278,8 @@ class Run {
   /** Everything that can be checked before the first change. */
   private validate(): void {
     const last = this.entries.length - 1;
-    for (const { step, index } of this.entries) {
+    for (let index = 0; index <= last; index++) {
+      const step = this.entries[index]!;
       const definition = step.kind.definition;
       if (definition.irreversible && index !== last && !this.options.allowIrreversible) {
         throw new IrreversibleStepError(`step ${index + 1} (${step.kind.type}) cannot be undone and is not last; move it last or pass allowIrreversible`, { step: index, type: step.kind.type });
@@ -306,19 +305,24 @@ class Run {
     const env = this.env!;
     const journal = this.journal!;
     const slices = new LoopSlices();
-    for (const { step, index } of this.entries) {
+    const signal = this.controller.signal;
+    const abortGraceMs = this.options.abortGraceMs ?? 5000;
+    for (let index = 0; index < this.entries.length; index++) {
+      const step = this.entries[index]!;
       const report = this.reports[index]!;
       if (slices.due()) await slices.pause(); // a signal that came meanwhile is handled here
-      if (this.controller.signal.aborted) return this.controller.signal.reason;
+      if (signal.aborted) return signal.reason;
       const definition = step.kind.definition;
-      const startedAt = performance.now();
+      const startedAt = slices.last;
       let args: unknown;
       let before: unknown;
+      // prepare's context; `do` gets the same one when it runs once on this signal (see below).
+      const context = contextAt(env, index, signal, 1);
       try {
         args = typeof step.args === 'function' ? this.checkArgs(step.kind, (step.args as ArgsFrom<unknown>)(this.reader), index) : step.args;
         if (typeof step.args === 'function') report.description = safeDescribe(step.kind, args);
         if (this.emit.active) this.emit({ type: 'step:prepare', step: index, description: report.description });
-        before = await definition.prepare(args, contextFor(env, { index }, this.controller.signal, 1));
+        before = await definition.prepare(args, context);
         // Write-ahead: what undo needs is on disk before the change starts.
         journal.append(
           {
@@ -335,12 +339,21 @@ class Run {
       } catch (error) {
         return this.fail(report, error, startedAt);
       }
-      const started: StartedStep = { index, kind: step.kind, args, before, after: undefined, done: false, retry: step.options.retry ?? {}, timeoutMs: step.options.timeoutMs, report };
+      const started: StartedStep = { index, kind: step.kind, args, before, after: undefined, done: false, retry: step.options.retry ?? NO_RETRY, timeoutMs: step.options.timeoutMs, report };
       this.started.push(started);
       report.status = 'prepared';
       if (this.emit.active) this.emit({ type: 'step:start', step: index, description: report.description });
       try {
-        const { value, attempts } = await attempt((signal, n) => definition.do(args, before, contextFor(env, started, signal, n)), this.attemptOptions(step.options, started, 'do'));
+        const retry = step.options.retry?.do ?? definition.retry?.do ?? this.options.retry?.do;
+        const timeoutMs = step.options.timeoutMs ?? definition.timeoutMs ?? this.options.timeoutMs;
+        let value: unknown;
+        let attempts = 1;
+        if ((retry?.retries ?? 0) <= 0 && timeoutMs === undefined) {
+          // One attempt, no timer: no per-step options, closures or attempt controller.
+          value = await attemptOnce(() => definition.do(args, before, context), signal, abortGraceMs);
+        } else {
+          ({ value, attempts } = await attempt((attemptSignal, n) => definition.do(args, before, contextFor(env, started, attemptSignal, n)), this.attemptOptions(step.options, started, 'do')));
+        }
         report.attempts = attempts;
         started.after = value;
         started.done = true;
@@ -348,11 +361,11 @@ class Run {
         report.status = 'done';
         if (this.emit.active) this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
         if (definition.verify) {
-          await attempt((signal, n) => definition.verify!(args, before, value, contextFor(env, started, signal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
+          await attempt((attemptSignal, n) => definition.verify!(args, before, value, contextFor(env, started, attemptSignal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
         }
         journal.append({ kind: 'verified', step: index }, false);
         report.status = 'verified';
-        report.durationMs = Math.round(performance.now() - startedAt);
+        report.durationMs = Math.round(slices.now() - startedAt);
         if (this.emit.active) this.emit({ type: 'step:verified', step: index, description: report.description });
         this.results[index] = value;
       } catch (error) {
@@ -429,7 +442,7 @@ class Run {
         cause: causeOf(cause),
         remaining,
         undoError: typedCause(error!),
-        resume: this.options.resumeHint ?? defaultResumeHint(this.options.journal.root, this.journal!.id, this.entries.map((entry) => entry.step)),
+        resume: this.options.resumeHint ?? defaultResumeHint(this.options.journal.root, this.journal!.id, this.entries),
       };
     }
     record(env, { kind: 'end', status: 'rolled-back' }, true);
