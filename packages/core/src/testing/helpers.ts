@@ -27,6 +27,8 @@ export { recordOperations } from './crash-states/record.js';
 export { readTrace } from './crash-states/trace.js';
 export type { Trace, TraceOperation } from './crash-states/trace.js';
 export { seededRandom } from './crash-states/states.js';
+export { killSeed } from './crash-states/kill-seed.js';
+export { killBudget, killSample } from './crash-states/kill-sample.js';
 export { addSteps } from './injection.js';
 export type { StepInjection, TestHooks } from './injection.js';
 export { runSteps } from './run-steps.js';

@@ -8,6 +8,7 @@ import { runTypeScript, temporaryDirectory } from '../environment.js';
 import type { RunStepsConfig } from './explore.js';
 import { crashStateScript } from './record.js';
 import { killSeed } from './kill-seed.js';
+import { killBudget, sample } from './kill-sample.js';
 import { seededRandom } from './states.js';
 
 /**
@@ -219,7 +220,7 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
   const log = options.log ?? ((line: string) => console.log(line));
   const seed = killSeed(options.seed);
   // UNWIND_KILL_POINTS overrides the budget of a sampled run (not of a fixed set chosen by `only`).
-  const budget = process.env.UNWIND_KILL_POINTS && !options.only ? Number(process.env.UNWIND_KILL_POINTS) : options.budget ?? 12;
+  const budget = options.only ? options.budget ?? 12 : killBudget(options.budget ?? 12);
   const traced = options.traced ?? [];
   const preload = pathToFileURL(crashStateScript('kill-preload')).href;
   const reports = temporaryDirectory('unwind-kill-points-');
@@ -327,14 +328,4 @@ function stratifiedSample(points: readonly KillPoint[], count: number, random: (
   const fromInside = Math.min(inside.length, Math.max(Math.ceil(count / 2), count - outside.length));
   const picked = new Set([...sample(outside, count - fromInside, random), ...sample(inside, fromInside, random)]);
   return points.filter((p) => picked.has(p));
-}
-
-/** `count` of `items`, drawn without replacement by `random`, in their original order. */
-function sample<T>(items: readonly T[], count: number, random: () => number): T[] {
-  const indexes = items.map((_, i) => i);
-  for (let i = indexes.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [indexes[i], indexes[j]] = [indexes[j]!, indexes[i]!];
-  }
-  return indexes.slice(0, count).sort((a, b) => a - b).map((i) => items[i]!);
 }
