@@ -11,6 +11,7 @@
  *   container-reconciler install-units [--unit-name NAME] [--on-boot SPAN] [--interval SPAN] SYNC-OPTIONS...
  *   container-reconciler recover --state DIR [--prefix ROOT] [--loginctl PROG] [--systemctl PROG]
  *   container-reconciler sandbox [--sandbox DIR] [--settle MS] [--json]
+ *   container-reconciler sandbox --quadlet [--sandbox DIR]
  *
  * Exit codes: 0 converged (or installed, or recovered); 1 a container (or the fetch, or the
  * install) failed and was rolled back; 2 a rollback did not finish (the report says how to
@@ -176,14 +177,16 @@ function thisProgram(): string[] {
 
 /**
  * Runs one command line; returns the exit code. Every error ends in plain
- * words and an exit code, never a stack trace.
+ * words and an exit code, never a stack trace. `hooks` is for tests only
+ * (the crash tests SIGKILL the command line after a chosen journal record, the
+ * failure tests put a failing step after a container's Nth step).
  *
  * @example
  * ```ts
  * process.exitCode = await main(['--desired', '/srv/desired', '--state', '/var/lib/cr']);
  * ```
  */
-export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error, hooks: Pick<ReconcilerConfig, 'afterAppend' | 'inject'> = {}): Promise<number> {
   const [first, ...rest] = argv;
   const command = first === 'sync' || first === 'install-units' || first === 'recover' || first === 'sandbox' ? first : 'sync';
   const args = command === 'sync' && first !== 'sync' ? argv : rest;
@@ -209,7 +212,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       return outcome.exitCode;
     }
     const parsed = configFrom(args);
-    const report = await reconcileContainers(parsed.config);
+    const report = await reconcileContainers({ ...parsed.config, ...hooks });
     // Refused before the run took its lock (another run holds it, or the journal root cannot be used): one line, no report.
     if (report.cause && !parsed.json) {
       err(`container-reconciler: ${refusal(report.cause)}; nothing was changed`);

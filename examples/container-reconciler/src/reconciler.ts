@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { InvalidInputError, causeOf, fileJournal, recover, runCommand, withPrograms, type CommandRunner, type Journal, type JournalRecord, type Lock, type RecoveryReport, type StepHandle } from '@unwind/core';
+import type { StepInjection } from '@unwind/core/testing/helpers';
 import { enableLinger, disableLinger, isLingering, kinds as lingerKinds } from '@unwind/linger';
 import { reconcile, type AnyStep, type PlannedChange, type Problem, type ReconcileReport } from '@unwind/reconcile';
 import { kinds as filesKinds } from '@unwind/files';
@@ -91,6 +92,8 @@ export interface ReconcilerConfig {
   handleSignals?: boolean;
   /** For crash tests: called after each journal record. */
   afterAppend?: (record: JournalRecord) => void;
+  /** For failure tests: steps put in between a container's own (by its name), e.g. a failure after its Nth step. */
+  inject?: Readonly<Record<string, readonly StepInjection[]>>;
 }
 
 const DEFAULT_GROUP = 'unwind-containers';
@@ -298,7 +301,7 @@ async function reconcileFrom(config: ReconcilerConfig, journal: Journal, lock?: 
     validate: validateContainer,
     differs,
     check: (c, a, signal) => driftOf(c, a, s, signal),
-    plan: (change: PlannedChange<Container, Account>) => deploySteps(change.desired, s, config, change.actual),
+    plan: (change: PlannedChange<Container, Account>) => withInjected(deploySteps(change.desired, s, config, change.actual), config.inject?.[change.key]),
     planRemoval: (a) => removalSteps(a, s),
     ownership: (a) => isOwned(a, s.marker),
     protect: (name, a) => protection(name, a, s),
@@ -348,4 +351,10 @@ function configuredPrograms(base: CommandRunner, config: Pick<ReconcilerConfig, 
   const exec = config.loginctl ? withPrograms(base, { loginctl: config.loginctl }) : base;
   const systemManager = config.systemSystemctl ? withPrograms(exec, { systemctl: config.systemSystemctl }) : exec;
   return (spec) => (spec.argv[0] === 'systemctl' && !spec.argv.includes('--user') ? systemManager(spec) : exec(spec));
+}
+
+/** A plan's steps with a test's steps put in after the first `afterStep` of them (as `addSteps` puts them in a transaction). */
+function withInjected(steps: AnyStep[], inject: readonly StepInjection[] = []): AnyStep[] {
+  const at = (index: number) => inject.filter((i) => i.afterStep === index || (index === steps.length && i.afterStep > index)).map((i) => i.step);
+  return [...steps.flatMap((step, index) => [...at(index), step]), ...at(steps.length)];
 }

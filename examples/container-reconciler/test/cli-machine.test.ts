@@ -5,59 +5,33 @@
 // the managed group and a separate privilege group; the reconciler's own
 // service and timer. There is no podman with Quadlet here (Debian 12 ships
 // podman 4.3, which has no Quadlet generator): a test generator stands in
-// (fixtures/test-quadlet-generator.sh), installed in the machine only.
-import { join, resolve } from 'node:path';
+// (stand-in/test-quadlet-generator.sh), installed in the machine only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing';
+import { GENERATOR_PATH, REPOSITORY, TRANSFORMS, container, inMachine, main, repoRoot, syncOptions } from './machine-desired.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../..');
-const main = join(import.meta.dirname, '..', 'src', 'main.ts');
-const generator = join(import.meta.dirname, 'fixtures', 'test-quadlet-generator.sh');
-const GENERATOR_PATH = '/usr/lib/systemd/user-generators/podman-user-generator';
-const REPOSITORY = '/srv/desired.git';
-const WORK = '/srv/desired-work';
 const STATE = '/var/lib/container-reconciler';
-const TRANSFORMS = '/etc/container-reconciler/transforms';
 
 let machine: Machine;
+let m: ReturnType<typeof inMachine>;
 beforeAll(async () => {
   const reason = cannotBootMachine();
   if (reason) throw new Error(`the throw-away machine cannot boot here: ${reason}`);
   machine = await bootMachine({ bind: [repoRoot] });
-  ok(['git', 'init', '--quiet', '--bare', '--initial-branch=main', REPOSITORY]);
-  ok(['git', 'clone', '--quiet', REPOSITORY, WORK]);
-  ok(['mkdir', '-p', TRANSFORMS]);
-  // quadlet-deploy's tailscale transform, in shape: a label prepended, enabled through [Install].
-  write(join(TRANSFORMS, 'tailnet.container'), '[Container]\n+Label=tailnet=yes\nNetwork=none\n\n[Install]\nWantedBy=default.target\n');
+  m = inMachine(machine);
+  m.setUp();
 }, 120_000);
 afterAll(async () => machine?.stop());
 
-function ok(argv: string[], cwd = '/') {
-  const r = machine.run(argv, { cwd });
-  expect(r.status, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout.trim();
-}
-function write(path: string, content: string) {
-  const r = machine.run(['sh', '-c', 'mkdir -p "$(dirname "$1")" && printf %s "$2" > "$1"', 'sh', path, content]);
-  expect(r.status, r.stderr).toBe(0);
-}
-/** Commits the given files (null: deleted) to the desired repository's main branch. */
-function commit(files: Record<string, string | null>) {
-  for (const [path, content] of Object.entries(files)) {
-    if (content === null) ok(['rm', '-f', join(WORK, path)]);
-    else write(join(WORK, path), content);
-  }
-  ok(['git', 'add', '-A'], WORK);
-  ok(['git', '-c', 'user.name=ops', '-c', 'user.email=ops@example.org', 'commit', '--quiet', '--allow-empty', '-m', 'desired state'], WORK);
-  ok(['git', 'push', '--quiet', 'origin', 'main'], WORK);
-}
+const ok = (argv: string[], cwd?: string) => m.ok(argv, cwd);
+const write = (path: string, content: string) => m.write(path, content);
+const commit = (files: Record<string, string | null>) => m.commit(files);
 function sync(...extra: string[]) {
-  const r = machine.run(['node', '--import', 'tsx', main, '--repository', REPOSITORY, '--state', STATE, '--transforms', TRANSFORMS, '--privilege-group', 'mint-key', '--settle', '300', ...extra], { cwd: repoRoot, timeoutMs: 180_000 });
+  const r = machine.run(['node', '--import', 'tsx', main, ...syncOptions(STATE), ...extra], { cwd: repoRoot, timeoutMs: 180_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-const userctl = (user: string, ...args: string[]) => machine.run(['systemctl', '--user', '-M', `${user}@`, ...args]).stdout.trim();
-const exists = (user: string) => machine.run(['id', user]).status === 0;
-const container = (name: string, extra = '') => `[Unit]\nDescription=${name}\n\n[Container]\nImage=docker.io/library/nginx:1.27\nExec=/bin/sleep infinity\n${extra}\n[Install]\nWantedBy=default.target\n`;
+const userctl = (user: string, ...args: string[]) => m.userctl(user, ...args);
+const exists = (user: string) => m.exists(user);
 
 describe('container-reconciler sync: a git repository of Quadlet files, in a throw-away machine', () => {
   it('no Quadlet generator (podman < 4.4): refused with exit 4 naming it, before anything is touched', () => {
@@ -72,7 +46,7 @@ describe('container-reconciler sync: a git repository of Quadlet files, in a thr
   });
 
   it('a Quadlet file Quadlet would reject (no Image=): refused with exit 4 before anything is touched', () => {
-    ok(['install', '-m', '755', generator, GENERATOR_PATH]);
+    m.installGenerator();
     commit({ 'web.container': container('web').replace('Image=docker.io/library/nginx:1.27\n', '') });
     const r = sync();
     expect(r.code, r.stderr).toBe(4);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileJournal, transaction } from '@unwind/core';
+import { fileJournal, runCommand, transaction, type CommandRunner } from '@unwind/core';
 import { failingStep, temporaryDirectory, treeState } from '@unwind/core/testing';
 import { fetchDesired } from '../src/desired-git.js';
 
@@ -34,8 +34,8 @@ function repositories() {
   return { dir: dir.path, bare, checkout: join(dir.path, 'desired'), journal: join(dir.path, 'journal'), commit, first };
 }
 
-async function run(r: ReturnType<typeof repositories>, failAfter = false) {
-  const tx = transaction('fetch desired state', { journal: fileJournal({ root: r.journal }), handleSignals: false });
+async function run(r: ReturnType<typeof repositories>, failAfter = false, exec?: CommandRunner) {
+  const tx = transaction('fetch desired state', { journal: fileJournal({ root: r.journal }), handleSignals: false, ...(exec ? { exec } : {}) });
   tx.add(fetchDesired({ repository: r.bare, branch: 'main', checkout: r.checkout }));
   if (failAfter) tx.add(failingStep({ message: 'a later step failed' }));
   return tx.run();
@@ -88,5 +88,38 @@ describe('desired state from git, fetched and reset under the run\'s lock', () =
       expect(outcome.status).toBe('refused');
     }
     expect(fs.existsSync(r.checkout)).toBe(false);
+  });
+
+  it.each(['a first clone', 'a fetch into the checkout'] as const)('%s: each git command fails after it ran (the change made) → the checkout is as it was (absent, or on its commit, clean)', async (variant) => {
+    /** A repository set, with the checkout already made for the second variant and a new tip to fetch. */
+    const arrange = async () => {
+      const r = repositories();
+      if (variant === 'a fetch into the checkout') expect((await run(r)).status).toBe('committed');
+      r.commit('tailnet/api.container', '[Container]\nImage=docker.io/library/api:1\n');
+      return r;
+    };
+    const stateOf = (r: ReturnType<typeof repositories>) => (fs.existsSync(r.checkout) ? { head: git(r.checkout, 'rev-parse', 'HEAD'), tree: treeState(r.checkout, { ignore: (p) => p === '.git' }), status: git(r.checkout, 'status', '--porcelain', '--untracked-files=all') } : 'no checkout');
+    // A clean run, to learn the git commands the step runs, in order.
+    const calls: string[][] = [];
+    const recording: CommandRunner = (spec) => {
+      calls.push([...spec.argv]);
+      return runCommand(spec);
+    };
+    expect((await run(await arrange(), false, recording)).status).toBe('committed');
+    expect(calls.length).toBeGreaterThanOrEqual(variant === 'a first clone' ? 4 : 5);
+    for (const [index, call] of calls.entries()) {
+      const r = await arrange();
+      const before = stateOf(r);
+      let seen = 0;
+      const faulty: CommandRunner = async (spec) => {
+        const result = await runCommand(spec);
+        if (seen++ !== index) return result;
+        return runCommand({ ...spec, argv: ['sh', '-c', "echo 'injected failure' >&2; exit 3"] });
+      };
+      const outcome = await run(r, false, faulty);
+      expect(seen, `the fault at ${call.join(' ')} was reached`).toBeGreaterThan(index);
+      expect(['rolled-back', 'refused'], `${call.join(' ')}: ${outcome.status}`).toContain(outcome.status);
+      expect(stateOf(r), `git call ${index + 1} (${call.slice(1).join(' ')}) failed`).toEqual(before);
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Quadlet units deployed for a user inside a throw-away machine: a real
 // systemd system manager as PID 1, real logind, linger and user@UID.service.
 // There is no podman here: a test generator stands in for Quadlet's
-// (fixtures/test-quadlet-generator.sh), installed in the machine's user
+// (stand-in/test-quadlet-generator.sh), installed in the machine's user
 // generator directory only.
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testi
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const child = join(import.meta.dirname, 'fixtures', 'quadlet-child.ts');
-const generator = join(import.meta.dirname, 'fixtures', 'test-quadlet-generator.sh');
+const generator = join(import.meta.dirname, '..', 'stand-in', 'test-quadlet-generator.sh');
 const GENERATOR_PATH = '/usr/lib/systemd/user-generators/podman-user-generator';
 
 let machine: Machine;
