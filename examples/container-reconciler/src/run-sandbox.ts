@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSandboxManager } from '../../service-installer/src/user-manager.js';
+import { DEFAULT_QUADLET_SANDBOX, runQuadletSandbox } from './quadlet-sandbox.js';
 import { reconcileContainers } from './reconciler.js';
 import { formatReport } from './report.js';
 import { createSandbox, isSandbox, sandboxConfig, sandboxLayout } from './sandbox.js';
@@ -28,11 +29,13 @@ export const DEFAULT_SANDBOX = join(tmpdir(), 'unwind-example-containers');
  * ```
  */
 export async function runSandbox(argv: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { sandbox: { type: 'string' }, settle: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { sandbox: { type: 'string' }, settle: { type: 'string' }, json: { type: 'boolean' }, quadlet: { type: 'boolean' } }, strict: true });
   if (process.getuid?.() !== 0) {
-    err('container-reconciler sandbox: needs root (the shadow tools on a prefix root, a tmpfs for the private user manager); nothing was changed');
+    err(`container-reconciler sandbox: needs root (${values.quadlet ? 'to boot a throw-away machine' : 'the shadow tools on a prefix root, a tmpfs for the private user manager'}); nothing was changed`);
     return 4;
   }
+  // Quadlet needs each user's own manager: a throw-away machine, which makes its own namespaces.
+  if (values.quadlet) return runQuadletSandbox(resolve(values.sandbox ?? DEFAULT_QUADLET_SANDBOX), out, err);
   if (process.env[NAMESPACE_MARK] !== '1') {
     const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, process.argv[1]!, 'sandbox', ...argv], {
       stdio: 'inherit',
