@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as t from 'io-ts';
@@ -143,6 +144,42 @@ describe('undo is compare-and-swap: a snapshot step restores around what others 
     expect(second.transactions[0]?.result, second.transactions[0]?.error?.message).toBe('rolled-back');
     for (const name of ['a', 'b', 'c', 'd', 'e']) expect(fs.readFileSync(join(s.dir, name), 'utf8')).toBe(`${name} as it was\n`);
     expect(fs.existsSync(join(s.dir, 'made-by-tx'))).toBe(false);
+    expect(s.decoyState()).toEqual(decoy);
+  });
+
+  it('identities do not hide a change: an edit that keeps the size and puts the mtime back, to a file nobody touched and to one the transaction wrote, is still a conflict (its ctime moved)', async () => {
+    const s = setup();
+    const decoy = s.decoyState();
+    // Let the tree settle, so the snapshot records identities (a file changed in the last 50 ms gets none and is hashed).
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const sameSizeAndTime = (path: string, content: string) => {
+      const before = fs.statSync(path, { bigint: true });
+      expect(Buffer.byteLength(content)).toBe(Number(before.size));
+      fs.writeFileSync(path, content);
+      fs.utimesSync(path, new Date(Number(before.atimeNs / 1_000_000n)), new Date(Number(before.mtimeNs / 1_000_000n)));
+      // Node sets times to the microsecond: put the exact nanoseconds back, as an attacker with touch(1) could.
+      spawnSync('touch', ['-m', '-d', `@${before.mtimeNs / 1_000_000_000n}.${String(before.mtimeNs % 1_000_000_000n).padStart(9, '0')}`, path]);
+      expect(fs.statSync(path, { bigint: true }).mtimeNs).toBe(before.mtimeNs);
+    };
+    const tx = transaction('cas', { journal: memoryJournal(), handleSignals: false });
+    tx.on((e) => {
+      if (e.type !== 'undo:start' || e.step !== 0) return;
+      sameSizeAndTime(join(s.dir, 'b'), 'B AS IT WAS\n'); // untouched by the transaction: its identity is in the snapshot and in the record
+      sameSizeAndTime(join(s.dir, 'a'), 'WRITTEN BY THE TRANSACTION\n'); // written by the transaction just before the rollback
+    });
+    tx.add(snapshot({ path: s.dir }));
+    tx.add(scribble({ dir: s.dir }));
+    tx.add(failingStep({ message: 'force the rollback' }));
+    const outcome = await tx.run();
+    expect(outcome.status).toBe('rollback-failed');
+    const error = outcome.steps[0]?.undo?.error;
+    expect(error?.code, error?.message).toBe('UNDO_CONFLICT');
+    expect(error?.message).toMatch(/\bb: /);
+    expect(error?.message).toMatch(/\ba: /);
+    expect(fs.readFileSync(join(s.dir, 'b'), 'utf8')).toBe('B AS IT WAS\n'); // theirs, kept
+    expect(fs.readFileSync(join(s.dir, 'a'), 'utf8')).toBe('WRITTEN BY THE TRANSACTION\n');
+    expect(fs.existsSync(join(s.dir, 'made-by-tx'))).toBe(false); // the rest restored
+    expect(fs.readFileSync(join(s.dir, 'e'), 'utf8')).toBe('e as it was\n');
     expect(s.decoyState()).toEqual(decoy);
   });
 

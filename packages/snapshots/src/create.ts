@@ -4,6 +4,7 @@ import { InvalidInputError, UnwindError, logger, makeDirectoryDurably, syncDirec
 import { makeDurable } from './durability.js';
 import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
 import { testHooks } from './hooks.js';
+import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
 import { assertPrivateStore, checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
@@ -133,6 +134,8 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
   validateSnapshotPaths(source, store);
   const root = fs.lstatSync(source, { throwIfNoEntry: false });
   if (!root?.isDirectory()) throw new InvalidInputError(`snapshot source ${source} is not a directory`, { source });
+  // Before the scan: identities of files whose ctime lies before this moment can be trusted later.
+  const moment = settleMoment();
   const live = await scanTree(source, signal ? { signal } : {});
   const special = live.find((e) => e.type === 'other');
   if (special) throw new UnsupportedEntryError(full(source, special.path), special.kind ?? 'special file');
@@ -152,7 +155,7 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
     began = true;
     syncDirectory(store);
     fs.mkdirSync(join(partial, 'data'), { mode: 0o700 });
-    const { entries, bytes, written, shards } = await copyTree(source, partial, live, signal);
+    const { entries, bytes, written, shards } = await copyTree(source, partial, live, moment, signal);
     await makeDurable(partial, written, [...shards, join(partial, 'data'), partial], { ...(options.exec ? { exec: options.exec } : {}), ...(signal ? { signal } : {}) });
     const createdAt = new Date().toISOString();
     const manifest: Manifest = { format: MANIFEST_FORMAT, id, source, createdAt, entries };
@@ -217,7 +220,7 @@ export function removePartial(store: string, id: string): boolean {
   return true;
 }
 
-async function copyTree(source: string, partial: string, live: LiveEntry[], signal: AbortSignal | undefined) {
+async function copyTree(source: string, partial: string, live: LiveEntry[], moment: bigint, signal: AbortSignal | undefined) {
   const yielder = new Yielder(signal, 64);
   const entries: ManifestEntry[] = [];
   const written: string[] = [];
@@ -231,8 +234,9 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
     else if (e.type === 'symlink') entries.push({ ...base, type: 'symlink', target: e.target ?? '' });
     else {
       const first = e.nlink > 1 ? leaders.get(e.ino) : undefined;
+      const identity = settledBefore(e, moment);
       if (first) {
-        entries.push({ ...base, type: 'file', size: first.size!, sha256: first.sha256!, linkOf: first.path });
+        entries.push({ ...base, type: 'file', size: first.size!, sha256: first.sha256!, linkOf: first.path, ...(identity !== undefined && identity === first.identity ? { identity } : {}) });
         continue;
       }
       const blob = blobName(blobs++);
@@ -250,7 +254,8 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], sign
       if (again.ino !== e.ino || again.size !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
         throw new SnapshotSourceChangedError(from);
       }
-      const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256, blob };
+      // The stat before and after the copy agree: the stored copy, hashed, is the content of the file with this identity.
+      const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256, blob, ...(identity ? { identity } : {}) };
       if (e.nlink > 1) leaders.set(e.ino, entry);
       entries.push(entry);
       written.push(stored);

@@ -1,5 +1,9 @@
+import * as fs from 'node:fs';
+import { identityOf, settleMoment, settledBefore, type Identity } from './identity.js';
 import type { ManifestEntry } from './manifest.js';
-import { scanTree, type LiveEntry } from './scan.js';
+import { Yielder, full, hashFile, scanTree, type LiveEntry, type ScanFs } from './scan.js';
+
+const nodeFs = fs as unknown as ScanFs;
 
 /**
  * What a transaction left in a snapshotted tree when its rollback started,
@@ -29,16 +33,43 @@ function state(e: LiveEntry): State {
 }
 
 /**
- * The record of a tree as the transaction left it: path → state, as JSON.
+ * What {@link parseLeft} reads: each path's state, and the identity
+ * (identity.ts) of each file whose identity had settled when it was
+ * recorded. A file that still has that identity is in that state, unread.
+ */
+export interface LeftRecord {
+  states: Map<string, State>;
+  identities: Map<string, Identity>;
+}
+
+/**
+ * The record of a tree as the transaction left it: path → state, and the
+ * files' settled identities, as JSON. A file that is still the very file
+ * the snapshot copied (its identity in the manifest, `wanted`) is not read:
+ * its hash is the manifest's; the others are hashed.
  *
  * @example
  * ```ts
- * await ctx.blobs.write('left.json', await recordLeft('/srv/app/collection'));
+ * await ctx.blobs.write('left.json', await recordLeft('/srv/app/collection', manifest.entries));
  * ```
  */
-export async function recordLeft(root: string, signal?: AbortSignal): Promise<string> {
-  const live = await scanTree(root, { hash: () => true, ...(signal ? { signal } : {}) });
-  return JSON.stringify({ format: 2, entries: Object.fromEntries(live.map((e) => [e.path, state(e)])) });
+export async function recordLeft(root: string, wanted: readonly ManifestEntry[] = [], signal?: AbortSignal): Promise<string> {
+  const want = new Map(wanted.map((e) => [e.path, e]));
+  const moment = settleMoment();
+  const live = await scanTree(root, { hash: (l) => !takeSnapshotHash(l, want.get(l.path)), ...(signal ? { signal } : {}) });
+  const identities: Record<string, Identity> = {};
+  for (const e of live) {
+    const identity = e.type === 'file' ? settledBefore(e, moment) : undefined;
+    if (identity !== undefined) identities[e.path] = identity;
+  }
+  return JSON.stringify({ format: 2, entries: Object.fromEntries(live.map((e) => [e.path, state(e)])), identities });
+}
+
+/** Gives a live file the manifest's hash when it is the very file the snapshot copied, unchanged; true when it did. */
+function takeSnapshotHash(live: LiveEntry, want: ManifestEntry | undefined): boolean {
+  if (live.type !== 'file' || want?.type !== 'file' || want.identity === undefined || want.identity !== identityOf(live)) return false;
+  live.sha256 = want.sha256;
+  return true;
 }
 
 /**
@@ -51,16 +82,19 @@ export async function recordLeft(root: string, signal?: AbortSignal): Promise<st
  * const left = parseLeft(await ctx.blobs.read('left.json'));
  * ```
  */
-export function parseLeft(text: Buffer | string): Map<string, string> | undefined {
+export function parseLeft(text: Buffer | string): LeftRecord | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.toString());
   } catch {
     return undefined;
   }
-  const entries = (parsed as { format?: unknown; entries?: unknown } | null)?.entries;
-  if ((parsed as { format?: unknown } | null)?.format !== 2 || typeof entries !== 'object' || entries === null || Object.values(entries).some((v) => typeof v !== 'string')) return undefined;
-  return new Map(Object.entries(entries as Record<string, string>));
+  const record = parsed as { format?: unknown; entries?: unknown; identities?: unknown } | null;
+  const strings = (value: unknown): value is Record<string, string> => typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
+  if (record?.format !== 2 || !strings(record.entries)) return undefined;
+  // Records written before identities existed have none: every file is hashed.
+  const identities = strings(record.identities) ? record.identities : {};
+  return { states: new Map(Object.entries(record.entries)), identities: new Map(Object.entries(identities)) };
 }
 
 /** A restore's own temp name (restore.ts `tempIn`): left behind only by a restore cut short, and removed by the next. */
@@ -96,7 +130,10 @@ export interface ForeignChange {
 /**
  * The paths of the tree that are neither as the transaction left them nor
  * already as the snapshot holds them: someone else's changes, which a
- * restore must leave alone.
+ * restore must leave alone. A file with the identity the record holds for
+ * it is as the transaction left it, and one with the identity the manifest
+ * holds is as the snapshot holds it: neither is read. Every other file is
+ * hashed.
  *
  * @example
  * ```ts
@@ -105,18 +142,28 @@ export interface ForeignChange {
  */
 export async function changedByOthers(
   root: string,
-  left: ReadonlyMap<string, string>,
+  record: LeftRecord,
   wanted: readonly ManifestEntry[],
   options: { signal?: AbortSignal; interruptedRestoreSince?: bigint } = {},
 ): Promise<ForeignChange[]> {
   const { signal, interruptedRestoreSince: since } = options;
+  const { states: left, identities } = record;
   const want = new Map(wanted.map((e) => [e.path, e]));
-  const live = await scanTree(root, { hash: () => true, ...(signal ? { signal } : {}) });
+  const live = await scanTree(root, signal ? { signal } : {});
+  const yielder = new Yielder(signal, 64);
   const seen = new Set<string>();
   const out: ForeignChange[] = [];
   for (const entry of live) {
     seen.add(entry.path);
     const then = left.get(entry.path);
+    if (entry.type === 'file') {
+      const identity = identityOf(entry);
+      if (identities.get(entry.path) === identity) continue; // the very file the record saw, unchanged: as the transaction left it
+      if (!takeSnapshotHash(entry, want.get(entry.path))) {
+        entry.sha256 = hashFile(nodeFs, full(root, entry.path), entry.size);
+        await yielder.tick();
+      }
+    }
     if (then === state(entry) || asSnapshot(entry, want.get(entry.path))) continue;
     if (RESTORE_TEMP.test(entry.path)) continue;
     // A restore of this undo was cut short (a crash): what it had begun to put back is its own work.

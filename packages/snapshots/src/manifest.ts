@@ -61,6 +61,14 @@ const EntryCodec = t.intersection([
     blob: BlobName,
     /** Files: this path is a hard link of that earlier path (the group's first path). */
     linkOf: TreePath,
+    /**
+     * Files: the source file's identity (`dev:ino:size:mtimeNs:ctimeNs`) when
+     * it was snapshotted, recorded only when it had settled (its ctime earlier
+     * than the snapshot's start less 50 ms). A live file with this identity is
+     * that file, unchanged: its content is this entry's, without reading it.
+     * Absent in snapshots made before it existed: such files are hashed.
+     */
+    identity: t.string,
   }),
 ]);
 

@@ -5,7 +5,9 @@ import { logger, type CommandRunner } from '@unwind/core';
 import { validateSnapshotSource } from './create.js';
 import { makeDurable } from './durability.js';
 import { RestoreVerificationError, SnapshotCorruptError } from './errors.js';
+import { cloneOrCopy } from './clone.js';
 import { testHooks } from './hooks.js';
+import { identityOf, settleMoment, settledBefore, type Identity } from './identity.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { compareTree, planRestore, planSize, type RestorePlan } from './plan.js';
 import { Yielder, full, hashFile, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
@@ -86,17 +88,28 @@ function blobPath(store: string, id: string, blob: string): string {
   return join(snapshotDir(store, id), 'data', blob);
 }
 
-/** Hashes stored copies against the manifest; every mismatch is one problem line. */
-async function checkStored(store: string, id: string, entries: Iterable<ManifestEntry>, signal?: AbortSignal): Promise<string[]> {
+/**
+ * Hashes stored copies against the manifest; every mismatch is one problem
+ * line. `checked` gets the identity of each stored copy that matched, when
+ * it was the same before and after the hash and had settled: a reflink of
+ * that copy made while its identity is still this one holds the hashed content.
+ */
+async function checkStored(store: string, id: string, entries: Iterable<ManifestEntry>, signal?: AbortSignal, checked?: Map<string, Identity>): Promise<string[]> {
   const problems: string[] = [];
   const yielder = new Yielder(signal, 64);
+  const moment = settleMoment();
   for (const e of entries) {
     if (e.type !== 'file' || e.blob === undefined) continue;
     const path = blobPath(store, id, e.blob);
     try {
-      const size = fs.lstatSync(path).size;
+      const before = fs.lstatSync(path, { bigint: true });
+      const size = Number(before.size);
       if (size !== e.size) problems.push(`${e.path} (data/${e.blob}): stored size ${size}, manifest ${e.size}`);
       else if (hashFile(nodeFs, path, size) !== e.sha256) problems.push(`${e.path} (data/${e.blob}): stored content does not match its sha256`);
+      else if (checked) {
+        const identity = settledBefore(before, moment);
+        if (identity !== undefined && identity === identityOf(fs.lstatSync(path, { bigint: true }))) checked.set(e.blob, identity);
+      }
     } catch (error) {
       problems.push(`${e.path} (data/${e.blob}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
@@ -182,14 +195,22 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     ...scanOptions,
     hash: (l) => {
       const w = want.get(l.path);
-      return w?.type === 'file' && w.size === l.size;
+      if (w?.type !== 'file' || w.size !== l.size) return false;
+      // The very file the snapshot copied, unchanged since (identity.ts): its content is the snapshot's.
+      if (w.identity !== undefined && w.identity === identityOf(l)) {
+        l.sha256 = w.sha256;
+        return false;
+      }
+      return true;
     },
   });
   const { plan, leftAlone } = without(planRestore(manifest.entries, live), options.leave ?? []);
   const needed = options.checkStore === 'all' ? manifest.entries : plan.write.map((w) => want.get(w.path)!);
-  const problems = await checkStored(store, id, needed, signal);
+  const checked = new Map<string, Identity>();
+  const problems = await checkStored(store, id, needed, signal, checked);
   if (problems.length > 0) throw corrupt(store, id, problems);
 
+  const cloned = new Map<string, Identity>();
   const touched = new Set<string>();
   const report: RestoreReport = {
     id,
@@ -203,18 +224,29 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     leftAlone,
   };
   if (!report.unchanged) {
-    await apply(store, id, root, plan, want, touched, signal);
+    await apply(store, id, root, plan, want, touched, { checked, cloned }, signal);
     const dirs = new Set<string>();
     for (const p of touched) dirs.add(p === '.' ? dirname(root) : full(root, parentOf(p)));
     for (const p of plan.mkdir) dirs.add(full(root, p));
     await makeDurable(root, [...touched].filter((p) => want.get(p)?.type !== 'dir').map((p) => full(root, p)), dirs, { ...(options.exec ? { exec: options.exec } : {}), ...scanOptions });
   }
-  await verifyAfter(manifest, root, live, touched, scanOptions, leftAlone);
+  await verifyAfter(manifest, root, live, touched, cloned, scanOptions, leftAlone);
   log('restored %s from snapshot %s: %o', root, id, report);
   return report;
 }
 
-async function apply(store: string, id: string, root: string, plan: RestorePlan, want: Map<string, ManifestEntry>, touched: Set<string>, signal?: AbortSignal): Promise<void> {
+/**
+ * Reflinks that prove their content: `checked` holds the identity of each
+ * stored copy hashed before the restore (blob name → identity); `cloned`
+ * gets, for each path reflinked from such a copy while it still had that
+ * identity, the restored file's identity once it is in place.
+ */
+interface CloneProofs {
+  checked: ReadonlyMap<string, Identity>;
+  cloned: Map<string, Identity>;
+}
+
+async function apply(store: string, id: string, root: string, plan: RestorePlan, want: Map<string, ManifestEntry>, touched: Set<string>, proofs: CloneProofs, signal?: AbortSignal): Promise<void> {
   const yielder = new Yielder(signal, 64);
   let ops = 0;
   const step = async (path: string) => {
@@ -244,12 +276,18 @@ async function apply(store: string, id: string, root: string, plan: RestorePlan,
     fs.mkdirSync(full(root, path), { mode: 0o700 });
     await step(path);
   }
+  const cloning = { canClone: true };
   for (const w of plan.write) {
     const e = want.get(w.path)!;
+    const blob = blobPath(store, id, w.blob);
+    let proven = false;
     replace(w.path, w.fresh, (tmp) => {
-      fs.copyFileSync(blobPath(store, id, w.blob), tmp, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
+      // A reflink of a stored copy that was hashed and has not changed since (same identity after
+      // the clone) holds the hashed content: verification need not read it back.
+      proven = cloneOrCopy(blob, tmp, cloning) && proofs.checked.get(w.blob) === identityOf(fs.lstatSync(blob, { bigint: true }));
       applyMeta(tmp, e);
     });
+    if (proven) proofs.cloned.set(w.path, identityOf(fs.lstatSync(full(root, w.path), { bigint: true })));
     await step(w.path);
   }
   for (const l of plan.link) {
@@ -269,14 +307,28 @@ async function apply(store: string, id: string, root: string, plan: RestorePlan,
   }
 }
 
-/** Rescans the tree and compares it with the manifest. Hashes of files untouched since the first scan (same inode, size, mtime and ctime) are reused. */
-async function verifyAfter(manifest: Manifest, root: string, first: LiveEntry[], touched: Set<string>, options: { signal?: AbortSignal }, leftAlone: ReadonlyArray<{ path: string; andBelow: boolean }>): Promise<void> {
+/**
+ * Rescans the tree and compares it with the manifest. Files are hashed
+ * except: those untouched since the first scan (same device, inode, size,
+ * mtime and ctime), whose hash is reused; and those the restore reflinked
+ * from a checked stored copy and that still have the identity they had once
+ * in place, whose content is the stored copy's (the clone's proof, see
+ * `cloneOrCopy`). Their mode, owner, size and mtime are compared as always.
+ */
+async function verifyAfter(manifest: Manifest, root: string, first: LiveEntry[], touched: Set<string>, cloned: ReadonlyMap<string, Identity>, options: { signal?: AbortSignal }, leftAlone: ReadonlyArray<{ path: string; andBelow: boolean }>): Promise<void> {
   const earlier = new Map(first.map((e) => [e.path, e]));
+  const want = new Map(manifest.entries.map((e) => [e.path, e]));
   const again = await scanTree(root, {
     ...options,
     hash: (l) => {
+      const proof = cloned.get(l.path);
+      if (proof !== undefined && proof === identityOf(l)) {
+        l.sha256 = want.get(l.path)?.sha256;
+        testHooks.provenByClone?.(l.path);
+        return false;
+      }
       const e = earlier.get(l.path);
-      if (e?.sha256 !== undefined && !touched.has(l.path) && e.ino === l.ino && e.size === l.size && e.ctimeNs === l.ctimeNs && e.mtimeNs === l.mtimeNs) {
+      if (e?.sha256 !== undefined && !touched.has(l.path) && identityOf(e) === identityOf(l)) {
         l.sha256 = e.sha256;
         return false;
       }

@@ -18,7 +18,7 @@ import * as nodeFs from 'node:fs';
 export interface ScanFs {
   /** `fs.lstatSync(path, { bigint: true })`: metadata without following a link. */
   lstatSync(path: string, options: { bigint: true }): {
-    mode: bigint; uid: bigint; gid: bigint; size: bigint; ino: bigint; nlink: bigint; mtimeNs: bigint; ctimeNs: bigint;
+    mode: bigint; uid: bigint; gid: bigint; size: bigint; dev: bigint; ino: bigint; nlink: bigint; mtimeNs: bigint; ctimeNs: bigint;
     /** A regular file. */
     isFile(): boolean;
     /** A directory. */
@@ -67,6 +67,8 @@ export interface LiveEntry {
   uid: number;
   gid: number;
   size: number;
+  /** The filesystem's device number: with `ino`, the file itself. */
+  dev: bigint;
   ino: bigint;
   nlink: number;
   mtimeNs: bigint;
@@ -107,6 +109,7 @@ export function statEntry(fs: ScanFs, root: string, path: string): LiveEntry {
     uid: Number(st.uid),
     gid: Number(st.gid),
     size: Number(st.size),
+    dev: st.dev,
     ino: st.ino,
     nlink: Number(st.nlink),
     mtimeNs: st.mtimeNs,

@@ -5,6 +5,7 @@ import { InvalidInputError, UndoConflictError, UntrustedJournalError, Verificati
 import { create, removePartial, validateSnapshotPaths, validateSnapshotSource } from './create.js';
 import { changedByOthers, parseLeft, recordLeft, type ForeignChange } from './left.js';
 import { prune, removeSnapshot } from './retention.js';
+import type { ManifestEntry } from './manifest.js';
 import { restore } from './restore.js';
 import { checkId, makePin, newSnapshotId, readManifest, unpin, withStoreLock } from './store.js';
 
@@ -89,6 +90,19 @@ async function othersChanges(a: t.TypeOf<typeof Args>, before: t.TypeOf<typeof B
   return { foreign, attempt: next };
 }
 
+/**
+ * The snapshot's entries, whose identities spare reading the files nobody
+ * changed since; none when it is not there (its `do` never finished) or
+ * not readable (the undo reports that).
+ */
+function snapshotEntries(before: t.TypeOf<typeof Before>): ManifestEntry[] {
+  try {
+    return readManifest(before.store, before.id).entries;
+  } catch {
+    return [];
+  }
+}
+
 /** The name of this transaction's pin on its snapshot. */
 function pinName(ctx: StepContext): string {
   return ctx.transactionId.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -164,12 +178,12 @@ export const snapshot = defineStep({
       throw new VerificationError(`snapshot ${before.id} is not usable: ${(error as Error).message}`, { store: before.store, id: before.id });
     }
   },
-  beforeRollback: async (a, _before, _after, ctx) => {
+  beforeRollback: async (a, before, _after, ctx) => {
     // Compare-and-swap for a whole tree: what the transaction left, before any undo acts, so the undo
     // can tell the transaction's changes from those someone else makes afterwards. A resumed rollback
     // keeps the first record: changes made while nothing ran (after a crash) are not the transaction's.
     if (await ctx.blobs.has(LEFT)) return;
-    await ctx.blobs.write(LEFT, await recordLeft(a.path, ctx.signal));
+    await ctx.blobs.write(LEFT, await recordLeft(a.path, snapshotEntries(before), ctx.signal));
   },
   undo: async (a, before, after, ctx) => {
     const complete = fs.existsSync(join(before.store, checkId(before.id)));
