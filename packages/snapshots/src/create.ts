@@ -3,6 +3,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { InvalidInputError, UnwindError, logger, makeDirectoryDurably, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
 import { makeDurable } from './durability.js';
 import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
+import { cloneOrCopy } from './clone.js';
 import { testHooks } from './hooks.js';
 import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
@@ -111,7 +112,8 @@ export function validateSnapshotPaths(source: string, store: string): void {
 /**
  * Snapshots a directory tree into a store. Reads the source only. Files are
  * copied with a reflink where the filesystem can (`COPYFILE_FICLONE`, a plain
- * copy elsewhere), hashed (SHA-256) from the stored copy, and listed in a
+ * copy elsewhere), hashed (SHA-256) — from the stored copy, or for a reflink
+ * of a settled, unchanged source file from the source — and listed in a
  * checksummed manifest with type, mode, owner, size, mtime, link target and
  * hard-link groups. The snapshot is built in `<id>.partial`, made durable,
  * then renamed complete: a crash leaves a recognisable incomplete snapshot
@@ -228,6 +230,7 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
   const shards = new Set<string>();
   let bytes = 0;
   let blobs = 0;
+  const cloning = { canClone: true };
   for (const e of live) {
     const base = { path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs.toString() };
     if (e.type === 'dir') entries.push({ ...base, type: 'dir' });
@@ -247,14 +250,17 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
         shards.add(shard);
       }
       const from = full(source, e.path);
-      fs.copyFileSync(from, stored, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL);
-      const sha256 = hashFile(nodeFs, stored, e.size);
+      const cloned = cloneOrCopy(from, stored, cloning);
+      // A reflink holds the source's exact bytes at the clone. When the source had settled before the
+      // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
+      // read from the page cache when the tree was used lately, where a fresh clone has none.
+      const sha256 = hashFile(nodeFs, cloned && identity !== undefined ? from : stored, e.size);
       const again = statEntry(nodeFs, source, e.path);
       const size = fs.lstatSync(stored).size;
       if (again.ino !== e.ino || again.size !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
         throw new SnapshotSourceChangedError(from);
       }
-      // The stat before and after the copy agree: the stored copy, hashed, is the content of the file with this identity.
+      // The stat before the copy and after the hash agree: the hash is the content of the file with this identity.
       const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256, blob, ...(identity ? { identity } : {}) };
       if (e.nlink > 1) leaders.set(e.ino, entry);
       entries.push(entry);
