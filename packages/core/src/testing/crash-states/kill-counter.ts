@@ -20,6 +20,8 @@ export interface KillCounterOptions {
   killInside?: { command: number; syscall: string; when: number };
   /** Basenames of the programs whose inside is traced (counting run) or can be killed into. */
   traced: string[];
+  /** System calls traced inside them beside {@link TRACED_SYSCALLS} (e.g. `sendmsg` of a D-Bus client). */
+  tracedSyscalls?: string[];
   /** A directory: before the first file-system call that may change something under a root, write `ready` there and wait for `go` (so a kill from outside can be timed from the transaction's start, not the process's). */
   gate?: string;
   /** Where the counting run writes `operations.jsonl` and one `command-N.strace` per traced command, and any run writes `killed.txt`. */
@@ -38,10 +40,14 @@ export interface KillCounterOptions {
 export function installKillCounter(fs: typeof FileSystem, childProcess: typeof ChildProcess, options: KillCounterOptions): void {
   const real = { ...fs } as typeof FileSystem;
   const roots = options.roots.map((r) => resolve(r));
+  // The counter's own files (its report, the gate) are never counted, even inside a root: node's
+  // appendFileSync opens through the exported openSync, so counting them would count the count.
+  const own = [options.reportDirectory, ...(options.gate ? [options.gate] : [])].map((d) => resolve(d));
+  const under = (absolute: string, directory: string) => absolute === directory || absolute.startsWith(`${directory}/`);
   const inside = (path: unknown) => {
     if (typeof path !== 'string' && !(path instanceof URL) && !Buffer.isBuffer(path)) return false;
     const absolute = realPathOfCall(path instanceof URL ? path.pathname : String(path), real.readlinkSync);
-    return roots.some((root) => absolute === root || absolute.startsWith(`${root}/`));
+    return roots.some((root) => under(absolute, root)) && !own.some((directory) => under(absolute, directory));
   };
   const counting = options.killAt === undefined && options.killInside === undefined;
   const operationsFile = join(options.reportDirectory, 'operations.jsonl');
@@ -127,7 +133,7 @@ export function installKillCounter(fs: typeof FileSystem, childProcess: typeof C
     const traced = options.traced.includes(basename(program));
     if (traced && counting) {
       const trace = join(options.reportDirectory, `command-${number}.strace`);
-      spawnArgs = ['strace', ['-f', '-qq', '-o', trace, '-e', `trace=${TRACED_SYSCALLS.join(',')}`, '--', program, ...argv], ...args.slice(2)];
+      spawnArgs = ['strace', ['-f', '-qq', '-o', trace, '-e', `trace=${[...TRACED_SYSCALLS, ...(options.tracedSyscalls ?? [])].join(',')}`, '--', program, ...argv], ...args.slice(2)];
     } else if (traced && options.killInside?.command === number) {
       const { syscall, when } = options.killInside;
       spawnArgs = ['strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, '--', program, ...argv], ...args.slice(2)];
