@@ -1,4 +1,3 @@
-import { describe, expect, it } from 'vitest';
 import type { CommandRunner } from '../exec.js';
 import { memoryJournal } from '../journal/memory-journal.js';
 import { transaction } from '../runner/transaction.js';
@@ -8,6 +7,7 @@ import { requireHere } from './environment.js';
 import { seededRandom } from './crash-states/states.js';
 import { interruptAfter } from './interrupt.js';
 import { failingStep } from './kinds.js';
+import { runningVitest } from './running-vitest.js';
 
 /**
  * One sandbox for one conformance check.
@@ -80,6 +80,7 @@ export interface ConformanceOptions<A> {
  * ```
  */
 export function conformanceSuite<A, B, R>(kind: StepKind<A, B, R>, options: ConformanceOptions<A>): void {
+  const { describe, expect, it } = runningVitest('conformanceSuite');
   const d = kind.definition;
   const timeout = options.timeoutMs ?? 30_000;
 

@@ -9,4 +9,5 @@
  */
 export { conformanceSuite } from './conformance.js';
 export type { ConformanceOptions, ConformanceSandbox } from './conformance.js';
+export { OutsideVitestError } from './running-vitest.js';
 export * from './helpers.js';
