@@ -34,5 +34,7 @@ export type { StepInjection, TestHooks } from './injection.js';
 export { runSteps } from './run-steps.js';
 export { commandOutput, machineUser, settled, waitFor } from './machine-users.js';
 export type { MachineUser } from './machine-users.js';
+export { settledLinger } from './machine-linger.js';
+export type { LingerView } from './machine-linger.js';
 export { bootMachine, cannotBootMachine, MachineBootError, MachineLeftoverError, notInsideMachine } from './machine.js';
 export type { Machine, MachineCommandOptions, MachineOptions } from './machine.js';

@@ -63,6 +63,12 @@ export interface KillPointOptions<C> {
   arrange(): KillWorld<C> | Promise<KillWorld<C>>;
   /** Programs (basenames) also killed inside, before each of their file-changing system calls, through strace. */
   traced?: string[];
+  /**
+   * More system calls that are kill points inside the `traced` programs, beside the file-changing ones:
+   * e.g. `['sendmsg']` for a D-Bus client such as `loginctl` or `systemctl`, whose change is a message
+   * to a service rather than a file it writes itself.
+   */
+  tracedSyscalls?: string[];
   /** Runs only the kill points this accepts (e.g. every rename inside one command): a fixed set for a regression test. */
   only?: (point: KillPoint) => boolean;
   /** Kill points run at most; beyond, a seeded sample (default 12; UNWIND_KILL_POINTS overrides it unless `only` is given; `0` means all). */
@@ -135,8 +141,9 @@ export interface KillPointReport {
   failures: KillFailure[];
 }
 
-/** File-changing calls of a strace log line: opens for writing, writes to files, and every call of the others. */
-function changesFiles(syscall: string, args: string): boolean {
+/** File-changing calls of a strace log line: opens for writing, writes to files, and every call of the others (and of the `extra` ones). */
+function changesFiles(syscall: string, args: string, extra: readonly string[]): boolean {
+  if (extra.includes(syscall)) return true;
   if (syscall === 'open' || syscall === 'openat') return /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND/.test(args);
   if (syscall.startsWith('write') || syscall.startsWith('pwrite')) return !/^[012],/.test(args);
   return true;
@@ -149,7 +156,7 @@ function changesFiles(syscall: string, args: string): boolean {
  * call, so `when` is the call's number among the same-named calls of that
  * process; calls of processes it forks are not kill points.)
  */
-export function pointsInsideCommand(command: number, label: string, log: string): KillPoint[] {
+export function pointsInsideCommand(command: number, label: string, log: string, extra: readonly string[] = []): KillPoint[] {
   const points: KillPoint[] = [];
   const seen = new Map<string, number>();
   let main: string | undefined;
@@ -161,7 +168,7 @@ export function pointsInsideCommand(command: number, label: string, log: string)
     if (pid !== main) continue;
     const when = (seen.get(syscall) ?? 0) + 1;
     seen.set(syscall, when);
-    if (/\)\s+=\s+-1 /.test(rest) || !changesFiles(syscall, rest)) continue;
+    if (/\)\s+=\s+-1 /.test(rest) || !changesFiles(syscall, rest, extra)) continue;
     points.push({ command, syscall, when, label: `inside ${label}, before ${syscall} call ${when}: ${syscall}(${rest.slice(0, 80)}` });
   }
   return points;
@@ -186,12 +193,13 @@ export function differences(expected: unknown, found: unknown, path = '', lines:
 }
 
 /** The environment that tells kill-preload.ts what to count and where to kill. */
-export function killEnvironment(world: KillWorld<unknown>, reportDirectory: string, traced: readonly string[], point?: KillPoint, gate?: string): NodeJS.ProcessEnv {
+export function killEnvironment(world: KillWorld<unknown>, reportDirectory: string, traced: readonly string[], point?: KillPoint, gate?: string, tracedSyscalls: readonly string[] = []): NodeJS.ProcessEnv {
   return {
     ...process.env,
     UNWIND_KILL_ROOTS: world.roots.join('\n'),
     UNWIND_KILL_REPORT: reportDirectory,
     UNWIND_KILL_TRACED: traced.join(','),
+    UNWIND_KILL_TRACED_SYSCALLS: tracedSyscalls.join(','),
     ...(gate ? { UNWIND_KILL_GATE: gate } : {}),
     ...(point && 'at' in point ? { UNWIND_KILL_AT: String(point.at) } : {}),
     ...(point && 'command' in point ? { UNWIND_KILL_COMMAND: String(point.command), UNWIND_KILL_SYSCALL: point.syscall, UNWIND_KILL_WHEN: String(point.when) } : {}),
@@ -222,6 +230,7 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
   // UNWIND_KILL_POINTS overrides the budget of a sampled run (not of a fixed set chosen by `only`).
   const budget = options.only ? options.budget ?? 12 : killBudget(options.budget ?? 12);
   const traced = options.traced ?? [];
+  const tracedSyscalls = options.tracedSyscalls ?? [];
   const preload = pathToFileURL(crashStateScript('kill-preload')).href;
   const reports = temporaryDirectory('unwind-kill-points-');
   const run = (world: KillWorld<C>, directory: string, point?: KillPoint) => {
@@ -231,7 +240,7 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
       stdout: 'ignore',
       killAfterMs: options.childTimeoutMs ?? 60_000,
       imports: [preload],
-      env: killEnvironment(world as KillWorld<unknown>, directory, traced, point),
+      env: killEnvironment(world as KillWorld<unknown>, directory, traced, point, undefined, tracedSyscalls),
     });
   };
   try {
@@ -251,7 +260,7 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
         if (entry.operation !== undefined) points.push({ at: entry.operation, label: `after ${entry.operation}: ${entry.label}` });
         if (entry.command !== undefined) {
           commands++;
-          if (entry.traced) points.push(...pointsInsideCommand(entry.command, entry.label, fs.readFileSync(join(counting, `command-${entry.command}.strace`), 'utf8')));
+          if (entry.traced) points.push(...pointsInsideCommand(entry.command, entry.label, fs.readFileSync(join(counting, `command-${entry.command}.strace`), 'utf8'), tracedSyscalls));
         }
       }
     } finally {

@@ -19,6 +19,7 @@ if (roots) {
       ? { killInside: { command: Number(process.env.UNWIND_KILL_COMMAND), syscall: process.env.UNWIND_KILL_SYSCALL!, when: Number(process.env.UNWIND_KILL_WHEN) } }
       : {}),
     traced: (process.env.UNWIND_KILL_TRACED ?? '').split(',').filter(Boolean),
+    tracedSyscalls: (process.env.UNWIND_KILL_TRACED_SYSCALLS ?? '').split(',').filter(Boolean),
     reportDirectory: process.env.UNWIND_KILL_REPORT!,
     ...(process.env.UNWIND_KILL_GATE ? { gate: process.env.UNWIND_KILL_GATE } : {}),
   });
