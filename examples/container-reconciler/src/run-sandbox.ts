@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startSandboxManager } from '../../service-installer/src/user-manager.js';
+import { startSandboxManager } from '@unwind/core/testing/helpers';
 import { DEFAULT_QUADLET_SANDBOX, runQuadletSandbox } from './quadlet-sandbox.js';
 import { reconcileContainers } from './reconciler.js';
 import { formatReport } from './report.js';

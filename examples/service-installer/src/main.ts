@@ -10,10 +10,9 @@ import { parseCommandLine, renderProgress } from '@unwind/cli';
 import type { CommandRunner } from '@unwind/core';
 import { exitCodeOfRecovery } from '@unwind/core';
 import type { ManagerOptions } from '@unwind/systemd';
-import { failingStep, testKinds } from '@unwind/core/testing/helpers';
+import { failingStep, startSandboxManager, testKinds, type SandboxManager } from '@unwind/core/testing/helpers';
 import { describeRecovery, install, recoverInstall, type InstallOptions } from './install.js';
 import { createSandbox, isSandbox, sandboxLayout } from './sandbox.js';
-import { startSandboxManager, type SandboxManager } from './user-manager.js';
 
 const DEFAULT_SANDBOX = join(tmpdir(), 'unwind-example-service-installer');
 const NS_MARK = 'UNWIND_SERVICE_INSTALLER_NS';

@@ -2,8 +2,9 @@
  * The test helpers that need no test framework: a context for calling a kind
  * directly, core's own test kinds, tree snapshots, and the environment helpers
  * tests share (children via tsx, mounts, chattr, temp dirs), and the
- * crash-state explorer (power loss, not just SIGKILL), and a throw-away
- * machine with systemd as PID 1. Usable from
+ * crash-state explorer (power loss, not just SIGKILL), a throw-away
+ * machine with systemd as PID 1, and a private systemd user manager
+ * (`startSandboxManager`). Usable from
  * `node:test`, jest or vitest; `@unwind/core/testing` adds the vitest
  * conformance suite.
  *
@@ -36,5 +37,7 @@ export { commandOutput, machineUser, settled, waitFor } from './machine-users.js
 export type { MachineUser } from './machine-users.js';
 export { settledLinger } from './machine-linger.js';
 export type { LingerView } from './machine-linger.js';
+export { cannotStartSandboxManager, startSandboxManager } from './sandbox-manager.js';
+export type { SandboxManager } from './sandbox-manager.js';
 export { bootMachine, cannotBootMachine, MachineBootError, MachineLeftoverError, notInsideMachine } from './machine.js';
 export type { Machine, MachineCommandOptions, MachineOptions } from './machine.js';

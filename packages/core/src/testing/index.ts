@@ -10,4 +10,6 @@
 export { conformanceSuite } from './conformance.js';
 export type { ConformanceOptions, ConformanceSandbox } from './conformance.js';
 export { OutsideVitestError } from './running-vitest.js';
+export { startForEveryWorker, workerCount } from './every-worker.js';
+export type { EveryWorker, WorkerProject } from './every-worker.js';
 export * from './helpers.js';

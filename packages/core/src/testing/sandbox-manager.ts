@@ -1,3 +1,9 @@
+/**
+ * A private systemd user manager for tests and sandboxes: root's own
+ * `systemd --user` with a HOME and XDG_RUNTIME_DIR of its own, as a child of
+ * this process. The systemd tests start one per test worker; the examples'
+ * sandbox runs start one for their `{ manager }` scope.
+ */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,11 +34,11 @@ export interface SandboxManager {
  *
  * @example
  * ```ts
- * const why = cannotStartManager();
+ * const why = cannotStartSandboxManager();
  * if (why) console.warn(`no sandbox manager: ${why}`);
  * ```
  */
-export function cannotStartManager(): string | undefined {
+export function cannotStartSandboxManager(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root: a sandbox systemd user manager needs a tmpfs on /run/systemd';
   if (process.env.UNWIND_IN_NAMESPACE !== '1') return 'not inside a private mount namespace (UNWIND_IN_NAMESPACE != 1); nothing is mounted on the host';
   if (!fs.existsSync(SYSTEMD)) return `${SYSTEMD} not found`;
@@ -58,7 +64,7 @@ function run(argv: string[], env?: NodeJS.ProcessEnv, timeout = 10_000) {
  * ```
  */
 export async function startSandboxManager(options: { home: string; runtimeDir: string; log?: string; readyWithinMs?: number }): Promise<SandboxManager> {
-  const reason = cannotStartManager();
+  const reason = cannotStartSandboxManager();
   if (reason) throw new Error(`cannot start a sandbox systemd user manager: ${reason}`);
   const { home, runtimeDir } = options;
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
