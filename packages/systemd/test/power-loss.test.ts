@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exploreCrashStates } from '@unwind/core/testing';
+import { exploreCrashStates, exploreRecoveryCrashStates } from '@unwind/core/testing';
 
 // Power loss: the file part of installUnit (temp file, fsync, rename, directory
 // sync; directories it creates) under the crash-state explorer. `reload: false`:
@@ -97,4 +97,32 @@ describe('power loss: systemd.enable, disable and mask (systemctl --root on a tr
       }, 300_000);
     }
   }
+});
+
+// A power cut during recover() itself, of an enable (systemctl --root on a tree): cut just before the
+// commit point (recovery rolls the enable back: systemctl disable) and just after it (recovery rolls
+// forward); every state a second power cut during that recovery leaves is recovered again. Recovery's
+// command runner gets the same rooted systemctl as the run (the explorer's `programs`), as an installer
+// maps its programs in recover({ exec }).
+describe('power loss during recover(): systemd.enable (systemctl --root on a tree)', () => {
+  it('rolling back and rolling forward: 0 divergences', async () => {
+    const programs = fs.mkdtempSync(join(tmpdir(), 'unwind-rooted-systemctl-'));
+    const unitDir = (tree: string) => join(tree, 'etc', 'systemd', 'system');
+    try {
+      const reports = await exploreRecoveryCrashStates({
+        name: 'systemd.enable (systemctl --root)',
+        kindsModule,
+        setup: (tree) => { fs.mkdirSync(unitDir(tree), { recursive: true }); fs.writeFileSync(join(unitDir(tree), 'app.service'), installable); },
+        steps: (tree) => [{ type: 'systemd.enable', args: { unit: 'app.service', unitDir: unitDir(tree) } }],
+        programs: (tree) => ({ systemctl: rootedSystemctl(programs, tree) }),
+        seed,
+      });
+      expect(reports.map((r) => r.name)).toEqual(['systemd.enable (systemctl --root): a power cut during recover() rolling back', 'systemd.enable (systemctl --root): a power cut during recover() rolling forward']);
+      // Rolling back runs systemctl disable, whose removed links are synced: states to check.
+      expect(reports[0]!.statesChecked).toBeGreaterThan(1);
+      for (const report of reports) expect(report.divergences).toEqual([]);
+    } finally {
+      fs.rmSync(programs, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -53,7 +53,7 @@ export async function exploreRecoveryCrashStates(
   const limit = options.statesPerPoint ?? 8;
   const base = temporaryDirectory('unwind-recovery-crash-states-');
   try {
-    const { sandbox, journalRoot, initial, before, after, operations } = await recordTransaction(base.path, options, { rollback: false, tracePath: join(base.path, 'run.jsonl') });
+    const { sandbox, journalRoot, initial, before, after, operations, programs } = await recordTransaction(base.path, options, { rollback: false, tracePath: join(base.path, 'run.jsonl') });
     const commitWrite = operations.findIndex((o) => o.op === 'write' && Buffer.from(o.data, 'base64').toString('utf8').includes('"kind":"commit-point"'));
     const commitSync = commitPointSyncedAt(operations);
     if (commitWrite < 0 || commitSync === Infinity) throw new Error(`${options.name}: the run made no durable commit point; nothing to interrupt`);
@@ -65,14 +65,16 @@ export async function exploreRecoveryCrashStates(
       const number = recoveries++;
       materialize(sandbox, entries, keptFrom);
       const interrupted = modelOfTree(sandbox);
-      const recorded = await recordOperations(crashStateScript('recover-steps'), [JSON.stringify({ journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds' })], { root: sandbox, tracePath: join(base.path, `recover-${number}.jsonl`) });
+      // The recorded recovery and every recovery of its crash states get the run's programs (a systemctl
+      // that acts on the tree with --root, say), as recover({ exec }) gets them from an installer.
+      const recorded = await recordOperations(crashStateScript('recover-steps'), [JSON.stringify({ journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', ...(programs ? { programs } : {}) })], { root: sandbox, tracePath: join(base.path, `recover-${number}.jsonl`) });
       const uninterrupted = diffTrees((expected === 'after' ? after : before).filter((e) => !compared(e.path)), linkedTreeState(sandbox, compared));
       if (uninterrupted.length > 0) throw new Error(`${name}: recover() without a power cut does not give the ${expected}-state (${recorded.child.stdout.trim()}): ${uninterrupted.join('; ')}`);
       const recovery = recorded.trace.operations;
       const keep = options.keepInodeNumbers ? { directory: join(base.path, `inodes-${number}`), ids: inodeIdentities(interrupted) } : undefined;
       const result = await checkCrashStates({
         base: base.path, sandbox, journalRoot, options, initial: interrupted, operations: recovery, seed, limit, trees: { before, after },
-        expected: () => expected, ...(keep ? { keep } : {}),
+        expected: () => expected, ...(keep ? { keep } : {}), ...(programs ? { programs } : {}),
       });
       return { ...result, recovery, keep: keep ? { directory: keep.directory, ids: new Map(keep.ids) } : undefined };
     };
