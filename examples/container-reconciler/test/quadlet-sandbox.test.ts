@@ -19,7 +19,9 @@ describe("the README's Quadlet sandbox run", () => {
     try {
       const passwd = fs.readFileSync('/etc/passwd', 'utf8');
       fs.rmdirSync(root);
-      const first = await runChild(main, ['sandbox', '--quadlet', '--sandbox', root]);
+      // The refusal of a directory that is not a sandbox runs beside the first run (it touches neither the sandbox nor a machine).
+      fs.writeFileSync(join(stranger, 'mine'), 'x');
+      const [first, refused] = await Promise.all([runChild(main, ['sandbox', '--quadlet', '--sandbox', root]), runChild(main, ['sandbox', '--quadlet', '--sandbox', stranger])]);
       expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
       expect(first.stdout).toMatch(/created +api: created/);
       expect(first.stdout).toMatch(/created +web: created/);
@@ -35,8 +37,6 @@ describe("the README's Quadlet sandbox run", () => {
       expect(second.stdout).toContain('api.container: no Image= (or Rootfs=) in [Container]');
       expect(second.stdout).toContain('Nothing was changed');
 
-      fs.writeFileSync(join(stranger, 'mine'), 'x');
-      const refused = await runChild(main, ['sandbox', '--quadlet', '--sandbox', stranger]);
       expect(refused.code).toBe(4);
       expect(refused.stderr).toContain('is not a Quadlet sandbox made by this program');
       expect(fs.readdirSync(stranger)).toEqual(['mine']);
