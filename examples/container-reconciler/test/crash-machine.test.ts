@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile, type JournalRecord } from '@unwind/core';
 import { bootMachine, cannotBootMachine, killSample, temporaryDirectory, type Machine } from '@unwind/core/testing';
-// Not a public export of core: the same bundler runTypeScript uses for crash children.
-import { childBundle } from '../../../packages/core/src/testing/child-bundle.js';
+import { machineStart } from './machine-bundle.js';
 import { container, inMachine, main, repoRoot, syncOptions } from './machine-desired.js';
 
 const hooksChild = join(import.meta.dirname, 'fixtures', 'cli-hooks-child.ts');
@@ -27,26 +26,15 @@ const BUDGET = 1;
 let machine: Machine;
 let m: ReturnType<typeof inMachine>;
 let work: ReturnType<typeof temporaryDirectory>;
-/** How the machine starts the command line and the hooks child: each bundled once from the same sources (`node --import tsx` costs seconds per start), or under tsx when it cannot be bundled. */
-const start = { main: ['--import', 'tsx', main], hooksChild: ['--import', 'tsx', hooksChild] };
-/** `script` bundled into one ES module in the work directory (the machine's /tmp is its own), or undefined. */
-async function bundledInWork(script: string, name: string): Promise<string | undefined> {
-  const bundle = await childBundle(script, repoRoot);
-  if (!bundle) return undefined;
-  const copy = join(work.path, name);
-  fs.copyFileSync(bundle, copy);
-  return copy;
-}
+/** How the machine starts the command line and the hooks child: bundled once (see machine-bundle.ts). */
+let start = { main: [main], hooksChild: [hooksChild] };
 beforeAll(async () => {
   const reason = cannotBootMachine();
   if (reason) throw new Error(`the throw-away machine cannot boot here: ${reason}`);
   // The state directories (journal, checkout) are on the host too, so the test reads the journals.
   work = temporaryDirectory('unwind-cr-crash-machine-');
-  const bundling = Date.now();
-  const [bundledMain, bundledHooks] = await Promise.all([bundledInWork(main, 'main.mjs'), bundledInWork(hooksChild, 'cli-hooks-child.mjs')]);
-  if (bundledMain) start.main = [bundledMain];
-  if (bundledHooks) start.hooksChild = [bundledHooks];
-  console.log(`crash-machine: the command line ${bundledMain ? 'bundled' : 'under tsx'}, the hooks child ${bundledHooks ? 'bundled' : 'under tsx'} (${Date.now() - bundling} ms)`);
+  const [startMain, startHooks] = await Promise.all([machineStart(main, work.path), machineStart(hooksChild, work.path)]);
+  start = { main: startMain, hooksChild: startHooks };
   machine = await bootMachine({ bind: [repoRoot, work.path] });
   m = inMachine(machine);
   m.setUp();

@@ -2,22 +2,31 @@
 // manager: the throw-away machine's (systemd as PID 1), never this one's.
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing';
+import { bootMachine, cannotBootMachine, temporaryDirectory, type Machine } from '@unwind/core/testing';
 import { execLine } from '../src/own-units.js';
+import { machineStart } from './machine-bundle.js';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const child = join(import.meta.dirname, 'fixtures', 'own-units-child.ts');
 
 let machine: Machine;
+let work: ReturnType<typeof temporaryDirectory>;
+/** How the machine starts the child: bundled once (see machine-bundle.ts). */
+let start: string[] = [];
 beforeAll(async () => {
   const reason = cannotBootMachine();
   if (reason) throw new Error(`the throw-away machine cannot boot here: ${reason}`);
-  machine = await bootMachine({ bind: [repoRoot] });
+  work = temporaryDirectory('unwind-cr-own-units-machine-');
+  start = await machineStart(child, work.path);
+  machine = await bootMachine({ bind: [repoRoot, work.path] });
 }, 120_000);
-afterAll(async () => machine?.stop());
+afterAll(async () => {
+  await machine?.stop();
+  work?.remove();
+});
 
 function install(options: { failAfter?: boolean; name?: string; onBootSec?: string; interval?: string; runs?: string } = {}) {
-  const r = machine.run(['node', '--import', 'tsx', child, JSON.stringify(options)], { cwd: repoRoot, timeoutMs: 120_000 });
+  const r = machine.run(['node', ...start, JSON.stringify(options)], { cwd: repoRoot, timeoutMs: 120_000 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { status: string; message: string };
 }
