@@ -87,7 +87,9 @@ const busy = (name: string) => (r: CommandResult) => (r.exitCode === 8 ? new Use
  * subdirectory of the home base, owned by the user, and nobody else's home
  * or a parent of one. Undo brings back only what the step removed: the
  * account's own entries, the user's place in each group it was in, the
- * home and the linger file — never whole group lines, so an admin's edits
+ * home and the linger file (and, where systemd runs, tells logind with
+ * `loginctl enable-linger`, so the user's manager runs again at once, not
+ * after the next boot) — never whole group lines, so an admin's edits
  * to those groups in between stay; an entry someone created meanwhile is an
  * UndoConflictError. Protected users (root, below UID_MIN, deny list) are
  * refused before anything is touched, and again in do, undo and commit.

@@ -124,7 +124,7 @@ export async function restoreRemovedUser(a: RemoveUserArgs, before: RemoveUserBe
     if (present === undefined) await putBackEntries(a, before, old.uid, ctx.signal);
   }
   restoreHome(a, before);
-  restoreLinger(before);
+  await restoreLinger(a, before, ctx);
   // Also what an undo cut off by a power cut after its last edit leaves: that edit's lock and pid file.
   await tidyKilledTool(a.prefix, ctx.signal);
 }
@@ -196,13 +196,39 @@ function restoreHome(a: RemoveUserArgs, before: RemoveUserBefore): void {
   }
 }
 
-function restoreLinger(before: RemoveUserBefore): void {
+/**
+ * The linger file back — and logind told. logind reads its linger directory
+ * only at boot: a file put back alone leaves the user's manager, which the
+ * step stopped, down until the next boot, and logind saying the user does not
+ * linger. Where systemd runs and the file is logind's own, `loginctl
+ * enable-linger` (idempotent) makes logind take the user in again and start
+ * its manager: also when the file never went, because the step was cut off
+ * after it had stopped the manager.
+ */
+async function restoreLinger(a: RemoveUserArgs, before: RemoveUserBefore, ctx: StepContext): Promise<void> {
   const linger = before.linger.existed;
-  if (!linger || exists(before.linger.path)) return;
-  writeNewFileDurably(before.linger.path, '', linger.mode);
-  fs.lchownSync(before.linger.path, linger.uid, linger.gid);
-  fs.chmodSync(before.linger.path, linger.mode);
+  if (!linger) return;
+  if (!exists(before.linger.path)) {
+    writeNewFileDurably(before.linger.path, '', linger.mode);
+    fs.lchownSync(before.linger.path, linger.uid, linger.gid);
+    fs.chmodSync(before.linger.path, linger.mode);
+  }
+  if (before.user && a.prefix === undefined && before.linger.path === join(LOGIND_LINGER_DIR, a.name) && fs.existsSync('/run/systemd/system')) {
+    const timeoutMs = a.commandTimeoutMs ?? 30_000;
+    // While logind is still dropping the user the step stopped (state "closing"), an enable-linger is
+    // taken and then lost with the user: the manager never starts. Wait (bounded) until logind is done.
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until && !ctx.signal.aborted) {
+      const state = await ctx.exec({ argv: ['loginctl', 'show-user', '-p', 'State', '--value', a.name], okExitCodes: [0, 1], signal: ctx.signal, timeoutMs });
+      if (state.exitCode !== 0 || state.stdout.trim() !== 'closing') break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await ctx.exec({ argv: ['loginctl', 'enable-linger', a.name], signal: ctx.signal, timeoutMs });
+  }
 }
+
+/** The linger directory systemd-logind reads. */
+const LOGIND_LINGER_DIR = '/var/lib/systemd/linger';
 
 /** The verifyUndo of removeUser: the account with its uid, its memberships, home and linger file are back. */
 export async function verifyRemovedUserBack(a: RemoveUserArgs, before: RemoveUserBefore, ctx: StepContext): Promise<void> {

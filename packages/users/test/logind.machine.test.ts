@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandOutput as sh, failingStep, machineUser, notInsideMachine, runSteps, waitFor } from '@unwind/core/testing';
+import { commandOutput as sh, failingStep, machineUser, notInsideMachine, runSteps, settledLinger, waitFor } from '@unwind/core/testing';
 import { removeUser } from '../src/index.js';
 
 const outside = notInsideMachine();
@@ -70,13 +70,15 @@ describe('removeUser with a live logind session (real logind, user@UID.service, 
     await waitFor(`the session of ${name} to close`, () => sessionsOf(name) === '', 5000);
   });
 
-  it('a rollback puts the user and its linger file back', async () => {
+  it('a rollback puts the user and its linger back, in logind too: lingering again, its manager running', async () => {
     const { name, uid } = await loggedInUser();
     const passwdLine = sh(['getent', 'passwd', name]);
     const outcome = await run(removeUser({ name, graceMs: 1000 }), failingStep({ message: 'a later step fails' }));
     expect(outcome.status).toBe('rolled-back');
     expect(sh(['getent', 'passwd', name])).toBe(passwdLine);
-    expect(fs.existsSync(`/var/lib/systemd/linger/${name}`)).toBe(true);
     expect(Number(sh(['id', '-u', name]))).toBe(uid);
+    // The linger file alone is not linger: logind reads it only at boot or when told. The undo tells it,
+    // so the manager the step stopped runs again now, not after the next boot.
+    expect(await settledLinger({ name, uid })).toEqual({ file: true, logind: 'yes', manager: 'active' });
   });
 });
