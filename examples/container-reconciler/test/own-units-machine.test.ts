@@ -19,6 +19,12 @@ beforeAll(async () => {
   work = temporaryDirectory('unwind-cr-own-units-machine-');
   start = await machineStart(child, work.path);
   machine = await bootMachine({ bind: [repoRoot, work.path] });
+  // systemd lets a timer fire up to DefaultTimerAccuracySec (1 min) late to coalesce wake-ups: the
+  // firing test waited 10-15 s for two firings 2 s apart. The machine's manager, not the units under
+  // test, is told to be exact (read again by the re-exec).
+  const exact = machine.run(['sh', '-c', 'mkdir -p /etc/systemd/system.conf.d && printf "[Manager]\\nDefaultTimerAccuracySec=1s\\n" > /etc/systemd/system.conf.d/exact-timers.conf && systemctl daemon-reexec']);
+  const accuracy = machine.run(['systemctl', 'show', '-p', 'DefaultTimerAccuracyUSec', '--value']).stdout.trim();
+  if (exact.status !== 0 || accuracy !== '1s') throw new Error(`the machine's manager could not be told to fire timers exactly (${accuracy}): ${exact.stderr}`);
 }, 120_000);
 afterAll(async () => {
   await machine?.stop();
