@@ -34,7 +34,23 @@ function repositories() {
   return { dir: dir.path, bare, checkout: join(dir.path, 'desired'), journal: join(dir.path, 'journal'), commit, first };
 }
 
-async function run(r: ReturnType<typeof repositories>, failAfter = false, exec?: CommandRunner) {
+/** What a run needs of a repository set. */
+type Repositories = Pick<ReturnType<typeof repositories>, 'bare' | 'checkout' | 'journal'>;
+
+/**
+ * A copy of a repository set in a new temporary directory: byte for byte what making it again
+ * would give (a `git fetch` and a first clone take the repository by its path; the checkout's
+ * own remote is never used), for a fraction of the git processes.
+ */
+function copyOf(r: ReturnType<typeof repositories>): Repositories {
+  const dir = temporaryDirectory('unwind-desired-git-');
+  cleanups.push(dir.remove);
+  fs.cpSync(r.dir, dir.path, { recursive: true, verbatimSymlinks: true });
+  const moved = (path: string) => join(dir.path, path.slice(r.dir.length + 1));
+  return { bare: moved(r.bare), checkout: moved(r.checkout), journal: moved(r.journal) };
+}
+
+async function run(r: Repositories, failAfter = false, exec?: CommandRunner) {
   const tx = transaction('fetch desired state', { journal: fileJournal({ root: r.journal }), handleSignals: false, ...(exec ? { exec } : {}) });
   tx.add(fetchDesired({ repository: r.bare, branch: 'main', checkout: r.checkout }));
   if (failAfter) tx.add(failingStep({ message: 'a later step failed' }));
@@ -91,14 +107,12 @@ describe('desired state from git, fetched and reset under the run\'s lock', () =
   });
 
   it.each(['a first clone', 'a fetch into the checkout'] as const)('%s: each git command fails after it ran (the change made) → the checkout is as it was (absent, or on its commit, clean)', async (variant) => {
-    /** A repository set, with the checkout already made for the second variant and a new tip to fetch. */
-    const arrange = async () => {
-      const r = repositories();
-      if (variant === 'a fetch into the checkout') expect((await run(r)).status).toBe('committed');
-      r.commit('tailnet/api.container', '[Container]\nImage=docker.io/library/api:1\n');
-      return r;
-    };
-    const stateOf = (r: ReturnType<typeof repositories>) => (fs.existsSync(r.checkout) ? { head: git(r.checkout, 'rev-parse', 'HEAD'), tree: treeState(r.checkout, { ignore: (p) => p === '.git' }), status: git(r.checkout, 'status', '--porcelain', '--untracked-files=all') } : 'no checkout');
+    /** A repository set, with the checkout already made for the second variant and a new tip to fetch: made once, copied for each run. */
+    const template = repositories();
+    if (variant === 'a fetch into the checkout') expect((await run(template)).status).toBe('committed');
+    template.commit('tailnet/api.container', '[Container]\nImage=docker.io/library/api:1\n');
+    const arrange = async () => copyOf(template);
+    const stateOf = (r: Repositories) => (fs.existsSync(r.checkout) ? { head: git(r.checkout, 'rev-parse', 'HEAD'), tree: treeState(r.checkout, { ignore: (p) => p === '.git' }), status: git(r.checkout, 'status', '--porcelain', '--untracked-files=all') } : 'no checkout');
     // A clean run, to learn the git commands the step runs, in order.
     const calls: string[][] = [];
     const recording: CommandRunner = (spec) => {
