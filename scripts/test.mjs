@@ -12,10 +12,11 @@
 //
 // Knobs: UNWIND_MACHINE_SYSTEMD=PATH boots another system manager binary (a
 // missing one must turn the run red); UNWIND_MACHINE_CONSOLE=FILE keeps the
-// machine's console output.
+// machine's console output; UNWIND_TEST_REPORT=FILE keeps vitest's JSON report
+// (every file's and test's duration: where the test time goes).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,6 +70,13 @@ if (status === undefined) {
 } else {
   console.log('\nunwind: the test run wrote no report');
   failures.push('the test run wrote no report');
+}
+if (process.env.UNWIND_TEST_REPORT) {
+  try {
+    copyFileSync(reportFile, process.env.UNWIND_TEST_REPORT);
+  } catch (error) {
+    console.warn(`unwind: could not keep the JSON report: ${error.message}`);
+  }
 }
 rmSync(reportDirectory, { recursive: true, force: true });
 
