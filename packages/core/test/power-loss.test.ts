@@ -6,7 +6,8 @@ import { exploreCrashStates, exploreRecoveryCrashStates, type CrashExplorationOp
 // Power loss, not SIGKILL: the crash-state explorer builds every state a power
 // cut could leave under its model (only synced data and entries are sure to
 // survive) and checks recover() gives the before- or the after-state.
-const testing = join(import.meta.dirname, '..', 'src', 'testing', 'index.ts');
+// The module of core's test kinds alone: without the vitest-dependent testing index, the explorer's children are bundled (fast to start).
+const testing = join(import.meta.dirname, '..', 'src', 'testing', 'kinds.ts');
 const seed = Number(process.env.UNWIND_CRASH_SEED ?? 20261203);
 
 function sandboxTree(tree: string): void {

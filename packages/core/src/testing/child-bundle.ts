@@ -18,6 +18,9 @@ import { pathToFileURL } from 'node:url';
 // A child that imports a computed specifier at run time (a kinds module named
 // in its arguments) is not bundled: the module it loads would bring a second
 // copy of the sources the bundle already holds. It runs under tsx as before.
+// (The crash-state children get their kinds module by name instead: see
+// crash-states/kinds-child.ts.) Preloads given with `--import` are bundled
+// each on its own: they share no module state with the script.
 // So does every child when esbuild cannot be loaded (a consumer of
 // @unwind/core/testing that does not install it).
 
@@ -31,8 +34,8 @@ const built = new Map<string, Promise<Built>>();
 let directory: string | undefined;
 let bundles = 0;
 
-/** The per-process directory of bundles, removed when the process exits. */
-function bundleDirectory(): string {
+/** The per-process directory of bundles (and of the entries crash-states/kinds-child.ts writes), removed when the process exits. */
+export function bundleDirectory(): string {
   if (directory === undefined) {
     const made = fs.mkdtempSync(join(tmpdir(), 'unwind-child-bundles-'));
     directory = made;

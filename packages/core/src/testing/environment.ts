@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { childBundle } from './child-bundle.js';
 
 // The generic pieces tests of several packages need: child processes for crash
@@ -68,17 +69,18 @@ export interface RunTypeScriptOptions {
   stdout?: 'pipe' | 'ignore';
   /** Called with the child's pid as soon as it is spawned. */
   onSpawn?: (pid: number) => void;
-  /** Modules the child imports after tsx and before the script (`--import`), e.g. a recorder that patches `node:fs`. */
+  /** Modules the child imports before the script (`--import`), e.g. a recorder that patches `node:fs`; bundled like the script. */
   imports?: readonly string[];
 }
 
 /**
  * Runs a TypeScript file in a child node process and resolves with how it
  * ended (rejects only when it cannot be spawned). The usual parent of a crash
- * test: the child SIGKILLs itself mid-transaction. The file is bundled once
- * per process into one ES module that starts in a fraction of the time
- * `node --import tsx` needs (when esbuild is installed and the child imports
- * no module named at run time); otherwise it runs under `--import tsx`.
+ * test: the child SIGKILLs itself mid-transaction. The file and each of its
+ * `imports` are bundled once per process into one ES module each, which
+ * start in a fraction of the time `node --import tsx` needs (when esbuild is
+ * installed and none imports a module named at run time); otherwise they run
+ * under `--import tsx`.
  *
  * @example
  * ```ts
@@ -88,9 +90,7 @@ export interface RunTypeScriptOptions {
  */
 export async function runTypeScript(script: string, args: readonly string[] = [], options: RunTypeScriptOptions = {}): Promise<ChildOutcome> {
   const cwd = options.cwd ?? workspaceRoot();
-  // A child with preloaded modules keeps tsx: the preloads are TypeScript too.
-  const bundle = options.imports?.length ? undefined : await childBundle(script, workspaceRoot(cwd));
-  const argv = bundle ? [bundle] : ['--import', 'tsx', ...(options.imports ?? []).flatMap((m) => ['--import', m]), script];
+  const argv = await childArguments(script, options.imports ?? [], workspaceRoot(cwd));
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...argv, ...args], {
       cwd,
@@ -109,6 +109,20 @@ export async function runTypeScript(script: string, args: readonly string[] = []
       done({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * node's arguments for a child: its preloads and the script each bundled (see
+ * child-bundle.ts), or, when one of them cannot be, all of them under tsx.
+ */
+async function childArguments(script: string, imports: readonly string[], workspace: string): Promise<string[]> {
+  const paths = imports.map((module) => (module.startsWith('file:') ? fileURLToPath(module) : module));
+  const bundles = await Promise.all([script, ...paths].map((path) => childBundle(path, workspace)));
+  if (bundles.every((bundle) => bundle !== undefined)) {
+    const [main, ...preloads] = bundles as string[];
+    return [...preloads.flatMap((preload) => ['--import', pathToFileURL(preload).href]), main!];
+  }
+  return ['--import', 'tsx', ...imports.flatMap((module) => ['--import', module]), script];
 }
 
 /**

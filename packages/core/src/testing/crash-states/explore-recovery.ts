@@ -7,7 +7,8 @@ import { inodeIdentities, materialize, type KeptInodes } from './materialize.js'
 import { applyOperations, modelOfTree, reachableEntries, type ModelEntry } from './model.js';
 import { seededRandom } from './states.js';
 import type { TraceOperation } from './trace.js';
-import { crashStateScript, recordOperations } from './record.js';
+import { kindsChild } from './kinds-child.js';
+import { recordOperations } from './record.js';
 
 /**
  * Where {@link exploreRecoveryCrashStates} interrupts the transaction before
@@ -67,7 +68,7 @@ export async function exploreRecoveryCrashStates(
       const interrupted = modelOfTree(sandbox);
       // The recorded recovery and every recovery of its crash states get the run's programs (a systemctl
       // that acts on the tree with --root, say), as recover({ exec }) gets them from an installer.
-      const recorded = await recordOperations(crashStateScript('recover-steps'), [JSON.stringify({ journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', ...(programs ? { programs } : {}) })], { root: sandbox, tracePath: join(base.path, `recover-${number}.jsonl`) });
+      const recorded = await recordOperations(kindsChild('recover-steps', options.kindsModule), [JSON.stringify({ journalRoot, kindsExport: options.kindsExport ?? 'kinds', ...(programs ? { programs } : {}) })], { root: sandbox, tracePath: join(base.path, `recover-${number}.jsonl`) });
       const uninterrupted = diffTrees((expected === 'after' ? after : before).filter((e) => !compared(e.path)), linkedTreeState(sandbox, compared));
       if (uninterrupted.length > 0) throw new Error(`${name}: recover() without a power cut does not give the ${expected}-state (${recorded.child.stdout.trim()}): ${uninterrupted.join('; ')}`);
       const recovery = recorded.trace.operations;

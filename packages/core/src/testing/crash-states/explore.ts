@@ -7,7 +7,8 @@ import { runTypeScript, temporaryDirectory } from '../environment.js';
 import { diffTrees, linkedTreeState, type LinkedTreeEntry } from './compare.js';
 import { dependencies } from './durability.js';
 import { applyOperations, modelOfTree, reachableEntries, type FileSystemModel, type ModelEntry } from './model.js';
-import { crashStateScript, recordOperations } from './record.js';
+import { kindsChild } from './kinds-child.js';
+import { recordOperations } from './record.js';
 import { crashStates, seededRandom, type CrashState } from './states.js';
 import { describeOperation, type TraceOperation } from './trace.js';
 import { inodeIdentities } from './materialize.js';
@@ -213,7 +214,7 @@ export async function recordTransaction(
     ...(options.retention ? { retention: options.retention } : {}),
     ...(programs ? { programs } : {}),
   };
-  const { trace } = await recordOperations(crashStateScript('run-steps'), [JSON.stringify(config)], { root: sandbox, tracePath: run.tracePath });
+  const { trace } = await recordOperations(kindsChild('run-steps', config.kindsModule), [JSON.stringify(config)], { root: sandbox, tracePath: run.tracePath });
   return { sandbox, tree, journalRoot, initial, before, after: linkedTreeState(sandbox, notTheJournal), operations: trace.operations, ...(programs ? { programs } : {}) };
 }
 
@@ -338,7 +339,7 @@ async function checkStates(
     const statesFile = join(base, 'states.jsonl');
     const resultsFile = join(base, 'results.jsonl');
     fs.writeFileSync(statesFile, states.slice(start, start + batch).map((s) => JSON.stringify(s)).join('\n') + '\n');
-    const child = await runTypeScript(crashStateScript('check-child'), [JSON.stringify({ sandbox, journalRoot, kindsModule: options.kindsModule, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile, ...(keep ? { keep } : {}), ...(programs ? { programs } : {}) })]);
+    const child = await runTypeScript(kindsChild('check-child', options.kindsModule), [JSON.stringify({ sandbox, journalRoot, kindsExport: options.kindsExport ?? 'kinds', statesFile, resultsFile, ...(keep ? { keep } : {}), ...(programs ? { programs } : {}) })]);
     if (child.code !== 0) throw new Error(`the crash-state checker ended with ${child.signal ?? child.code}: ${child.stderr}`);
     for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
       if (!line) continue;

@@ -7,6 +7,7 @@ import type { RecoveryReport } from '../../recover.js';
 import { runTypeScript, temporaryDirectory } from '../environment.js';
 import type { RunStepsConfig } from './explore.js';
 import { crashStateScript } from './record.js';
+import { kindsChild } from './kinds-child.js';
 import { killSeed } from './kill-seed.js';
 import { killBudget, sample } from './kill-sample.js';
 import { seededRandom } from './states.js';
@@ -55,7 +56,7 @@ export interface KillWorld<C> {
 export interface KillPointOptions<C> {
   /** A label for the report. */
   name: string;
-  /** The crash child (TypeScript, run with `node --import tsx`): runs one transaction on `config` and exits 0 (default: the explorer's run-steps child, whose config is a {@link RunStepsConfig}). */
+  /** The crash child (TypeScript, see `runTypeScript`): runs one transaction on `config` and exits 0 (default: the explorer's run-steps child, whose config is a {@link RunStepsConfig}). */
   script?: string;
   /** Working directory of the child (default: the workspace root). */
   cwd?: string;
@@ -235,7 +236,7 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
   const reports = temporaryDirectory('unwind-kill-points-');
   const run = (world: KillWorld<C>, directory: string, point?: KillPoint) => {
     fs.mkdirSync(directory, { recursive: true });
-    return runTypeScript(options.script ?? crashStateScript('run-steps'), [JSON.stringify(world.config)], {
+    return runTypeScript(options.script ?? kindsChild('run-steps', (world.config as RunStepsConfig).kindsModule), [JSON.stringify(world.config)], {
       ...(options.cwd ? { cwd: options.cwd } : {}),
       stdout: 'ignore',
       killAfterMs: options.childTimeoutMs ?? 60_000,

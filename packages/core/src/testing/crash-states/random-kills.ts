@@ -4,6 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { listTransactions } from '../../journal/inspect.js';
 import { runTypeScript, temporaryDirectory, type ChildOutcome } from '../environment.js';
 import { killEnvironment, recoverAndCheck, type KillFailure, type KillWorld } from './kill-points.js';
+import type { RunStepsConfig } from './explore.js';
+import { kindsChild } from './kinds-child.js';
 import { crashStateScript } from './record.js';
 import { killSeed } from './kill-seed.js';
 import { seededRandom } from './states.js';
@@ -19,7 +21,7 @@ import { seededRandom } from './states.js';
 export interface RandomKillOptions<C> {
   /** A label for the report. */
   name: string;
-  /** The crash child (TypeScript, run with `node --import tsx`): runs one transaction on `config` and exits 0 (default: the explorer's run-steps child). */
+  /** The crash child (TypeScript, see `runTypeScript`): runs one transaction on `config` and exits 0 (default: the explorer's run-steps child). */
   script?: string;
   /** Working directory of the child (default: the workspace root). */
   cwd?: string;
@@ -74,7 +76,7 @@ async function runGated(
     if (killAfterMs !== undefined) timer = setTimeout(() => pid !== undefined && process.kill(pid, 'SIGKILL'), killAfterMs);
   }, 1);
   try {
-    const child = await runTypeScript(options.script ?? crashStateScript('run-steps'), [JSON.stringify(world.config)], {
+    const child = await runTypeScript(options.script ?? kindsChild('run-steps', (world.config as RunStepsConfig).kindsModule), [JSON.stringify(world.config)], {
       ...(options.cwd ? { cwd: options.cwd } : {}),
       stdout: 'ignore',
       killAfterMs: 120_000,
