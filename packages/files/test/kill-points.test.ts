@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { killAtEveryOperation, killAtRandomTimes, type KillWorld, requireHere, type RunStepsConfig, temporaryDirectory, testKinds, treeState } from '@unwind/core/testing';
+import { killTests, type KillWorld, requireHere, type RunStepsConfig, temporaryDirectory, testKinds, treeState } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 import { isRoot } from './helpers.js';
 
@@ -11,7 +10,8 @@ import { isRoot } from './helpers.js';
 // the journal, and the end of each command (remove's rm) — then recover() in this process: the tree is
 // exactly the before-state, or the after-state past the commit point, and a second recover() changes
 // nothing. crash.test.ts kills the four kinds of its transaction before every call; this covers all eight,
-// committed and rolled back, on a seeded sample (UNWIND_KILL_SEED replays, UNWIND_KILL_POINTS=0 runs all).
+// committed and rolled back, on a seeded sample (UNWIND_KILL_SEED replays, UNWIND_KILL_POINTS=0 runs all);
+// then kills from outside at random times drawn from the measured span of the committing run.
 
 const allKinds = [...kinds, ...testKinds];
 const kindsModule = resolve(import.meta.dirname, '../src/index.ts');
@@ -50,28 +50,11 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   };
 }
 
-describe('files: a kill after every mutating operation of every kind, then recover()', () => {
-  beforeAll(() => requireHere(isRoot ? false : 'not root', 'root'));
-  it.each([
-    ['a committing run (every do and commit)', false],
-    ['a run that rolls back (every do and undo)', true],
-  ])('%s', async (_what, rollback) => {
-    const report = await killAtEveryOperation({ name: `files, ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), budget: 12 });
-    expect(report.operations).toBeGreaterThan(40);
-    expect(report.checked.length).toBe(12);
-    if (rollback) expect(report.afterCommitPoint).toBe(0);
-    expect(report.failures).toEqual([]);
-  }, 300_000);
-});
-
-// Kills from outside at random times, drawn from the measured span of the transaction (from its first
-// file-system call — the child waits there, so node's start-up is not in the window — to its exit).
-describe('files: kills at random times inside the transaction, then recover()', () => {
-  beforeAll(() => requireHere(isRoot ? false : 'not root', 'root'));
-  it('most kills land inside the transaction; every one recovers to the before- or after-state', async () => {
-    const report = await killAtRandomTimes({ name: 'files', arrange: () => arrange(false), kills: 8 });
-    expect(report.spanMs).toBeGreaterThan(0);
-    expect(report.landedInside, `${report.landedInside} of ${report.kills} kills landed inside the transaction`).toBeGreaterThanOrEqual(Math.ceil(report.kills * 0.6));
-    expect(report.failures).toEqual([]);
-  }, 300_000);
+killTests({
+  name: 'files',
+  transaction: 'of every kind',
+  runs: { committed: 'a committing run (every do and commit)', rolledBack: 'a run that rolls back (every do and undo)' },
+  arrange,
+  randomKills: { committed: 8 },
+  requires: () => requireHere(isRoot ? false : 'not root', 'root'),
 });

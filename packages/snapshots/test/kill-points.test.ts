@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import { join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { killAtEveryOperation, killAtRandomTimes, testKinds, treeState, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
+import { killTests, testKinds, treeState, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
 import { SNAPSHOT_ID } from '@unwind/snapshots';
 import { kinds } from './fixtures/kill-kinds.js';
 import { collectionSandbox } from './helpers.js';
@@ -54,29 +53,13 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   };
 }
 
-describe('snapshots: a kill after every mutating operation of a snapshot in a store, then recover()', () => {
-  it.each([
-    ['a committing run (take the snapshot, write, keep it and prune)', false],
-    ['a run that rolls back (take the snapshot, write, restore the tree, delete the snapshot)', true],
-  ])('%s', async (_what, rollback) => {
-    const report = await killAtEveryOperation({ name: `snapshots, ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), budget: 12 });
-    expect(report.operations).toBeGreaterThan(40);
-    expect(report.checked.length).toBeGreaterThanOrEqual(12); // all of them with UNWIND_KILL_POINTS=0
-    if (rollback) expect(report.afterCommitPoint).toBe(0);
-    expect(report.failures).toEqual([]);
-  }, 600_000);
-});
-
-// Kills from outside at random times drawn from the measured span of the transaction (from its first
-// change under the sandbox — the child waits there, so node's start-up is not in the window — to its last).
-describe('snapshots: kills at random times inside the transaction, then recover()', () => {
-  it.each([
-    ['committing', false],
-    ['rolling back', true],
-  ])('%s: most kills land inside the transaction; every one recovers to the before- or after-state', async (_what, rollback) => {
-    const report = await killAtRandomTimes({ name: `snapshots, ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), kills: 4 });
-    expect(report.spanMs).toBeGreaterThan(0);
-    expect(report.landedInside, `${report.landedInside} of ${report.kills} kills landed inside the transaction`).toBeGreaterThanOrEqual(Math.ceil(report.kills * 0.6));
-    expect(report.failures).toEqual([]);
-  }, 600_000);
+killTests({
+  name: 'snapshots',
+  transaction: 'of a snapshot in a store',
+  runs: {
+    committed: 'a committing run (take the snapshot, write, keep it and prune)',
+    rolledBack: 'a run that rolls back (take the snapshot, write, restore the tree, delete the snapshot)',
+  },
+  arrange,
+  randomKills: { committed: 4, rolledBack: 4 },
 });
