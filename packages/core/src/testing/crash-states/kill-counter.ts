@@ -136,7 +136,10 @@ export function installKillCounter(fs: typeof FileSystem, childProcess: typeof C
       spawnArgs = ['strace', ['-f', '-qq', '-o', trace, '-e', `trace=${[...TRACED_SYSCALLS, ...(options.tracedSyscalls ?? [])].join(',')}`, '--', program, ...argv], ...args.slice(2)];
     } else if (traced && options.killInside?.command === number) {
       const { syscall, when } = options.killInside;
-      spawnArgs = ['strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, '--', program, ...argv], ...args.slice(2)];
+      // Without -f: only the command's own process is a kill point (see pointsInsideCommand), and strace's
+      // `when` counts per process, so a child it forks (systemctl --machine runs systemd-run) reaching its
+      // own WHEN-th call first must not be the one killed.
+      spawnArgs = ['strace', ['-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, '--', program, ...argv], ...args.slice(2)];
     }
     if (counting) real.appendFileSync(operationsFile, `${JSON.stringify({ command: number, after: count, traced, label })}\n`);
     const child = (spawn as (...a: unknown[]) => ChildProcess.ChildProcess).apply(this, spawnArgs);

@@ -1,0 +1,81 @@
+/**
+ * Kill points of a unit's whole life on another user's real manager: a
+ * machine user's user@UID.service, reached with `--machine=USER@` (scope
+ * `{ user }`): systemd.installUnit, daemonReload, start, restart and stop,
+ * killed after each mutating operation and inside each systemctl before each
+ * message it sends (strace, `sendmsg`), then recover(): exactly the before-
+ * (or after-) state, and a second recover() changes nothing. Then the same
+ * transaction led by systemd.startUserManager on that user's stopped manager:
+ * a kill anywhere, recovery included, leaves user@UID.service as it was.
+ * It creates a real account, so it runs in the machine project.
+ * A seeded sample runs in the test command (UNWIND_KILL_SEED replays, UNWIND_KILL_POINTS=0 runs all).
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAtEveryOperation, machineUser, notInsideMachine, type MachineUser } from '@unwind/core/testing';
+import { lifecycleWorld, startManagerOf, stopManagerOf, type LifecyclePlace } from './lifecycle-kill-world.js';
+
+let user: MachineUser;
+let place: Omit<LifecyclePlace, 'startsManager'>;
+
+beforeAll(() => {
+  const outside = notInsideMachine();
+  if (outside) throw new Error(`these tests create a user and start its manager; they run inside the throw-away machine (node scripts/test.mjs): ${outside}`);
+  user = machineUser('uwkp');
+  const [, , , gid, , home] = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith(`${user.name}:`))!.split(':') as string[];
+  const owner = { uid: user.uid, gid: Number(gid) };
+  const unitDir = join(home!, '.config/systemd/user');
+  // The user's own unit directory, as the user would have it.
+  for (const dir of ['.config', '.config/systemd', '.config/systemd/user']) {
+    fs.mkdirSync(join(home!, dir), { recursive: true });
+    fs.chownSync(join(home!, dir), owner.uid, owner.gid);
+  }
+  place = { scope: { user: user.name }, unitDir, owner };
+}, 120_000);
+afterAll(() => user?.remove(), 120_000);
+
+const cases = [
+  ['a committing run', false],
+  ['a run that rolls back (each step undone)', true],
+] as const;
+
+describe("systemd: a kill between and inside the systemctl commands of a unit's life on another user's manager (--machine=USER@), then recover()", () => {
+  beforeAll(() => startManagerOf(user.name, user.uid), 120_000);
+
+  it.each(cases)('%s: installUnit, daemonReload, start, restart, stop', async (_what, rollback) => {
+    const report = await killAtEveryOperation({
+      name: `systemd lifecycle (user manager, --machine), ${rollback ? 'rolled back' : 'committed'}`,
+      arrange: () => lifecycleWorld(place, rollback),
+      traced: ['systemctl'],
+      tracedSyscalls: ['sendmsg'],
+      budget: 6,
+      childTimeoutMs: 180_000,
+    });
+    expect(report.commands).toBeGreaterThan(8);
+    expect(report.insidePoints).toBeGreaterThan(report.commands);
+    expect(report.checked.length).toBeGreaterThanOrEqual(6);
+    if (rollback) expect(report.afterCommitPoint).toBe(0);
+    expect(report.failures).toEqual([]);
+  }, 1_800_000);
+});
+
+describe("systemd: a kill anywhere in a transaction that starts a user's manager (startUserManager on a real user@UID.service), then recover()", () => {
+  beforeAll(() => stopManagerOf(user.uid), 120_000);
+
+  it.each(cases)('%s: startUserManager, installUnit, daemonReload, start, restart, stop', async (_what, rollback) => {
+    const report = await killAtEveryOperation({
+      name: `systemd startUserManager and lifecycle, ${rollback ? 'rolled back' : 'committed'}`,
+      arrange: () => lifecycleWorld({ ...place, startsManager: { user: user.name, uid: user.uid } }, rollback),
+      traced: ['systemctl'],
+      tracedSyscalls: ['sendmsg'],
+      budget: 6,
+      childTimeoutMs: 180_000,
+    });
+    expect(report.commands).toBeGreaterThan(8);
+    expect(report.insidePoints).toBeGreaterThan(report.commands);
+    expect(report.checked.length).toBeGreaterThanOrEqual(6);
+    if (rollback) expect(report.afterCommitPoint).toBe(0);
+    expect(report.failures).toEqual([]);
+  }, 1_800_000);
+});
