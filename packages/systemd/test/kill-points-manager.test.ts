@@ -2,13 +2,16 @@
  * Kill points against the machine's own system manager (the test run's
  * throw-away machine, systemd as PID 1): SIGKILL a transaction of
  * systemd.enable, systemd.mask and systemd.disable after each of its mutating
- * operations in turn — each systemctl call's end (between the commands) and
- * every file-system call of the journal and of the steps — then recover() in
- * this process: the manager's view of the units (`systemctl is-enabled`) and
+ * operations in turn — each systemctl call's end (between the commands),
+ * every file-system call of the journal and of the steps, and inside each
+ * systemctl before each message it sends the manager (strace, `sendmsg`: for
+ * disable, between `DisableUnitFiles` and `Reload`) — then recover() in this
+ * process: the manager's view of the units (`systemctl is-enabled`) and
  * their links in /etc/systemd/system are exactly as before (or after, past
- * the commit point), and a second recover() changes nothing. Kills inside
- * systemctl are in kill-points.test.ts (systemctl --root on a directory: a
- * live manager's own changes cannot be stopped half-way from here).
+ * the commit point), and a second recover() changes nothing. The manager's
+ * own change of the links cannot be stopped half-way from here; kills
+ * between systemctl's own file changes are in kill-points.test.ts
+ * (systemctl --root on a directory).
  * A seeded sample runs in the test command (UNWIND_KILL_SEED replays, UNWIND_KILL_POINTS=0 runs all).
  */
 import { spawnSync } from 'node:child_process';
@@ -76,13 +79,14 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   };
 }
 
-describe('systemd: a kill between the systemctl commands of a transaction on the system manager, then recover()', () => {
+describe('systemd: a kill between and inside the systemctl commands of enable, mask and disable on the system manager, then recover()', () => {
   it.each([
     ['a committing run (enable, mask, disable)', false],
     ['a run that rolls back (enable, mask, disable, then each undone)', true],
   ])('%s', async (_what, rollback) => {
-    const report = await killAtEveryOperation({ name: `systemd (system manager), ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), budget: 10 });
+    const report = await killAtEveryOperation({ name: `systemd (system manager), ${rollback ? 'rolled back' : 'committed'}`, arrange: () => arrange(rollback), traced: ['systemctl'], tracedSyscalls: ['sendmsg'], budget: 10, childTimeoutMs: 180_000 });
     expect(report.commands).toBeGreaterThan(6);
+    expect(report.insidePoints).toBeGreaterThan(report.commands); // every systemctl sends the manager more than one message
     expect(report.checked.length).toBeGreaterThanOrEqual(10); // all of them with UNWIND_KILL_POINTS=0
     if (rollback) expect(report.afterCommitPoint).toBe(0);
     expect(report.failures).toEqual([]);
