@@ -278,24 +278,38 @@ export async function killAtEveryOperation<C>(options: KillPointOptions<C>): Pro
     const failures: KillFailure[] = [];
     let afterCommitPoint = 0;
     for (const [index, point] of chosen.entries()) {
-      const w = await options.arrange();
+      let killed: string | undefined;
+      let expected: 'before' | 'after' = 'before';
+      const fail = (problem: string, diff: string[] = []) => {
+        // Said at once too: a run of every point can take an hour, and its report comes only at the end.
+        log(`kill points [${options.name}]: FAILED after the kill ${point.label.slice(0, 160)}: ${problem.slice(0, 300)} ${diff.join('; ').slice(0, 500)}`);
+        failures.push({ point: point.label, ...(killed ? { killed } : {}), expected, problem, differences: diff });
+      };
+      let w: KillWorld<C> | undefined;
       try {
+        w = await options.arrange();
         const before = await w.state();
         const directory = join(reports.path, `run-${index}`);
         const child = await run(w, directory, point);
         const killedFile = join(directory, 'killed.txt');
-        const killed = fs.existsSync(killedFile) ? fs.readFileSync(killedFile, 'utf8') : undefined;
+        killed = fs.existsSync(killedFile) ? fs.readFileSync(killedFile, 'utf8') : undefined;
         const passed = (listTransactions(w.journalRoot)[0]?.state?.records ?? []).some((r) => r.kind === 'commit-point');
         if (passed) afterCommitPoint++;
-        const expected = passed ? 'after' : 'before';
-        const fail = (problem: string, diff: string[] = []) => failures.push({ point: point.label, ...(killed ? { killed } : {}), expected, problem, differences: diff });
+        expected = passed ? 'after' : 'before';
         if (child.signal !== 'SIGKILL' || killed === undefined) {
           fail(`the child was not killed there (ended with ${child.signal ?? child.code}): ${child.stderr.slice(-500)}`);
           continue;
         }
         for (const [problem, diff] of await recoverAndCheck(w as KillWorld<unknown>, passed ? after : before, expected)) fail(problem, diff);
+      } catch (error) {
+        // A world that cannot be set up, or whose state cannot be read after the kill, fails this point; the others still run.
+        fail(`${w ? 'the world' : 'arranging the world'} failed: ${(error as Error).message}`);
       } finally {
-        await w.cleanup();
+        try {
+          await w?.cleanup();
+        } catch (error) {
+          fail(`cleaning the world up failed: ${(error as Error).message}`);
+        }
       }
     }
     log(`kill points [${options.name}]: ${chosen.length} killed and recovered, ${afterCommitPoint} past the commit point, ${failures.length} failures (seed ${seed})`);
