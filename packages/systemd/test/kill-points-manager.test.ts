@@ -89,6 +89,8 @@ describe('systemd: a kill between and inside the systemctl commands of enable, m
     expect(report.insidePoints).toBeGreaterThan(report.commands); // every systemctl sends the manager more than one message
     expect(report.checked.length).toBeGreaterThanOrEqual(10); // all of them with UNWIND_KILL_POINTS=0
     if (rollback) expect(report.afterCommitPoint).toBe(0);
+    // A live manager's answers vary, and with them how many messages one systemctl sends: a few points may not be reached.
+    expect(report.unreached.length).toBeLessThanOrEqual(Math.ceil(report.checked.length / 10));
     expect(report.failures).toEqual([]);
   }, 900_000);
 });

@@ -8,7 +8,9 @@
  * transaction led by systemd.startUserManager on that user's stopped manager:
  * a kill anywhere, recovery included, leaves user@UID.service as it was.
  * It creates a real account, so it runs in the machine project.
- * A seeded sample runs in the test command (UNWIND_KILL_SEED replays, UNWIND_KILL_POINTS=0 runs all).
+ * A seeded sample of 4 points per transaction runs in the test command (the machine project runs its
+ * files one after another, and each systemctl through --machine starts a bridge in the user's manager);
+ * UNWIND_KILL_SEED replays another sample, UNWIND_KILL_POINTS=0 runs all.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -49,13 +51,15 @@ describe("systemd: a kill between and inside the systemctl commands of a unit's 
       arrange: () => lifecycleWorld(place, rollback),
       traced: ['systemctl'],
       tracedSyscalls: ['sendmsg'],
-      budget: 6,
+      budget: 4,
       childTimeoutMs: 180_000,
     });
     expect(report.commands).toBeGreaterThan(8);
     expect(report.insidePoints).toBeGreaterThan(report.commands);
-    expect(report.checked.length).toBeGreaterThanOrEqual(6);
+    expect(report.checked.length).toBeGreaterThanOrEqual(4);
     if (rollback) expect(report.afterCommitPoint).toBe(0);
+    // A live manager's answers vary, and with them how many messages one systemctl sends: a few points may not be reached.
+    expect(report.unreached.length).toBeLessThanOrEqual(Math.ceil(report.checked.length / 10));
     expect(report.failures).toEqual([]);
   }, 1_800_000);
 });
@@ -69,13 +73,15 @@ describe("systemd: a kill anywhere in a transaction that starts a user's manager
       arrange: () => lifecycleWorld({ ...place, startsManager: { user: user.name, uid: user.uid } }, rollback),
       traced: ['systemctl'],
       tracedSyscalls: ['sendmsg'],
-      budget: 6,
+      budget: 4,
       childTimeoutMs: 180_000,
     });
     expect(report.commands).toBeGreaterThan(8);
     expect(report.insidePoints).toBeGreaterThan(report.commands);
-    expect(report.checked.length).toBeGreaterThanOrEqual(6);
+    expect(report.checked.length).toBeGreaterThanOrEqual(4);
     if (rollback) expect(report.afterCommitPoint).toBe(0);
+    // A live manager's answers vary, and with them how many messages one systemctl sends: a few points may not be reached.
+    expect(report.unreached.length).toBeLessThanOrEqual(Math.ceil(report.checked.length / 10));
     expect(report.failures).toEqual([]);
   }, 1_800_000);
 });
