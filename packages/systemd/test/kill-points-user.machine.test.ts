@@ -61,7 +61,7 @@ describe("systemd: a kill between and inside the systemctl commands of a unit's 
     // A live manager's answers vary, and with them how many messages one systemctl sends: a few points may not be reached.
     expect(report.unreached.length).toBeLessThanOrEqual(Math.ceil(report.checked.length / 10));
     expect(report.failures).toEqual([]);
-  }, 1_800_000);
+  }, 3_600_000);
 });
 
 describe("systemd: a kill anywhere in a transaction that starts a user's manager (startUserManager on a real user@UID.service), then recover()", () => {
@@ -83,5 +83,5 @@ describe("systemd: a kill anywhere in a transaction that starts a user's manager
     // A live manager's answers vary, and with them how many messages one systemctl sends: a few points may not be reached.
     expect(report.unreached.length).toBeLessThanOrEqual(Math.ceil(report.checked.length / 10));
     expect(report.failures).toEqual([]);
-  }, 1_800_000);
+  }, 3_600_000);
 });

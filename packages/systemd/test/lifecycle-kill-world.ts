@@ -29,12 +29,21 @@ export interface LifecyclePlace {
   startsManager?: { user: string; uid: number };
 }
 
+/** What systemctl says when its bus connection dropped (seen through --machine under load): the test's own calls try again. */
+const TRANSIENT = /Transport endpoint is not connected|Connection reset by peer|Failed to connect to bus/;
+
 /** `systemctl` for set-up, clean-up and state, aimed at the place's manager; throws on an exit code not allowed. */
 export function placeSystemctl(place: Pick<LifecyclePlace, 'scope'>, args: string[], ok: number[] = [0]): string {
   const scope = place.scope === 'system' ? [] : ['--user', `--machine=${place.scope.user}@`];
-  const result = spawnSync('systemctl', ['--no-ask-password', ...scope, ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
-  if (!ok.includes(result.status ?? -1)) throw new Error(`systemctl ${[...scope, ...args].join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}`);
-  return result.stdout.trim();
+  for (let attempt = 1; ; attempt++) {
+    const result = spawnSync('systemctl', ['--no-ask-password', ...scope, ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+    if (ok.includes(result.status ?? -1)) return result.stdout.trim();
+    if (attempt < 5 && TRANSIENT.test(result.stderr)) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250 * 2 ** (attempt - 1));
+      continue;
+    }
+    throw new Error(`systemctl ${[...scope, ...args].join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}`);
+  }
 }
 
 /** Starts a user's manager (user@UID.service) and waits until it has finished starting. */
