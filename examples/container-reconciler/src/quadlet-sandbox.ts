@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing/helpers';
-import type { ReconcileReport } from '@unwind/reconcile';
+import { validateDesired, type ReconcileReport } from '@unwind/reconcile';
+import { readDesired, validateContainer } from './desired.js';
 import { formatReport } from './report.js';
 
 /** Where the Quadlet sandbox is unless `--sandbox DIR` says otherwise. */
@@ -41,6 +42,15 @@ function prepare(root: string): string | undefined {
   return undefined;
 }
 
+/** The refusal the run in the machine would report for the sandbox's files alone (reading them, then each container's own checks), or undefined. */
+function fileProblems(root: string): ReconcileReport | undefined {
+  const { containers, problems } = readDesired(join(root, 'desired'), { transformsDir: join(root, 'transforms') });
+  problems.push(...validateDesired(containers, { key: (c) => c.name, validate: validateContainer }));
+  if (problems.length === 0) return undefined;
+  const now = new Date().toISOString();
+  return { name: 'containers', status: 'refused', exitCode: 4, startedAt: now, finishedAt: now, durationMs: 0, items: [], problems, recovered: [] };
+}
+
 /** Runs a command in the machine; throws with its output unless it exits 0. */
 function ok(machine: Machine, argv: string[], cwd = '/'): string {
   const r = machine.run(argv, { cwd });
@@ -49,7 +59,8 @@ function ok(machine: Machine, argv: string[], cwd = '/'): string {
 }
 
 /**
- * Runs the reconciler once on the sandbox's Quadlet files inside a fresh throw-away machine, prints
+ * Refuses the sandbox's Quadlet files when they have problems of their own (no machine booted);
+ * otherwise runs the reconciler once on them inside a fresh throw-away machine, prints
  * its report and each deployed container's generated unit, and returns the run's exit code (4 when
  * the sandbox or the machine cannot be used). The machine and everything in it vanish at the end.
  *
@@ -63,6 +74,13 @@ export async function runQuadletSandbox(root: string, out: (line: string) => voi
   if (refused) {
     err(`container-reconciler sandbox --quadlet: ${refused}; nothing was changed`);
     return 4;
+  }
+  // What the run in the machine would refuse from the files alone (their syntax, a missing Image=,
+  // a transform that does not apply), refused here without booting one: the same checks, the same report.
+  const refusedEarly = fileProblems(root);
+  if (refusedEarly) {
+    out(formatReport(refusedEarly));
+    return refusedEarly.exitCode;
   }
   const machine = await bootMachine({ bind: [WORKSPACE, root], name: 'quadlet-sandbox' });
   try {

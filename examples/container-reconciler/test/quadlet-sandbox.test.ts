@@ -1,6 +1,6 @@
 // The README's Quadlet sandbox run, as written there: `sandbox --quadlet` deploys the sample Quadlet
 // files (one in a transform sub-directory) in a throw-away machine it boots; an edit that Quadlet
-// would reject is refused; a directory that is not a sandbox is refused; this machine unchanged.
+// would reject is refused (from the files, before a machine boots); a directory that is not a sandbox is refused; this machine unchanged.
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,8 @@ describe("the README's Quadlet sandbox run", () => {
       expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(4);
       expect(second.stdout).toContain('api.container: no Image= (or Rootfs=) in [Container]');
       expect(second.stdout).toContain('Nothing was changed');
+      // Refused from the files alone, before any machine was booted.
+      expect(second.stdout).not.toContain('In a throw-away machine');
 
       expect(refused.code).toBe(4);
       expect(refused.stderr).toContain('is not a Quadlet sandbox made by this program');
