@@ -14,7 +14,7 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { commandOutput as sh, killAtEveryOperation, machineUser, notInsideMachine, settledLinger, temporaryDirectory, testKinds, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
+import { commandOutput as sh, enableLingerSettled, killAtEveryOperation, machineUser, notInsideMachine, settledLinger, temporaryDirectory, testKinds, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 
 const kindsModule = resolve(import.meta.dirname, '../src/index.ts');
@@ -28,7 +28,7 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   // alice does not linger and will; bob lingers (his manager runs) and will not.
   const alice = machineUser('uwka');
   const bob = machineUser('uwkb');
-  sh(['loginctl', 'enable-linger', bob.name]);
+  enableLingerSettled(bob);
   const journalRoot = join(base.path, 'journal');
   return {
     config: {

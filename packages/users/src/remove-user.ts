@@ -8,6 +8,7 @@ import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, re
 import { UserEntryCodec } from './ensure-user.js';
 import { ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
 import { lockedGroups } from './membership.js';
+import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateUserName } from './names.js';
@@ -40,7 +41,11 @@ const Before = t.type({
   primaryGroup: t.union([t.type({ name: t.string, gid: t.number }), t.null]),
   /** Where the home lives on disk and where it is staged; null when the home is kept or missing. */
   home: t.union([t.type({ path: t.string, staging: t.string }), t.null]),
-  linger: t.type({ path: t.string, existed: t.union([FileMeta, t.null]) }),
+  linger: t.intersection([
+    t.type({ path: t.string, existed: t.union([FileMeta, t.null]) }),
+    /** Whether logind itself said the user lingers (its manager kept running): only then does the undo tell logind again. */
+    t.partial({ logind: t.boolean }),
+  ]),
   /** The removed entries and the group lines naming the user, captured to put back only what the step removed. */
   lines: t.array(CapturedLines),
 });
@@ -125,6 +130,7 @@ export const removeUser = defineStep({
     }
     const linger = lingerPath(a);
     const st = exists(linger) ? fs.lstatSync(linger) : undefined;
+    const logind = st?.isFile() && tellsLogind(a, linger) ? await logindSaysLingering(a, ctx) : undefined;
     const mentioning = groupsMentioning(a.name, a.prefix);
     // Its undo could not put the membership back (no route of unwind changes those groups): refused before anything is touched.
     const locked = mentioning.filter((g) => lockedGroups(a).has(g));
@@ -135,7 +141,7 @@ export const removeUser = defineStep({
       user: user ?? null,
       primaryGroup: primary ? { name: primary.name, gid: primary.gid } : null,
       home,
-      linger: { path: linger, existed: st?.isFile() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null },
+      linger: { path: linger, existed: st?.isFile() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null, ...(logind !== undefined ? { logind } : {}) },
       lines: captureLines(a.prefix, { passwd: [a.name], shadow: [a.name], group: groups, gshadow: groups, subuid: [a.name], subgid: [a.name] }),
     };
   },

@@ -4,6 +4,7 @@ import { renameDurably, syncDirectory, UndoConflictError, UntrustedJournalError,
 import { lookupIn } from './common.js';
 import { dbPath, diskPath, keyOf, lookupUser, readLines, type DbFile } from './db.js';
 import { lockedGroups } from './membership.js';
+import { tellsLogind } from './logind-linger.js';
 import { ProtectedUserError } from './errors.js';
 import { editDatabase, tidyKilledTool } from './edit.js';
 import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember } from './fields.js';
@@ -200,7 +201,7 @@ function restoreHome(a: RemoveUserArgs, before: RemoveUserBefore): void {
  * The linger file back — and logind told. logind reads its linger directory
  * only at boot: a file put back alone leaves the user's manager, which the
  * step stopped, down until the next boot, and logind saying the user does not
- * linger. Where systemd runs and the file is logind's own, `loginctl
+ * linger. Where logind said at prepare that the user lingered, `loginctl
  * enable-linger` (idempotent) makes logind take the user in again and start
  * its manager: also when the file never went, because the step was cut off
  * after it had stopped the manager.
@@ -213,7 +214,7 @@ async function restoreLinger(a: RemoveUserArgs, before: RemoveUserBefore, ctx: S
     fs.lchownSync(before.linger.path, linger.uid, linger.gid);
     fs.chmodSync(before.linger.path, linger.mode);
   }
-  if (before.user && a.prefix === undefined && before.linger.path === join(LOGIND_LINGER_DIR, a.name) && fs.existsSync('/run/systemd/system')) {
+  if (before.user && before.linger.logind === true && tellsLogind(a, before.linger.path)) {
     const timeoutMs = a.commandTimeoutMs ?? 30_000;
     // While logind is still dropping the user the step stopped (state "closing"), an enable-linger is
     // taken and then lost with the user: the manager never starts. Wait (bounded) until logind is done.
@@ -226,9 +227,6 @@ async function restoreLinger(a: RemoveUserArgs, before: RemoveUserBefore, ctx: S
     await ctx.exec({ argv: ['loginctl', 'enable-linger', a.name], signal: ctx.signal, timeoutMs });
   }
 }
-
-/** The linger directory systemd-logind reads. */
-const LOGIND_LINGER_DIR = '/var/lib/systemd/linger';
 
 /** The verifyUndo of removeUser: the account with its uid, its memberships, home and linger file are back. */
 export async function verifyRemovedUserBack(a: RemoveUserArgs, before: RemoveUserBefore, ctx: StepContext): Promise<void> {

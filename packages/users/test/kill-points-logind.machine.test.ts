@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
-import { commandOutput as sh, killAtEveryOperation, machineUser, notInsideMachine, settledLinger, temporaryDirectory, testKinds, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
+import { commandOutput as sh, enableLingerSettled, killAtEveryOperation, machineUser, notInsideMachine, settledLinger, temporaryDirectory, testKinds, type KillWorld, type RunStepsConfig } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
 
 const kindsModule = resolve(import.meta.dirname, '../src/index.ts');
@@ -29,7 +29,7 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
   if (outside) throw new Error(`these tests remove users of the machine they run on: ${outside}`);
   const base = temporaryDirectory('unwind-users-kill-logind-');
   const user = machineUser('uwkr');
-  sh(['loginctl', 'enable-linger', user.name]);
+  enableLingerSettled(user);
   fs.writeFileSync(join('/home', user.name, 'data'), 'the user\'s data\n');
   const journalRoot = join(base.path, 'journal');
   // By role: each world has a user of its own, so the counting run's after-state fits every world.

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandOutput as sh, failingStep, machineUser, notInsideMachine, runSteps, settledLinger, waitFor } from '@unwind/core/testing';
+import { commandOutput as sh, enableLingerSettled, failingStep, machineUser, notInsideMachine, runSteps, settledLinger, waitFor } from '@unwind/core/testing';
 import { removeUser } from '../src/index.js';
 
 const outside = notInsideMachine();
@@ -45,7 +45,7 @@ afterEach(() => {
 async function loggedInUser() {
   const { name, uid, remove } = machineUser('uwlg');
   cleanups.push(remove);
-  sh(['loginctl', 'enable-linger', name]);
+  enableLingerSettled({ name, uid });
   sh(['systemctl', '--user', `--machine=${name}@`, 'is-system-running', '--wait'], [0, 1]);
   // A real PAM login (pam_systemd registers the session with logind), left running.
   const login = spawn('runuser', ['-l', name, '-c', 'sleep 1000'], { stdio: 'ignore', detached: true });

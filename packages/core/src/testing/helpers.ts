@@ -35,7 +35,7 @@ export type { StepInjection, TestHooks } from './injection.js';
 export { runSteps } from './run-steps.js';
 export { commandOutput, machineUser, settled, waitFor } from './machine-users.js';
 export type { MachineUser } from './machine-users.js';
-export { settledLinger } from './machine-linger.js';
+export { enableLingerSettled, settledLinger } from './machine-linger.js';
 export type { LingerView } from './machine-linger.js';
 export { cannotStartSandboxManager, startSandboxManager } from './sandbox-manager.js';
 export type { SandboxManager } from './sandbox-manager.js';

@@ -14,7 +14,10 @@
  *   every write it makes vanishes with it.
  * - a fresh machine-id: journald, dbus and logind key on it.
  * - masked units: they reach the network or consoles, or only cost boot time.
- * - a private /dev, /run, /tmp, devpts: nothing shared with the host.
+ * - a private /dev, /run, /tmp, devpts: nothing shared with the host but
+ *   the loop devices (loop-control and nodes for loop0–63), which the
+ *   reflink tests need for a btrfs or xfs of their own; each test detaches
+ *   its device when it ends.
  * - bound paths (the repository under test) are bound, not seen through the
  *   overlay: writing the overlay's lower layer while mounted is undefined.
  * - `pivot_root` then a lazy unmount of the old root: the host's tree is no
@@ -51,6 +54,11 @@ for device in null zero full random urandom tty; do
   touch "dev/$device"
   mount --bind "/dev/$device" "dev/$device"
 done
+if [ -c /dev/loop-control ]; then
+  touch dev/loop-control
+  mount --bind /dev/loop-control dev/loop-control
+  for n in $(seq 0 63); do mknod "dev/loop$n" b 7 "$n"; done
+fi
 mkdir dev/pts dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts
 ln -s pts/ptmx dev/ptmx

@@ -45,3 +45,32 @@ export function settledLinger(user: { readonly name: string; readonly uid: numbe
   const consistent = (v: LingerView) => (v.file ? v.logind === 'yes' && v.manager === 'active' : v.logind === '' && v.manager === 'inactive');
   return settled(() => lingerView(user.name, user.uid), consistent, withinMs);
 }
+
+/**
+ * `loginctl enable-linger NAME`, repeated until logind says the user lingers
+ * and its manager runs (within `withinMs`, else it throws). A fresh user can
+ * get the uid of one just removed while logind still drops that one
+ * ("closing"): an enable-linger taken then is lost, and a test would start
+ * from a linger file logind does not know of. Only inside the throw-away
+ * machine.
+ *
+ * @example
+ * ```ts
+ * const user = machineUser('uwlg');
+ * enableLingerSettled(user);
+ * expect(await settledLinger(user)).toEqual({ file: true, logind: 'yes', manager: 'active' });
+ * ```
+ */
+export function enableLingerSettled(user: { readonly name: string; readonly uid: number }, withinMs = 60_000): void {
+  const until = Date.now() + withinMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    commandOutput(['loginctl', 'enable-linger', user.name]);
+    for (let i = 0; i < 25; i++) {
+      const view = lingerView(user.name, user.uid);
+      if (view.logind === 'yes' && view.manager === 'active') return;
+      Atomics.wait(pause, 0, 0, 200);
+    }
+    if (Date.now() > until) throw new Error(`logind never took ${user.name} as lingering (loginctl enable-linger, ${withinMs} ms)`);
+  }
+}
