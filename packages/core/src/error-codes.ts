@@ -61,6 +61,8 @@ export const ERROR_CODES = [
   'USER_BUSY',
   'USER_CONFLICT',
   'USER_NOT_FOUND',
+  // @unwind/systemd
+  'USER_MANAGER_UNREACHABLE',
   // @unwind/reconcile
   'RECONCILE_CONFLICT',
   'RECONCILE_INVALID_INPUT',

@@ -31,6 +31,25 @@ export class UnitNotActiveError extends VerificationError {
 }
 
 /**
+ * A user's service manager did not answer `is-system-running`: systemctl
+ * printed `unknown` (its query of the manager's state failed) or `offline`
+ * (no manager reachable), usually because the `--machine=USER@` hop to a
+ * manager that just started dropped the connection. Transient:
+ * `startUserManager` asks again (see `TRANSIENT_BUS_RETRY`) before it
+ * fails with this error.
+ *
+ * @example
+ * ```ts
+ * // UserManagerUnreachableError: the service manager of user web did not answer is-system-running ("unknown"): Failed to query system state: Transport endpoint is not connected
+ * ```
+ */
+export class UserManagerUnreachableError extends UnwindError {
+  constructor(user: string, answer: string, stderr: string) {
+    super('USER_MANAGER_UNREACHABLE', `the service manager of user ${user} did not answer is-system-running (${JSON.stringify(answer)})${stderr.trim() ? `: ${stderr.trim()}` : ''}`, { context: { user, answer, stderr }, retryable: true });
+  }
+}
+
+/**
  * A unit's state read back from systemd is not what the step made it.
  *
  * @example

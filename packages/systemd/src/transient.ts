@@ -1,4 +1,5 @@
 import { CommandFailedError, type RetryPolicy } from '@unwind/core';
+import { UserManagerUnreachableError } from './errors.js';
 
 /**
  * What systemctl prints when its bus connection failed for a passing reason:
@@ -10,9 +11,11 @@ const TRANSIENT_BUS_FAILURES = [/Transport endpoint is not connected/, /Connecti
 /**
  * Whether a systemctl failure is a transient bus error: the command exited
  * non-zero and said its connection to the manager dropped or could not be
- * made. A timeout, a unit the manager rejects or any other failure is not.
+ * made; or a user's manager did not answer `is-system-running`. A timeout,
+ * a unit the manager rejects or any other failure is not.
  */
 export function isTransientBusError(error: unknown): boolean {
+  if (error instanceof UserManagerUnreachableError) return true;
   if (!(error instanceof CommandFailedError)) return false;
   const stderr = error.result?.stderr ?? '';
   return TRANSIENT_BUS_FAILURES.some((pattern) => pattern.test(stderr));

@@ -82,9 +82,11 @@ export interface Injection {
   /**
    * `fail`: exits 3 with a message on stderr (a lasting failure, never retried);
    * `hang`: sleeps past a 400 ms timeout; `transient`: exits 1 saying what
-   * systemctl says when its bus connection dropped.
+   * systemctl says when its bus connection dropped; `unanswered`: what
+   * `is-system-running` prints when its query of the manager failed
+   * (`unknown`, exit 1).
    */
-  mode: 'fail' | 'hang' | 'transient';
+  mode: 'fail' | 'hang' | 'transient' | 'unanswered';
   /** How many matching calls in a row, from the nth, are injected. Default 1. */
   times?: number;
 }
@@ -93,6 +95,7 @@ const STUBS: Record<Injection['mode'], string> = {
   fail: '#!/bin/sh\necho "injected failure: $*" >&2\nexit 3\n',
   hang: '#!/bin/sh\necho "hanging: $*" >&2\nexec sleep 30\n',
   transient: '#!/bin/sh\necho "Failed to connect to bus: Transport endpoint is not connected" >&2\nexit 1\n',
+  unanswered: '#!/bin/sh\necho "Failed to query system state: Transport endpoint is not connected" >&2\necho unknown\nexit 1\n',
 };
 
 /**

@@ -10,10 +10,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Step } from '@unwind/core';
+import { memoryJournal, transaction, type CommandRunner, type Step } from '@unwind/core';
 import { conformanceSuite, failingStep, treeState } from '@unwind/core/testing';
 import { disable, enable, installUnit, start, startUserManager, unitState } from '../src/index.js';
-import { sleeperUnit, uniqueUnit } from './fixture.js';
+import { injectingExec, sleeperUnit, uniqueUnit } from './fixture.js';
 
 const SYSTEM_UNITS = '/etc/systemd/system';
 
@@ -27,7 +27,12 @@ function sh(argv: string[], ok: number[] = [0]): string {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function run(...steps: Array<Step<any, any, any>>) {
-  const t = transaction('machine scenario', { journal: memoryJournal(), handleSignals: false });
+  return runWith(undefined, ...steps);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function runWith(exec: CommandRunner | undefined, ...steps: Array<Step<any, any, any>>) {
+  const t = transaction('machine scenario', { journal: memoryJournal(), handleSignals: false, ...(exec ? { exec } : {}) });
   for (const step of steps) t.add(step);
   return t.run();
 }
@@ -155,6 +160,26 @@ describe("another user's manager: startUserManager and scope { user } through --
     const outcome = await run(startUserManager({ user: user.name }), failingStep({ message: 'later' }));
     expect(outcome.status).toBe('rolled-back');
     expect(sh(['systemctl', 'show', '-p', 'MainPID', '--value', `user@${user.uid}.service`])).toBe(mainPid);
+  });
+
+  it('a manager that does not answer is-system-running ("unknown": the --machine=USER@ hop dropped) is asked again; one that never answers fails the step with UserManagerUnreachableError and is stopped again', async () => {
+    const once = machineUser();
+    const first = injectingExec({ verb: 'is-system-running', mode: 'unanswered', times: 1 });
+    cleanups.push(first.cleanup);
+    const answered = await runWith(first.exec, startUserManager({ user: once.name }));
+    expect(answered.status).toBe('committed');
+    expect(answered.steps[0]?.attempts).toBe(2);
+    expect(sh(['systemctl', 'is-active', `user@${once.uid}.service`], [0, 3])).toBe('active');
+
+    const never = machineUser();
+    const always = injectingExec({ verb: 'is-system-running', mode: 'unanswered', times: 5 });
+    cleanups.push(always.cleanup);
+    const outcome = await runWith(always.exec, startUserManager({ user: never.name }));
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.steps[0]?.attempts).toBe(5);
+    expect(outcome.steps[0]?.error?.name).toBe('UserManagerUnreachableError');
+    expect(outcome.steps[0]?.error?.message).toContain('Failed to query system state');
+    expect(sh(['systemctl', 'is-active', `user@${never.uid}.service`], [0, 3])).not.toBe('active');
   });
 
   it('an unknown user fails before anything changes', async () => {

@@ -2,6 +2,7 @@ import * as t from 'io-ts';
 import { dirname } from 'node:path';
 import { syncDirectory, type CommandResult, type StepContext } from '@unwind/core';
 import { dbPath } from './db.js';
+import { UserBusyError } from './errors.js';
 
 /** Fields every users step kind accepts. Journaled with the step, so recovery uses the same root. */
 export const CommonArgs = t.partial({
@@ -39,3 +40,6 @@ export async function shadowTool(ctx: StepContext, args: CommonArgs, tool: strin
 }
 
 export { assertNameNotProtected, assertNotProtected } from './protect.js';
+
+/** Maps userdel's exit 8 ("user is currently used by process N") to a UserBusyError. */
+export const userBusy = (name: string) => (r: CommandResult) => (r.exitCode === 8 ? new UserBusyError(name, r) : undefined);

@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { decodeJournaled, syncDirectory, UndoConflictError, UntrustedJournalError, type StepContext } from '@unwind/core';
-import { lookupIn, shadowTool } from './common.js';
+import { lookupIn, shadowTool, userBusy } from './common.js';
 import { allUsers, diskPath, keyOf, lookupGroup, lookupUid, lookupUser, type DbFile, type UserEntry } from './db.js';
 import { editDatabase, restoreOrphanLine, tidyKilledTool } from './edit.js';
 import { applyCaptured, captureLines, CapturedLines } from './lines.js';
 import { createdHomeBase, sameNameGroupExisted, type EnsureUserAfter, type EnsureUserArgs, type EnsureUserBefore } from './ensure-user.js';
-import { UnsafeHomeError } from './errors.js';
+import { UnsafeHomeError, UserBusyError } from './errors.js';
 import { checkHomePath, checkRemovableHome } from './home.js';
 import { assertRemovableCreated } from './protect.js';
 
@@ -67,7 +68,34 @@ async function deleteAccount(a: EnsureUserArgs, before: EnsureUserBefore, ctx: S
   if (sameNameGroupExisted(a, before) && (await lookupGroup(a.name, lookupIn(a, ctx))) && !(await ctx.blobs.has(KEPT_GROUP))) {
     await ctx.blobs.write(KEPT_GROUP, JSON.stringify(captureLines(a.prefix, { group: [a.name], gshadow: [a.name] })));
   }
-  await shadowTool(ctx, a, 'userdel', [a.name]);
+  await userdelWhenIdle(a, ctx);
+}
+
+/**
+ * How long the undo waits for the created user's processes to end on their
+ * own. They are the transaction's: the user did not exist before it. The
+ * usual one is the user's manager, which logind stops by itself once an
+ * earlier undo turned linger off — after `loginctl` has returned.
+ */
+const IDLE_WITHIN_MS = 15_000;
+
+/**
+ * `userdel`, asked again (waits from 0.1 s, doubling, up to 2 s) while it
+ * says the user is in use, for up to 15 s; then the UserBusyError stands
+ * (the rollback fails and names it: unwind does not kill processes it
+ * cannot tell are the transaction's own).
+ */
+async function userdelWhenIdle(a: EnsureUserArgs, ctx: StepContext): Promise<void> {
+  const until = Date.now() + IDLE_WITHIN_MS;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      await shadowTool(ctx, a, 'userdel', [a.name], userBusy(a.name));
+      return;
+    } catch (error) {
+      if (!(error instanceof UserBusyError) || Date.now() + wait > until) throw error;
+      await sleep(wait, undefined, { signal: ctx.signal });
+    }
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, InvalidInputError, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
-import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool } from './common.js';
+import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool, userBusy } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
 import { ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
@@ -82,8 +82,6 @@ async function movableHome(a: RemoveUserArgs, user: UserEntry, ctx: StepContext)
   return path;
 }
 
-const busy = (name: string) => (r: CommandResult) => (r.exitCode === 8 ? new UserBusyError(name, r) : undefined);
-
 /**
  * Removes a user: stops its manager and processes (TERM, grace, KILL),
  * deletes the account (`userdel`, retried while the user is busy), stages
@@ -152,7 +150,7 @@ export const removeUser = defineStep({
       if (a.stopProcesses !== false && (await mayStopProcesses(a, user.uid, ctx))) {
         await stopUserProcesses(ctx, a.name, user.uid, { ...(a.graceMs !== undefined ? { graceMs: a.graceMs } : {}), ...(a.prefix ? { prefix: a.prefix } : {}), ...(a.commandTimeoutMs ? { commandTimeoutMs: a.commandTimeoutMs } : {}) });
       }
-      await shadowTool(ctx, a, 'userdel', [a.name], busy(a.name));
+      await shadowTool(ctx, a, 'userdel', [a.name], userBusy(a.name));
     }
     if (before.home && before.user && exists(before.home.path)) {
       // Decided at prepare, checked again now: the home may have been swapped since.

@@ -9,10 +9,12 @@
  * user: its NSS entries, every database line naming it, its home and its
  * linger file. Each test removes its user and group whatever happened.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineStep, t } from '@unwind/core';
 import { commandOutput as sh, conformanceSuite, failingStep, notInsideMachine, runSteps, treeState } from '@unwind/core/testing';
 import { ensureUser, removeUser } from '../src/index.js';
 
@@ -113,6 +115,31 @@ describe("ensureUser and removeUser on the machine's own user database (no prefi
 
     const rolledBack = await run(ensureUser({ name, shell: '/bin/sh', groups: ['users'], comment: 'Ann Example' }), failingStep({ message: 'a later step fails' }));
     expect(rolledBack.status).toBe('rolled-back');
+    expect(userState(name)).toEqual(initial);
+  });
+
+  it("ensureUser's undo waits for the created user's last process to end (as a manager logind stops after linger went off): rolled back, not rollback-failed", async () => {
+    const name = freshName('uwbz');
+    const initial = userState(name);
+    let ended: Promise<unknown> | undefined;
+    // A process of the new user that outlives the forward steps by 4 s: userdel says "in use" (exit 8) until it ends.
+    const processOfTheUser = defineStep({
+      type: 'test.processOfTheUser',
+      args: t.type({ user: t.string }),
+      before: t.null,
+      describe: (a) => `run a 4 s process as ${a.user}`,
+      prepare: async () => null,
+      do: async (a) => {
+        const sleeper = spawn('setpriv', [`--reuid=${a.user}`, `--regid=${a.user}`, '--clear-groups', 'sleep', '4'], { stdio: 'ignore' });
+        ended = new Promise((resolve) => sleeper.on('exit', (code, signal) => resolve({ code, signal })));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(sleeper.exitCode).toBe(null);
+      },
+      undo: async () => {},
+    });
+    const outcome = await run(ensureUser({ name }), processOfTheUser({ user: name }), failingStep({ message: 'a later step fails' }));
+    expect(outcome.status, JSON.stringify(outcome)).toBe('rolled-back');
+    expect(await ended).toEqual({ code: 0, signal: null }); // it ended on its own: nothing killed it
     expect(userState(name)).toEqual(initial);
   });
 

@@ -1,8 +1,9 @@
 import * as t from 'io-ts';
 import { defineStep, InvalidInputError } from '@unwind/core';
-import { UnitNotActiveError } from '../errors.js';
+import { UnitNotActiveError, UserManagerUnreachableError } from '../errors.js';
 import { lookupUser, systemctl, validateUserName, type ManagerOptions } from '../manager.js';
 import { isUp, readUnitState, restoreActiveState, UnitState } from '../state.js';
+import { TRANSIENT_BUS_RETRY } from '../transient.js';
 import { runnerOf } from './common.js';
 
 const Args = t.intersection([
@@ -29,6 +30,12 @@ const system = (a: t.TypeOf<typeof Args>): ManagerOptions => ({ scope: 'system',
  * with `scope: { user }`. Undo stops the manager again if it was not
  * running before.
  *
+ * Both commands are safe to repeat, so a transient bus error, or a manager
+ * that does not answer `is-system-running` (`unknown`: the `--machine=USER@`
+ * hop dropped the connection), is tried again by default, up to 4 times
+ * with backoff (`TRANSIENT_BUS_RETRY`); then the step fails with
+ * `UserManagerUnreachableError`. A step's own `retry.do` replaces this.
+ *
  * @example
  * ```ts
  * tx.add(startUserManager({ user: 'alice' }));
@@ -47,6 +54,7 @@ export const startUserManager = defineStep({
     if (a.systemctl !== undefined && !/^[^\0\s-][^\0\s]*$/.test(a.systemctl)) throw new InvalidInputError('systemctl must be a plain program path', {});
   },
   describe: (a) => `start the service manager of user ${a.user}`,
+  retry: { do: TRANSIENT_BUS_RETRY },
   prepare: async (a, ctx) => {
     const { uid } = await lookupUser(a.user, runnerOf(ctx));
     const unit = `user@${uid}.service`;
@@ -58,6 +66,7 @@ export const startUserManager = defineStep({
     // "degraded" (exit 1) is a running manager with a failed unit: reachable, which is what matters here.
     const res = await systemctl({ ...system(a), scope: { user: a.user } }, runner, ['is-system-running', '--wait'], { okExitCodes: [0, 1] });
     const answer = res.stdout.trim();
+    if (answer === 'unknown' || answer === 'offline' || answer === '') throw new UserManagerUnreachableError(a.user, answer, res.stderr);
     if (answer !== 'running' && answer !== 'degraded') throw new UnitNotActiveError(before.unit, { ActiveState: answer, SubState: 'is-system-running', stderr: res.stderr });
   },
   verify: async (a, before, _after, ctx) => {
