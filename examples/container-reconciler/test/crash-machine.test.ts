@@ -11,8 +11,9 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listTransactions, readJournalFile, type JournalRecord } from '@unwind/core';
+import type { JournalRecord } from '@unwind/core';
 import { bootMachine, cannotBootMachine, killSample, temporaryDirectory, type Machine } from '@unwind/core/testing';
+import { BUDGET, crashMachine } from './crash-machine-kills.js';
 import { machineStart } from './machine-bundle.js';
 import { container, inMachine, main, repoRoot, syncOptions } from './machine-desired.js';
 
@@ -20,22 +21,20 @@ const hooksChild = join(import.meta.dirname, 'fixtures', 'cli-hooks-child.ts');
 const FETCH = 'fetch the desired state (main)';
 /** api, in quadlet-deploy's tailnet transform sub-directory. */
 const API = '[Container]\nImage=docker.io/library/api:1\nExec=/bin/sleep infinity\n';
-/** Kill points (and failure points) per scenario in the default run. */
-const BUDGET = 1;
 
 let machine: Machine;
 let m: ReturnType<typeof inMachine>;
 let work: ReturnType<typeof temporaryDirectory>;
-/** How the machine starts the command line and the hooks child: bundled once (see machine-bundle.ts). */
-let start = { main: [main], hooksChild: [hooksChild] };
+let k: ReturnType<typeof crashMachine>;
 beforeAll(async () => {
   const reason = cannotBootMachine();
   if (reason) throw new Error(`the throw-away machine cannot boot here: ${reason}`);
   // The state directories (journal, checkout) are on the host too, so the test reads the journals.
   work = temporaryDirectory('unwind-cr-crash-machine-');
+  // The command line and the hooks child bundled once (see machine-bundle.ts).
   const [startMain, startHooks] = await Promise.all([machineStart(main, work.path), machineStart(hooksChild, work.path)]);
-  start = { main: startMain, hooksChild: startHooks };
   machine = await bootMachine({ bind: [repoRoot, work.path] });
+  k = crashMachine(machine, { main: startMain, hooksChild: startHooks });
   m = inMachine(machine);
   m.setUp();
   m.installGenerator();
@@ -44,92 +43,6 @@ afterAll(async () => {
   await machine?.stop();
   work?.remove();
 });
-
-/** The command line, in the machine; with a hook, SIGKILLed right after a record of a transaction, or a failure after a container's Nth step. */
-function cli(args: string[], hooks?: { kill?: { transaction: string; record: number }; failAfter?: { key: string; step: number } }) {
-  const argv = hooks ? [...start.hooksChild, JSON.stringify(hooks), ...args] : [...start.main, ...args];
-  const r = machine.run(['node', ...argv], { cwd: repoRoot, timeoutMs: 240_000 });
-  return { code: r.status, signal: r.signal, stdout: r.stdout.trim(), stderr: r.stderr };
-}
-const sync = (state: string) => cli(syncOptions(state));
-const recoverCli = (state: string) => cli(['recover', '--state', state]);
-
-/**
- * Everything a run may change, as one value: the user database, the homes (paths, types, modes,
- * owners, sizes, link targets, bytes), linger, the active user managers, the given containers'
- * generated units on their users' managers, and (with `checkout`) the checkout of the desired
- * state: its tree, and whether it is clean.
- */
-function machineState(state: string, containers: readonly string[], checkout = true) {
-  const script = String.raw`
-checkout="$1"; shift
-for f in passwd group shadow gshadow subuid subgid; do printf '%s ' "$f"; sha256sum < "/etc/$f" 2>/dev/null || echo none; done
-find /home /var/lib/systemd/linger -printf '%p %y %m %u %g %s %l\n' | sort
-find /home -type f -exec sha256sum {} + | sort
-systemctl list-units --state=active --plain --no-legend 'user@*.service' | awk '{ print $1 }'
-for u in "$@"; do
-  if id "$u" >/dev/null 2>&1; then systemctl --user -M "$u@" show -p Id,LoadState,ActiveState,SourcePath "$u.service" "$u-volume.service"; fi
-done
-if [ -z "$checkout" ]; then :; elif [ -d "$checkout" ]; then git -C "$checkout" rev-parse 'HEAD^{tree}'; git -C "$checkout" status --porcelain --untracked-files=all; else echo 'no checkout'; fi
-`;
-  const r = machine.run(['sh', '-c', script, 'sh', checkout ? join(state, 'repo') : '', ...containers], { timeoutMs: 60_000 });
-  expect(r.status, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-/** The records of the newest transaction of that name in a state directory's journal. */
-function recordsOf(state: string, name: string): JournalRecord[] {
-  const found = listTransactions(join(state, 'journal')).filter((t) => t.state?.name === name).at(-1);
-  expect(found, `a transaction "${name}" in ${state}`).toBeDefined();
-  return readJournalFile(found!.path).records;
-}
-
-interface Scenario {
-  /** The state directory the runs use. */
-  state: string;
-  /** The transaction whose records are the kill points. */
-  transaction: string;
-  /** The containers whose units the state holds. */
-  containers: readonly string[];
-  /** Puts the machine back in the before-state after a kill past the commit point. */
-  reset: () => void;
-  /** Whether the state holds the checkout (not for a container's transaction: the run's fetch before it commits anyway). */
-  checkout: boolean;
-}
-
-/**
- * Runs the command line killed after each chosen record of `s.transaction` (the clean run's
- * records: `records`), each time followed by two recoveries through the command line; checks
- * the before-state (or past the commit point `after`) and that the second recovery changed
- * nothing. Returns how many points passed the commit point.
- */
-function killAtRecords(s: Scenario, records: readonly JournalRecord[], before: string, after: string): { run: number; pastCommit: number } {
-  const { chosen, seed } = killSample(records.map((r) => r.seq), BUDGET);
-  console.log(`kill points [${s.transaction}]: running ${chosen.length} of ${records.length} records (${chosen.join(', ')}; seed ${seed}; UNWIND_KILL_POINTS=0 runs all)`);
-  let pastCommit = 0;
-  for (const n of chosen) {
-    expect(machineState(s.state, s.containers, s.checkout), `the before-state, ahead of the kill at record ${n}`).toBe(before);
-    const killed = cli(syncOptions(s.state), { kill: { transaction: s.transaction, record: n } });
-    expect(killed.signal === 'SIGKILL' || killed.code === 128 + 9, `record ${n}: ${killed.code} ${killed.signal} ${killed.stdout}\n${killed.stderr}`).toBe(true);
-    const committed = recordsOf(s.state, s.transaction).some((r) => r.kind === 'commit-point');
-    const finished = records[n - 1]!.kind === 'end';
-    const recovered = recoverCli(s.state);
-    expect(recovered.code, `recover after record ${n}: ${recovered.stdout}\n${recovered.stderr}`).toBe(0);
-    if (finished) expect(recovered.stdout).toBe('Nothing to recover: no unfinished transaction.');
-    else expect(recovered.stdout).toMatch(new RegExp(`^(${s.transaction.replace(/[()]/g, '\\$&')}|unknown) \\(\\S+\\): ${committed ? 'committed' : 'rolled-back'}$`));
-    const state = machineState(s.state, s.containers, s.checkout);
-    expect(state, `kill after record ${n} (${records[n - 1]!.kind}), ${committed ? 'past' : 'before'} the commit point`).toBe(committed ? after : before);
-    const again = recoverCli(s.state);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout, `second recover after record ${n}`).toBe('Nothing to recover: no unfinished transaction.');
-    expect(machineState(s.state, s.containers, s.checkout), `second recover after record ${n}`).toBe(state);
-    if (committed) {
-      pastCommit++;
-      s.reset();
-    }
-  }
-  return { run: chosen.length, pastCommit };
-}
 
 describe('container-reconciler SIGKILLed at journal records on quadlet-deploy inputs, then `container-reconciler recover` (throw-away machine)', () => {
   const STATE = () => join(work.path, 'state');
@@ -145,18 +58,18 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
   it('the fetch of the desired state, a first clone: no checkout, or past the commit point the clean checkout; no container touched', () => {
     oldTree = m.commit({ 'web.container': container('web', 'Volume=web.volume:/data\n'), 'web.volume': '[Volume]\n' });
     // The clean run: its fetch is a first clone (the records), then web is deployed.
-    const deployed = sync(STATE());
+    const deployed = k.sync(STATE());
     expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
     expect(deployed.stdout).toMatch(/created +web: created/);
-    fetchRecords = recordsOf(STATE(), FETCH);
-    const after = machineState(STATE(), ['web']);
+    fetchRecords = k.recordsOf(STATE(), FETCH);
+    const after = k.machineState(STATE(), ['web']);
     expect(after).toContain(`${oldTree}\n`);
     // The kills: in another state directory, no checkout yet, so each run's first transaction clones.
     const state = join(work.path, 'first-clone');
     const reset = () => fs.rmSync(join(state, 'repo'), { recursive: true, force: true });
-    const before = machineState(state, ['web']);
+    const before = k.machineState(state, ['web']);
     expect(before).toContain('no checkout');
-    const { run, pastCommit } = killAtRecords({ state, transaction: FETCH, containers: ['web'], reset, checkout: true }, fetchRecords, before, after);
+    const { run, pastCommit } = k.killAtRecords({ state, transaction: FETCH, containers: ['web'], reset, checkout: true }, fetchRecords, before, after);
     expect(run).toBeGreaterThan(0);
     console.log(`first clone: ${fetchRecords.length} records, ${run} killed, ${pastCommit} past the commit point`);
   }, 900_000);
@@ -164,7 +77,7 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
   it('the fetch into the checkout: back on the commit it had, or past the commit point on the new tip; no container touched', () => {
     // The same one step as a first clone, so the same records (begin, prepared, done, verified, commit-point, end).
     expect(fetchRecords.map((r) => r.kind)).toEqual(['begin', 'prepared', 'done', 'verified', 'commit-point', 'end']);
-    const before = machineState(STATE(), ['web', 'api']);
+    const before = k.machineState(STATE(), ['web', 'api']);
     const oldHead = m.ok(['git', '-C', join(STATE(), 'repo'), 'rev-parse', 'HEAD']);
     newTree = m.commit({ 'tailnet/api.container': API });
     // Past the commit point: the checkout on the new tip, nothing else changed (the kill came before any container's transaction).
@@ -172,34 +85,34 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
     expect(after).not.toBe(before);
     // The checkout back on the commit it had (its remote-tracking ref, a cache, stays on the tip).
     const reset = () => m.ok(['git', '-C', join(STATE(), 'repo'), 'reset', '--quiet', '--hard', oldHead]);
-    const { run, pastCommit } = killAtRecords({ state: STATE(), transaction: FETCH, containers: ['web', 'api'], reset, checkout: true }, fetchRecords, before, after);
+    const { run, pastCommit } = k.killAtRecords({ state: STATE(), transaction: FETCH, containers: ['web', 'api'], reset, checkout: true }, fetchRecords, before, after);
     expect(run).toBeGreaterThan(0);
     console.log(`fetch into the checkout: ${fetchRecords.length} records, ${run} killed, ${pastCommit} past the commit point`);
   }, 900_000);
 
   it("a Quadlet container's creation (a transform sub-directory): no user, files, linger or manager of it, or past the commit point all of them, its unit active", () => {
     // The clean run: the records of api's creation, and the after-state.
-    const created = sync(STATE());
+    const created = k.sync(STATE());
     expect(created.code, `${created.stdout}\n${created.stderr}`).toBe(0);
     expect(created.stdout).toMatch(/created +api: created/);
     const transaction = 'containers: create api';
-    const records = recordsOf(STATE(), transaction);
+    const records = k.recordsOf(STATE(), transaction);
     createSteps = records.filter((r) => r.kind === 'prepared').map((r) => (r as JournalRecord & { description: string }).description);
     expect(records.length).toBeGreaterThan(20);
-    const after = machineState(STATE(), ['web', 'api'], false);
+    const after = k.machineState(STATE(), ['web', 'api'], false);
     expect(after).toMatch(/ActiveState=active\nSourcePath=\/home\/api\/\.config\/containers\/systemd\/api\.container/);
     /** Back to no api: a commit without it and a run that removes it, then the same desired tree as before pushed again. */
     const reset = () => {
       m.commit({ 'tailnet/api.container': null });
-      const removed = sync(STATE());
+      const removed = k.sync(STATE());
       expect(removed.stdout, removed.stderr).toMatch(/removed +api/);
       expect(m.commit({ 'tailnet/api.container': API })).toBe(newTree);
     };
     reset();
-    const before = machineState(STATE(), ['web', 'api'], false);
+    const before = k.machineState(STATE(), ['web', 'api'], false);
     expect(before).not.toMatch(/api\.service/);
     withoutApi = before;
-    const { run, pastCommit } = killAtRecords({ state: STATE(), transaction, containers: ['web', 'api'], reset, checkout: false }, records, before, after);
+    const { run, pastCommit } = k.killAtRecords({ state: STATE(), transaction, containers: ['web', 'api'], reset, checkout: false }, records, before, after);
     expect(run).toBeGreaterThan(0);
     console.log(`Quadlet creation: ${records.length} records, ${run} killed, ${pastCommit} past the commit point`);
   }, 1_800_000);
@@ -207,18 +120,18 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
   it("a failure after each step of a Quadlet container's creation: exit 1, that container rolled back — no user, files, linger or manager of it — the other untouched", () => {
     expect(createSteps.length).toBeGreaterThan(10);
     // As the kills above left it: api desired, not deployed (each kill recovered, or reset).
-    const before = machineState(STATE(), ['web', 'api'], false);
+    const before = k.machineState(STATE(), ['web', 'api'], false);
     expect(before).toBe(withoutApi);
     const { chosen, seed } = killSample(createSteps.map((_, i) => i + 1), BUDGET);
     console.log(`failure points [containers: create api]: after ${chosen.length} of its ${createSteps.length} steps (${chosen.join(', ')}; seed ${seed}; UNWIND_KILL_POINTS=0 runs all)`);
     for (const step of chosen) {
-      const failed = cli(syncOptions(STATE()), { failAfter: { key: 'api', step } });
+      const failed = k.cli(syncOptions(STATE()), { failAfter: { key: 'api', step } });
       expect(failed.code, `after step ${step} (${createSteps[step - 1]}): ${failed.stdout}\n${failed.stderr}`).toBe(1);
       expect(failed.stdout).toMatch(new RegExp(`failed +api: create failed at step ${step + 1} `));
       expect(failed.stdout).toContain(`injected failure after step ${step}`);
       expect(failed.stdout).toContain('rolled back, this item is as it was before');
       expect(failed.stdout).toMatch(/unchanged +web/);
-      expect(machineState(STATE(), ['web', 'api'], false), `after step ${step} (${createSteps[step - 1]})`).toBe(before);
+      expect(k.machineState(STATE(), ['web', 'api'], false), `after step ${step} (${createSteps[step - 1]})`).toBe(before);
     }
   }, 1_800_000);
 });
