@@ -20,7 +20,7 @@ import { mask } from './kinds/mask.js';
 import { startUserManager } from './kinds/start-user-manager.js';
 
 export { installUnit, daemonReload, start, stop, restart, enable, disable, mask, startUserManager };
-export { unitState, isActive } from './probes.js';
+export { unitState, isActive, unitProperties } from './probes.js';
 export type { ProbeOptions } from './probes.js';
 export { validateUnitName, validateUnitContent, UNIT_SUFFIXES } from './names.js';
 export { Scope, ManagerOptions } from './manager.js';

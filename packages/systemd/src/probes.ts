@@ -1,7 +1,7 @@
 import { runCommand, type CommandRunner } from '@unwind/core';
 import { validateManagerOptions, type ManagerOptions, type Scope } from './manager.js';
 import { validateUnitName } from './names.js';
-import { readUnitState, type UnitState } from './state.js';
+import { readUnitState, showUnit, type UnitState } from './state.js';
 
 /**
  * Options of the probes: how to reach the manager, and optionally another command runner.
@@ -55,4 +55,20 @@ export async function unitState(unit: string, scope?: Scope, options: ProbeOptio
 export async function isActive(unit: string, scope?: Scope, options: ProbeOptions = {}): Promise<boolean> {
   const { activeState } = await unitState(unit, scope, options);
   return activeState === 'active' || activeState === 'reloading';
+}
+
+/**
+ * Reads the named properties of a unit from `systemctl show` (`Key=Value`), as
+ * a record; a property systemd does not name is absent. Read-only. For what
+ * {@link unitState} does not hold, e.g. `InvocationID`, which changes at every
+ * start: whether a unit was started again since an earlier read.
+ *
+ * @example
+ * ```ts
+ * const { InvocationID, MainPID } = await unitProperties('web.service', ['InvocationID', 'MainPID'], { user: 'web' });
+ * ```
+ */
+export async function unitProperties(unit: string, properties: readonly string[], scope?: Scope, options: ProbeOptions = {}): Promise<Record<string, string>> {
+  validateUnitName(unit);
+  return showUnit(unit, [...properties], managerOf(scope, options), { exec: options.exec ?? runCommand, ...(options.signal ? { signal: options.signal } : {}) });
 }
