@@ -8,11 +8,12 @@ describe('the per-user deployment (the real machine)', () => {
   it('deploys to the user\'s own manager, the unit in the home the user database gives', () => {
     const config = { desiredDir: '/d', stateDir: '/s', commandTimeoutMs: 5000 };
     const steps = deploySteps(container, settings(config), config);
-    expect(steps.map((s) => s.kind.type)).toEqual(['users.ensureGroup', 'users.ensureUser', 'users.addToGroup', 'linger.enable', 'systemd.startUserManager', 'systemd.installUnit', 'systemd.restart']);
+    expect(steps.map((s) => s.kind.type)).toEqual(['users.ensureGroup', 'users.ensureUser', 'users.addToGroup', 'linger.enable', 'systemd.startUserManager', 'containers.restartOnRollback', 'systemd.installUnit', 'systemd.restart']);
     expect(argsOf(steps[1]!)).toMatchObject({ name: 'web', comment: 'unwind-container', commandTimeoutMs: 5000 });
     expect(argsOf(steps[2]!)).toMatchObject({ user: 'web', group: 'unwind-containers' });
-    expect(argsOf(steps[5]!)).toMatchObject({ unit: 'web.service', scope: { user: 'web' }, unitDir: '/srv/containers/web/.config/systemd/user', commandTimeoutMs: 5000 });
-    expect(argsOf(steps[6]!)).toMatchObject({ unit: 'web.service', scope: { user: 'web' } });
+    expect(argsOf(steps[5]!)).toMatchObject({ unit: 'web.service', scope: { user: 'web' } });
+    expect(argsOf(steps[6]!)).toMatchObject({ unit: 'web.service', scope: { user: 'web' }, unitDir: '/srv/containers/web/.config/systemd/user', commandTimeoutMs: 5000 });
+    expect(argsOf(steps[7]!)).toMatchObject({ unit: 'web.service', scope: { user: 'web' } });
   });
 
   it('a Quadlet container: the privilege group too, the files into ~/.config/containers/systemd, each generated unit checked, a file no longer desired removed', () => {
@@ -23,21 +24,22 @@ describe('the per-user deployment (the real machine)', () => {
     const steps = deploySteps(quadlet, settings(config), config, deployed);
     expect(steps.map((s) => s.kind.type)).toEqual([
       'users.ensureGroup', 'users.ensureUser', 'users.addToGroup', 'users.ensureGroup', 'users.addToGroup', 'linger.enable', 'systemd.startUserManager',
+      'containers.restartOnRollback',
       'containers.removeUnitFile',
       'containers.quadletGenerated', 'systemd.daemonReload', 'files.ensureDir', 'files.ensureDir', 'files.ensureDir', 'files.writeFile', 'systemd.daemonReload', 'containers.quadletGenerated',
       'systemd.restart',
     ]);
     expect(argsOf(steps[4]!)).toMatchObject({ user: 'web', group: 'mint-key' });
-    expect(argsOf(steps[7]!)).toMatchObject({ path: '/srv/containers/web/.config/containers/systemd/web.volume', manager: { scope: { user: 'web' } } });
+    expect(argsOf(steps[8]!)).toMatchObject({ path: '/srv/containers/web/.config/containers/systemd/web.volume', manager: { scope: { user: 'web' } } });
     const user = () => ({ uid: 1001, gid: 1001, home: '/srv/containers/web' });
     const resolved = (step: { args: unknown }) => (typeof step.args === 'function' ? (step.args as (get: () => unknown) => unknown)(user) : step.args);
-    expect(resolved(steps[13]!)).toMatchObject({ path: '/srv/containers/web/.config/containers/systemd/web.container', content, mode: 0o644, uid: 1001, gid: 1001 });
-    expect(resolved(steps[15]!)).toMatchObject({ user: 'web', file: '/srv/containers/web/.config/containers/systemd/web.container' });
+    expect(resolved(steps[14]!)).toMatchObject({ path: '/srv/containers/web/.config/containers/systemd/web.container', content, mode: 0o644, uid: 1001, gid: 1001 });
+    expect(resolved(steps[16]!)).toMatchObject({ user: 'web', file: '/srv/containers/web/.config/containers/systemd/web.container' });
   });
 
   it('with a prefix root, the unit directory is under the prefix', () => {
     const config = { desiredDir: '/d', stateDir: '/s', prefix: '/sandbox' };
-    expect(argsOf(deploySteps(container, settings(config), config)[5]!)).toMatchObject({ unitDir: '/sandbox/srv/containers/web/.config/systemd/user' });
+    expect(argsOf(deploySteps(container, settings(config), config)[6]!)).toMatchObject({ unitDir: '/sandbox/srv/containers/web/.config/systemd/user' });
   });
 
   it('removal stops and removes the unit, turns linger off, removes the user and its home (processes stopped on the real machine only)', () => {

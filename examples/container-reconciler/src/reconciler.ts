@@ -13,6 +13,7 @@ import { fetchUnderLock } from './fetch-under-lock.js';
 import { groupProblems } from './groups.js';
 import { QuadletUnavailableError, USER_GENERATOR_DIRS, findQuadletGenerator, quadletGenerated, quadletSteps } from './quadlet.js';
 import { removeUnitFile } from './remove-unit-file.js';
+import { restartOnRollback } from './restart-on-rollback.js';
 
 /**
  * Where the containers' units run.
@@ -107,7 +108,7 @@ const DEFAULT_MARKER = 'unwind-container';
  * await recover({ root: '/var/lib/container-reconciler/journal', kinds: reconcilerKinds });
  * ```
  */
-export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, ...filesKinds, removeUnitFile, quadletGenerated, fetchDesired];
+export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, ...filesKinds, removeUnitFile, restartOnRollback, quadletGenerated, fetchDesired];
 
 /**
  * The settings of a run, with defaults filled in, and the helpers the plans share.
@@ -146,7 +147,9 @@ type Settings = ReturnType<typeof settings>;
  * create, update and repair, since every step is idempotent: the managed
  * group, the user (with the marker), its membership (and the privilege
  * group's, if any), linger, its manager started and waited for (no sleep
- * loop), then the unit file (installed, reloaded, checked loaded) — or the
+ * loop), a step whose undo restarts the unit if a rollback brings its old
+ * definition back under a process this run started, then the unit file
+ * (installed, reloaded, checked loaded) — or the
  * Quadlet files (written to `~/.config/containers/systemd/`, reloaded so
  * the generator runs, each generated unit checked; a Quadlet file of it no
  * longer desired removed) — and a restart checked to stay active.
@@ -171,11 +174,14 @@ export function deploySteps(c: Container, s: Settings, config: ReconcilerConfig,
   ];
   // The home is the one the user database gives after step 2, never a guess.
   const restartIt = restart((get) => ({ unit: c.unit, settleMs: config.settleMs ?? 1000, ...s.manager(c.name, get(user).home) }));
-  if (c.kind === 'unit') return [...account, installUnit((get) => ({ unit: c.unit, content: c.content, ...s.manager(c.name, get(user).home) })), restartIt];
+  // Before any file changes: its undo runs after theirs, so a rolled-back update runs the old definition again.
+  const restartBack = restartOnRollback((get) => ({ unit: c.unit, ...s.manager(c.name, get(user).home) }));
+  if (c.kind === 'unit') return [...account, restartBack, installUnit((get) => ({ unit: c.unit, content: c.content, ...s.manager(c.name, get(user).home) })), restartIt];
   const wanted = new Set(c.quadlet.map((f) => f.file));
   const stale = Object.keys(actual?.quadlet ?? {}).filter((f) => !wanted.has(f)).sort();
   return [
     ...account,
+    restartBack,
     ...stale.map((f) => removeUnitFile({ path: join(actual!.quadletDir, f), manager: s.manager(c.name, actual!.home) }, { label: `remove ${f}, no longer desired` })),
     ...quadletSteps(
       { user: c.name, files: c.quadlet, ...(config.generatorDirs ? { generatorDirs: config.generatorDirs } : {}) },

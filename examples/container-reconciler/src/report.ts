@@ -21,7 +21,7 @@ export function refusal(cause: Cause): string {
  * @example
  * ```ts
  * console.log(formatReport(await reconcileContainers(config)));
- * // failed         web: create failed at step 7 (restart web.service (user web)): ...; rolled back, this item is as it was before
+ * // failed         web: create failed at step 8 (restart web.service (user web)): ...; rolled back, this item is as it was before
  * ```
  */
 export function formatReport(report: ReconcileReport): string {

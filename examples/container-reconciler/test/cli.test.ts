@@ -55,7 +55,7 @@ describe('container reconciler: the command line', () => {
     const res = await runChild(main, argv(s));
     expect(res.code, res.stderr).toBe(1);
     expect(res.stdout).toContain(`created        ${a}: created`);
-    expect(res.stdout).toMatch(new RegExp(`failed +${b}: create failed at step 7 \\(restart ${b}\\.service.*rolled back, this item is as it was before`));
+    expect(res.stdout).toMatch(new RegExp(`failed +${b}: create failed at step 8 \\(restart ${b}\\.service.*rolled back, this item is as it was before`));
     expect(res.stdout).toContain('1 of 2 items failed; each failed item was rolled back on its own, the others were applied.');
   });
 

@@ -88,7 +88,7 @@ describe('container reconciler: a failure at each step of one container', () => 
     const report = await reconcileContainers(s.config({ exec }));
     expect(report.exitCode).toBe(1);
     expect(report.items.map((i) => [i.key, i.outcome])).toEqual([[a, 'created'], [b, 'failed'], [c, 'created']]);
-    expect(report.items[1]!.message).toMatch(/failed at step 7 \(restart/);
+    expect(report.items[1]!.message).toMatch(/failed at step 8 \(restart/);
     await expectOnlyRolledBack(s, initialDb, b, [a, c]);
   });
 
