@@ -9,7 +9,31 @@ import { killSample, type Machine } from '@unwind/core/testing';
 import { repoRoot, syncOptions } from './machine-desired.js';
 
 /** Kill points (and failure points) per scenario in the default run. */
-export const BUDGET = 1;
+const BUDGET = 1;
+
+/**
+ * The points a scenario runs: killSample's seeded sample (UNWIND_KILL_POINTS=0: all, UNWIND_KILL_SEED
+ * replays). With UNWIND_KILL_SCENARIO=a,b only the scenarios whose transaction name holds one of
+ * the texts follow UNWIND_KILL_POINTS; the others run the default sample — every record of the
+ * scenarios asked for, without the hour all of them take.
+ *
+ * @example
+ * ```ts
+ * const { chosen, seed } = sampleFor('containers: update api', records.map((r) => r.seq)); // UNWIND_KILL_SCENARIO=update UNWIND_KILL_POINTS=0: all
+ * ```
+ */
+export function sampleFor<T>(transaction: string, points: readonly T[]): { chosen: T[]; seed: number } {
+  const asked = process.env.UNWIND_KILL_SCENARIO;
+  if (!asked || asked.split(',').some((text) => transaction.includes(text))) return killSample(points, BUDGET);
+  // killSample reads UNWIND_KILL_POINTS itself: left out for this call only, so the default sample is drawn.
+  const all = process.env.UNWIND_KILL_POINTS;
+  delete process.env.UNWIND_KILL_POINTS;
+  try {
+    return killSample(points, BUDGET);
+  } finally {
+    if (all !== undefined) process.env.UNWIND_KILL_POINTS = all;
+  }
+}
 
 /** How the machine starts the command line and the hooks child (node arguments; see machine-bundle.ts). */
 export interface Starts {
@@ -40,8 +64,10 @@ export interface Scenario {
 /**
  * Everything a run may change, as one shell script's output: the user database, the homes
  * (paths, types, modes, owners, sizes, link targets, bytes), linger, the active user managers,
- * the given containers' generated units on their users' managers, and (with a checkout path)
- * the checkout of the desired state: its tree, and whether it is clean.
+ * the given containers' generated units on their users' managers (loaded from where, active,
+ * whether a reload is pending) and the command line their main process runs — so a container
+ * rolled back to its old file but still running what the new one said is told apart — and
+ * (with a checkout path) the checkout of the desired state: its tree, and whether it is clean.
  */
 const STATE_SCRIPT = String.raw`
 checkout="$1"; shift
@@ -51,7 +77,9 @@ find /home -type f -exec sha256sum {} + | sort
 systemctl list-units --state=active --plain --no-legend 'user@*.service' | awk '{ print $1 }'
 for u in "$@"; do
   if id "$u" >/dev/null 2>&1; then
-    systemctl --user -M "$u@" show -p Id,LoadState,ActiveState,SourcePath "$u.service" "$u-volume.service"
+    systemctl --user -M "$u@" show -p Id,LoadState,ActiveState,SourcePath,NeedDaemonReload "$u.service" "$u-volume.service"
+    pid=$(systemctl --user -M "$u@" show -p MainPID --value "$u.service")
+    if [ -n "$pid" ] && [ "$pid" != 0 ]; then printf '%s runs: ' "$u"; tr '\0' ' ' < "/proc/$pid/cmdline"; echo; fi
   fi
 done
 if [ -z "$checkout" ]; then :; elif [ -d "$checkout" ]; then git -C "$checkout" rev-parse 'HEAD^{tree}'; git -C "$checkout" status --porcelain --untracked-files=all; else echo 'no checkout'; fi
@@ -95,11 +123,13 @@ export function crashMachine(machine: Machine, start: Starts) {
    * Runs the command line killed after each chosen record of `s.transaction` (the clean run's
    * records: `records`), each time followed by two recoveries through the command line; checks
    * the before-state (or past the commit point `after`) and that the second recovery changed
-   * nothing. Returns how many points ran and how many passed the commit point.
+   * nothing. The records in `always` (a regression's point) run on top of the sample. Returns
+   * how many points ran and how many passed the commit point.
    */
-  function killAtRecords(s: Scenario, records: readonly JournalRecord[], before: string, after: string): { run: number; pastCommit: number } {
-    const { chosen, seed } = killSample(records.map((r) => r.seq), BUDGET);
-    console.log(`kill points [${s.transaction}]: running ${chosen.length} of ${records.length} records (${chosen.join(', ')}; seed ${seed}; UNWIND_KILL_POINTS=0 runs all)`);
+  function killAtRecords(s: Scenario, records: readonly JournalRecord[], before: string, after: string, always: readonly number[] = []): { run: number; pastCommit: number } {
+    const sampled = sampleFor(s.transaction, records.map((r) => r.seq));
+    const chosen = [...new Set([...sampled.chosen, ...always])].sort((a, b) => a - b);
+    console.log(`kill points [${s.transaction}]: running ${chosen.length} of ${records.length} records (${chosen.join(', ')}; seed ${sampled.seed}${always.length > 0 ? `; always ${always.join(', ')}` : ''}; UNWIND_KILL_POINTS=0 runs all, UNWIND_KILL_SCENARIO=text only those)`);
     let pastCommit = 0;
     for (const n of chosen) {
       expect(machineState(s.state, s.containers, s.checkout), `the before-state, ahead of the kill at record ${n}`).toBe(before);

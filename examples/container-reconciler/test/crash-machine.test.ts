@@ -3,17 +3,19 @@
 // user@UID.service, the machine's own /etc): on quadlet-deploy's inputs — a local bare git
 // repository fetched with the real `git`, Quadlet files at the top and in a transform
 // sub-directory — at the records of the fetch of the desired state (a first clone, and a fetch
-// into the checkout) and of a Quadlet container's creation. Each time: the machine as before
-// the run (past the commit point: as after a whole run), and a second recovery finds nothing.
+// into the checkout) and of a Quadlet container's creation, update and removal. Each time: the
+// machine as before the run (past the commit point: as after a whole run), and a second
+// recovery finds nothing.
 // The test Quadlet generator stands in for podman's (Debian 12's podman 4.3 has none).
 // Each kill point costs seconds (a whole command line, twice recovered), so a seeded sample
-// runs by default; UNWIND_KILL_POINTS=0 runs every record.
+// runs by default; UNWIND_KILL_POINTS=0 runs every record (UNWIND_KILL_SCENARIO=update,remove:
+// of those scenarios only).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalRecord } from '@unwind/core';
-import { bootMachine, cannotBootMachine, killSample, temporaryDirectory, type Machine } from '@unwind/core/testing';
-import { BUDGET, crashMachine } from './crash-machine-kills.js';
+import { bootMachine, cannotBootMachine, temporaryDirectory, type Machine } from '@unwind/core/testing';
+import { crashMachine, sampleFor } from './crash-machine-kills.js';
 import { machineStart } from './machine-bundle.js';
 import { container, inMachine, main, repoRoot, syncOptions } from './machine-desired.js';
 
@@ -21,6 +23,8 @@ const hooksChild = join(import.meta.dirname, 'fixtures', 'cli-hooks-child.ts');
 const FETCH = 'fetch the desired state (main)';
 /** api, in quadlet-deploy's tailnet transform sub-directory. */
 const API = '[Container]\nImage=docker.io/library/api:1\nExec=/bin/sleep infinity\n';
+/** api's next version: another image and another command, so the process it runs tells the two apart. */
+const API_2 = '[Container]\nImage=docker.io/library/api:2\nExec=/bin/sleep 31536000\n';
 
 let machine: Machine;
 let m: ReturnType<typeof inMachine>;
@@ -122,7 +126,7 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
     // As the kills above left it: api desired, not deployed (each kill recovered, or reset).
     const before = k.machineState(STATE(), ['web', 'api'], false);
     expect(before).toBe(withoutApi);
-    const { chosen, seed } = killSample(createSteps.map((_, i) => i + 1), BUDGET);
+    const { chosen, seed } = sampleFor('containers: create api', createSteps.map((_, i) => i + 1));
     console.log(`failure points [containers: create api]: after ${chosen.length} of its ${createSteps.length} steps (${chosen.join(', ')}; seed ${seed}; UNWIND_KILL_POINTS=0 runs all)`);
     for (const step of chosen) {
       const failed = k.cli(syncOptions(STATE()), { failAfter: { key: 'api', step } });
@@ -133,5 +137,65 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
       expect(failed.stdout).toMatch(/unchanged +web/);
       expect(k.machineState(STATE(), ['web', 'api'], false), `after step ${step} (${createSteps[step - 1]})`).toBe(before);
     }
+  }, 1_800_000);
+
+  it("a Quadlet container's update (a transform sub-directory): its file, generated unit and running command as before, or past the commit point the new ones", () => {
+    // api deployed as the kills above left it desired (API), then API_2 pushed: the clean run's records and after-state.
+    const created = k.sync(STATE());
+    expect(created.stdout, created.stderr).toMatch(/created +api: created/);
+    const transaction = 'containers: update api';
+    const newerTree = m.commit({ 'tailnet/api.container': API_2 });
+    const updated = k.sync(STATE());
+    expect(updated.code, `${updated.stdout}\n${updated.stderr}`).toBe(0);
+    expect(updated.stdout).toMatch(/updated +api/);
+    expect(updated.stdout).toMatch(/unchanged +web/);
+    const records = k.recordsOf(STATE(), transaction);
+    const after = k.machineState(STATE(), ['web', 'api'], false);
+    expect(after).toContain('api runs: /bin/sleep 31536000 \n');
+    /** Back to api's first version: it pushed again and a run that updates api back, then API_2 pushed again. */
+    const reset = () => {
+      expect(m.commit({ 'tailnet/api.container': API })).toBe(newTree);
+      const back = k.sync(STATE());
+      expect(back.stdout, back.stderr).toMatch(/updated +api/);
+      expect(m.commit({ 'tailnet/api.container': API_2 })).toBe(newerTree);
+    };
+    reset();
+    const before = k.machineState(STATE(), ['web', 'api'], false);
+    expect(before).toContain('api runs: /bin/sleep infinity \n');
+    // Always killed: right after the restart, before the commit point. The restart's undo ran while the new file was
+    // still loaded and left the unit up, running API_2's command under API's file (fixed by containers.restartOnRollback).
+    const restartStep = records.find((r) => r.kind === 'prepared' && r.type === 'systemd.restart');
+    const restarted = records.find((r) => r.kind === 'done' && restartStep?.kind === 'prepared' && r.step === restartStep.step);
+    expect(restarted, 'the restart of api in the update').toBeDefined();
+    const { run, pastCommit } = k.killAtRecords({ state: STATE(), transaction, containers: ['web', 'api'], reset, checkout: false }, records, before, after, [restarted!.seq]);
+    expect(run).toBeGreaterThan(0);
+    console.log(`Quadlet update: ${records.length} records, ${run} killed, ${pastCommit} past the commit point`);
+  }, 1_800_000);
+
+  it("a container's removal (its file deleted from the repository): unit, files, linger, manager, user and home as before, or past the commit point all gone", () => {
+    // As the update's kills left it: api deployed with API_2, desired. Its file deleted: the clean run's records and after-state.
+    const withApi = k.machineState(STATE(), ['web', 'api'], false);
+    expect(withApi).toContain('api runs: /bin/sleep 31536000 \n');
+    const transaction = 'containers: remove api';
+    const withoutTree = m.commit({ 'tailnet/api.container': null });
+    const removed = k.sync(STATE());
+    expect(removed.code, `${removed.stdout}\n${removed.stderr}`).toBe(0);
+    expect(removed.stdout).toMatch(/removed +api/);
+    const records = k.recordsOf(STATE(), transaction);
+    const after = k.machineState(STATE(), ['web', 'api'], false);
+    expect(after).not.toMatch(/api\.service|\/home\/api/);
+    /** Back to api deployed: its file pushed again and a run that creates it, then the file deleted again. */
+    const reset = () => {
+      m.commit({ 'tailnet/api.container': API_2 });
+      const again = k.sync(STATE());
+      expect(again.stdout, again.stderr).toMatch(/created +api: created/);
+      expect(m.commit({ 'tailnet/api.container': null })).toBe(withoutTree);
+    };
+    reset();
+    const before = k.machineState(STATE(), ['web', 'api'], false);
+    expect(before).toContain('api runs: /bin/sleep 31536000 \n');
+    const { run, pastCommit } = k.killAtRecords({ state: STATE(), transaction, containers: ['web', 'api'], reset, checkout: false }, records, before, after);
+    expect(run).toBeGreaterThan(0);
+    console.log(`removal: ${records.length} records, ${run} killed, ${pastCommit} past the commit point`);
   }, 1_800_000);
 });
