@@ -4,9 +4,10 @@
 // a process they did not start. This step goes before the files change; its undo runs after
 // theirs, and restarts the unit when the transaction had started it anew, so it runs the old
 // definition again.
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from 'io-ts';
 import { defineStep, type CommandRunner } from '@unwind/core';
-import { ManagerOptions, restart, unitProperties } from '@unwind/systemd';
+import { ManagerOptions, UnitStateError, restart, unitProperties } from '@unwind/systemd';
 
 const Args = t.intersection([t.type({ unit: t.string }), ManagerOptions]);
 type Args = t.TypeOf<typeof Args>;
@@ -15,11 +16,20 @@ const Before = t.type({ activeState: t.string, invocationId: t.string });
 
 const isUp = (activeState: string | undefined) => activeState === 'active' || activeState === 'reloading' || activeState === 'activating';
 
-/** The unit's ActiveState and InvocationID. A program path in the arguments is never run: this reads through the configured runner's `systemctl`. */
-async function read(a: Args, exec: CommandRunner, signal?: AbortSignal) {
+/**
+ * The unit's ActiveState and InvocationID. systemd names a LoadState for every unit name, so an
+ * answer without one is no state (seen under load): read again, as the library's own reads do,
+ * never taken for "not running". A program path in the arguments is never run (recovery reads
+ * them from the journal): this goes through the configured runner's `systemctl`.
+ */
+async function read(a: Args, exec: CommandRunner, signal?: AbortSignal): Promise<t.TypeOf<typeof Before>> {
   const { scope, systemctl: _journaledProgram, unit, ...rest } = a;
-  const p = await unitProperties(unit, ['ActiveState', 'InvocationID'], scope, { ...rest, exec, ...(signal ? { signal } : {}) });
-  return { activeState: p.ActiveState ?? '', invocationId: p.InvocationID ?? '' };
+  for (let attempt = 1; ; attempt++) {
+    const p = await unitProperties(unit, ['LoadState', 'ActiveState', 'InvocationID'], scope, { ...rest, exec, ...(signal ? { signal } : {}) });
+    if (p.LoadState) return { activeState: p.ActiveState ?? '', invocationId: p.InvocationID ?? '' };
+    if (attempt === 3) throw new UnitStateError(unit, 'LoadState', '', 'a LoadState (systemctl show printed none, three times)');
+    await sleep(250, undefined, signal ? { signal } : {});
+  }
 }
 
 /**
