@@ -1,7 +1,7 @@
 // A rolled-back update runs the container's old definition again. The rollback goes newest
 // first: the restart's undo ran while the new unit was still loaded and left the unit up, so the
-// old file came back under a process the new file had started (found by the crash test in the
-// throw-away machine: a SIGKILL right after a Quadlet update's restart). Here on a `.service`
+// old file came back under a process the new file had started (found by reading the rollback
+// order; the crash-machine test kills right after a Quadlet update's restart). Here on a `.service`
 // container, on the shared real user manager: the update fails after its last step, so every
 // step's undo runs.
 import * as fs from 'node:fs';
