@@ -173,7 +173,10 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
   }, 1_800_000);
 
   it("a container's removal (its file deleted from the repository): unit, files, linger, manager, user and home as before, or past the commit point all gone", () => {
-    // As the update's kills left it: api deployed with API_2, desired. Its file deleted: the clean run's records and after-state.
+    // As the update's kills left it: API_2 desired, api deployed with API (each kill rolled back); a run deploys API_2.
+    // Then its file deleted: the clean run's records and after-state.
+    const deployed = k.sync(STATE());
+    expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
     const withApi = k.machineState(STATE(), ['web', 'api'], false);
     expect(withApi).toContain('api runs: /bin/sleep 31536000 \n');
     const transaction = 'containers: remove api';
