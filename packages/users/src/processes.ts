@@ -19,9 +19,35 @@ export interface StopOptions {
   commandTimeoutMs?: number;
 }
 
+/** This process's PID namespace (`pid:[4026531836]`), or undefined where /proc has no ns links. */
+function ownPidNamespace(): string | undefined {
+  try {
+    return fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The live (non-zombie) processes whose real or effective uid is `uid`, read
- * from /proc. Read-only.
+ * Whether a process belongs to this machine: to this PID namespace. /proc of
+ * a host also lists every container's and nested machine's processes, with
+ * the same numeric uids (a container's uid 1001 is not this machine's user
+ * 1001). An unreadable link (not root) counts as this machine's: counting a
+ * process too many only makes the caller wait; false means "ended".
+ */
+function inPidNamespace(pid: string, own: string | undefined): boolean {
+  if (own === undefined) return true;
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`) === own;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+/**
+ * The live (non-zombie) processes of this machine whose real or effective uid
+ * is `uid`, read from /proc. Processes in other PID namespaces (containers,
+ * nested machines) are not this user's and are left out. Read-only.
  *
  * @example
  * ```ts
@@ -30,6 +56,7 @@ export interface StopOptions {
  */
 export function processesOf(uid: number): number[] {
   const out: number[] = [];
+  const own = ownPidNamespace();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let status: string;
@@ -40,7 +67,7 @@ export function processesOf(uid: number): number[] {
     }
     if (/^State:\s+Z/m.test(status)) continue;
     const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
-    if (ids && (Number(ids[1]) === uid || Number(ids[2]) === uid)) out.push(Number(entry));
+    if (ids && (Number(ids[1]) === uid || Number(ids[2]) === uid) && inPidNamespace(entry, own)) out.push(Number(entry));
   }
   return out;
 }
@@ -55,8 +82,10 @@ async function waitGone(uid: number, ms: number, signal: AbortSignal): Promise<b
 }
 
 /**
- * Stops every process of a user: its systemd user manager (when systemd
- * runs), then `pkill -TERM -u UID` (and `-U`), a grace period, `pkill -KILL`.
+ * Stops every process of a user on this machine: its systemd user manager
+ * (when systemd runs), then `pkill -TERM -u UID` (and `-U`) limited to this
+ * PID namespace, a grace period, `pkill -KILL`. Processes of the same uid in
+ * containers or nested machines are never signalled.
  * Programs run through the step's command runner, so tests can replace them.
  * Throws UserBusyError (retryable) when processes survive.
  *
@@ -76,9 +105,11 @@ export async function stopUserProcesses(ctx: StepContext, name: string, uid: num
   if (processesOf(uid).length === 0) return;
   // pkill exits 1 when nothing matched: the processes ended on their own.
   // By effective and by real uid, as userdel counts both (a setuid program the user started).
+  // Only in this PID namespace (--ns: pkill's, which is ours): a container's processes of the same numeric uid are not this user's.
+  const thisMachine = ['--ns', String(process.pid), '--nslist', 'pid'];
   const signalAll = async (sig: string) => {
-    await run(['pkill', `-${sig}`, '-u', String(uid)], [0, 1]);
-    await run(['pkill', `-${sig}`, '-U', String(uid)], [0, 1]);
+    await run(['pkill', `-${sig}`, ...thisMachine, '-u', String(uid)], [0, 1]);
+    await run(['pkill', `-${sig}`, ...thisMachine, '-U', String(uid)], [0, 1]);
   };
   await signalAll('TERM');
   if (await waitGone(uid, options.graceMs ?? 5000, ctx.signal)) return;

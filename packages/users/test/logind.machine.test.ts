@@ -9,21 +9,22 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commandOutput as sh, enableLingerSettled, failingStep, machineUser, notInsideMachine, runSteps, settledLinger, waitFor } from '@unwind/core/testing';
-import { removeUser } from '../src/index.js';
+import { processesOf as processesOfUser, removeUser } from '../src/index.js';
 
 const outside = notInsideMachine();
 if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
 
 const run = (...steps: Parameters<typeof runSteps>[1][]) => runSteps('logind scenario', ...steps);
 
-/** Pids of the processes owned by `uid` in this machine. */
+/** Pids of the processes owned by `uid` in this machine (this PID namespace: a nested machine's are another test's). */
 function processesOf(uid: number): number[] {
+  const own = fs.readlinkSync('/proc/self/ns/pid');
   return fs
     .readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((entry) => {
       try {
-        return fs.statSync(`/proc/${entry}`).uid === uid;
+        return fs.statSync(`/proc/${entry}`).uid === uid && fs.readlinkSync(`/proc/${entry}/ns/pid`) === own;
       } catch {
         return false;
       }
@@ -80,5 +81,45 @@ describe('removeUser with a live logind session (real logind, user@UID.service, 
     // The linger file alone is not linger: logind reads it only at boot or when told. The undo tells it,
     // so the manager the step stopped runs again now, not after the next boot.
     expect(await settledLinger({ name, uid })).toEqual({ file: true, logind: 'yes', manager: 'active' });
+  });
+
+  it("a container's process of the same numeric uid (its own PID namespace and root) is not this user's: never counted, never signalled, and the user is removed", async () => {
+    const { name, uid, remove } = machineUser('uwns');
+    cleanups.push(remove);
+    const asUser = `setpriv --reuid=${uid} --regid=${uid} --clear-groups sleep 1000`;
+    const mine = spawn('sh', ['-c', `exec ${asUser}`], { stdio: 'ignore' });
+    // A container as podman or docker makes one: a PID namespace whose init (root) runs a process of
+    // that uid, chrooted into an overlay of / (userdel, too, leaves processes under another root alone).
+    const script = [
+      'set -e',
+      'd=$(mktemp -d)',
+      'mount -t tmpfs tmpfs "$d"',
+      'mkdir "$d/upper" "$d/work" "$d/root"',
+      'mount -t overlay overlay -o "lowerdir=/,upperdir=$d/upper,workdir=$d/work" "$d/root"',
+      'mount -t proc proc "$d/root/proc"',
+      'mount --bind /dev "$d/root/dev"',
+      `exec chroot "$d/root" sh -c '${asUser} & wait'`,
+    ].join('\n');
+    const container = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: 'ignore' });
+    cleanups.push(() => container.kill('SIGKILL'));
+    const own = fs.readlinkSync('/proc/self/ns/pid');
+    const containers = () =>
+      fs.readdirSync('/proc').filter((entry) => {
+        try {
+          return /^\d+$/.test(entry) && fs.statSync(`/proc/${entry}`).uid === uid && fs.readlinkSync(`/proc/${entry}/ns/pid`) !== own && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+    await waitFor("the container's process of the uid, and this machine's", () => containers().length === 1 && processesOf(uid).length === 1);
+    const [inContainer] = containers();
+    expect(processesOfUser(uid)).toEqual([mine.pid]);
+
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => mine.on('exit', (_code, signal) => resolve(signal)));
+    const outcome = await run(removeUser({ name, removeHome: true, graceMs: 1000 }));
+    expect(outcome.status, JSON.stringify(outcome.steps[0]?.error)).toBe('committed');
+    expect(await ended).toBe('SIGTERM');
+    expect(sh(['getent', 'passwd', name], [0, 2])).toBe('');
+    expect(containers()).toEqual([inContainer]);
   });
 });

@@ -96,7 +96,8 @@ export function machineUser(prefix: string): MachineUser {
     commandOutput(['loginctl', 'terminate-user', name], [0, 1]);
     // Kill first: a manager stopping its units in order can take its stop timeouts
     // on a loaded machine; with every process of the uid gone, the stop below is quick.
-    commandOutput(['pkill', '-KILL', '-U', String(uid)], [0, 1]);
+    // Only this machine's (--ns: this PID namespace): a nested machine's processes of the same uid belong to another test.
+    commandOutput(['pkill', '-KILL', '--ns', String(process.pid), '--nslist', 'pid', '-U', String(uid)], [0, 1]);
     commandOutput(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
     // A manager killed above ends `failed`; the next test's user may get the same uid.
     commandOutput(['systemctl', 'reset-failed', `user@${uid}.service`, `user-runtime-dir@${uid}.service`], [0, 1, 5]);
