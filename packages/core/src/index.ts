@@ -8,6 +8,8 @@
 export { defineStep, packageOf } from './step.js';
 export type { StepKind, StepKindDefinition, JournalPlace, AnyStepKind, Step, StepContext, StepHandle, StepOptions, RetryPolicy, ArgsFrom, ResultReader } from './step.js';
 export { transaction, Transaction } from './runner/transaction.js';
+export { retrying } from './runner/retrying.js';
+export type { RetryingOptions } from './runner/retrying.js';
 export type { TransactionOptions } from './runner/transaction.js';
 export { exitCodeOf, describeOutcome } from './runner/outcome.js';
 export type { Outcome, CommittedOutcome, RolledBackOutcome, RollbackFailedOutcome, RefusedOutcome, StepReport, StepStatus } from './runner/outcome.js';
