@@ -30,7 +30,9 @@ function managerOf(scope: Scope | undefined, options: ProbeOptions): ManagerOpti
  * UnitFileState is the manager's own value, which it refreshes at a reload:
  * after a `systemctl disable` interrupted between its change of the links
  * and its reload it still says `enabled` (`systemctl is-enabled` reads the
- * links; the enable, disable and mask steps decide on that).
+ * links; the enable, disable and mask steps decide on that). A transient
+ * bus error ("Transport endpoint is not connected", ...) is tried again, up
+ * to 4 more times with backoff, as by every step's reads.
  *
  * @example
  * ```ts

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from 'io-ts';
+import { retrying } from '@unwind/core';
 import { UnitNotActiveError, UnitStateError } from './errors.js';
 import { systemctl, type ManagerOptions, type Runner } from './manager.js';
+import { TRANSIENT_BUS_RETRY } from './transient.js';
 
 /**
  * The four properties that say where a unit stands, as `systemctl show` reports them.
@@ -48,9 +50,14 @@ export function parseShow(stdout: string): Record<string, string> {
   return out;
 }
 
-/** Reads properties of one unit with `systemctl show -p A,B,... -- UNIT`. */
+/**
+ * Reads properties of one unit with `systemctl show -p A,B,... -- UNIT`. A
+ * read changes nothing, so a transient bus error is tried again
+ * (`TRANSIENT_BUS_RETRY`, daemonReload's policy): a prepare, which has no
+ * retry of its own, must not fail its transaction on a dropped connection.
+ */
 export async function showUnit(unit: string, properties: string[], options: ManagerOptions, runner: Runner): Promise<Record<string, string>> {
-  const result = await systemctl(options, runner, ['show', '-p', properties.join(','), '--', unit]);
+  const result = await retrying(() => systemctl(options, runner, ['show', '-p', properties.join(','), '--', unit]), TRANSIENT_BUS_RETRY, runner.signal ? { signal: runner.signal } : {});
   return parseShow(result.stdout);
 }
 

@@ -5,6 +5,7 @@ import * as t from 'io-ts';
 import { defineStep, InvalidInputError, removeTemporaryFiles, symlinkAtomically, syncDirectory, UndoConflictError, UntrustedJournalError, validateAbsolutePath, VerificationError, writeFileAtomically, type StepContext } from '@unwind/core';
 import { unitTemporaryPrefix } from '../unit-temp.js';
 import { resolveUnitDir, systemctl } from '../manager.js';
+import { TRANSIENT_BUS_RETRY } from '../transient.js';
 import { validateUnitContent } from '../names.js';
 import { showUnit } from '../state.js';
 import { createMissingDirs, removeMissingDirs, snapshotDirs } from '../unitdir.js';
@@ -73,6 +74,11 @@ async function reload(a: t.TypeOf<typeof InstallArgs>, ctx: StepContext): Promis
  * nothing), removes directories it created, and reloads. Verify reads the
  * bytes back and asks systemd whether the unit loaded.
  *
+ * `do` is safe to repeat (the same bytes written again, then a reload), so a
+ * transient bus error of its reload is tried again by default, with
+ * daemonReload's policy: up to 4 more times with backoff; any other failure
+ * fails the step at once. A step's own `retry.do` option replaces this.
+ *
  * @example
  * ```ts
  * tx.add(installUnit({ unit: 'app.service', content: '[Unit]\nDescription=App\n[Service]\nExecStart=/usr/bin/app\n' }));
@@ -91,6 +97,7 @@ export const installUnit = defineStep({
     if (a.mode !== undefined && !(Number.isInteger(a.mode) && a.mode >= 0 && a.mode <= 0o7777)) throw new InvalidInputError(`mode ${a.mode} is not a file mode`, { mode: a.mode });
   },
   describe: (a) => describeUnit('install unit file', a),
+  retry: { do: TRANSIENT_BUS_RETRY },
   prepare: async (a, ctx) => {
     const { unitDir, owner } = await resolveUnitDir(a, runnerOf(ctx));
     const path = join(unitDir, a.unit);
