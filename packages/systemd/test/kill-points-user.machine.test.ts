@@ -12,28 +12,16 @@
  * files one after another, and each systemctl through --machine starts a bridge in the user's manager);
  * UNWIND_KILL_SEED replays another sample, UNWIND_KILL_POINTS=0 runs all.
  */
-import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAtEveryOperation, machineUser, notInsideMachine, type MachineUser } from '@unwind/core/testing';
+import { killAtEveryOperation, type MachineUser } from '@unwind/core/testing';
 import { lifecycleWorld, startManagerOf, stopManagerOf, type LifecyclePlace } from './lifecycle-kill-world.js';
+import { machineUserPlace } from './machine-user-place.js';
 
 let user: MachineUser;
 let place: Omit<LifecyclePlace, 'startsManager'>;
 
 beforeAll(() => {
-  const outside = notInsideMachine();
-  if (outside) throw new Error(`these tests create a user and start its manager; they run inside the throw-away machine (node scripts/test.mjs): ${outside}`);
-  user = machineUser('uwkp');
-  const [, , , gid, , home] = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith(`${user.name}:`))!.split(':') as string[];
-  const owner = { uid: user.uid, gid: Number(gid) };
-  const unitDir = join(home!, '.config/systemd/user');
-  // The user's own unit directory, as the user would have it.
-  for (const dir of ['.config', '.config/systemd', '.config/systemd/user']) {
-    fs.mkdirSync(join(home!, dir), { recursive: true });
-    fs.chownSync(join(home!, dir), owner.uid, owner.gid);
-  }
-  place = { scope: { user: user.name }, unitDir, owner };
+  ({ user, place } = machineUserPlace('uwkp'));
 }, 120_000);
 afterAll(() => user?.remove(), 120_000);
 

@@ -37,11 +37,12 @@ export function placeSystemctl(place: Pick<LifecyclePlace, 'scope'>, args: strin
   const scope = place.scope === 'system' ? [] : ['--user', `--machine=${place.scope.user}@`];
   for (let attempt = 1; ; attempt++) {
     const result = spawnSync('systemctl', ['--no-ask-password', ...scope, ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
-    if (ok.includes(result.status ?? -1)) return result.stdout.trim();
-    if (attempt < 5 && TRANSIENT.test(result.stderr)) {
+    // Checked before the exit code: `is-enabled` exits 1 both for "disabled" and for a dropped bus (then with nothing on stdout).
+    if (attempt < 5 && result.status !== 0 && TRANSIENT.test(result.stderr)) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250 * 2 ** (attempt - 1));
       continue;
     }
+    if (ok.includes(result.status ?? -1)) return result.stdout.trim();
     throw new Error(`systemctl ${[...scope, ...args].join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}`);
   }
 }
