@@ -44,12 +44,13 @@ afterAll(() => user?.remove(), 120_000);
 
 /** Every entry under `dir`: a directory, a file with its content, or a link with its target. */
 function tree(dir: string, byRole: (text: string) => string): string[] {
-  return (fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).sort().map((name) => {
+  const entries = (fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).map((name) => {
     const path = join(dir, name);
     const stat = fs.lstatSync(path);
     const what = stat.isSymbolicLink() ? `-> ${fs.readlinkSync(path)}` : stat.isDirectory() ? 'dir' : JSON.stringify(fs.readFileSync(path, 'utf8'));
     return byRole(`${name} ${what}`);
   });
+  return entries.sort();
 }
 
 /**
@@ -67,7 +68,7 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
     fs.writeFileSync(file, unitFile);
     if (file.startsWith(place.unitDir)) fs.chownSync(file, place.owner.uid, place.owner.gid);
   }
-  placeSystemctl(place, ['daemon-reload']);
+  // No daemon-reload first: enable reads the unit files from disk, then has the manager reload (which loads all three).
   placeSystemctl(place, ['enable', '--', old]);
   const journalRoot = join(base.path, 'journal');
   const manager = { scope: place.scope, commandTimeoutMs: 60_000 };
@@ -85,7 +86,8 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
     roots: [base.path, place.unitDir],
     journalRoot,
     state: () => ({
-      enabled: [app, other, old].map((unit) => byRole(`${unit}: ${placeSystemctl(place, ['is-enabled', '--', unit], [0, 1])}`)),
+      // One call for the three (one line each, in order): every systemctl through --machine starts a bridge in the user's manager.
+      enabled: placeSystemctl(place, ['is-enabled', '--', app, other, old], [0, 1]).split('\n').map((state, index) => `${['APP', 'OTHER', 'OLD'][index]}: ${state}`),
       unitDir: tree(place.unitDir, byRole),
     }),
     recover: () => recover({ root: journalRoot, kinds: allKinds }),
@@ -93,8 +95,8 @@ function arrange(rollback: boolean): KillWorld<RunStepsConfig> {
       try {
         placeSystemctl(place, ['unmask', '--', other], [0, 1]);
         placeSystemctl(place, ['disable', '--', app, old], [0, 1]);
+        // The next world's units have names of their own: these, gone from disk, need no reload to be forgotten.
         for (const file of files) fs.rmSync(file, { force: true });
-        placeSystemctl(place, ['daemon-reload']);
       } finally {
         base.remove();
       }
