@@ -8,11 +8,15 @@ import { DEFAULT_SETTLE_MS, describeUnit, runnerOf, StartArgs, validateUnitArgs 
  * `restarted`), then verifies it is still active after `settleMs`. A restart
  * cannot be taken back; undo restores whether the unit was running: it stops
  * a unit that was down before, and starts one that was up but is down now.
+ * After a change of the unit's definition, that undo runs first in a
+ * rollback, while the new definition is still loaded: the unit stays up
+ * running what the new definition said. Put a step before the change whose
+ * undo restarts the unit once the old file is back (docs/adapters/systemd.md,
+ * "Limits").
  *
  * @example
  * ```ts
- * tx.add(installUnit({ unit: 'app.service', content }));
- * tx.add(restart({ unit: 'app.service' }));
+ * tx.add(restart({ unit: 'app.service' })); // after a change of its configuration file
  * ```
  */
 export const restart = defineStep({
