@@ -8,7 +8,7 @@ describe('the per-user deployment (the real machine)', () => {
   it('deploys to the user\'s own manager, the unit in the home the user database gives', () => {
     const config = { desiredDir: '/d', stateDir: '/s', commandTimeoutMs: 5000 };
     const steps = deploySteps(container, settings(config), config);
-    expect(steps.map((s) => s.kind.type)).toEqual(['users.ensureGroup', 'users.ensureUser', 'users.addToGroup', 'linger.enable', 'systemd.startUserManager', 'containers.restartOnRollback', 'systemd.installUnit', 'systemd.restart']);
+    expect(steps.map((s) => s.kind.type)).toEqual(['users.ensureGroup', 'users.ensureUser', 'users.addToGroup', 'linger.enable', 'systemd.startUserManager', 'systemd.restartOnRollback', 'systemd.installUnit', 'systemd.restart']);
     expect(argsOf(steps[1]!)).toMatchObject({ name: 'web', comment: 'unwind-container', commandTimeoutMs: 5000 });
     expect(argsOf(steps[2]!)).toMatchObject({ user: 'web', group: 'unwind-containers' });
     expect(argsOf(steps[5]!)).toMatchObject({ unit: 'web.service', scope: { user: 'web' } });
@@ -24,7 +24,7 @@ describe('the per-user deployment (the real machine)', () => {
     const steps = deploySteps(quadlet, settings(config), config, deployed);
     expect(steps.map((s) => s.kind.type)).toEqual([
       'users.ensureGroup', 'users.ensureUser', 'users.addToGroup', 'users.ensureGroup', 'users.addToGroup', 'linger.enable', 'systemd.startUserManager',
-      'containers.restartOnRollback',
+      'systemd.restartOnRollback',
       'containers.removeUnitFile',
       'containers.quadletGenerated', 'systemd.daemonReload', 'files.ensureDir', 'files.ensureDir', 'files.ensureDir', 'files.writeFile', 'systemd.daemonReload', 'containers.quadletGenerated',
       'systemd.restart',

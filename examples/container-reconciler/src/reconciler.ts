@@ -4,7 +4,7 @@ import type { StepInjection } from '@unwind/core/testing/helpers';
 import { enableLinger, disableLinger, isLingering, kinds as lingerKinds } from '@unwind/linger';
 import { reconcile, type AnyStep, type PlannedChange, type Problem, type ReconcileReport } from '@unwind/reconcile';
 import { kinds as filesKinds } from '@unwind/files';
-import { installUnit, isActive, kinds as systemdKinds, restart, startUserManager, stop, unitState, type ManagerOptions } from '@unwind/systemd';
+import { installUnit, isActive, kinds as systemdKinds, restart, restartOnRollback, startUserManager, stop, unitState, type ManagerOptions } from '@unwind/systemd';
 import { addToGroup, ensureGroup, ensureUser, kinds as usersKinds, removeUser, type UserEntry } from '@unwind/users';
 import { isOwned, prefixExec, protection, readAccounts, type Account } from './accounts.js';
 import { readDesired, validateContainer, type Container } from './desired.js';
@@ -13,7 +13,6 @@ import { fetchUnderLock } from './fetch-under-lock.js';
 import { groupProblems } from './groups.js';
 import { QuadletUnavailableError, USER_GENERATOR_DIRS, findQuadletGenerator, quadletGenerated, quadletSteps } from './quadlet.js';
 import { removeUnitFile } from './remove-unit-file.js';
-import { restartOnRollback } from './restart-on-rollback.js';
 
 /**
  * Where the containers' units run.
@@ -108,7 +107,7 @@ const DEFAULT_MARKER = 'unwind-container';
  * await recover({ root: '/var/lib/container-reconciler/journal', kinds: reconcilerKinds });
  * ```
  */
-export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, ...filesKinds, removeUnitFile, restartOnRollback, quadletGenerated, fetchDesired];
+export const reconcilerKinds = [...usersKinds, ...lingerKinds, ...systemdKinds, ...filesKinds, removeUnitFile, quadletGenerated, fetchDesired];
 
 /**
  * The settings of a run, with defaults filled in, and the helpers the plans share.

@@ -163,7 +163,7 @@ describe('container-reconciler SIGKILLed at journal records on quadlet-deploy in
     const before = k.machineState(STATE(), ['web', 'api'], false);
     expect(before).toContain('api runs: /bin/sleep infinity \n');
     // Always killed: right after the restart, before the commit point. The restart's undo ran while the new file was
-    // still loaded and left the unit up, running API_2's command under API's file (fixed by containers.restartOnRollback).
+    // still loaded and left the unit up, running API_2's command under API's file (fixed by systemd.restartOnRollback).
     const restartStep = records.find((r) => r.kind === 'prepared' && r.type === 'systemd.restart');
     const restarted = records.find((r) => r.kind === 'done' && restartStep?.kind === 'prepared' && r.step === restartStep.step);
     expect(restarted, 'the restart of api in the update').toBeDefined();

@@ -14,12 +14,13 @@ import { daemonReload } from './kinds/daemon-reload.js';
 import { start } from './kinds/start.js';
 import { stop } from './kinds/stop.js';
 import { restart } from './kinds/restart.js';
+import { restartOnRollback } from './kinds/restart-on-rollback.js';
 import { enable } from './kinds/enable.js';
 import { disable } from './kinds/disable.js';
 import { mask } from './kinds/mask.js';
 import { startUserManager } from './kinds/start-user-manager.js';
 
-export { installUnit, daemonReload, start, stop, restart, enable, disable, mask, startUserManager };
+export { installUnit, daemonReload, start, stop, restart, restartOnRollback, enable, disable, mask, startUserManager };
 export { unitState, isActive, unitProperties } from './probes.js';
 export type { ProbeOptions } from './probes.js';
 export { validateUnitName, validateUnitContent, UNIT_SUFFIXES } from './names.js';
@@ -36,4 +37,4 @@ export { UserNotFoundError, UnitNotActiveError, UnitStateError, UserManagerUnrea
  * await recover({ root: '/var/lib/app/unwind', kinds: [...systemdKinds] });
  * ```
  */
-export const kinds = [installUnit, daemonReload, start, stop, restart, enable, disable, mask, startUserManager] as const;
+export const kinds = [installUnit, daemonReload, start, stop, restart, restartOnRollback, enable, disable, mask, startUserManager] as const;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { conformanceSuite, type ConformanceSandbox } from '@unwind/core/testing';
-import { daemonReload, disable, enable, installUnit, mask, restart, start, stop, type ManagerOptions } from '../src/index.js';
+import { daemonReload, disable, enable, installUnit, mask, restart, restartOnRollback, start, stop, type ManagerOptions } from '../src/index.js';
 import { placeUnit, purgeUnit, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
 
 // Every kind against the real user manager started by global-setup.ts.
@@ -49,6 +49,13 @@ conformanceSuite(stop, {
 
 conformanceSuite(restart, {
   setup: unitSandbox('restart', (unit, m) => ({ ...m, unit, settleMs: 200 }), placed(configDir)),
+});
+
+conformanceSuite(restartOnRollback, {
+  setup: unitSandbox('restartback', (unit, m) => ({ ...m, unit }), async (unit, m) => {
+    await placed(configDir)(unit, m);
+    await sysctl('start', '--', unit);
+  }, () => ({ unchanged: 'its do changes nothing; only its undo acts, after the later steps of a transaction' })),
 });
 
 conformanceSuite(enable, {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Step } from '@unwind/core';
 import { failingStep } from '@unwind/core/testing';
-import { disable, enable, installUnit, isActive, mask, restart, start, stop, unitState } from '../src/index.js';
+import { disable, enable, installUnit, isActive, mask, restart, restartOnRollback, start, stop, unitProperties, unitState } from '../src/index.js';
 import { placeUnit, purgeUnit, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
 
 
@@ -179,6 +179,39 @@ describe('against a real systemd user manager', () => {
     const pidAfter = (await sysctl('show', '-p', 'MainPID', '--value', '--', unit)).trim();
     expect(pidAfter).not.toBe(pidBefore);
     expect(await isActive(unit, 'user', m())).toBe(true);
+  });
+
+  it("a rolled-back change of a running unit's definition, then restart: with restartOnRollback first, the unit runs its old command again; without it, the new one", async () => {
+    const running = async (unit: string) => {
+      const pid = (await sysctl('show', '-p', 'MainPID', '--value', '--', unit)).trim();
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    };
+    const newer = sleeperUnit().replace('/bin/sleep 600', '/bin/sleep 601');
+    const update = (unit: string, guarded: boolean) =>
+      tx(...(guarded ? [restartOnRollback({ ...m(), unit })] : []), installUnit({ ...m(), unit, content: newer }), restart({ ...m(), unit, settleMs: 200 }), failingStep({ message: 'a later step fails' }));
+    for (const guarded of [false, true]) {
+      const unit = fresh(guarded ? 'guarded' : 'bare');
+      await placeUnit(unit, sleeperUnit(), m().unitDir!);
+      await sysctl('start', '--', unit);
+      expect(await running(unit)).toBe('/bin/sleep 600');
+      expect((await update(unit, guarded)).status).toBe('rolled-back');
+      expect(fs.readFileSync(join(m().unitDir!, unit), 'utf8')).toBe(sleeperUnit());
+      expect(await isActive(unit, 'user', m())).toBe(true);
+      // The trap restartOnRollback closes: the restart's undo ran while the new file was loaded.
+      expect(await running(unit), guarded ? 'guarded' : 'bare').toBe(guarded ? '/bin/sleep 600' : '/bin/sleep 601');
+    }
+  });
+
+  it('restartOnRollback leaves alone a unit the transaction never restarted, and one that was not running', async () => {
+    const unit = fresh('untouched');
+    await placeUnit(unit, sleeperUnit(), m().unitDir!);
+    const stopped = await snapshot(unit);
+    expect((await tx(restartOnRollback({ ...m(), unit }), failingStep({ message: 'x' }))).status).toBe('rolled-back');
+    expect(await snapshot(unit)).toEqual(stopped);
+    await sysctl('start', '--', unit);
+    const invocation = (await unitProperties(unit, ['InvocationID'], 'user', m())).InvocationID;
+    expect((await tx(restartOnRollback({ ...m(), unit }), failingStep({ message: 'x' }))).status).toBe('rolled-back');
+    expect((await unitProperties(unit, ['InvocationID'], 'user', m())).InvocationID).toBe(invocation);
   });
 
   it('probes read the real state', async () => {

@@ -10,9 +10,8 @@ import { DEFAULT_SETTLE_MS, describeUnit, runnerOf, StartArgs, validateUnitArgs 
  * a unit that was down before, and starts one that was up but is down now.
  * After a change of the unit's definition, that undo runs first in a
  * rollback, while the new definition is still loaded: the unit stays up
- * running what the new definition said. Put a step before the change whose
- * undo restarts the unit once the old file is back (docs/adapters/systemd.md,
- * "Limits").
+ * running what the new definition said. Put `restartOnRollback` before the
+ * change: its undo restarts the unit once the old file is back.
  *
  * @example
  * ```ts
