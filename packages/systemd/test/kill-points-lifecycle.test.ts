@@ -1,8 +1,8 @@
 /**
  * Kill points of a unit's whole life on the machine's own system manager (the
  * test run's throw-away machine, systemd as PID 1): SIGKILL a transaction of
- * systemd.installUnit, systemd.daemonReload, systemd.start, systemd.restart
- * and systemd.stop after each of its mutating operations in turn — every
+ * systemd.installUnit, systemd.daemonReload, systemd.start,
+ * systemd.restartOnRollback, systemd.restart and systemd.stop after each of its mutating operations in turn — every
  * file-system call of the journal and of the steps, each systemctl's end —
  * and inside each systemctl before each message it sends the manager
  * (strace, `sendmsg`: the kill lands between the D-Bus calls of one
@@ -25,7 +25,7 @@ function arrange(rollback: boolean) {
 
 describe("systemd: a kill between and inside the systemctl commands of a unit's life on the system manager, then recover()", () => {
   it.each([
-    ['a committing run (installUnit, daemonReload, start, restart, stop)', false],
+    ['a committing run (installUnit, daemonReload, start, restartOnRollback, restart, stop)', false],
     ['a run that rolls back (the same, then each undone)', true],
   ])('%s', async (_what, rollback) => {
     const report = await killAtEveryOperation({

@@ -1,7 +1,7 @@
 /**
  * Kill points of a unit's whole life on another user's real manager: a
  * machine user's user@UID.service, reached with `--machine=USER@` (scope
- * `{ user }`): systemd.installUnit, daemonReload, start, restart and stop,
+ * `{ user }`): systemd.installUnit, daemonReload, start, restartOnRollback, restart and stop,
  * killed after each mutating operation and inside each systemctl before each
  * message it sends (strace, `sendmsg`), then recover(): exactly the before-
  * (or after-) state, and a second recover() changes nothing. Then the same
@@ -33,7 +33,7 @@ const cases = [
 describe("systemd: a kill between and inside the systemctl commands of a unit's life on another user's manager (--machine=USER@), then recover()", () => {
   beforeAll(() => startManagerOf(user.name, user.uid), 120_000);
 
-  it.each(cases)('%s: installUnit, daemonReload, start, restart, stop', async (_what, rollback) => {
+  it.each(cases)('%s: installUnit, daemonReload, start, restartOnRollback, restart, stop', async (_what, rollback) => {
     const report = await killAtEveryOperation({
       name: `systemd lifecycle (user manager, --machine), ${rollback ? 'rolled back' : 'committed'}`,
       arrange: () => lifecycleWorld(place, rollback),
@@ -55,7 +55,7 @@ describe("systemd: a kill between and inside the systemctl commands of a unit's 
 describe("systemd: a kill anywhere in a transaction that starts a user's manager (startUserManager on a real user@UID.service), then recover()", () => {
   beforeAll(() => stopManagerOf(user.uid), 120_000);
 
-  it.each(cases)('%s: startUserManager, installUnit, daemonReload, start, restart, stop', async (_what, rollback) => {
+  it.each(cases)('%s: startUserManager, installUnit, daemonReload, start, restartOnRollback, restart, stop', async (_what, rollback) => {
     const report = await killAtEveryOperation({
       name: `systemd startUserManager and lifecycle, ${rollback ? 'rolled back' : 'committed'}`,
       arrange: () => lifecycleWorld({ ...place, startsManager: { user: user.name, uid: user.uid } }, rollback),

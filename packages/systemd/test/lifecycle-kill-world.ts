@@ -63,7 +63,7 @@ export function stopManagerOf(uid: number): void {
  * A fresh world: unit APP (no file yet), RUN and HALT (installed and
  * running; only installed when the transaction starts the manager, which
  * must be down before each world: see stopManagerOf). The transaction: [startUserManager,] installUnit APP,
- * daemonReload, start APP, restart RUN, stop HALT (then a failing step when
+ * daemonReload, start APP, restartOnRollback RUN, restart RUN, stop HALT (then a failing step when
  * it rolls back).
  */
 export function lifecycleWorld(place: LifecyclePlace, rollback: boolean): KillWorld<RunStepsConfig> {
@@ -93,6 +93,8 @@ export function lifecycleWorld(place: LifecyclePlace, rollback: boolean): KillWo
         { type: 'systemd.installUnit', args: { ...manager, unit: app, content: sleeperUnit('the app') } },
         { type: 'systemd.daemonReload', args: manager },
         { type: 'systemd.start', args: { ...manager, unit: app, settleMs: 300 } },
+        // Its undo restarts RUN again after the rollback undid the restart (RUN's InvocationID changed): a systemctl of the undo to kill inside.
+        { type: 'systemd.restartOnRollback', args: { ...manager, unit: running } },
         { type: 'systemd.restart', args: { ...manager, unit: running, settleMs: 300 } },
         { type: 'systemd.stop', args: { ...manager, unit: halted } },
       ],
