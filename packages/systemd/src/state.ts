@@ -62,19 +62,26 @@ export async function showUnit(unit: string, properties: string[], options: Mana
 }
 
 /**
- * Reads a unit's {@link UnitState}. systemd names a LoadState for every unit
- * name, `not-found` included, so an answer without one is not a state: it is
- * read again (twice, 250 ms apart), then refused with UnitStateError. Steps
- * decide from this read what to change and what their undo puts back, so an
- * empty answer must never pass for "not enabled" or "not running".
+ * Reads properties of one unit (LoadState among them) that a step decides
+ * on. systemd names a LoadState for every unit name, `not-found` included,
+ * so an answer without one is not a state: it is read again (twice, 250 ms
+ * apart), then refused with UnitStateError. An empty answer must never pass
+ * for "not enabled" or "not running".
  */
-export async function readUnitState(unit: string, options: ManagerOptions, runner: Runner): Promise<UnitState> {
+export async function showStateOf(unit: string, properties: readonly string[], options: ManagerOptions, runner: Runner): Promise<Record<string, string>> {
+  const asked = properties.includes('LoadState') ? [...properties] : ['LoadState', ...properties];
   for (let attempt = 1; ; attempt++) {
-    const p = await showUnit(unit, STATE_PROPERTIES, options, runner);
-    if (p.LoadState) return { loadState: p.LoadState, activeState: p.ActiveState ?? '', subState: p.SubState ?? '', unitFileState: p.UnitFileState ?? '' };
+    const p = await showUnit(unit, asked, options, runner);
+    if (p.LoadState) return p;
     if (attempt === 3) throw new UnitStateError(unit, 'LoadState', '', 'a LoadState (systemctl show printed none, three times)');
     await sleep(250, undefined, runner.signal ? { signal: runner.signal } : {});
   }
+}
+
+/** Reads a unit's {@link UnitState} (see {@link showStateOf}). Steps decide from it what to change and what their undo puts back. */
+export async function readUnitState(unit: string, options: ManagerOptions, runner: Runner): Promise<UnitState> {
+  const p = await showStateOf(unit, STATE_PROPERTIES, options, runner);
+  return { loadState: p.LoadState!, activeState: p.ActiveState ?? '', subState: p.SubState ?? '', unitFileState: p.UnitFileState ?? '' };
 }
 
 /** Running, or on its way there: what "it was up before" means for undo. */

@@ -3,29 +3,20 @@
 // file said. The old file comes back and the manager reloads after that, under a process it did
 // not start. This step goes before the change of the definition; its undo runs after that
 // change's undo, and restarts the unit when the transaction started it anew.
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from 'io-ts';
 import { defineStep } from '@unwind/core';
-import { UnitStateError } from '../errors.js';
 import { systemctl, type Runner } from '../manager.js';
-import { isUp, showUnit } from '../state.js';
+import { isUp, showStateOf } from '../state.js';
 import { describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 
 /** Where the unit stood before the transaction changed it: up or not, and which start of it ran. */
 const RunningBefore = t.type({ activeState: t.string, invocationId: t.string });
 type RunningBefore = t.TypeOf<typeof RunningBefore>;
 
-/**
- * The unit's ActiveState and InvocationID. An answer without a LoadState is no state (systemd
- * names one for every unit name): read again, then refused, never taken for "not running".
- */
+/** The unit's ActiveState and InvocationID (a LoadState required, as every state read of the package). */
 async function readRunning(a: UnitArgs, runner: Runner): Promise<RunningBefore> {
-  for (let attempt = 1; ; attempt++) {
-    const p = await showUnit(a.unit, ['LoadState', 'ActiveState', 'InvocationID'], a, runner);
-    if (p.LoadState) return { activeState: p.ActiveState ?? '', invocationId: p.InvocationID ?? '' };
-    if (attempt === 3) throw new UnitStateError(a.unit, 'LoadState', '', 'a LoadState (systemctl show printed none, three times)');
-    await sleep(250, undefined, runner.signal ? { signal: runner.signal } : {});
-  }
+  const p = await showStateOf(a.unit, ['ActiveState', 'InvocationID'], a, runner);
+  return { activeState: p.ActiveState ?? '', invocationId: p.InvocationID ?? '' };
 }
 
 /**
