@@ -36,6 +36,32 @@ const STICKY = 0o1000;
 export function assertPrivateDirectory(path: string, what: string): void {
   const absolute = resolve(path);
   const uid = runningUid();
+  checkItself(absolute, what, uid);
+  const parent = dirname(absolute);
+  checkAncestors(parent, absolute, what, uid, (p) => fs.lstatSync(p));
+  let real: string;
+  try {
+    real = fs.realpathSync(parent);
+  } catch (error) {
+    throw new UnsafeDirectoryError(absolute, what, `has an ancestor that cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  if (real !== parent) checkAncestors(real, absolute, what, uid, (p) => fs.statSync(p));
+}
+
+/**
+ * The checks of {@link assertPrivateDirectory} on `path` itself, without its
+ * ancestors: for a directory this process has just made (mkdir, never
+ * following a symlink) inside one that has just passed
+ * assertPrivateDirectory. Only the running user or root can change anything
+ * above it, so walking up to `/` again would find what the parent's check
+ * found (a transaction directory in its journal root: `begin`).
+ */
+export function assertPrivateChildDirectory(path: string, what: string): void {
+  checkItself(resolve(path), what, runningUid());
+}
+
+/** A real directory (never a symlink), owned by `uid`, not writable by group or others. */
+function checkItself(absolute: string, what: string, uid: number): void {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(absolute);
@@ -46,15 +72,6 @@ export function assertPrivateDirectory(path: string, what: string): void {
   if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, 'is not a directory');
   if (st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is owned by uid ${st.uid}, not by the running user (uid ${uid})`);
   if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
-  const parent = dirname(absolute);
-  checkAncestors(parent, absolute, what, uid, (p) => fs.lstatSync(p));
-  let real: string;
-  try {
-    real = fs.realpathSync(parent);
-  } catch (error) {
-    throw new UnsafeDirectoryError(absolute, what, `has an ancestor that cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  if (real !== parent) checkAncestors(real, absolute, what, uid, (p) => fs.statSync(p));
 }
 
 /** Every directory from `start` up to `/`; a symlink along the given path is judged by its own directory, which is checked next. */

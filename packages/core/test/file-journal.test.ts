@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileJournal } from '@unwind/core';
+import { defineStep, fileJournal, readJournalFile, transaction, type JournalRecord } from '@unwind/core';
+import { noopStep } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
-// fileJournal's begin on the real disk: a begin that fails hands no journal back, so it must not keep the journal file open.
+// fileJournal on the real disk: a begin that fails hands no journal back, so it must not keep the
+// journal file open; a record appended 'with-next' goes out in one write with the next one.
 
 let sandbox: { path: string; remove: () => void } | undefined;
 afterEach(() => sandbox?.remove());
@@ -33,5 +36,66 @@ describe('fileJournal begin', () => {
     });
     expect(() => journal.begin('leak check')).toThrow(/disk went away/);
     expect(openUnder(root)).toEqual([]);
+  });
+});
+
+/** The kinds of the records in the journal file of the only transaction under `root`, as a reader finds them on disk. */
+function kindsOnDisk(root: string): string[] {
+  const [id] = fs.readdirSync(root).filter((name) => /^\d{8}T/.test(name));
+  return readJournalFile(join(root, id!, 'journal.jsonl')).records.map((record) => record.kind);
+}
+
+describe("fileJournal append 'with-next'", () => {
+  it('holds the record until the next append, then writes both; afterAppend sees each once it is written', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const seen: string[] = [];
+    const journal = fileJournal({ root, retention: 'keep', afterAppend: (record: JournalRecord) => seen.push(record.kind) }).begin('pairs');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.noop', package: 'test', description: 'nothing', args: {}, before: null }, true);
+    const size = fs.statSync(journal.path!).size;
+    journal.append({ kind: 'done', step: 0, after: null, attempts: 1 }, 'with-next');
+    expect(fs.statSync(journal.path!).size).toBe(size);
+    expect(seen).toEqual(['begin', 'prepared']);
+    expect(journal.records.map((record) => record.kind)).toEqual(['begin', 'prepared', 'done']);
+    journal.append({ kind: 'verified', step: 0 }, false);
+    expect(seen).toEqual(['begin', 'prepared', 'done', 'verified']);
+    expect(kindsOnDisk(root)).toEqual(['begin', 'prepared', 'done', 'verified']);
+    journal.close(false);
+  });
+
+  it('a held record still goes to the file when the journal is closed', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const journal = fileJournal({ root, retention: 'keep' }).begin('held at close');
+    journal.append({ kind: 'done', step: 0, after: null, attempts: 1 }, 'with-next');
+    journal.close(false);
+    expect(kindsOnDisk(root)).toEqual(['begin', 'done']);
+  });
+});
+
+describe('the runner pairs done and verified only for a step without a check', () => {
+  const checked = defineStep({
+    type: 'test.checked', args: t.type({}), before: t.null,
+    describe: () => 'checked', prepare: async () => null, do: async () => {}, verify: async () => {}, undo: async () => {},
+  });
+
+  it("without a check, the journal on disk has `verified` as soon as `done` is there; with one, `done` is written alone before the check runs", async () => {
+    for (const [step, expected] of [
+      [noopStep({}), ['begin', 'prepared', 'done', 'verified']],
+      [checked({}), ['begin', 'prepared', 'done']],
+    ] as const) {
+      sandbox?.remove();
+      sandbox = tempDir('unwind-file-journal-');
+      const root = join(sandbox.path, 'journal');
+      let atDone: string[] = [];
+      const tx = transaction('pairs', { journal: fileJournal({ root, retention: 'keep' }), handleSignals: false, onEvent: (event) => {
+        if (event.type === 'step:done') atDone = kindsOnDisk(root);
+      } });
+      tx.add(step);
+      const outcome = await tx.run();
+      expect(outcome.status).toBe('committed');
+      expect(atDone).toEqual(expected);
+      expect(kindsOnDisk(root)).toEqual(['begin', 'prepared', 'done', 'verified', 'commit-point', 'end']);
+    }
   });
 });

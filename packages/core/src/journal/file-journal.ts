@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
-import { assertPrivateDirectory } from '../private-directory.js';
+import { assertPrivateChildDirectory, assertPrivateDirectory } from '../private-directory.js';
 import { makeDirectoryDurably, syncDirectory, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
@@ -70,7 +70,8 @@ export function fileJournal(options: FileJournalOptions): Journal {
       const id = newTransactionId(name);
       const dir = join(root, id);
       fs.mkdirSync(dir, { mode: 0o700 });
-      assertPrivateDirectory(dir, 'transaction directory');
+      // Made just now in the root checked above: only the directory itself needs checking, not the walk to / again.
+      assertPrivateChildDirectory(dir, 'transaction directory');
       const path = join(dir, JOURNAL_FILE);
       const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
       // Nothing of it needs to be durable yet: nothing has been prepared. The first synced
@@ -175,15 +176,18 @@ export class FileTransactionJournal implements TransactionJournal {
     return join(this.root, this.id);
   }
 
-  append(body: JournalRecordBody, sync: boolean): JournalRecord {
+  append(body: JournalRecordBody, sync: boolean | 'with-next'): JournalRecord {
     const record = stamp(body, this.list.length + 1);
     if (this.unusable) {
       throw new JournalWriteError(`${this.path} is not written to any more: ${this.unusable}`, { path: this.path, record: record.kind });
     }
     this.list.push(record);
     this.pending += encodeLine(record);
+    // Held for the next append, which the caller makes at once: one write for both, no code between them.
+    if (sync === 'with-next') return record;
+    const first = this.written;
     this.flush(sync, record.kind);
-    this.afterAppend?.(record);
+    if (this.afterAppend) for (let index = first; index < this.written; index++) this.afterAppend(this.list[index]!);
     return record;
   }
 

@@ -58,8 +58,15 @@ export interface TransactionJournal {
   readonly id: string;
   /** The journal file, for a file journal. */
   readonly path: string | undefined;
-  /** Appends a record. With `sync`, it is on disk when this returns. */
-  append(body: JournalRecordBody, sync: boolean): JournalRecord;
+  /**
+   * Appends a record. With `sync`, it is on disk when this returns; without,
+   * it is written (a SIGKILL keeps it) but may be lost to a power cut. With
+   * `'with-next'`, it is written together with the next record, in one
+   * write: only for a caller that appends the next record at once, with no
+   * other code between the two (the runner's `done` and `verified` of a
+   * step without a check).
+   */
+  append(body: JournalRecordBody, sync: boolean | 'with-next'): JournalRecord;
   /** Every record appended so far (and, when reopened, read back). */
   readonly records: readonly JournalRecord[];
   /** Blob storage for one step. */

@@ -55,7 +55,7 @@ class MemoryTransactionJournal implements TransactionJournal {
   private readonly temps: string[] = [];
   constructor(readonly id: string) {}
 
-  append(body: JournalRecordBody, _sync: boolean): JournalRecord {
+  append(body: JournalRecordBody, _sync: boolean | 'with-next'): JournalRecord {
     // The body is a fresh literal from the runner: stamping it in place saves a copy per record.
     const record = stamp(body, this.records.length + 1);
     this.records.push(record);

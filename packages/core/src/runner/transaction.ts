@@ -4,6 +4,7 @@ import { AbortedError, InvalidInputError, IrreversibleStepError, UnwindError, se
 import type { EventListener } from '../events.js';
 import { runCommand, type CommandRunner } from '../exec.js';
 import type { Journal, TransactionJournal } from '../journal/journal.js';
+import type { JournalRecordBody } from '../journal/records.js';
 import type { Lock } from '../lock.js';
 import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
@@ -323,7 +324,8 @@ class Run {
         if (typeof step.args === 'function') report.description = safeDescribe(step.kind, args);
         if (this.emit.active) this.emit({ type: 'step:prepare', step: index, description: report.description });
         before = await definition.prepare(args, context);
-        // Write-ahead: what undo needs is on disk before the change starts.
+        // Write-ahead: what undo needs is on disk before the change starts. The runner's record literals
+        // carry `seq` and `at` (append sets them), so a kept record holds every field in the object itself.
         journal.append(
           {
             kind: 'prepared',
@@ -333,7 +335,9 @@ class Run {
             description: report.description,
             args: definition.args.encode(args),
             before: definition.before.encode(before),
-          },
+            seq: 0,
+            at: 0,
+          } as JournalRecordBody,
           true,
         );
       } catch (error) {
@@ -357,13 +361,16 @@ class Run {
         report.attempts = attempts;
         started.after = value;
         started.done = true;
-        journal.append({ kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts }, false);
+        const verify = definition.verify;
+        // Without a check, `verified` follows `done` at once: both go out in one write.
+        journal.append({ kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts, seq: 0, at: 0 } as JournalRecordBody, verify ? false : 'with-next');
+        if (!verify) journal.append({ kind: 'verified', step: index, seq: 0, at: 0 } as JournalRecordBody, false);
         report.status = 'done';
         if (this.emit.active) this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
-        if (definition.verify) {
+        if (verify) {
           await attempt((attemptSignal, n) => definition.verify!(args, before, value, contextFor(env, started, attemptSignal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
+          journal.append({ kind: 'verified', step: index, seq: 0, at: 0 } as JournalRecordBody, false);
         }
-        journal.append({ kind: 'verified', step: index }, false);
         report.status = 'verified';
         report.durationMs = Math.round(slices.now() - startedAt);
         if (this.emit.active) this.emit({ type: 'step:verified', step: index, description: report.description });
