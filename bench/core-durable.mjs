@@ -12,7 +12,7 @@ import { fileJournal, transaction } from '@unwind/core';
 import { noopStep } from '@unwind/core/testing';
 import { count, measureStall, median, missing, report, scratch, time } from './_util.mjs';
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const STEPS = 2000;
 const SMALL = 200;
 
