@@ -8,7 +8,7 @@ import { recordOperations } from '@unwind/core/testing';
 import { scratch } from './_util.mjs';
 
 const testingDir = dirname(fileURLToPath(import.meta.resolve('@unwind/core/testing')));
-const runSteps = join(testingDir, 'crash-states', 'run-steps.js');
+const runStepsChild = join(testingDir, 'crash-states', 'run-steps.js');
 const filesModule = fileURLToPath(import.meta.resolve('@unwind/files'));
 const coreTesting = fileURLToPath(import.meta.resolve('@unwind/core/testing'));
 const snapshotsModule = fileURLToPath(import.meta.resolve('@unwind/snapshots'));
@@ -37,7 +37,28 @@ const scenarios = [
   { name: 'snapshots.snapshot (store)', module: snapshotsModule, steps: (t) => [{ type: 'snapshots.snapshot', args: { path: join(t, 'data'), store: join(t, 'store'), keepLast: 1 } }] },
 ];
 
+/**
+ * The child the recorder watches: run-steps exports `runChild(config, kinds)`,
+ * so an entry beside the scratch files imports it with the kinds module, as
+ * the crash-state explorer's own entries do. Run directly, run-steps.js only
+ * defines that function: every count here read 0 until 2026-12-04.
+ */
+function entryFor(kindsModule) {
+  const entry = join(base, `entry-${entries.size}.mts`);
+  if (!entries.has(kindsModule)) {
+    fs.writeFileSync(entry, [
+      `import * as kindsModule from ${JSON.stringify(kindsModule)};`,
+      `import { runChild } from ${JSON.stringify(runStepsChild)};`,
+      'await runChild(JSON.parse(process.argv[2]), kindsModule);',
+      '',
+    ].join('\n'));
+    entries.set(kindsModule, entry);
+  }
+  return entries.get(kindsModule);
+}
+
 const base = scratch('syncs');
+const entries = new Map();
 let empty;
 try {
   console.log('scenario                      committed: syncs (fsync+fdatasync) | rolled back: syncs | per step beyond an empty transaction (committed / rolled back)');
@@ -49,8 +70,12 @@ try {
       fs.mkdirSync(tree);
       setup(tree);
       const config = { name: s.name, journalRoot: join(sandbox, 'journal'), kindsModule: s.module ?? filesModule, kindsExport: s.exportName ?? 'kinds', steps: s.steps(tree), rollback, retention: 'remove' };
-      const { trace } = await recordOperations(runSteps, [JSON.stringify(config)], { root: sandbox, tracePath: join(base, `trace-${counts.length}.jsonl`) });
+      const { trace, child } = await recordOperations(entryFor(config.kindsModule), [JSON.stringify(config)], { root: sandbox, tracePath: join(base, `trace-${counts.length}.jsonl`) });
+      const expected = rollback ? 'rolled-back' : 'committed';
+      if (!child.stdout.includes(`"status":"${expected}"`)) throw new Error(`${s.name}: the recorded run did not end ${expected}: ${child.stdout || child.stderr}`);
       const syncs = trace.operations.filter((o) => o.op === 'fsync');
+      // A file journal syncs at least its commit point or its end: no syncs means nothing was recorded.
+      if (syncs.length === 0) throw new Error(`${s.name}: the recorder saw no sync, so it did not watch the run`);
       counts.push({ total: syncs.length, fsync: syncs.filter((o) => !o.data).length, fdatasync: syncs.filter((o) => o.data).length });
     }
     empty ??= counts;
