@@ -1,6 +1,7 @@
 import { tidyKilledTool } from './edit.js';
 import { defineStep } from '@unwind/core';
 import { addMember, dropLeftGshadowMember, expectMember, isMember, MembershipArgs, MembershipBefore, removeMember, requireBoth, validateMembership } from './membership.js';
+import { awaitUnlockedDatabases } from './unlocked.js';
 
 /**
  * Adds a user to a group's supplementary members (`usermod -a -G`). Never
@@ -21,6 +22,8 @@ export const addToGroup = defineStep({
   validate: validateMembership,
   describe: (a) => `add user ${a.user} to group ${a.group}${a.prefix ? ` in ${a.prefix}` : ''}`,
   prepare: async (a, ctx) => {
+    // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
+    await awaitUnlockedDatabases(a.prefix, ctx.signal);
     await requireBoth(a, ctx);
     return { wasMember: await isMember(a, ctx) };
   },

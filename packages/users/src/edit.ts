@@ -148,6 +148,24 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
+/**
+ * The live process holding `<file>.lock`, or undefined when nothing does: no
+ * lock file, or a stale one (its pid dead, or empty: see lockFile), which the
+ * shadow tools and lockFile take over. Never follows a symlink at the name.
+ *
+ * @example
+ * ```ts
+ * liveLockHolder('/etc/passwd.lock'); // 4242 while a useradd runs
+ * ```
+ */
+export function liveLockHolder(lock: string): number | undefined {
+  refuseUnsafe(lock);
+  const text = readLockFile(lock);
+  const holder = Number.parseInt(text, 10);
+  if (text === '' || !Number.isInteger(holder) || holder <= 0) return undefined;
+  return alive(holder) ? holder : undefined;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -7,6 +7,7 @@ import { UserConflictError } from './errors.js';
 import { CapturedLines } from './lines.js';
 import { validateCommon, validateGroupName, validateId } from './names.js';
 import { assertRemovableCreated } from './protect.js';
+import { awaitUnlockedDatabases } from './unlocked.js';
 
 const Args = t.intersection([t.type({ name: t.string }), t.partial({ gid: t.number, system: t.boolean }), CommonArgs]);
 type Args = t.TypeOf<typeof Args>;
@@ -75,6 +76,8 @@ export const ensureGroup = defineStep({
   },
   describe: (a) => `ensure group ${a.name}${a.gid !== undefined ? ` (gid ${a.gid})` : ''}${a.prefix ? ` in ${a.prefix}` : ''}`,
   prepare: async (a, ctx) => {
+    // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
+    await awaitUnlockedDatabases(a.prefix, ctx.signal);
     const group = await lookupGroup(a.name, lookupIn(a, ctx));
     if (group && a.gid !== undefined && group.gid !== a.gid) {
       throw new UserConflictError(`group "${a.name}" exists with gid ${group.gid}, not ${a.gid}; unwind does not renumber groups`, { name: a.name, gid: group.gid, wanted: a.gid });

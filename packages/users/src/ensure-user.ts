@@ -13,6 +13,7 @@ import { assertGroupNameNotProtected } from './membership.js';
 import { assertNotProtected } from './protect.js';
 import { removeCreatedUser } from './remove-created-user.js';
 import { revertChangedFields, verifyFieldsBack } from './revert-user-fields.js';
+import { awaitUnlockedDatabases } from './unlocked.js';
 
 const Args = t.intersection([
   t.type({ name: t.string }),
@@ -151,6 +152,8 @@ export const ensureUser = defineStep({
   },
   describe: (a) => `ensure ${a.system ? 'system ' : ''}user ${a.name}${a.uid !== undefined ? ` (uid ${a.uid})` : ''}${a.prefix ? ` in ${a.prefix}` : ''}`,
   prepare: async (a, ctx) => {
+    // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
+    await awaitUnlockedDatabases(a.prefix, ctx.signal);
     const user = await lookupUser(a.name, lookupIn(a, ctx));
     if (user && a.uid !== undefined && user.uid !== a.uid) {
       throw new UserConflictError(`user "${a.name}" exists with uid ${user.uid}, not ${a.uid}; unwind does not renumber accounts`, { name: a.name, uid: user.uid, wanted: a.uid });

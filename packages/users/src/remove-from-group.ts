@@ -5,6 +5,7 @@ import { assertNotProtected } from './protect.js';
 import { lookupIn } from './common.js';
 import { lookupGroup, lookupUser } from './db.js';
 import { addMember, expectMember, isMember, MembershipArgs, MembershipBefore, placeMember, removeMember, requireBoth, validateMembership } from './membership.js';
+import { awaitUnlockedDatabases } from './unlocked.js';
 
 /**
  * Takes a user out of a group's supplementary members (`usermod -r -G`).
@@ -25,6 +26,8 @@ export const removeFromGroup = defineStep({
   validate: validateMembership,
   describe: (a) => `remove user ${a.user} from group ${a.group}${a.prefix ? ` in ${a.prefix}` : ''}`,
   prepare: async (a, ctx) => {
+    // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
+    await awaitUnlockedDatabases(a.prefix, ctx.signal);
     assertNotProtected(await requireBoth(a, ctx), a);
     // The group's lines, only to put the user back at its old place in the member lists.
     return { wasMember: await isMember(a, ctx), lines: captureLines(a.prefix, { group: [a.group], gshadow: [a.group] }) };

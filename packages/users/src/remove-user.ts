@@ -14,6 +14,7 @@ import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
 import { restoreRemovedUser, validateRemovedUserJournal, verifyRemovedUserBack } from './restore-removed-user.js';
+import { awaitUnlockedDatabases } from './unlocked.js';
 
 const Args = t.intersection([
   t.type({ name: t.string }),
@@ -118,6 +119,8 @@ export const removeUser = defineStep({
   describe: (a) => `remove user ${a.name}${a.removeHome ? ' and its home' : ''}${a.prefix ? ` in ${a.prefix}` : ''}`,
   retry: { do: { retries: 3, minTimeout: 1000 } },
   prepare: async (a, ctx) => {
+    // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
+    await awaitUnlockedDatabases(a.prefix, ctx.signal);
     const user = await lookupUser(a.name, lookupIn(a, ctx));
     if (user) assertNotProtected(user, a);
     const primary = user ? await lookupGid(user.gid, lookupIn(a, ctx)) : undefined;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -243,4 +244,60 @@ describe('a failing or hanging command in do or undo', () => {
       });
     }
   }
+});
+
+describe("another program's lock on the databases is met in prepare, before anything is touched", () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+  const LOCKABLE = ['passwd', 'shadow', 'group', 'gshadow'] as const;
+
+  /** A live process whose pid is in `<file>.lock`, as a running shadow tool or vipw leaves it. */
+  function holdLock(root: string, file: string): { pid: number; release: () => void } {
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const lock = join(root, 'etc', `${file}.lock`);
+    fs.writeFileSync(lock, String(holder.pid));
+    return {
+      pid: holder.pid!,
+      release: () => {
+        fs.rmSync(lock, { force: true });
+        holder.kill('SIGKILL');
+      },
+    };
+  }
+
+  cases.forEach((c, index) => {
+    const file = LOCKABLE[index % LOCKABLE.length]!;
+    it(`${c.name}: ${file}.lock held by a live process — refused with ShadowLockError, no tool run, nothing changed`, async () => {
+      p = prefixRoot();
+      const step = c.arrange(p, freeUid());
+      const before = p.state();
+      const held = holdLock(p.root, file);
+      try {
+        const { exec, calls } = faultyExec();
+        const outcome = await run([step], exec);
+        // Failed in prepare: nothing was journaled as started, so there was nothing to undo.
+        expect(outcome.status).toBe('rolled-back');
+        expect(outcome.steps.map((s) => s.status)).toEqual(['failed']);
+        expect('cause' in outcome && outcome.cause.code).toBe('SHADOW_LOCKED');
+        expect('cause' in outcome && outcome.cause.message).toBe(`${join(p.root, 'etc', file)} is locked by pid ${held.pid}`);
+        expect(calls.filter((call) => SHADOW_TOOLS.includes(call[0]!))).toEqual([]);
+        expect(p.state()).toEqual(before);
+        expect(fs.readFileSync(join(p.root, 'etc', `${file}.lock`), 'utf8')).toBe(String(held.pid));
+      } finally {
+        held.release();
+      }
+    });
+  });
+
+  it('a lock released during the wait, or left by a dead process, does not stop the step', async () => {
+    p = prefixRoot();
+    const { exec } = faultyExec();
+    const held = holdLock(p.root, 'passwd');
+    setTimeout(held.release, 300);
+    const outcome = await run([ensureUser({ name: 'alice', prefix: p.root, uid: freeUid() })], exec);
+    expect(outcome.status).toBe('committed');
+    const dead = spawn('true');
+    await new Promise((resolve) => dead.on('exit', resolve));
+    fs.writeFileSync(join(p.root, 'etc', 'group.lock'), String(dead.pid));
+    expect((await run([ensureGroup({ name: 'managed', prefix: p.root })], exec)).status).toBe('committed');
+  });
 });
