@@ -4,7 +4,10 @@ import { UnwindError, type ErrorContext } from '@unwind/core';
  * A move would cross a filesystem boundary (the source and the staging
  * directory or destination have different `st_dev`, or a mount point sits
  * inside the source). Raised before anything moved. Opt into copy-then-delete
- * with `allowCopy: true` where the step offers it.
+ * with `allowCopy: true` where the step offers it. Also raised when a
+ * rename answers EXDEV on one filesystem: a directory of an overlay's lower
+ * layer (see {@link OVERLAY_LOWER_DIRECTORY}); the step's undo puts back
+ * whatever it had moved before.
  *
  * @example
  * ```ts
@@ -154,3 +157,14 @@ export class RestoreError extends UnwindError {
     this.remaining = remaining;
   }
 }
+
+/**
+ * Why a directory on an overlay filesystem could not be renamed although
+ * both names are on it: the words CrossDeviceError's message uses.
+ *
+ * @example
+ * ```ts
+ * new CrossDeviceError(`${path} cannot be renamed (EXDEV): ${OVERLAY_LOWER_DIRECTORY}`, { source: path });
+ * ```
+ */
+export const OVERLAY_LOWER_DIRECTORY = "it is a directory of an overlay filesystem's lower layer (a container image), which rename(2) moves only on a mount with redirect_dir=on";

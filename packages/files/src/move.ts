@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
-import { CrossDeviceError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
+import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
 import { checkSameEntry, directoryIdentity, Identity, inDirectorySync, type Phase } from './directory-handle.js';
-import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, onOverlay, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
 /**
@@ -63,7 +63,12 @@ export const move = defineStep({
     betweenDirectories(a, before, 'do', (from, to) => {
       if (lstatOrUndefined(to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
       checkSameEntry(from, a.from, entryIdentity(before), 'do');
-      renameDurably(from, to);
+      try {
+        renameDurably(from, to);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV' || !onOverlay(from)) throw error;
+        throw new CrossDeviceError(`${a.from} cannot be renamed to ${a.to} (EXDEV): ${OVERLAY_LOWER_DIRECTORY}; nothing was moved`, { from: a.from, to: a.to, overlay: true });
+      }
     });
   },
   verify: async (a) => {

@@ -4,8 +4,8 @@ import * as t from 'io-ts';
 import { CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
-import { CrossDeviceError, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
-import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
+import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
+import { checkSignal, lstatOrUndefined, onOverlay, resolvedLocation } from './fsutil.js';
 import { describeFound } from './replace.js';
 import { checkSameEntry, directoryIdentity, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
@@ -17,7 +17,11 @@ const RemoveArgs = t.intersection([
     keep: t.array(t.string),
     /** An existing directory on the same filesystem in which the private staging directory is made. Default: the parent of the first path. */
     stagingDir: t.string,
-    /** Across filesystems, copy into staging then delete, instead of refusing with CrossDeviceError. */
+    /**
+     * Across filesystems, copy into staging then delete, instead of refusing with CrossDeviceError;
+     * and copy every directory on an overlay filesystem (a container's root), whose lower-layer
+     * directories cannot be renamed.
+     */
     allowCopy: t.boolean,
     /** Timeout of the final deletion in `commit`, ms. Default one hour. */
     commitTimeoutMs: t.number,
@@ -163,7 +167,10 @@ export const remove = defineStep({
         });
       }
       const parent = directoryIdentity(dirname(original), { what: 'the directory of', follow: true });
-      return { original, staged: join(staging, String(i)), method: same ? 'rename' : 'copy', parent, ...optionalIdentity(original) };
+      // A directory of an overlay's lower layer cannot be renamed (EXDEV on one filesystem), and whether
+      // it comes from there cannot be told from above: with allowCopy, every overlay directory is copied.
+      const copied = !same || (a.allowCopy === true && st.isDirectory() && onOverlay(original));
+      return { original, staged: join(staging, String(i)), method: copied ? 'copy' : 'rename', parent, ...optionalIdentity(original) };
     });
     if (crossing.length > 0 && !a.allowCopy) {
       throw new CrossDeviceError(
@@ -202,6 +209,12 @@ export const remove = defineStep({
               fs.renameSync(original, staged);
             } catch (error) {
               if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+              if (onOverlay(original)) {
+                throw new CrossDeviceError(
+                  `${entry.original} cannot be renamed into ${before.staging} (EXDEV): ${OVERLAY_LOWER_DIRECTORY}. Pass allowCopy: true to copy it into staging, then delete it; undo puts back what moved`,
+                  { source: entry.original, staging: before.staging, overlay: true },
+                );
+              }
               throw new CrossDeviceError(`${entry.original} cannot be renamed into ${before.staging} (EXDEV); undo puts back what moved`, { source: entry.original, staging: before.staging });
             }
             syncDirectory(dir.self);

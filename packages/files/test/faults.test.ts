@@ -125,6 +125,57 @@ describe('another filesystem (EXDEV: tmpfs)', () => {
   });
 });
 
+describe("an overlay filesystem, as a container's root: its lower layer's directories cannot be renamed", () => {
+  beforeAll(() => requireHere(noMount, 'mounting a tmpfs and an overlay'));
+
+  /** An overlay mounted at the returned path: `lower` holds userTree's data (the image), upper and work are empty, all on a tmpfs. */
+  function overlay(): string {
+    const b = base();
+    const layers = join(b, 'layers');
+    tmpfsAt(layers, '64m');
+    for (const dir of ['lower', 'upper', 'work']) fs.mkdirSync(join(layers, dir));
+    userTree(join(layers, 'lower'));
+    const merged = join(b, 'merged');
+    fs.mkdirSync(merged);
+    sh(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${join(layers, 'lower')},upperdir=${join(layers, 'upper')},workdir=${join(layers, 'work')}`, merged]);
+    cleanups.push(() => spawnSync('umount', ['-l', merged]));
+    return merged;
+  }
+
+  it('without allowCopy: a clear CrossDeviceError that names the overlay and allowCopy, the tree as it was', async () => {
+    const merged = overlay();
+    const before = treeState(merged);
+    const outcome = await run(remove({ paths: [join(merged, 'data')] }));
+    expect(outcome.status).toBe('rolled-back');
+    expect(causeOf(outcome).name).toBe('CrossDeviceError');
+    expect(causeOf(outcome).message).toMatch(/overlay filesystem's lower layer.*allowCopy: true/);
+    expect(treeState(merged)).toEqual(before);
+    const moved = await run(move({ from: join(merged, 'data'), to: join(merged, 'elsewhere') }));
+    expect(causeOf(moved).message).toMatch(/overlay filesystem's lower layer.*; nothing was moved$/);
+    expect(treeState(merged)).toEqual(before);
+  });
+
+  it('with allowCopy: copied into staging then deleted; a rollback brings back the exact tree, a commit removes it', async () => {
+    const merged = overlay();
+    const before = treeState(merged);
+    const rolledBack = await run(remove({ paths: [join(merged, 'data')], allowCopy: true }), failingStep({ message: 'later failure' }));
+    expect(rolledBack.status).toBe('rolled-back');
+    expect(treeState(merged)).toEqual(before);
+    const committed = await run(remove({ paths: [join(merged, 'data')], allowCopy: true }));
+    expect(committed.status).toBe('committed');
+    expect(fs.readdirSync(merged)).toEqual([]);
+  });
+
+  it('a directory made in the upper layer still moves by rename, without allowCopy', async () => {
+    const merged = overlay();
+    fs.mkdirSync(join(merged, 'fresh', 'inner'), { recursive: true });
+    fs.writeFileSync(join(merged, 'fresh', 'inner', 'f'), 'new\n');
+    const outcome = await run(remove({ paths: [join(merged, 'fresh')] }));
+    expect(outcome.status).toBe('committed');
+    expect(fs.readdirSync(merged)).toEqual(['data']);
+  });
+});
+
 describe('a full disk (ENOSPC: 1 MiB tmpfs)', () => {
   beforeAll(() => requireHere(noMount, 'mounting a tmpfs'));
   it('writeFile past the end fails, the old file is intact and no temp file is left', async () => {
