@@ -34,6 +34,7 @@ export type { Lock } from './lock.js';
 export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
+export { onOverlay } from './overlay.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
 export { assertPrivateDirectory } from './private-directory.js';

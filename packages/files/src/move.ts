@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
-import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
+import { onOverlay, InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
 import { checkSameEntry, directoryIdentity, Identity, inDirectorySync, type Phase } from './directory-handle.js';
-import { checkSignal, lstatOrUndefined, onOverlay, resolvedLocation } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
 /**

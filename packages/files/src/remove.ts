@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, removeTree } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
-import { checkSignal, lstatOrUndefined, onOverlay, resolvedLocation } from './fsutil.js';
+import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { describeFound } from './replace.js';
 import { checkSameEntry, directoryIdentity, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';

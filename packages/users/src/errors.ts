@@ -79,6 +79,25 @@ export class UnsafeHomeError extends UnwindError {
 }
 
 /**
+ * A home `removeUser` cannot move aside: rename(2) answered EXDEV although
+ * the staging directory is made beside the home. That is a directory of an
+ * overlay filesystem's lower layer — an account made when a container image
+ * was built — which only a mount with `redirect_dir=on` can rename.
+ * `userdel` had already run: the step's undo puts the account back.
+ *
+ * @example
+ * ```ts
+ * // ImmovableHomeError: home /home/app of "app" cannot be moved aside: it is a directory of an overlay filesystem's lower layer ...
+ * catch (e) { if (e instanceof ImmovableHomeError) console.error(e.context.home); }
+ * ```
+ */
+export class ImmovableHomeError extends UnwindError {
+  constructor(name: string, home: string, reason: string) {
+    super('IMMOVABLE_HOME', `home ${home} of "${name}" cannot be moved aside: ${reason}`, { context: { name, home, reason }, retryable: false });
+  }
+}
+
+/**
  * A shadow lock file (`<file>.lock`, or the `<file>.<pid>` file linked to it)
  * is a symlink or not a regular file: somebody planted it to make root write
  * or read through it. Nothing is written; the database file is not edited.

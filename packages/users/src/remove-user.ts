@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
+import { defineStep, InvalidInputError, onOverlay, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool, userBusy } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
-import { ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
+import { ImmovableHomeError, ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
 import { lockedGroups } from './membership.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
@@ -163,7 +163,12 @@ export const removeUser = defineStep({
       // The staging directory's own name must be durable before the home moves into it: else a power
       // cut could keep the rename and lose the directory's entry, and the home with it.
       syncDirectory(dirname(before.home.staging));
-      renameDurably(before.home.path, join(before.home.staging, STAGED));
+      try {
+        renameDurably(before.home.path, join(before.home.staging, STAGED));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV' || !onOverlay(before.home.path)) throw error;
+        throw new ImmovableHomeError(a.name, before.home.path, "it is a directory of an overlay filesystem's lower layer (an account made when a container image was built), which rename(2) moves only on a mount with redirect_dir=on; remove the user with removeHome: false and its home with files.remove and allowCopy: true");
+      }
     }
     if (before.linger.existed && exists(before.linger.path)) {
       fs.rmSync(before.linger.path);
