@@ -6,8 +6,8 @@ import { UnwindError, type ErrorContext } from '@unwind/core';
  * inside the source). Raised before anything moved. Opt into copy-then-delete
  * with `allowCopy: true` where the step offers it. Also raised when a
  * rename answers EXDEV on one filesystem: a directory of an overlay's lower
- * layer (see {@link OVERLAY_LOWER_DIRECTORY}); the step's undo puts back
- * whatever it had moved before.
+ * layer (a container image), which rename(2) moves only on a mount with
+ * `redirect_dir=on`; the step's undo puts back whatever it had moved before.
  *
  * @example
  * ```ts
