@@ -4,7 +4,7 @@ import { AbortedError, InvalidInputError, IrreversibleStepError, UnwindError, se
 import type { EventListener } from '../events.js';
 import { runCommand, type CommandRunner } from '../exec.js';
 import type { Journal, TransactionJournal } from '../journal/journal.js';
-import type { JournalRecordBody } from '../journal/records.js';
+import type { JournalRecord } from '../journal/records.js';
 import type { Lock } from '../lock.js';
 import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
@@ -82,6 +82,11 @@ export interface TransactionOptions {
 }
 
 type AnyStep = Step<unknown, unknown, unknown>;
+
+/** A step's `verified` record, `seq` and `at` included for append to set (see `forward`). */
+function verifiedRecord(step: number): JournalRecord {
+  return { kind: 'verified', step, seq: 0, at: 0 };
+}
 
 /** A step's retry options when it gives none: one shared object, not one per step. */
 const NO_RETRY: StepOptions['retry'] & object = Object.freeze({});
@@ -324,22 +329,21 @@ class Run {
         if (typeof step.args === 'function') report.description = safeDescribe(step.kind, args);
         if (this.emit.active) this.emit({ type: 'step:prepare', step: index, description: report.description });
         before = await definition.prepare(args, context);
-        // Write-ahead: what undo needs is on disk before the change starts. The runner's record literals
-        // carry `seq` and `at` (append sets them), so a kept record holds every field in the object itself.
-        journal.append(
-          {
-            kind: 'prepared',
-            step: index,
-            type: step.kind.type,
-            package: packageOf(definition),
-            description: report.description,
-            args: definition.args.encode(args),
-            before: definition.before.encode(before),
-            seq: 0,
-            at: 0,
-          } as JournalRecordBody,
-          true,
-        );
+        // Write-ahead: what undo needs is on disk before the change starts. The runner's records are
+        // typed as whole records, `seq` and `at` (append sets them) included, so a kept record holds
+        // every field in the object itself, not in a second property store.
+        const prepared: JournalRecord = {
+          kind: 'prepared',
+          step: index,
+          type: step.kind.type,
+          package: packageOf(definition),
+          description: report.description,
+          args: definition.args.encode(args),
+          before: definition.before.encode(before),
+          seq: 0,
+          at: 0,
+        };
+        journal.append(prepared, true);
       } catch (error) {
         return this.fail(report, error, startedAt);
       }
@@ -363,13 +367,14 @@ class Run {
         started.done = true;
         const verify = definition.verify;
         // Without a check, `verified` follows `done` at once: both go out in one write.
-        journal.append({ kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts, seq: 0, at: 0 } as JournalRecordBody, verify ? false : 'with-next');
-        if (!verify) journal.append({ kind: 'verified', step: index, seq: 0, at: 0 } as JournalRecordBody, false);
+        const done: JournalRecord = { kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts, seq: 0, at: 0 };
+        journal.append(done, verify ? false : 'with-next');
+        if (!verify) journal.append(verifiedRecord(index), false);
         report.status = 'done';
         if (this.emit.active) this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
         if (verify) {
           await attempt((attemptSignal, n) => definition.verify!(args, before, value, contextFor(env, started, attemptSignal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
-          journal.append({ kind: 'verified', step: index, seq: 0, at: 0 } as JournalRecordBody, false);
+          journal.append(verifiedRecord(index), false);
         }
         report.status = 'verified';
         report.durationMs = Math.round(slices.now() - startedAt);
