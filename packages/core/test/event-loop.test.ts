@@ -36,4 +36,38 @@ describe('the event loop during a long transaction', () => {
     expect(ticksWhenRollingBack).toBeGreaterThan(0); // ticks during the forward steps
     expect(ticks).toBeGreaterThan(ticksWhenRollingBack); // and during the rollback
   }, 60_000);
+
+  it('runs a 1 ms timer while the steps are described and their arguments checked, before the first step starts', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    // Slow to describe and to check (about 0.2 ms each), as a kind with a costly describe or validate is.
+    const busy = () => {
+      const until = performance.now() + 0.2;
+      while (performance.now() < until);
+    };
+    const slowToCheck = defineStep({
+      type: 'test.slowToCheck',
+      package: '@unwind/core/testing',
+      args: t.type({}),
+      before: t.null,
+      describe: () => {
+        busy();
+        return 'slow to describe';
+      },
+      validate: () => busy(),
+      prepare: async () => null,
+      do: async () => {},
+      undo: async () => {},
+    });
+    let ticksAtFirstStep: number | undefined;
+    const tx = transaction('slow to check', { journal: memoryJournal(), handleSignals: false, onEvent: (event) => {
+      if (event.type === 'step:prepare' && event.step === 0) ticksAtFirstStep = ticks;
+    } });
+    for (let i = 0; i < 1_000; i++) tx.add(slowToCheck({}));
+    const outcome = await tx.run();
+    clearInterval(timer);
+    expect(outcome.status).toBe('committed');
+    // About 400 ms of describing and checking before the first step: a held loop would show 0 ticks.
+    expect(ticksAtFirstStep).toBeGreaterThan(5);
+  }, 60_000);
 });

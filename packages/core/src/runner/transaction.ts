@@ -190,7 +190,7 @@ export function transaction(name: string, options: TransactionOptions): Transact
 }
 
 class Run {
-  private readonly reports: StepReport[];
+  private readonly reports: StepReport[] = [];
   private readonly emit: Emitter;
   private readonly started: StartedStep[] = [];
   private readonly results: unknown[] = [];
@@ -210,19 +210,31 @@ class Run {
   ) {
     this.log = options.logger ?? defaultLog;
     this.emit = emitter(listeners, this.log);
-    this.reports = entries.map((step, index) => {
+  }
+
+  /**
+   * Every step's report, described before anything runs. Like the argument
+   * checks, it gives the event loop back every slice: for 200,000 steps the
+   * two held it for 165 ms in one go (bench/core-memory.mjs).
+   */
+  private async describeSteps(): Promise<void> {
+    const slices = new LoopSlices();
+    for (let index = 0; index < this.entries.length; index++) {
+      if (slices.due()) await slices.pause();
+      const step = this.entries[index]!;
       const description = typeof step.args === 'function' ? `${step.kind.type} (arguments from earlier steps)` : safeDescribe(step.kind, step.args);
       const report: StepReport = { index, type: step.kind.type, description, status: 'not-started', attempts: 0 };
       if (step.options.label) report.label = step.options.label;
-      return report;
-    });
+      this.reports.push(report);
+    }
   }
 
   async execute(): Promise<Outcome> {
     let lock: Lock | undefined;
     let outcome: Outcome;
+    await this.describeSteps();
     try {
-      this.validate();
+      await this.validate();
       lock = this.takeLock();
       if (lock?.tookOverFrom) this.emit({ type: 'lock:stale', path: lock.path, holder: lock.tookOverFrom });
       this.recovered = await finishEarlierTransactions(this.options, this.entries.map((step) => step.kind), lock);
@@ -282,9 +294,11 @@ class Run {
   }
 
   /** Everything that can be checked before the first change. */
-  private validate(): void {
+  private async validate(): Promise<void> {
     const last = this.entries.length - 1;
+    const slices = new LoopSlices();
     for (let index = 0; index <= last; index++) {
+      if (slices.due()) await slices.pause();
       const step = this.entries[index]!;
       const definition = step.kind.definition;
       if (definition.irreversible && index !== last && !this.options.allowIrreversible) {
