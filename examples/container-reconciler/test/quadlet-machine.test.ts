@@ -39,12 +39,27 @@ function userctl(...args: string[]) {
   return `${r.stdout.trim()}`;
 }
 
+/**
+ * A unit's LoadState and ActiveState through the user's manager. The manager
+ * names a LoadState for every unit name, so an answer without one (a
+ * connection through `-M web@` refused while the manager settles) is read
+ * again, never taken for a state.
+ */
+function unitStateOf(unit: string): string {
+  for (let attempt = 1; ; attempt++) {
+    const answer = userctl('show', '-p', 'LoadState,ActiveState', unit);
+    if (answer.includes('LoadState=')) return answer;
+    if (attempt === 20) throw new Error(`systemctl --user -M web@ show ${unit} printed no LoadState, 20 times`);
+    machine.run(['sleep', '0.25']);
+  }
+}
+
 /** What an install touches: the user's Quadlet directory (types, modes, owners, bytes) and the generated units. */
 function state(...units: string[]) {
   return {
     files: machine.run(['find', '/home/web/.config', '-printf', '%p %y %m %u %g %s\\n']).stdout,
     hashes: machine.run(['sh', '-c', 'find /home/web/.config -type f -exec sha256sum {} + | sort']).stdout,
-    units: units.map((u) => userctl('show', '-p', 'LoadState,ActiveState', u)),
+    units: units.map(unitStateOf),
   };
 }
 

@@ -114,17 +114,27 @@ export async function expectActiveAfterSettle(unit: string, settleMs: number, op
  * Brings a unit back to whether it was up in `before`: starts it if it was up
  * and is not, stops it if it was down and is up, and clears a `failed` state
  * the step caused (`reset-failed`), so `inactive` comes back as `inactive`.
- * Idempotent: it looks before it acts.
+ * Idempotent: it looks before it acts. A job still queued for the unit
+ * counts as not being there yet: the unit shows its old state until the job
+ * runs — a stop queued behind another unit's slow stop shows `active` — and
+ * the job, once it runs, would undo what this put back. So with a job
+ * pending the verb goes out whatever the state reads, and replaces that job
+ * (systemctl's default job mode). Such a job is what a run killed inside its
+ * own `systemctl` leaves behind: the manager had the request, the caller died.
  */
 export async function restoreActiveState(unit: string, before: UnitState, options: ManagerOptions, runner: Runner): Promise<void> {
-  let now = await readUnitState(unit, options, runner);
+  const p = await showStateOf(unit, [...STATE_PROPERTIES, 'Job'], options, runner);
+  // `Job=N` while a job is queued or running, nothing (or `Job=`) when none is.
+  const pending = Number(p.Job) > 0;
+  const activeState = p.ActiveState ?? '';
   if (isUp(before.activeState)) {
-    if (!isUp(now.activeState)) await systemctl(options, runner, ['start', '--', unit]);
+    if (!isUp(activeState) || pending) await systemctl(options, runner, ['start', '--', unit]);
     return;
   }
-  if (isUp(now.activeState) || now.activeState === 'deactivating') {
+  let now = activeState;
+  if (isUp(activeState) || activeState === 'deactivating' || pending) {
     await systemctl(options, runner, ['stop', '--', unit]);
-    now = await readUnitState(unit, options, runner);
+    now = (await readUnitState(unit, options, runner)).activeState;
   }
-  if (now.activeState === 'failed' && before.activeState !== 'failed') await systemctl(options, runner, ['reset-failed', '--', unit]);
+  if (now === 'failed' && before.activeState !== 'failed') await systemctl(options, runner, ['reset-failed', '--', unit]);
 }

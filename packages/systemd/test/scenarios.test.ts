@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Step } from '@unwind/core';
+import { memoryJournal, runCommand, transaction, type Step, type StepContext } from '@unwind/core';
 import { failingStep } from '@unwind/core/testing';
 import { disable, enable, installUnit, isActive, mask, restart, restartOnRollback, start, stop, unitProperties, unitState } from '../src/index.js';
 import { placeUnit, purgeUnit, sleeperUnit, snapshot, sysctl, uniqueUnit, userManager } from './fixture.js';
@@ -200,6 +200,32 @@ describe('against a real systemd user manager', () => {
       // The trap restartOnRollback closes: the restart's undo ran while the new file was loaded.
       expect(await running(unit), guarded ? 'guarded' : 'bare').toBe(guarded ? '/bin/sleep 600' : '/bin/sleep 601');
     }
+  });
+
+  it("stop's undo starts a unit whose own stop job is still queued (it still shows active): the job would stop it after the undo", async () => {
+    // A killed run's systemctl can leave such a job: the manager had its request, the run died. Here it is
+    // made on purpose: A's stop waits for the slow stop of B (A is ordered before B, so it stops after it).
+    const a = fresh('queued');
+    const b = fresh('slowstop');
+    await placeUnit(b, sleeperUnit().replace('ExecStart=/bin/sleep 600', 'ExecStart=/bin/sleep 600\nExecStop=/bin/sleep 2'), m().unitDir!);
+    await placeUnit(a, sleeperUnit().replace('[Service]', `Before=${b}\n\n[Service]`), m().unitDir!);
+    await sysctl('start', '--', a, b);
+    const before = await unitState(a, 'user', m());
+    expect(before.activeState).toBe('active');
+    await sysctl('stop', '--no-block', '--', b, a);
+    const queued = await unitProperties(a, ['ActiveState', 'Job'], 'user', m());
+    expect(queued.ActiveState).toBe('active');
+    expect(Number(queued.Job)).toBeGreaterThan(0); // the case under test: a stop job queued, the unit still active
+    const context = { exec: runCommand, signal: new AbortController().signal, log: () => {}, phase: 'undo' } as unknown as StepContext;
+    await stop.definition.undo({ ...m(), unit: a }, before, undefined, context);
+    // Once B's slow stop is over and no job is left for A, A must still be up.
+    for (let tries = 0; tries < 100; tries++) {
+      const [bNow, aNow] = [await unitState(b, 'user', m()), await unitProperties(a, ['ActiveState', 'Job'], 'user', m())];
+      if (bNow.activeState === 'inactive' && !(Number(aNow.Job) > 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await unitState(b, 'user', m())).activeState).toBe('inactive');
+    expect(await unitProperties(a, ['ActiveState', 'Job'], 'user', m())).toMatchObject({ ActiveState: 'active' });
   });
 
   it('restartOnRollback leaves alone a unit the transaction never restarted, and one that was not running', async () => {
