@@ -2,13 +2,11 @@
 // its sandbox, counted from the crash-state recorder's trace (the same trace
 // the power-loss tests explore). A count, not a timing: the same on any disk.
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { recordOperations } from '@unwind/core/testing';
+import { kindsChild, recordOperations } from '@unwind/core/testing';
 import { scratch } from './_util.mjs';
 
-const testingDir = dirname(fileURLToPath(import.meta.resolve('@unwind/core/testing')));
-const runStepsChild = join(testingDir, 'crash-states', 'run-steps.js');
 const filesModule = fileURLToPath(import.meta.resolve('@unwind/files'));
 const coreTesting = fileURLToPath(import.meta.resolve('@unwind/core/testing'));
 const snapshotsModule = fileURLToPath(import.meta.resolve('@unwind/snapshots'));
@@ -37,28 +35,7 @@ const scenarios = [
   { name: 'snapshots.snapshot (store)', module: snapshotsModule, steps: (t) => [{ type: 'snapshots.snapshot', args: { path: join(t, 'data'), store: join(t, 'store'), keepLast: 1 } }] },
 ];
 
-/**
- * The child the recorder watches: run-steps exports `runChild(config, kinds)`,
- * so an entry beside the scratch files imports it with the kinds module, as
- * the crash-state explorer's own entries do. Run directly, run-steps.js only
- * defines that function: every count here read 0 until 2026-12-04.
- */
-function entryFor(kindsModule) {
-  const entry = join(base, `entry-${entries.size}.mts`);
-  if (!entries.has(kindsModule)) {
-    fs.writeFileSync(entry, [
-      `import * as kindsModule from ${JSON.stringify(kindsModule)};`,
-      `import { runChild } from ${JSON.stringify(runStepsChild)};`,
-      'await runChild(JSON.parse(process.argv[2]), kindsModule);',
-      '',
-    ].join('\n'));
-    entries.set(kindsModule, entry);
-  }
-  return entries.get(kindsModule);
-}
-
 const base = scratch('syncs');
-const entries = new Map();
 let empty;
 try {
   console.log('scenario                      committed: syncs (fsync+fdatasync) | rolled back: syncs | per step beyond an empty transaction (committed / rolled back)');
@@ -70,7 +47,7 @@ try {
       fs.mkdirSync(tree);
       setup(tree);
       const config = { name: s.name, journalRoot: join(sandbox, 'journal'), kindsModule: s.module ?? filesModule, kindsExport: s.exportName ?? 'kinds', steps: s.steps(tree), rollback, retention: 'remove' };
-      const { trace, child } = await recordOperations(entryFor(config.kindsModule), [JSON.stringify(config)], { root: sandbox, tracePath: join(base, `trace-${counts.length}.jsonl`) });
+      const { trace, child } = await recordOperations(kindsChild('run-steps', config.kindsModule), [JSON.stringify(config)], { root: sandbox, tracePath: join(base, `trace-${counts.length}.jsonl`) });
       const expected = rollback ? 'rolled-back' : 'committed';
       if (!child.stdout.includes(`"status":"${expected}"`)) throw new Error(`${s.name}: the recorded run did not end ${expected}: ${child.stdout || child.stderr}`);
       const syncs = trace.operations.filter((o) => o.op === 'fsync');

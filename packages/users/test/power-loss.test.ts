@@ -65,30 +65,31 @@ describe('power loss: every @unwind/users kind under the crash-state explorer', 
     }
   }
 
-  it('a power cut during recover() of a transaction creating a user and adding a member (rolling back, rolling forward), and a second one during the next recover(): 0 divergences', async () => {
-    const reports = await exploreRecoveryCrashStates({
-      name: 'users.ensureUser + users.addToGroup', kindsModule, setup: setupPrefix(uid), seed, statesPerPoint: 4, notCompared, secondCuts: 2,
+  const recoveries: Array<{ what: string; name: string; statesPerPoint: number; steps: (t: string) => Array<{ type: string; args: unknown }> }> = [
+    {
+      what: 'a transaction creating a user and adding a member',
+      name: 'users.ensureUser + users.addToGroup',
+      statesPerPoint: 4,
       steps: (t) => [
         { type: 'users.ensureUser', args: { name: 'alice', prefix: t, uid, shell: '/bin/sh' } },
         { type: 'users.addToGroup', args: { user: 'carol', group: 'bob', prefix: t } },
       ],
-    });
-    expect(reports).toHaveLength(4);
-    for (const report of reports) {
-      expect(report.statesChecked).toBeGreaterThan(5);
-      expect(report.divergences).toEqual([]);
-    }
-  }, 900_000);
-
-  it('a power cut during recover() of a user removal with its home and linger (rolling back, rolling forward), and a second one during the next recover(): 0 divergences', async () => {
-    const reports = await exploreRecoveryCrashStates({
-      name: 'users.removeUser', kindsModule, setup: setupPrefix(uid), seed, statesPerPoint: 3, notCompared, secondCuts: 2,
+    },
+    {
+      what: 'a user removal with its home and linger',
+      name: 'users.removeUser',
+      statesPerPoint: 3,
       steps: (t) => [{ type: 'users.removeUser', args: { name: 'bob', prefix: t, removeHome: true, lingerDir: join(t, 'var/lib/systemd/linger'), graceMs: 100 } }],
-    });
-    expect(reports).toHaveLength(4);
-    for (const report of reports) {
-      expect(report.statesChecked).toBeGreaterThan(5);
-      expect(report.divergences).toEqual([]);
-    }
-  }, 900_000);
+    },
+  ];
+  for (const r of recoveries) {
+    it(`a power cut during recover() of ${r.what} (rolling back, rolling forward), and a second one during the next recover(): 0 divergences`, async () => {
+      const reports = await exploreRecoveryCrashStates({ name: r.name, kindsModule, setup: setupPrefix(uid), seed, statesPerPoint: r.statesPerPoint, notCompared, secondCuts: 2, steps: r.steps });
+      expect(reports).toHaveLength(4);
+      for (const report of reports) {
+        expect(report.statesChecked).toBeGreaterThan(5);
+        expect(report.divergences).toEqual([]);
+      }
+    }, 900_000);
+  }
 });

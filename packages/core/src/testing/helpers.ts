@@ -25,6 +25,7 @@ export type { KillFailure, KillPoint, KillPointOptions, KillPointReport, KillWor
 export { killAtRandomTimes } from './crash-states/random-kills.js';
 export type { RandomKillOptions, RandomKillReport } from './crash-states/random-kills.js';
 export { recordOperations } from './crash-states/record.js';
+export { kindsChild } from './crash-states/kinds-child.js';
 export { readTrace } from './crash-states/trace.js';
 export type { Trace, TraceOperation } from './crash-states/trace.js';
 export { seededRandom } from './crash-states/states.js';

@@ -20,6 +20,11 @@ const entries = new Map<string, string>();
  * kinds `kindsModule` exports (an absolute path or a file: URL), with the
  * child's JSON configuration in argv[2]: what {@link runTypeScript} runs.
  * Written once per process, child and module.
+ *
+ * @example
+ * ```ts
+ * const { trace } = await recordOperations(kindsChild('run-steps', kindsModule), [JSON.stringify(config)], { root: sandbox, tracePath });
+ * ```
  */
 export function kindsChild(name: 'run-steps' | 'check-child' | 'recover-steps', kindsModule: string): string {
   const modulePath = kindsModule.startsWith('file:') ? fileURLToPath(kindsModule) : kindsModule;
