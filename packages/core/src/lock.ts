@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError, UnwindError, type LockHolder } from './errors.js';
 import { logger } from './log.js';
+import { randomHex } from './random-hex.js';
 
 const log = logger('lock');
 
@@ -40,6 +40,19 @@ export interface Lock {
  * ```
  */
 export function processStartTime(pid: number): string | undefined {
+  if (pid === process.pid) return ownStartTime();
+  return readStartTime(pid);
+}
+
+let ownStart: string | undefined;
+
+/** This process's own start time never changes: read once, not at every lock taken. */
+function ownStartTime(): string | undefined {
+  ownStart ??= readStartTime(process.pid);
+  return ownStart;
+}
+
+function readStartTime(pid: number): string | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm (field 2) may contain spaces and parentheses: split after the last ')'
@@ -91,7 +104,7 @@ function readHolder(path: string): LockHolder | undefined {
  * file half-written by a live process; a torn one can only come from a crash.
  */
 function tryCreate(path: string, holder: LockHolder): boolean {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  const temp = `${path}.${process.pid}.${randomHex(6)}`;
   try {
     const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
@@ -108,7 +121,16 @@ function tryCreate(path: string, holder: LockHolder): boolean {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new UnwindError('LOCK_ERROR', `cannot create lock ${path}: ${(error as Error).message}`, { context: { path }, cause: error });
   } finally {
-    fs.rmSync(temp, { force: true });
+    removeIfPresent(temp);
+  }
+}
+
+/** unlink(2), and a file already gone is fine. (fs.rmSync examines the path twice before it unlinks.) */
+function removeIfPresent(path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 
@@ -139,7 +161,7 @@ function removeDeadTemporaries(directory: string, lockName: string): void {
     if (holder === undefined) continue;
     // A torn temp file's writer is named by the pid in its name; a guard is written whole before it is linked, so it is never torn by a live writer.
     const alive = holder.processStart === 'torn' ? match[1] !== undefined && isHolderAlive({ ...holder, pid: Number(match[1]), processStart: '' }) : isHolderAlive(holder);
-    if (!alive) fs.rmSync(path, { force: true });
+    if (!alive) removeIfPresent(path);
   }
 }
 
@@ -190,19 +212,19 @@ function takeOverStale(path: string, stale: LockHolder): boolean {
   if (!tryCreate(guard, me)) {
     const guardHolder = readHolder(guard);
     if (guardHolder && isHolderAlive(guardHolder)) return false; // someone else is taking it over; retry
-    fs.rmSync(guard, { force: true });
+    removeIfPresent(guard);
     return false;
   }
   try {
     const again = readHolder(path);
     if (again && again.pid === stale.pid && again.processStart === stale.processStart && !isHolderAlive(again)) {
-      fs.rmSync(path, { force: true });
+      removeIfPresent(path);
       log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
       return true;
     }
     return false;
   } finally {
-    fs.rmSync(guard, { force: true });
+    removeIfPresent(guard);
   }
 }
 
@@ -216,7 +238,7 @@ function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | u
       if (released) return;
       released = true;
       const current = readHolder(path);
-      if (current && current.pid === holder.pid && current.acquiredAt === holder.acquiredAt) fs.rmSync(path, { force: true });
+      if (current && current.pid === holder.pid && current.acquiredAt === holder.acquiredAt) removeIfPresent(path);
       log('released %s', path);
     },
   };

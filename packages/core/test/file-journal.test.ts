@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineStep, fileJournal, readJournalFile, transaction, type JournalRecord } from '@unwind/core';
+import { defineStep, fileJournal, readJournalFile, removeTransaction, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
 import { noopStep } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
@@ -36,6 +36,60 @@ describe('fileJournal begin', () => {
     });
     expect(() => journal.begin('leak check')).toThrow(/disk went away/);
     expect(openUnder(root)).toEqual([]);
+  });
+});
+
+describe('fileJournal begin checks the root unless a lock it took is held', () => {
+  it('under its own held lock, begin trusts the check the lock made; once released, begin checks again', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const journal = fileJournal({ root, retention: 'remove' });
+    const lock = journal.lock('check once');
+    // Only root could do this after the check passed (the walk proved no one else can write the path).
+    fs.chmodSync(root, 0o777);
+    const under = journal.begin('under the lock');
+    under.close(true);
+    lock.release();
+    expect(() => journal.begin('after the release')).toThrow(UnsafeDirectoryError);
+    fs.chmodSync(root, 0o700);
+    // Another journal object on the same root never inherits the first one's check.
+    const again = journal.lock('again');
+    fs.chmodSync(root, 0o777);
+    expect(() => fileJournal({ root }).begin('another journal object')).toThrow(UnsafeDirectoryError);
+    again.release();
+  });
+
+  it('without a lock, begin refuses a root writable by others before it makes anything', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    fs.mkdirSync(root, { mode: 0o700 });
+    fs.chmodSync(root, 0o757);
+    expect(() => fileJournal({ root }).begin('refused')).toThrow(UnsafeDirectoryError);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+});
+
+describe('removeTransaction', () => {
+  it('removes a journal without blobs, one with blobs, and refuses a symlink in a transaction directory\'s place', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const ids: string[] = [];
+    for (const name of ['plain', 'with blobs']) {
+      const tj = fileJournal({ root, retention: 'keep' }).begin(name);
+      if (name === 'with blobs') await tj.blobs(0).write('before', 'kept bytes');
+      tj.close(false);
+      ids.push(tj.id);
+    }
+    for (const id of ids) {
+      removeTransaction(root, id);
+      expect(fs.existsSync(join(root, id))).toBe(false);
+    }
+    const elsewhere = join(sandbox.path, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(join(elsewhere, 'journal.jsonl'), 'not ours');
+    fs.symlinkSync(elsewhere, join(root, ids[0]!));
+    expect(() => removeTransaction(root, ids[0]!)).toThrow(UnsafeDirectoryError);
+    expect(fs.readFileSync(join(elsewhere, 'journal.jsonl'), 'utf8')).toBe('not ours');
   });
 });
 

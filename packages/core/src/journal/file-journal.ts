@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
@@ -7,6 +6,7 @@ import { assertPrivateChildDirectory, assertPrivateDirectory } from '../private-
 import { makeDirectoryDurably, syncDirectory, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
+import { randomHex } from '../random-hex.js';
 import { FileBlobStore, type BlobStore } from './blobs.js';
 import type { Journal, Retention, TransactionJournal } from './journal.js';
 import { readJournalFile } from './read.js';
@@ -55,6 +55,10 @@ export function fileJournal(options: FileJournalOptions): Journal {
   if (!options.root) throw new InvalidInputError('fileJournal needs a root directory', {});
   const root = resolve(options.root);
   const retention = options.retention ?? { keepLast: 20 };
+  // Set while a lock this journal took is held: the root was made and checked just before it was
+  // taken. The check proves only root can change the path, so `begin` under that lock needs no
+  // second walk to /.
+  let checkedUnderLock = false;
   return {
     durable: true,
     root,
@@ -62,11 +66,23 @@ export function fileJournal(options: FileJournalOptions): Journal {
     lock(purpose: string): Lock {
       makeDirectoryDurably(root, 0o700);
       assertPrivateDirectory(root, 'journal root');
-      return acquireLock(root, { purpose });
+      const lock = acquireLock(root, { purpose });
+      checkedUnderLock = true;
+      return {
+        path: lock.path,
+        holder: lock.holder,
+        ...(lock.tookOverFrom ? { tookOverFrom: lock.tookOverFrom } : {}),
+        release() {
+          checkedUnderLock = false;
+          lock.release();
+        },
+      };
     },
     begin(name, meta) {
-      makeDirectoryDurably(root, 0o700);
-      assertPrivateDirectory(root, 'journal root');
+      if (!checkedUnderLock) {
+        makeDirectoryDurably(root, 0o700);
+        assertPrivateDirectory(root, 'journal root');
+      }
       const id = newTransactionId(name);
       const dir = join(root, id);
       fs.mkdirSync(dir, { mode: 0o700 });
@@ -285,8 +301,18 @@ export function removeTransaction(root: string, id: string): void {
   // Not synced: only a finished journal (its `end` synced) or one that never prepared a step is
   // removed, so a removal a power cut loses, whole or in part, leaves nothing to recover (a
   // directory left without its journal file counts as finished; see isFinished).
-  fs.rmSync(join(dir, JOURNAL_FILE), { force: true });
-  fs.rmSync(dir, { recursive: true, force: true }); // rm never follows symlinks inside the tree
+  try {
+    fs.unlinkSync(join(dir, JOURNAL_FILE));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  try {
+    fs.rmdirSync(dir); // the common case: a journal without blobs leaves the directory empty
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
+    fs.rmSync(dir, { recursive: true, force: true }); // rm never follows symlinks inside the tree
+  }
   log('removed journal %s', id);
 }
 
@@ -333,5 +359,5 @@ export const TRANSACTION_ID = /^\d{8}T\d{9}Z-[a-z0-9-]{0,40}-[0-9a-f]{6}$/;
 function newTransactionId(name: string): string {
   const time = new Date().toISOString().replace(/[-:.]/g, '');
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
-  return `${time}-${slug}-${randomBytes(3).toString('hex')}`;
+  return `${time}-${slug}-${randomHex(3)}`;
 }
