@@ -84,3 +84,44 @@ describe('a run on a root with an unfinished transaction', () => {
     expect(fs.existsSync(join(dir, 'a'))).toBe(false);
   });
 });
+
+// Whether a kept journal is finished is remembered by its file's identity (device, inode, size,
+// change time), so every transaction does not read every kept journal twice. A journal that
+// changes after it was found finished is read again.
+describe('a kept journal found finished, then changed', () => {
+  async function keptJournal(root: string): Promise<{ id: string; path: string }> {
+    const tx = transaction('kept', { journal: fileJournal({ root, retention: 'keep' }), handleSignals: false });
+    tx.add(writeMarker({ path: join(root, '..', 'marker'), content: 'x' }));
+    const outcome = await tx.run();
+    expect(outcome.status).toBe('committed');
+    const [id] = listTransactionIds(root);
+    return { id: id!, path: join(root, id!, 'journal.jsonl') };
+  }
+
+  it('counts as unfinished once its end record is cut off (same inode, smaller)', async () => {
+    const { root } = sandbox();
+    const { id, path } = await keptJournal(root);
+    expect(fileJournal({ root }).unfinished!()).toEqual([]);
+    const text = fs.readFileSync(path, 'utf8');
+    fs.truncateSync(path, text.lastIndexOf('\n', text.length - 2) + 1);
+    expect(fileJournal({ root }).unfinished!()).toEqual([id]);
+  });
+
+  it('counts as unfinished once its end record is overwritten in place with bytes of the same length', async () => {
+    const { root } = sandbox();
+    const { id, path } = await keptJournal(root);
+    expect(fileJournal({ root }).unfinished!()).toEqual([]);
+    const before = fs.statSync(path, { bigint: true });
+    const text = fs.readFileSync(path, 'utf8');
+    const start = text.lastIndexOf('\n', text.length - 2) + 1;
+    // The kernel stamps change times from a coarse clock: wait until a write gets a new one.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const fd = fs.openSync(path, 'r+');
+    fs.writeSync(fd, 'x'.repeat(text.length - 1 - start), start);
+    fs.closeSync(fd);
+    const after = fs.statSync(path, { bigint: true });
+    expect(after.size).toBe(before.size);
+    expect(after.ctimeNs).not.toBe(before.ctimeNs);
+    expect(fileJournal({ root }).unfinished!()).toEqual([id]);
+  });
+});

@@ -295,6 +295,7 @@ export function removeTransaction(root: string, id: string): void {
   // Only ever a real transaction directory right under the root: never a symlink, never a path a journal made up.
   if (!TRANSACTION_ID.test(id)) throw new InvalidInputError(`"${id}" is not a transaction id`, { id });
   const dir = join(root, id);
+  finishedJournals.delete(join(dir, JOURNAL_FILE));
   const st = fs.lstatSync(dir, { throwIfNoEntry: false });
   if (!st) return;
   if (!st.isDirectory()) throw new UnsafeDirectoryError(dir, 'transaction directory', `is a ${st.isSymbolicLink() ? 'symlink' : 'non-directory'}; not removed`);
@@ -335,11 +336,36 @@ export function listTransactionIds(root: string): string[] {
   return entries.filter((e) => e.isDirectory() && TRANSACTION_ID.test(e.name)).map((e) => e.name).sort();
 }
 
+/**
+ * Journals found finished, by path, with the identity their file had when read: device,
+ * inode, size and change time. A finished journal is never written again, and a write of
+ * any kind (an append, a cut, bytes overwritten in place) changes its size or its ctime, so
+ * the same identity means the same records. Every transaction lists the journals its root
+ * keeps (default 20) when it starts and again when its retention prunes them: without this,
+ * each listing read and checked every kept journal whole. What no identity shows (bit rot, or a
+ * same-size overwrite within the clock tick of the last write) is seen when the process starts
+ * again; a finished journal has nothing to undo either way.
+ */
+const finishedJournals = new Map<string, string>();
+const FINISHED_JOURNALS_KEPT = 10_000;
+
 function isFinished(root: string, id: string): boolean {
+  const path = join(root, id, JOURNAL_FILE);
   try {
-    const { records } = readJournalFile(join(root, id, JOURNAL_FILE));
-    return records.at(-1)?.kind === 'end';
+    // Taken before the read: if the file changes in between, the identity kept is one it no longer has.
+    const st = fs.lstatSync(path, { bigint: true });
+    const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
+    if (finishedJournals.get(path) === identity) return true;
+    const finished = readJournalFile(path).records.at(-1)?.kind === 'end';
+    if (finished) {
+      if (finishedJournals.size >= FINISHED_JOURNALS_KEPT) finishedJournals.clear();
+      finishedJournals.set(path, identity);
+    } else {
+      finishedJournals.delete(path);
+    }
+    return finished;
   } catch (error) {
+    finishedJournals.delete(path);
     // No journal file: what is left of a removal, or a crash before the file was made;
     // either way no step was ever prepared under it, so there is nothing to recover.
     return (error as NodeJS.ErrnoException).code === 'ENOENT';
