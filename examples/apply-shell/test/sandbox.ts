@@ -141,7 +141,7 @@ export function journalRecords(root: string): number {
   let count = 0;
   for (const id of fs.readdirSync(root)) {
     const path = join(root, id, 'journal.jsonl');
-    if (fs.existsSync(path)) count += fs.readFileSync(path, 'utf8').split('\n').filter(Boolean).length;
+    if (fs.existsSync(path)) count += fs.readFileSync(path, 'utf8').split('\n').filter((line) => line !== '' && !line.startsWith('\0')).length; // the journal reserves zeros after its records
   }
   return count;
 }

@@ -15,7 +15,8 @@ import { DurableWriteError } from './errors.js';
  */
 
 /**
- * Writes every byte of `data` at the descriptor's position, or throws
+ * Writes every byte of `data` at the descriptor's position (or at `position`
+ * in the file, leaving the descriptor's position alone), or throws
  * {@link DurableWriteError}. `write(2)` may write fewer bytes than asked (a
  * nearly full disk, a signal): the rest is written by further calls, and a
  * call that writes nothing ends it with an error rather than a half record.
@@ -27,13 +28,13 @@ import { DurableWriteError } from './errors.js';
  * fs.fdatasyncSync(fd);
  * ```
  */
-export function writeFully(fd: number, data: string | Uint8Array, path: string): void {
+export function writeFully(fd: number, data: string | Uint8Array, path: string, position?: number): void {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let offset = 0;
   while (offset < bytes.length) {
     let written: number;
     try {
-      written = fs.writeSync(fd, bytes, offset, bytes.length - offset);
+      written = position === undefined ? fs.writeSync(fd, bytes, offset, bytes.length - offset) : fs.writeSync(fd, bytes, offset, bytes.length - offset, position + offset);
     } catch (error) {
       throw new DurableWriteError(path, `wrote ${offset} of ${bytes.length} bytes`, error);
     }

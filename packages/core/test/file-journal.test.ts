@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -151,5 +152,87 @@ describe('the runner pairs done and verified only for a step without a check', (
       expect(atDone).toEqual(expected);
       expect(kindsOnDisk(root)).toEqual(['begin', 'prepared', 'done', 'verified', 'commit-point', 'end']);
     }
+  });
+});
+
+/** Runs `fn` while the next write of more than `over` bytes writes its first half, then fails with ENOSPC: a disk that filled up mid-record. */
+function withFullDiskAfterHalf<T>(over: number, fn: () => T): T {
+  const table = createRequire(import.meta.url)('node:fs') as { writeSync: (...args: unknown[]) => number };
+  const real = table.writeSync;
+  let armed = true;
+  table.writeSync = function (this: unknown, ...args: unknown[]) {
+    const [fd, buffer, offset, length, position] = args as [number, Buffer, number, number, number];
+    if (armed && Buffer.isBuffer(buffer) && length > over) {
+      armed = false;
+      real.call(this, fd, buffer, offset, Math.floor(length / 2), position);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }
+    return real.apply(this, args);
+  };
+  syncBuiltinESMExports();
+  try {
+    return fn();
+  } finally {
+    table.writeSync = real;
+    syncBuiltinESMExports();
+  }
+}
+
+// The file journal writes each record at its offset, over zeros it reserved ahead of them, so
+// most syncs leave the file's size alone.
+describe('the zeros a file journal reserves ahead of its records', () => {
+  it('read as the end (neither torn nor counted), are reused by later records, and are cut off when a kept journal closes', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const journal = fileJournal({ root, retention: 'keep' }).begin('reserve');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.noop', package: 'test', description: 'nothing', args: {}, before: null }, true);
+    const reserved = fs.statSync(journal.path!).size;
+    expect(reserved).toBe(4096);
+    const first = readJournalFile(journal.path!);
+    expect(first).toMatchObject({ tornTail: false });
+    expect(first.records.map((record) => record.kind)).toEqual(['begin', 'prepared']);
+    expect(fs.readFileSync(journal.path!).subarray(first.validLength).every((byte) => byte === 0)).toBe(true);
+    journal.append({ kind: 'done', step: 0, after: null, attempts: 1 }, true);
+    expect(fs.statSync(journal.path!).size).toBe(reserved);
+    journal.close(false);
+    const closed = readJournalFile(journal.path!);
+    expect(closed.records.map((record) => record.kind)).toEqual(['begin', 'prepared', 'done']);
+    expect(fs.statSync(journal.path!).size).toBe(closed.validLength);
+  });
+
+  it('grow past their first block by doubling, and the records read back whole', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const journal = fileJournal({ root, retention: 'keep' }).begin('grow');
+    const sizes = new Set<number>();
+    for (let step = 0; step < 200; step++) {
+      journal.append({ kind: 'prepared', step, type: 'test.noop', package: 'test', description: 'x'.repeat(100), args: {}, before: null }, true);
+      sizes.add(fs.statSync(journal.path!).size);
+    }
+    expect([...sizes]).toEqual([4096, 8192, 16384, 32768, 65536]);
+    const contents = readJournalFile(journal.path!);
+    expect(contents.records).toHaveLength(201);
+    expect(contents.tornTail).toBe(false);
+    journal.close(false);
+  });
+
+  it('a record cut short by a full disk is zeroed in the reserve, which stays for the next records (the rollback\'s)', () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const journal = fileJournal({ root, retention: 'keep' }).begin('full disk');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.noop', package: 'test', description: 'nothing', args: {}, before: null }, true);
+    const before = readJournalFile(journal.path!);
+    const size = fs.statSync(journal.path!).size;
+    expect(() =>
+      withFullDiskAfterHalf(1000, () => journal.append({ kind: 'prepared', step: 1, type: 'test.noop', package: 'test', description: 'y'.repeat(1500), args: {}, before: null }, true)),
+    ).toThrow(/ENOSPC/);
+    expect(journal.records.map((record) => record.kind)).toEqual(['begin', 'prepared']);
+    expect(fs.statSync(journal.path!).size).toBe(size);
+    const bytes = fs.readFileSync(journal.path!);
+    expect(bytes.subarray(before.validLength).every((byte) => byte === 0)).toBe(true);
+    journal.append({ kind: 'undone', step: 0, attempts: 1 }, true);
+    expect(fs.statSync(journal.path!).size).toBe(size);
+    expect(readJournalFile(journal.path!).records.map((record) => record.kind)).toEqual(['begin', 'prepared', 'undone']);
+    journal.close(false);
   });
 });

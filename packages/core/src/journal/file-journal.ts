@@ -14,6 +14,12 @@ import { JOURNAL_FORMAT, stamp, encodeLine, type JournalRecord, type JournalReco
 
 const log = logger('journal');
 
+/** The first zeros reserved after a new journal's records (a block), and the most reserved at once. */
+const FIRST_RESERVE = 4096;
+const LARGEST_RESERVE = 1 << 20;
+/** Written from, never to. */
+const ZEROS = Buffer.alloc(64 * 1024);
+
 /**
  * The journal file inside a transaction's directory.
  *
@@ -44,7 +50,8 @@ export interface FileJournalOptions {
 
 /**
  * The durable journal: one 0700 directory per transaction under `root`,
- * holding an append-only `journal.jsonl` and the steps' blobs.
+ * holding an append-only `journal.jsonl` (its records, then zeros reserved
+ * for the next ones) and the steps' blobs.
  *
  * @example
  * ```ts
@@ -89,7 +96,8 @@ export function fileJournal(options: FileJournalOptions): Journal {
       // Made just now in the root checked above: only the directory itself needs checking, not the walk to / again.
       assertPrivateChildDirectory(dir, 'transaction directory');
       const path = join(dir, JOURNAL_FILE);
-      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
+      // Not O_APPEND: records are written at their offset, ahead of the zeros reserved after them.
+      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
       // Nothing of it needs to be durable yet: nothing has been prepared. The first synced
       // record (the first `prepared`, or the commit point) makes the file, its directory and
       // the directory's entry in the root durable together (see FileTransactionJournal.flush).
@@ -127,8 +135,10 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
   const path = join(root, id, JOURNAL_FILE);
   const contents = readJournalFile(path);
   // O_NOFOLLOW: a journal file swapped for a symlink is never appended through.
-  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW);
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
   try {
+    // A torn last line goes, so new records follow the last good one. Zeros reserved after the last
+    // record stay: new records are written over them (and nothing is changed before they are).
     if (contents.tornTail) {
       fs.ftruncateSync(fd, contents.validLength);
       fs.fsyncSync(fd);
@@ -138,7 +148,7 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
     fs.closeSync(fd);
     throw error;
   }
-  return new FileTransactionJournal(root, id, path, fd, contents.records, options.retention ?? { keepLast: 20 }, options.afterAppend);
+  return new FileTransactionJournal(root, id, path, fd, contents.records, options.retention ?? { keepLast: 20 }, options.afterAppend, false, contents.validLength);
 }
 
 /**
@@ -159,8 +169,12 @@ export function reopenTransactionJournal(root: string, id: string, options: { re
 export class FileTransactionJournal implements TransactionJournal {
   private readonly list: JournalRecord[];
   private closed = false;
-  /** Bytes of acknowledged records: where the file is cut back to after a failed write. */
+  /** Bytes of acknowledged records: where the next record is written, and where the file is cut back to after a failed write. */
   private length: number;
+  /** The file's size: the records, then the zeros reserved after them (see reserve). */
+  private allocated: number;
+  /** Whether this journal reserved zeros itself: only then does closing cut them off (a journal only read is never changed). */
+  private reserved = false;
   /** Records acknowledged to the caller as written: the file holds the first `written` of `list`. */
   private written: number;
   /** Encoded records appended without sync and not written yet. */
@@ -178,10 +192,13 @@ export class FileTransactionJournal implements TransactionJournal {
     private readonly afterAppend?: (record: JournalRecord) => void,
     /** A new journal: its directory entries are synced with its first synced record. */
     private directoriesUnsynced = false,
+    /** Where the records end; only zeros follow, up to the file's size. */
+    length = 0,
   ) {
     this.list = records;
     this.written = records.length;
-    this.length = fs.fstatSync(fd).size;
+    this.length = length;
+    this.allocated = fs.fstatSync(fd).size;
   }
 
   get records(): readonly JournalRecord[] {
@@ -217,7 +234,8 @@ export class FileTransactionJournal implements TransactionJournal {
     if (this.pending === '' && !sync) return;
     const bytes = Buffer.from(this.pending, 'utf8');
     try {
-      writeFully(this.fd, bytes, this.path); // a short write is an error, never a half record that counts
+      writeFully(this.fd, bytes, this.path, this.length); // a short write is an error, never a half record that counts
+      this.reserve(this.length + bytes.length);
       if (sync) {
         fs.fdatasyncSync(this.fd);
         if (this.directoriesUnsynced) {
@@ -231,7 +249,7 @@ export class FileTransactionJournal implements TransactionJournal {
       // The records do not count; cut their bytes off so the next record does not follow a half line.
       this.pending = '';
       this.list.length = this.written;
-      this.cutBack();
+      this.cutBack(bytes.length);
       throw new JournalWriteError(`could not ${sync ? 'write and sync' : 'write'} ${this.path}: ${(error as Error).message}`, { path: this.path, record: kind }, error);
     }
     this.pending = '';
@@ -240,18 +258,80 @@ export class FileTransactionJournal implements TransactionJournal {
   }
 
   /**
-   * Truncates the file to the last acknowledged record after a failed
-   * write. If even that fails, the file may end in a half record, so
-   * nothing more is ever appended: a record after it would turn a torn
-   * tail into corruption in the middle.
+   * Writes zeros ahead of the records, so that most syncs write a record
+   * into blocks the file already has and leave its size alone. An fdatasync
+   * of a grown file must also write its inode: on ext4 without a journal a
+   * second block write, on ext4 with one a journal commit. The reserve
+   * starts at one block and doubles, a mebibyte at most at a time. Readers
+   * take zeros after the last record for the end of the journal (a NUL
+   * line also ends it when a power cut lost a block that was never synced).
    */
-  private cutBack(): void {
+  private reserve(end: number): void {
+    if (end <= this.allocated) return;
+    let target = Math.max(this.allocated, FIRST_RESERVE);
+    while (target < end) target += Math.min(target, LARGEST_RESERVE);
+    try {
+      this.writeZeros(end, target);
+    } catch (error) {
+      // Only a saving: a disk too full for the reserve still takes the record.
+      log('%s: no zeros reserved ahead of the records: %s', this.path, (error as Error).message);
+      target = end;
+      try {
+        fs.ftruncateSync(this.fd, end);
+      } catch {
+        // Zeros left past the end read as the end.
+      }
+    }
+    this.allocated = target;
+    this.reserved = true;
+  }
+
+  private writeZeros(from: number, to: number): void {
+    for (let offset = from; offset < to; offset += ZEROS.length) {
+      writeFully(this.fd, ZEROS.subarray(0, Math.min(ZEROS.length, to - offset)), this.path, offset);
+    }
+  }
+
+  /**
+   * Takes back the bytes of a write that failed (`failed` bytes at the
+   * end of the records): the file is cut to where it ended before and
+   * their place in the reserve is zeros again, so the reserve still holds
+   * the next records — on a full disk, the rollback's. If that fails, the
+   * file is cut to its last acknowledged record, as without a reserve; if
+   * even that fails, the file may end in a half record, so nothing more is
+   * ever appended: a record after it would turn a torn tail into
+   * corruption in the middle.
+   */
+  private cutBack(failed: number): void {
+    try {
+      fs.ftruncateSync(this.fd, this.allocated);
+      this.writeZeros(this.length, Math.min(this.allocated, this.length + failed));
+      fs.fdatasyncSync(this.fd);
+      return;
+    } catch (error) {
+      log('%s: could not zero a failed record in the reserve (%s): cutting the file at its last record', this.path, (error as Error).message);
+    }
     try {
       fs.ftruncateSync(this.fd, this.length);
+      this.allocated = this.length;
       fs.fdatasyncSync(this.fd);
     } catch (error) {
       this.unusable = `an earlier write failed and its partial record could not be cut off (${(error as Error).message})`;
       log('%s: %s', this.path, this.unusable);
+    }
+  }
+
+  /**
+   * Cuts the zeros after the last record off a journal that is kept: no
+   * record follows them any more. Not synced: a cut a power cut loses
+   * leaves zeros, which readers take for the end; one that fails is logged.
+   */
+  private releaseReserve(): void {
+    try {
+      fs.ftruncateSync(this.fd, this.length);
+      this.allocated = this.length;
+    } catch (error) {
+      log('%s: could not cut the reserved zeros off: %s', this.path, (error as Error).message);
     }
   }
 
@@ -265,6 +345,7 @@ export class FileTransactionJournal implements TransactionJournal {
     try {
       // Unsynced records still go to the file (for `unwind status`, and for recovery if the machine stays up).
       if (!this.unusable) this.flush(false, 'close');
+      if (this.reserved && !this.unusable && this.allocated > this.length && !(finished && this.retention === 'remove')) this.releaseReserve();
     } finally {
       fs.closeSync(this.fd);
     }

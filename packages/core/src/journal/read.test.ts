@@ -17,8 +17,15 @@ describe('parseJournal (pure: text in, records out)', () => {
     expect(result.validLength).toBe(Buffer.byteLength(text));
   });
 
+  it('takes zeros alone after the last record for the space the writer reserved: not torn, not counted', () => {
+    const result = parseJournal('j', text + '\0'.repeat(4000));
+    expect(result.records).toHaveLength(3);
+    expect(result.tornTail).toBe(false);
+    expect(result.validLength).toBe(Buffer.byteLength(text));
+  });
+
   it('ignores a torn last line: cut short, garbled or zero-filled, but never finished with its newline', () => {
-    for (const tail of [encodeLine({ ...done, seq: 4 }).slice(0, 20), '\0\0\0\0\0\0\0\0\0\0', 'deadbeef {"seq":4}']) {
+    for (const tail of [encodeLine({ ...done, seq: 4 }).slice(0, 20), `${encodeLine({ ...done, seq: 4 }).slice(0, 20)}\0\0\0\0\0\0\0\0\0\0`, 'deadbeef {"seq":4}']) {
       const result = parseJournal('j', text + tail);
       expect(result.records).toHaveLength(3);
       expect(result.tornTail).toBe(true);

@@ -13,7 +13,7 @@ import { JOURNAL_FORMAT, decodeLine, type JournalRecord } from './records.js';
  */
 export interface JournalContents {
   records: JournalRecord[];
-  /** Byte length of the valid part (everything before a torn last line). */
+  /** Byte length of the valid part (everything before a torn last line or the reserved zeros). */
   validLength: number;
   /** Whether a torn last line was found and ignored. */
   tornTail: boolean;
@@ -23,7 +23,9 @@ export interface JournalContents {
  * Reads and checks a journal file. A torn last line (a crash mid-append: the
  * final line, without its newline) is ignored: it was never acknowledged; so
  * is a line holding NUL bytes and everything after it (a power cut lost an
- * un-synced block of the file). A bad line anywhere else — the last one
+ * un-synced block of the file). Zeros alone after the last record are the
+ * space the writer reserves ahead of its records: neither torn nor counted
+ * in `validLength`. A bad line anywhere else — the last one
  * included when it ends with its newline, since a record is complete only
  * with its newline — a gap in the sequence, or an unknown format is refused
  * with the line number.
@@ -63,7 +65,8 @@ export function parseJournal(path: string, text: string): JournalContents {
       // fdatasync returned after it, or that block would be there, so neither it nor anything after
       // it was ever acknowledged. It ends the journal like a torn last line.
       if (newline === -1 || line.includes('\0')) {
-        tornTail = true;
+        // Nothing but zeros to the end is the space the writer reserved for the next records, not a torn line.
+        tornTail = !onlyZerosFrom(text, offset);
         break;
       }
       throw new JournalCorruptError(path, lineNumber, 'checksum mismatch or malformed record');
@@ -78,6 +81,11 @@ export function parseJournal(path: string, text: string): JournalContents {
     records.push(record);
     offset = newline + 1;
   }
-  const validLength = Buffer.byteLength(text.slice(0, tornTail ? offset : text.length));
+  const validLength = Buffer.byteLength(text.slice(0, offset));
   return { records, validLength, tornTail };
+}
+
+function onlyZerosFrom(text: string, offset: number): boolean {
+  for (let index = offset; index < text.length; index++) if (text.charCodeAt(index) !== 0) return false;
+  return true;
 }
