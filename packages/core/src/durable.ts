@@ -157,3 +157,20 @@ export function makeDirectoryDurably(path: string, mode = 0o700): void {
   fs.chmodSync(path, mode); // the umask may have narrowed the mode: be exact
   syncDirectory(path); // and the mode is the directory's own metadata: make it durable too
 }
+
+/**
+ * unlink(2), where a file already gone is fine. (`fs.rmSync` examines the
+ * path twice before it unlinks: this is one system call.) Internal.
+ *
+ * @example
+ * ```ts
+ * removeFileIfPresent(join(dir, 'journal.jsonl'));
+ * ```
+ */
+export function removeFileIfPresent(path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError, UnwindError, type LockHolder } from './errors.js';
+import { removeFileIfPresent } from './durable.js';
 import { logger } from './log.js';
 import { randomHex } from './random-hex.js';
 
@@ -121,18 +122,10 @@ function tryCreate(path: string, holder: LockHolder): boolean {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new UnwindError('LOCK_ERROR', `cannot create lock ${path}: ${(error as Error).message}`, { context: { path }, cause: error });
   } finally {
-    removeIfPresent(temp);
+    removeFileIfPresent(temp);
   }
 }
 
-/** unlink(2), and a file already gone is fine. (fs.rmSync examines the path twice before it unlinks.) */
-function removeIfPresent(path: string): void {
-  try {
-    fs.unlinkSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}
 
 /**
  * Removes the temp files (`<lock>.<pid>.<hex>`, `<lock>.takeover.<pid>.<hex>`)
@@ -161,7 +154,7 @@ function removeDeadTemporaries(directory: string, lockName: string): void {
     if (holder === undefined) continue;
     // A torn temp file's writer is named by the pid in its name; a guard is written whole before it is linked, so it is never torn by a live writer.
     const alive = holder.processStart === 'torn' ? match[1] !== undefined && isHolderAlive({ ...holder, pid: Number(match[1]), processStart: '' }) : isHolderAlive(holder);
-    if (!alive) removeIfPresent(path);
+    if (!alive) removeFileIfPresent(path);
   }
 }
 
@@ -212,19 +205,19 @@ function takeOverStale(path: string, stale: LockHolder): boolean {
   if (!tryCreate(guard, me)) {
     const guardHolder = readHolder(guard);
     if (guardHolder && isHolderAlive(guardHolder)) return false; // someone else is taking it over; retry
-    removeIfPresent(guard);
+    removeFileIfPresent(guard);
     return false;
   }
   try {
     const again = readHolder(path);
     if (again && again.pid === stale.pid && again.processStart === stale.processStart && !isHolderAlive(again)) {
-      removeIfPresent(path);
+      removeFileIfPresent(path);
       log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
       return true;
     }
     return false;
   } finally {
-    removeIfPresent(guard);
+    removeFileIfPresent(guard);
   }
 }
 
@@ -238,7 +231,7 @@ function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | u
       if (released) return;
       released = true;
       const current = readHolder(path);
-      if (current && current.pid === holder.pid && current.acquiredAt === holder.acquiredAt) removeIfPresent(path);
+      if (current && current.pid === holder.pid && current.acquiredAt === holder.acquiredAt) removeFileIfPresent(path);
       log('released %s', path);
     },
   };

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
 import { assertPrivateChildDirectory, assertPrivateDirectory } from '../private-directory.js';
-import { makeDirectoryDurably, syncDirectory, writeFully } from '../durable.js';
+import { makeDirectoryDurably, removeFileIfPresent, syncDirectory, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
 import { randomHex } from '../random-hex.js';
@@ -383,11 +383,7 @@ export function removeTransaction(root: string, id: string): void {
   // Not synced: only a finished journal (its `end` synced) or one that never prepared a step is
   // removed, so a removal a power cut loses, whole or in part, leaves nothing to recover (a
   // directory left without its journal file counts as finished; see isFinished).
-  try {
-    fs.unlinkSync(join(dir, JOURNAL_FILE));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  removeFileIfPresent(join(dir, JOURNAL_FILE));
   try {
     fs.rmdirSync(dir); // the common case: a journal without blobs leaves the directory empty
   } catch (error) {
