@@ -145,8 +145,27 @@ export function writeNewFileDurably(path: string, data: string | Uint8Array, mod
  * ```
  */
 export function makeDirectoryDurably(path: string, mode = 0o700): void {
+  // The mode is the directory's own metadata: make it durable too.
+  if (makeDirectoryForEntry(path, mode)) syncDirectory(path);
+}
+
+/**
+ * {@link makeDirectoryDurably} less the new directory's own sync, for a
+ * caller about to create an entry in it and sync the directory then: that
+ * one sync makes the mode and the entry durable together (a sync per blob
+ * saved). Until then the directory may vanish or lose its mode in a crash,
+ * so nothing may refer to it before the caller's sync. Returns whether the
+ * directory was created. Internal.
+ *
+ * @example
+ * ```ts
+ * makeDirectoryForEntry(own, 0o700);
+ * writeNewFileDurably(join(own, name), data); // syncs `own` once, after the entry
+ * ```
+ */
+export function makeDirectoryForEntry(path: string, mode = 0o700): boolean {
   const created = fs.mkdirSync(path, { recursive: true, mode });
-  if (created === undefined) return;
+  if (created === undefined) return false;
   // mkdir -p returns the first directory it created; sync it and every parent up to there.
   let dir = path;
   for (;;) {
@@ -155,7 +174,7 @@ export function makeDirectoryDurably(path: string, mode = 0o700): void {
     dir = dirname(dir);
   }
   fs.chmodSync(path, mode); // the umask may have narrowed the mode: be exact
-  syncDirectory(path); // and the mode is the directory's own metadata: make it durable too
+  return true;
 }
 
 /**

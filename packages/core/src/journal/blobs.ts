@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InvalidInputError, UnsafeDirectoryError, UntrustedJournalError } from '../errors.js';
 import type { JournalPlace } from '../step.js';
 import { assertPrivateDirectory } from '../private-directory.js';
-import { makeDirectoryDurably, writeNewFileDurably } from '../durable.js';
+import { makeDirectoryDurably, makeDirectoryForEntry, writeNewFileDurably } from '../durable.js';
 
 /**
  * Durable storage for one step's backups, kept in the transaction's journal
@@ -71,8 +71,9 @@ export function checkJournaledBlob(where: JournalPlace, name: string, what: stri
 export class FileBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
 
+  /** Every caller then creates an entry in the root and syncs it (the blob's file, or `tree` made durably). */
   private ensure(): string {
-    makeDirectoryDurably(this.root, 0o700);
+    makeDirectoryForEntry(this.root, 0o700);
     assertPrivateDirectory(this.root, 'blob store');
     return this.root;
   }
