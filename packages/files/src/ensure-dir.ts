@@ -134,6 +134,8 @@ export const ensureDir = defineStep({
  * by device and inode), and opens each new one with O_NOFOLLOW before its
  * mode and owner are set through the descriptor: a component swapped for a
  * symlink is refused, never followed, so a chmod never lands elsewhere.
+ * They are synced once each, on the way back up; before that sync nothing
+ * refers to them (an interrupted `do` is undone from what prepare recorded).
  */
 function createMissing(a: EnsureDirArgs, before: EnsureDirBefore, signal: AbortSignal): void {
   const make = (dir: DirectoryHandle, i: number): void => {
@@ -152,9 +154,11 @@ function createMissing(a: EnsureDirArgs, before: EnsureDirBefore, signal: AbortS
     inDirectorySync(entry, { phase: 'do', what: 'the directory' }, (child) => {
       if (path === a.path) applyAttributes(child.fd, a, 0o755);
       else fs.fchmodSync(child.fd, 0o755);
-      syncDescriptor(child.fd, path);
-      syncDirectory(dir.self);
       make(child, i + 1);
+      // Synced bottom-up, each once: a directory's inode is durable before the entry naming it
+      // (its parent's sync comes next), and one sync covers its mode and its child's entry together.
+      syncDescriptor(child.fd, path);
+      if (i === 0) syncDirectory(dir.self);
     });
   };
   inDirectorySync(dirname(before.missing[0]!), { expected: before.anchor, phase: 'do', follow: true, what: 'the existing directory' }, (dir) => make(dir, 0));
