@@ -18,6 +18,7 @@ export type { TransactionEvent, TransactionEventType, EventListener } from './ev
 export { exitCodeOfRecovery, recover, recoveryRefusal } from './recover.js';
 export type { RecoverOptions, RecoveryReport, RecoveredTransaction } from './recover.js';
 export { fileJournal, reopenTransactionJournal, listTransactionIds, removeTransaction, JOURNAL_FILE, TRANSACTION_ID } from './journal/file-journal.js';
+export type { ReopenOptions } from './journal/file-journal.js';
 export type { FileJournalOptions } from './journal/file-journal.js';
 export { memoryJournal } from './journal/memory-journal.js';
 export type { Journal, TransactionJournal, Retention } from './journal/journal.js';

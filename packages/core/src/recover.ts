@@ -4,7 +4,7 @@ import { InvalidInputError, LockHeldError, UnknownStepTypeError, UntrustedJourna
 import type { EventListener } from './events.js';
 import { runCommand, type CommandRunner } from './exec.js';
 import { decodeJournaled } from './codec.js';
-import { JOURNAL_FILE, TRANSACTION_ID, listTransactionIds, reopenTransactionJournal, removeTransaction } from './journal/file-journal.js';
+import { JOURNAL_FILE, TRANSACTION_ID, listTransactionIds, removeTransaction, reopenTransactionJournalSliced } from './journal/file-journal.js';
 import { analyzeRecords, type TransactionState } from './journal/inspect.js';
 import type { Retention } from './journal/journal.js';
 import type { JournalRecord } from './journal/records.js';
@@ -14,6 +14,7 @@ import { causeOf, type Cause } from './cause.js';
 import { assertPrivateDirectory } from './private-directory.js';
 import { checkJournalShape } from './journal/trust.js';
 import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
+import { LoopSlices } from './runner/loop-slices.js';
 import type { StepReport } from './runner/outcome.js';
 import type { AnyStepKind, JournalPlace } from './step.js';
 
@@ -246,13 +247,16 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
   let state: TransactionState;
   let started: StartedStep[];
   try {
-    journal = reopenTransactionJournal(root, id, { retention: options.retention ?? { keepLast: 20 }, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) });
+    // Reading and checking a long journal takes a while (half a second for 100,000 steps): the loop is given back meanwhile.
+    const slices = new LoopSlices();
+    journal = await reopenTransactionJournalSliced(root, id, { retention: options.retention ?? { keepLast: 20 }, ...(options.afterAppend ? { afterAppend: options.afterAppend } : {}) }, () => (slices.due() ? slices.pause() : undefined));
     if (journal.records.length === 0) {
       // Crashed before `begin` reached the disk: nothing was prepared, nothing to undo.
       journal.close(false);
       removeTransaction(root, id);
       return { id, name: 'unknown', result: 'rolled-back', steps: [] };
     }
+    if (slices.due()) await slices.pause();
     state = analyzeRecords([...journal.records]);
     checkJournalShape(state, id, journal.path);
     if (state.ended) {
@@ -261,7 +265,11 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
       return { id, name: state.name, result: 'already-finished', steps: [] };
     }
     // Decode everything before touching anything.
-    started = state.steps.map((s) => toStarted(s, registry, journal!.path, { root, transactionDirectory: join(root, id), transactionId: id, stepIndex: s.index }));
+    started = [];
+    for (const s of state.steps) {
+      if (slices.due()) await slices.pause();
+      started.push(toStarted(s, registry, journal.path, { root, transactionDirectory: join(root, id), transactionId: id, stepIndex: s.index }));
+    }
   } catch (error) {
     if (journal) closeJournal(journal, false, cleanupErrors, log);
     return { id, name: 'unknown', result: 'error', steps: [], error: serializeError(error) };

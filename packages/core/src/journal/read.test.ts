@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
-import { parseJournal } from './read.js';
+import { parseJournal, readJournalFile, readJournalFileSliced } from './read.js';
 import { encodeLine, type JournalRecord } from './records.js';
 
 const begin: JournalRecord = { kind: 'begin', format: 1, id: 'x', name: 'n', pid: 1, host: 'h', seq: 1, at: 0 };
@@ -61,5 +64,41 @@ describe('parseJournal (pure: text in, records out)', () => {
 
   it('an empty journal has no records', () => {
     expect(parseJournal('j', '').records).toEqual([]);
+  });
+});
+
+describe('readJournalFileSliced (recover() reads a long journal in slices)', () => {
+  const lines = (steps: number) => [begin, ...Array.from({ length: steps }, (_, i) => ({ ...done, step: i, seq: i + 2 }))].map((r) => encodeLine(r as JournalRecord)).join('');
+
+  it('reads the same records as readJournalFile, asking to pause every thousand lines', async () => {
+    const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-read-'));
+    try {
+      const path = join(dir, 'journal.jsonl');
+      fs.writeFileSync(path, lines(4999) + '\0'.repeat(100));
+      let asked = 0;
+      const sliced = await readJournalFileSliced(path, () => {
+        asked++;
+        return Promise.resolve();
+      });
+      expect(sliced).toEqual(readJournalFile(path));
+      expect(sliced.records).toHaveLength(5000);
+      expect(asked).toBe(5);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad line with the same error and line number', async () => {
+    const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-read-'));
+    try {
+      const path = join(dir, 'journal.jsonl');
+      const text = lines(2500).split('\n');
+      text[2100] = text[2100]!.replace('"attempts":1', '"attempts":2');
+      fs.writeFileSync(path, text.join('\n'));
+      await expect(readJournalFileSliced(path, () => undefined)).rejects.toThrowError(new JournalCorruptError(path, 2101, 'checksum mismatch or malformed record'));
+      expect(() => readJournalFile(path)).toThrowError(new JournalCorruptError(path, 2101, 'checksum mismatch or malformed record'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
