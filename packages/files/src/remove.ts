@@ -186,7 +186,10 @@ export const remove = defineStep({
     if (before.entries.length === 0) return { moved: 0 };
     // The staging directory is made in, and reached through, the directory prepare found; each original through its own.
     return inDirectorySync(dirname(before.staging), { expected: before.base, phase: 'do', follow: true, what: 'the staging location' }, (base) => {
-      makeStaging(base, before.staging);
+      // Each move syncs its original's directory; when every original is in the staging directory's
+      // own, those syncs make the staging directory's entry durable too, and before anything refers to it.
+      const baseSyncedByMoves = before.entries.every((entry) => dirname(entry.original) === dirname(before.staging));
+      makeStaging(base, before.staging, !baseSyncedByMoves);
       return inDirectorySync(base.entry(basename(before.staging)), { phase: 'do', what: 'the staging directory' }, (staging) => {
         let moved = 0;
         for (const entry of before.entries) {
@@ -243,8 +246,8 @@ export const remove = defineStep({
   wouldChange: async (a) => a.paths.some((p) => lstatOrUndefined(p) !== undefined),
 });
 
-/** Creates the private staging directory, or accepts our own from an earlier attempt. */
-function makeStaging(base: DirectoryHandle, staging: string): void {
+/** Creates the private staging directory, or accepts our own from an earlier attempt; `sync`: its entry now. */
+function makeStaging(base: DirectoryHandle, staging: string, sync: boolean): void {
   const entry = base.entry(basename(staging));
   try {
     fs.mkdirSync(entry, { mode: 0o700 });
@@ -256,7 +259,7 @@ function makeStaging(base: DirectoryHandle, staging: string): void {
     }
   }
   inDirectorySync(entry, { phase: 'do', what: 'the staging directory' }, (dir) => fs.fchmodSync(dir.fd, 0o700));
-  syncDirectory(base.self);
+  if (sync) syncDirectory(base.self);
   // The StrictModes rule: commit deletes everything in here, so only we may be able to change it or any directory above it.
   assertPrivateDirectory(staging, 'staging directory');
 }
