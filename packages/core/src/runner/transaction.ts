@@ -8,14 +8,16 @@ import type { JournalRecord } from '../journal/records.js';
 import type { Lock } from '../lock.js';
 import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
-import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle, type StepOptions } from '../step.js';
+import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle } from '../step.js';
 import { causeOf, typedCause } from '../cause.js';
 import { attempt, attemptOnce } from './attempt.js';
 import { LoopSlices } from './loop-slices.js';
 import { defaultResumeHint } from './resume-hint.js';
-import { contextAt, contextFor, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment, type StartedStep } from './engine.js';
+import { contextAt, emitter, record, rollback, runCommits, type Emitter, type EngineEnvironment } from './engine.js';
 import type { CommittedOutcome, Outcome, RefusedOutcome, StepReport } from './outcome.js';
 import { planSteps, type PlanEntry } from './plan.js';
+import { NO_RETRY, StartedSteps } from './started-steps.js';
+import { endedReport, unreachedReport } from './step-reports.js';
 import { trapSignals } from './signals.js';
 import { finishEarlierTransactions } from './unfinished.js';
 import type { RecoveredTransaction } from '../recover.js';
@@ -87,9 +89,6 @@ type AnyStep = Step<unknown, unknown, unknown>;
 function verifiedRecord(step: number): JournalRecord {
   return { kind: 'verified', step, seq: 0, at: 0 };
 }
-
-/** A step's retry options when it gives none: one shared object, not one per step. */
-const NO_RETRY: StepOptions['retry'] & object = Object.freeze({});
 
 /**
  * A runnable list of steps. Made by {@link transaction}.
@@ -190,10 +189,11 @@ export function transaction(name: string, options: TransactionOptions): Transact
 }
 
 class Run {
+  /** Each step's report, made when the step ends (or, for a step never reached, when the run does). */
   private readonly reports: StepReport[] = [];
   private readonly emit: Emitter;
-  private readonly started: StartedStep[] = [];
   private readonly results: unknown[] = [];
+  private readonly started: StartedSteps;
   private readonly controller = new AbortController();
   private readonly startedAt = performance.now();
   private env: EngineEnvironment | undefined;
@@ -210,29 +210,27 @@ class Run {
   ) {
     this.log = options.logger ?? defaultLog;
     this.emit = emitter(listeners, this.log);
+    this.started = new StartedSteps(entries, this.results, this.reports);
   }
 
   /**
-   * Every step's report, described before anything runs. Like the argument
-   * checks, it gives the event loop back every slice: for 200,000 steps the
-   * two held it for 165 ms in one go (bench/core-memory.mjs).
+   * The reports of the steps the run did not reach (all of them, when it was
+   * refused). Each step is described when it is reached, or here. Like the
+   * argument checks, it gives the event loop back every slice: for 200,000
+   * steps the two held it for 165 ms in one go (bench/core-memory.mjs).
    */
-  private async describeSteps(): Promise<void> {
+  private async reportUnreached(): Promise<void> {
     const slices = new LoopSlices();
-    for (let index = 0; index < this.entries.length; index++) {
+    for (let index = this.reports.length; index < this.entries.length; index++) {
       if (slices.due()) await slices.pause();
       const step = this.entries[index]!;
-      const description = typeof step.args === 'function' ? `${step.kind.type} (arguments from earlier steps)` : safeDescribe(step.kind, step.args);
-      const report: StepReport = { index, type: step.kind.type, description, status: 'not-started', attempts: 0 };
-      if (step.options.label) report.label = step.options.label;
-      this.reports.push(report);
+      this.reports.push(unreachedReport(index, step, firstDescription(step)));
     }
   }
 
   async execute(): Promise<Outcome> {
     let lock: Lock | undefined;
     let outcome: Outcome;
-    await this.describeSteps();
     try {
       await this.validate();
       lock = this.takeLock();
@@ -240,6 +238,7 @@ class Run {
       this.recovered = await finishEarlierTransactions(this.options, this.entries.map((step) => step.kind), lock);
       this.journal = this.options.journal.begin(this.name, this.options.meta);
     } catch (error) {
+      await this.reportUnreached();
       const refused = this.refused(error);
       this.releaseLock(lock, refused);
       return this.finish(refused);
@@ -264,6 +263,7 @@ class Run {
       };
       this.emit({ type: 'transaction:begin', name: this.name, transactionId: this.journal.id, steps: this.entries.length });
       const failure = await this.forward();
+      await this.reportUnreached();
       outcome = failure === undefined ? await this.commit() : await this.rollBack(failure);
     } finally {
       this.options.signal?.removeEventListener('abort', onExternalAbort);
@@ -329,19 +329,20 @@ class Run {
     const abortGraceMs = this.options.abortGraceMs ?? 5000;
     for (let index = 0; index < this.entries.length; index++) {
       const step = this.entries[index]!;
-      const report = this.reports[index]!;
       if (slices.due()) await slices.pause(); // a signal that came meanwhile is handled here
       if (signal.aborted) return signal.reason;
       const definition = step.kind.definition;
       const startedAt = slices.last;
+      const computed = typeof step.args === 'function';
+      let description = firstDescription(step);
       let args: unknown;
       let before: unknown;
       // prepare's context; `do` gets the same one when it runs once on this signal (see below).
       const context = contextAt(env, index, signal, 1);
       try {
-        args = typeof step.args === 'function' ? this.checkArgs(step.kind, (step.args as ArgsFrom<unknown>)(this.reader), index) : step.args;
-        if (typeof step.args === 'function') report.description = safeDescribe(step.kind, args);
-        if (this.emit.active) this.emit({ type: 'step:prepare', step: index, description: report.description });
+        args = computed ? this.checkArgs(step.kind, (step.args as ArgsFrom<unknown>)(this.reader), index) : step.args;
+        if (computed) description = safeDescribe(step.kind, args);
+        if (this.emit.active) this.emit({ type: 'step:prepare', step: index, description });
         before = await definition.prepare(args, context);
         // Write-ahead: what undo needs is on disk before the change starts. The runner's records are
         // typed as whole records, `seq` and `at` (append sets them) included, so a kept record holds
@@ -351,7 +352,7 @@ class Run {
           step: index,
           type: step.kind.type,
           package: packageOf(definition),
-          description: report.description,
+          description,
           args: definition.args.encode(args),
           before: definition.before.encode(before),
           seq: 0,
@@ -359,68 +360,69 @@ class Run {
         };
         journal.append(prepared, true);
       } catch (error) {
-        return this.fail(report, error, startedAt);
+        return this.fail(index, step, description, 0, error, startedAt);
       }
-      const started: StartedStep = { index, kind: step.kind, args, before, after: undefined, done: false, retry: step.options.retry ?? NO_RETRY, timeoutMs: step.options.timeoutMs, report };
-      this.started.push(started);
-      report.status = 'prepared';
-      if (this.emit.active) this.emit({ type: 'step:start', step: index, description: report.description });
+      if (this.emit.active) this.emit({ type: 'step:start', step: index, description });
+      let attempts = 0;
+      let after: unknown;
+      let done = false;
       try {
         const retry = step.options.retry?.do ?? definition.retry?.do ?? this.options.retry?.do;
         const timeoutMs = step.options.timeoutMs ?? definition.timeoutMs ?? this.options.timeoutMs;
         let value: unknown;
-        let attempts = 1;
         if ((retry?.retries ?? 0) <= 0 && timeoutMs === undefined) {
           // One attempt, no timer: no per-step options, closures or attempt controller.
           value = await attemptOnce(() => definition.do(args, before, context), signal, abortGraceMs);
+          attempts = 1;
         } else {
-          ({ value, attempts } = await attempt((attemptSignal, n) => definition.do(args, before, contextFor(env, started, attemptSignal, n)), this.attemptOptions(step.options, started, 'do')));
+          ({ value, attempts } = await attempt((attemptSignal, n) => definition.do(args, before, contextAt(env, index, attemptSignal, n)), this.attemptOptions(step, index, description, 'do')));
         }
-        report.attempts = attempts;
-        started.after = value;
-        started.done = true;
+        after = value;
+        done = true;
         const verify = definition.verify;
         // Without a check, `verified` follows `done` at once: both go out in one write.
-        const done: JournalRecord = { kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts, seq: 0, at: 0 };
-        journal.append(done, verify ? false : 'with-next');
+        const doneRecord: JournalRecord = { kind: 'done', step: index, after: definition.after ? definition.after.encode(value) : null, attempts, seq: 0, at: 0 };
+        journal.append(doneRecord, verify ? false : 'with-next');
         if (!verify) journal.append(verifiedRecord(index), false);
-        report.status = 'done';
-        if (this.emit.active) this.emit({ type: 'step:done', step: index, description: report.description, durationMs: Math.round(performance.now() - startedAt), attempts });
+        if (this.emit.active) this.emit({ type: 'step:done', step: index, description, durationMs: Math.round(performance.now() - startedAt), attempts });
         if (verify) {
-          await attempt((attemptSignal, n) => definition.verify!(args, before, value, contextFor(env, started, attemptSignal, n)), { ...this.attemptOptions(step.options, started, 'verify'), retry: undefined });
+          await attempt((attemptSignal, n) => verify(args, before, value, contextAt(env, index, attemptSignal, n)), { ...this.attemptOptions(step, index, description, 'verify'), retry: undefined });
           journal.append(verifiedRecord(index), false);
         }
-        report.status = 'verified';
-        report.durationMs = Math.round(slices.now() - startedAt);
-        if (this.emit.active) this.emit({ type: 'step:verified', step: index, description: report.description });
+        this.reports.push(endedReport(index, step, description, 'verified', attempts, Math.round(slices.now() - startedAt)));
+        this.started.finished(index, args, before);
+        if (this.emit.active) this.emit({ type: 'step:verified', step: index, description });
         this.results[index] = value;
       } catch (error) {
-        report.attempts ||= (error as { attempts?: number }).attempts ?? 1;
-        record(env, { kind: 'failed', step: index, error: serializeError(error), attempts: report.attempts }, false);
-        return this.fail(report, error, startedAt);
+        attempts ||= (error as { attempts?: number }).attempts ?? 1;
+        record(env, { kind: 'failed', step: index, error: serializeError(error), attempts }, false);
+        const failure = this.fail(index, step, description, attempts, error, startedAt);
+        this.started.failed({ index, kind: step.kind, args, before, after, done, retry: step.options.retry ?? NO_RETRY, timeoutMs: step.options.timeoutMs, report: this.reports[index]! });
+        return failure;
       }
     }
     return undefined;
   }
 
-  private fail(report: StepReport, error: unknown, startedAt: number): unknown {
-    report.status = 'failed';
-    report.error = serializeError(error);
-    report.durationMs = Math.round(performance.now() - startedAt);
-    this.emit({ type: 'step:failed', step: report.index, description: report.description, error: report.error, durationMs: report.durationMs });
+  /** Ends step `index` as failed: its report, and the `step:failed` event. Returns what stopped the run. */
+  private fail(index: number, step: AnyStep, description: string, attempts: number, error: unknown, startedAt: number): unknown {
+    const serialized = serializeError(error);
+    const durationMs = Math.round(performance.now() - startedAt);
+    this.reports.push(endedReport(index, step, description, 'failed', attempts, durationMs, serialized));
+    this.emit({ type: 'step:failed', step: index, description, error: serialized, durationMs });
     return error ?? new Error('step failed without an error');
   }
 
-  private attemptOptions(options: StepOptions, started: StartedStep, phase: 'do' | 'verify') {
-    const definition = started.kind.definition;
+  private attemptOptions(step: AnyStep, index: number, description: string, phase: 'do' | 'verify') {
+    const options = step.options;
+    const definition = step.kind.definition;
     return {
       retry: phase === 'do' ? (options.retry?.do ?? definition.retry?.do ?? this.options.retry?.do) : undefined,
       timeoutMs: options.timeoutMs ?? definition.timeoutMs ?? this.options.timeoutMs,
       signal: this.controller.signal,
       abortGraceMs: this.options.abortGraceMs ?? 5000,
-      onRetry: (n: number, error: unknown) =>
-        this.emit({ type: 'step:retry', step: started.index, description: started.report.description, attempt: n, error: serializeError(error), phase: 'do' as const }),
-      what: () => `step ${started.index + 1} (${started.report.description})`,
+      onRetry: (n: number, error: unknown) => this.emit({ type: 'step:retry', step: index, description, attempt: n, error: serializeError(error), phase: 'do' as const }),
+      what: () => `step ${index + 1} (${description})`,
     };
   }
 
@@ -436,7 +438,7 @@ class Run {
     // With no commit action to run, nothing happens between the commit point and the end:
     // both records are written and synced together, at the cost of one sync. A power cut
     // that keeps the commit point without the end rolls forward with nothing to do.
-    const endsAtOnce = !this.started.some((step) => step.kind.definition.commit);
+    const endsAtOnce = !this.started.anyCommitAction();
     try {
       this.journal!.append({ kind: 'commit-point' }, !endsAtOnce);
       if (endsAtOnce) this.journal!.append({ kind: 'end', status: 'committed' }, true);
@@ -446,10 +448,10 @@ class Run {
     }
     this.emit({ type: 'commit-point' });
     if (endsAtOnce) {
-      for (const step of this.started) step.report.status = 'committed';
+      for (let index = 0; index < this.started.count; index++) this.reports[index]!.status = 'committed';
       return { ...this.base(), status: 'committed', pendingCommits: [] };
     }
-    const pendingCommits = await runCommits(env, this.started);
+    const pendingCommits = await runCommits(env, this.started.all());
     if (pendingCommits.length === 0) record(env, { kind: 'end', status: 'committed' }, true);
     return { ...this.base(), status: 'committed', pendingCommits };
   }
@@ -459,8 +461,8 @@ class Run {
     const reason = serializeError(cause);
     // Not synced: without a commit point, recover() rolls back whether or not this record survives.
     record(env, { kind: 'rollback', reason }, false);
-    this.emit({ type: 'rollback:start', reason, steps: this.started.length });
-    const { remaining, error } = await rollback(env, this.started);
+    this.emit({ type: 'rollback:start', reason, steps: this.started.count });
+    const { remaining, error } = await rollback(env, this.started.all());
     if (remaining.length > 0) {
       return {
         ...this.base(),
@@ -503,6 +505,11 @@ class Run {
     this.emit({ type: 'transaction:end', status: outcome.status, durationMs: outcome.durationMs });
     return outcome;
   }
+}
+
+/** A step's description before its arguments are known, when they come from earlier steps. */
+function firstDescription(step: AnyStep): string {
+  return typeof step.args === 'function' ? `${step.kind.type} (arguments from earlier steps)` : safeDescribe(step.kind, step.args);
 }
 
 function safeDescribe(kind: AnyStepKind, args: unknown): string {
