@@ -5,6 +5,7 @@ import { LockHeldError } from '../errors.js';
 import type { Lock } from '../lock.js';
 import { MemoryBlobStore, type BlobStore } from './blobs.js';
 import type { Journal, TransactionJournal } from './journal.js';
+import { MemoryRecords } from './memory-records.js';
 import { JOURNAL_FORMAT, stamp, type JournalRecord, type JournalRecordBody } from './records.js';
 
 let counter = 0;
@@ -51,14 +52,19 @@ export function memoryJournal(): Journal & { readonly transactions: readonly Tra
 
 class MemoryTransactionJournal implements TransactionJournal {
   readonly path = undefined;
-  readonly records: JournalRecord[] = [];
+  private readonly kept = new MemoryRecords();
   private readonly temps: string[] = [];
   constructor(readonly id: string) {}
 
+  /** Every record appended so far: a live array, made as it is read (see MemoryRecords). */
+  get records(): readonly JournalRecord[] {
+    return this.kept.view;
+  }
+
   append(body: JournalRecordBody, _sync: boolean | 'with-next'): JournalRecord {
     // The body is a fresh literal from the runner: stamping it in place saves a copy per record.
-    const record = stamp(body, this.records.length + 1);
-    this.records.push(record);
+    const record = stamp(body, this.kept.length + 1);
+    this.kept.add(record);
     return record;
   }
 
