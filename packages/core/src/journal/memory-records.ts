@@ -1,43 +1,42 @@
 import { inspect } from 'node:util';
 import type { JournalRecord } from './records.js';
 
-/** Record kinds kept as columns; any other record is kept as the object itself. */
+/** Record kinds kept as values; any other record is kept as the object itself. */
 const OTHER = 0;
 const PREPARED = 1;
 const DONE = 2;
 const VERIFIED = 3;
-/** How many values each kind keeps in `values` (see add). */
-const VALUES = [1, 5, 2, 0];
+/** How many values each kind of record takes (see add). */
+const VALUES = [2, 8, 5, 3];
+/** The most values a record takes. */
+const MOST = 8;
 
-/** Records in the first chunk; each next one holds twice as many, up to the last size, then stays. */
-const FIRST_CHUNK = 64;
-const LAST_CHUNK = 4096;
+/** Values in the first chunk; each next one has room for twice as many, up to the last size, then stays. */
+const FIRST_CHUNK = 256;
+const LAST_CHUNK = 16_384;
 
-/** Some records in columns: kind, step and time, and their values, one after the other. */
+/** Records one after the other: each one's values in `values[0..used]`. */
 interface Chunk {
-  readonly kinds: Uint8Array;
-  readonly steps: Int32Array;
-  readonly ats: Float64Array;
-  /** Room for three values a record (a step's three records keep seven); a chunk is full when either runs out. */
   readonly values: unknown[];
-  count: number;
   used: number;
 }
 
 function newChunk(size: number): Chunk {
-  return { kinds: new Uint8Array(size), steps: new Int32Array(size), ats: new Float64Array(size), values: new Array(size * 3), count: 0, used: 0 };
+  return { values: new Array<unknown>(size), used: 0 };
 }
 
 /**
  * A memory journal's records, kept compactly: the three records every step
- * writes (`prepared`, `done`, `verified`) as columns — kind, step and time
- * in typed arrays, the values (description, arguments, before, after) in
- * an array — and the few others as the objects appended. A record object,
- * and the number its time takes, per record kept for the whole of a long
+ * writes (`prepared`, `done`, `verified`) as values one after the other in
+ * an array — kind, step, time, then description, arguments, before or
+ * after — and the few others as the objects appended. A record object, and
+ * the number its time takes, per record kept for the whole of a long
  * transaction was six objects per step that every garbage collection
  * copied or marked again: the per-step cost of a 100,000-step transaction
- * was twice a 1,000-step one's (bench/core-scaling.mjs). The columns grow
- * by chunks, never copied: one twice the size of the last, up to a limit.
+ * was twice a 1,000-step one's (bench/core-scaling.mjs). A time is kept as
+ * milliseconds since the first record's, a small integer that needs no
+ * object of its own. The array grows by chunks, each one allocated with
+ * room for what it will hold: never copied as it fills.
  *
  * `view` is what a reader gets: an array made as it is read. Every read
  * goes through a proxy that first adds the records appended since the last
@@ -51,21 +50,27 @@ export class MemoryRecords {
   private readonly chunks: Chunk[] = [newChunk(FIRST_CHUNK)];
   private last = this.chunks[0]!;
   private count = 0;
+  /** The first record's time: the others are kept as milliseconds since. */
+  private base = 0;
   /** The records made so far, in order: the proxy's target. */
   private readonly made: JournalRecord[] = [];
-  /** Where the next record to make is: its chunk, its place there, and its first value's. */
+  /** Where the next record to make is: its chunk, and its first value there. */
   private readChunk = 0;
-  private readIndex = 0;
   private readValue = 0;
-  readonly view: readonly JournalRecord[];
+  private proxy: readonly JournalRecord[] | undefined;
 
-  constructor() {
+  /** The live array of the records, made on the first read: a transaction nobody reads pays for no proxy. */
+  get view(): readonly JournalRecord[] {
+    return (this.proxy ??= this.liveView());
+  }
+
+  private liveView(): readonly JournalRecord[] {
     const sync = () => this.sync();
     // util.inspect shows a proxy's target without calling its traps: the target brings itself up to date first.
     Object.defineProperty(this.made, inspect.custom, {
       value: (depth: number, options: object) => inspect((sync(), [...this.made]), { ...options, depth }),
     });
-    this.view = new Proxy(this.made, {
+    return new Proxy(this.made, {
       get: (target, key, receiver) => (sync(), Reflect.get(target, key, receiver)),
       has: (target, key) => (sync(), Reflect.has(target, key)),
       ownKeys: (target) => (sync(), Reflect.ownKeys(target)),
@@ -81,41 +86,42 @@ export class MemoryRecords {
   /** Keeps `record`, the next one (its `seq` is one more than the count so far). */
   add(record: JournalRecord): void {
     let chunk = this.last;
-    if (chunk.count === chunk.kinds.length || chunk.used + 5 > chunk.values.length) {
-      chunk = newChunk(Math.min(chunk.kinds.length * 2, LAST_CHUNK));
+    if (chunk.used + MOST > chunk.values.length) {
+      chunk = newChunk(Math.min(chunk.values.length * 2, LAST_CHUNK));
       this.chunks.push(chunk);
       this.last = chunk;
     }
-    const index = chunk.count;
-    const values = chunk.values;
-    const at = chunk.used;
-    chunk.ats[index] = record.at;
+    if (this.count === 0) this.base = record.at;
+    const v = chunk.values;
+    const i = chunk.used;
     switch (record.kind) {
       case 'prepared':
-        chunk.kinds[index] = PREPARED;
-        chunk.steps[index] = record.step;
-        values[at] = record.type;
-        values[at + 1] = record.package;
-        values[at + 2] = record.description;
-        values[at + 3] = record.args;
-        values[at + 4] = record.before;
+        v[i] = PREPARED;
+        v[i + 1] = record.step;
+        v[i + 2] = record.at - this.base;
+        v[i + 3] = record.type;
+        v[i + 4] = record.package;
+        v[i + 5] = record.description;
+        v[i + 6] = record.args;
+        v[i + 7] = record.before;
         break;
       case 'done':
-        chunk.kinds[index] = DONE;
-        chunk.steps[index] = record.step;
-        values[at] = record.after;
-        values[at + 1] = record.attempts;
+        v[i] = DONE;
+        v[i + 1] = record.step;
+        v[i + 2] = record.at - this.base;
+        v[i + 3] = record.after;
+        v[i + 4] = record.attempts;
         break;
       case 'verified':
-        chunk.kinds[index] = VERIFIED;
-        chunk.steps[index] = record.step;
+        v[i] = VERIFIED;
+        v[i + 1] = record.step;
+        v[i + 2] = record.at - this.base;
         break;
       default:
-        chunk.kinds[index] = OTHER;
-        values[at] = record;
+        v[i] = OTHER;
+        v[i + 1] = record;
     }
-    chunk.used += VALUES[chunk.kinds[index]!]!;
-    chunk.count = index + 1;
+    chunk.used = i + VALUES[v[i] as number]!;
     this.count++;
   }
 
@@ -123,31 +129,29 @@ export class MemoryRecords {
   private sync(): void {
     while (this.made.length < this.count) {
       let chunk = this.chunks[this.readChunk]!;
-      if (this.readIndex === chunk.count) {
+      if (this.readValue === chunk.used) {
         chunk = this.chunks[++this.readChunk]!;
-        this.readIndex = 0;
         this.readValue = 0;
       }
-      const kind = chunk.kinds[this.readIndex]!;
-      this.made.push(this.record(chunk, kind, this.readIndex, this.readValue, this.made.length + 1));
-      this.readIndex++;
-      this.readValue += VALUES[kind]!;
+      const record = this.record(chunk.values, this.readValue, this.made.length + 1);
+      this.readValue += VALUES[chunk.values[this.readValue] as number]!;
+      this.made.push(record);
     }
   }
 
-  private record(chunk: Chunk, kind: number, index: number, i: number, seq: number): JournalRecord {
-    const v = chunk.values;
-    const step = chunk.steps[index]!;
-    const at = chunk.ats[index]!;
-    switch (kind) {
+  /** The record whose values start at `i` in `v`. */
+  private record(v: unknown[], i: number, seq: number): JournalRecord {
+    const step = v[i + 1] as number;
+    const at = this.base + (v[i + 2] as number);
+    switch (v[i]) {
       case PREPARED:
-        return { kind: 'prepared', step, type: v[i] as string, package: v[i + 1] as string, description: v[i + 2] as string, args: v[i + 3], before: v[i + 4], seq, at };
+        return { kind: 'prepared', step, type: v[i + 3] as string, package: v[i + 4] as string, description: v[i + 5] as string, args: v[i + 6], before: v[i + 7], seq, at };
       case DONE:
-        return { kind: 'done', step, after: v[i], attempts: v[i + 1] as number, seq, at };
+        return { kind: 'done', step, after: v[i + 3], attempts: v[i + 4] as number, seq, at };
       case VERIFIED:
         return { kind: 'verified', step, seq, at };
       default:
-        return v[i] as JournalRecord;
+        return v[i + 1] as JournalRecord;
     }
   }
 }
