@@ -19,7 +19,8 @@ export const NO_RETRY: StartedStep['retry'] = Object.freeze({});
  */
 export class StartedSteps {
   private readonly befores: unknown[] = [];
-  private readonly computedArgs = new Map<number, unknown>();
+  /** Made for the first step whose arguments came from earlier steps: most transactions have none. */
+  private computedArgs: Map<number, unknown> | undefined;
   private stopped: StartedStep | undefined;
 
   constructor(
@@ -35,7 +36,7 @@ export class StartedSteps {
 
   /** Step `index`, the next one, finished (verified); its result is in `results`, its report in `reports`. */
   finished(index: number, args: unknown, before: unknown): void {
-    if (typeof this.entries[index]!.args === 'function') this.computedArgs.set(index, args);
+    if (typeof this.entries[index]!.args === 'function') (this.computedArgs ??= new Map()).set(index, args);
     this.befores.push(before);
   }
 
@@ -55,7 +56,7 @@ export class StartedSteps {
     const steps: StartedStep[] = [];
     for (let index = 0; index < this.befores.length; index++) {
       const step = this.entries[index]!;
-      const args = this.computedArgs.has(index) ? this.computedArgs.get(index) : step.args;
+      const args = typeof step.args === 'function' ? this.computedArgs!.get(index) : step.args;
       steps.push({ index, kind: step.kind, args, before: this.befores[index], after: this.results[index], done: true, retry: step.options.retry ?? NO_RETRY, timeoutMs: step.options.timeoutMs, report: this.reports[index]! });
     }
     if (this.stopped) steps.push(this.stopped);
