@@ -37,7 +37,7 @@ describe('the event loop during a long transaction', () => {
     expect(ticks).toBeGreaterThan(ticksWhenRollingBack); // and during the rollback
   }, 60_000);
 
-  it('runs a 1 ms timer while the steps are described and their arguments checked, before the first step starts', async () => {
+  it('runs a 1 ms timer while the arguments of every step are checked, before the first step starts (each step is described when reached)', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     // Slow to describe and to check (about 0.2 ms each), as a kind with a costly describe or validate is.
@@ -67,7 +67,7 @@ describe('the event loop during a long transaction', () => {
     const outcome = await tx.run();
     clearInterval(timer);
     expect(outcome.status).toBe('committed');
-    // About 400 ms of describing and checking before the first step: a held loop would show 0 ticks.
+    // About 200 ms of checking before the first step: a held loop would show 0 ticks.
     expect(ticksAtFirstStep).toBeGreaterThan(5);
   }, 60_000);
 });
