@@ -67,7 +67,7 @@ export interface TransactionJournal {
    * step without a check).
    */
   append(body: JournalRecordBody, sync: boolean | 'with-next'): JournalRecord;
-  /** Every record appended so far (and, when reopened, read back). */
+  /** Every record appended so far (and, when reopened, read back), as of this read: read it again for the records appended since. */
   readonly records: readonly JournalRecord[];
   /** Blob storage for one step. */
   blobs(step: number): BlobStore;

@@ -56,7 +56,7 @@ class MemoryTransactionJournal implements TransactionJournal {
   private readonly temps: string[] = [];
   constructor(readonly id: string) {}
 
-  /** Every record appended so far: a live array, made as it is read (see MemoryRecords). */
+  /** Every record appended so far: one plain array, which each read of `records` brings up to date (see MemoryRecords). */
   get records(): readonly JournalRecord[] {
     return this.kept.view;
   }

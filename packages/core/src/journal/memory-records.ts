@@ -1,4 +1,3 @@
-import { inspect } from 'node:util';
 import type { JournalRecord } from './records.js';
 
 /** Record kinds kept as values; any other record is kept as the object itself. */
@@ -43,10 +42,11 @@ function newChunk(size: number): Chunk {
  * object of its own. The array grows by chunks, each one allocated with
  * room for what it will hold: never copied as it fills.
  *
- * `view` is what a reader gets: an array made as it is read. Every read
- * goes through a proxy that first adds the records appended since the last
- * read, so the array stays live, as a plain array of the records was; the
- * records it made are kept and read back as the same objects. A record
+ * `view` is what a reader gets: one plain array, made as it is read; each
+ * read first adds the records appended since the last one, and the records
+ * it made are kept and read back as the same objects. (A proxy kept the
+ * array live without a read, but a proxy cannot be cloned: `structuredClone`
+ * of the records threw.) A record
  * carries the fields of its kind (see `JournalRecordBody`) in the order
  * the runner writes them; other properties of an appended object are not
  * kept.
@@ -57,30 +57,21 @@ export class MemoryRecords {
   private count = 0;
   /** The first record's time: the others are kept as milliseconds since. */
   private base = 0;
-  /** The records made so far, in order: the proxy's target. */
+  /** The records made so far, in order: what `view` returns. */
   private readonly made: JournalRecord[] = [];
   /** Where the next record to make is: its chunk, and its first value there. */
   private readChunk = 0;
   private readValue = 0;
-  private proxy: readonly JournalRecord[] | undefined;
 
-  /** The live array of the records, made on the first read: a transaction nobody reads pays for no proxy. */
+  /**
+   * The records, made as far as appended: one plain array, the same each
+   * time, which this read brings up to date (a reference kept from an
+   * earlier read shows the records appended since once `records` is read
+   * again). Not a proxy, so it clones, serialises and prints as an array.
+   */
   get view(): readonly JournalRecord[] {
-    return (this.proxy ??= this.liveView());
-  }
-
-  private liveView(): readonly JournalRecord[] {
-    const sync = () => this.sync();
-    // util.inspect shows a proxy's target without calling its traps: the target brings itself up to date first.
-    Object.defineProperty(this.made, inspect.custom, {
-      value: (depth: number, options: object) => inspect((sync(), [...this.made]), { ...options, depth }),
-    });
-    return new Proxy(this.made, {
-      get: (target, key, receiver) => (sync(), Reflect.get(target, key, receiver)),
-      has: (target, key) => (sync(), Reflect.has(target, key)),
-      ownKeys: (target) => (sync(), Reflect.ownKeys(target)),
-      getOwnPropertyDescriptor: (target, key) => (sync(), Reflect.getOwnPropertyDescriptor(target, key)),
-    });
+    this.sync();
+    return this.made;
   }
 
   /** How many records were appended. */
