@@ -7,7 +7,8 @@ import { cloneOrCopy } from './clone.js';
 import { testHooks } from './hooks.js';
 import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
-import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
+import { HASHING_IN_FLIGHT, InFlight, hashFileAsync } from './hash.js';
+import { Yielder, full, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
 import { assertPrivateStore, checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
 
 const log = logger('snapshots');
@@ -227,49 +228,63 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
   const entries: ManifestEntry[] = [];
   const written: string[] = [];
   const leaders = new Map<bigint, ManifestEntry>();
+  /** Hard links after the first: their hash is their leader's, known once the leader's hash is done. */
+  const followers: Array<{ entry: ManifestEntry; leader: ManifestEntry }> = [];
   const shards = new Set<string>();
   let bytes = 0;
   let blobs = 0;
   const cloning = { canClone: true };
-  for (const e of live) {
-    const base = { path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs.toString() };
-    if (e.type === 'dir') entries.push({ ...base, type: 'dir' });
-    else if (e.type === 'symlink') entries.push({ ...base, type: 'symlink', target: e.target ?? '' });
-    else {
-      const first = e.nlink > 1 ? leaders.get(e.ino) : undefined;
-      const identity = settledBefore(e, moment);
-      if (first) {
-        entries.push({ ...base, type: 'file', size: first.size!, sha256: first.sha256!, linkOf: first.path, ...(identity !== undefined && identity === first.identity ? { identity } : {}) });
-        continue;
+  // The next files are copied while the last ones are hashed (hash.ts): the hash is most of the time.
+  const hashing = new InFlight(HASHING_IN_FLIGHT);
+  try {
+    for (const e of live) {
+      const base = { path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeNs: e.mtimeNs.toString() };
+      if (e.type === 'dir') entries.push({ ...base, type: 'dir' });
+      else if (e.type === 'symlink') entries.push({ ...base, type: 'symlink', target: e.target ?? '' });
+      else {
+        const first = e.nlink > 1 ? leaders.get(e.ino) : undefined;
+        const identity = settledBefore(e, moment);
+        if (first) {
+          const entry: ManifestEntry = { ...base, type: 'file', size: first.size!, sha256: '', linkOf: first.path, ...(identity !== undefined && identity === first.identity ? { identity } : {}) };
+          followers.push({ entry, leader: first });
+          entries.push(entry);
+          continue;
+        }
+        const blob = blobName(blobs++);
+        const stored = join(partial, 'data', blob);
+        const shard = dirname(stored);
+        if (!shards.has(shard)) {
+          fs.mkdirSync(shard, { mode: 0o700 });
+          shards.add(shard);
+        }
+        const from = full(source, e.path);
+        const cloned = cloneOrCopy(from, stored, cloning);
+        const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256: '', blob, ...(identity ? { identity } : {}) };
+        await hashing.add(async () => {
+          // A reflink holds the source's exact bytes at the clone. When the source had settled before the
+          // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
+          // read from the page cache when the tree was used lately, where a fresh clone has none.
+          entry.sha256 = await hashFileAsync(cloned && identity !== undefined ? from : stored, e.size);
+          const again = statEntry(nodeFs, source, e.path);
+          const size = fs.lstatSync(stored).size;
+          // The stat before the copy and after the hash agree: the hash is the content of the file with this identity.
+          if (again.ino !== e.ino || again.size !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
+            throw new SnapshotSourceChangedError(from);
+          }
+        });
+        if (e.nlink > 1) leaders.set(e.ino, entry);
+        entries.push(entry);
+        written.push(stored);
+        bytes += e.size;
+        testHooks.point?.('create', blobs);
+        await yielder.tick();
       }
-      const blob = blobName(blobs++);
-      const stored = join(partial, 'data', blob);
-      const shard = dirname(stored);
-      if (!shards.has(shard)) {
-        fs.mkdirSync(shard, { mode: 0o700 });
-        shards.add(shard);
-      }
-      const from = full(source, e.path);
-      const cloned = cloneOrCopy(from, stored, cloning);
-      // A reflink holds the source's exact bytes at the clone. When the source had settled before the
-      // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
-      // read from the page cache when the tree was used lately, where a fresh clone has none.
-      const sha256 = hashFile(nodeFs, cloned && identity !== undefined ? from : stored, e.size);
-      const again = statEntry(nodeFs, source, e.path);
-      const size = fs.lstatSync(stored).size;
-      if (again.ino !== e.ino || again.size !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
-        throw new SnapshotSourceChangedError(from);
-      }
-      // The stat before the copy and after the hash agree: the hash is the content of the file with this identity.
-      const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256, blob, ...(identity ? { identity } : {}) };
-      if (e.nlink > 1) leaders.set(e.ino, entry);
-      entries.push(entry);
-      written.push(stored);
-      bytes += e.size;
-      testHooks.point?.('create', blobs);
-      await yielder.tick();
     }
+    await hashing.drain();
+  } finally {
+    await hashing.settled(); // a failure above: nothing may still read the partial snapshot its removal deletes
   }
+  for (const { entry, leader } of followers) entry.sha256 = leader.sha256;
   // A directory whose entries changed during the copy (a file added or removed) has a new ctime.
   for (const e of live) {
     if (e.type !== 'dir') continue;

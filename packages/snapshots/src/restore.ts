@@ -10,7 +10,8 @@ import { testHooks } from './hooks.js';
 import { identityOf, settleMoment, settledBefore, type Identity } from './identity.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { compareTree, planRestore, planSize, type RestorePlan } from './plan.js';
-import { Yielder, full, hashFile, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
+import { HASHING_IN_FLIGHT, InFlight, hashFileAsync } from './hash.js';
+import { Yielder, full, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
 import { assertPrivateStore, readManifest, snapshotDir } from './store.js';
 
 const log = logger('snapshots');
@@ -95,27 +96,39 @@ function blobPath(store: string, id: string, blob: string): string {
  * that copy made while its identity is still this one holds the hashed content.
  */
 async function checkStored(store: string, id: string, entries: Iterable<ManifestEntry>, signal?: AbortSignal, checked?: Map<string, Identity>): Promise<string[]> {
-  const problems: string[] = [];
+  // In the manifest's order, whichever hash ends first: problems[n] is the nth stored copy's.
+  const problems: Array<string | undefined> = [];
   const yielder = new Yielder(signal, 64);
   const moment = settleMoment();
-  for (const e of entries) {
-    if (e.type !== 'file' || e.blob === undefined) continue;
-    const path = blobPath(store, id, e.blob);
-    try {
-      const before = fs.lstatSync(path, { bigint: true });
-      const size = Number(before.size);
-      if (size !== e.size) problems.push(`${e.path} (data/${e.blob}): stored size ${size}, manifest ${e.size}`);
-      else if (hashFile(nodeFs, path, size) !== e.sha256) problems.push(`${e.path} (data/${e.blob}): stored content does not match its sha256`);
-      else if (checked) {
-        const identity = settledBefore(before, moment);
-        if (identity !== undefined && identity === identityOf(fs.lstatSync(path, { bigint: true }))) checked.set(e.blob, identity);
-      }
-    } catch (error) {
-      problems.push(`${e.path} (data/${e.blob}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  // Several stored copies are read and hashed at once (hash.ts); a problem is recorded, never thrown, so `add` cannot fail.
+  const hashing = new InFlight(HASHING_IN_FLIGHT);
+  try {
+    for (const e of entries) {
+      if (e.type !== 'file' || e.blob === undefined) continue;
+      const path = blobPath(store, id, e.blob);
+      const blob = e.blob;
+      const n = problems.push(undefined) - 1;
+      await hashing.add(async () => {
+        try {
+          const before = fs.lstatSync(path, { bigint: true });
+          const size = Number(before.size);
+          if (size !== e.size) problems[n] = `${e.path} (data/${blob}): stored size ${size}, manifest ${e.size}`;
+          else if ((await hashFileAsync(path, size)) !== e.sha256) problems[n] = `${e.path} (data/${blob}): stored content does not match its sha256`;
+          else if (checked) {
+            const identity = settledBefore(before, moment);
+            if (identity !== undefined && identity === identityOf(fs.lstatSync(path, { bigint: true }))) checked.set(blob, identity);
+          }
+        } catch (error) {
+          problems[n] = `${e.path} (data/${blob}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+        }
+      });
+      await yielder.tick();
     }
-    await yielder.tick();
+    await hashing.drain();
+  } finally {
+    await hashing.settled();
   }
-  return problems;
+  return problems.filter((line) => line !== undefined);
 }
 
 /**

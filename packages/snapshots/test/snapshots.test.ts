@@ -191,6 +191,24 @@ describe('restore', () => {
     await expect(verifySnapshot({ store: s.store, id: snap.id })).rejects.toThrow(SnapshotCorruptError);
   });
 
+  it('names every corrupt stored file in the manifest\'s order, however the concurrent hashes end', async () => {
+    const s = sandbox();
+    fs.writeFileSync(join(s.dir, 'zz.txt'), 'listed after sub/deeper/c.bin');
+    const snap = await create({ source: s.dir, store: s.store });
+    const entries = readManifest(s.store, snap.id).entries.filter((e) => e.blob !== undefined);
+    const blobOf = (path: string) => join(snap.path, 'data', entries.find((e) => e.path === path)!.blob!);
+    expect(entries.map((e) => e.path).slice(-2)).toEqual(['sub/deeper/c.bin', 'zz.txt']);
+    // The 3 MiB file's wrong content is found only by its hash, which ends after the next file's check:
+    // that one's stored copy is gone, found at once.
+    fs.writeFileSync(blobOf('sub/deeper/c.bin'), Buffer.alloc(fs.statSync(blobOf('sub/deeper/c.bin')).size));
+    fs.rmSync(blobOf('zz.txt'));
+    fs.truncateSync(blobOf('a.conf'), 0);
+    const error = await verifySnapshot({ store: s.store, id: snap.id }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SnapshotCorruptError);
+    const problems = (error as SnapshotCorruptError).context.problems as string[];
+    expect(problems.map((p) => p.slice(0, p.indexOf(' (data/')))).toEqual(['a.conf', 'sub/deeper/c.bin', 'zz.txt']);
+  });
+
   it('with checkStore "all", refuses a corrupt stored file even when this restore would not need it', async () => {
     const s = sandbox();
     const snap = await create({ source: s.dir, store: s.store });
