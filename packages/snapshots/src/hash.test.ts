@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { temporaryDirectory } from '@unwind/core/testing';
-import { InFlight, hashFileAsync } from './hash.js';
+import { HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
 import { hashFile, type ScanFs } from './scan.js';
 
 // Hashing on worker threads must give exactly the digest of the synchronous hashFile, for every size
@@ -14,9 +14,9 @@ afterAll(() => dir.remove());
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 describe('hashFileAsync', () => {
-  it('gives the synchronous hashFile digest for sizes around the 1 MiB chunk', async () => {
+  it('gives the synchronous hashFile digest for sizes around the 64 KiB threshold and the 1 MiB chunk', async () => {
     const MiB = 1 << 20;
-    for (const size of [0, 1, 4096, MiB - 1, MiB, MiB + 1, 2 * MiB, 3 * MiB + 12_345]) {
+    for (const size of [0, 1, 4096, HASH_HERE_BELOW - 1, HASH_HERE_BELOW, MiB - 1, MiB, MiB + 1, 2 * MiB, 3 * MiB + 12_345]) {
       const data = randomBytes(size);
       const path = join(dir.path, `size-${size}`);
       fs.writeFileSync(path, data);
@@ -26,7 +26,7 @@ describe('hashFileAsync', () => {
     }
   });
 
-  it('hashes the whole file whatever size it is told (a file that grew since its stat)', async () => {
+  it('hashes the whole file whatever size it is told (a file that grew since its stat), here or on a thread', async () => {
     const data = randomBytes(300_000);
     const path = join(dir.path, 'grew');
     fs.writeFileSync(path, data);
@@ -45,12 +45,14 @@ describe('hashFileAsync', () => {
     expect(digests).toEqual(files.map((f) => f.digest));
   });
 
-  it('rejects with the errno code of a missing file or a directory, and goes on hashing after', async () => {
-    await expect(hashFileAsync(join(dir.path, 'missing'), 10)).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(hashFileAsync(dir.path, 10)).rejects.toMatchObject({ code: 'EISDIR' });
+  it('rejects with the errno code of a missing file or a directory, here or on a thread, and goes on hashing after', async () => {
+    for (const hint of [10, HASH_HERE_BELOW, 5 << 20]) {
+      await expect(hashFileAsync(join(dir.path, 'missing'), hint)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(hashFileAsync(dir.path, hint)).rejects.toMatchObject({ code: 'EISDIR' });
+    }
     const path = join(dir.path, 'after');
     fs.writeFileSync(path, 'after');
-    expect(await hashFileAsync(path, 5)).toBe(sha256(Buffer.from('after')));
+    expect(await hashFileAsync(path, 5 << 20)).toBe(sha256(Buffer.from('after')));
   });
 });
 
