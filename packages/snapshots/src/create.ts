@@ -7,8 +7,8 @@ import { cloneOrCopy } from './clone.js';
 import { testHooks } from './hooks.js';
 import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
-import { HASHING_IN_FLIGHT, InFlight, hashFileAsync } from './hash.js';
-import { Yielder, full, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
+import { HASHING_IN_FLIGHT, HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
+import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
 import { assertPrivateStore, checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
 
 const log = logger('snapshots');
@@ -234,7 +234,7 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
   let bytes = 0;
   let blobs = 0;
   const cloning = { canClone: true };
-  // The next files are copied while the last ones are hashed (hash.ts): the hash is most of the time.
+  // The next files are copied while the last large ones are hashed (hash.ts): the hash is most of the time.
   const hashing = new InFlight(HASHING_IN_FLIGHT);
   try {
     for (const e of live) {
@@ -260,18 +260,28 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
         const from = full(source, e.path);
         const cloned = cloneOrCopy(from, stored, cloning);
         const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256: '', blob, ...(identity ? { identity } : {}) };
-        await hashing.add(async () => {
-          // A reflink holds the source's exact bytes at the clone. When the source had settled before the
-          // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
-          // read from the page cache when the tree was used lately, where a fresh clone has none.
-          entry.sha256 = await hashFileAsync(cloned && identity !== undefined ? from : stored, e.size);
+        // A reflink holds the source's exact bytes at the clone. When the source had settled before the
+        // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
+        // read from the page cache when the tree was used lately, where a fresh clone has none.
+        const hashed = cloned && identity !== undefined ? from : stored;
+        const check = () => {
           const again = statEntry(nodeFs, source, e.path);
           const size = fs.lstatSync(stored).size;
           // The stat before the copy and after the hash agree: the hash is the content of the file with this identity.
           if (again.ino !== e.ino || again.size !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
             throw new SnapshotSourceChangedError(from);
           }
-        });
+        };
+        if (e.size < HASH_HERE_BELOW) {
+          // At once, here: a small file's hash costs less than a task and a thread's message.
+          entry.sha256 = hashFile(nodeFs, hashed, e.size);
+          check();
+        } else {
+          await hashing.add(async () => {
+            entry.sha256 = await hashFileAsync(hashed, e.size);
+            check();
+          });
+        }
         if (e.nlink > 1) leaders.set(e.ino, entry);
         entries.push(entry);
         written.push(stored);

@@ -10,8 +10,8 @@ import { testHooks } from './hooks.js';
 import { identityOf, settleMoment, settledBefore, type Identity } from './identity.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { compareTree, planRestore, planSize, type RestorePlan } from './plan.js';
-import { HASHING_IN_FLIGHT, InFlight, hashFileAsync } from './hash.js';
-import { Yielder, full, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
+import { HASHING_IN_FLIGHT, HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
+import { Yielder, full, hashFile, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
 import { assertPrivateStore, readManifest, snapshotDir } from './store.js';
 
 const log = logger('snapshots');
@@ -108,20 +108,26 @@ async function checkStored(store: string, id: string, entries: Iterable<Manifest
       const path = blobPath(store, id, e.blob);
       const blob = e.blob;
       const n = problems.push(undefined) - 1;
-      await hashing.add(async () => {
-        try {
-          const before = fs.lstatSync(path, { bigint: true });
-          const size = Number(before.size);
-          if (size !== e.size) problems[n] = `${e.path} (data/${blob}): stored size ${size}, manifest ${e.size}`;
-          else if ((await hashFileAsync(path, size)) !== e.sha256) problems[n] = `${e.path} (data/${blob}): stored content does not match its sha256`;
+      const failed = (error: unknown) => {
+        problems[n] = `${e.path} (data/${blob}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+      };
+      try {
+        const before = fs.lstatSync(path, { bigint: true });
+        const size = Number(before.size);
+        const judge = (sha256: string) => {
+          if (sha256 !== e.sha256) problems[n] = `${e.path} (data/${blob}): stored content does not match its sha256`;
           else if (checked) {
             const identity = settledBefore(before, moment);
             if (identity !== undefined && identity === identityOf(fs.lstatSync(path, { bigint: true }))) checked.set(blob, identity);
           }
-        } catch (error) {
-          problems[n] = `${e.path} (data/${blob}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
-        }
-      });
+        };
+        if (size !== e.size) problems[n] = `${e.path} (data/${blob}): stored size ${size}, manifest ${e.size}`;
+        // At once, here: a small file's hash costs less than a task and a thread's message.
+        else if (size < HASH_HERE_BELOW) judge(hashFile(nodeFs, path, size));
+        else await hashing.add(() => hashFileAsync(path, size).then(judge).catch(failed));
+      } catch (error) {
+        failed(error);
+      }
       await yielder.tick();
     }
     await hashing.drain();
