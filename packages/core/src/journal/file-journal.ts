@@ -468,12 +468,17 @@ export function listTransactionIds(root: string): string[] {
 const finishedJournals = new Map<string, string>();
 const FINISHED_JOURNALS_KEPT = 10_000;
 
+/** What a finished journal is remembered by: device, inode, size and change time (see finishedJournals). */
+function fileIdentity(st: fs.BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
+}
+
 /** Caches `path` as finished, with the identity its file has now (after the journal's last write). */
 function rememberFinished(path: string): void {
   const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
   if (!st?.isFile()) return;
   if (finishedJournals.size >= FINISHED_JOURNALS_KEPT) finishedJournals.clear();
-  finishedJournals.set(path, `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`);
+  finishedJournals.set(path, fileIdentity(st));
 }
 
 function isFinished(root: string, id: string): boolean {
@@ -481,7 +486,7 @@ function isFinished(root: string, id: string): boolean {
   try {
     // Taken before the read: if the file changes in between, the identity kept is one it no longer has.
     const st = fs.lstatSync(path, { bigint: true });
-    const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
+    const identity = fileIdentity(st);
     if (finishedJournals.get(path) === identity) return true;
     const finished = readJournalFile(path).records.at(-1)?.kind === 'end';
     if (finished) {
