@@ -160,12 +160,12 @@ export class JournalCorruptError extends UnwindError {
  *
  * @example
  * ```ts
- * // UnsupportedJournalFormatError: journal ... has format 9; this version of @unwind/core reads format 1
+ * // UnsupportedJournalFormatError: journal ... has format 9; this version of @unwind/core reads formats 1 and 2
  * ```
  */
 export class UnsupportedJournalFormatError extends UnwindError {
-  constructor(path: string, format: unknown, supported: number) {
-    super('JOURNAL_FORMAT', `journal ${path} has format ${JSON.stringify(format)}; this version of @unwind/core reads format ${supported}`, {
+  constructor(path: string, format: unknown, supported: readonly number[]) {
+    super('JOURNAL_FORMAT', `journal ${path} has format ${JSON.stringify(format)}; this version of @unwind/core reads formats ${supported.join(' and ')}`, {
       context: { path, format, supported },
     });
   }

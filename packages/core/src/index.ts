@@ -28,7 +28,7 @@ export { readJournalFile, parseJournal } from './journal/read.js';
 export type { JournalContents } from './journal/read.js';
 export { analyzeRecords, listTransactions } from './journal/inspect.js';
 export type { TransactionState, JournaledStep, TransactionListing } from './journal/inspect.js';
-export { JOURNAL_FORMAT, encodeLine, decodeLine } from './journal/records.js';
+export { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, encodeLine, encodeBoundLine, decodeLine, decodeBoundLine } from './journal/records.js';
 export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './journal/records.js';
 export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
 export type { Lock } from './lock.js';

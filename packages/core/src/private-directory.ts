@@ -91,7 +91,15 @@ function checkAncestors(start: string, path: string, what: string, uid: number, 
   }
 }
 
-function runningUid(): number {
+/**
+ * The user this process acts as (its effective uid): who must own what it trusts.
+ *
+ * @example
+ * ```ts
+ * if (fs.fstatSync(fd).uid !== runningUid()) throw new Error('not ours');
+ * ```
+ */
+export function runningUid(): number {
   return process.geteuid?.() ?? process.getuid?.() ?? 0;
 }
 

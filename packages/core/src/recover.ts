@@ -258,12 +258,14 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     }
     if (slices.due()) await slices.pause();
     state = analyzeRecords([...journal.records]);
-    checkJournalShape(state, id, journal.path);
     if (state.ended) {
-      // Finished: nothing to decode or do (its step kinds need not even be registered).
+      // Finished: nothing to decode or do (its step kinds need not even be registered), so nothing
+      // in it is trusted. It may even name another transaction: the journal a reused directory held,
+      // found under the new transaction's name when a power cut came before its first record.
       closeJournal(journal, true, cleanupErrors, log);
       return { id, name: state.name, result: 'already-finished', steps: [] };
     }
+    checkJournalShape(state, id, journal.path);
     // Decode everything before touching anything.
     started = [];
     for (const s of state.steps) {

@@ -74,7 +74,7 @@ describe('bad journals are refused with nothing touched', () => {
   it('a journal from an unknown format version', async () => {
     const left = await leftBehind();
     rewriteLine(left.journalPath, 0, (r) => ({ ...r, format: 99 }) as JournalRecord);
-    const error = await expectUntouched(left, /has format 99; this version of @unwind\/core reads format 1/);
+    const error = await expectUntouched(left, /has format 99; this version of @unwind\/core reads formats 1 and 2/);
     expect(error.name).toBe(UnsupportedJournalFormatError.name);
   });
 

@@ -236,3 +236,44 @@ describe('the zeros a file journal reserves ahead of its records', () => {
     journal.close(false);
   });
 });
+
+describe("a removed journal's directory, reused by the next transaction", () => {
+  const run = async (root: string) => {
+    const tx = transaction('small', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+    tx.add(noopStep({}));
+    return (await tx.run()).status;
+  };
+
+  it('is taken over (same inode), written as format 2 over zeros, and handed on again', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    expect(await run(root)).toBe('committed');
+    const inode = fs.statSync(join(root, '.reusable')).ino;
+    const journal = fileJournal({ root, retention: 'remove' }).begin('second');
+    expect(fs.statSync(join(root, journal.id)).ino).toBe(inode);
+    expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
+    const contents = readJournalFile(join(join(root, journal.id), 'journal.jsonl'));
+    expect(contents.records.map((r) => [r.kind, r.kind === 'begin' ? r.format : undefined])).toEqual([['begin', 2]]);
+    expect(contents.tornTail).toBe(false); // the earlier records are zeros now
+    journal.close(false);
+  });
+
+  it('a .reusable that is a symlink, or holds anything but the journal file, is never used: removed, its target untouched', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const elsewhere = join(sandbox.path, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(join(elsewhere, 'journal.jsonl'), 'precious\n');
+    fs.mkdirSync(root, { mode: 0o700 });
+    fs.symlinkSync(elsewhere, join(root, '.reusable'));
+    expect(await run(root)).toBe('committed');
+    expect(fs.readFileSync(join(elsewhere, 'journal.jsonl'), 'utf8')).toBe('precious\n');
+    // The symlink went, and the finished transaction's own directory took its place.
+    expect(fs.lstatSync(join(root, '.reusable')).isDirectory()).toBe(true);
+    fs.writeFileSync(join(root, '.reusable', 'extra'), 'x');
+    const journal = fileJournal({ root, retention: 'remove' }).begin('third');
+    expect(fs.readdirSync(join(root, journal.id))).toEqual(['journal.jsonl']);
+    expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
+    journal.close(false);
+  });
+});

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeLine, type JournalRecord } from '@unwind/core';
 import { exploreCrashStates, exploreRecoveryCrashStates, type CrashExplorationOptions } from '@unwind/core/testing';
 
 // Power loss, not SIGKILL: the crash-state explorer builds every state a power
@@ -29,6 +30,64 @@ const journalRun = (rollback: boolean, retention: CrashExplorationOptions['reten
   rollback,
   ...(retention ? { retention } : {}),
   seed,
+});
+
+/**
+ * Leaves in the journal root what a finished earlier transaction hands on
+ * (see fileJournal's retention): its directory as `.reusable`, its journal
+ * one block of records and zeros. Its lines name the same step and file as
+ * the transaction explored, with another `before`: one of them read as the
+ * new transaction's would show in the recovered tree.
+ */
+function reusableDirectory(tree: string): void {
+  const root = join(tree, '..', 'journal');
+  const dir = join(root, '.reusable');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(root, 0o700);
+  const id = '20261205T080000000Z-earlier-abcdef';
+  const records: JournalRecord[] = [
+    { kind: 'begin', format: 1, id, name: 'earlier', pid: 1, host: 'h', seq: 1, at: 1 },
+    { kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write', args: { path: join(tree, 'sub', 'c.conf'), content: 'earlier c\n' }, before: { existed: false }, seq: 2, at: 2 },
+    { kind: 'done', step: 0, after: { bytes: 10 }, attempts: 1, seq: 3, at: 3 },
+    { kind: 'verified', step: 0, seq: 4, at: 4 },
+    { kind: 'commit-point', seq: 5, at: 5 },
+    { kind: 'end', status: 'committed', seq: 6, at: 6 },
+  ];
+  const text = records.map((record) => encodeLine(record)).join('');
+  fs.writeFileSync(join(dir, 'journal.jsonl'), text + '\0'.repeat(4096 - Buffer.byteLength(text)), { mode: 0o600 });
+}
+
+describe('power loss: a transaction that takes over the journal directory an earlier one handed on', () => {
+  const newFile = (rollback: boolean): CrashExplorationOptions => ({
+    name: `core journal: a reused directory, one step without blobs${rollback ? ', rollback' : ''}, handed on again`,
+    kindsModule: testing,
+    kindsExport: 'testKinds',
+    setup: (tree) => {
+      sandboxTree(tree);
+      reusableDirectory(tree);
+    },
+    steps: (tree) => [{ type: 'test.writeMarker', args: { path: join(tree, 'sub', 'c.conf'), content: 'new c\n' } }],
+    rollback,
+    retention: 'remove',
+    seed,
+  });
+  for (const rollback of [false, true]) {
+    it(`${rollback ? 'rolled back' : 'committed'}, its directory then handed on: 0 divergences`, async () => {
+      const report = await exploreCrashStates(newFile(rollback));
+      // The takeover (rename, root sync, zeros over the earlier records) and the hand-on (rename) are in the trace.
+      expect(report.trace.filter((o) => o.op === 'rename').length).toBeGreaterThanOrEqual(2);
+      expect(report.statesChecked).toBeGreaterThan(10);
+      expect(report.divergences).toEqual([]);
+    }, 300_000);
+  }
+
+  it('committed with blobs in the reused directory (so it is removed, not handed on): 0 divergences', async () => {
+    const run = journalRun(false, 'remove');
+    const report = await exploreCrashStates({ ...run, name: `${run.name}, in a reused directory`, setup: (tree) => { sandboxTree(tree); reusableDirectory(tree); } });
+    expect(report.trace.filter((o) => o.op === 'rename').length).toBeGreaterThanOrEqual(1);
+    expect(report.statesChecked).toBeGreaterThan(20);
+    expect(report.divergences).toEqual([]);
+  }, 300_000);
 });
 
 describe('power loss: the core journal under the crash-state explorer', () => {

@@ -4,7 +4,7 @@ import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as E from 'fp-ts/lib/Either.js';
 import {
-  defineStep, describeOutcome, exitCodeOf, fileJournal, memoryJournal, NonRetryableError, transaction,
+  defineStep, describeOutcome, exitCodeOf, fileJournal, listTransactionIds, memoryJournal, NonRetryableError, transaction,
   type TransactionEvent,
 } from '@unwind/core';
 import { failingStep, stagedRemove, treeState, writeMarker } from '@unwind/core/testing';
@@ -62,7 +62,9 @@ describe('failure injected at every step', () => {
     expect(fs.readFileSync(join(dir, 'a'), 'utf8')).toBe('A');
     expect(fs.existsSync(join(dir, 'old.log.staged'))).toBe(false);
     expect(events.indexOf('commit-point')).toBeLessThan(events.indexOf('commit:done'));
-    expect(fs.readdirSync(root).filter((n) => !n.endsWith('.lock'))).toEqual([]);
+    // Removed as a transaction: its directory is kept only as the one the next transaction reuses.
+    expect(fs.readdirSync(root).filter((n) => !n.endsWith('.lock'))).toEqual(['.reusable']);
+    expect(listTransactionIds(root)).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
 import { parseJournal, readJournalFile, readJournalFileSliced } from './read.js';
-import { encodeLine, type JournalRecord } from './records.js';
+import { bindingOf, encodeBoundLine, encodeLine, type JournalRecord } from './records.js';
 
 const begin: JournalRecord = { kind: 'begin', format: 1, id: 'x', name: 'n', pid: 1, host: 'h', seq: 1, at: 0 };
 const prepared: JournalRecord = { kind: 'prepared', step: 0, type: 't.x', package: '@t/x', description: 'd', args: {}, before: null, seq: 2, at: 0 };
@@ -59,11 +59,47 @@ describe('parseJournal (pure: text in, records out)', () => {
 
   it('refuses a journal that does not start with begin, or has another format', () => {
     expect(() => parseJournal('j', encodeLine({ ...prepared, seq: 1 }) + encodeLine(done))).toThrow(/first record is "prepared"/);
-    expect(() => parseJournal('j', encodeLine({ ...begin, format: 2 } as JournalRecord))).toThrow(UnsupportedJournalFormatError);
+    expect(() => parseJournal('j', encodeLine({ ...begin, format: 3 } as JournalRecord))).toThrow(UnsupportedJournalFormatError);
   });
 
   it('an empty journal has no records', () => {
     expect(parseJournal('j', '').records).toEqual([]);
+  });
+});
+
+describe('parseJournal of a reused journal (format 2: written over an earlier journal\'s file)', () => {
+  const id = '20261205T091552106Z-kept-ffc574';
+  const bind = bindingOf(id);
+  const reusedBegin = { ...begin, format: 2, id } as JournalRecord;
+  const own = (records: JournalRecord[]) => encodeLine(records[0]!) + records.slice(1).map((r) => encodeBoundLine(r, bind)).join('');
+  // What the earlier journal left: its lines, unbound (format 1) or bound to its own id.
+  const old = [prepared, done, { ...done, seq: 4 }, { kind: 'end', status: 'committed', seq: 5, at: 0 } as JournalRecord];
+
+  it('reads lines bound to its id, and zeros after them as the reserve', () => {
+    const result = parseJournal('j', own([reusedBegin, prepared, done]) + '\0'.repeat(500));
+    expect(result.records.map((r) => r.kind)).toEqual(['begin', 'prepared', 'done']);
+    expect(result.tornTail).toBe(false);
+  });
+
+  it('never takes an earlier journal\'s line for one of its own, however well it fits', () => {
+    for (const earlier of [old.map(encodeLine).join(''), old.map((r) => encodeBoundLine(r, bindingOf('20261205T091552100Z-old-aaaaaa'))).join('')]) {
+      // Before its first prepared: nothing of it was synced (the first sync writes begin, prepared and the zeros
+      // over the earlier lines together), so the journal ends after begin, like a torn one.
+      const early = parseJournal('j', encodeLine(reusedBegin) + earlier);
+      expect(early.records.map((r) => r.kind)).toEqual(['begin']);
+      expect(early.tornTail).toBe(true);
+      // After its first prepared the file holds zeros after its records: an earlier line there is corruption.
+      expect(() => parseJournal('j', own([reusedBegin, prepared]) + earlier.slice(earlier.indexOf('\n') + 1))).toThrowError(new JournalCorruptError('j', 3, 'checksum mismatch or malformed record'));
+    }
+  });
+
+  it('a bad line before its first prepared with a line of its own after it is corruption, not a torn tail', () => {
+    const text = encodeLine(reusedBegin) + 'deadbeef {"seq":2}\n' + encodeBoundLine({ ...prepared, seq: 3 }, bind);
+    expect(() => parseJournal('j', text)).toThrowError(new JournalCorruptError('j', 2, 'checksum mismatch or malformed record'));
+  });
+
+  it('an unbound line after a reused begin is not one of its records', () => {
+    expect(parseJournal('j', encodeLine(reusedBegin) + encodeLine(prepared)).records.map((r) => r.kind)).toEqual(['begin']);
   });
 });
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
-import { JOURNAL_FORMAT, decodeLine, type JournalRecord } from './records.js';
+import { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, decodeBoundLine, type JournalRecord } from './records.js';
 
 /**
  * A journal file read back.
@@ -29,6 +29,13 @@ export interface JournalContents {
  * included when it ends with its newline, since a record is complete only
  * with its newline — a gap in the sequence, or an unknown format is refused
  * with the line number.
+ *
+ * A journal written over an earlier one's file ({@link REUSED_JOURNAL_FORMAT})
+ * has its lines bound to its id, and its writer zeroed the earlier lines in
+ * the same sync as its first `prepared`: until that sync returns, a power
+ * cut can leave earlier lines after `begin`. So there a bad line before the
+ * first `prepared`, with no line of this journal after it, ends the journal
+ * like a torn one: nothing of it was acknowledged, and no step ran.
  *
  * @example
  * ```ts
@@ -82,6 +89,9 @@ class JournalParser {
   private lineNumber = 0;
   private tornTail = false;
   private ended = false;
+  /** For a reused journal, what binds its lines' checksums to its id (see bindingOf); 0 binds to nothing. */
+  private bind = 0;
+  private preparedSeen = false;
 
   constructor(
     private readonly path: string,
@@ -96,7 +106,7 @@ class JournalParser {
       this.lineNumber++;
       const newline = text.indexOf('\n', this.offset);
       const line = text.slice(this.offset, newline === -1 ? text.length : newline);
-      const record = newline === -1 ? undefined : decodeLine(line);
+      const record = newline === -1 ? undefined : decodeBoundLine(line, this.bind);
       if (record === undefined) {
         // Only a line the writer never finished (no newline) is torn; a complete bad line is corruption.
         // A NUL byte is a block of an append that never reached the disk (the file's size did): no
@@ -107,6 +117,10 @@ class JournalParser {
           this.tornTail = !onlyZerosFrom(text, this.offset);
           return (this.ended = true);
         }
+        if (this.bind !== 0 && !this.preparedSeen && !this.anyLineAfter(newline + 1)) {
+          this.tornTail = true;
+          return (this.ended = true);
+        }
         throw new JournalCorruptError(path, this.lineNumber, 'checksum mismatch or malformed record');
       }
       if (record.seq !== records.length + 1) {
@@ -114,12 +128,30 @@ class JournalParser {
       }
       if (records.length === 0) {
         if (record.kind !== 'begin') throw new JournalCorruptError(path, this.lineNumber, `first record is "${record.kind}", not "begin"`);
-        if (record.format !== JOURNAL_FORMAT) throw new UnsupportedJournalFormatError(path, record.format, JOURNAL_FORMAT);
+        if (record.format === REUSED_JOURNAL_FORMAT) {
+          if (typeof record.id !== 'string') throw new JournalCorruptError(path, this.lineNumber, 'a reused journal\'s begin record has no id');
+          this.bind = bindingOf(record.id);
+        } else if (record.format !== JOURNAL_FORMAT) {
+          throw new UnsupportedJournalFormatError(path, record.format, [JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT]);
+        }
       }
+      if (record.kind === 'prepared') this.preparedSeen = true;
       records.push(record);
       this.offset = newline + 1;
     }
     return this.ended || this.offset >= this.text.length;
+  }
+
+  /** Whether a line of this journal (bound to its id) is anywhere from `offset` on. */
+  private anyLineAfter(offset: number): boolean {
+    const { text } = this;
+    while (offset < text.length) {
+      const newline = text.indexOf('\n', offset);
+      if (newline === -1) return false;
+      if (decodeBoundLine(text.slice(offset, newline), this.bind) !== undefined) return true;
+      offset = newline + 1;
+    }
+    return false;
   }
 
   contents(): JournalContents {

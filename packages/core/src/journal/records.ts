@@ -6,10 +6,24 @@ import type { SerializedError } from '../errors.js';
  *
  * @example
  * ```ts
- * if (first.kind === 'begin' && first.format !== JOURNAL_FORMAT) throw new UnsupportedJournalFormatError(path, first.format, JOURNAL_FORMAT);
+ * if (first.kind === 'begin' && first.format !== JOURNAL_FORMAT) throw new UnsupportedJournalFormatError(path, first.format, [JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT]);
  * ```
  */
 export const JOURNAL_FORMAT = 1;
+
+/**
+ * The format of a journal written over an earlier one's file (see
+ * `fileJournal`): as {@link JOURNAL_FORMAT}, except that the checksum of
+ * every line after `begin` is bound to the transaction's id (see
+ * {@link bindingOf}), so that no line of the earlier journal can pass for
+ * one of this one.
+ *
+ * @example
+ * ```ts
+ * const bind = first.format === REUSED_JOURNAL_FORMAT ? bindingOf(first.id) : undefined;
+ * ```
+ */
+export const REUSED_JOURNAL_FORMAT = 2;
 
 /**
  * How a finished transaction ended.
@@ -95,13 +109,44 @@ export function stamp(body: JournalRecordBody, seq: number): JournalRecord {
  * ```
  */
 export function encodeLine(record: JournalRecord): string {
-  const json = JSON.stringify(record);
-  return `${checksum(json)} ${json}\n`;
+  return encodeBoundLine(record, 0);
 }
 
-/** The checksum of a line's JSON part. */
-export function checksum(json: string): string {
-  return crc32(json).toString(16).padStart(8, '0');
+/**
+ * {@link encodeLine} with the checksum bound to a transaction (`bind`, see
+ * {@link bindingOf}): the lines after `begin` of a
+ * {@link REUSED_JOURNAL_FORMAT} journal. A `bind` of 0 binds to nothing.
+ *
+ * @example
+ * ```ts
+ * const line = encodeBoundLine({ kind: 'verified', step: 0, seq: 4, at: Date.now() }, bindingOf(id));
+ * ```
+ */
+export function encodeBoundLine(record: JournalRecord, bind: number): string {
+  const json = JSON.stringify(record);
+  return `${checksum(json, bind)} ${json}\n`;
+}
+
+/** The checksum of a line's JSON part, bound to a transaction with `bind` (see bindingOf). */
+export function checksum(json: string, bind = 0): string {
+  return crc32(json, bind).toString(16).padStart(8, '0');
+}
+
+/**
+ * What binds a line's checksum to transaction `id`: the CRC-32 of the id,
+ * from which the line's is continued, so the checksum is that of the id
+ * followed by the JSON. A line bound to another transaction fails the check.
+ *
+ * @example
+ * ```ts
+ * const bind = bindingOf(id);
+ * decodeBoundLine(encodeBoundLine(record, bind).trimEnd(), bind); // the record
+ * decodeLine(encodeBoundLine(record, bind).trimEnd()); // undefined: bound to a transaction
+ * ```
+ */
+export function bindingOf(id: string): number {
+  // Never 0, which binds to nothing (one id in 2^32 has a CRC of 0).
+  return crc32(id) || 1;
 }
 
 /**
@@ -114,10 +159,23 @@ export function checksum(json: string): string {
  * ```
  */
 export function decodeLine(line: string): JournalRecord | undefined {
+  return decodeBoundLine(line, 0);
+}
+
+/**
+ * {@link decodeLine} of a line whose checksum is bound to a transaction
+ * (`bind`, see {@link bindingOf}); `undefined` for a line bound to another.
+ *
+ * @example
+ * ```ts
+ * decodeBoundLine(line, bindingOf(id)); // the record, if the line is one of transaction id's
+ * ```
+ */
+export function decodeBoundLine(line: string, bind: number): JournalRecord | undefined {
   const space = line.indexOf(' ');
   if (space !== 8) return undefined;
   const json = line.slice(9);
-  if (checksum(json) !== line.slice(0, 8)) return undefined;
+  if (checksum(json, bind) !== line.slice(0, 8)) return undefined;
   try {
     const value = JSON.parse(json) as JournalRecord;
     if (typeof value !== 'object' || value === null || typeof value.seq !== 'number' || typeof value.kind !== 'string') return undefined;

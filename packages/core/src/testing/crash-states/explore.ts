@@ -154,12 +154,21 @@ export function withSummary(log: (line: string) => void): (line: string) => void
   };
 }
 
-/** Whether a journal in the state, read as recovery reads it, holds the commit-point record. */
+/**
+ * Whether a journal in the state, read as recovery reads it, holds the
+ * commit-point record. Only a transaction's journal counts: one in a
+ * directory named by its `begin` (the reusable directory's earlier journal,
+ * or that journal under the new transaction's name before its first record
+ * reached the disk, is not this transaction's).
+ */
 export function commitPointOnDisk(entries: readonly ModelEntry[]): boolean {
   return entries.some((e) => {
-    if (!e.path.startsWith('journal/') || !e.path.endsWith('/journal.jsonl') || !e.data) return false;
+    const match = /^journal\/([^/]+)\/journal\.jsonl$/.exec(e.path);
+    if (!match || !e.data) return false;
     try {
-      return parseJournal(e.path, Buffer.from(e.data, 'base64').toString('utf8')).records.some((r) => r.kind === 'commit-point');
+      const { records } = parseJournal(e.path, Buffer.from(e.data, 'base64').toString('utf8'));
+      const first = records[0];
+      return first?.kind === 'begin' && first.id === match[1] && records.some((r) => r.kind === 'commit-point');
     } catch {
       return false; // a journal recovery refuses: it must leave the before-state untouched
     }
