@@ -349,7 +349,7 @@ export class FileTransactionJournal implements TransactionJournal {
     let target = Math.max(this.allocated, FIRST_RESERVE);
     while (target < end) target += Math.min(target, LARGEST_RESERVE);
     try {
-      this.writeZeros(end, target);
+      writeZeros(this.fd, this.path, end, target);
     } catch (error) {
       // Only a saving: a disk too full for the reserve still takes the record.
       log('%s: no zeros reserved ahead of the records: %s', this.path, (error as Error).message);
@@ -364,11 +364,6 @@ export class FileTransactionJournal implements TransactionJournal {
     this.reserved = true;
   }
 
-  private writeZeros(from: number, to: number): void {
-    for (let offset = from; offset < to; offset += ZEROS.length) {
-      writeFully(this.fd, ZEROS.subarray(0, Math.min(ZEROS.length, to - offset)), this.path, offset);
-    }
-  }
 
   /**
    * Takes back the bytes of a write that failed (`failed` bytes at the
@@ -383,7 +378,7 @@ export class FileTransactionJournal implements TransactionJournal {
   private cutBack(failed: number): void {
     try {
       fs.ftruncateSync(this.fd, this.allocated);
-      this.writeZeros(this.length, Math.min(this.allocated, this.length + failed));
+      writeZeros(this.fd, this.path, this.length, Math.min(this.allocated, this.length + failed));
       fs.fdatasyncSync(this.fd);
       return;
     } catch (error) {
@@ -443,6 +438,13 @@ export class FileTransactionJournal implements TransactionJournal {
    */
   private canHandOn(): boolean {
     return this.ownDirectory && !this.directoriesUnsynced && !this.unusable && !this.blobsAsked && this.allocated <= REUSABLE_LARGEST;
+  }
+}
+
+/** Writes zeros over bytes `from` to `to` of the file `fd` (the reserve, a failed record, a reused journal's old records). */
+function writeZeros(fd: number, path: string, from: number, to: number): void {
+  for (let offset = from; offset < to; offset += ZEROS.length) {
+    writeFully(fd, ZEROS.subarray(0, Math.min(ZEROS.length, to - offset)), path, offset);
   }
 }
 
@@ -536,9 +538,7 @@ function takeReusable(root: string, id: string): { fd: number; size: number } | 
     if (!st.isFile() || st.nlink !== 1 || st.uid !== runningUid() || (st.mode & 0o077) !== 0 || st.size > REUSABLE_LARGEST) {
       throw new Error(`its journal file is not a private file of at most ${REUSABLE_LARGEST} bytes with one name`);
     }
-    for (let offset = 0; offset < st.size; offset += ZEROS.length) {
-      writeFully(fd, ZEROS.subarray(0, Math.min(ZEROS.length, st.size - offset)), path, offset);
-    }
+    writeZeros(fd, path, 0, st.size);
     return { fd, size: st.size };
   } catch (error) {
     if (fd !== undefined) fs.closeSync(fd);
