@@ -36,17 +36,27 @@ const scenarios = [
 ];
 
 const base = scratch('syncs');
+fs.mkdirSync(join(base, 'nowhere'));
 let empty;
 try {
-  console.log('scenario                      committed: syncs (fsync+fdatasync) | rolled back: syncs | per step beyond an empty transaction (committed / rolled back)');
+  console.log('scenario                      committed: syncs (fsync+fdatasync) | rolled back: syncs | per step beyond an empty transaction (committed / rolled back) | committed as the next transaction in its root');
   for (const s of scenarios) {
     const counts = [];
-    for (const rollback of [false, true]) {
+    // A new root first (made, its first journal directory made), then a root an earlier
+    // transaction already used: its finished directory is reused (the steady state).
+    for (const [rollback, earlier] of [[false, false], [true, false], [false, true]]) {
       const sandbox = fs.mkdtempSync(join(base, 'run-'));
       const tree = join(sandbox, 'tree');
       fs.mkdirSync(tree);
       setup(tree);
-      const config = { name: s.name, journalRoot: join(sandbox, 'journal'), kindsModule: s.module ?? filesModule, kindsExport: s.exportName ?? 'kinds', steps: s.steps(tree), rollback, retention: 'remove' };
+      const journalRoot = join(sandbox, 'journal');
+      if (earlier) {
+        // Recorded nowhere: the recorder watches only the directory it is given.
+        const config = { name: 'earlier', journalRoot, kindsModule: coreTesting, kindsExport: 'testKinds', steps: [{ type: 'test.noop', args: {} }], rollback: false, retention: 'remove' };
+        const { child } = await recordOperations(kindsChild('run-steps', coreTesting), [JSON.stringify(config)], { root: join(base, 'nowhere'), tracePath: join(base, 'trace-earlier.jsonl') });
+        if (!child.stdout.includes('"status":"committed"') || !fs.existsSync(join(journalRoot, '.reusable'))) throw new Error(`the earlier transaction left no reusable directory: ${child.stdout || child.stderr}`);
+      }
+      const config = { name: s.name, journalRoot, kindsModule: s.module ?? filesModule, kindsExport: s.exportName ?? 'kinds', steps: s.steps(tree), rollback, retention: 'remove' };
       const { trace, child } = await recordOperations(kindsChild('run-steps', config.kindsModule), [JSON.stringify(config)], { root: sandbox, tracePath: join(base, `trace-${counts.length}.jsonl`) });
       const expected = rollback ? 'rolled-back' : 'committed';
       if (!child.stdout.includes(`"status":"${expected}"`)) throw new Error(`${s.name}: the recorded run did not end ${expected}: ${child.stdout || child.stderr}`);
@@ -58,7 +68,7 @@ try {
     empty ??= counts;
     const perStep = counts.map((c, i) => ((c.total - empty[i].total) / (s.count ?? 1)).toFixed(1));
     const show = (c) => `${c.total} (${c.fsync}+${c.fdatasync})`;
-    console.log(`${s.name.padEnd(30)}${show(counts[0]).padStart(12)} | ${show(counts[1]).padStart(12)} | ${perStep[0]} / ${perStep[1]}`);
+    console.log(`${s.name.padEnd(30)}${show(counts[0]).padStart(12)} | ${show(counts[1]).padStart(12)} | ${perStep[0]} / ${perStep[1]} | ${show(counts[2])}`);
   }
 } finally {
   fs.rmSync(base, { recursive: true, force: true });

@@ -122,7 +122,7 @@ async function runInMachine() {
 
   // The kill tests' knobs too (a sample's size and seed): without them UNWIND_KILL_POINTS=0 would not reach the tests.
   const passedEnvironment = Object.fromEntries(
-    ['TERM', 'CI', 'COLORTERM', 'FORCE_COLOR', 'NO_COLOR', 'UNWIND_KILL_POINTS', 'UNWIND_KILL_SEED', 'UNWIND_KILL_ONLY', 'UNWIND_KILL_SCENARIO'].filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
+    ['TERM', 'CI', 'COLORTERM', 'FORCE_COLOR', 'NO_COLOR', 'UNWIND_KILL_POINTS', 'UNWIND_KILL_SEED', 'UNWIND_CRASH_SEED', 'UNWIND_KILL_ONLY', 'UNWIND_KILL_SCENARIO'].filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
   );
   const [program, ...args] = machine.commandLine([process.execPath, vitest, ...vitestArguments], {
     cwd: process.cwd().startsWith(repository) ? process.cwd() : repository,

@@ -249,12 +249,22 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     const root = join(sandbox.path, 'journal');
     expect(await run(root)).toBe('committed');
     const inode = fs.statSync(join(root, '.reusable')).ino;
+    const earlier = fs.readFileSync(join(root, '.reusable', 'journal.jsonl'));
     const journal = fileJournal({ root, retention: 'remove' }).begin('second');
     expect(fs.statSync(join(root, journal.id)).ino).toBe(inode);
     expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
-    const contents = readJournalFile(join(join(root, journal.id), 'journal.jsonl'));
-    expect(contents.records.map((r) => [r.kind, r.kind === 'begin' ? r.format : undefined])).toEqual([['begin', 2]]);
+    const path = join(root, journal.id, 'journal.jsonl');
+    // Until its first synced record the file reads as empty: the begin is held, the old records are zeros.
+    expect(readJournalFile(path).records).toEqual([]);
+    journal.append({ kind: 'prepared', step: 0, type: 'test.noop', package: '@unwind/core/testing', description: 'noop', args: {}, before: null }, true);
+    const contents = readJournalFile(path);
+    expect(contents.records.map((r) => [r.kind, r.kind === 'begin' ? r.format : undefined])).toEqual([['begin', 2], ['prepared', undefined]]);
     expect(contents.tornTail).toBe(false); // the earlier records are zeros now
+    const bytes = fs.readFileSync(path);
+    const recordsEnd = bytes.indexOf(0);
+    expect(recordsEnd).toBeGreaterThan(0);
+    expect(recordsEnd).toBeLessThan(earlier.indexOf(0)); // the new records are shorter than the old: zeros cover the rest
+    expect(bytes.subarray(recordsEnd).every((b) => b === 0)).toBe(true);
     journal.close(false);
   });
 

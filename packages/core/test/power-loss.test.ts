@@ -74,12 +74,21 @@ describe('power loss: a transaction that takes over the journal directory an ear
   for (const rollback of [false, true]) {
     it(`${rollback ? 'rolled back' : 'committed'}, its directory then handed on: 0 divergences`, async () => {
       const report = await exploreCrashStates(newFile(rollback));
-      // The takeover (rename, root sync, zeros over the earlier records) and the hand-on (rename) are in the trace.
+      // The takeover (rename, root sync, unsynced zeros over the earlier records) and the hand-on (rename) are in the trace.
       expect(report.trace.filter((o) => o.op === 'rename').length).toBeGreaterThanOrEqual(2);
       expect(report.statesChecked).toBeGreaterThan(10);
       expect(report.divergences).toEqual([]);
     }, 300_000);
   }
+
+  it('an empty transaction (its begin and commit point held for the synced end): 0 divergences', async () => {
+    const report = await exploreCrashStates({ ...newFile(false), name: 'core journal: a reused directory, no steps, handed on again', steps: () => [] });
+    // Nothing before the end's sync reaches the journal file except the takeover's zeros: begin, commit point and end are one write.
+    const journalWrites = report.trace.filter((o) => o.op === 'write' && o.path.endsWith('journal.jsonl'));
+    expect(journalWrites.length).toBe(2);
+    expect(report.statesChecked).toBeGreaterThan(3);
+    expect(report.divergences).toEqual([]);
+  }, 300_000);
 
   it('committed with blobs in the reused directory (so it is removed, not handed on): 0 divergences', async () => {
     const run = journalRun(false, 'remove');

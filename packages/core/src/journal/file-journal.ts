@@ -112,8 +112,8 @@ export function fileJournal(options: FileJournalOptions): Journal {
       if (reused) {
         try {
           const journal = new FileTransactionJournal(root, id, path, reused.fd, [], retention, options.afterAppend, false, 0, { bind: bindingOf(id), size: reused.size });
-          // Synced, with the zeros written over the earlier records: from then on the file reads as a new one does.
-          journal.append({ kind: 'begin', format: REUSED_JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, true);
+          // Held, like every record until the first synced one: they reach the file in one write over the earlier records.
+          journal.append({ kind: 'begin', format: REUSED_JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, false);
           return journal;
         } catch (error) {
           fs.closeSync(reused.fd);
@@ -229,7 +229,12 @@ function reopenRead(root: string, id: string, path: string, contents: JournalCon
  * finished, and a test that kills the process when a record is appended
  * kills it with that record in the file. (Holding such records in memory
  * until the next synced one saved two write calls per step, and lost all of
- * that.)
+ * that.) The one exception is a journal written over a reused one's file:
+ * until its first synced record it holds its records, so they reach the
+ * file in one write with the zeros over the old records (see takeReusable).
+ * Under the runner that is `begin` alone (its next record, a `prepared`,
+ * is synced), or `begin` and the commit point of an empty transaction,
+ * whose synced `end` follows at once.
  */
 export class FileTransactionJournal implements TransactionJournal {
   private readonly list: JournalRecord[];
@@ -252,6 +257,12 @@ export class FileTransactionJournal implements TransactionJournal {
   private readonly ownDirectory: boolean;
   /** Whether a step asked for its blob directory: a directory that may hold blobs is never handed on. */
   private blobsAsked = false;
+  /**
+   * A reused journal's, until its first synced record: the bytes the earlier
+   * journal used. Records are held until then and written in one write that
+   * also covers those bytes (see takeReusable).
+   */
+  private heldOver: number;
 
   constructor(
     private readonly root: string,
@@ -277,6 +288,7 @@ export class FileTransactionJournal implements TransactionJournal {
     // The zeros a reused file holds are a reserve like any other: cut off if the journal is kept.
     this.reserved = reuse !== undefined;
     this.allocated = reuse?.size ?? fs.fstatSync(fd).size;
+    this.heldOver = reuse?.size ?? 0;
   }
 
   get records(): readonly JournalRecord[] {
@@ -296,6 +308,8 @@ export class FileTransactionJournal implements TransactionJournal {
     this.pending += encodeBoundLine(record, record.kind === 'begin' ? 0 : this.bind);
     // Held for the next append, which the caller makes at once: one write for both, no code between them.
     if (sync === 'with-next') return record;
+    // A reused journal holds its records until the first synced one (see takeReusable).
+    if (this.heldOver > 0 && !sync) return record;
     const first = this.written;
     this.flush(sync, record.kind);
     if (this.afterAppend) for (let index = first; index < this.written; index++) this.afterAppend(this.list[index]!);
@@ -311,8 +325,11 @@ export class FileTransactionJournal implements TransactionJournal {
   private flush(sync: boolean, kind: string): void {
     if (this.pending === '' && !sync) return;
     const bytes = Buffer.from(this.pending, 'utf8');
+    // A reused journal's first write also covers every byte the earlier journal used, with zeros.
+    const cover = this.heldOver > bytes.length ? Buffer.concat([bytes, ZEROS.subarray(0, this.heldOver - bytes.length)]) : bytes;
     try {
-      writeFully(this.fd, bytes, this.path, this.length); // a short write is an error, never a half record that counts
+      writeFully(this.fd, cover, this.path, this.length); // a short write is an error, never a half record that counts
+      this.heldOver = 0;
       this.reserve(this.length + bytes.length);
       if (sync) {
         fs.fdatasyncSync(this.fd);
@@ -327,7 +344,7 @@ export class FileTransactionJournal implements TransactionJournal {
       // The records do not count; cut their bytes off so the next record does not follow a half line.
       this.pending = '';
       this.list.length = this.written;
-      this.cutBack(bytes.length);
+      this.cutBack(cover.length);
       throw new JournalWriteError(`could not ${sync ? 'write and sync' : 'write'} ${this.path}: ${(error as Error).message}`, { path: this.path, record: kind }, error);
     }
     this.pending = '';
@@ -509,14 +526,20 @@ function makeReusable(root: string, id: string, confirm: boolean): boolean {
  * The order is what makes it safe. The root is synced before anything in
  * the directory changes, so a power cut never finds a changed journal under
  * the old transaction's name (read as that transaction's, it would look
- * unfinished). Then the zeros and the new `begin` are written and synced
- * before any other record: until that sync returns, a power cut can leave
- * the old journal whole (finished, so recovery only closes it), zeros, or
- * the new `begin` over the old lines, which fail the checksums bound to
- * this id (see {@link REUSED_JOURNAL_FORMAT}), so the journal ends at its
- * `begin` with nothing prepared. Once it returns, the file reads exactly
- * like a new one: records, then zeros. Each of those states is explored
- * by the power-loss tests.
+ * unfinished). The zeros written here are not synced: they only make the
+ * file read as empty meanwhile. The new journal then holds its records,
+ * `begin` first, until the first synced one, and writes them in one write
+ * that also covers every byte the old records used, with zeros. One write
+ * of at most a block either reaches the disk or does not, so a power cut
+ * before its sync returns leaves the old journal whole (finished, so
+ * recovery only closes it), zeros (empty, so removed), or the new records
+ * whole; never a new record among old lines. (Written apart, the `begin`
+ * could be lost and a later record kept over the old lines: the power-loss
+ * explorer found that state, a journal no reader can trust.) From then on
+ * the file reads exactly like a new one: records, then zeros. The old lines
+ * also fail the checksums bound to this id (see
+ * {@link REUSED_JOURNAL_FORMAT}), should anything of them ever be read as
+ * this journal's. Each of those states is explored by the power-loss tests.
  */
 function takeReusable(root: string, id: string): { fd: number; size: number } | undefined {
   const dir = join(root, id);
