@@ -66,7 +66,7 @@ try {
       counts.push({ total: syncs.length, fsync: syncs.filter((o) => !o.data).length, fdatasync: syncs.filter((o) => o.data).length });
     }
     empty ??= counts;
-    const perStep = counts.map((c, i) => ((c.total - empty[i].total) / (s.count ?? 1)).toFixed(1));
+    const perStep = [0, 1].map((i) => ((counts[i].total - empty[i].total) / (s.count ?? 1)).toFixed(1));
     const show = (c) => `${c.total} (${c.fsync}+${c.fdatasync})`;
     console.log(`${s.name.padEnd(30)}${show(counts[0]).padStart(12)} | ${show(counts[1]).padStart(12)} | ${perStep[0]} / ${perStep[1]} | ${show(counts[2])}`);
   }
