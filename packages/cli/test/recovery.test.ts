@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { treeState } from '@unwind/core/testing';
+import { fileJournal, transaction } from '@unwind/core';
+import { noopStep, treeState } from '@unwind/core/testing';
 import { ANSI, fixtures, killedAt, newSandbox, onCleanup, onlyTransaction, requireBuilt, runCleanups, snapshotBytes, TEST_KINDS, unwind } from './helpers.js';
 
 afterEach(runCleanups);
@@ -25,6 +26,27 @@ describe('on journals left by killed transactions', () => {
     expect(json.transactions[0]).toMatchObject({ id: k.id, name: 'install demo', status: 'interrupted', recovery: 'roll back', steps: 2 });
     expect(json.transactions[0].lastStep).toMatchObject({ index: 1, state: 'done, not verified' });
     expect(json.lock.alive).toBe(false);
+  });
+
+  it('a reused journal a power cut left under .reusable (retention remove): status lists it under its id, recover rolls it back', async () => {
+    const s = newSandbox();
+    const first = transaction('first', { journal: fileJournal({ root: s.root, retention: 'remove' }), handleSignals: false });
+    first.add(noopStep({}));
+    expect((await first.run()).status).toBe('committed');
+    const marker = join(s.dir, 'marker.conf');
+    const journal = fileJournal({ root: s.root, retention: 'remove' }).begin('install demo');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: `write ${marker}`, args: { path: marker, content: 'new\n' }, before: { existed: false } }, true);
+    fs.writeFileSync(marker, 'new\n');
+    journal.close(false);
+    // The power cut: the takeover's rename of .reusable to the new id, never synced, is lost.
+    fs.renameSync(join(s.root, journal.id), join(s.root, '.reusable'));
+    const status = await unwind(['status', '--root', s.root]);
+    expect(status.stdout).toContain(`INTERRUPTED install demo  ${journal.id}`);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', s.root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Recovering install demo ${journal.id}`);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(fs.existsSync(join(s.root, '.reusable'))).toBe(false);
   });
 
   it('log shows the timeline; --json gives the records', async () => {

@@ -17,7 +17,7 @@ export type { PlanEntry } from './runner/plan.js';
 export type { TransactionEvent, TransactionEventType, EventListener } from './events.js';
 export { exitCodeOfRecovery, recover, recoveryRefusal } from './recover.js';
 export type { RecoverOptions, RecoveryReport, RecoveredTransaction } from './recover.js';
-export { fileJournal, reopenTransactionJournal, listTransactionIds, removeTransaction, JOURNAL_FILE, TRANSACTION_ID } from './journal/file-journal.js';
+export { fileJournal, reopenTransactionJournal, listTransactionIds, removeTransaction, adoptReusedJournal, JOURNAL_FILE, TRANSACTION_ID } from './journal/file-journal.js';
 export type { ReopenOptions } from './journal/file-journal.js';
 export type { FileJournalOptions } from './journal/file-journal.js';
 export { memoryJournal } from './journal/memory-journal.js';

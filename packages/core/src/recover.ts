@@ -1,17 +1,18 @@
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync } from 'node:fs';
 import { InvalidInputError, LockHeldError, UnknownStepTypeError, UntrustedJournalError, UnwindError, serializeError, type LockHolder, type SerializedError } from './errors.js';
 import type { EventListener } from './events.js';
 import { runCommand, type CommandRunner } from './exec.js';
 import { decodeJournaled } from './codec.js';
-import { JOURNAL_FILE, TRANSACTION_ID, listTransactionIds, removeTransaction, reopenTransactionJournalSliced } from './journal/file-journal.js';
+import { JOURNAL_FILE, TRANSACTION_ID, adoptReusedJournal, listTransactionIds, removeTransaction, reopenTransactionJournalSliced } from './journal/file-journal.js';
 import { analyzeRecords, type TransactionState } from './journal/inspect.js';
 import type { Retention } from './journal/journal.js';
-import type { JournalRecord } from './journal/records.js';
+import { REUSED_JOURNAL_FORMAT, type JournalRecord } from './journal/records.js';
 import { acquireLock, type Lock } from './lock.js';
 import { logger, type Logger } from './log.js';
 import { causeOf, type Cause } from './cause.js';
 import { assertPrivateDirectory } from './private-directory.js';
+import { syncDirectory } from './durable.js';
 import { checkJournalShape } from './journal/trust.js';
 import { emitter, record, rollback, runCommits, type EngineEnvironment, type StartedStep } from './runner/engine.js';
 import { LoopSlices } from './runner/loop-slices.js';
@@ -147,6 +148,12 @@ export async function recover(options: RecoverOptions): Promise<RecoveryReport> 
   }
   if (lock.tookOverFrom && !options.lock) emitter(new Set(options.onEvent ? [options.onEvent] : []), log)({ type: 'lock:stale', path: lock.path, holder: lock.tookOverFrom });
   try {
+    try {
+      // A journal a power cut left under the reusable directory's name is listed under its own again.
+      adoptReusedJournal(root);
+    } catch (error) {
+      return refuse(error);
+    }
     if (options.transactionId !== undefined && !existsSync(join(root, options.transactionId))) {
       return refuse(new InvalidInputError(`there is no transaction ${options.transactionId} under ${root}`, { root, transactionId: options.transactionId }));
     }
@@ -264,6 +271,17 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
       // found under the new transaction's name when a power cut came before its first record.
       closeJournal(journal, true, cleanupErrors, log);
       return { id, name: state.name, result: 'already-finished', steps: [] };
+    }
+    const first = state.records[0];
+    if (first?.kind === 'begin' && first.format === REUSED_JOURNAL_FORMAT && first.id !== id && TRANSACTION_ID.test(first.id) && !lstatSync(join(root, first.id), { throwIfNoEntry: false })) {
+      // A reused journal a power cut left under the name of the transaction that handed its
+      // directory on (its new name is never synced with retention 'remove'; see
+      // adoptReusedJournal): given the id it names back, durably, then recovered under it.
+      journal.close(false);
+      renameSync(join(root, id), join(root, first.id));
+      syncDirectory(root);
+      log('journal %s names transaction %s: renamed to it', id, first.id);
+      return await recoverOne(root, first.id, registry, options, cleanupErrors);
     }
     checkJournalShape(state, id, journal.path);
     // Decode everything before touching anything.

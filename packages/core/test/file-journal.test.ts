@@ -3,8 +3,8 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineStep, fileJournal, readJournalFile, removeTransaction, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
-import { noopStep } from '@unwind/core/testing';
+import { defineStep, fileJournal, listTransactions, readJournalFile, recover, removeTransaction, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
+import { noopStep, testKinds } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
 // fileJournal on the real disk: a begin that fails hands no journal back, so it must not keep the
@@ -285,5 +285,100 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     expect(fs.readdirSync(join(root, journal.id))).toEqual(['journal.jsonl']);
     expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
     journal.close(false);
+  });
+});
+
+describe('a reused journal whose new name a power cut lost (retention remove never syncs it)', () => {
+  /**
+   * A first transaction hands its directory on; a second takes it over, prepares a step
+   * (synced) and does it; then the power cut: the takeover's rename, never synced, is lost,
+   * so its records are under `.reusable` again, or under the first transaction's id.
+   */
+  async function stranded(under: 'reusable' | 'earlier') {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const marker = join(sandbox.path, 'marker');
+    const first = transaction('first', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+    first.add(noopStep({}));
+    const firstOutcome = await first.run();
+    expect(firstOutcome.status).toBe('committed');
+    const journal = fileJournal({ root, retention: 'remove' }).begin('second');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write the marker', args: { path: marker, content: 'new\n' }, before: { existed: false } }, true);
+    fs.writeFileSync(marker, 'new\n');
+    journal.close(false);
+    const name = under === 'reusable' ? '.reusable' : firstOutcome.transactionId!;
+    fs.renameSync(join(root, journal.id), join(root, name));
+    return { root, marker, id: journal.id, name };
+  }
+
+  it('under .reusable: listed under its id, never zeroed by the next transaction, and rolled back by recover()', async () => {
+    const { root, marker, id } = await stranded('reusable');
+    expect(listTransactions(root).map((t) => [t.id, t.state?.recovery])).toEqual([[id, 'roll back']]);
+    // The next transaction's lock gives it its name back before anything lists or reuses: it refuses to start on top of it.
+    const next = transaction('next', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+    next.add(noopStep({}));
+    const outcome = await next.run();
+    expect(outcome.status).toBe('refused');
+    expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
+    expect(readJournalFile(join(root, id, 'journal.jsonl')).records.map((r) => r.kind)).toEqual(['begin', 'prepared']);
+    const report = await recover({ root, kinds: testKinds });
+    expect(report.transactions.map((t) => [t.id, t.result])).toEqual([[id, 'rolled-back']]);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('under .reusable, found by recover() alone', async () => {
+    const { root, marker, id } = await stranded('reusable');
+    const report = await recover({ root, kinds: testKinds });
+    expect(report.transactions.map((t) => [t.id, t.result])).toEqual([[id, 'rolled-back']]);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it("under the earlier transaction's id: listed there, given its own id back by recover() and rolled back", async () => {
+    const { root, marker, id, name } = await stranded('earlier');
+    expect(listTransactions(root).map((t) => [t.id, t.state?.name, t.state?.recovery])).toEqual([[name, 'second', 'roll back']]);
+    const report = await recover({ root, kinds: testKinds });
+    expect(report.transactions.map((t) => [t.id, t.result])).toEqual([[id, 'rolled-back']]);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(fs.existsSync(join(root, name))).toBe(false);
+  });
+
+  it('under .reusable, recovered by recover() given its id', async () => {
+    const { root, marker, id } = await stranded('reusable');
+    const report = await recover({ root, kinds: testKinds, transactionId: id });
+    expect(report.transactions.map((t) => [t.id, t.result])).toEqual([[id, 'rolled-back']]);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it("a journal of a new file (format 1) under another transaction's id is still refused, untouched", async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const marker = join(sandbox.path, 'marker');
+    const journal = fileJournal({ root, retention: 'keep' }).begin('moved');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write the marker', args: { path: marker, content: 'new\n' }, before: { existed: false } }, true);
+    fs.writeFileSync(marker, 'new\n');
+    journal.close(false);
+    const other = '20261205T000000000Z-other-abcdef';
+    fs.renameSync(join(root, journal.id), join(root, other));
+    const report = await recover({ root, kinds: testKinds });
+    expect(report.transactions.map((t) => [t.id, t.result, t.error?.name])).toEqual([[other, 'error', 'UntrustedJournalError']]);
+    expect(fs.readFileSync(marker, 'utf8')).toBe('new\n');
+    expect(fs.existsSync(join(root, journal.id))).toBe(false);
+  });
+
+  it('a .reusable journal nobody can read is shown, kept as it is under a transaction id, and never reused', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    fs.mkdirSync(join(root, '.reusable'), { recursive: true, mode: 0o700 });
+    fs.chmodSync(root, 0o700);
+    fs.writeFileSync(join(root, '.reusable', 'journal.jsonl'), 'not a journal\n', { mode: 0o600 });
+    const listed = listTransactions(root);
+    expect(listed.map((t) => [t.id, t.error?.name])).toEqual([['.reusable', 'JournalCorruptError']]);
+    const next = transaction('next', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+    next.add(noopStep({}));
+    expect((await next.run()).status).toBe('refused');
+    const ids = fs.readdirSync(root).filter((name) => name !== 'unwind.lock');
+    expect(ids).toHaveLength(1);
+    expect(ids[0]).toMatch(/^\d{8}T\d{9}Z-reused-journal-[0-9a-f]{6}$/);
+    expect(fs.readFileSync(join(root, ids[0]!, 'journal.jsonl'), 'utf8')).toBe('not a journal\n');
   });
 });

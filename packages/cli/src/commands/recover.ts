@@ -4,6 +4,7 @@ import {
   JOURNAL_FILE,
   LockHeldError,
   acquireLock,
+  adoptReusedJournal,
   assertPrivateDirectory,
   analyzeRecords,
   listTransactionIds,
@@ -79,6 +80,8 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
   }
   const results: Result[] = [];
   try {
+    // A journal a power cut left under the reusable directory's name is listed under its own again.
+    adoptReusedJournal(root);
     const ids = txid !== undefined ? [findTransaction(root, txid)] : listTransactionIds(root);
     for (const id of ids) {
       const path = join(root, id, JOURNAL_FILE);

@@ -26,7 +26,7 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * over, its journal file written over in place. Never a transaction id, so
  * nothing lists, reads or recovers it.
  */
-const REUSABLE = '.reusable';
+export const REUSABLE = '.reusable';
 /**
  * The largest journal file kept to be reused: one block, a small
  * transaction's journal with its first reserve. Zeroing a larger one costs
@@ -89,6 +89,12 @@ export function fileJournal(options: FileJournalOptions): Journal {
       makeDirectoryDurably(root, 0o700);
       assertPrivateDirectory(root, 'journal root');
       const lock = acquireLock(root, { purpose });
+      try {
+        adoptReusedJournal(root);
+      } catch (error) {
+        lock.release();
+        throw error;
+      }
       checkedUnderLock = true;
       return {
         path: lock.path,
@@ -108,7 +114,9 @@ export function fileJournal(options: FileJournalOptions): Journal {
       const id = newTransactionId(name);
       const dir = join(root, id);
       const path = join(dir, JOURNAL_FILE);
-      const reused = takeReusable(root, id);
+      // Settled already when this journal's lock was taken (see adoptReusedJournal); a journal that will
+      // be removed needs no durable name (see takeReusable).
+      const reused = takeReusable(root, id, { settled: checkedUnderLock, syncName: retention !== 'remove' });
       if (reused) {
         try {
           const journal = new FileTransactionJournal(root, id, path, reused.fd, [], retention, options.afterAppend, false, 0, { bind: bindingOf(id), size: reused.size });
@@ -139,6 +147,7 @@ export function fileJournal(options: FileJournalOptions): Journal {
       }
     },
     unfinished(): string[] {
+      if (!checkedUnderLock) adoptReusedJournal(root);
       return listTransactionIds(root).filter((id) => !isFinished(root, id));
     },
   };
@@ -444,7 +453,7 @@ export class FileTransactionJournal implements TransactionJournal {
     // Its own journal is among those retention lists: known finished here, so not read back whole
     // (a 100,000-step recovery spent 0.65 s, all of it holding the event loop, re-reading its own).
     if (!this.unusable && typeof this.retention === 'object' && this.list.at(-1)?.kind === 'end') rememberFinished(this.path);
-    applyRetention(this.root, this.id, this.retention, this.canHandOn());
+    applyRetention(this.root, this.id, this.retention, this.canHandOn(), this.list.at(-1)?.kind === 'end');
   }
 
   /**
@@ -465,16 +474,16 @@ function writeZeros(fd: number, path: string, from: number, to: number): void {
   }
 }
 
-function applyRetention(root: string, id: string, retention: Retention, handOn: boolean): void {
+function applyRetention(root: string, id: string, retention: Retention, handOn: boolean, ended: boolean): void {
   if (retention === 'keep') return;
   if (retention === 'remove') {
-    if (!(handOn && makeReusable(root, id, false))) removeTransaction(root, id);
+    if (!(handOn && makeReusable(root, id, false, ended))) removeTransaction(root, id);
     return;
   }
   const finished = listTransactionIds(root).filter((other) => isFinished(root, other));
   let reusable = false;
   for (const old of finished.slice(0, Math.max(0, finished.length - retention.keepLast))) {
-    if (!reusable && makeReusable(root, old, true)) reusable = true;
+    if (!reusable && makeReusable(root, old, true, true)) reusable = true;
     else removeTransaction(root, old);
   }
 }
@@ -485,16 +494,18 @@ function applyRetention(root: string, id: string, retention: Retention, handOn: 
  * directory is reusable yet. `confirm` (a directory this process did not
  * write) first syncs its journal file and the directory itself, so what
  * {@link takeReusable} relies on holds: the file's entry in the directory
- * is durable. Returns false (leaving it for removal) otherwise.
+ * is durable. `ended`: its last record is `end` (so the next lock this
+ * process takes need not read it again; see adoptReusedJournal). Returns
+ * false (leaving it for removal) otherwise.
  */
-function makeReusable(root: string, id: string, confirm: boolean): boolean {
+function makeReusable(root: string, id: string, confirm: boolean, ended: boolean): boolean {
   const dir = join(root, id);
   const path = join(dir, JOURNAL_FILE);
   try {
     if (fs.existsSync(join(root, REUSABLE))) return false;
     const names = fs.readdirSync(dir);
     if (names.length !== 1 || names[0] !== JOURNAL_FILE) return false;
-    const st = fs.lstatSync(path);
+    const st = fs.lstatSync(path, { bigint: true });
     if (!st.isFile() || st.size > REUSABLE_LARGEST) return false;
     if (confirm) {
       syncFile(path);
@@ -502,9 +513,10 @@ function makeReusable(root: string, id: string, confirm: boolean): boolean {
     }
     finishedJournals.delete(path);
     // Not synced, like a removal: whether a power cut keeps it under its old name or the new one,
-    // its records are the finished journal's, unchanged; takeReusable syncs the root before it
-    // changes anything in it.
+    // its records are the finished journal's, unchanged.
     fs.renameSync(dir, join(root, REUSABLE));
+    // A rename of its directory leaves the file's identity as it is.
+    if (ended) rememberIdentity(join(root, REUSABLE, JOURNAL_FILE), st);
     log('kept journal %s to be reused', id);
     return true;
   } catch (error) {
@@ -515,33 +527,45 @@ function makeReusable(root: string, id: string, confirm: boolean): boolean {
 
 /**
  * Takes the root's reusable directory over for transaction `id`: renamed to
- * `id`, the root synced, then its journal file checked and zeroed. Returns
- * the open file and its size, or undefined when there is none (or it is not
- * a private directory holding only a small private journal file, in which
- * case it is removed). Saves the new directory and file, their first sync
- * (which on most filesystems also writes the new inode) and the removal of
- * the old ones: on an ext4 mounted with `discard`, about half of a small
+ * `id`, then its journal file checked and zeroed. Returns the open file and
+ * its size, or undefined when there is none (or it is not a private
+ * directory holding only a small private journal file, in which case it is
+ * removed). Saves the new directory and file, their first sync (which on
+ * most filesystems also writes the new inode) and the removal of the old
+ * ones: on an ext4 mounted with `discard`, about half of a small
  * transaction's time (docs/benchmarks.md).
  *
- * The order is what makes it safe. The root is synced before anything in
- * the directory changes, so a power cut never finds a changed journal under
- * the old transaction's name (read as that transaction's, it would look
- * unfinished). The zeros written here are not synced: they only make the
- * file read as empty meanwhile. The new journal then holds its records,
- * `begin` first, until the first synced one, and writes them in one write
- * that also covers every byte the old records used, with zeros. One write
- * of at most a block either reaches the disk or does not, so a power cut
- * before its sync returns leaves the old journal whole (finished, so
- * recovery only closes it), zeros (empty, so removed), or the new records
- * whole; never a new record among old lines. (Written apart, the `begin`
- * could be lost and a later record kept over the old lines: the power-loss
- * explorer found that state, a journal no reader can trust.) From then on
- * the file reads exactly like a new one: records, then zeros. The old lines
- * also fail the checksums bound to this id (see
- * {@link REUSED_JOURNAL_FORMAT}), should anything of them ever be read as
- * this journal's. Each of those states is explored by the power-loss tests.
+ * `settled`: {@link adoptReusedJournal} ran under the lock held now, so the
+ * reusable directory holds nothing to recover; otherwise it runs here first.
+ *
+ * `syncName`: the root is synced after the rename, before anything in the
+ * directory changes, so the journal's records are never found under another
+ * name. A journal that will be removed (retention `'remove'`) skips that
+ * sync (one directory sync of the three a 1-step transaction made): its name
+ * need not outlive it. A power cut may then leave its synced records under
+ * the reusable directory's name, where adoptReusedJournal gives them their
+ * id back before anything lists unfinished transactions, or under the name
+ * of the transaction that handed the directory on, where they are read and
+ * recovered like any journal (they name their own id in `begin`, and their
+ * lines are bound to it).
+ *
+ * The zeros written here are not synced: they only make the file read as
+ * empty meanwhile. The new journal then holds its records, `begin` first,
+ * until the first synced one, and writes them in one write that also covers
+ * every byte the old records used, with zeros. One write of at most a block
+ * either reaches the disk or does not, so a power cut before its sync
+ * returns leaves the old journal whole (finished, so recovery only closes
+ * it), zeros (empty, so removed or reused), or the new records whole; never
+ * a new record among old lines. (Written apart, the `begin` could be lost and
+ * a later record kept over the old lines: the power-loss explorer found that
+ * state, a journal no reader can trust.) From then on the file reads exactly
+ * like a new one: records, then zeros. The old lines also fail the checksums
+ * bound to this id (see {@link REUSED_JOURNAL_FORMAT}), should anything of
+ * them ever be read as this journal's. Each of those states, under each
+ * name, is explored by the power-loss tests.
  */
-function takeReusable(root: string, id: string): { fd: number; size: number } | undefined {
+function takeReusable(root: string, id: string, how: { settled: boolean; syncName: boolean }): { fd: number; size: number } | undefined {
+  if (!how.settled) adoptReusedJournal(root);
   const dir = join(root, id);
   try {
     fs.renameSync(join(root, REUSABLE), dir);
@@ -549,7 +573,8 @@ function takeReusable(root: string, id: string): { fd: number; size: number } | 
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log('%s not reused: %s', join(root, REUSABLE), (error as Error).message);
     return undefined;
   }
-  syncDirectory(root);
+  finishedJournals.delete(join(root, REUSABLE, JOURNAL_FILE));
+  if (how.syncName) syncDirectory(root);
   let fd: number | undefined;
   try {
     assertPrivateChildDirectory(dir, 'transaction directory');
@@ -571,6 +596,68 @@ function takeReusable(root: string, id: string): { fd: number; size: number } | 
     else fs.unlinkSync(dir); // never followed
     return undefined;
   }
+}
+
+/**
+ * Gives a transaction's journal that a power cut left in the root's
+ * reusable directory its own name back, so that recovery finds it. Call it
+ * under the root's lock, before listing unfinished transactions: the file
+ * journal's `lock`, `recover()` and `unwind recover` do.
+ *
+ * A transaction with retention `'remove'` that took the reusable directory
+ * over never syncs its new name (see fileJournal's retention): a power cut
+ * may leave its synced records under the reusable directory's name, which
+ * no listing reads. A reusable journal that is neither empty nor finished is
+ * therefore renamed to the id its `begin` names (a new id when that is not a
+ * free transaction id, or when the journal cannot be read: a journal nobody
+ * can read is shown to the operator as a transaction, never reused), and the
+ * root is synced. One this process handed on and that is unchanged since
+ * (same device, inode, size and change time) is known finished and not read
+ * again. Returns the id given, or undefined when there was nothing to adopt.
+ *
+ * @example
+ * ```ts
+ * const lock = acquireLock(root, { purpose: 'list unfinished' });
+ * try {
+ *   adoptReusedJournal(root);
+ *   console.log(listTransactionIds(root));
+ * } finally {
+ *   lock.release();
+ * }
+ * ```
+ */
+export function adoptReusedJournal(root: string): string | undefined {
+  const dir = join(root, REUSABLE);
+  const path = join(dir, JOURNAL_FILE);
+  let st: fs.BigIntStats | undefined;
+  try {
+    st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch (error) {
+    // A reusable "directory" that is a file holds no journal; takeReusable removes it.
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  // No reusable directory, or one without a journal file: nothing was ever prepared in it.
+  if (!st) return undefined;
+  if (finishedJournals.get(path) === fileIdentity(st)) return undefined;
+  // Never read through a symlink; takeReusable removes it.
+  if (!fs.lstatSync(dir).isDirectory()) return undefined;
+  let records: readonly JournalRecord[] | undefined;
+  try {
+    records = readJournalFile(path).records;
+  } catch (error) {
+    log('%s cannot be read (%s): kept as a transaction, never reused', path, (error as Error).message);
+  }
+  if (records && (records.length === 0 || records.at(-1)!.kind === 'end')) {
+    rememberIdentity(path, st);
+    return undefined;
+  }
+  const begin = records?.[0];
+  const named = begin?.kind === 'begin' && TRANSACTION_ID.test(begin.id) && !fs.lstatSync(join(root, begin.id), { throwIfNoEntry: false }) ? begin.id : newTransactionId('reused journal');
+  fs.renameSync(dir, join(root, named));
+  syncDirectory(root);
+  log('a power cut left transaction %s in %s: renamed back to its id', named, dir);
+  return named;
 }
 
 /**
@@ -644,7 +731,11 @@ function fileIdentity(st: fs.BigIntStats): string {
 /** Caches `path` as finished, with the identity its file has now (after the journal's last write). */
 function rememberFinished(path: string): void {
   const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  if (!st?.isFile()) return;
+  if (st?.isFile()) rememberIdentity(path, st);
+}
+
+/** Caches `path` as finished, with identity `st` (taken after its last write). */
+function rememberIdentity(path: string, st: fs.BigIntStats): void {
   if (finishedJournals.size >= FINISHED_JOURNALS_KEPT) finishedJournals.clear();
   finishedJournals.set(path, fileIdentity(st));
 }

@@ -1,6 +1,7 @@
-import { join } from 'node:path';
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
 import { serializeError, type SerializedError } from '../errors.js';
-import { JOURNAL_FILE, listTransactionIds } from './file-journal.js';
+import { JOURNAL_FILE, REUSABLE, TRANSACTION_ID, listTransactionIds } from './file-journal.js';
 import { readJournalFile } from './read.js';
 import type { EndStatus, JournalRecord } from './records.js';
 
@@ -130,6 +131,9 @@ export type TransactionListing = { id: string; path: string; state: TransactionS
 /**
  * Reads every transaction under a journal root, oldest first. A journal that
  * cannot be read is listed with its error; it is never skipped silently.
+ * Nor is one a power cut left unfinished in the root's reusable directory
+ * (see adoptReusedJournal): it is listed last, under the id its `begin`
+ * names, until the next lock taken on the root gives it that name back.
  *
  * @example
  * ```ts
@@ -137,7 +141,7 @@ export type TransactionListing = { id: string; path: string; state: TransactionS
  * ```
  */
 export function listTransactions(root: string): TransactionListing[] {
-  return listTransactionIds(root).map((id) => {
+  const listed: TransactionListing[] = listTransactionIds(root).map((id) => {
     const path = join(root, id, JOURNAL_FILE);
     try {
       const { records, tornTail } = readJournalFile(path);
@@ -146,4 +150,23 @@ export function listTransactions(root: string): TransactionListing[] {
       return { id, path, error: serializeError(error) };
     }
   });
+  const stranded = strandedJournal(root);
+  return stranded ? [...listed, stranded] : listed;
+}
+
+/** The unfinished journal a power cut left in the reusable directory, if any (read only: no lock is held here). */
+function strandedJournal(root: string): TransactionListing | undefined {
+  const path = join(root, REUSABLE, JOURNAL_FILE);
+  // Never read through a symlink.
+  if (!fs.lstatSync(dirname(path), { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  try {
+    const { records, tornTail } = readJournalFile(path);
+    // Empty or finished: what a transaction hands on, nothing to recover.
+    if (records.length === 0 || records.at(-1)!.kind === 'end') return undefined;
+    const begin = records[0];
+    return { id: begin?.kind === 'begin' && TRANSACTION_ID.test(begin.id) ? begin.id : REUSABLE, path, state: analyzeRecords(records, tornTail) };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { id: REUSABLE, path, error: serializeError(error) };
+  }
 }

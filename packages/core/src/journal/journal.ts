@@ -6,7 +6,10 @@ import type { Lock } from '../lock.js';
  * What happens to a finished transaction's journal directory:
  * `remove` deletes it, `keep` keeps it forever, `{ keepLast: n }` keeps the
  * newest n finished ones (for `unwind log`). Unfinished or stuck transactions
- * are always kept: recovery needs them.
+ * are always kept: recovery needs them. With `remove`, a directory reused
+ * from an earlier transaction never has its new name synced (its records
+ * are synced as ever): after a power cut, recovery finds them under the
+ * name the directory had before (see adoptReusedJournal).
  *
  * @example
  * ```ts
