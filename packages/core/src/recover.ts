@@ -265,23 +265,23 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
     }
     if (slices.due()) await slices.pause();
     state = analyzeRecords([...journal.records]);
-    if (state.ended) {
-      // Finished: nothing to decode or do (its step kinds need not even be registered), so nothing
-      // in it is trusted. It may even name another transaction: the journal a reused directory held,
-      // found under the new transaction's name when a power cut came before its first record.
-      closeJournal(journal, true, cleanupErrors, log);
-      return { id, name: state.name, result: 'already-finished', steps: [] };
-    }
     const first = state.records[0];
     if (first?.kind === 'begin' && first.format === REUSED_JOURNAL_FORMAT && first.id !== id && TRANSACTION_ID.test(first.id) && !lstatSync(join(root, first.id), { throwIfNoEntry: false })) {
-      // A reused journal a power cut left under the name of the transaction that handed its
-      // directory on (its new name is never synced with retention 'remove'; see
-      // adoptReusedJournal): given the id it names back, durably, then recovered under it.
+      // A reused journal a power cut left under another transaction's name (a reused directory's
+      // new name is never synced with retention 'remove'; see adoptReusedJournal): given the id it
+      // names back, durably, then recovered or closed under it. Finished ones too, so that the
+      // history `unwind log` shows names each transaction by its own id.
       journal.close(false);
       renameSync(join(root, id), join(root, first.id));
       syncDirectory(root);
       log('journal %s names transaction %s: renamed to it', id, first.id);
       return await recoverOne(root, first.id, registry, options, cleanupErrors);
+    }
+    if (state.ended) {
+      // Finished: nothing to decode or do (its step kinds need not even be registered), so nothing
+      // in it is trusted. It may name another transaction whose id is taken already.
+      closeJournal(journal, true, cleanupErrors, log);
+      return { id, name: state.name, result: 'already-finished', steps: [] };
     }
     checkJournalShape(state, id, journal.path);
     // Decode everything before touching anything.

@@ -342,6 +342,29 @@ describe('a reused journal whose new name a power cut lost (retention remove nev
     expect(fs.existsSync(join(root, name))).toBe(false);
   });
 
+  it("a finished one under the earlier transaction's id: given its own id back by recover(), kept as history", async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const first = transaction('first', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+    first.add(noopStep({}));
+    const firstOutcome = await first.run();
+    expect(firstOutcome.status).toBe('committed');
+    // Kept, so it stays where it is; then moved to where a lost takeover rename would leave it.
+    const second = transaction('second', { journal: fileJournal({ root, retention: 'keep' }), handleSignals: false });
+    second.add(noopStep({}));
+    const secondOutcome = await second.run();
+    expect(secondOutcome.status).toBe('committed');
+    const id = secondOutcome.transactionId!;
+    const name = firstOutcome.transactionId!;
+    expect(readJournalFile(join(root, id, 'journal.jsonl')).records[0]).toMatchObject({ kind: 'begin', id, format: 2 });
+    fs.renameSync(join(root, id), join(root, name));
+    expect(listTransactions(root).map((t) => [t.id, t.state?.name, t.state?.ended])).toEqual([[name, 'second', 'committed']]);
+    const report = await recover({ root, kinds: testKinds });
+    expect(report.transactions.map((t) => [t.id, t.result])).toEqual([[id, 'already-finished']]);
+    expect(fs.existsSync(join(root, name))).toBe(false);
+    expect(listTransactions(root).map((t) => [t.id, t.state?.name, t.state?.ended])).toEqual([[id, 'second', 'committed']]);
+  });
+
   it('under .reusable, recovered by recover() given its id', async () => {
     const { root, marker, id } = await stranded('reusable');
     const report = await recover({ root, kinds: testKinds, transactionId: id });
