@@ -13,7 +13,7 @@ import { openDirectorySafely } from './safe-path.js';
  */
 export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
   // Its directory is reached component by component: a symlink above it that someone else controls is refused.
-  const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true });
+  const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true, pathOnly: true });
   let fd: number;
   try {
     fd = fs.openSync(`/proc/self/fd/${parent}/${basename(path)}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);

@@ -57,7 +57,7 @@ export function lstatSafely(path: string): fs.BigIntStats | undefined {
   if (absolute === '/') return fs.lstatSync('/', { bigint: true });
   let fd: number;
   try {
-    fd = openDirectorySafely(dirname(absolute), { what: 'the directory of', follow: true });
+    fd = openDirectorySafely(dirname(absolute), { what: 'the directory of', follow: true, pathOnly: true });
   } catch (error) {
     if (error instanceof UnexpectedFileTypeError) return undefined;
     throw error;
@@ -75,7 +75,7 @@ export function lstatSafely(path: string): fs.BigIntStats | undefined {
  * followed by the same rules), for a prepare to record.
  */
 export function directoryIdentity(path: string, options: { what: string; follow?: boolean }): Identity {
-  const fd = openDirectorySafely(path, options);
+  const fd = openDirectorySafely(path, { ...options, pathOnly: true });
   try {
     return identityOfDescriptor(fd);
   } finally {
@@ -154,8 +154,11 @@ export function splitPath(path: string): { parent: string; name: string } {
   return { parent: dirname(path), name: basename(path) };
 }
 
+/** Set once /proc was seen mounted: a later unmount makes every `/proc/self/fd` path fail with ENOENT, which refuses as well. */
+let procSeen = false;
+
 function openDirectory(path: string, options: { expected?: Identity | undefined; phase: Phase; what: string; follow?: boolean }): DirectoryHandle {
-  if (!fs.existsSync('/proc/self/fd')) throw new UnwindError('NO_PROC', 'the files kinds need /proc (to act through an open directory); mount it', { context: { path }, retryable: false });
+  if (!procSeen && !(procSeen = fs.existsSync('/proc/self/fd'))) throw new UnwindError('NO_PROC', 'the files kinds need /proc (to act through an open directory); mount it', { context: { path }, retryable: false });
   let fd: number;
   try {
     fd = openDirectorySafely(path, { what: options.what, ...(options.follow ? { follow: true } : {}) });

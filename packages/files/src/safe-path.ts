@@ -56,17 +56,20 @@ function openPath(path: string): number {
 
 /**
  * Opens the directory at `path` (absolute) as described above and returns a
- * descriptor opened O_RDONLY|O_DIRECTORY. Its last component must be a
- * directory itself — a symlink there is {@link SymlinkRefusedError} — unless
- * `follow` is set, when a last-component link is followed by the same rules.
- * A missing component or a non-directory is {@link UnexpectedFileTypeError}.
+ * descriptor opened O_RDONLY|O_DIRECTORY, or with `pathOnly` the O_PATH
+ * descriptor the walk ended on (enough to reach entries through
+ * `/proc/self/fd/<fd>/<name>` and to `fstat` it; not to list or sync it),
+ * which saves reopening it. Its last component must be a directory itself —
+ * a symlink there is {@link SymlinkRefusedError} — unless `follow` is set,
+ * when a last-component link is followed by the same rules. A missing
+ * component or a non-directory is {@link UnexpectedFileTypeError}.
  *
  * @example
  * ```ts
  * const fd = openDirectorySafely('/var/run/app', { what: 'the directory of the file' }); // follows root's /var/run -> /run
  * ```
  */
-export function openDirectorySafely(path: string, options: { what: string; follow?: boolean }): number {
+export function openDirectorySafely(path: string, options: { what: string; follow?: boolean; pathOnly?: boolean }): number {
   const shown = resolve(path);
   // A path through one of our own open directories (`DirectoryHandle.entry`) starts from that
   // directory: the kernel follows the descriptor's magic link, never a name.
@@ -76,8 +79,7 @@ export function openDirectorySafely(path: string, options: { what: string; follo
   let where = own ? `/proc/self/fd/${own[1]}` : '/';
   const todo = (own ? (own[2] ?? '') : shown).split('/').filter((part) => part !== '' && part !== '.');
   let links = 0;
-  const step = (next: number, name: string) => {
-    const st = fs.fstatSync(next);
+  const step = (next: number, st: fs.Stats, name: string) => {
     if (!own && !trusted(here.uid) && st.uid !== here.uid) {
       fs.closeSync(next);
       throw new UnsafePathError(shown, name, `leads from ${where} (owned by uid ${here.uid}) into a directory owned by uid ${st.uid}: an unsafe path transition`);
@@ -92,13 +94,25 @@ export function openDirectorySafely(path: string, options: { what: string; follo
       const entry = `/proc/self/fd/${fd}/${name}`;
       const shownEntry = where === '/' ? `/${name}` : `${where}/${name}`;
       if (name === '..') {
-        step(openPath(entry), shownEntry);
+        const next = openPath(entry);
+        step(next, fs.fstatSync(next), shownEntry);
         where = where === '/' ? '/' : where.slice(0, where.lastIndexOf('/')) || '/';
         continue;
       }
-      const st = fs.lstatSync(entry, { throwIfNoEntry: false });
-      if (!st) throw new UnexpectedFileTypeError(`${options.what} ${shown} is gone (${shownEntry} does not exist)`, { path: shown, missing: shownEntry });
+      // One O_PATH|O_NOFOLLOW open names whatever is there, a symlink itself included, and its
+      // fstat judges that very entry: no window between a look and an open for a swap to fall in.
+      const next = openEntry(entry);
+      if (next === undefined) throw new UnexpectedFileTypeError(`${options.what} ${shown} is gone (${shownEntry} does not exist)`, { path: shown, missing: shownEntry });
+      let st: fs.Stats;
+      try {
+        st = fs.fstatSync(next);
+      } catch (error) {
+        fs.closeSync(next);
+        throw error;
+      }
       if (st.isSymbolicLink()) {
+        fs.closeSync(next);
+        // Read by name: the checks below make sure only root or the running user could have replaced it since.
         const target = fs.readlinkSync(entry);
         if (todo.length === 0 && !options.follow) throw new SymlinkRefusedError(shown, target);
         if (!trusted(st.uid)) throw new UnsafePathError(shown, shownEntry, `is a symlink owned by uid ${st.uid} (-> ${target}); refusing to follow it`);
@@ -107,27 +121,37 @@ export function openDirectorySafely(path: string, options: { what: string; follo
         }
         if (++links > MAX_LINKS) throw new UnsafePathError(shown, shownEntry, `is a symlink after ${MAX_LINKS} others (a loop?)`);
         if (target.startsWith('/')) {
-          step(openPath('/'), '/');
+          const root = openPath('/');
+          step(root, fs.fstatSync(root), '/');
           where = '/';
         }
         todo.unshift(...target.split('/').filter((part) => part !== '' && part !== '.'));
         continue;
       }
-      if (!st.isDirectory()) throw new UnexpectedFileTypeError(`${options.what} ${shown} is not a directory (${shownEntry} is not)`, { path: shown, component: shownEntry });
-      let next: number;
-      try {
-        next = openPath(entry);
-      } catch (error) {
-        // Swapped between the lstat and the open: judge it again from the start, never follow it blindly.
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw new UnsafePathError(shown, shownEntry, `changed while it was opened (${code})`);
-        throw error;
+      if (!st.isDirectory()) {
+        fs.closeSync(next);
+        throw new UnexpectedFileTypeError(`${options.what} ${shown} is not a directory (${shownEntry} is not)`, { path: shown, component: shownEntry });
       }
-      step(next, shownEntry);
+      step(next, st, shownEntry);
       where = shownEntry;
+    }
+    if (options.pathOnly) {
+      const result = fd;
+      fd = -1;
+      return result;
     }
     return fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== -1) fs.closeSync(fd);
+  }
+}
+
+/** An O_PATH|O_NOFOLLOW descriptor of the entry (a directory, a symlink, anything), or undefined when there is none. */
+function openEntry(entry: string): number | undefined {
+  try {
+    return fs.openSync(entry, O_PATH | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
