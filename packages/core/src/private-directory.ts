@@ -38,7 +38,8 @@ export function assertPrivateDirectory(path: string, what: string): void {
   const uid = runningUid();
   checkItself(absolute, what, uid);
   const parent = dirname(absolute);
-  checkAncestors(parent, absolute, what, uid, (p) => fs.lstatSync(p));
+  // Without a symlink among the ancestors, the path as given is its real path: nothing more to walk.
+  if (!checkAncestors(parent, absolute, what, uid, (p) => fs.lstatSync(p))) return;
   let real: string;
   try {
     real = fs.realpathSync(parent);
@@ -74,8 +75,13 @@ function checkItself(absolute: string, what: string, uid: number): void {
   if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
 }
 
-/** Every directory from `start` up to `/`; a symlink along the given path is judged by its own directory, which is checked next. */
-function checkAncestors(start: string, path: string, what: string, uid: number, look: (p: string) => fs.Stats): void {
+/**
+ * Every directory from `start` up to `/`; a symlink along the given path is
+ * judged by its own directory, which is checked next. Returns whether one
+ * of them was a symlink.
+ */
+function checkAncestors(start: string, path: string, what: string, uid: number, look: (p: string) => fs.Stats): boolean {
+  let symlink = false;
   for (let dir = start; ; dir = dirname(dir)) {
     let st: fs.Stats;
     try {
@@ -83,11 +89,12 @@ function checkAncestors(start: string, path: string, what: string, uid: number, 
     } catch (error) {
       throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} that cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
-    if (!st.isSymbolicLink()) {
+    if (st.isSymbolicLink()) symlink = true;
+    else {
       if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} owned by uid ${st.uid} (only root or the running user may own it)`);
       if (st.mode & GROUP_OR_OTHER_WRITE && !(st.mode & STICKY)) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} writable by group or others (mode ${modeOf(st)})`);
     }
-    if (dirname(dir) === dir) return;
+    if (dirname(dir) === dir) return symlink;
   }
 }
 
