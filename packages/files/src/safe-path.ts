@@ -79,6 +79,7 @@ export function openDirectorySafely(path: string, options: { what: string; follo
   let where = own ? `/proc/self/fd/${own[1]}` : '/';
   const todo = (own ? (own[2] ?? '') : shown).split('/').filter((part) => part !== '' && part !== '.');
   let links = 0;
+  let handedOut = false;
   const step = (next: number, st: fs.Stats, name: string) => {
     if (!own && !trusted(here.uid) && st.uid !== here.uid) {
       fs.closeSync(next);
@@ -99,20 +100,16 @@ export function openDirectorySafely(path: string, options: { what: string; follo
         where = where === '/' ? '/' : where.slice(0, where.lastIndexOf('/')) || '/';
         continue;
       }
-      // One O_PATH|O_NOFOLLOW open names whatever is there, a symlink itself included, and its
-      // fstat judges that very entry: no window between a look and an open for a swap to fall in.
-      const next = openEntry(entry);
+      // The common case, a directory, costs one open and its fstat (no lstat first). O_DIRECTORY
+      // makes an automount point on the way mount first, as the kernel's own walk does.
+      const next = openDirectoryEntry(entry);
       if (next === undefined) throw new UnexpectedFileTypeError(`${options.what} ${shown} is gone (${shownEntry} does not exist)`, { path: shown, missing: shownEntry });
-      let st: fs.Stats;
-      try {
-        st = fs.fstatSync(next);
-      } catch (error) {
-        fs.closeSync(next);
-        throw error;
-      }
-      if (st.isSymbolicLink()) {
-        fs.closeSync(next);
-        // Read by name: the checks below make sure only root or the running user could have replaced it since.
+      if (next === NOT_A_DIRECTORY) {
+        // Something else is there: a symlink, to follow by the rules above, or a refusal.
+        const st = fs.lstatSync(entry, { throwIfNoEntry: false });
+        if (!st) throw new UnsafePathError(shown, shownEntry, 'changed while it was opened (it is gone)');
+        if (st.isDirectory()) throw new UnsafePathError(shown, shownEntry, 'changed while it was opened (it is a directory now)');
+        if (!st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${options.what} ${shown} is not a directory (${shownEntry} is not)`, { path: shown, component: shownEntry });
         const target = fs.readlinkSync(entry);
         if (todo.length === 0 && !options.follow) throw new SymlinkRefusedError(shown, target);
         if (!trusted(st.uid)) throw new UnsafePathError(shown, shownEntry, `is a symlink owned by uid ${st.uid} (-> ${target}); refusing to follow it`);
@@ -128,30 +125,42 @@ export function openDirectorySafely(path: string, options: { what: string; follo
         todo.unshift(...target.split('/').filter((part) => part !== '' && part !== '.'));
         continue;
       }
-      if (!st.isDirectory()) {
+      let st: fs.Stats;
+      try {
+        st = fs.fstatSync(next);
+      } catch (error) {
         fs.closeSync(next);
-        throw new UnexpectedFileTypeError(`${options.what} ${shown} is not a directory (${shownEntry} is not)`, { path: shown, component: shownEntry });
+        throw error;
       }
       step(next, st, shownEntry);
       where = shownEntry;
     }
     if (options.pathOnly) {
-      const result = fd;
-      fd = -1;
-      return result;
+      handedOut = true;
+      return fd;
     }
     return fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   } finally {
-    if (fd !== -1) fs.closeSync(fd);
+    if (!handedOut) fs.closeSync(fd);
   }
 }
 
-/** An O_PATH|O_NOFOLLOW descriptor of the entry (a directory, a symlink, anything), or undefined when there is none. */
-function openEntry(entry: string): number | undefined {
+/** What {@link openDirectoryEntry} returns when the entry is there but is no directory (a symlink among others). */
+const NOT_A_DIRECTORY = -1;
+
+/**
+ * An O_PATH descriptor of the directory `entry` names, never following a
+ * symlink; undefined when nothing is there; {@link NOT_A_DIRECTORY} when
+ * something else is (for the caller to look at: nothing of it is opened).
+ */
+function openDirectoryEntry(entry: string): number | undefined {
   try {
-    return fs.openSync(entry, O_PATH | fs.constants.O_NOFOLLOW);
+    return openPath(entry);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // A symlink is ELOOP or ENOTDIR (O_NOFOLLOW with O_DIRECTORY), anything else ENOTDIR.
+    if (code === 'ENOTDIR' || code === 'ELOOP') return NOT_A_DIRECTORY;
     throw error;
   }
 }
