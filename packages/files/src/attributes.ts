@@ -3,7 +3,7 @@ import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind
 import { SymlinkRefusedError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
 import { basename, dirname } from 'node:path';
-import { checkSameEntry, identityOfDescriptor, lstatSafely, type Identity, type Phase } from './directory-handle.js';
+import { checkSameEntry, lstatSafely, type Identity, type Phase } from './directory-handle.js';
 import { openDirectorySafely } from './safe-path.js';
 
 /**
@@ -11,7 +11,7 @@ import { openDirectorySafely } from './safe-path.js';
  * symlink swapped in at the path is refused instead of redirecting the change
  * to whatever it points at. The change is fsynced before returning.
  */
-export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
+export function withNoFollow<T>(path: string, fn: (fd: number, now: { mode: number; uid: number; gid: number }) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
   // Its directory is reached component by component: a symlink above it that someone else controls is refused.
   const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true, pathOnly: true });
   let fd: number;
@@ -24,9 +24,11 @@ export function withNoFollow<T>(path: string, fn: (fd: number, st: fs.Stats) => 
     fs.closeSync(parent);
   }
   try {
+    // One fstat gives both the identity (exact: bigint) and what fn compares.
+    const st = fs.fstatSync(fd, { bigint: true });
     // The very file prepare looked at: a parent swapped for a symlink since leads to another inode, refused untouched.
-    if (expected?.identity) checkSameEntry(`/proc/self/fd/${fd}`, path, expected.identity, expected.phase, identityOfDescriptor(fd));
-    const result = fn(fd, fs.fstatSync(fd));
+    if (expected?.identity) checkSameEntry(`/proc/self/fd/${fd}`, path, expected.identity, expected.phase, { dev: st.dev.toString(), ino: st.ino.toString() });
+    const result = fn(fd, { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) });
     syncDescriptor(fd, path);
     return result;
   } finally {
