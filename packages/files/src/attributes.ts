@@ -3,7 +3,7 @@ import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind
 import { SymlinkRefusedError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
 import { basename, dirname } from 'node:path';
-import { checkSameEntry, lstatSafely, type Identity, type Phase } from './directory-handle.js';
+import { checkSameEntry, identityOfStats, lstatSafely, type Identity, type Phase } from './directory-handle.js';
 import { openDirectorySafely } from './safe-path.js';
 
 /**
@@ -27,7 +27,7 @@ export function withNoFollow<T>(path: string, fn: (fd: number, now: { mode: numb
     // One fstat gives both the identity (exact: bigint) and what fn compares.
     const st = fs.fstatSync(fd, { bigint: true });
     // The very file prepare looked at: a parent swapped for a symlink since leads to another inode, refused untouched.
-    if (expected?.identity) checkSameEntry(`/proc/self/fd/${fd}`, path, expected.identity, expected.phase, { dev: st.dev.toString(), ino: st.ino.toString() });
+    if (expected?.identity) checkSameEntry(`/proc/self/fd/${fd}`, path, expected.identity, expected.phase, identityOfStats(st));
     const result = fn(fd, { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) });
     syncDescriptor(fd, path);
     return result;

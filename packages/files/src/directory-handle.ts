@@ -44,7 +44,7 @@ export type Identity = t.TypeOf<typeof Identity>;
  */
 export function identityOf(path: string): Identity | undefined {
   const st = lstatSafely(path);
-  return st ? { dev: st.dev.toString(), ino: st.ino.toString() } : undefined;
+  return st ? identityOfStats(st) : undefined;
 }
 
 /**
@@ -91,7 +91,11 @@ export function optionalIdentity(path: string): { entry?: Identity } {
 
 /** Device and inode of an open descriptor. */
 export function identityOfDescriptor(fd: number): Identity {
-  const st = fs.fstatSync(fd, { bigint: true });
+  return identityOfStats(fs.fstatSync(fd, { bigint: true }));
+}
+
+/** Device and inode from bigint stats already taken (exact: a number would round a large inode). */
+export function identityOfStats(st: fs.BigIntStats): Identity {
   return { dev: st.dev.toString(), ino: st.ino.toString() };
 }
 

@@ -80,7 +80,15 @@ export function openDirectorySafely(path: string, options: { what: string; follo
   const todo = (own ? (own[2] ?? '') : shown).split('/').filter((part) => part !== '' && part !== '.');
   let links = 0;
   let handedOut = false;
-  const step = (next: number, st: fs.Stats, name: string) => {
+  // Moves the walk into `next` (closed on a refusal), judged on the fstat of that very descriptor.
+  const step = (next: number, name: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(next);
+    } catch (error) {
+      fs.closeSync(next);
+      throw error;
+    }
     if (!own && !trusted(here.uid) && st.uid !== here.uid) {
       fs.closeSync(next);
       throw new UnsafePathError(shown, name, `leads from ${where} (owned by uid ${here.uid}) into a directory owned by uid ${st.uid}: an unsafe path transition`);
@@ -95,8 +103,7 @@ export function openDirectorySafely(path: string, options: { what: string; follo
       const entry = `/proc/self/fd/${fd}/${name}`;
       const shownEntry = where === '/' ? `/${name}` : `${where}/${name}`;
       if (name === '..') {
-        const next = openPath(entry);
-        step(next, fs.fstatSync(next), shownEntry);
+        step(openPath(entry), shownEntry);
         where = where === '/' ? '/' : where.slice(0, where.lastIndexOf('/')) || '/';
         continue;
       }
@@ -118,21 +125,13 @@ export function openDirectorySafely(path: string, options: { what: string; follo
         }
         if (++links > MAX_LINKS) throw new UnsafePathError(shown, shownEntry, `is a symlink after ${MAX_LINKS} others (a loop?)`);
         if (target.startsWith('/')) {
-          const root = openPath('/');
-          step(root, fs.fstatSync(root), '/');
+          step(openPath('/'), '/');
           where = '/';
         }
         todo.unshift(...target.split('/').filter((part) => part !== '' && part !== '.'));
         continue;
       }
-      let st: fs.Stats;
-      try {
-        st = fs.fstatSync(next);
-      } catch (error) {
-        fs.closeSync(next);
-        throw error;
-      }
-      step(next, st, shownEntry);
+      step(next, shownEntry);
       where = shownEntry;
     }
     if (options.pathOnly) {
