@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'VERIFY_FAILED',
   // @unwind/files and @unwind/users
   'CROSS_DEVICE',
+  'NO_PROC',
   'RESTORE_FAILED',
   'SYMLINK_REFUSED',
   'TARGET_CHANGED',
