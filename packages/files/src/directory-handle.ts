@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import * as t from 'io-ts';
 import { UndoConflictError, UnwindError } from '@unwind/core';
-import { TargetChangedError, UnexpectedFileTypeError } from './errors.js';
+import { NoProcError, TargetChangedError, UnexpectedFileTypeError } from './errors.js';
 import { openDirectorySafely } from './safe-path.js';
 
 /**
@@ -158,16 +158,13 @@ export function splitPath(path: string): { parent: string; name: string } {
   return { parent: dirname(path), name: basename(path) };
 }
 
-/** Set once /proc was seen mounted: a later unmount makes every `/proc/self/fd` path fail with ENOENT, which refuses as well. */
-let procSeen = false;
-
 function openDirectory(path: string, options: { expected?: Identity | undefined; phase: Phase; what: string; follow?: boolean }): DirectoryHandle {
-  if (!procSeen && !(procSeen = fs.existsSync('/proc/self/fd'))) throw new UnwindError('NO_PROC', 'the files kinds need /proc (to act through an open directory); mount it', { context: { path }, retryable: false });
   let fd: number;
   try {
     fd = openDirectorySafely(path, { what: options.what, ...(options.follow ? { follow: true } : {}) });
   } catch (error) {
-    if (error instanceof UnwindError) throw refusal(options.phase, path, options, error);
+    // Without /proc nothing was looked at: that is no conflict with what the step left.
+    if (error instanceof UnwindError && !(error instanceof NoProcError)) throw refusal(options.phase, path, options, error);
     throw error;
   }
   if (options.expected) {

@@ -58,6 +58,25 @@ export class UnsafePathError extends UnwindError {
 }
 
 /**
+ * `/proc` is not mounted (a chroot or a container without it, or unmounted
+ * while the process ran). The files kinds reach every entry through a
+ * directory they opened (`/proc/self/fd/<fd>/<name>`), so without `/proc`
+ * they cannot look at a path at all: this is raised instead of taking what
+ * cannot be seen for missing. Nothing was touched.
+ *
+ * @example
+ * ```ts
+ * // NoProcError: cannot reach /etc/app.conf: the files kinds need /proc (to act through an open directory); mount it
+ * catch (e) { if (e instanceof NoProcError) console.error('mount -t proc proc /proc, then run again'); }
+ * ```
+ */
+export class NoProcError extends UnwindError {
+  constructor(path: string) {
+    super('NO_PROC', `cannot reach ${path}: the files kinds need /proc (to act through an open directory); mount it`, { context: { path }, retryable: false });
+  }
+}
+
+/**
  * A path exists with the wrong type (a directory where a file is written, a
  * file where a directory is ensured), or a parent directory is missing.
  *

@@ -36,6 +36,7 @@ export {
   SymlinkRefusedError,
   UnsafePathError,
   UnexpectedFileTypeError,
+  NoProcError,
   ValidationCommandError,
   TargetChangedError,
   TargetExistsError,

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
-import { SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathError } from './errors.js';
+import { NoProcError, SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathError } from './errors.js';
 
 /**
  * Opening a directory by its path the way a careful root tool must: one
@@ -62,7 +62,9 @@ function openPath(path: string): number {
  * which saves reopening it. Its last component must be a directory itself —
  * a symlink there is {@link SymlinkRefusedError} — unless `follow` is set,
  * when a last-component link is followed by the same rules. A missing
- * component or a non-directory is {@link UnexpectedFileTypeError}.
+ * component or a non-directory is {@link UnexpectedFileTypeError}. Without
+ * `/proc` nothing can be looked at: {@link NoProcError}, never a missing
+ * component.
  *
  * @example
  * ```ts
@@ -71,6 +73,29 @@ function openPath(path: string): number {
  */
 export function openDirectorySafely(path: string, options: { what: string; follow?: boolean; pathOnly?: boolean }): number {
   const shown = resolve(path);
+  if (!procSeen) {
+    if (!procMounted()) throw new NoProcError(shown);
+    procSeen = true;
+  }
+  try {
+    return walk(shown, options);
+  } catch (error) {
+    // Every step below `/` goes through /proc/self/fd: with /proc unmounted since it was seen, each
+    // one looks missing. Never let that read as a missing directory (a caller takes that for "absent").
+    if (!procMounted()) throw new NoProcError(shown);
+    throw error;
+  }
+}
+
+/** Set once /proc was seen mounted: checked again only when a walk fails. */
+let procSeen = false;
+
+function procMounted(): boolean {
+  return fs.existsSync('/proc/self/fd');
+}
+
+/** The walk of {@link openDirectorySafely}, from `/` (or one of our open directories) to `shown`. */
+function walk(shown: string, options: { what: string; follow?: boolean; pathOnly?: boolean }): number {
   // A path through one of our own open directories (`DirectoryHandle.entry`) starts from that
   // directory: the kernel follows the descriptor's magic link, never a name.
   const own = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(shown);

@@ -45,6 +45,6 @@ export function canMount(): string | false {
 export { mountTmpfs };
 
 /** Runs a TypeScript file in a child node process; resolves with how it ended. */
-export function runChild(script: string, args: string[], options: { killAfterMs?: number } = {}): Promise<ChildOutcome> {
+export function runChild(script: string, args: string[], options: { killAfterMs?: number; under?: readonly string[] } = {}): Promise<ChildOutcome> {
   return runTypeScript(script, args, { ...options, cwd: repoRoot });
 }

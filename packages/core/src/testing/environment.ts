@@ -71,6 +71,8 @@ export interface RunTypeScriptOptions {
   onSpawn?: (pid: number) => void;
   /** Modules the child imports before the script (`--import`), e.g. a recorder that patches `node:fs`; bundled like the script. */
   imports?: readonly string[];
+  /** A command (argv) that runs node, e.g. `['unshare', '--mount', '--']` for a child with a mount namespace of its own. */
+  under?: readonly string[];
 }
 
 /**
@@ -92,7 +94,8 @@ export async function runTypeScript(script: string, args: readonly string[] = []
   const cwd = options.cwd ?? workspaceRoot();
   const argv = await childArguments(script, options.imports ?? [], workspaceRoot(cwd));
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...argv, ...args], {
+    const command = [...(options.under ?? []), process.execPath, ...argv, ...args];
+    const child = spawn(command[0]!, command.slice(1), {
       cwd,
       stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
       ...(options.env ? { env: options.env } : {}),
