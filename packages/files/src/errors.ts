@@ -66,7 +66,7 @@ export class UnsafePathError extends UnwindError {
  *
  * @example
  * ```ts
- * // NoProcError: cannot reach /etc/app.conf: the files kinds need /proc (to act through an open directory); mount it
+ * // NoProcError: cannot reach /etc: the files kinds need /proc (to act through an open directory); mount it
  * catch (e) { if (e instanceof NoProcError) console.error('mount -t proc proc /proc, then run again'); }
  * ```
  */
