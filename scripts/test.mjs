@@ -59,6 +59,13 @@ if (status === undefined) {
   const notRun = summary.notRun.length;
   printCrashSummary();
   console.log(`\nunwind: ${summary.passed} passed, ${summary.failed} failed${notRun ? `, ${notRun} skipped` : ''}`);
+  // A hook or a file-level error fails a file whose tests all passed; vitest also exits 1 on an
+  // unhandled error or a failed global teardown. Its own lines for them are far up the output,
+  // so the closing lines name them too.
+  for (const file of summary.failedFiles) failures.push(`${file.name}: ${file.message || 'failed (see vitest\'s output above)'}`);
+  if (status !== 0 && summary.failed === 0 && summary.failedFiles.length === 0) {
+    failures.push(`vitest exited ${status} though no test and no file failed: an unhandled error or a global setup or teardown failure (vitest's "Errors" lines above name it)`);
+  }
   if (notRun) {
     if (allowSkips) {
       console.log(`unwind: UNWIND_TEST_ALLOW_SKIPS is set; these ${notRun} tests did NOT run:`);
@@ -143,7 +150,7 @@ async function runInMachine() {
   return result.status ?? 1;
 }
 
-/** passed/failed counts and the names of tests that did not run, from vitest's JSON report. */
+/** passed/failed counts, the names of tests that did not run and the files that failed outside a test, from vitest's JSON report. */
 function readReport() {
   let report;
   try {
@@ -159,7 +166,11 @@ function readReport() {
   }
   const counted = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   if (counted > notRun.length) notRun.push(`${counted - notRun.length} more not listed by name`);
-  return { passed: report.numPassedTests, failed: report.numFailedTests, notRun };
+  // A file that failed outside its tests (a hook, an error at load): its tests may all have passed.
+  const failedFiles = (report.testResults ?? [])
+    .filter((file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'))
+    .map((file) => ({ name: file.name.replace(`${repository}/`, ''), message: file.message ?? '' }));
+  return { passed: report.numPassedTests, failed: report.numFailedTests, notRun, failedFiles };
 }
 
 /** The crash-state explorer's runs of this test run, one line each, sorted by name. */
