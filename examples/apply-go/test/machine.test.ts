@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing';
+import { bootMachine, cannotBootMachine, MACHINE_STOP_WITHIN_MS, type Machine } from '@unwind/core/testing';
 import { UNWIND, buildInstaller, killCounter, killPoints, repoRoot } from './helpers.js';
 
 const CONFIG_DIR = '/etc/hello';
@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await machine?.stop();
   installer?.remove();
-});
+}, MACHINE_STOP_WITHIN_MS);
 
 function inMachine(argv: string[], env: Record<string, string> = {}) {
   const r = machine!.run(argv, { cwd: repoRoot, env, timeoutMs: 120_000 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing';
+import { bootMachine, cannotBootMachine, MACHINE_STOP_WITHIN_MS, type Machine } from '@unwind/core/testing';
 import { UNWIND, repoRoot, runProgram } from './sandbox.js';
 
 const INSTALL = join(repoRoot, 'examples/apply-shell/install.sh');
@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await machine?.stop();
   if (inputs) fs.rmSync(inputs, { recursive: true, force: true });
-});
+}, MACHINE_STOP_WITHIN_MS);
 
 const env = (extra: Record<string, string> = {}) => ({ UNWIND, APP_BIN: join(inputs, NAME), ...extra });
 const out = (...argv: string[]) => {

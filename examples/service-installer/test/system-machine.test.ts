@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing';
+import { bootMachine, cannotBootMachine, MACHINE_STOP_WITHIN_MS, type Machine } from '@unwind/core/testing';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const DB = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow'];
@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await machine?.stop();
   if (inputs) fs.rmSync(inputs, { recursive: true, force: true });
-});
+}, MACHINE_STOP_WITHIN_MS);
 
 /** Runs the installer's command line inside the machine. */
 function cli(...args: string[]) {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootMachine, cannotBootMachine, type Machine } from '@unwind/core/testing';
+import { bootMachine, cannotBootMachine, MACHINE_STOP_WITHIN_MS, type Machine } from '@unwind/core/testing';
 import { BIN, fixtures, repoRoot, requireBuilt } from './helpers.js';
 
 let machine: Machine;
@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await machine?.stop();
   if (inputs) fs.rmSync(inputs, { recursive: true, force: true });
-});
+}, MACHINE_STOP_WITHIN_MS);
 
 function apply(name: string, steps: unknown[], ...extra: string[]) {
   const file = join(inputs, `${name}.json`);

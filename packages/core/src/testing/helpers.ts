@@ -40,5 +40,5 @@ export { enableLingerSettled, settledLinger } from './machine-linger.js';
 export type { LingerView } from './machine-linger.js';
 export { cannotStartSandboxManager, startSandboxManager } from './sandbox-manager.js';
 export type { SandboxManager } from './sandbox-manager.js';
-export { bootMachine, cannotBootMachine, MachineBootError, MachineLeftoverError, notInsideMachine } from './machine.js';
+export { bootMachine, cannotBootMachine, MACHINE_STOP_WITHIN_MS, MachineBootError, MachineLeftoverError, notInsideMachine } from './machine.js';
 export type { Machine, MachineCommandOptions, MachineOptions } from './machine.js';
