@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { hostDifferences, hostState, leftoverProcesses, processIds } from './host-state.mjs';
+import { failuresBeyondTests, summarizeReport } from './test-report.mjs';
 
 const repository = join(import.meta.dirname, '..');
 // vitest's package exports do not include its bin; it lives at the package root.
@@ -59,13 +60,8 @@ if (status === undefined) {
   const notRun = summary.notRun.length;
   printCrashSummary();
   console.log(`\nunwind: ${summary.passed} passed, ${summary.failed} failed${notRun ? `, ${notRun} skipped` : ''}`);
-  // A hook or a file-level error fails a file whose tests all passed; vitest also exits 1 on an
-  // unhandled error or a failed global teardown. Its own lines for them are far up the output,
-  // so the closing lines name them too.
-  for (const file of summary.failedFiles) failures.push(`${file.name}: ${file.message || 'failed (see vitest\'s output above)'}`);
-  if (status !== 0 && summary.failed === 0 && summary.failedFiles.length === 0) {
-    failures.push(`vitest exited ${status} though no test and no file failed: an unhandled error or a global setup or teardown failure (vitest's "Errors" lines above name it)`);
-  }
+  // vitest's own lines for a file that failed outside its tests, or for an unhandled error, are far up the output.
+  failures.push(...failuresBeyondTests(status, summary));
   if (notRun) {
     if (allowSkips) {
       console.log(`unwind: UNWIND_TEST_ALLOW_SKIPS is set; these ${notRun} tests did NOT run:`);
@@ -150,7 +146,7 @@ async function runInMachine() {
   return result.status ?? 1;
 }
 
-/** passed/failed counts, the names of tests that did not run and the files that failed outside a test, from vitest's JSON report. */
+/** The JSON report, summarized (see test-report.mjs); undefined when vitest wrote none. */
 function readReport() {
   let report;
   try {
@@ -158,19 +154,7 @@ function readReport() {
   } catch {
     return undefined;
   }
-  const notRun = [];
-  for (const file of report.testResults ?? []) {
-    for (const test of file.assertionResults ?? []) {
-      if (['pending', 'skipped', 'todo', 'disabled'].includes(test.status)) notRun.push(`${file.name.replace(`${repository}/`, '')} > ${test.fullName} (${test.status})`);
-    }
-  }
-  const counted = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-  if (counted > notRun.length) notRun.push(`${counted - notRun.length} more not listed by name`);
-  // A file that failed outside its tests (a hook, an error at load): its tests may all have passed.
-  const failedFiles = (report.testResults ?? [])
-    .filter((file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'))
-    .map((file) => ({ name: file.name.replace(`${repository}/`, ''), message: file.message ?? '' }));
-  return { passed: report.numPassedTests, failed: report.numFailedTests, notRun, failedFiles };
+  return summarizeReport(report, repository);
 }
 
 /** The crash-state explorer's runs of this test run, one line each, sorted by name. */
