@@ -173,7 +173,14 @@ export function makeDirectoryForEntry(path: string, mode = 0o700): boolean {
     if (dir === created) break;
     dir = dirname(dir);
   }
-  fs.chmodSync(path, mode); // the umask may have narrowed the mode: be exact
+  // The umask may have narrowed the mode: be exact, on the directory made, never through a symlink
+  // someone put in its place meanwhile.
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    fs.fchmodSync(fd, mode);
+  } finally {
+    fs.closeSync(fd);
+  }
   return true;
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { syncDirectory } from './durable.js';
 import { UnsafeDirectoryError } from './errors.js';
 
 /**
@@ -14,8 +15,10 @@ import { UnsafeDirectoryError } from './errors.js';
  * real path, when a symlinked ancestor makes them differ — must be owned by
  * root or the running user and not writable by group or others, unless it
  * has the sticky bit (like /tmp: others can add entries there, but cannot
- * rename or remove ours). Otherwise someone else could swap the directory,
- * or a directory above it, for one of their own.
+ * rename or remove ours). A symlink on the way must be owned by root or the
+ * running user too: in a sticky directory its owner may replace it, and so
+ * point the path elsewhere after it was checked. Otherwise someone else
+ * could swap the directory, or a directory above it, for one of their own.
  */
 
 const GROUP_OR_OTHER_WRITE = 0o022;
@@ -37,16 +40,87 @@ export function assertPrivateDirectory(path: string, what: string): void {
   const absolute = resolve(path);
   const uid = runningUid();
   checkItself(absolute, what, uid);
-  const parent = dirname(absolute);
+  checkAncestorsOf(dirname(absolute), absolute, what, uid);
+}
+
+/** The ancestor rule from `start` up to `/`, along the path as given and, when a symlink makes them differ, along its real path. */
+function checkAncestorsOf(start: string, absolute: string, what: string, uid: number): void {
   // Without a symlink among the ancestors, the path as given is its real path: nothing more to walk.
-  if (!checkAncestors(parent, absolute, what, uid, (p) => fs.lstatSync(p))) return;
+  if (!checkAncestors(start, absolute, what, uid, (p) => fs.lstatSync(p))) return;
   let real: string;
   try {
-    real = fs.realpathSync(parent);
+    real = fs.realpathSync(start);
   } catch (error) {
     throw new UnsafeDirectoryError(absolute, what, `has an ancestor that cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  if (real !== parent) checkAncestors(real, absolute, what, uid, (p) => fs.statSync(p));
+  if (real !== start) checkAncestors(real, absolute, what, uid, (p) => fs.statSync(p));
+}
+
+/**
+ * Makes `path` a private directory (mode 0700, as {@link assertPrivateDirectory}
+ * requires) unless it exists, then checks it like assertPrivateDirectory. A
+ * missing directory is made one level at a time, and only below directories
+ * that pass the ancestor rule: the deepest existing one is checked up to `/`
+ * before anything is made, and each level, whether made here or by someone
+ * else meanwhile, is checked before the next is made in it. So nothing is
+ * made, and no mode is set, under a directory another user can change; the
+ * mode is set through a descriptor opened without following a symlink. Each
+ * new entry is synced into its parent, and the new directory itself, as
+ * {@link makeDirectoryDurably} does.
+ *
+ * @example
+ * ```ts
+ * makePrivateDirectory('/var/lib/app/unwind', 'journal root');
+ * // UnsafeDirectoryError: journal root /home/alice/unwind has an ancestor /home/alice owned by uid 1000 (only root or the running user may own it)
+ * ```
+ */
+export function makePrivateDirectory(path: string, what: string): void {
+  const absolute = resolve(path);
+  if (entryOf(absolute) === undefined) makeLevels(absolute, what);
+  assertPrivateDirectory(absolute, what);
+}
+
+/** lstat, or undefined when there is no such entry (also when a component above it is not a directory). */
+function entryOf(path: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+function makeLevels(absolute: string, what: string): void {
+  const uid = runningUid();
+  const missing: string[] = [];
+  let existing = absolute;
+  while (entryOf(existing) === undefined) {
+    missing.unshift(existing);
+    existing = dirname(existing);
+  }
+  if (!fs.statSync(existing).isDirectory()) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${existing} that is not a directory`);
+  checkAncestorsOf(existing, absolute, what, uid);
+  for (const dir of missing) {
+    let made = true;
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      made = false; // made by someone else meanwhile: judged like any ancestor below
+    }
+    const st = fs.lstatSync(dir);
+    if (st.isSymbolicLink() || !st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${dir} that turned into ${st.isSymbolicLink() ? 'a symlink' : 'a non-directory'} while it was made`);
+    checkLevel(st, dir, absolute, what, uid);
+    if (made) syncDirectory(dirname(dir));
+  }
+  // The umask may have narrowed the mode; set it exactly, on the directory itself, never through a symlink.
+  const fd = fs.openSync(absolute, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    fs.fchmodSync(fd, 0o700);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -89,13 +163,20 @@ function checkAncestors(start: string, path: string, what: string, uid: number, 
     } catch (error) {
       throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} that cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
-    if (st.isSymbolicLink()) symlink = true;
-    else {
-      if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} owned by uid ${st.uid} (only root or the running user may own it)`);
-      if (st.mode & GROUP_OR_OTHER_WRITE && !(st.mode & STICKY)) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} writable by group or others (mode ${modeOf(st)})`);
-    }
+    if (st.isSymbolicLink()) {
+      symlink = true;
+      // Its owner may replace it where the directory holding it lets them (a sticky one does):
+      // the link is judged by its owner, and the directory it names by the walk of the real path.
+      if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
+    } else checkLevel(st, dir, path, what, uid);
     if (dirname(dir) === dir) return symlink;
   }
+}
+
+/** One directory on the way: owned by root or the running user, not writable by group or others unless sticky. */
+function checkLevel(st: fs.Stats, dir: string, path: string, what: string, uid: number): void {
+  if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} owned by uid ${st.uid} (only root or the running user may own it)`);
+  if (st.mode & GROUP_OR_OTHER_WRITE && !(st.mode & STICKY)) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} writable by group or others (mode ${modeOf(st)})`);
 }
 
 /**

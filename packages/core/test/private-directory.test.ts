@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertPrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
+import { assertPrivateDirectory, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { tempDir } from './helpers.js';
 
 // The StrictModes rule, on real directories (we run as root: chown works).
@@ -79,5 +79,74 @@ describe('assertPrivateDirectory', () => {
     expect(() => assertPrivateDirectory(join(dir, 'via', 'journal'), 'journal root')).not.toThrow();
     fs.chmodSync(elsewhere, 0o777);
     expect(refusal(join(dir, 'via', 'journal'))).toMatch(new RegExp(`ancestor ${elsewhere} writable`));
+  });
+
+  it('refuses a symlink on the way that another user owns, in a sticky directory where they may replace it', () => {
+    const dir = base();
+    const sticky = join(dir, 'shared');
+    fs.mkdirSync(sticky, { mode: 0o700 });
+    fs.chmodSync(sticky, 0o1777);
+    const real = join(dir, 'real');
+    fs.mkdirSync(join(real, 'journal'), { recursive: true, mode: 0o700 });
+    const link = join(sticky, 'link');
+    fs.symlinkSync(real, link);
+    fs.lchownSync(link, 4242, 4242);
+    expect(refusal(join(link, 'journal'))).toMatch(new RegExp(`ancestor ${link}, a symlink owned by uid 4242`));
+    fs.lchownSync(link, 0, 0); // root's own link: in a sticky directory only root may replace it
+    expect(() => assertPrivateDirectory(join(link, 'journal'), 'journal root')).not.toThrow();
+  });
+});
+
+describe('makePrivateDirectory', () => {
+  it('makes the missing levels 0700 whatever the umask, and accepts an existing private directory as it is', () => {
+    const dir = base();
+    const root = join(dir, 'var', 'lib', 'unwind');
+    const umask = process.umask(0o022);
+    try {
+      makePrivateDirectory(root, 'journal root');
+    } finally {
+      process.umask(umask);
+    }
+    for (const level of [join(dir, 'var'), join(dir, 'var', 'lib'), root]) {
+      const st = fs.lstatSync(level);
+      expect(st.isDirectory()).toBe(true);
+      expect(st.mode & 0o777).toBe(0o700);
+      expect(st.uid).toBe(process.geteuid!());
+    }
+    fs.chmodSync(root, 0o755);
+    makePrivateDirectory(root, 'journal root');
+    expect(fs.lstatSync(root).mode & 0o777).toBe(0o755);
+  });
+
+  it('makes nothing under a directory another user owns, nor under one others may write', () => {
+    const dir = base();
+    const foreign = join(dir, 'alice');
+    fs.mkdirSync(foreign, { mode: 0o755 });
+    fs.chownSync(foreign, 4242, 4242);
+    expect(() => makePrivateDirectory(join(foreign, 'app', 'unwind'), 'journal root')).toThrow(new RegExp(`ancestor ${foreign} owned by uid 4242`));
+    expect(fs.readdirSync(foreign)).toEqual([]);
+    const open = join(dir, 'open');
+    fs.mkdirSync(open, { mode: 0o700 });
+    fs.chmodSync(open, 0o777);
+    expect(() => makePrivateDirectory(join(open, 'unwind'), 'journal root')).toThrow(UnsafeDirectoryError);
+    expect(fs.readdirSync(open)).toEqual([]);
+  });
+
+  it('never sets a mode through a symlink another user put in place of the root: the target keeps its mode', () => {
+    const dir = base();
+    const foreign = join(dir, 'alice');
+    fs.mkdirSync(foreign, { mode: 0o755 });
+    fs.chownSync(foreign, 4242, 4242);
+    const victim = join(dir, 'victim');
+    fs.mkdirSync(victim, { mode: 0o755 });
+    fs.symlinkSync(victim, join(foreign, 'unwind'));
+    expect(() => makePrivateDirectory(join(foreign, 'unwind'), 'journal root')).toThrow(UnsafeDirectoryError);
+    expect(fs.lstatSync(victim).mode & 0o7777).toBe(0o755);
+  });
+
+  it('refuses a file on the way with a typed error, before making anything', () => {
+    const dir = base();
+    fs.writeFileSync(join(dir, 'file'), '');
+    expect(() => makePrivateDirectory(join(dir, 'file', 'unwind'), 'journal root')).toThrow(new RegExp(`ancestor ${join(dir, 'file')} .*not a directory`));
   });
 });

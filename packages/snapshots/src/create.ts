@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import { InvalidInputError, UnwindError, logger, makeDirectoryDurably, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
+import { InvalidInputError, UnwindError, logger, makePrivateDirectory, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
 import { makeDurable } from './durability.js';
 import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
 import { cloneOrCopy } from './clone.js';
@@ -9,7 +9,7 @@ import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import { HASHING_IN_FLIGHT, HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
 import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
-import { assertPrivateStore, checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
+import { checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
 
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
@@ -151,8 +151,8 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
   }
   let began = false;
   try {
-    makeDirectoryDurably(store, 0o700);
-    assertPrivateStore(store); // an existing store too: only the running user may be able to change it
+    // An existing store too: only the running user may be able to change it; a missing one is made only under directories nobody else can change.
+    makePrivateDirectory(store, 'snapshot store');
     if (options.id !== undefined) removePartial(store, id);
     fs.mkdirSync(partial, { mode: 0o700 });
     began = true;

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
-import { assertPrivateChildDirectory, assertPrivateDirectory, runningUid } from '../private-directory.js';
-import { makeDirectoryDurably, removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
+import { assertPrivateChildDirectory, assertPrivateDirectory, makePrivateDirectory, runningUid } from '../private-directory.js';
+import { removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
 import { randomHex } from '../random-hex.js';
@@ -86,8 +86,7 @@ export function fileJournal(options: FileJournalOptions): Journal {
     root,
     retention,
     lock(purpose: string): Lock {
-      makeDirectoryDurably(root, 0o700);
-      assertPrivateDirectory(root, 'journal root');
+      makePrivateDirectory(root, 'journal root');
       const lock = acquireLock(root, { purpose });
       try {
         adoptReusedJournal(root);
@@ -107,10 +106,7 @@ export function fileJournal(options: FileJournalOptions): Journal {
       };
     },
     begin(name, meta) {
-      if (!checkedUnderLock) {
-        makeDirectoryDurably(root, 0o700);
-        assertPrivateDirectory(root, 'journal root');
-      }
+      if (!checkedUnderLock) makePrivateDirectory(root, 'journal root');
       const id = newTransactionId(name);
       const dir = join(root, id);
       const path = join(dir, JOURNAL_FILE);
