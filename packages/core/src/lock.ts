@@ -89,13 +89,23 @@ export function isHolderAlive(holder: LockHolder): boolean {
 }
 
 function readHolder(path: string): LockHolder | undefined {
+  let holder: unknown;
   try {
-    return JSON.parse(fs.readFileSync(path, 'utf8')) as LockHolder;
+    holder = JSON.parse(fs.readFileSync(path, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // A lock file we cannot parse was torn by a crash while being written: its writer is dead.
-    return { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' };
+    holder = undefined;
   }
+  if (isLockHolder(holder)) return holder;
+  // A lock file we cannot parse, or one that is not a holder (`null`, a number), was torn by a
+  // crash while being written, or written by no unwind: either way no live holder stands behind it.
+  return { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' };
+}
+
+function isLockHolder(value: unknown): value is LockHolder {
+  if (typeof value !== 'object' || value === null) return false;
+  const holder = value as Record<string, unknown>;
+  return typeof holder.pid === 'number' && typeof holder.host === 'string' && typeof holder.processStart === 'string' && typeof holder.acquiredAt === 'string';
 }
 
 /**

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  acquireLock, encodeLine, fileJournal, JournalCorruptError, listTransactions, recover, transaction, exitCodeOf, exitCodeOfRecovery,
+  acquireLock, encodeLine, fileJournal, readLock, JournalCorruptError, listTransactions, recover, transaction, exitCodeOf, exitCodeOfRecovery,
   UnknownStepTypeError, UnsupportedJournalFormatError, readJournalFile, type JournalRecord,
 } from '@unwind/core';
 import { testKinds, treeState, writeMarker } from '@unwind/core/testing';
@@ -89,6 +90,70 @@ describe('bad journals are refused with nothing touched', () => {
     const left = await leftBehind();
     rewriteLine(left.journalPath, 1, (r) => ({ ...r, before: { existed: 'maybe' } }) as JournalRecord);
     await expectUntouched(left, /test.writeMarker before-state of step 1 does not decode/);
+  });
+
+  it('a step record without a step index, or a second prepared for one step: refused', async () => {
+    const left = await leftBehind();
+    // Line 2 is step 1's `prepared`, line 3 its `done`.
+    rewriteLine(left.journalPath, 2, (r) => {
+      const { step: _step, ...rest } = r as JournalRecord & { step: number };
+      return rest as JournalRecord;
+    });
+    await expectUntouched(left, /record 3 names step undefined, not a step index/);
+    const again = await leftBehind();
+    const prepared = JSON.parse(fs.readFileSync(again.journalPath, 'utf8').split('\n')[1]!.slice(9)) as JournalRecord;
+    rewriteLine(again.journalPath, 2, (r) => ({ ...prepared, args: { ...(prepared as { args: object }).args, content: 'other' }, seq: r.seq, at: r.at }) as JournalRecord);
+    await expectUntouched(again, /record 3 prepares step 1 a second time/);
+  });
+
+  it('a journal file that is a FIFO, a symlink, or larger than a journal may be: refused typed, never read', async () => {
+    const left = await leftBehind();
+    const saved = `${left.journalPath}.saved`;
+    fs.renameSync(left.journalPath, saved);
+    for (const plant of [
+      () => spawnSync('mkfifo', [left.journalPath]),
+      () => fs.symlinkSync(saved, left.journalPath),
+      () => fs.truncateSync(fs.openSync(left.journalPath, 'w', 0o600) && left.journalPath, 600 * 1024 * 1024),
+    ]) {
+      plant();
+      const report = await recover({ root: left.root, kinds: testKinds });
+      expect(report.ok).toBe(false);
+      expect(report.transactions[0]?.error?.code).toBe('UNTRUSTED_JOURNAL');
+      expect(report.transactions[0]?.error?.message).toMatch(/never read/);
+      fs.rmSync(left.journalPath);
+    }
+  });
+
+  it('a begin record whose id is not a string, left in the reusable directory: the root still locks, recovery refuses it typed', async () => {
+    const base = tempDir();
+    cleanups.push(base.remove);
+    const root = join(base.path, 'journal');
+    const reusable = join(root, '.reusable');
+    fs.mkdirSync(reusable, { recursive: true, mode: 0o700 });
+    const id = '20261206T120000000Z-planted-abcdef';
+    const records = [
+      { kind: 'begin', format: 1, id: [id], name: 'planted', pid: 1, host: 'h', seq: 1, at: 1 },
+      { kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core', description: 'x', args: {}, before: {}, seq: 2, at: 2 },
+    ] as unknown as JournalRecord[];
+    fs.writeFileSync(join(reusable, 'journal.jsonl'), records.map((r) => encodeLine(r)).join(''), { mode: 0o600 });
+    const lock = fileJournal({ root }).lock('test');
+    lock.release();
+    const report = await recover({ root, kinds: testKinds });
+    expect(report.transactions).toHaveLength(1);
+    expect(report.transactions[0]?.error?.name).toBe('JournalCorruptError');
+    expect(report.transactions[0]?.error?.message).toMatch(/the begin record has no id/);
+  });
+
+  it('a lock file holding null or a number is a dead holder\'s: taken over, never a TypeError', () => {
+    const base = tempDir();
+    cleanups.push(base.remove);
+    for (const content of ['null', '42', '"x"', '{"pid":"1"}']) {
+      fs.writeFileSync(join(base.path, 'unwind.lock'), content);
+      expect(readLock(base.path)).toMatchObject({ processStart: 'torn', alive: false });
+      const lock = acquireLock(base.path);
+      expect(lock.tookOverFrom?.processStart).toBe('torn');
+      lock.release();
+    }
   });
 
   it('JournalCorruptError and friends are typed classes', () => {

@@ -649,7 +649,7 @@ export function adoptReusedJournal(root: string): string | undefined {
     return undefined;
   }
   const begin = records?.[0];
-  const named = begin?.kind === 'begin' && TRANSACTION_ID.test(begin.id) && !fs.lstatSync(join(root, begin.id), { throwIfNoEntry: false }) ? begin.id : newTransactionId('reused journal');
+  const named = begin?.kind === 'begin' && typeof begin.id === 'string' && TRANSACTION_ID.test(begin.id) && !fs.lstatSync(join(root, begin.id), { throwIfNoEntry: false }) ? begin.id : newTransactionId('reused journal');
   fs.renameSync(dir, join(root, named));
   syncDirectory(root);
   log('a power cut left transaction %s in %s: renamed back to its id', named, dir);

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { JournalCorruptError, UnsupportedJournalFormatError } from '../errors.js';
+import { JournalCorruptError, UnsupportedJournalFormatError, UntrustedJournalError } from '../errors.js';
 import { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, decodeBoundLine, type JournalRecord } from './records.js';
 
 /**
@@ -43,8 +43,43 @@ export interface JournalContents {
  * ```
  */
 export function readJournalFile(path: string): JournalContents {
-  const text = fs.readFileSync(path, 'utf8');
-  return parseJournal(path, text);
+  const fd = openJournal(path);
+  try {
+    checkJournalFile(path, fs.fstatSync(fd));
+    return parseJournal(path, fs.readFileSync(fd, 'utf8'));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The most a journal file may hold: about as much as one string can (V8's
+ * limit is near 512 MiB), some 800,000 steps' records. A larger file is
+ * refused before it is read, not read until memory runs out.
+ */
+const LARGEST_JOURNAL = 500 * 1024 * 1024;
+
+// O_NOFOLLOW: a journal file swapped for a symlink is never read. O_NONBLOCK: a FIFO put in its
+// place does not hang the open (fstat then refuses it).
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+function openJournal(path: string): number {
+  try {
+    return fs.openSync(path, READ_FLAGS);
+  } catch (error) {
+    throw refusedOpen(path, error);
+  }
+}
+
+function refusedOpen(path: string, error: unknown): unknown {
+  if ((error as NodeJS.ErrnoException).code === 'ELOOP') return new UntrustedJournalError(`journal ${path} is a symlink; never read`, { path });
+  return error;
+}
+
+/** Only a regular file of a size a journal can have is read: never a FIFO, a device or a symlink's target. */
+function checkJournalFile(path: string, st: { isFile(): boolean; size: number | bigint }): void {
+  if (!st.isFile()) throw new UntrustedJournalError(`journal ${path} is not a regular file; never read`, { path });
+  if (Number(st.size) > LARGEST_JOURNAL) throw new UntrustedJournalError(`journal ${path} holds ${st.size} bytes, more than a journal may (${LARGEST_JOURNAL}); never read`, { path, size: Number(st.size) });
 }
 
 /**
@@ -77,7 +112,20 @@ export function parseJournal(path: string, text: string): JournalContents {
  */
 export async function readJournalFileSliced(path: string, pause: () => Promise<void> | undefined): Promise<JournalContents> {
   // Read off the loop (libuv's pool): 30 MB take 0.1 s.
-  const parser = new JournalParser(path, await fs.promises.readFile(path, 'utf8'));
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(path, READ_FLAGS);
+  } catch (error) {
+    throw refusedOpen(path, error);
+  }
+  let text: string;
+  try {
+    checkJournalFile(path, await handle.stat());
+    text = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+  const parser = new JournalParser(path, text);
   while (!parser.parse(1000)) await pause();
   return parser.contents();
 }
@@ -128,8 +176,9 @@ class JournalParser {
       }
       if (records.length === 0) {
         if (record.kind !== 'begin') throw new JournalCorruptError(path, this.lineNumber, `first record is "${record.kind}", not "begin"`);
+        // Whoever reads a journal uses its id (to name it, to bind its lines): only ever a string.
+        if (typeof record.id !== 'string') throw new JournalCorruptError(path, this.lineNumber, 'the begin record has no id');
         if (record.format === REUSED_JOURNAL_FORMAT) {
-          if (typeof record.id !== 'string') throw new JournalCorruptError(path, this.lineNumber, 'a reused journal\'s begin record has no id');
           this.bind = bindingOf(record.id);
         } else if (record.format !== JOURNAL_FORMAT) {
           throw new UnsupportedJournalFormatError(path, record.format, [JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT]);
