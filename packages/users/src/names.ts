@@ -54,7 +54,8 @@ export function validateGroupName(value: unknown, what = 'group name'): string {
  * validateCommon({ prefix: '/srv/root', protect: ['admin'] });
  * ```
  */
-export function validateCommon(args: { prefix?: string; protect?: string[] }): void {
+export function validateCommon(args: { prefix?: string; protect?: string[]; commandTimeoutMs?: number }): void {
+  validateMilliseconds(args.commandTimeoutMs, 'commandTimeoutMs', 1);
   if (args.prefix !== undefined) {
     validateAbsolutePath(args.prefix, { what: 'prefix' });
     if (args.prefix === '/') throw new InvalidInputError('prefix "/" is the machine itself; leave prefix unset instead', { prefix: args.prefix });
@@ -73,6 +74,25 @@ export function validateCommon(args: { prefix?: string; protect?: string[] }): v
 export function validateId(value: number | undefined, what: string): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < 0 || value > 4294967294) throw new InvalidInputError(`${what} ${value} must be an integer from 0 to 4294967294`, { what, value });
+}
+
+/** The longest delay setTimeout honours: beyond it Node fires at once (and a shadow tool would be killed mid-write). */
+export const MAX_DELAY_MS = 2_147_483_647;
+
+/**
+ * Checks a duration in ms: a whole number from `min` to {@link MAX_DELAY_MS}.
+ * NaN and Infinity are refused too: the journal would keep them as null, and
+ * recovery could then never decode the step to undo it. Throws InvalidInputError.
+ *
+ * @example
+ * ```ts
+ * validateMilliseconds(5000, 'graceMs', 0);
+ * validateMilliseconds(Number.NaN, 'commandTimeoutMs', 1); // throws
+ * ```
+ */
+export function validateMilliseconds(value: number | undefined, what: string, min: number): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > MAX_DELAY_MS) throw new InvalidInputError(`${what} ${value} must be an integer from ${min} to ${MAX_DELAY_MS}`, { what, value: String(value) });
 }
 
 /**

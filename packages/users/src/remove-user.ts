@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError, onOverlay, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
+import { defineStep, onOverlay, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool, userBusy } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
@@ -11,7 +11,7 @@ import { lockedGroups } from './membership.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { captureLines, CapturedLines } from './lines.js';
-import { validateCommon, validateUserName } from './names.js';
+import { validateCommon, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
 import { restoreRemovedUser, validateRemovedUserJournal, verifyRemovedUserBack } from './restore-removed-user.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
@@ -114,7 +114,7 @@ export const removeUser = defineStep({
     validateCommon(a);
     if (a.lingerDir !== undefined) validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
     if (a.homeBase !== undefined) validateAbsolutePath(a.homeBase, { what: 'home base' });
-    if (a.graceMs !== undefined && !(a.graceMs >= 0)) throw new InvalidInputError('graceMs must be a non-negative number', { graceMs: a.graceMs });
+    validateMilliseconds(a.graceMs, 'graceMs', 0);
   },
   describe: (a) => `remove user ${a.name}${a.removeHome ? ' and its home' : ''}${a.prefix ? ` in ${a.prefix}` : ''}`,
   retry: { do: { retries: 3, minTimeout: 1000 } },

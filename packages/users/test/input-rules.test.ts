@@ -1,0 +1,75 @@
+// Numbers, protected groups and unparsable ids: the rules that keep bad input
+// (or a bad passwd line in someone else's image) from reaching a shadow tool.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memoryJournal, transaction, type CommandRunner, type Outcome, type Step } from '@unwind/core';
+import { requireHere } from '@unwind/core/testing';
+import { addToGroup, ensureGroup, ensureUser, lookupUser, removeFromGroup, removeUser } from '../src/index.js';
+import { faultyExec, freeUid, machineDbHashes, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStep = Step<any, any, any>;
+
+let machine: Record<string, string>;
+beforeAll(() => {
+  machine = machineDbHashes();
+});
+afterAll(() => {
+  expect(machineDbHashes()).toEqual(machine);
+});
+
+let p: PrefixRoot | undefined;
+afterEach(() => {
+  p?.cleanup();
+  p = undefined;
+});
+
+function run(steps: AnyStep[], exec: CommandRunner): Promise<Outcome> {
+  const tx = transaction('users input rules', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
+  for (const s of steps) tx.add(s);
+  return tx.run();
+}
+
+/** The step is refused with `code`, no shadow tool or pkill ran, and the prefix root is as it was. */
+async function refused(step: AnyStep, code: string, root?: PrefixRoot): Promise<void> {
+  const before = root?.state();
+  const { exec, calls } = faultyExec();
+  const outcome = await run([step], exec);
+  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
+  expect('cause' in outcome && outcome.cause.code).toBe(code);
+  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
+  if (root) expect(root.state()).toEqual(before);
+}
+
+describe('numbers must be finite integers in range (a NaN is journaled as null and never decodes again)', () => {
+  const bad = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, 2 ** 31];
+  it('commandTimeoutMs, on every kind', async () => {
+    for (const ms of [...bad, 0]) {
+      for (const step of [
+        ensureUser({ name: 'alice', commandTimeoutMs: ms }),
+        removeUser({ name: 'alice', commandTimeoutMs: ms }),
+        ensureGroup({ name: 'g', commandTimeoutMs: ms }),
+        addToGroup({ user: 'alice', group: 'users', commandTimeoutMs: ms }),
+        removeFromGroup({ user: 'alice', group: 'users', commandTimeoutMs: ms }),
+      ]) await refused(step, 'INVALID_INPUT');
+    }
+  });
+
+  it('graceMs', async () => {
+    for (const ms of bad) await refused(removeUser({ name: 'alice', graceMs: ms }), 'INVALID_INPUT');
+  });
+
+  it('uid and gid', async () => {
+    for (const id of [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, 2 ** 32]) {
+      await refused(ensureUser({ name: 'alice', uid: id }), 'INVALID_INPUT');
+      await refused(ensureGroup({ name: 'g', gid: id }), 'INVALID_INPUT');
+    }
+  });
+
+  it('the largest values in range are accepted', async () => {
+    const { exec } = faultyExec();
+    const outcome = await run([removeUser({ name: 'nosuchuser', graceMs: 2 ** 31 - 1, commandTimeoutMs: 2 ** 31 - 1 })], exec);
+    expect(outcome.status).toBe('committed');
+  });
+});
