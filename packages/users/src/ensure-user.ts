@@ -11,6 +11,7 @@ import { CapturedLines } from './lines.js';
 import { validateCommon, validateField, validateGroupName, validateId, validateUserName } from './names.js';
 import { assertGroupNameNotProtected } from './membership.js';
 import { assertNotProtected } from './protect.js';
+import { assertGroupsJoinable } from './joinable.js';
 import { removeCreatedUser } from './remove-created-user.js';
 import { revertChangedFields, verifyFieldsBack } from './revert-user-fields.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
@@ -138,7 +139,10 @@ export const ensureUser = defineStep({
   validate: (a) => {
     validateUserName(a.name);
     validateId(a.uid, 'uid');
-    if (a.group !== undefined) validateGroupName(a.group, 'primary group');
+    if (a.group !== undefined) {
+      validateGroupName(a.group, 'primary group');
+      assertGroupNameNotProtected(a.group, a);
+    }
     for (const g of a.groups ?? []) {
       validateGroupName(g, 'supplementary group');
       assertGroupNameNotProtected(g, a);
@@ -159,6 +163,7 @@ export const ensureUser = defineStep({
       throw new UserConflictError(`user "${a.name}" exists with uid ${user.uid}, not ${a.uid}; unwind does not renumber accounts`, { name: a.name, uid: user.uid, wanted: a.uid });
     }
     if (user && (await changesFor(a, user, ctx)).length > 0) assertNotProtected(user, a);
+    await assertGroupsJoinable(a, user, ctx);
     const home = user?.home ?? a.home ?? `${homeBase(a)}/${a.name}`;
     const homeExisted = fs.existsSync(diskPath(a.prefix, home));
     // A home the step creates must be one its undo may remove: refused now rather than stuck in a rollback.
@@ -175,6 +180,8 @@ export const ensureUser = defineStep({
   },
   do: async (a, before, ctx) => {
     const user = await lookupUser(a.name, lookupIn(a, ctx));
+    // Checked at prepare, again now: a group may have been renumbered since.
+    await assertGroupsJoinable(a, user, ctx);
     if (!user) {
       const opts: string[] = [];
       if (a.system) opts.push('-r');

@@ -73,3 +73,40 @@ describe('numbers must be finite integers in range (a NaN is journaled as null a
     expect(outcome.status).toBe('committed');
   });
 });
+
+describe('ensureUser adds no member to a protected group, primary or supplementary, by name or by gid 0', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+
+  function arrange(): PrefixRoot {
+    const root = prefixRoot();
+    for (const g of ['sudo', 'docker']) if (!fs.readFileSync(join(root.root, 'etc/group'), 'utf8').match(new RegExp(`^${g}:`, 'm'))) root.sh('groupadd', g);
+    // A second name for gid 0: its members are root's group's members.
+    root.sh('groupadd', '-o', '-g', '0', 'wheel2');
+    root.sh('groupadd', 'plain');
+    return root;
+  }
+
+  it('a new user', async () => {
+    p = arrange();
+    const uid = freeUid();
+    for (const args of [{ group: 'sudo' }, { group: 'root' }, { group: 'wheel2' }, { groups: ['wheel2'] }, { groups: ['plain', 'wheel2'] }]) {
+      await refused(ensureUser({ name: 'dave', uid, prefix: p.root, ...args }), 'PROTECTED_USER', p);
+    }
+    // A group named like the user is its primary group: a user named like a privileged group would join it.
+    await refused(ensureUser({ name: 'docker', uid, prefix: p.root }), 'PROTECTED_USER', p);
+  });
+
+  it('an existing user', async () => {
+    p = arrange();
+    p.sh('useradd', '-M', '-u', String(freeUid()), 'erin');
+    for (const args of [{ group: 'sudo' }, { group: 'wheel2' }, { groups: ['wheel2'] }, { groups: ['wheel2'], appendGroups: false }]) {
+      await refused(ensureUser({ name: 'erin', prefix: p.root, ...args }), 'PROTECTED_USER', p);
+    }
+  });
+
+  it('an ordinary group is still fine', async () => {
+    p = arrange();
+    const { exec } = faultyExec();
+    expect((await run([ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, group: 'plain', groups: ['plain'] })], exec)).status).toBe('committed');
+  });
+});
