@@ -84,16 +84,33 @@ export function keyOf(line: string): string {
   return i < 0 ? line : line.slice(0, i);
 }
 
+/**
+ * A uid or gid field: digits only, at most 2^32-1; anything else is NaN,
+ * which the protection rules treat as protected. Number() would read
+ * `1e3`, ` 1001` or `0x3e9` as ids that the shadow tools and NSS do not.
+ *
+ * @example
+ * ```ts
+ * parseId('1001'); // 1001
+ * parseId('1e3');  // NaN
+ * ```
+ */
+export function parseId(field: string | undefined): number {
+  if (field === undefined || !/^[0-9]{1,10}$/.test(field)) return Number.NaN;
+  const n = Number(field);
+  return n <= 4294967295 ? n : Number.NaN;
+}
+
 function parseUser(line: string): UserEntry | undefined {
   const f = line.split(':');
   if (f.length < 7) return undefined;
-  return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), comment: f[4]!, home: f[5]!, shell: f[6]! };
+  return { name: f[0]!, uid: parseId(f[2]), gid: parseId(f[3]), comment: f[4]!, home: f[5]!, shell: f[6]! };
 }
 
 function parseGroup(line: string): GroupEntry | undefined {
   const f = line.split(':');
   if (f.length < 4) return undefined;
-  return { name: f[0]!, gid: Number(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] };
+  return { name: f[0]!, gid: parseId(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] };
 }
 
 /** Every user of a prefix root's (or the machine's local) passwd file. */

@@ -40,7 +40,7 @@ export function assertGroupNameNotProtected(group: string, a: { protect?: string
 /** Names of the groups whose member lists unwind never edits: gid 0, privileged and deny-listed groups. */
 export function lockedGroups(a: { prefix?: string | undefined; protect?: string[] | undefined }): Set<string> {
   const names = new Set([...PRIVILEGED_GROUPS, ...(a.protect ?? [])]);
-  for (const g of localGroups(a.prefix)) if (g.gid === 0) names.add(g.name);
+  for (const g of localGroups(a.prefix)) if (membershipProtection(g, a)) names.add(g.name);
   return names;
 }
 

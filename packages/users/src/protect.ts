@@ -34,6 +34,7 @@ export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'a
 /** Why a group's member list must not change (root group, gid 0, privileged, deny list), or undefined. */
 export function membershipProtection(group: { name: string; gid?: number | undefined }, args: ProtectionArgs): string | undefined {
   if (group.gid === 0) return 'gid 0';
+  if (group.gid !== undefined && !Number.isInteger(group.gid)) return 'an unparsable gid';
   if (PRIVILEGED_GROUPS.includes(group.name)) return 'a privileged group';
   if (args.protect?.includes(group.name)) return 'on the deny list';
   return undefined;
@@ -73,6 +74,8 @@ export interface ProtectionArgs {
 export function userProtection(user: Pick<UserEntry, 'name' | 'uid'>, args: ProtectionArgs): string | undefined {
   if (user.name === 'root') return 'root';
   if (user.uid === 0) return 'uid 0';
+  // NaN compares false with every bound: without this an unparsable uid would pass as an ordinary one.
+  if (!Number.isInteger(user.uid)) return 'an unparsable uid';
   if (args.protect?.includes(user.name)) return 'on the deny list';
   const r = uidRanges(args.prefix);
   if (user.uid < r.min) return `system account: uid ${user.uid} is below UID_MIN ${r.min}`;
@@ -84,6 +87,7 @@ export function userProtection(user: Pick<UserEntry, 'name' | 'uid'>, args: Prot
 export function groupProtection(group: Pick<GroupEntry, 'name' | 'gid'>, args: ProtectionArgs): string | undefined {
   if (group.name === 'root') return 'the root group';
   if (group.gid === 0) return 'gid 0';
+  if (!Number.isInteger(group.gid)) return 'an unparsable gid';
   if (args.protect?.includes(group.name)) return 'on the deny list';
   const r = gidRanges(args.prefix);
   if (group.gid < r.min) return `system group: gid ${group.gid} is below GID_MIN ${r.min}`;
@@ -122,6 +126,7 @@ export function assertRemovableCreated(kind: 'user' | 'group', entry: { name: st
     throw new ProtectedUserError(entry.name, `${reason}; the undo of the step that says it created it does not remove it`, { [what]: entry.id, ...(kind === 'group' ? { group: true } : {}) });
   };
   if (entry.name === 'root' || entry.id === 0) refuse('root');
+  if (!Number.isInteger(entry.id)) refuse(`an unparsable ${what}`);
   if (args.protect?.includes(entry.name)) refuse('on the deny list');
   if (entry.id < r.systemMin) refuse(`static system account: ${what} ${entry.id} is below SYS_${what.toUpperCase()}_MIN ${r.systemMin}`);
   if (entry.id > r.max) refuse(`${what} ${entry.id} is above ${what.toUpperCase()}_MAX ${r.max}`);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { decodeJournaled, syncDirectory, UndoConflictError, UntrustedJournalError, type StepContext } from '@unwind/core';
 import { lookupIn, shadowTool, userBusy } from './common.js';
-import { allUsers, diskPath, keyOf, lookupGroup, lookupUid, lookupUser, type DbFile, type UserEntry } from './db.js';
+import { allUsers, diskPath, keyOf, lookupGroup, lookupUid, lookupUser, parseId, type DbFile, type UserEntry } from './db.js';
 import { editDatabase, restoreOrphanLine, tidyKilledTool } from './edit.js';
 import { applyCaptured, captureLines, CapturedLines } from './lines.js';
 import { createdHomeBase, sameNameGroupExisted, type EnsureUserAfter, type EnsureUserArgs, type EnsureUserBefore } from './ensure-user.js';
@@ -139,7 +139,7 @@ async function putBackKeptGroup(a: EnsureUserArgs, ctx: StepContext): Promise<vo
   const kept = decodeJournaled(t.array(CapturedLines), JSON.parse((await ctx.blobs.read(KEPT_GROUP)).toString('utf8')), `kept lines of group "${a.name}"`, { name: a.name });
   for (const c of kept) {
     // Only this group's own lines, and never a gid-0 group.
-    if (c.key !== a.name || c.lines.some((l) => keyOf(l) !== a.name || (c.file === 'group' && Number(l.split(':')[2]) === 0))) {
+    if (c.key !== a.name || c.lines.some((l) => keyOf(l) !== a.name || (c.file === 'group' && !(parseId(l.split(':')[2]) > 0)))) {
       throw new UntrustedJournalError(`the kept lines of group "${a.name}" name another group`, { name: a.name });
     }
     if (c.file !== 'group' && c.file !== 'gshadow') continue;

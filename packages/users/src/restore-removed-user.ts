@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { renameDurably, syncDirectory, UndoConflictError, UntrustedJournalError, VerificationError, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { lookupIn } from './common.js';
-import { dbPath, diskPath, keyOf, lookupUser, readLines, type DbFile } from './db.js';
+import { dbPath, diskPath, keyOf, lookupUser, parseId, readLines, type DbFile } from './db.js';
 import { lockedGroups } from './membership.js';
 import { tellsLogind } from './logind-linger.js';
 import { ProtectedUserError } from './errors.js';
@@ -49,10 +49,10 @@ export function validateRemovedUserJournal(a: RemoveUserArgs, before: RemoveUser
     if ((OWN_FILES as readonly string[]).includes(c.file) && c.key !== a.name) throw bad(`it captured ${c.file} lines of "${c.key}"`);
     if (c.file === 'passwd' && c.lines.length > 0) {
       const f = c.lines[0]!.split(':');
-      if (!user || c.lines.length !== 1 || Number(f[2]) !== user.uid || Number(f[3]) !== user.gid || f[4] !== user.comment || f[5] !== user.home || f[6] !== user.shell) throw bad('the captured passwd line is not the journaled account');
+      if (!user || c.lines.length !== 1 || parseId(f[2]) !== user.uid || parseId(f[3]) !== user.gid || f[4] !== user.comment || f[5] !== user.home || f[6] !== user.shell) throw bad('the captured passwd line is not the journaled account');
     }
     if (c.file === 'group' && c.key === a.name && c.lines.length > 0) {
-      const gid = Number(c.lines[0]!.split(':')[2]);
+      const gid = parseId(c.lines[0]!.split(':')[2]);
       if (before.primaryGroup?.name !== a.name || before.primaryGroup.gid !== gid) throw bad('the captured group of the user\'s name is not its primary group');
       const reason = groupProtection({ name: a.name, gid }, a);
       if (reason) throw bad(`the group it would put back is protected (${reason})`);
@@ -118,7 +118,7 @@ export async function restoreRemovedUser(a: RemoveUserArgs, before: RemoveUserBe
   const old = before.user;
   if (old) {
     const present = readLines(dbPath(a.prefix, 'passwd')).find((l) => keyOf(l) === a.name);
-    if (present !== undefined && Number(present.split(':')[2]) !== old.uid) {
+    if (present !== undefined && parseId(present.split(':')[2]) !== old.uid) {
       throw new UndoConflictError(`user "${a.name}"`, `no account (the one with uid ${old.uid} was removed)`, `an account with uid ${present.split(':')[2]}`, { name: a.name });
     }
     // Present with its uid: userdel never ran, or this undo already finished (passwd is written last).
@@ -138,9 +138,9 @@ async function putBackEntries(a: RemoveUserArgs, before: RemoveUserBefore, uid: 
   }
   const ownGroup = before.primaryGroup?.name === a.name ? ownLines(before, 'group', a.name) : undefined;
   if (ownGroup) {
-    const gid = Number(ownGroup.lines[0]!.split(':')[2]);
+    const gid = parseId(ownGroup.lines[0]!.split(':')[2]);
     edits.push(['group', insertEntry(ownGroup, `group "${a.name}"`, (lines) => {
-      const holder = lines.find((l) => Number(l.split(':')[2]) === gid);
+      const holder = lines.find((l) => parseId(l.split(':')[2]) === gid);
       if (holder) throw new UndoConflictError(`gid ${gid}`, `free (the group "${a.name}" had it)`, `taken by group "${keyOf(holder)}"`, { name: a.name, gid });
     })]);
     const shadowed = ownLines(before, 'gshadow', a.name);
@@ -156,7 +156,7 @@ async function putBackEntries(a: RemoveUserArgs, before: RemoveUserBefore, uid: 
   const passwd = ownLines(before, 'passwd', a.name);
   if (passwd) {
     edits.push(['passwd', insertEntry(passwd, `user "${a.name}"`, (lines) => {
-      const holder = lines.find((l) => Number(l.split(':')[2]) === uid);
+      const holder = lines.find((l) => parseId(l.split(':')[2]) === uid);
       if (holder) throw new UndoConflictError(`uid ${uid}`, `free (the removed "${a.name}" had it)`, `taken by "${keyOf(holder)}"`, { name: a.name, uid });
     })]);
   }

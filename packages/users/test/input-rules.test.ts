@@ -110,3 +110,29 @@ describe('ensureUser adds no member to a protected group, primary or supplementa
     expect((await run([ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, group: 'plain', groups: ['plain'] })], exec)).status).toBe('committed');
   });
 });
+
+describe('passwd and group ids are parsed strictly; an unparsable id is protected', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+
+  function withLine(file: 'passwd' | 'group', line: string): PrefixRoot {
+    const root = prefixRoot();
+    fs.appendFileSync(join(root.root, 'etc', file), `${line}\n`);
+    return root;
+  }
+
+  it('a uid like 1e3x or 1e3 is not a number of an account unwind may remove', async () => {
+    for (const uid of ['1e3x', '1e3', ' 1001', '0x3e9', '']) {
+      p = withLine('passwd', `evil:x:${uid}:1001::/home/evil:/bin/sh`);
+      const user = await lookupUser('evil', { prefix: p.root });
+      expect(Number.isNaN(user!.uid), uid).toBe(true);
+      await refused(removeUser({ name: 'evil', prefix: p.root }), 'PROTECTED_USER', p);
+      p.cleanup();
+      p = undefined;
+    }
+  });
+
+  it('a group with an unparsable gid is locked: ensureUser does not add to it', async () => {
+    p = withLine('group', 'odd:x:0x0:');
+    await refused(ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, groups: ['odd'] }), 'PROTECTED_USER', p);
+  });
+});
