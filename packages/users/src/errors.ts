@@ -113,3 +113,21 @@ export class UnsafeLockFileError extends UnwindError {
     super('UNSAFE_LOCK_FILE', `${path} ${reason}; refusing to write a lock through it`, { context: { path, reason }, retryable: false });
   }
 }
+
+/**
+ * What removeUser found at `<lingerDir>/<name>` is not a linger file
+ * (systemd's are empty regular files): a symlink, a directory, a file with
+ * content. Raised at prepare (and again in do), before anything is touched;
+ * nothing there is removed. Its code is `UNSAFE_PATH`.
+ *
+ * @example
+ * ```ts
+ * // UnsafeLingerFileError: /etc/shadow is not empty (1024 bytes), as systemd's linger files are; not removed as a linger file
+ * catch (e) { if (e instanceof UnsafeLingerFileError) console.error(e.context.path); }
+ * ```
+ */
+export class UnsafeLingerFileError extends UnwindError {
+  constructor(path: string, reason: string) {
+    super('UNSAFE_PATH', `${path} ${reason}; not removed as a linger file`, { context: { path, reason }, retryable: false });
+  }
+}

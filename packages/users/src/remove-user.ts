@@ -10,6 +10,7 @@ import { ImmovableHomeError, ProtectedUserError, UnsafeHomeError, UserBusyError 
 import { lockedGroups } from './membership.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
+import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
 import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
@@ -130,8 +131,9 @@ export const removeUser = defineStep({
       home = { path, staging: join(dirname(path), `.unwind-home-${a.name}-${randomBytes(6).toString('hex')}`) };
     }
     const linger = lingerPath(a);
-    const st = exists(linger) ? fs.lstatSync(linger) : undefined;
-    const logind = st?.isFile() && tellsLogind(a, linger) ? await logindSaysLingering(a, ctx) : undefined;
+    // Only an empty regular file in a root-only directory: else `{ name: 'shadow', lingerDir: '/etc' }` would delete /etc/shadow.
+    const st = lingerFileToRemove(linger);
+    const logind = st && tellsLogind(a, linger) ? await logindSaysLingering(a, ctx) : undefined;
     const mentioning = groupsMentioning(a.name, a.prefix);
     // Its undo could not put the membership back (no route of unwind changes those groups): refused before anything is touched.
     const locked = mentioning.filter((g) => lockedGroups(a).has(g));
@@ -142,7 +144,7 @@ export const removeUser = defineStep({
       user: user ?? null,
       primaryGroup: primary ? { name: primary.name, gid: primary.gid } : null,
       home,
-      linger: { path: linger, existed: st?.isFile() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null, ...(logind !== undefined ? { logind } : {}) },
+      linger: { path: linger, existed: st ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null, ...(logind !== undefined ? { logind } : {}) },
       lines: captureLines(a.prefix, { passwd: [a.name], shadow: [a.name], group: groups, gshadow: groups, subuid: [a.name], subgid: [a.name] }),
     };
   },
@@ -171,7 +173,7 @@ export const removeUser = defineStep({
       }
     }
     if (before.linger.existed && exists(before.linger.path)) {
-      fs.rmSync(before.linger.path);
+      removeLingerFile(before.linger.path);
       syncDirectory(dirname(before.linger.path));
     }
   },

@@ -5,6 +5,7 @@ import { lookupIn } from './common.js';
 import { dbPath, diskPath, keyOf, lookupUser, parseId, readLines, type DbFile } from './db.js';
 import { lockedGroups } from './membership.js';
 import { tellsLogind } from './logind-linger.js';
+import { assertLingerDirectory } from './linger-file.js';
 import { ProtectedUserError } from './errors.js';
 import { editDatabase, tidyKilledTool } from './edit.js';
 import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember } from './fields.js';
@@ -210,6 +211,7 @@ async function restoreLinger(a: RemoveUserArgs, before: RemoveUserBefore, ctx: S
   const linger = before.linger.existed;
   if (!linger) return;
   if (!exists(before.linger.path)) {
+    assertLingerDirectory(before.linger.path);
     writeNewFileDurably(before.linger.path, '', linger.mode);
     fs.lchownSync(before.linger.path, linger.uid, linger.gid);
     fs.chmodSync(before.linger.path, linger.mode);
