@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandRunner } from '@unwind/core';
 import { validateGroupName, validateUserName } from './names.js';
+import { inPrefix } from './prefix.js';
 
 /**
  * One passwd entry.
@@ -56,12 +57,12 @@ export type DbFile = 'passwd' | 'shadow' | 'group' | 'gshadow' | 'subuid' | 'sub
 
 /** Path of a database file under the prefix (or /etc). */
 export function dbPath(prefix: string | undefined, file: DbFile): string {
-  return join(prefix ?? '/', 'etc', file);
+  return prefix ? inPrefix(prefix, `/etc/${file}`) : join('/etc', file);
 }
 
-/** Where a home directory lives on disk: the passwd field, under the prefix when one is set. */
+/** Where a home directory lives on disk: the passwd field, under the prefix (and resolving inside it) when one is set. */
 export function diskPath(prefix: string | undefined, path: string): string {
-  return prefix ? join(prefix, path) : path;
+  return prefix ? inPrefix(prefix, path) : path;
 }
 
 /** Lines of a database file; `[]` when it does not exist. */
@@ -227,7 +228,7 @@ export function supplementaryGroups(user: string, prefix: string | undefined): s
  */
 export function loginDefs(prefix: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of readLines(join(prefix ?? '/', 'etc', 'login.defs'))) {
+  for (const line of readLines(prefix ? inPrefix(prefix, '/etc/login.defs') : '/etc/login.defs')) {
     const m = /^\s*([A-Z_][A-Z0-9_]*)\s+(\S+)/.exec(line);
     if (m) out[m[1]!] = m[2]!;
   }

@@ -131,3 +131,22 @@ export class UnsafeLingerFileError extends UnwindError {
     super('UNSAFE_PATH', `${path} ${reason}; not removed as a linger file`, { context: { path, reason }, retryable: false });
   }
 }
+
+/**
+ * A path inside a prefix root leads out of it: a symlink in the image (to
+ * `/home`, `/etc`, or an absolute link meant for the image's own root)
+ * would make unwind read, edit or remove the machine's files instead of the
+ * image's. Raised at prepare (and on every later use of the path), before
+ * anything is touched. Its code is `UNSAFE_PATH`.
+ *
+ * @example
+ * ```ts
+ * // PrefixEscapeError: /srv/root/home/bob resolves to /home/bob, outside the prefix root /srv/root; refusing to use it
+ * catch (e) { if (e instanceof PrefixEscapeError) console.error(e.context.path); }
+ * ```
+ */
+export class PrefixEscapeError extends UnwindError {
+  constructor(prefix: string, path: string, reason: string) {
+    super('UNSAFE_PATH', `${path} ${reason}, outside the prefix root ${prefix}; refusing to use it`, { context: { prefix, path, reason }, retryable: false });
+  }
+}

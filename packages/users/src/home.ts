@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { dirname, join, normalize, relative, sep } from 'node:path';
 import { UnsafeHomeError } from './errors.js';
 import { diskPath, readLines, type UserEntry } from './db.js';
+import { inPrefix } from './prefix.js';
 
 /**
  * Where homes may be removed: a proper subdirectory of the home base. The
@@ -15,7 +16,7 @@ import { diskPath, readLines, type UserEntry } from './db.js';
  */
 export function homeBase(args: { prefix?: string | undefined; homeBase?: string | undefined }): string {
   if (args.homeBase !== undefined) return args.homeBase;
-  for (const line of readLines(join(args.prefix ?? '/', 'etc/default/useradd'))) {
+  for (const line of readLines(args.prefix ? inPrefix(args.prefix, '/etc/default/useradd') : '/etc/default/useradd')) {
     const m = /^\s*HOME=(\S+)\s*$/.exec(line);
     if (m && m[1]!.startsWith('/') && normalize(m[1]!) === m[1]!.replace(/\/+$/, '')) return normalize(m[1]!).replace(/(.)\/+$/, '$1');
   }

@@ -11,6 +11,7 @@ import { lockedGroups } from './membership.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
+import { inPrefix } from './prefix.js';
 import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
@@ -60,7 +61,7 @@ export const STAGING_NAME = /^\.unwind-home-([a-z_][a-z0-9_-]*[$]?)-[0-9a-f]{12}
 
 /** The linger file of the step's user. */
 export function lingerPath(a: RemoveUserArgs): string {
-  return join(a.lingerDir ?? join(a.prefix ?? '/', 'var/lib/systemd/linger'), a.name);
+  return join(a.lingerDir ?? (a.prefix ? inPrefix(a.prefix, '/var/lib/systemd/linger') : '/var/lib/systemd/linger'), a.name);
 }
 
 /** Groups whose group or gshadow line names the user (member or administrator). */

@@ -1,0 +1,51 @@
+import * as fs from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { PrefixEscapeError } from './errors.js';
+
+/**
+ * `path` (absolute, as the prefix root's own files name it) on disk:
+ * PREFIX/path, once it is known to resolve inside the prefix's real path.
+ * A prefix root is an image someone else may have built: `home -> /home`,
+ * `etc -> /etc` or an absolute link meant for the image's own root would
+ * otherwise make unwind read, edit or remove the machine's files. The part
+ * that exists is resolved (realpath); a part that does not exist yet cannot
+ * lead anywhere, but a dangling symlink could (a write would follow it), so
+ * it is refused. Throws PrefixEscapeError; reads only. Called on every use,
+ * not once, so a step's later phases are judged again.
+ *
+ * @example
+ * ```ts
+ * inPrefix('/srv/root', '/etc/passwd'); // '/srv/root/etc/passwd'
+ * // with /srv/root/home -> /home: PrefixEscapeError: /srv/root/home/bob resolves to /home/bob, outside the prefix root /srv/root
+ * ```
+ */
+export function inPrefix(prefix: string, path: string): string {
+  const onDisk = join(prefix, path);
+  const root = realOrRefuse(prefix);
+  let existing = onDisk;
+  let real: string | undefined;
+  while (real === undefined) {
+    try {
+      real = fs.realpathSync(existing);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+      if (fs.lstatSync(existing, { throwIfNoEntry: false })?.isSymbolicLink()) throw new PrefixEscapeError(prefix, onDisk, `has a dangling symlink ${existing}`);
+      if (dirname(existing) === existing) break;
+      existing = dirname(existing);
+    }
+  }
+  // `/` always resolves, so the walk above ends with `real` set.
+  const resolved = join(real ?? '/', relative(existing, onDisk));
+  const r = relative(root, resolved);
+  if (r === '..' || r.startsWith(`..${sep}`)) throw new PrefixEscapeError(prefix, onDisk, `resolves to ${resolved}`);
+  return onDisk;
+}
+
+function realOrRefuse(prefix: string): string {
+  try {
+    return fs.realpathSync(prefix);
+  } catch (error) {
+    throw new PrefixEscapeError(prefix, prefix, `cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}

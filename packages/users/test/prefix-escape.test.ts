@@ -1,0 +1,101 @@
+// A prefix root is someone else's image: a symlink in it may point at the
+// machine's own files. Every path unwind reads, edits or removes must
+// resolve inside the prefix's real path; one that leads out is refused at
+// prepare, before anything is touched.
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memoryJournal, transaction, type Outcome, type Step } from '@unwind/core';
+import { requireHere, treeState } from '@unwind/core/testing';
+import { addToGroup, ensureGroup, ensureUser, removeUser } from '../src/index.js';
+import { faultyExec, freeUid, machineDbHashes, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStep = Step<any, any, any>;
+
+let machine: Record<string, string>;
+beforeAll(() => {
+  requireHere(skipReason, 'root and the real shadow tools');
+  machine = machineDbHashes();
+});
+afterAll(() => {
+  expect(machineDbHashes()).toEqual(machine);
+});
+
+/** Stands for the machine's own files: a directory outside the prefix. */
+let outside: string | undefined;
+let p: PrefixRoot | undefined;
+afterEach(() => {
+  p?.cleanup();
+  p = undefined;
+  if (outside) fs.rmSync(outside, { recursive: true, force: true });
+  outside = undefined;
+});
+
+async function run(steps: AnyStep[]): Promise<{ outcome: Outcome; calls: string[][] }> {
+  const { exec, calls } = faultyExec();
+  const tx = transaction('users prefix escape', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
+  for (const s of steps) tx.add(s);
+  return { outcome: await tx.run(), calls };
+}
+
+/** Refused with UNSAFE_PATH, no tool ran, and nothing outside the prefix changed. */
+async function refusedOutside(step: AnyStep): Promise<void> {
+  const before = treeState(outside!);
+  const { outcome, calls } = await run([step]);
+  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
+  expect('cause' in outcome && outcome.cause.code).toBe('UNSAFE_PATH');
+  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
+  expect(treeState(outside!)).toEqual(before);
+}
+
+describe('paths of a prefix root resolve inside it', () => {
+  it("home -> a directory outside: removeUser { removeHome } leaves the outside home alone", async () => {
+    p = prefixRoot();
+    outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
+    const uid = freeUid();
+    fs.mkdirSync(join(outside, 'bob'));
+    fs.writeFileSync(join(outside, 'bob', 'precious'), 'data');
+    fs.chownSync(join(outside, 'bob'), uid, uid);
+    fs.rmSync(join(p.root, 'home'), { recursive: true });
+    fs.symlinkSync(outside, join(p.root, 'home'));
+    fs.appendFileSync(join(p.root, 'etc/passwd'), `evil:x:${uid}:${uid}::/home/bob:/bin/sh\n`);
+    await refusedOutside(removeUser({ name: 'evil', prefix: p.root, removeHome: true, graceMs: 100 }));
+    expect(fs.readFileSync(join(outside, 'bob', 'precious'), 'utf8')).toBe('data');
+    // ensureUser would have useradd -m make the home out there.
+    await refusedOutside(ensureUser({ name: 'newbie', uid: freeUid(), prefix: p.root }));
+  });
+
+  it('etc -> a directory outside: no step reads or edits through it', async () => {
+    p = prefixRoot();
+    outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
+    fs.renameSync(join(p.root, 'etc'), join(outside, 'etc'));
+    fs.symlinkSync(join(outside, 'etc'), join(p.root, 'etc'));
+    await refusedOutside(ensureUser({ name: 'alice', uid: freeUid(), prefix: p.root }));
+    await refusedOutside(ensureGroup({ name: 'managed', prefix: p.root }));
+    await refusedOutside(removeUser({ name: 'alice', prefix: p.root }));
+  });
+
+  it('one database file -> outside (an absolute link, as in the image it was meant for)', async () => {
+    p = prefixRoot();
+    outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
+    p.sh('useradd', '-M', '-u', String(freeUid()), 'alice');
+    fs.renameSync(join(p.root, 'etc/group'), join(outside, 'group'));
+    fs.symlinkSync(join(outside, 'group'), join(p.root, 'etc/group'));
+    await refusedOutside(addToGroup({ user: 'alice', group: 'users', prefix: p.root }));
+  });
+
+  it('a symlink that stays inside the prefix is fine', async () => {
+    p = prefixRoot();
+    const uid = freeUid();
+    fs.mkdirSync(join(p.root, 'srv'));
+    fs.renameSync(join(p.root, 'home'), join(p.root, 'srv/home'));
+    fs.symlinkSync('srv/home', join(p.root, 'home'));
+    p.sh('useradd', '-m', '-u', String(uid), 'bob');
+    expect(fs.existsSync(join(p.root, 'srv/home/bob'))).toBe(true);
+    const { outcome } = await run([removeUser({ name: 'bob', prefix: p.root, removeHome: true, graceMs: 100 })]);
+    expect(outcome.status).toBe('committed');
+    expect(fs.existsSync(join(p.root, 'srv/home/bob'))).toBe(false);
+  });
+});
