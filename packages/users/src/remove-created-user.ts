@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { decodeJournaled, syncDirectory, UndoConflictError, UntrustedJournalError, type StepContext } from '@unwind/core';
 import { lookupIn, shadowTool, userBusy } from './common.js';
+import { removeTreeSafely } from './remove-tree.js';
 import { allUsers, diskPath, keyOf, lookupGroup, lookupUid, lookupUser, parseId, type DbFile, type UserEntry } from './db.js';
 import { editDatabase, restoreOrphanLine, tidyKilledTool } from './edit.js';
 import { applyCaptured, captureLines, CapturedLines } from './lines.js';
@@ -191,6 +192,7 @@ async function removeCreatedHome(a: EnsureUserArgs, before: EnsureUserBefore, ui
   }
   assertRemovableCreated('user', { name: a.name, id: owner }, { prefix: a.prefix, protect: a.protect, system: a.system, id: owner });
   const path = checkRemovableHome({ name: a.name, home: before.home }, owner, await allUsers(lookupIn(a, ctx)), { prefix: a.prefix, homeBase: base });
-  fs.rmSync(path, { recursive: true, force: true });
+  // Through directory descriptors: processes of the new user may still run and swap entries inside.
+  removeTreeSafely(path);
   syncDirectory(dirname(path));
 }

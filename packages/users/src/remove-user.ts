@@ -12,6 +12,7 @@ import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
 import { inPrefix } from './prefix.js';
+import { removeTreeSafely } from './remove-tree.js';
 import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
@@ -205,7 +206,8 @@ export const removeUser = defineStep({
       const home = fs.lstatSync(staged);
       if (!home.isDirectory() || home.uid !== before.user.uid) throw new UnsafeHomeError(a.name, staged, `is not the staged home of uid ${before.user.uid}`);
     }
-    fs.rmSync(staging, { recursive: true, force: true });
+    // Through directory descriptors: the user's processes in other PID namespaces may still swap entries inside.
+    removeTreeSafely(staging);
     syncDirectory(dirname(before.home.path));
   },
   wouldChange: async (a, ctx) => (await lookupUser(a.name, lookupIn(a, ctx))) !== undefined || exists(lingerPath(a)),

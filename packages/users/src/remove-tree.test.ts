@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeTreeSafely } from './remove-tree.js';
+
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'unwind-users-tree-'));
+  made.push(dir);
+  return dir;
+}
+
+describe('removeTreeSafely', () => {
+  it('removes a tree of files, directories and symlinks, never following a link', () => {
+    const outside = tempDir();
+    fs.writeFileSync(join(outside, 'victim'), 'keep');
+    const tree = join(tempDir(), 'staged');
+    fs.mkdirSync(join(tree, 'a/b/c'), { recursive: true });
+    fs.writeFileSync(join(tree, 'a/b/c/f'), 'x');
+    fs.writeFileSync(join(tree, 'top'), 'x');
+    fs.symlinkSync(outside, join(tree, 'a/link'));
+    removeTreeSafely(tree);
+    expect(fs.existsSync(tree)).toBe(false);
+    expect(fs.readFileSync(join(outside, 'victim'), 'utf8')).toBe('keep');
+  });
+
+  it('a directory swapped for a symlink while the walk is under way is not followed', () => {
+    const outside = tempDir();
+    fs.writeFileSync(join(outside, 'victim'), 'keep');
+    const tree = join(tempDir(), 'staged');
+    fs.mkdirSync(join(tree, 'd'), { recursive: true });
+    fs.writeFileSync(join(tree, 'd/f'), 'x');
+    // What a process of the removed user could do between the walk's look at `d` and its descent into it.
+    const swap = (name: string) => {
+      if (name !== 'd') return;
+      fs.renameSync(join(tree, 'd'), join(tree, 'moved'));
+      fs.symlinkSync(outside, join(tree, 'd'));
+    };
+    removeTreeSafely(tree, { beforeDescend: swap });
+    expect(fs.readFileSync(join(outside, 'victim'), 'utf8')).toBe('keep');
+    // The link went as a link, and the directory moved aside went in the next pass.
+    expect(fs.existsSync(tree)).toBe(false);
+  });
+});

@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+
+/** Test seam: runs just before the walk opens the directory `name` to go into it. */
+export interface RemoveTreeHooks {
+  beforeDescend?: (name: string) => void;
+}
+
+const DIRECTORY = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+/** A directory someone keeps filling while it is emptied: give up after this many passes (the error names it). */
+const PASSES = 3;
+
+/**
+ * Removes the directory `path` and everything below it through directory
+ * descriptors, never by a path below `path`. The processes of a removed user
+ * may still run (in other PID namespaces) and could swap a directory inside
+ * the tree for a symlink between a by-path walk's look at it and its descent
+ * (fs.rmSync walks by path): the walk would then delete what the link
+ * points at. Here each directory is opened with O_NOFOLLOW|O_DIRECTORY and
+ * listed, unlinked and entered through `/proc/self/fd/<fd>/<name>`, which
+ * the kernel resolves from the open directory itself; a swapped-in symlink
+ * fails the open and is unlinked as a link. `path` itself is opened without
+ * following a symlink; its parent must be one only root controls.
+ * Needs /proc. Throws the fs error (ENOTEMPTY) when a directory is still
+ * being filled after three passes.
+ */
+export function removeTreeSafely(path: string, hooks: RemoveTreeHooks = {}): void {
+  const fd = fs.openSync(path, DIRECTORY);
+  try {
+    emptyDirectory(fd, hooks);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.rmdirSync(path);
+}
+
+function emptyDirectory(fd: number, hooks: RemoveTreeHooks): void {
+  const here = `/proc/self/fd/${fd}`;
+  for (let pass = 1; ; pass++) {
+    const names = fs.readdirSync(here);
+    if (names.length === 0) return;
+    if (pass > PASSES) throw Object.assign(new Error(`ENOTEMPTY: directory still being filled after ${PASSES} passes: ${fs.readlinkSync(here)}`), { code: 'ENOTEMPTY' });
+    for (const name of names) removeEntry(here, name, hooks);
+  }
+}
+
+function removeEntry(here: string, name: string, hooks: RemoveTreeHooks): void {
+  const entry = `${here}/${name}`;
+  const st = fs.lstatSync(entry, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isDirectory()) return unlinkEntry(entry);
+  hooks.beforeDescend?.(name);
+  let child: number;
+  try {
+    child = fs.openSync(entry, DIRECTORY);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // No longer a directory (a symlink put in its place: ELOOP): removed as the link it is, never followed.
+    if (code === 'ELOOP' || code === 'ENOTDIR') return unlinkEntry(entry);
+    if (code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    emptyDirectory(child, hooks);
+  } finally {
+    fs.closeSync(child);
+  }
+  try {
+    fs.rmdirSync(entry);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Swapped for a non-directory after it was emptied: rmdir does not follow it; unlink removes the link itself.
+    if (code === 'ENOTDIR') return unlinkEntry(entry);
+    if (code !== 'ENOENT') throw error;
+  }
+}
+
+function unlinkEntry(entry: string): void {
+  try {
+    fs.unlinkSync(entry);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
