@@ -39,6 +39,8 @@ export { onOverlay } from './overlay.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
 export { assertPrivateDirectory, makePrivateDirectory } from './private-directory.js';
+export { removeTreeSafely } from './remove-tree.js';
+export type { RemoveTreeHooks } from './remove-tree.js';
 export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
 /**
  * io-ts, re-exported: the codecs a step kind's `args`, `before` and `after`

@@ -1,6 +1,15 @@
 import * as fs from 'node:fs';
+import { UnwindError } from './errors.js';
 
-/** Test seam: runs just before the walk opens the directory `name` to go into it. */
+/**
+ * Test seam of {@link removeTreeSafely}: runs just before the walk opens the
+ * directory `name` to go into it.
+ *
+ * @example
+ * ```ts
+ * removeTreeSafely(tree, { beforeDescend: (name) => name === 'd' && swapForSymlink(name) });
+ * ```
+ */
 export interface RemoveTreeHooks {
   beforeDescend?: (name: string) => void;
 }
@@ -20,34 +29,46 @@ const PASSES = 3;
  * the kernel resolves from the open directory itself; a swapped-in symlink
  * fails the open and is unlinked as a link. `path` itself is opened without
  * following a symlink; its parent must be one only root controls.
- * Needs /proc. Throws the fs error (ENOTEMPTY) when a directory is still
- * being filled after three passes.
+ *
+ * Like `rm --one-file-system`, it never goes into another filesystem: a
+ * directory mounted inside the tree (a bind mount, a user's FUSE mount) is
+ * refused with an `UnwindError` of code `UNSAFE_PATH` and left whole, as is
+ * everything not yet removed. A directory still being filled after three
+ * passes is refused with code `TARGET_CHANGED`. Needs /proc.
+ *
+ * @example
+ * ```ts
+ * removeTreeSafely('/home/.alice.unwind-staged'); // in a directory only root can change
+ * ```
  */
 export function removeTreeSafely(path: string, hooks: RemoveTreeHooks = {}): void {
   const fd = fs.openSync(path, DIRECTORY);
   try {
-    emptyDirectory(fd, hooks);
+    emptyDirectory(fd, fs.fstatSync(fd).dev, path, hooks);
   } finally {
     fs.closeSync(fd);
   }
   fs.rmdirSync(path);
 }
 
-function emptyDirectory(fd: number, hooks: RemoveTreeHooks): void {
+function emptyDirectory(fd: number, device: number, top: string, hooks: RemoveTreeHooks): void {
   const here = `/proc/self/fd/${fd}`;
   for (let pass = 1; ; pass++) {
     const names = fs.readdirSync(here);
     if (names.length === 0) return;
-    if (pass > PASSES) throw Object.assign(new Error(`ENOTEMPTY: directory still being filled after ${PASSES} passes: ${fs.readlinkSync(here)}`), { code: 'ENOTEMPTY' });
-    for (const name of names) removeEntry(here, name, hooks);
+    if (pass > PASSES) {
+      throw new UnwindError('TARGET_CHANGED', `${fs.readlinkSync(here)} is still being filled after ${PASSES} passes of removing ${top}; stopped`, { context: { path: top }, retryable: true });
+    }
+    for (const name of names) removeEntry(here, name, device, top, hooks);
   }
 }
 
-function removeEntry(here: string, name: string, hooks: RemoveTreeHooks): void {
+function removeEntry(here: string, name: string, device: number, top: string, hooks: RemoveTreeHooks): void {
   const entry = `${here}/${name}`;
   const st = fs.lstatSync(entry, { throwIfNoEntry: false });
   if (!st) return;
   if (!st.isDirectory()) return unlinkEntry(entry);
+  if (st.dev !== device) throw anotherFilesystem(here, name, top);
   hooks.beforeDescend?.(name);
   let child: number;
   try {
@@ -60,7 +81,9 @@ function removeEntry(here: string, name: string, hooks: RemoveTreeHooks): void {
     throw error;
   }
   try {
-    emptyDirectory(child, hooks);
+    // The directory opened may not be the one looked at: judge the descriptor's own filesystem.
+    if (fs.fstatSync(child).dev !== device) throw anotherFilesystem(here, name, top);
+    emptyDirectory(child, device, top, hooks);
   } finally {
     fs.closeSync(child);
   }
@@ -80,4 +103,9 @@ function unlinkEntry(entry: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+}
+
+function anotherFilesystem(here: string, name: string, top: string): UnwindError {
+  const mountPoint = `${fs.readlinkSync(here)}/${name}`;
+  return new UnwindError('UNSAFE_PATH', `${mountPoint} is another filesystem mounted inside ${top}; not removed`, { context: { path: top, mountPoint }, retryable: false });
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,5 +45,20 @@ describe('removeTreeSafely', () => {
     expect(fs.readFileSync(join(outside, 'victim'), 'utf8')).toBe('keep');
     // The link went as a link, and the directory moved aside went in the next pass.
     expect(fs.existsSync(tree)).toBe(false);
+  });
+
+  it('never goes into another filesystem mounted inside the tree: refused typed, the mount left whole', () => {
+    const tree = join(tempDir(), 'staged');
+    const mountPoint = join(tree, 'a', 'mounted');
+    fs.mkdirSync(mountPoint, { recursive: true });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
+    expect(mounted.status, mounted.stderr?.toString()).toBe(0);
+    try {
+      fs.writeFileSync(join(mountPoint, 'other'), 'keep');
+      expect(() => removeTreeSafely(tree)).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH', message: expect.stringMatching(/another filesystem mounted inside/) }));
+      expect(fs.readFileSync(join(mountPoint, 'other'), 'utf8')).toBe('keep');
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
   });
 });
