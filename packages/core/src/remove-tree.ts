@@ -11,6 +11,7 @@ import { UnwindError } from './errors.js';
  * ```
  */
 export interface RemoveTreeHooks {
+  /** Called with a directory's name just before the walk opens it to empty it (a test's chance to swap it). */
   beforeDescend?: (name: string) => void;
 }
 
