@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyStepKind } from '@unwind/core';
-import { CliError } from './errors.js';
+import { CliError, EXIT } from './errors.js';
+import { assertTrustedModuleFile } from './module-trust.js';
 
 /**
  * The packages whose step kinds `unwind recover` registers when they are
@@ -45,9 +45,18 @@ function kindsOf(namespace: Record<string, unknown>): unknown[] | undefined {
   return candidates.find((c): c is unknown[] => Array.isArray(c));
 }
 
+/** Written as a path: the only way a command-line module is looked up in the file system. */
+const PATH_SPECIFIER = /^(\/|\.\.?\/)/;
+
 /**
- * Imports a module given on the command line: a path (relative to `cwd`) when
- * such a file exists, else a package name.
+ * Imports a module given on the command line. A path must be written as one
+ * (`/abs/steps.js`, `./steps.js`, `../lib/steps.js`; relative to `cwd`); any
+ * other specifier is a package name, resolved from the CLI's own install and
+ * never from `cwd` (so a file `./@acme/steps` planted where root runs
+ * `unwind` is never picked up). The resolved file, and every directory above
+ * it, must pass the ancestor rule (see module-trust.ts): the module runs with
+ * this process's privileges. Anything wrong is a {@link CliError}, exit 4,
+ * before the module runs.
  *
  * @example
  * ```ts
@@ -55,15 +64,34 @@ function kindsOf(namespace: Record<string, unknown>): unknown[] | undefined {
  * ```
  */
 export async function importModule(specifier: string, cwd = process.cwd()): Promise<Record<string, unknown>> {
-  const path = isAbsolute(specifier) ? specifier : resolve(cwd, specifier);
-  const target = existsSync(path) ? pathToFileURL(path).href : specifier;
-  try {
-    return (await import(target)) as Record<string, unknown>;
-  } catch (error) {
-    const message = (error as Error).message;
+  const fail = (message: string) => {
     const hint = /\.[cm]?tsx?$/.test(specifier) && /Unknown file extension/.test(message) ? ' (a TypeScript module: run `node --import tsx $(which unwind) …` or point at the built .js)' : '';
-    throw new CliError(`cannot load module ${specifier}: ${message}${hint}`, 4);
+    return new CliError(`cannot load module ${specifier}: ${message}${hint}`, EXIT.badInput);
+  };
+  let file: string;
+  if (PATH_SPECIFIER.test(specifier)) file = resolve(cwd, specifier);
+  else {
+    let url: string;
+    try {
+      url = resolvePackage(specifier);
+    } catch (error) {
+      throw fail(`${(error as Error).message.split('\n')[0]} (a name that is not a path is a package; write a path as ./${specifier})`);
+    }
+    if (!url.startsWith('file:')) throw fail(`${url} is not a file`);
+    file = fileURLToPath(url);
   }
+  const real = assertTrustedModuleFile(file, specifier);
+  try {
+    return (await import(pathToFileURL(real).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw fail((error as Error).message);
+  }
+}
+
+/** A package name resolved as `import` would resolve it from this file (ESM build), or as `require` (CommonJS build). */
+function resolvePackage(specifier: string): string {
+  if (typeof import.meta.resolve === 'function') return import.meta.resolve(specifier);
+  return pathToFileURL(require.resolve(specifier)).href;
 }
 
 /**

@@ -90,7 +90,7 @@ describe('plan', () => {
   });
 
   it('a step with invalid arguments: says so, exit 4', async () => {
-    const r = await unwind(['plan', 'packages/cli/test/fixtures/plan-invalid.mjs']);
+    const r = await unwind(['plan', './packages/cli/test/fixtures/plan-invalid.mjs']);
     expect(r.code).toBe(4);
     expect(r.stdout).toContain('2. test.writeMarker  [test.writeMarker]  invalid');
     expect(r.stdout).toContain('running this transaction would be refused');

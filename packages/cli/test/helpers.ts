@@ -30,9 +30,9 @@ export interface Ran {
   stderr: string;
 }
 
-function run(argv: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Ran> {
+function run(argv: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Ran> {
   return new Promise((done, fail) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: repoRoot, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -53,11 +53,11 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Runs `unwind ARGS` (the built binary); with `asNobody`, as uid/gid 65534 through setpriv. */
-export function unwind(args: string[], options: { env?: NodeJS.ProcessEnv; asNobody?: boolean } = {}): Promise<Ran> {
+/** Runs `unwind ARGS` (the built binary) in `cwd` (default: the repository root); with `asNobody`, as uid/gid 65534 through setpriv. */
+export function unwind(args: string[], options: { env?: NodeJS.ProcessEnv; asNobody?: boolean; cwd?: string } = {}): Promise<Ran> {
   const node = [process.execPath, BIN, ...args];
   const argv = options.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...node] : node;
-  return run(argv, { env: cleanEnv(options.env) });
+  return run(argv, { env: cleanEnv(options.env), ...(options.cwd ? { cwd: options.cwd } : {}) });
 }
 
 /** Runs a TypeScript fixture in a child node process (through tsx). */

@@ -263,7 +263,7 @@ describe('on journals left by killed transactions', () => {
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/cannot load module \.\/nope\/missing\.mjs/);
 
-    const ok = await unwind(['recover', ...TEST_KINDS, '--root', k.root, '--kinds', 'packages/cli/test/fixtures/custom-kinds.mjs']);
+    const ok = await unwind(['recover', ...TEST_KINDS, '--root', k.root, '--kinds', './packages/cli/test/fixtures/custom-kinds.mjs']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Rolled back: 2 steps undone');
     expect(treeState(k.dir)).toEqual(k.before);
