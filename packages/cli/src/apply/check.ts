@@ -69,6 +69,8 @@ export function checkTransactionFile(parsed: ParsedFile, kinds: readonly AnyStep
       });
     }
   }
+  // JSON has no NaN or Infinity (YAML's .nan, .inf): the journal would record null, which recovery cannot decode.
+  for (const pointer of nonFinite(value, [])) if (!problems.some((p) => p.pointer === pointer)) problems.push({ pointer, message: `expected a finite number, got ${String(valueAt(value, pointer))}` });
   if (problems.length > 0) {
     // In the order of the file, as an editor shows them.
     const located = problems.map((p) => locate(p, parsed)).sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
@@ -152,6 +154,17 @@ function distance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/** Pointers to every NaN or ±Infinity in a parsed value. */
+function nonFinite(value: unknown, at: Array<string | number>): string[] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [pointerOf(at)];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, item]) => nonFinite(item, [...at, Array.isArray(value) ? Number(key) : key]));
+}
+
+function valueAt(value: unknown, pointer: string): unknown {
+  return segmentsOf(pointer).reduce<unknown>((v, key) => (v as Record<string, unknown>)[key], value);
 }
 
 function locate(problem: Problem, parsed: ParsedFile): Problem {

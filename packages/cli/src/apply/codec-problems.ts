@@ -7,6 +7,7 @@ const CONTAINERS = new Set(['InterfaceType', 'PartialType', 'StrictType', 'Array
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (typeof value === 'number') return String(value); // JSON would say null for NaN and Infinity
   return (JSON.stringify(value) ?? String(value)).slice(0, 80);
 }
 

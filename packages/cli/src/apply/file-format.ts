@@ -21,11 +21,42 @@ export const FORMAT_VERSION = 1;
  */
 export const SCHEMA_ID = `https://unwind.dev/schemas/transaction-file/v${FORMAT_VERSION}.json`;
 
-const NonNegativeInteger = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0, 'NonNegativeInteger');
-const PositiveInteger = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInteger');
+/**
+ * The longest delay a Node timer holds: past 2^31-1 ms setTimeout fires at
+ * once, so a longer step timeout or retry delay would time out at once.
+ *
+ * @example
+ * ```ts
+ * NUMBER_CODECS.timeout.is(MAX_TIMER_MS + 1); // false
+ * ```
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** An integer in [min, max]; the name says the range, as problems and the JSON Schema state it. */
+function integerIn(min: number, max: number, unit = '') {
+  return t.refinement(t.number, (n) => Number.isInteger(n) && n >= min && n <= max, `an integer from ${min} to ${max}${unit}`);
+}
+
+/**
+ * Codecs of the file's own numbers (timeouts, retry policies); each one's
+ * name is the range problems state and the JSON Schema expresses (schema.ts).
+ *
+ * @example
+ * ```ts
+ * NUMBER_CODECS.factor.is(Number.NaN); // false
+ * ```
+ */
+export const NUMBER_CODECS = {
+  timeout: integerIn(1, MAX_TIMER_MS, ' (ms)'),
+  delay: integerIn(0, MAX_TIMER_MS, ' (ms)'),
+  // More tries than this is a loop, not a retry policy.
+  retries: integerIn(0, 100),
+  // Finite (JSON has no NaN or Infinity: the journal would hold null); the delay grows, and not absurdly.
+  factor: t.refinement(t.number, (n) => Number.isFinite(n) && n >= 1 && n <= 10, 'a number from 1 to 10'),
+};
 
 /** The retry policy of the TypeScript API (`RetryPolicy`), as data. */
-const RetryPolicy = t.intersection([t.type({ retries: NonNegativeInteger }), t.partial({ minTimeout: NonNegativeInteger, maxTimeout: NonNegativeInteger, factor: t.number })], 'RetryPolicy');
+const RetryPolicy = t.intersection([t.type({ retries: NUMBER_CODECS.retries }), t.partial({ minTimeout: NUMBER_CODECS.delay, maxTimeout: NUMBER_CODECS.delay, factor: NUMBER_CODECS.factor })], 'RetryPolicy');
 
 /** `{ do?, undo?, commit? }`: retries per phase, as `TransactionOptions.retry` and `StepOptions.retry`. */
 const Retry = t.partial({ do: RetryPolicy, undo: RetryPolicy, commit: RetryPolicy }, 'Retry');
@@ -50,7 +81,7 @@ export const StepEntryCodec = t.intersection(
       /** Names this step for references: `{ "$result": "ID.field" }` in a later step's arguments. */
       id: t.string,
       label: t.string,
-      timeoutMs: PositiveInteger,
+      timeoutMs: NUMBER_CODECS.timeout,
       retry: Retry,
     }),
   ],
@@ -75,7 +106,7 @@ export const TransactionFileCodec = t.intersection(
       /** The journal root (absolute). `--root` wins over it; `$UNWIND_ROOT` is used when neither is given. */
       root: t.string,
       /** Default timeout of one attempt of any step phase, in ms. */
-      timeoutMs: PositiveInteger,
+      timeoutMs: NUMBER_CODECS.timeout,
       /** Default retries per phase. */
       retry: Retry,
       /** Recover unfinished transactions on the root first instead of refusing (exit 5). */

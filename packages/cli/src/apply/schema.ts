@@ -1,7 +1,7 @@
 import type { AnyStepKind } from '@unwind/core';
 import { UnwindError } from '@unwind/core';
 import { nodeOf, objectShape, type CodecNode } from './codec-shape.js';
-import { SCHEMA_ID, StepEntryCodec, TransactionFileCodec } from './file-format.js';
+import { MAX_TIMER_MS, NUMBER_CODECS, SCHEMA_ID, StepEntryCodec, TransactionFileCodec } from './file-format.js';
 import { REFERENCE_KEY } from './references.js';
 
 /** One closed object for type, partial and intersections of them; `allOf` for other intersections. */
@@ -42,6 +42,10 @@ const REFINEMENTS: Record<string, JsonSchema> = {
   Int: { type: 'integer' },
   NonNegativeInteger: { type: 'integer', minimum: 0 },
   PositiveInteger: { type: 'integer', minimum: 1 },
+  [NUMBER_CODECS.timeout.name]: { type: 'integer', minimum: 1, maximum: MAX_TIMER_MS },
+  [NUMBER_CODECS.delay.name]: { type: 'integer', minimum: 0, maximum: MAX_TIMER_MS },
+  [NUMBER_CODECS.retries.name]: { type: 'integer', minimum: 0, maximum: 100 },
+  [NUMBER_CODECS.factor.name]: { type: 'number', minimum: 1, maximum: 10 },
 };
 
 const REFERENCE_DEF = '#/$defs/reference';
