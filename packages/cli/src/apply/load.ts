@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, isNode, parseDocument } from 'yaml';
+import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { CliError, EXIT } from '../errors.js';
 import { TransactionFileError, segmentsOf, type Problem } from './problems.js';
 
@@ -22,10 +22,12 @@ export interface ParsedFile {
 }
 
 /**
- * Parses a transaction file's text: YAML 1.2, which also reads every JSON
- * file (so `.json`, `.yaml` and standard input need no format flag). Every
- * syntax error is reported at once, with its line, as a
- * {@link TransactionFileError}; duplicate keys are errors.
+ * Parses a transaction file's text: YAML 1.2 (core schema, no `<<` merge
+ * keys), which also reads every JSON file (so `.json`, `.yaml` and standard
+ * input need no format flag). Every syntax error is reported at once, with
+ * its line, as a {@link TransactionFileError}; so are duplicate keys, a
+ * `%YAML` directive naming another version, and the parser's limits (an
+ * alias bomb, nesting too deep).
  *
  * @example
  * ```ts
@@ -34,15 +36,27 @@ export interface ParsedFile {
  */
 export function parseTransactionText(text: string, source: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  if (document.errors.length > 0) {
-    const problems: Problem[] = document.errors.map((e) => {
-      const at = lineCounter.linePos(e.pos[0]);
-      return { pointer: '', message: e.message.split('\n')[0]!, line: at.line, column: at.col };
-    });
-    throw new TransactionFileError(source, problems);
+  const problemAt = (message: string, pos = 0): Problem => {
+    const at = lineCounter.linePos(pos);
+    return { pointer: '', message: message.split('\n')[0]!, line: at.line, column: at.col };
+  };
+  let document: Document.Parsed;
+  let value: unknown;
+  try {
+    // Always YAML 1.2's core schema without merge keys, whatever a %YAML directive says: under 1.1,
+    // `yes` is true, 0644 octal, 1:30 is 90, and `<<` merges maps past the duplicate-key check.
+    document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.2', schema: 'core', merge: false });
+    const problems = [...document.errors, ...document.warnings].map((e) => problemAt(e.message, e.pos[0]));
+    const { explicit, version } = document.directives?.yaml ?? {};
+    if (explicit && version !== '1.2') problems.push(problemAt(`only YAML 1.2 is read: remove the %YAML directive (another version would change what yes, 0644, 1:30 and << mean)`));
+    if (problems.length > 0) throw new TransactionFileError(source, problems);
+    value = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    if (error instanceof TransactionFileError) throw error;
+    // The parser's own limits (an alias bomb: ReferenceError; nesting too deep for the stack: RangeError) are file problems too.
+    const message = error instanceof RangeError ? `nested too deeply to read (${error.message})` : `cannot be read: ${(error as Error).message}`;
+    throw new TransactionFileError(source, [problemAt(message)]);
   }
-  const value: unknown = document.toJS({ maxAliasCount: 100 });
   return {
     source,
     value,
