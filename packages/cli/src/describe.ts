@@ -1,5 +1,6 @@
 import type { JournaledStep, LockHolder, TransactionListing, TransactionState } from '@unwind/core';
-import { errorLine, plural } from '@unwind/progress';
+import { plural } from '@unwind/progress';
+import { errorLine } from './terminal-text.js';
 
 /** How `unwind status` classes a transaction. */
 export type TransactionClass = 'running' | 'interrupted' | 'stuck' | 'unreadable' | 'committed' | 'rolled-back';

@@ -1,7 +1,8 @@
 import { exitCodeOf, describeOutcome, type Cause, type PlanEntry } from '@unwind/core';
 import { EXIT } from '../errors.js';
 import { loadKinds, type LoadedKinds } from '../kinds.js';
-import { errorLine, plural, renderProgress } from '@unwind/progress';
+import { plural, renderProgress } from '@unwind/progress';
+import { errorLine, printable, printableData } from '../terminal-text.js';
 import { resolveRoot } from '../root.js';
 import { exitOnThirdSignal } from '../signal-exit.js';
 import { buildTransaction } from '../apply/build.js';
@@ -42,7 +43,7 @@ export async function applyCommand(file: string, options: ApplyOptions, io: Comm
   } catch (error) {
     if (!(error instanceof TransactionFileError)) throw error;
     if (options.json) printJson(io.stdout, { file: source, ok: false, exitCode: EXIT.badInput, dryRun: options.dryRun === true, problems: error.problems });
-    println(io.stderr, `unwind: error: ${error.message}:`, ...problemLines(error.problems).map((l) => `  ${l}`));
+    println(io.stderr, `unwind: error: ${error.message}:`, ...problemLines(error.problems).map((l) => `  ${printable(l)}`));
     return EXIT.badInput;
   }
   const root = resolveRoot(options.root ?? checked.file.root, io.env);
@@ -51,7 +52,8 @@ export async function applyCommand(file: string, options: ApplyOptions, io: Comm
   const tx = buildTransaction(checked, {
     root,
     kinds: loaded.kinds,
-    onEvent: progress,
+    // Descriptions and errors (a command's stderr) reach the terminal: escaped, like status and log show them.
+    onEvent: (event) => progress(printableData(event)),
     onThirdSignal: exitOnThirdSignal(process.stderr, `\`unwind recover --root ${root}\``),
     ...(options.recoverFirst ? { recoverFirst: true } : {}),
   });
@@ -59,13 +61,13 @@ export async function applyCommand(file: string, options: ApplyOptions, io: Comm
   const exitCode = exitCodeOf(outcome);
   if (options.json) printJson(io.stdout, { file: source, root, ok: exitCode === 0, exitCode, dryRun: false, outcome });
   else if (outcome.status === 'refused') println(io.stderr, `unwind: error: ${refusalText(outcome.cause)}`);
-  else if (outcome.status !== 'committed') println(io.stdout, describeOutcome(outcome));
+  else if (outcome.status !== 'committed') println(io.stdout, ...describeOutcome(outcome).split('\n').map(printable));
   return exitCode;
 }
 
 /** The refusal's line, the same for a run and a dry run. */
 function refusalText(cause: Cause): string {
-  if (cause.code === 'UNFINISHED_TRANSACTION') return `${cause.message}. Nothing was touched; run unwind recover first, or apply with --recover-first.`;
+  if (cause.code === 'UNFINISHED_TRANSACTION') return `${printable(cause.message)}. Nothing was touched; run unwind recover first, or apply with --recover-first.`;
   return `${errorLine(cause)}. Nothing was touched.`;
 }
 
@@ -99,12 +101,12 @@ async function dryRun(checked: CheckedFile, source: string, root: string, option
   }
   if (state.refusal) println(io.stderr, `unwind: error: the run would be refused: ${refusalText(state.refusal.cause)}`);
   const s = io.style;
-  println(io.stdout, `${s.bold('Plan')} ${s.bold(checked.file.name)}: ${steps.length} step${steps.length === 1 ? '' : 's'} on journal root ${root} (dry run: nothing is changed)`);
+  println(io.stdout, `${s.bold('Plan')} ${s.bold(printable(checked.file.name))}: ${steps.length} step${steps.length === 1 ? '' : 's'} on journal root ${root} (dry run: nothing is changed)`);
   if (state.wouldRecover.length > 0) println(io.stdout, `  first: recover ${plural(state.wouldRecover.length, 'unfinished transaction')} on the root (${state.wouldRecover.join(', ')}), as --recover-first asks`);
   const width = String(steps.length).length;
   for (const e of steps) {
     const change = e.error ? s.red('invalid') : e.wouldChange === true ? s.yellow('change') : e.wouldChange === false ? s.green('no change') : s.dim('may change');
-    println(io.stdout, `  ${String(e.index + 1).padStart(width)}. ${e.description}${e.irreversible ? ` ${s.red('(irreversible)')}` : ''}  ${s.dim(`[${e.type}]`)}  ${change}`);
+    println(io.stdout, `  ${String(e.index + 1).padStart(width)}. ${printable(e.description)}${e.irreversible ? ` ${s.red('(irreversible)')}` : ''}  ${s.dim(`[${printable(e.type)}]`)}  ${change}`);
     if (e.error) println(io.stdout, `     ${' '.repeat(width)}${errorLine(e.error)}`);
   }
   return exitCode;

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { JOURNAL_FILE, analyzeRecords, readJournalFile, readLock, type JournalRecord, type TransactionState } from '@unwind/core';
 import { recoveryText } from '../describe.js';
 import { CliError, EXIT } from '../errors.js';
-import { errorDetails, errorLine, formatDuration, plural } from '@unwind/progress';
+import { formatDuration, plural } from '@unwind/progress';
+import { errorDetails, errorLine, printable } from '../terminal-text.js';
 import { checkRoot, describeErrno, findTransaction, resolveRoot } from '../root.js';
 import type { Styler } from '@unwind/progress';
 import { printJson, println, type CommandIO } from './context.js';
@@ -41,13 +42,13 @@ export async function logCommand(txid: string, options: LogOptions, io: CommandI
   const running = !state.ended && lock?.alive === true && lock.pid === state.pid && lock.host === state.host;
   println(
     io.stdout,
-    `${s.bold('Transaction')}  ${s.bold(state.name)}`,
+    `${s.bold('Transaction')}  ${s.bold(printable(state.name))}`,
     `${s.bold('Id')}           ${id}`,
     `${s.bold('Journal')}      ${path}`,
-    `${s.bold('Started')}      ${new Date(state.startedAt).toISOString()} by pid ${state.pid} on ${state.host}`,
+    `${s.bold('Started')}      ${new Date(state.startedAt).toISOString()} by pid ${state.pid} on ${printable(state.host)}`,
     `${s.bold('Outcome')}      ${outcomeText(state, running, s)}`,
   );
-  if (state.meta) println(io.stdout, `${s.bold('Meta')}         ${JSON.stringify(state.meta)}`);
+  if (state.meta) println(io.stdout, `${s.bold('Meta')}         ${printable(JSON.stringify(state.meta))}`);
   println(io.stdout, '');
   const descriptions = new Map(state.steps.map((x) => [x.index, x.description]));
   let previous: JournalRecord | undefined;
@@ -75,13 +76,13 @@ function outcomeText(state: TransactionState, running: boolean, s: Styler): stri
 function recordLines(r: JournalRecord, previous: JournalRecord | undefined, descriptions: Map<number, string>, s: Styler): string[] {
   const since = previous ? r.at - previous.at : 0;
   const step = (i: number) => `step ${i + 1}`;
-  const desc = (i: number) => descriptions.get(i) ?? '?';
+  const desc = (i: number) => printable(descriptions.get(i) ?? '?');
   const errorBlock = (e: Parameters<typeof errorDetails>[0]) => errorDetails(e);
   switch (r.kind) {
     case 'begin':
-      return [`begin "${r.name}" (journal format ${r.format})`];
+      return [`begin "${printable(r.name)}" (journal format ${r.format})`];
     case 'prepared':
-      return [`${step(r.step)} prepared: ${r.description} ${s.dim(`[${r.type}]`)}`];
+      return [`${step(r.step)} prepared: ${printable(r.description)} ${s.dim(`[${printable(r.type)}]`)}`];
     case 'done':
       return [`${step(r.step)} ${s.green('done')} in ${formatDuration(since)} (${plural(r.attempts, 'attempt')})`];
     case 'verified':

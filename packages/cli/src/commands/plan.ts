@@ -1,6 +1,6 @@
 import type { PlanEntry, Transaction } from '@unwind/core';
 import { CliError, EXIT } from '../errors.js';
-import { errorLine } from '@unwind/progress';
+import { errorLine, printable } from '../terminal-text.js';
 import { importModule } from '../kinds.js';
 import { printJson, println, type CommandIO } from './context.js';
 
@@ -52,12 +52,12 @@ export async function planCommand(module: string, options: PlanOptions, io: Comm
     return invalid ? EXIT.badInput : EXIT.ok;
   }
   const s = io.style;
-  println(io.stdout, `${s.bold('Plan')} ${s.bold(tx.name)}: ${entries.length} step${entries.length === 1 ? '' : 's'} (nothing is changed)`);
+  println(io.stdout, `${s.bold('Plan')} ${s.bold(printable(tx.name))}: ${entries.length} step${entries.length === 1 ? '' : 's'} (nothing is changed)`);
   const width = String(entries.length).length;
   for (const e of entries) {
     const change = e.error ? s.red('invalid') : e.wouldChange === true ? s.yellow('change') : e.wouldChange === false ? s.green('no change') : s.dim('may change');
     const flags = e.irreversible ? ` ${s.red('(irreversible)')}` : '';
-    println(io.stdout, `  ${String(e.index + 1).padStart(width)}. ${e.description}${flags}  ${s.dim(`[${e.type}]`)}  ${change}`);
+    println(io.stdout, `  ${String(e.index + 1).padStart(width)}. ${printable(e.description)}${flags}  ${s.dim(`[${printable(e.type)}]`)}  ${change}`);
     if (e.error) println(io.stdout, `     ${' '.repeat(width)}${errorLine(e.error)}`);
   }
   if (invalid) println(io.stdout, '', s.red('Some steps have invalid arguments: running this transaction would be refused, nothing touched.'));

@@ -18,7 +18,8 @@ import {
 } from '@unwind/core';
 import { recoveryText } from '../describe.js';
 import { CliError, EXIT } from '../errors.js';
-import { errorDetails, errorLine, formatDuration, plural } from '@unwind/progress';
+import { formatDuration, plural } from '@unwind/progress';
+import { errorDetails, errorLine, printable } from '../terminal-text.js';
 import { loadKinds } from '../kinds.js';
 import { checkRoot, checkTransactionArgument, describeErrno, findTransaction, resolveRoot } from '../root.js';
 import { printJson, println, type CommandIO } from './context.js';
@@ -66,7 +67,7 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
     if (error instanceof LockHeldError) {
       const h = error.holder;
       throw new CliError(
-        `a running process holds the lock of ${root}: pid ${h.pid} on ${h.host} since ${h.acquiredAt}${h.purpose ? ` (${h.purpose})` : ''}. Nothing was touched; let it finish, then run recover again.`,
+        `a running process holds the lock of ${root}: pid ${h.pid} on ${printable(h.host)} since ${printable(String(h.acquiredAt))}${h.purpose ? ` (${printable(h.purpose)})` : ''}. Nothing was touched; let it finish, then run recover again.`,
         EXIT.locked,
         { holder: h },
       );
@@ -76,7 +77,7 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
   // The library reports a take-over and never prints; the command line says it, as it is the one that acts.
   if (lock.tookOverFrom) {
     const h = lock.tookOverFrom;
-    println(io.stderr, `unwind: took over the stale lock ${lock.path} of dead process ${h.pid} on ${h.host} (held since ${h.acquiredAt})`);
+    println(io.stderr, `unwind: took over the stale lock ${lock.path} of dead process ${h.pid} on ${printable(h.host)} (held since ${printable(String(h.acquiredAt))})`);
   }
   const results: Result[] = [];
   try {
@@ -96,11 +97,11 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
           continue;
         }
         if (state.ended) {
-          if (txid !== undefined) text(`${state.name} (${id}) already finished: ${state.ended}. Nothing to do.`);
+          if (txid !== undefined) text(`${printable(state.name)} (${id}) already finished: ${state.ended}. Nothing to do.`);
           results.push({ id, name: state.name, result: 'already-finished', steps: [], undone: [] });
           continue;
         }
-        text(`${s.bold('Recovering')} ${s.bold(state.name)} ${s.dim(id)}`, `  started ${formatDuration(io.now() - state.startedAt)} ago by pid ${state.pid}; it will ${recoveryText(state)}`);
+        text(`${s.bold('Recovering')} ${s.bold(printable(state.name))} ${s.dim(id)}`, `  started ${formatDuration(io.now() - state.startedAt)} ago by pid ${state.pid}; it will ${recoveryText(state)}`);
       } else {
         text(`${s.bold('Cleaning up')} ${s.dim(id)}: it stopped before its journal was written, so nothing was changed and nothing needs undoing`);
       }
@@ -152,13 +153,13 @@ function hintFor(error: SerializedError): string {
 function eventLine(event: TransactionEvent, s: CommandIO['style']): string | undefined {
   switch (event.type) {
     case 'undo:done':
-      return `${s.green('undone')}         step ${event.step + 1}: ${event.description} (${formatDuration(event.durationMs)}${event.attempts > 1 ? `, ${event.attempts} attempts` : ''})`;
+      return `${s.green('undone')}         step ${event.step + 1}: ${printable(event.description)} (${formatDuration(event.durationMs)}${event.attempts > 1 ? `, ${event.attempts} attempts` : ''})`;
     case 'undo:failed':
-      return `${s.red('undo failed')}    step ${event.step + 1}: ${event.description}: ${errorLine(event.error)}`;
+      return `${s.red('undo failed')}    step ${event.step + 1}: ${printable(event.description)}: ${errorLine(event.error)}`;
     case 'commit:done':
-      return `${s.green('committed')}      step ${event.step + 1}: ${event.description}`;
+      return `${s.green('committed')}      step ${event.step + 1}: ${printable(event.description)}`;
     case 'commit:failed':
-      return `${s.red('commit failed')}  step ${event.step + 1}: ${event.description}: ${errorLine(event.error)}`;
+      return `${s.red('commit failed')}  step ${event.step + 1}: ${printable(event.description)}: ${errorLine(event.error)}`;
     case 'step:retry':
       return `${s.yellow('attempt failed')} ${event.phase} of step ${event.step + 1}, attempt ${event.attempt}: ${errorLine(event.error)}`;
     default:

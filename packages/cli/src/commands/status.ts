@@ -1,7 +1,8 @@
 import { listTransactions, readLock, type LockHolder, type TransactionListing } from '@unwind/core';
 import { classify, recoveryText, stepState, type TransactionClass } from '../describe.js';
 import { EXIT } from '../errors.js';
-import { errorLine, formatDuration, plural } from '@unwind/progress';
+import { formatDuration, plural } from '@unwind/progress';
+import { errorLine, printable } from '../terminal-text.js';
 import { checkRoot, resolveRoot } from '../root.js';
 import type { Styler } from '@unwind/progress';
 import { printJson, println, type CommandIO } from './context.js';
@@ -60,7 +61,7 @@ export async function statusCommand(options: StatusOptions, io: CommandIO): Prom
 
 function lockText(lock: (LockHolder & { alive: boolean }) | undefined, s: Styler): string {
   if (!lock) return 'free';
-  const who = `pid ${lock.pid} on ${lock.host} since ${lock.acquiredAt}${lock.purpose ? ` (${lock.purpose})` : ''}`;
+  const who = `pid ${lock.pid} on ${printable(lock.host)} since ${printable(String(lock.acquiredAt))}${lock.purpose ? ` (${printable(lock.purpose)})` : ''}`;
   if (lock.processStart === 'torn') return `${s.yellow('stale')}: the lock file is unreadable or torn; the next run takes it over`;
   return lock.alive ? `${s.yellow('held')} by ${who}` : `${s.yellow('stale')}: left by ${who}, which is no longer running; the next run takes it over`;
 }
@@ -76,18 +77,18 @@ const LABEL: Record<TransactionClass, (s: Styler) => string> = {
 
 function describe(listing: TransactionListing, status: TransactionClass, now: number, s: Styler): string[] {
   const state = listing.state;
-  if (!state) return [`${LABEL.unreadable(s)} ${listing.id}`, `  journal: ${listing.path}`, `  error: ${errorLine(listing.error)}`];
-  const lines = [`${LABEL[status](s)} ${s.bold(state.name)}  ${s.dim(listing.id)}`];
+  if (!state) return [`${LABEL.unreadable(s)} ${printable(listing.id)}`, `  journal: ${printable(listing.path)}`, `  error: ${errorLine(listing.error)}`];
+  const lines = [`${LABEL[status](s)} ${s.bold(printable(state.name))}  ${s.dim(printable(listing.id))}`];
   // Without a whole begin record (a journal holding only a torn line) start, pid and host are unknown, not 0.
-  const started = hasBegin(listing) ? `started ${formatDuration(now - state.startedAt)} ago by pid ${state.pid} on ${state.host}` : 'started: unknown (no complete begin record)';
+  const started = hasBegin(listing) ? `started ${formatDuration(now - state.startedAt)} ago by pid ${state.pid} on ${printable(state.host)}` : 'started: unknown (no complete begin record)';
   const last = state.records.length > 0 ? `last record ${formatDuration(now - state.lastAt)} ago` : 'last record: unknown';
   lines.push(`  ${started}; ${last}`);
   const lastStep = state.steps.at(-1);
-  lines.push(`  last step: ${lastStep ? `${lastStep.index + 1}. ${lastStep.description} (${stepState(lastStep)})` : 'none (no step was started)'}`);
+  lines.push(`  last step: ${lastStep ? `${lastStep.index + 1}. ${printable(lastStep.description)} (${stepState(lastStep)})` : 'none (no step was started)'}`);
   if (state.rollbackReason) lines.push(`  rollback cause: ${errorLine(state.rollbackReason)}`);
   if (status === 'stuck' && state.rollbackFailed) {
     const failed = state.steps.find((x) => x.index === state.rollbackFailed![0]);
-    lines.push(`  ${s.red('rollback failed')}: undo of step ${(failed?.index ?? 0) + 1} (${failed?.description}) failed: ${errorLine(failed?.undoFailed)}`);
+    lines.push(`  ${s.red('rollback failed')}: undo of step ${(failed?.index ?? 0) + 1} (${printable(failed?.description ?? '?')}) failed: ${errorLine(failed?.undoFailed)}`);
   }
   if (state.tornTail) lines.push('  its last record was torn by a crash and is ignored');
   if (!FINISHED.has(status)) lines.push(`  recovery would ${recoveryText(state)}${status === 'running' ? ' — but it is still running' : ''}`);

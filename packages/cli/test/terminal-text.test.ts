@@ -1,0 +1,39 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killedAt, newSandbox, requireBuilt, runCleanups, TEST_KINDS, unwind } from './helpers.js';
+import { writeTransactionFile } from './apply-helpers.js';
+
+afterEach(runCleanups);
+beforeAll(() => requireBuilt());
+
+/** A title change, a bell and a screen clear: what a planted journal would make a terminal do. */
+const NAME = 'evil\u001b]0;owned\u0007\u001b[2J\u009b31m\u007fname';
+const MESSAGE = 'boom\r\nfake line\u001b[1A\u0000';
+// C0 (tab and newline included: one field, one line), DEL and C1.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+describe('human output escapes control characters from journals and commands', () => {
+  it('status, log and recover print a journal name and error messages escaped; --json keeps them exact', async () => {
+    const k = await killedAt(undefined, { name: NAME, failAtEnd: true, failMessage: MESSAGE, failUndoOf: 0 });
+    for (const args of [['status', '--all'], ['log', k.id], ['recover']]) {
+      const r = await unwind([...args, ...(args[0] === 'recover' ? TEST_KINDS : []), '--root', k.root]);
+      const out = r.stdout + r.stderr;
+      expect(out, args[0]).not.toMatch(CONTROL);
+      expect(out, args[0]).toContain('evil\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\x7fname');
+      if (args[0] !== 'recover') expect(out, args[0]).toContain('boom\\r\\nfake line\\x1b[1A\\x00');
+    }
+    const json = await unwind(['log', k.id, '--root', k.root, '--json']);
+    expect((JSON.parse(json.stdout) as { name: string }).name).toBe(NAME);
+  });
+});
+
+describe('unwind apply shows what the transaction and its commands said, escaped', () => {
+  it("a step's error (what a command printed) in the progress display and the outcome", async () => {
+    const s = newSandbox();
+    const file = writeTransactionFile(s.base, 'evil.json', { name: NAME, steps: [{ kind: 'files.ensureDir', args: { path: `${s.dir}/d` } }, { kind: 'test.fail', args: { message: MESSAGE } }] });
+    const r = await unwind(['apply', file, '--root', s.root, ...TEST_KINDS]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).not.toMatch(CONTROL);
+    expect(r.stdout + r.stderr).toContain('boom\\r\\nfake line\\x1b[1A\\x00');
+  });
+});
