@@ -6,6 +6,7 @@ import { STEP_ID, TransactionFileCodec, type StepEntry, type TransactionFile } f
 import { TransactionFileError, pointerOf, segmentsOf, type Problem } from './problems.js';
 import { REFERENCE_KEY, findReferences, type Reference } from './references.js';
 import type { ParsedFile } from './load.js';
+import { validateLiterals } from './literal-validate.js';
 
 /**
  * A step of a checked file: its kind, and its arguments (with references
@@ -111,13 +112,18 @@ function checkStep(entry: unknown, index: number, scope: StepScope): CheckedStep
   const before = scope.problems.length;
   scope.problems.push(...codecProblems(kind.definition.args, args, [...at, 'args'], references.map((r) => r.pointer)));
   if (scope.problems.length === before && references.length === 0 && kind.definition.validate) {
-    // The kind's own semantic check, as tx.run() runs it; with references it runs once they are resolved.
+    // The kind's own semantic check, as tx.run() runs it.
     try {
       const decoded = kind.definition.args.decode(args);
       if (decoded._tag === 'Right') kind.definition.validate(decoded.right);
     } catch (error) {
       problem(['args'], (error as Error).message);
     }
+  } else if (scope.problems.length === before && kind.definition.validate) {
+    // With references it runs in full once they are resolved; a mistake among the literal values is reported now.
+    const paths = references.map((r) => segmentsOf(r.pointer).slice(at.length + 1));
+    const error = validateLiterals(kind.definition.validate, args as Record<string, unknown>, paths);
+    if (error) problem(['args'], error.message);
   }
   if (scope.problems.length > before) return undefined;
   return { entry: entry as StepEntry, kind, args: args as Record<string, unknown>, references };
