@@ -8,6 +8,7 @@ import { statusCommand } from './commands/status.js';
 import { printJson, type CommandIO } from './commands/context.js';
 import { CliError, EXIT } from './errors.js';
 import { shouldColor, styler, type Output } from '@unwind/progress';
+import { printable } from './terminal-text.js';
 
 declare const __UNWIND_CLI_VERSION__: string | undefined;
 
@@ -90,7 +91,8 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     const message = error instanceof Error ? error.message : String(error);
     // A program that asked for JSON reads stdout: it gets the failure as JSON there too (the person reads stderr).
     if (argv.includes('--json')) printJson(stdout, { ok: false, exitCode: code, error: jsonError(error) });
-    stderr.write(`unwind: error: ${message}\n`);
+    // A message may quote a journal (a step type) or a command's output: its own line breaks stay, control characters are escaped.
+    stderr.write(`unwind: error: ${message.split('\n').map(printable).join('\n')}\n`);
     if (!(error instanceof UnwindError) && env.UNWIND_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`);
     return code;
   }

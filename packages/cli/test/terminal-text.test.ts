@@ -37,3 +37,13 @@ describe('unwind apply shows what the transaction and its commands said, escaped
     expect(r.stdout + r.stderr).toContain('boom\\r\\nfake line\\x1b[1A\\x00');
   });
 });
+
+describe('the error line of every command', () => {
+  it('shows control characters escaped (here from an argument; a journal step type reaches it the same way)', async () => {
+    const s = newSandbox();
+    const r = await unwind(['recover', '--root', s.base, '--kinds', './no\u001b[2Jsuch.mjs']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).not.toMatch(CONTROL);
+    expect(r.stderr).toContain('cannot load module ./no\\x1b[2Jsuch.mjs');
+  });
+});
