@@ -13,7 +13,8 @@
 /**
  * Runs `validate` on `args` whose values at `references` (paths of keys
  * below `args`) are not known yet. Returns the error validate throws without
- * having read any of them, else undefined (it passed, or its verdict
+ * having read any of them (and throws again on the plain arguments, so the
+ * proxy did not cause it), else undefined (it passed, or its verdict
  * depended on a reference). Assumes, like the check of steps without
  * references, that validate is a pure function of its argument and that the
  * kind's codec hands it the values as written (no transforming codecs).
@@ -31,8 +32,19 @@ export function validateLiterals(validate: (args: never) => void, args: Record<s
     validate(tracked as never);
     return undefined;
   } catch (error) {
-    return readReference ? undefined : (error as Error);
+    if (readReference) return undefined;
+    // The same path on the plain arguments (it reads the same values) must throw the same: else the proxy caused it (structuredClone refuses one).
+    return sameErrorWithout(validate, args, error as Error);
   }
+}
+
+function sameErrorWithout(validate: (args: never) => void, args: Record<string, unknown>, error: Error): Error | undefined {
+  try {
+    validate(args as never);
+  } catch (plain) {
+    return (plain as Error)?.message === error?.message ? error : undefined;
+  }
+  return undefined;
 }
 
 /** `value` behind a proxy that calls `onRead` when a reference, or anything holding one, is read whole. */
