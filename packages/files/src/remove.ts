@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
-import { copyTree, removeTree } from './copy-tree.js';
+import { onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDescriptor, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { copyTree, makePrivateDirectoryAt, removeTree } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
@@ -379,11 +379,25 @@ function copyBack(entry: RemoveEntry, dir: DirectoryHandle, staging: DirectoryHa
   const staged = staging.entry(basename(entry.staged));
   const marker = staging.entry(basename(restoring(entry)));
   removeTree(temp);
-  copyTree(staged, temp);
-  syncDirectory(dir.self);
-  if (!lstatOrUndefined(marker)) writeNewFileDurably(marker, entry.original);
-  removeTree(original);
-  fs.renameSync(temp, original);
+  // The copy is made inside a private directory of root's, not in the open: the original's directory may
+  // be a user's, who could otherwise swap the copy being made for a symlink, or take a half-made file.
+  const holder = makePrivateDirectoryAt(temp);
+  try {
+    const copy = `/proc/self/fd/${holder}/copy`;
+    copyTree(staged, copy);
+    syncDescriptor(holder, temp);
+    syncDirectory(dir.self);
+    if (!lstatOrUndefined(marker)) writeNewFileDurably(marker, entry.original);
+    removeTree(original);
+    fs.renameSync(copy, original);
+    // A rename changes two directories: both durable before the holder goes, or a power cut could keep
+    // the holder's removal and lose the rename out of it (destination first: never neither name).
+    syncDirectory(dir.self);
+    syncDescriptor(holder, temp);
+  } finally {
+    fs.closeSync(holder);
+  }
+  removeTree(temp); // empty now (whatever its owner put there since is theirs)
   syncDirectory(dir.self);
   fs.unlinkSync(staging.entry(basename(copied(entry))));
   syncDirectory(staging.self);

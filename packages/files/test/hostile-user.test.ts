@@ -1,0 +1,205 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import moduleFs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
+import { failingStep, treeState } from '@unwind/core/testing';
+import { remove } from '../src/index.js';
+import { canMount, mountTmpfs, tempDir } from './helpers.js';
+
+// A user who owns a directory that a root step works in moves things in it at the worst moment.
+// Her moves are made at exact points by wrapping fs calls (or, for a deletion inside Node's own
+// rmSync, by a real uid-65534 process racing it); the checks say what root must never have done.
+const ALICE = 4242;
+const noMount = canMount();
+if (noMount) console.warn(`hostile-user tests skipped: ${noMount}`);
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      cleanup();
+    } catch (error) {
+      console.warn('cleanup failed:', error);
+    }
+  }
+});
+
+const nodeFs = moduleFs as unknown as Record<string, (...args: unknown[]) => unknown>;
+/** Replaces fs[name] with `wrap(real)` until the test ends. */
+function hook(name: string, wrap: (real: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): void {
+  const real = nodeFs[name]!;
+  nodeFs[name] = wrap(real);
+  syncBuiltinESMExports();
+  cleanups.push(() => {
+    nodeFs[name] = real;
+    syncBuiltinESMExports();
+  });
+}
+
+/** alice's home with `data` to remove, a root-only `etc` beside it, and staging on another filesystem (a tmpfs). */
+function world(): { home: string; data: string; etc: string; stage: string } {
+  const d = tempDir('unwind-files-hostile-');
+  cleanups.push(d.remove);
+  const home = join(d.path, 'home'), data = join(home, 'data'), etc = join(d.path, 'etc'), stage = join(d.path, 'stage');
+  fs.mkdirSync(join(data, 'sub'), { recursive: true });
+  fs.writeFileSync(join(data, 'notes'), 'x\n', { mode: 0o644 });
+  fs.writeFileSync(join(data, 'sub', 'ld.so.preload'), '/home/alice/evil.so\n', { mode: 0o644 });
+  fs.writeFileSync(join(data, 'tool'), '#!/bin/sh\nexec /bin/sh -p\n', { mode: 0o755 });
+  for (const p of [home, data, join(data, 'sub'), join(data, 'notes'), join(data, 'sub', 'ld.so.preload'), join(data, 'tool')]) fs.chownSync(p, ALICE, ALICE);
+  fs.chmodSync(join(data, 'tool'), 0o4755); // her own set-uid program: a copy must never be root's with this mode
+  fs.chmodSync(join(data, 'sub'), 0o777);
+  fs.mkdirSync(etc, { mode: 0o755 });
+  fs.writeFileSync(join(etc, 'secret'), 'root-only secret\n', { mode: 0o600 });
+  fs.mkdirSync(stage);
+  cleanups.push(mountTmpfs(stage, '16m'));
+  return { home, data, etc, stage };
+}
+
+async function run(...steps: Array<ReturnType<AnyStepKind>>): Promise<Outcome> {
+  const tx = transaction('hostile', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
+  for (const step of steps) tx.add(step);
+  return tx.run();
+}
+
+describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user controls', () => {
+  it('undo copies back inside a private directory: the restore temp swapped for a symlink to /etc gets nothing, /etc keeps its mode', async () => {
+    const w = world();
+    const etcBefore = treeState(w.etc);
+    hook('mkdirSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      // The moment the restore temp appears in her directory (she can watch for it with inotify).
+      if (String(path).endsWith('/.data.unwind-restore')) {
+        fs.renameSync(join(w.home, '.data.unwind-restore'), join(w.home, '.grabbed'));
+        fs.symlinkSync(w.etc, join(w.home, '.data.unwind-restore'));
+      }
+      return result;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }), failingStep({ message: 'later failure' }));
+    expect(treeState(w.etc)).toEqual(etcBefore);
+    // Her swap came before root opened the directory it made: refused, and her tree stays staged (nothing lost).
+    expect(outcome.status).toBe('rollback-failed');
+    expect(outcome.status === 'rollback-failed' && outcome.undoError.message).toContain('is not the directory just made for the copy');
+    expect(fs.readFileSync(join(w.stage, fs.readdirSync(w.stage).find((n) => n.includes('unwind-staging'))!, '0', 'sub', 'ld.so.preload'), 'utf8')).toBe('/home/alice/evil.so\n');
+  });
+
+  it('undo copies back inside a private directory: the restore temp swapped once the copy is under way changes nothing of hers or /etc', async () => {
+    const w = world();
+    const etcBefore = treeState(w.etc);
+    let swapped = false;
+    hook('mkdirSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      // The first directory made below the restore temp: the copy is under way.
+      if (!swapped && String(path).endsWith('/sub') && fs.existsSync(join(w.home, '.data.unwind-restore'))) {
+        swapped = true;
+        fs.renameSync(join(w.home, '.data.unwind-restore'), join(w.home, '.grabbed'));
+        fs.symlinkSync(w.etc, join(w.home, '.data.unwind-restore'));
+      }
+      return result;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }), failingStep({ message: 'later failure' }));
+    expect(swapped).toBe(true);
+    expect(treeState(w.etc)).toEqual(etcBefore);
+    expect(outcome.status).toBe('rolled-back');
+    expect(fs.readFileSync(join(w.data, 'sub', 'ld.so.preload'), 'utf8')).toBe('/home/alice/evil.so\n');
+    expect(fs.existsSync(join(w.home, '.data.unwind-restore'))).toBe(false);
+  });
+
+  it('no file of the copy is ever root-owned with a set-id bit: files are made 0600, owner first, mode after', async () => {
+    const w = world();
+    const seen: string[] = [];
+    const look = (path: unknown) => {
+      const st = fs.lstatSync(String(path), { throwIfNoEntry: false });
+      if (st?.isFile() && st.uid === 0 && (st.mode & 0o6000) !== 0) seen.push(`${String(path)} root-owned mode ${(st.mode & 0o7777).toString(8)}`);
+    };
+    hook('copyFileSync', (real) => (from, to, ...rest) => {
+      const result = real(from, to, ...rest);
+      look(to);
+      return result;
+    });
+    hook('openSync', (real) => (path, flags, ...rest) => {
+      const fd = real(path, flags, ...rest);
+      if (typeof flags === 'number' && (flags & fs.constants.O_CREAT) !== 0) look(path);
+      return fd;
+    });
+    hook('fchownSync', (real) => (fd, ...rest) => {
+      const result = real(fd, ...rest);
+      look(`/proc/self/fd/${String(fd)}`);
+      return result;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }), failingStep({ message: 'later failure' }));
+    expect(seen).toEqual([]);
+    expect(outcome.status).toBe('rolled-back');
+    const tool = fs.lstatSync(join(w.data, 'tool'));
+    expect([tool.uid, tool.mode & 0o7777]).toEqual([ALICE, 0o4755]);
+  });
+
+  it('a file swapped for a symlink to a root-only file while being copied is refused, never read', async () => {
+    const w = world();
+    let swapped = false;
+    hook('lstatSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      // Right after the copy looked at her file, before it reads it.
+      if (!swapped && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
+        swapped = true;
+        fs.rmSync(join(w.data, 'notes'));
+        fs.symlinkSync(join(w.etc, 'secret'), join(w.data, 'notes'));
+      }
+      return result;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }), failingStep({ message: 'later failure' }));
+    expect(swapped).toBe(true);
+    const notes = fs.lstatSync(join(w.data, 'notes'));
+    expect(notes.isFile() ? fs.readFileSync(join(w.data, 'notes'), 'utf8') : 'not a copy').not.toContain('root-only secret');
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.steps[0]!.error?.name).toBe('TargetChangedError');
+    expect(fs.readdirSync(w.stage)).toEqual([]);
+  });
+
+  it('a file swapped for a FIFO while being copied is refused at once (the step does not hang)', async () => {
+    const w = world();
+    let swapped = false;
+    hook('lstatSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      if (!swapped && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
+        swapped = true;
+        fs.rmSync(join(w.data, 'notes'));
+        expect(spawnSync('mkfifo', [join(w.data, 'notes')]).status).toBe(0);
+      }
+      return result;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
+    expect(swapped).toBe(true);
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnexpectedFileTypeError');
+    expect(fs.lstatSync(join(w.data, 'notes')).isFIFO()).toBe(true);
+  });
+
+  it('deleting the original never follows a directory she swaps for a symlink mid-way (a real uid-65534 process races it)', async () => {
+    const w = world();
+    // She needs to reach her home: the temp directory above it is 0700.
+    fs.chmodSync(join(w.home, '..'), 0o755);
+    for (const p of [w.home, w.data]) fs.chownSync(p, 65534, 65534);
+    const many = 20_000;
+    for (let i = 0; i < many; i++) fs.writeFileSync(join(w.data, `f${i}`), '');
+    fs.writeFileSync(join(w.etc, 'precious'), 'root data\n', { mode: 0o600 });
+    fs.writeFileSync(join(w.data, 'precious'), '');
+    const etcBefore = treeState(w.etc);
+    // Watches her directory empty out; once root is deleting in it, swaps it for a symlink to etc.
+    const attacker = `const fs = require('fs'); const [data, etc, total] = process.argv.slice(1); const t0 = Date.now();
+      for (;;) { let n; try { n = fs.readdirSync(data).length; } catch { n = -1; }
+        if (n >= 0 && n < Number(total) - 20) { fs.renameSync(data, data + '2'); fs.symlinkSync(etc, data); console.log('swapped'); break; }
+        if (Date.now() - t0 > 30000) break; }`;
+    const child = spawn(process.execPath, ['-e', attacker, w.data, w.etc, String(many + 4)], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => child.kill());
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += String(chunk)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
+    await new Promise((resolve) => child.exitCode !== null ? resolve(null) : child.on('exit', resolve));
+    expect(out).toContain('swapped');
+    expect(treeState(w.etc)).toEqual(etcBefore);
+  }, 60_000);
+});
