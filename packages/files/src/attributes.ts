@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind/core';
-import { SymlinkRefusedError } from './errors.js';
+import { HardLinkRefusedError, SymlinkRefusedError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
 import { basename, dirname } from 'node:path';
 import { checkSameEntry, identityOfStats, lstatSafely, type Identity, type Phase } from './directory-handle.js';
@@ -12,17 +12,7 @@ import { openDirectorySafely } from './safe-path.js';
  * to whatever it points at. The change is fsynced before returning.
  */
 export function withNoFollow<T>(path: string, fn: (fd: number, now: { mode: number; uid: number; gid: number }) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
-  // Its directory is reached component by component: a symlink above it that someone else controls is refused.
-  const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true, pathOnly: true });
-  let fd: number;
-  try {
-    fd = fs.openSync(`/proc/self/fd/${parent}/${basename(path)}`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(`/proc/self/fd/${parent}/${basename(path)}`));
-    throw error;
-  } finally {
-    fs.closeSync(parent);
-  }
+  const { fd } = openNoFollow(path);
   try {
     // One fstat gives both the identity (exact: bigint) and what fn compares.
     const st = fs.fstatSync(fd, { bigint: true });
@@ -31,6 +21,47 @@ export function withNoFollow<T>(path: string, fn: (fd: number, now: { mode: numb
     const result = fn(fd, { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) });
     syncDescriptor(fd, path);
     return result;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Opens `path` without following a symlink (O_NONBLOCK: a FIFO is not waited
+ * on), its directory reached component by component: a symlink above it
+ * that someone else controls is refused. Returns the descriptor and the
+ * directory's stats, taken from the descriptor the file was opened through.
+ */
+function openNoFollow(path: string): { fd: number; parent: fs.BigIntStats } {
+  const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true, pathOnly: true });
+  try {
+    const entry = `/proc/self/fd/${parent}/${basename(path)}`;
+    try {
+      return { fd: fs.openSync(entry, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK), parent: fs.fstatSync(parent, { bigint: true }) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(entry));
+      throw error;
+    }
+  } finally {
+    fs.closeSync(parent);
+  }
+}
+
+/**
+ * What a prepare of chmod, chown or ensureDir records: mode, owner and
+ * identity from one fstat of one descriptor (separate lookups could see two
+ * files, or none for the identity, which then went unchecked). A file with
+ * other hard links in a directory someone other than root can write is
+ * refused ({@link HardLinkRefusedError}): another of its names may be a
+ * file the path's owner does not own.
+ */
+export function inspectTarget(path: string): { mode: number; uid: number; gid: number; entry: Identity } {
+  const { fd, parent } = openNoFollow(path);
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    const privateParent = parent.uid === BigInt(process.getuid?.() ?? 0) && (parent.mode & 0o022n) === 0n;
+    if (!st.isDirectory() && st.nlink > 1n && !privateParent) throw new HardLinkRefusedError(path, Number(st.nlink));
+    return { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), entry: identityOfStats(st) };
   } finally {
     fs.closeSync(fd);
   }

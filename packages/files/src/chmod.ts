@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as t from 'io-ts';
 import { UndoConflictError, VerificationError, defineStep } from '@unwind/core';
-import { statNoFollow, validateTarget, withNoFollow } from './attributes.js';
+import { inspectTarget, statNoFollow, validateTarget, withNoFollow } from './attributes.js';
 import { checkSignal, lstatOrUndefined } from './fsutil.js';
-import { Identity, optionalIdentity } from './directory-handle.js';
+import { Identity } from './directory-handle.js';
 import { validateModeAndOwner } from './replace.js';
 
 /**
@@ -27,7 +27,10 @@ export const chmod = defineStep({
     validateModeAndOwner(a);
   },
   describe: (a) => `chmod ${a.mode.toString(8)} ${a.path}`,
-  prepare: async (a) => ({ mode: statNoFollow(a.path).mode, ...optionalIdentity(a.path) }),
+  prepare: async (a) => {
+    const { mode, entry } = inspectTarget(a.path);
+    return { mode, entry };
+  },
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
     withNoFollow(a.path, (fd) => fs.fchmodSync(fd, a.mode), { identity: before.entry, phase: 'do' });

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep } from '@unwind/core';
-import { statNoFollow, validateTarget, withNoFollow } from './attributes.js';
+import { inspectTarget, statNoFollow, validateTarget, withNoFollow } from './attributes.js';
 import { checkSignal, lstatOrUndefined } from './fsutil.js';
-import { Identity, optionalIdentity } from './directory-handle.js';
+import { Identity } from './directory-handle.js';
 import { validateModeAndOwner } from './replace.js';
 
 /**
@@ -29,7 +29,7 @@ export const chown = defineStep({
     validateModeAndOwner(a);
   },
   describe: (a) => `chown ${a.uid ?? ''}:${a.gid ?? ''} ${a.path}`,
-  prepare: async (a) => ({ ...statNoFollow(a.path), ...optionalIdentity(a.path) }),
+  prepare: async (a) => inspectTarget(a.path),
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
     withNoFollow(a.path, (fd, st) => {

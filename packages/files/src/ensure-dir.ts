@@ -6,7 +6,8 @@ import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 import { checkExactly } from './journal-checks.js';
 import { checkSignal, lstatOrUndefined, safeReadlink } from './fsutil.js';
 import { describeFound, validateModeAndOwner } from './replace.js';
-import { directoryIdentity, Identity, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
+import { directoryIdentity, Identity, inDirectorySync, type DirectoryHandle } from './directory-handle.js';
+import { inspectTarget } from './attributes.js';
 
 const EnsureDirArgs = t.intersection([
   t.type({ /** Absolute path of the directory. Missing parents are created (mode 0o755). */ path: t.string }),
@@ -95,8 +96,9 @@ export const ensureDir = defineStep({
       // Reached component by component: a symlink on the way that someone else controls is refused here.
       return { missing, existing: null, anchor: directoryIdentity(path, { what: 'the existing directory', follow: true }) };
     }
-    const st = fs.lstatSync(a.path);
-    return { missing, existing: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }, ...optionalIdentity(a.path) };
+    // Attributes and identity from one descriptor: two lookups could describe two directories.
+    const { mode, uid, gid, entry } = inspectTarget(a.path);
+    return { missing, existing: { mode, uid, gid }, entry };
   },
   do: async (a, before, ctx) => {
     if (before.missing.length > 0) createMissing(a, before, ctx.signal);

@@ -58,6 +58,25 @@ export class UnsafePathError extends UnwindError {
 }
 
 /**
+ * A file (not a directory) with more than one hard link, in a directory
+ * someone other than root can write: its other names may be anywhere on the
+ * filesystem (a user who can write the directory can link `/etc/shadow`
+ * there where `fs.protected_hardlinks` is off), so changing its mode or
+ * owner could change a file the path's owner does not own. Refused at
+ * prepare, before anything is touched; a kind of {@link UnsafePathError}.
+ *
+ * @example
+ * ```ts
+ * // HardLinkRefusedError: /home/alice/app/config: /home/alice/app/config has 2 hard links in a directory others can write; ...
+ * ```
+ */
+export class HardLinkRefusedError extends UnsafePathError {
+  constructor(path: string, links: number) {
+    super(path, path, `has ${links} hard links in a directory someone other than root can write (another name may be a file its owner does not own); refusing to change its mode or owner`);
+  }
+}
+
+/**
  * `/proc` is not mounted (a chroot or a container without it, or unmounted
  * while the process ran). The files kinds reach every entry through a
  * directory they opened (`/proc/self/fd/<fd>/<name>`), so without `/proc`

@@ -35,6 +35,7 @@ export {
   CrossDeviceError,
   SymlinkRefusedError,
   UnsafePathError,
+  HardLinkRefusedError,
   UnexpectedFileTypeError,
   NoProcError,
   ValidationCommandError,

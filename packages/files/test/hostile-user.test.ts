@@ -5,8 +5,8 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
-import { failingStep, treeState } from '@unwind/core/testing';
-import { remove } from '../src/index.js';
+import { failingStep, testContext, treeState } from '@unwind/core/testing';
+import { HardLinkRefusedError, TargetChangedError, UnsafePathError, chmod, chown, remove } from '../src/index.js';
 import { canMount, mountTmpfs, tempDir } from './helpers.js';
 
 // A user who owns a directory that a root step works in moves things in it at the worst moment.
@@ -202,4 +202,67 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
     expect(out).toContain('swapped');
     expect(treeState(w.etc)).toEqual(etcBefore);
   }, 60_000);
+});
+
+describe('chmod and chown of a path in a directory its user controls', () => {
+  /** A root-only file, hard-linked (as she could where fs.protected_hardlinks is off) as her app's config. */
+  function linked(): { shadow: string; config: string; app: string } {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const shadow = join(d.path, 'sys', 'shadow'), app = join(d.path, 'home', 'alice', 'app'), config = join(app, 'config');
+    fs.mkdirSync(join(d.path, 'sys'));
+    fs.writeFileSync(shadow, 'root:$6$secret:...\n', { mode: 0o600 });
+    fs.mkdirSync(app, { recursive: true });
+    fs.chownSync(join(d.path, 'home', 'alice'), ALICE, ALICE);
+    fs.chownSync(app, ALICE, ALICE);
+    fs.linkSync(shadow, config);
+    return { shadow, config, app };
+  }
+
+  it('a file with another hard link, in a directory she can write, is refused at prepare (HardLinkRefusedError): the linked file keeps its owner and mode', async () => {
+    for (const step of [(path: string) => chown({ path, uid: ALICE, gid: ALICE }), (path: string) => chmod({ path, mode: 0o644 })]) {
+      const w = linked();
+      const outcome = await run(step(w.config));
+      expect(outcome.status).toBe('rolled-back');
+      expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('HardLinkRefusedError');
+      expect(outcome.status === 'rolled-back' && (outcome.cause as { code?: string }).code).toBe('UNSAFE_PATH');
+      const st = fs.statSync(w.shadow);
+      expect([st.uid, st.mode & 0o7777, st.nlink]).toEqual([0, 0o600, 2]);
+    }
+  });
+
+  it('HardLinkRefusedError is an UnsafePathError', () => {
+    expect(new HardLinkRefusedError('/x', 2)).toBeInstanceOf(UnsafePathError);
+  });
+
+  it('a hard-linked file in a directory only root can write is still changed', async () => {
+    const w = linked();
+    for (const dir of [join(w.app, '..'), w.app]) fs.chownSync(dir, 0, 0);
+    const outcome = await run(chmod({ path: w.config, mode: 0o640 }));
+    expect(outcome.status).toBe('committed');
+    expect(fs.statSync(w.shadow).mode & 0o7777).toBe(0o640);
+  });
+
+  it('prepare takes mode and identity from one descriptor: a file gone between two lookups cannot leave do unchecked', async () => {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const config = join(d.path, 'config'), other = join(d.path, 'other');
+    fs.writeFileSync(config, 'hers\n', { mode: 0o600 });
+    fs.writeFileSync(other, 'someone else\'s\n', { mode: 0o600 });
+    let lookups = 0;
+    hook('lstatSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      // Gone right after a first lookup of it: a second one finds nothing.
+      if (String(path).endsWith('/config') && ++lookups === 1) fs.renameSync(config, `${config}.away`);
+      return result;
+    });
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { path: config, mode: 0o644 };
+    const before = await chmod.definition.prepare(args, ctx.ctx);
+    if (fs.existsSync(config)) fs.renameSync(config, `${config}.away`);
+    fs.renameSync(other, config); // another file in its place by do
+    await expect(chmod.definition.do(args, before, ctx.ctx)).rejects.toBeInstanceOf(TargetChangedError);
+    expect(fs.statSync(config).mode & 0o7777).toBe(0o600);
+  });
 });
