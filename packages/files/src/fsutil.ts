@@ -30,18 +30,22 @@ export function readNoFollow(path: string): Buffer {
   return readSource(path).bytes;
 }
 
-/** A regular file's bytes and permission bits, read through one descriptor (never following a symlink), so both describe the same file. */
-export function readSource(path: string): { bytes: Buffer; mode: number } {
+/**
+ * A regular file's bytes and permission bits, read through one descriptor (never following a symlink), so both
+ * describe the same file. Only the last component is guarded: give a name in an open directory, or a path of ours.
+ * `shown` names it in errors.
+ */
+export function readSource(path: string, shown = path): { bytes: Buffer; mode: number } {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(path));
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(shown, safeReadlink(path));
     throw error;
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new UnexpectedFileTypeError(`${path} is not a regular file`, { path });
+    if (!st.isFile()) throw new UnexpectedFileTypeError(`${shown} is not a regular file`, { path: shown });
     return { bytes: fs.readFileSync(fd), mode: st.mode & 0o7777 };
   } finally {
     fs.closeSync(fd);

@@ -4,9 +4,9 @@ import moduleFs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
+import { UndoConflictError, memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
 import { failingStep, testContext, treeState } from '@unwind/core/testing';
-import { HardLinkRefusedError, TargetChangedError, UnsafePathError, chmod, chown, remove } from '../src/index.js';
+import { HardLinkRefusedError, TargetChangedError, UnsafePathError, chmod, chown, copy, remove } from '../src/index.js';
 import { canMount, mountTmpfs, tempDir } from './helpers.js';
 
 // A user who owns a directory that a root step works in moves things in it at the worst moment.
@@ -264,5 +264,58 @@ describe('chmod and chown of a path in a directory its user controls', () => {
     fs.renameSync(other, config); // another file in its place by do
     await expect(chmod.definition.do(args, before, ctx.ctx)).rejects.toBeInstanceOf(TargetChangedError);
     expect(fs.statSync(config).mode & 0o7777).toBe(0o600);
+  });
+});
+
+describe('copy from a source in a directory its user controls', () => {
+  function upload(): { base: string; secret: string; home: string } {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const secret = join(d.path, 'secret'), home = join(d.path, 'home', 'alice');
+    fs.mkdirSync(secret, { mode: 0o700 });
+    fs.writeFileSync(join(secret, 'tls.key'), 'PRIVATE KEY\n', { mode: 0o600 });
+    fs.mkdirSync(home, { recursive: true });
+    fs.chownSync(home, ALICE, ALICE);
+    fs.mkdirSync(join(d.path, 'srv'));
+    return { base: d.path, secret, home };
+  }
+
+  it('a symlinked directory of hers on the way to the source is refused (UnsafePathError), not followed to a root-only file', async () => {
+    const w = upload();
+    fs.symlinkSync(w.secret, join(w.home, 'upload'));
+    fs.lchownSync(join(w.home, 'upload'), ALICE, ALICE);
+    const outcome = await run(copy({ source: join(w.home, 'upload', 'tls.key'), path: join(w.base, 'srv', 'tls.key'), mode: 0o644 }));
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnsafePathError');
+    expect(fs.existsSync(join(w.base, 'srv', 'tls.key'))).toBe(false);
+  });
+
+  it('an undo after a do that did not finish compares the target with the source prepare read, not with what she writes to it later', async () => {
+    const w = upload();
+    const source = join(w.home, 'cert.pem'), target = join(w.base, 'srv', 'cert.pem');
+    fs.writeFileSync(source, 'her certificate\n');
+    fs.chownSync(source, ALICE, ALICE);
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { source, path: target };
+    const before = await copy.definition.prepare(args, ctx.ctx);
+    // do never ran (a crash); meanwhile an admin put a file of their own there, and she copies it into her source.
+    fs.writeFileSync(target, 'the admin\'s certificate\n', { mode: 0o644 });
+    fs.writeFileSync(source, 'the admin\'s certificate\n');
+    await expect(copy.definition.undo(args, before, undefined, ctx.ctx)).rejects.toBeInstanceOf(UndoConflictError);
+    expect(fs.readFileSync(target, 'utf8')).toBe('the admin\'s certificate\n');
+  });
+
+  it('do copies only the bytes prepare read: a source changed in between is refused (TargetChangedError)', async () => {
+    const w = upload();
+    const source = join(w.home, 'cert.pem'), target = join(w.base, 'srv', 'cert.pem');
+    fs.writeFileSync(source, 'checked\n');
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { source, path: target };
+    const before = await copy.definition.prepare(args, ctx.ctx);
+    fs.writeFileSync(source, 'swapped after the checks\n');
+    await expect(copy.definition.do(args, before, ctx.ctx)).rejects.toBeInstanceOf(TargetChangedError);
+    expect(fs.existsSync(target)).toBe(false);
   });
 });
