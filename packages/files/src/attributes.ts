@@ -6,6 +6,9 @@ import { basename, dirname } from 'node:path';
 import { checkSameEntry, identityOfStats, lstatSafely, type Identity, type Phase } from './directory-handle.js';
 import { openDirectorySafely } from './safe-path.js';
 
+/** Linux O_PATH: a descriptor that only names an entry (Node has no constant for it). */
+const O_PATH = 0o10000000;
+
 /**
  * Changes mode or owner through a descriptor opened with O_NOFOLLOW, so a
  * symlink swapped in at the path is refused instead of redirecting the change
@@ -32,16 +35,23 @@ export function withNoFollow<T>(path: string, fn: (fd: number, now: { mode: numb
  * that someone else controls is refused. Returns the descriptor and the
  * directory's stats, taken from the descriptor the file was opened through.
  */
-function openNoFollow(path: string): { fd: number; parent: fs.BigIntStats } {
+function openNoFollow(path: string, options: { pathOnly?: boolean } = {}): { fd: number; parent: fs.BigIntStats } {
   const parent = openDirectorySafely(dirname(path), { what: 'the directory of', follow: true, pathOnly: true });
   try {
     const entry = `/proc/self/fd/${parent}/${basename(path)}`;
+    let fd: number;
     try {
-      return { fd: fs.openSync(entry, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK), parent: fs.fstatSync(parent, { bigint: true }) };
+      fd = fs.openSync(entry, (options.pathOnly ? O_PATH : fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) | fs.constants.O_NOFOLLOW);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(path, safeReadlink(entry));
       throw error;
     }
+    // With O_PATH a symlink is opened itself rather than refused with ELOOP.
+    if (options.pathOnly && fs.fstatSync(fd).isSymbolicLink()) {
+      fs.closeSync(fd);
+      throw new SymlinkRefusedError(path, safeReadlink(entry));
+    }
+    return { fd, parent: fs.fstatSync(parent, { bigint: true }) };
   } finally {
     fs.closeSync(parent);
   }
@@ -56,7 +66,8 @@ function openNoFollow(path: string): { fd: number; parent: fs.BigIntStats } {
  * file the path's owner does not own.
  */
 export function inspectTarget(path: string): { mode: number; uid: number; gid: number; entry: Identity } {
-  const { fd, parent } = openNoFollow(path);
+  // O_PATH: looking opens nothing (a device at the path is not opened by a prepare).
+  const { fd, parent } = openNoFollow(path, { pathOnly: true });
   try {
     const st = fs.fstatSync(fd, { bigint: true });
     const privateParent = parent.uid === BigInt(process.getuid?.() ?? 0) && (parent.mode & 0o022n) === 0n;

@@ -70,13 +70,20 @@ function copyEntry(fromDir: number, name: string, toDir: number, toName: string)
   }
 }
 
+/** Linux O_PATH: a descriptor that only names an entry, never opening it (no read, no device driver called). */
+const O_PATH = 0o10000000;
+
 function openSource(path: string): number {
+  // Named first (O_PATH), then opened through that descriptor (the same inode) only when it is a file or a
+  // directory: a symlink, FIFO or device swapped in since the lstat is refused, never followed, waited on or opened.
+  const named = fs.openSync(path, O_PATH | O_NOFOLLOW);
   try {
-    // O_NONBLOCK: a FIFO swapped in is opened without waiting for a writer, then refused by its type.
-    return fs.openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new TargetChangedError(`${path} became a symlink while being copied; not following it`, { path });
-    throw error;
+    const st = fs.fstatSync(named);
+    if (st.isSymbolicLink()) throw new TargetChangedError(`${path} became a symlink while being copied; not following it`, { path });
+    if (!st.isFile() && !st.isDirectory()) throw notCopyable(path);
+    return fs.openSync(`/proc/self/fd/${named}`, O_RDONLY | O_NONBLOCK);
+  } finally {
+    fs.closeSync(named);
   }
 }
 

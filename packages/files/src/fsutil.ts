@@ -10,6 +10,9 @@ import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
  * tests count them.
  */
 
+/** Linux O_PATH: a descriptor that only names an entry (Node has no constant for it). */
+const O_PATH = 0o10000000;
+
 /** `lstat`, or `undefined` when nothing is there. Never follows a symlink. */
 export function lstatOrUndefined(path: string): fs.Stats | undefined {
   try {
@@ -36,16 +39,20 @@ export function readNoFollow(path: string): Buffer {
  * `shown` names it in errors.
  */
 export function readSource(path: string, shown = path): { bytes: Buffer; mode: number } {
+  // Named first (O_PATH: nothing is opened, so a device put there is never opened), read only once it is a regular file.
+  const named = fs.openSync(path, O_PATH | fs.constants.O_NOFOLLOW);
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new SymlinkRefusedError(shown, safeReadlink(path));
-    throw error;
+    const st = fs.fstatSync(named);
+    if (st.isSymbolicLink()) throw new SymlinkRefusedError(shown, safeReadlink(path));
+    if (!st.isFile()) throw new UnexpectedFileTypeError(`${shown} is not a regular file`, { path: shown });
+    // Reopened through the descriptor: the same inode, whatever is at the name by now.
+    fd = fs.openSync(`/proc/self/fd/${named}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } finally {
+    fs.closeSync(named);
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new UnexpectedFileTypeError(`${shown} is not a regular file`, { path: shown });
     return { bytes: fs.readFileSync(fd), mode: st.mode & 0o7777 };
   } finally {
     fs.closeSync(fd);

@@ -177,6 +177,32 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
     expect(fs.lstatSync(join(w.data, 'notes')).isFIFO()).toBe(true);
   });
 
+  it('a file swapped for a device while being copied is refused without opening the device', async () => {
+    const w = world();
+    let swapped = false;
+    hook('lstatSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      if (!swapped && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
+        swapped = true;
+        fs.rmSync(join(w.data, 'notes'));
+        expect(spawnSync('mknod', [join(w.data, 'notes'), 'c', '1', '3']).status).toBe(0); // /dev/null's numbers
+      }
+      return result;
+    });
+    const opened: string[] = [];
+    hook('openSync', (real) => (path, flags, ...rest) => {
+      const fd = real(path, flags, ...rest) as number;
+      const onlyNamed = typeof flags === 'number' && (flags & 0o10000000) !== 0;
+      if (!onlyNamed && fs.fstatSync(fd).isCharacterDevice()) opened.push(String(path));
+      return fd;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
+    expect(swapped).toBe(true);
+    expect(opened).toEqual([]);
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnexpectedFileTypeError');
+  });
+
   it('deleting the original never follows a directory she swaps for a symlink mid-way (a real uid-65534 process races it)', async () => {
     const w = world();
     // She needs to reach her home: the temp directory above it is 0700.
@@ -317,5 +343,44 @@ describe('copy from a source in a directory its user controls', () => {
     fs.writeFileSync(source, 'swapped after the checks\n');
     await expect(copy.definition.do(args, before, ctx.ctx)).rejects.toBeInstanceOf(TargetChangedError);
     expect(fs.existsSync(target)).toBe(false);
+  });
+});
+
+describe('looking at a device opens nothing', () => {
+  /** Records every descriptor opened (not just named with O_PATH) on a character device. */
+  function watchDeviceOpens(): string[] {
+    const opened: string[] = [];
+    hook('openSync', (real) => (path, flags, ...rest) => {
+      const fd = real(path, flags, ...rest) as number;
+      const onlyNamed = typeof flags === 'number' && (flags & 0o10000000) !== 0;
+      if (!onlyNamed && fs.fstatSync(fd).isCharacterDevice()) opened.push(String(path));
+      return fd;
+    });
+    return opened;
+  }
+  function device(): string {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const path = join(d.path, 'dev');
+    expect(spawnSync('mknod', [path, 'c', '1', '3']).status).toBe(0);
+    return path;
+  }
+
+  it('copy with a device as its source refuses it without opening it', async () => {
+    const source = device();
+    const opened = watchDeviceOpens();
+    const outcome = await run(copy({ source, path: join(source, '..', 'copy') }));
+    expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
+    expect(opened).toEqual([]);
+  });
+
+  it('chmod prepare records a device without opening it', async () => {
+    const path = device();
+    const opened = watchDeviceOpens();
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const before = await chmod.definition.prepare({ path, mode: 0o600 }, ctx.ctx);
+    expect(before.entry).toBeDefined();
+    expect(opened).toEqual([]);
   });
 });
