@@ -1,0 +1,166 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UndoConflictError } from '@unwind/core';
+import { testContext } from '@unwind/core/testing';
+import { HardLinkRefusedError, TargetChangedError, UnsafePathError, chmod, chown, copy } from '../src/index.js';
+import { tempDir } from './helpers.js';
+import { ALICE, cleanups, hook, run } from './hostile.js';
+
+// chmod, chown and copy where a user owns a directory on the way, and devices looked at, never opened.
+
+describe('chmod and chown of a path in a directory its user controls', () => {
+  /** A root-only file, hard-linked (as she could where fs.protected_hardlinks is off) as her app's config. */
+  function linked(): { shadow: string; config: string; app: string } {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const shadow = join(d.path, 'sys', 'shadow'), app = join(d.path, 'home', 'alice', 'app'), config = join(app, 'config');
+    fs.mkdirSync(join(d.path, 'sys'));
+    fs.writeFileSync(shadow, 'root:$6$secret:...\n', { mode: 0o600 });
+    fs.mkdirSync(app, { recursive: true });
+    fs.chownSync(join(d.path, 'home', 'alice'), ALICE, ALICE);
+    fs.chownSync(app, ALICE, ALICE);
+    fs.linkSync(shadow, config);
+    return { shadow, config, app };
+  }
+
+  it('a file with another hard link, in a directory she can write, is refused at prepare (HardLinkRefusedError): the linked file keeps its owner and mode', async () => {
+    for (const step of [(path: string) => chown({ path, uid: ALICE, gid: ALICE }), (path: string) => chmod({ path, mode: 0o644 })]) {
+      const w = linked();
+      const outcome = await run(step(w.config));
+      expect(outcome.status).toBe('rolled-back');
+      expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('HardLinkRefusedError');
+      expect(outcome.status === 'rolled-back' && (outcome.cause as { code?: string }).code).toBe('UNSAFE_PATH');
+      const st = fs.statSync(w.shadow);
+      expect([st.uid, st.mode & 0o7777, st.nlink]).toEqual([0, 0o600, 2]);
+    }
+  });
+
+  it('HardLinkRefusedError is an UnsafePathError', () => {
+    expect(new HardLinkRefusedError('/x', 2)).toBeInstanceOf(UnsafePathError);
+  });
+
+  it('a hard-linked file in a directory only root can write is still changed', async () => {
+    const w = linked();
+    for (const dir of [join(w.app, '..'), w.app]) fs.chownSync(dir, 0, 0);
+    const outcome = await run(chmod({ path: w.config, mode: 0o640 }));
+    expect(outcome.status).toBe('committed');
+    expect(fs.statSync(w.shadow).mode & 0o7777).toBe(0o640);
+  });
+
+  it('prepare takes mode and identity from one descriptor: a file gone between two lookups cannot leave do unchecked', async () => {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const config = join(d.path, 'config'), other = join(d.path, 'other');
+    fs.writeFileSync(config, 'hers\n', { mode: 0o600 });
+    fs.writeFileSync(other, 'someone else\'s\n', { mode: 0o600 });
+    let lookups = 0;
+    hook('lstatSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      // Gone right after a first lookup of it: a second one finds nothing.
+      if (String(path).endsWith('/config') && ++lookups === 1) fs.renameSync(config, `${config}.away`);
+      return result;
+    });
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { path: config, mode: 0o644 };
+    const before = await chmod.definition.prepare(args, ctx.ctx);
+    if (fs.existsSync(config)) fs.renameSync(config, `${config}.away`);
+    fs.renameSync(other, config); // another file in its place by do
+    await expect(chmod.definition.do(args, before, ctx.ctx)).rejects.toBeInstanceOf(TargetChangedError);
+    expect(fs.statSync(config).mode & 0o7777).toBe(0o600);
+  });
+});
+
+describe('copy from a source in a directory its user controls', () => {
+  function upload(): { base: string; secret: string; home: string } {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const secret = join(d.path, 'secret'), home = join(d.path, 'home', 'alice');
+    fs.mkdirSync(secret, { mode: 0o700 });
+    fs.writeFileSync(join(secret, 'tls.key'), 'PRIVATE KEY\n', { mode: 0o600 });
+    fs.mkdirSync(home, { recursive: true });
+    fs.chownSync(home, ALICE, ALICE);
+    fs.mkdirSync(join(d.path, 'srv'));
+    return { base: d.path, secret, home };
+  }
+
+  it('a symlinked directory of hers on the way to the source is refused (UnsafePathError), not followed to a root-only file', async () => {
+    const w = upload();
+    fs.symlinkSync(w.secret, join(w.home, 'upload'));
+    fs.lchownSync(join(w.home, 'upload'), ALICE, ALICE);
+    const outcome = await run(copy({ source: join(w.home, 'upload', 'tls.key'), path: join(w.base, 'srv', 'tls.key'), mode: 0o644 }));
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnsafePathError');
+    expect(fs.existsSync(join(w.base, 'srv', 'tls.key'))).toBe(false);
+  });
+
+  it('an undo after a do that did not finish compares the target with the source prepare read, not with what she writes to it later', async () => {
+    const w = upload();
+    const source = join(w.home, 'cert.pem'), target = join(w.base, 'srv', 'cert.pem');
+    fs.writeFileSync(source, 'her certificate\n');
+    fs.chownSync(source, ALICE, ALICE);
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { source, path: target };
+    const before = await copy.definition.prepare(args, ctx.ctx);
+    // do never ran (a crash); meanwhile an admin put a file of their own there, and she copies it into her source.
+    fs.writeFileSync(target, 'the admin\'s certificate\n', { mode: 0o644 });
+    fs.writeFileSync(source, 'the admin\'s certificate\n');
+    await expect(copy.definition.undo(args, before, undefined, ctx.ctx)).rejects.toBeInstanceOf(UndoConflictError);
+    expect(fs.readFileSync(target, 'utf8')).toBe('the admin\'s certificate\n');
+  });
+
+  it('do copies only the bytes prepare read: a source changed in between is refused (TargetChangedError)', async () => {
+    const w = upload();
+    const source = join(w.home, 'cert.pem'), target = join(w.base, 'srv', 'cert.pem');
+    fs.writeFileSync(source, 'checked\n');
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { source, path: target };
+    const before = await copy.definition.prepare(args, ctx.ctx);
+    fs.writeFileSync(source, 'swapped after the checks\n');
+    await expect(copy.definition.do(args, before, ctx.ctx)).rejects.toBeInstanceOf(TargetChangedError);
+    expect(fs.existsSync(target)).toBe(false);
+  });
+});
+
+describe('looking at a device opens nothing', () => {
+  /** Records every descriptor opened (not just named with O_PATH) on a character device. */
+  function watchDeviceOpens(): string[] {
+    const opened: string[] = [];
+    hook('openSync', (real) => (path, flags, ...rest) => {
+      const fd = real(path, flags, ...rest) as number;
+      const onlyNamed = typeof flags === 'number' && (flags & 0o10000000) !== 0;
+      if (!onlyNamed && fs.fstatSync(fd).isCharacterDevice()) opened.push(String(path));
+      return fd;
+    });
+    return opened;
+  }
+  function device(): string {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const path = join(d.path, 'dev');
+    expect(spawnSync('mknod', [path, 'c', '1', '3']).status).toBe(0);
+    return path;
+  }
+
+  it('copy with a device as its source refuses it without opening it', async () => {
+    const source = device();
+    const opened = watchDeviceOpens();
+    const outcome = await run(copy({ source, path: join(source, '..', 'copy') }));
+    expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
+    expect(opened).toEqual([]);
+  });
+
+  it('chmod prepare records a device without opening it', async () => {
+    const path = device();
+    const opened = watchDeviceOpens();
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const before = await chmod.definition.prepare({ path, mode: 0o600 }, ctx.ctx);
+    expect(before.entry).toBeDefined();
+    expect(opened).toEqual([]);
+  });
+});

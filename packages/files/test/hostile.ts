@@ -1,0 +1,42 @@
+import moduleFs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { afterEach } from 'vitest';
+import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
+
+// For tests where a user who owns a directory that a root step works in moves things in it at the worst
+// moment: her moves are made at exact points by wrapping fs calls (hook), the checks say what root must
+// never have done.
+
+/** Her uid: nobody on the machine. */
+export const ALICE = 4242;
+
+/** Run after each test, newest first (registered by importing this module). */
+export const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      cleanup();
+    } catch (error) {
+      console.warn('cleanup failed:', error);
+    }
+  }
+});
+
+const nodeFs = moduleFs as unknown as Record<string, (...args: unknown[]) => unknown>;
+/** Replaces fs[name] with `wrap(real)` until the test ends. */
+export function hook(name: string, wrap: (real: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): void {
+  const real = nodeFs[name]!;
+  nodeFs[name] = wrap(real);
+  syncBuiltinESMExports();
+  cleanups.push(() => {
+    nodeFs[name] = real;
+    syncBuiltinESMExports();
+  });
+}
+
+/** Runs the steps in one transaction (memory journal, no undo retries). */
+export async function run(...steps: Array<ReturnType<AnyStepKind>>): Promise<Outcome> {
+  const tx = transaction('hostile', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
+  for (const step of steps) tx.add(step);
+  return tx.run();
+}
