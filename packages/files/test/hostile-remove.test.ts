@@ -170,6 +170,30 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
     expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnexpectedFileTypeError');
   });
 
+  it('deleting the original, a directory she swaps for a symlink after its first file went is emptied through its descriptor, its link never followed', async () => {
+    const w = world();
+    fs.writeFileSync(join(w.data, 'sub', 'more'), 'y\n');
+    fs.writeFileSync(join(w.etc, 'more'), 'root data\n', { mode: 0o600 });
+    const etcBefore = treeState(w.etc);
+    let swapped = false;
+    hook('unlinkSync', (real) => (path, ...rest) => {
+      const result = real(path, ...rest);
+      // The first file of hers deleted (not in staging): she swaps the directory it was in.
+      if (!swapped && /\/(ld\.so\.preload|more)$/.test(String(path)) && !fs.realpathSync(String(path).replace(/\/[^/]+$/, '')).startsWith(w.stage)) {
+        swapped = true;
+        fs.renameSync(join(w.data, 'sub'), join(w.data, 'sub2'));
+        fs.symlinkSync(w.etc, join(w.data, 'sub'));
+      }
+      return result;
+    });
+    const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
+    expect(swapped).toBe(true);
+    expect(treeState(w.etc)).toEqual(etcBefore);
+    // Refused (the link is not the directory emptied), and undo put her tree back from the copy.
+    expect(outcome.status).toBe('rolled-back');
+    expect(fs.readFileSync(join(w.data, 'sub', 'more'), 'utf8')).toBe('y\n');
+  });
+
   it('deleting the original never follows a directory she swaps for a symlink mid-way (a real uid-65534 process races it)', async () => {
     const w = world();
     // She needs to reach her home: the temp directory above it is 0700.
