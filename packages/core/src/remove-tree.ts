@@ -29,7 +29,12 @@ const PASSES = 3;
  * listed, unlinked and entered through `/proc/self/fd/<fd>/<name>`, which
  * the kernel resolves from the open directory itself; a swapped-in symlink
  * fails the open and is unlinked as a link. `path` itself is opened without
- * following a symlink; its parent must be one only root controls.
+ * following a symlink, so its parent must be one only root controls, or
+ * `path` must name its entry through an open directory
+ * (`/proc/self/fd/<fd>/<name>`, as `@unwind/files` does after its safe
+ * walk). Like `rm -rf`, a `path` that is missing is fine (false is
+ * returned), and one that is not a directory, a symlink included, is
+ * unlinked itself; true when something was removed.
  *
  * Like `rm --one-file-system`, it never goes into another filesystem: a
  * directory mounted inside the tree (a bind mount, a user's FUSE mount) is
@@ -42,14 +47,28 @@ const PASSES = 3;
  * removeTreeSafely('/home/.alice.unwind-staged'); // in a directory only root can change
  * ```
  */
-export function removeTreeSafely(path: string, hooks: RemoveTreeHooks = {}): void {
-  const fd = fs.openSync(path, DIRECTORY);
+export function removeTreeSafely(path: string, hooks: RemoveTreeHooks = {}): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, DIRECTORY);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code !== 'ELOOP' && code !== 'ENOTDIR') throw error;
+    unlinkEntry(path); // not a directory (a symlink: never followed)
+    return true;
+  }
   try {
     emptyDirectory(fd, fs.fstatSync(fd).dev, path, hooks);
   } finally {
     fs.closeSync(fd);
   }
-  fs.rmdirSync(path);
+  try {
+    fs.rmdirSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return true;
 }
 
 function emptyDirectory(fd: number, device: number, top: string, hooks: RemoveTreeHooks): void {

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, VerificationError, defineStep, syncDescriptor, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
-import { copyTree, makePrivateDirectoryAt, removeTree } from './copy-tree.js';
+import { onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, removeTreeSafely, VerificationError, defineStep, syncDescriptor, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { copyTree, makePrivateDirectoryAt } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
@@ -270,12 +270,12 @@ function copyThenDelete(entry: RemoveEntry, original: string, staging: Directory
   const marker = staging.entry(basename(copied(entry)));
   if (!lstatOrUndefined(marker)) {
     if (!lstatOrUndefined(original)) return false;
-    removeTree(staged); // a partial copy from an interrupted attempt
+    removeTreeSafely(staged); // a partial copy from an interrupted attempt
     copyTree(original, staged);
     syncDirectory(staging.self);
     writeNewFileDurably(marker, entry.original);
   }
-  removeTree(original);
+  removeTreeSafely(original);
   return true;
 }
 
@@ -312,7 +312,7 @@ function restore(before: RemoveBefore, doFinished: boolean): void {
       const staged = staging.entry(basename(entry.staged));
       if (entry.method === 'rename' && !lstatOrUndefined(staged)) continue; // already back, or never moved
       if (entry.method === 'copy' && !lstatOrUndefined(staging.entry(basename(copied(entry))))) {
-        removeTree(staged); // incomplete copy: the original was never touched
+        removeTreeSafely(staged); // incomplete copy: the original was never touched
         continue;
       }
       try {
@@ -335,7 +335,7 @@ function restore(before: RemoveBefore, doFinished: boolean): void {
     // or a power cut can keep its removal and lose the renames out of it (and everything in it).
     syncDirectory(staging.self);
     if (remaining.length > 0) throw new RestoreError(before.staging, remaining.reverse(), problems);
-    removeTree(base.entry(basename(before.staging)));
+    removeTreeSafely(base.entry(basename(before.staging)));
     syncDirectory(base.self);
   });
 }
@@ -378,7 +378,7 @@ function copyBack(entry: RemoveEntry, dir: DirectoryHandle, staging: DirectoryHa
   const original = dir.entry(basename(entry.original));
   const staged = staging.entry(basename(entry.staged));
   const marker = staging.entry(basename(restoring(entry)));
-  removeTree(temp);
+  removeTreeSafely(temp);
   // The copy is made inside a private directory of root's, not in the open: the original's directory may
   // be a user's, who could otherwise swap the copy being made for a symlink, or take a half-made file.
   const holder = makePrivateDirectoryAt(temp);
@@ -388,7 +388,7 @@ function copyBack(entry: RemoveEntry, dir: DirectoryHandle, staging: DirectoryHa
     syncDescriptor(holder, temp);
     syncDirectory(dir.self);
     if (!lstatOrUndefined(marker)) writeNewFileDurably(marker, entry.original);
-    removeTree(original);
+    removeTreeSafely(original);
     fs.renameSync(copy, original);
     // A rename changes two directories: both durable before the holder goes, or a power cut could keep
     // the holder's removal and lose the rename out of it (destination first: never neither name).
@@ -397,11 +397,11 @@ function copyBack(entry: RemoveEntry, dir: DirectoryHandle, staging: DirectoryHa
   } finally {
     fs.closeSync(holder);
   }
-  removeTree(temp); // empty now (whatever its owner put there since is theirs)
+  removeTreeSafely(temp); // empty now (whatever its owner put there since is theirs)
   syncDirectory(dir.self);
   fs.unlinkSync(staging.entry(basename(copied(entry))));
   syncDirectory(staging.self);
-  removeTree(staged);
+  removeTreeSafely(staged);
   fs.unlinkSync(marker);
 }
 
