@@ -124,6 +124,44 @@ function makeLevels(absolute: string, what: string): void {
 }
 
 /**
+ * Throws {@link UnsafeDirectoryError} unless the file `path` can be changed
+ * by nobody but root or the running user: a regular file owned by one of
+ * them and not writable by group or others, with every directory and
+ * symlink above it (along the path as given and along its real path) passing
+ * the ancestor rule of {@link assertPrivateDirectory}; `path` itself may be
+ * a symlink only when root or the running user owns it. For code unwind is
+ * about to run with its privileges (a step-kinds module `unwind recover`
+ * imports). Returns the file's real path: load that one, so a link changed
+ * after the check cannot redirect the load.
+ *
+ * @example
+ * ```ts
+ * const real = assertTrustedFile('/opt/acme/steps.mjs', 'kinds module');
+ * await import(pathToFileURL(real).href);
+ * // UnsafeDirectoryError: kinds module /home/alice/steps.mjs is owned by uid 1000 (only root or the running user may own it); refusing to use it
+ * ```
+ */
+export function assertTrustedFile(path: string, what: string): string {
+  const absolute = resolve(path);
+  const uid = runningUid();
+  let real: string;
+  try {
+    real = fs.realpathSync(absolute);
+  } catch (error) {
+    throw new UnsafeDirectoryError(absolute, what, `cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const st = fs.statSync(real);
+  if (!st.isFile()) throw new UnsafeDirectoryError(absolute, what, `is not a regular file (${real})`);
+  if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is owned by uid ${st.uid} (only root or the running user may own it)`);
+  if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
+  const own = fs.lstatSync(absolute);
+  if (own.isSymbolicLink() && own.uid !== 0 && own.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is a symlink owned by uid ${own.uid} (only root or the running user may own it)`);
+  checkAncestorsOf(dirname(absolute), absolute, what, uid);
+  if (dirname(real) !== dirname(absolute)) checkAncestorsOf(dirname(real), absolute, what, uid);
+  return real;
+}
+
+/**
  * The checks of {@link assertPrivateDirectory} on `path` itself, without its
  * ancestors: for a directory this process has just made (mkdir, never
  * following a symlink) inside one that has just passed

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertPrivateDirectory, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
+import { assertPrivateDirectory, assertTrustedFile, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { tempDir } from './helpers.js';
 
 // The StrictModes rule, on real directories (we run as root: chown works).
@@ -148,5 +148,32 @@ describe('makePrivateDirectory', () => {
     const dir = base();
     fs.writeFileSync(join(dir, 'file'), '');
     expect(() => makePrivateDirectory(join(dir, 'file', 'unwind'), 'journal root')).toThrow(new RegExp(`ancestor ${join(dir, 'file')} .*not a directory`));
+  });
+});
+
+describe('assertTrustedFile', () => {
+  it('returns the real path of a file only root or the running user can change, and refuses one anyone else could', () => {
+    const dir = base();
+    const lib = join(dir, 'lib');
+    fs.mkdirSync(lib, { mode: 0o755 });
+    const file = join(lib, 'steps.mjs');
+    fs.writeFileSync(file, 'export {};\n', { mode: 0o644 });
+    const link = join(dir, 'link.mjs');
+    fs.symlinkSync(file, link);
+    expect(assertTrustedFile(link, 'module file')).toBe(file);
+    fs.lchownSync(link, 4242, 4242);
+    expect(() => assertTrustedFile(link, 'module file')).toThrow(/is a symlink owned by uid 4242/);
+    fs.chownSync(file, 4242, 4242);
+    expect(() => assertTrustedFile(file, 'module file')).toThrow(/is owned by uid 4242/);
+    fs.chownSync(file, 0, 0);
+    fs.chmodSync(file, 0o664);
+    expect(() => assertTrustedFile(file, 'module file')).toThrow(/writable by group or others \(mode 0664\)/);
+    fs.chmodSync(file, 0o644);
+    fs.chownSync(lib, 4242, 4242);
+    expect(() => assertTrustedFile(file, 'module file')).toThrow(new RegExp(`ancestor ${lib} owned by uid 4242`));
+    fs.chownSync(lib, 0, 0);
+    fs.chmodSync(lib, 0o1777); // sticky, like /tmp: root's file in it is fine
+    expect(assertTrustedFile(file, 'module file')).toBe(file);
+    expect(() => assertTrustedFile(lib, 'module file')).toThrow(UnsafeDirectoryError);
   });
 });
