@@ -230,6 +230,19 @@ describe('on journals left by killed transactions', () => {
     expect(log.stderr).toContain(`journal ${k.journal} line 3`);
   });
 
+  it('a transaction directory others can write: refused before its journal is opened, exit 4, nothing changed', async () => {
+    const k = await killedAt(6);
+    fs.chmodSync(join(k.root, k.id), 0o777);
+    const journalBefore = snapshotBytes(join(k.root, k.id));
+    const treeBefore = treeState(k.dir);
+    const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`transaction directory ${join(k.root, k.id)} is writable by group or others (mode 0777)`);
+    expect(r.stdout).not.toContain('Recovering');
+    expect(snapshotBytes(join(k.root, k.id))).toEqual(journalBefore);
+    expect(treeState(k.dir)).toEqual(treeBefore);
+  });
+
   it('an unreadable journal root: a clear error, exit 4, for every command', async () => {
     const k = await killedAt(6);
     const asNobody = process.getuid?.() === 0;

@@ -89,6 +89,8 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
       let state;
       if (existsSync(path)) {
         try {
+          // As recover() does: the transaction directory is checked before its journal is opened.
+          assertPrivateDirectory(join(root, id), 'transaction directory');
           state = analyzeRecords(readJournalFile(path).records);
         } catch (error) {
           const e = serializeError(error);
