@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind/core';
-import { HardLinkRefusedError, SymlinkRefusedError } from './errors.js';
+import { HardLinkRefusedError, SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
 import { basename, dirname } from 'node:path';
 import { checkSameEntry, identityOfStats, lstatSafely, type Identity, type Phase } from './directory-handle.js';
@@ -15,17 +15,35 @@ const O_PATH = 0o10000000;
  * to whatever it points at. The change is fsynced before returning.
  */
 export function withNoFollow<T>(path: string, fn: (fd: number, now: { mode: number; uid: number; gid: number }) => T, expected?: { identity: Identity | undefined; phase: Phase }): T {
-  const { fd } = openNoFollow(path);
+  // Named first (O_PATH): what is at the path is judged before anything is opened, so a device
+  // swapped in since prepare is refused without its driver being called (opening some arms them).
+  const { fd: named } = openNoFollow(path, { pathOnly: true });
   try {
     // One fstat gives both the identity (exact: bigint) and what fn compares.
-    const st = fs.fstatSync(fd, { bigint: true });
+    const st = fs.fstatSync(named, { bigint: true });
     // The very file prepare looked at: a parent swapped for a symlink since leads to another inode, refused untouched.
-    if (expected?.identity) checkSameEntry(`/proc/self/fd/${fd}`, path, expected.identity, expected.phase, identityOfStats(st));
-    const result = fn(fd, { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) });
-    syncDescriptor(fd, path);
-    return result;
+    if (expected?.identity) checkSameEntry(`/proc/self/fd/${named}`, path, expected.identity, expected.phase, identityOfStats(st));
+    refuseDevice(path, st);
+    // The same inode opened for the change and its fsync (the magic link is the descriptor's, never the path again).
+    const fd = fs.openSync(`/proc/self/fd/${named}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const opened = fs.fstatSync(fd, { bigint: true });
+      if (opened.dev !== st.dev || opened.ino !== st.ino) throw new UnexpectedFileTypeError(`${path} changed while it was opened; not changed`, { path });
+      const result = fn(fd, { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) });
+      syncDescriptor(fd, path);
+      return result;
+    } finally {
+      fs.closeSync(fd);
+    }
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(named);
+  }
+}
+
+/** Devices and sockets: chmod and chown change files and directories (FIFOs too), never a device node, which opening could set off. */
+function refuseDevice(path: string, st: fs.BigIntStats): void {
+  if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket()) {
+    throw new UnexpectedFileTypeError(`${path} is a ${st.isSocket() ? 'socket' : 'device node'}; its mode and owner are not changed`, { path });
   }
 }
 
@@ -70,6 +88,7 @@ export function inspectTarget(path: string): { mode: number; uid: number; gid: n
   const { fd, parent } = openNoFollow(path, { pathOnly: true });
   try {
     const st = fs.fstatSync(fd, { bigint: true });
+    refuseDevice(path, st);
     const privateParent = parent.uid === BigInt(process.getuid?.() ?? 0) && (parent.mode & 0o022n) === 0n;
     if (!st.isDirectory() && st.nlink > 1n && !privateParent) throw new HardLinkRefusedError(path, Number(st.nlink));
     return { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), entry: identityOfStats(st) };

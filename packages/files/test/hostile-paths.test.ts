@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UndoConflictError } from '@unwind/core';
 import { testContext } from '@unwind/core/testing';
-import { HardLinkRefusedError, TargetChangedError, UnsafePathError, chmod, chown, copy } from '../src/index.js';
+import { HardLinkRefusedError, TargetChangedError, UnexpectedFileTypeError, UnsafePathError, chmod, chown, copy } from '../src/index.js';
 import { tempDir } from './helpers.js';
 import { ALICE, cleanups, hook, run } from './hostile.js';
 
@@ -154,13 +154,30 @@ describe('looking at a device opens nothing', () => {
     expect(opened).toEqual([]);
   });
 
-  it('chmod prepare records a device without opening it', async () => {
+  it('chmod and chown refuse a device at prepare without opening it', async () => {
     const path = device();
     const opened = watchDeviceOpens();
     const ctx = testContext();
     cleanups.push(ctx.dispose);
-    const before = await chmod.definition.prepare({ path, mode: 0o600 }, ctx.ctx);
-    expect(before.entry).toBeDefined();
+    await expect(chmod.definition.prepare({ path, mode: 0o600 }, ctx.ctx)).rejects.toThrow(/is a device node; its mode and owner are not changed/);
+    await expect(chown.definition.prepare({ path, uid: 4242 }, ctx.ctx)).rejects.toBeInstanceOf(UnexpectedFileTypeError);
     expect(opened).toEqual([]);
+  });
+
+  it('a device swapped in after prepare is refused at do and at undo without being opened', async () => {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const path = join(d.path, 'app.conf');
+    fs.writeFileSync(path, 'x\n', { mode: 0o644 });
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const before = await chmod.definition.prepare({ path, mode: 0o600 }, ctx.ctx);
+    fs.rmSync(path);
+    expect(spawnSync('mknod', ['-m', '0644', path, 'c', '1', '3']).status).toBe(0);
+    const opened = watchDeviceOpens();
+    await expect(chmod.definition.do({ path, mode: 0o600 }, before, ctx.ctx)).rejects.toThrow();
+    await expect(chmod.definition.undo({ path, mode: 0o600 }, before, undefined, ctx.ctx)).rejects.toThrow();
+    expect(opened).toEqual([]);
+    expect(fs.lstatSync(path).mode & 0o7777).toBe(0o644);
   });
 });
