@@ -77,7 +77,15 @@ find /home -type f -exec sha256sum {} + | sort
 systemctl list-units --state=active --plain --no-legend 'user@*.service' | awk '{ print $1 }'
 for u in "$@"; do
   if id "$u" >/dev/null 2>&1; then
-    systemctl --user -M "$u@" show -p Id,LoadState,ActiveState,SourcePath,NeedDaemonReload "$u.service" "$u-volume.service"
+    # A user manager busy with a reload may answer nothing for a moment (a CI run read that as its
+    # units gone): asked again for up to 5 s. One that never answers (not running) prints nothing, as before.
+    tries=0
+    until shown=$(systemctl --user -M "$u@" show -p Id,LoadState,ActiveState,SourcePath,NeedDaemonReload "$u.service" "$u-volume.service" 2>/dev/null) && [ -n "$shown" ]; do
+      tries=$((tries + 1))
+      if [ "$tries" -ge 20 ]; then break; fi
+      sleep 0.25
+    done
+    if [ -n "$shown" ]; then printf '%s\n' "$shown"; fi
     pid=$(systemctl --user -M "$u@" show -p MainPID --value "$u.service")
     if [ -n "$pid" ] && [ "$pid" != 0 ]; then printf '%s runs: ' "$u"; tr '\0' ' ' < "/proc/$pid/cmdline"; echo; fi
   fi
