@@ -6,7 +6,7 @@ import { UndoConflictError } from '@unwind/core';
 import { testContext } from '@unwind/core/testing';
 import { HardLinkRefusedError, TargetChangedError, UnexpectedFileTypeError, UnsafePathError, chmod, chown, copy } from '../src/index.js';
 import { tempDir } from './helpers.js';
-import { ALICE, cleanups, hook, run } from './hostile.js';
+import { ALICE, cleanups, hook, run, watchDeviceOpens } from './hostile.js';
 
 // chmod, chown and copy where a user owns a directory on the way, and devices looked at, never opened.
 
@@ -127,17 +127,6 @@ describe('copy from a source in a directory its user controls', () => {
 });
 
 describe('looking at a device opens nothing', () => {
-  /** Records every descriptor opened (not just named with O_PATH) on a character device. */
-  function watchDeviceOpens(): string[] {
-    const opened: string[] = [];
-    hook('openSync', (real) => (path, flags, ...rest) => {
-      const fd = real(path, flags, ...rest) as number;
-      const onlyNamed = typeof flags === 'number' && (flags & 0o10000000) !== 0;
-      if (!onlyNamed && fs.fstatSync(fd).isCharacterDevice()) opened.push(String(path));
-      return fd;
-    });
-    return opened;
-  }
   function device(): string {
     const d = tempDir('unwind-files-hostile-');
     cleanups.push(d.remove);

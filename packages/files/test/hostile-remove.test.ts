@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { failingStep, treeState } from '@unwind/core/testing';
 import { remove } from '../src/index.js';
 import { canMount, mountTmpfs, tempDir } from './helpers.js';
-import { ALICE, cleanups, hook, run } from './hostile.js';
+import { ALICE, cleanups, hook, run, watchDeviceOpens } from './hostile.js';
 
 // files.remove with allowCopy where a user owns the tree: her moves at exact points (hook), or, for a
 // deletion, by a real uid-65534 process racing it.
@@ -156,13 +156,7 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
       }
       return result;
     });
-    const opened: string[] = [];
-    hook('openSync', (real) => (path, flags, ...rest) => {
-      const fd = real(path, flags, ...rest) as number;
-      const onlyNamed = typeof flags === 'number' && (flags & 0o10000000) !== 0;
-      if (!onlyNamed && fs.fstatSync(fd).isCharacterDevice()) opened.push(String(path));
-      return fd;
-    });
+    const opened = watchDeviceOpens();
     const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
     expect(swapped).toBe(true);
     expect(opened).toEqual([]);

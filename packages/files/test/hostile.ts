@@ -34,6 +34,18 @@ export function hook(name: string, wrap: (real: (...args: unknown[]) => unknown)
   });
 }
 
+/** Records, until the test ends, every descriptor opened on a character device (one only named with O_PATH does not count). */
+export function watchDeviceOpens(): string[] {
+  const opened: string[] = [];
+  hook('openSync', (real) => (path, flags, ...rest) => {
+    const fd = real(path, flags, ...rest) as number;
+    const onlyNamed = typeof flags === 'number' && (flags & 0o10000000) !== 0;
+    if (!onlyNamed && moduleFs.fstatSync(fd).isCharacterDevice()) opened.push(String(path));
+    return fd;
+  });
+  return opened;
+}
+
 /** Runs the steps in one transaction (memory journal, no undo retries). */
 export async function run(...steps: Array<ReturnType<AnyStepKind>>): Promise<Outcome> {
   const tx = transaction('hostile', { journal: memoryJournal(), handleSignals: false, retry: { undo: { retries: 0 } } });
