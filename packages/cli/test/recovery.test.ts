@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fileJournal, transaction } from '@unwind/core';
+import { fileJournal, readJournalFile, transaction } from '@unwind/core';
 import { noopStep, treeState } from '@unwind/core/testing';
 import { ANSI, fixtures, killedAt, newSandbox, onCleanup, onlyTransaction, requireBuilt, runCleanups, snapshotBytes, TEST_KINDS, unwind } from './helpers.js';
 
@@ -122,9 +122,12 @@ describe('on journals left by killed transactions', () => {
   });
 
   it('past the commit point, recover finishes the transaction and keeps its changes', async () => {
-    const done = await killedAt(undefined);
+    // Only a transaction with a commit action has an instant past its commit point and before its
+    // end: without one, both records go out in one write.
+    const done = await killedAt(undefined, { commitAction: true });
     const after = treeState(done.dir);
-    const k = await killedAt(11); // the commit point is record 11
+    const k = await killedAt(14, { commitAction: true }); // the commit point is record 14
+    expect(readJournalFile(k.journal).records.map((r) => r.kind).slice(-2)).toEqual(['verified', 'commit-point']);
     const status = await unwind(['status', '--root', k.root]);
     expect(status.stdout).toContain('recovery would finish the commit actions');
     const r = await unwind(['recover', ...TEST_KINDS, '--root', k.root]);

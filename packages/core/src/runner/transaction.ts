@@ -436,11 +436,11 @@ class Run {
   private async commit(): Promise<Outcome> {
     const env = this.env!;
     // With no commit action to run, nothing happens between the commit point and the end:
-    // both records are written and synced together, at the cost of one sync. A power cut
-    // that keeps the commit point without the end rolls forward with nothing to do.
+    // both records go out in one write and one sync. A power cut that keeps the commit
+    // point without the end rolls forward with nothing to do.
     const endsAtOnce = !this.started.anyCommitAction();
     try {
-      this.journal!.append({ kind: 'commit-point' }, !endsAtOnce);
+      this.journal!.append({ kind: 'commit-point' }, endsAtOnce ? 'with-next' : true);
       if (endsAtOnce) this.journal!.append({ kind: 'end', status: 'committed' }, true);
     } catch (error) {
       // Without a durable commit point a crash would roll back: do it now, consistently.
