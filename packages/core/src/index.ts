@@ -31,7 +31,7 @@ export type { TransactionState, JournaledStep, TransactionListing } from './jour
 export { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, encodeLine, encodeBoundLine, decodeLine, decodeBoundLine } from './journal/records.js';
 export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './journal/records.js';
 export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
-export type { Lock } from './lock.js';
+export type { Lock, AcquireLockOptions } from './lock.js';
 export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
