@@ -86,7 +86,8 @@ export function snapshotBytes(dir: string): Record<string, string> {
 
 /** The only transaction directory under a journal root. */
 export function onlyTransaction(root: string): string {
-  const ids = fs.readdirSync(root).filter((n) => !n.endsWith('.lock'));
+  // Not the lock, nor a lock file a process keeps for its next lock (`unwind.lock.<pid>.<hex>`).
+  const ids = fs.readdirSync(root).filter((n) => !/^unwind\.lock(\.|$)/.test(n));
   if (ids.length !== 1) throw new Error(`expected one transaction under ${root}, found ${ids.join(', ')}`);
   return ids[0]!;
 }

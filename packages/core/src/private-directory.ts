@@ -76,8 +76,16 @@ function checkAncestorsOf(start: string, absolute: string, what: string, uid: nu
  */
 export function makePrivateDirectory(path: string, what: string): void {
   const absolute = resolve(path);
-  if (entryOf(absolute) === undefined) makeLevels(absolute, what);
-  assertPrivateDirectory(absolute, what);
+  const st = entryOf(absolute);
+  if (st === undefined) {
+    makeLevels(absolute, what);
+    assertPrivateDirectory(absolute, what);
+    return;
+  }
+  // It exists: the lstat just taken is judged, not taken again (once per transaction).
+  const uid = runningUid();
+  judgeItself(st, absolute, what, uid);
+  checkAncestorsOf(dirname(absolute), absolute, what, uid);
 }
 
 /** lstat, or undefined when there is no such entry (also when a component above it is not a directory). */
@@ -167,20 +175,27 @@ export function assertTrustedFile(path: string, what: string): string {
  * following a symlink) inside one that has just passed
  * assertPrivateDirectory. Only the running user or root can change anything
  * above it, so walking up to `/` again would find what the parent's check
- * found (a transaction directory in its journal root: `begin`).
+ * found (a transaction directory in its journal root: `begin`). Returns the
+ * directory's lstat.
  */
-export function assertPrivateChildDirectory(path: string, what: string): void {
-  checkItself(resolve(path), what, runningUid());
+export function assertPrivateChildDirectory(path: string, what: string): fs.Stats {
+  return checkItself(resolve(path), what, runningUid());
 }
 
-/** A real directory (never a symlink), owned by `uid`, not writable by group or others. */
-function checkItself(absolute: string, what: string, uid: number): void {
+/** A real directory (never a symlink), owned by `uid`, not writable by group or others; returns its lstat. */
+function checkItself(absolute: string, what: string, uid: number): fs.Stats {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(absolute);
   } catch (error) {
     throw new UnsafeDirectoryError(absolute, what, `cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
+  judgeItself(st, absolute, what, uid);
+  return st;
+}
+
+/** {@link checkItself} on an lstat already taken. */
+function judgeItself(st: fs.Stats, absolute: string, what: string, uid: number): void {
   if (st.isSymbolicLink()) throw new UnsafeDirectoryError(absolute, what, `is a symlink (to ${safeReadlink(absolute)})`);
   if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, 'is not a directory');
   if (st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is owned by uid ${st.uid}, not by the running user (uid ${uid})`);

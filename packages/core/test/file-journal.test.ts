@@ -286,6 +286,33 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
     journal.close(false);
   });
+
+  it('one this process has taken over before, found holding only its journal, is checked again once anything was made in it', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    // The second and third runs take the directory over; the third skips the listing the second made.
+    for (let i = 0; i < 3; i++) expect(await run(root)).toBe('committed');
+    const inode = fs.statSync(join(root, '.reusable')).ino;
+    fs.mkdirSync(join(root, '.reusable', 'blobs'));
+    fs.writeFileSync(join(root, '.reusable', 'blobs', 'stale'), 'x');
+    const journal = fileJournal({ root, retention: 'remove' }).begin('after the change');
+    expect(fs.statSync(join(root, journal.id)).ino).not.toBe(inode); // a new directory
+    expect(fs.readdirSync(join(root, journal.id))).toEqual(['journal.jsonl']);
+    expect(fs.existsSync(join(root, '.reusable'))).toBe(false); // the changed one was removed
+    journal.close(false);
+  });
+
+  it('one this process has taken over before is checked again once a file was made in it (the same link count)', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    for (let i = 0; i < 3; i++) expect(await run(root)).toBe('committed');
+    const again = fs.statSync(join(root, '.reusable')).ino;
+    fs.writeFileSync(join(root, '.reusable', 'extra'), 'x');
+    const next = fileJournal({ root, retention: 'remove' }).begin('after the file');
+    expect(fs.statSync(join(root, next.id)).ino).not.toBe(again);
+    expect(fs.readdirSync(join(root, next.id))).toEqual(['journal.jsonl']);
+    next.close(false);
+  });
 });
 
 describe('a reused journal whose new name a power cut lost (retention remove never syncs it)', () => {
@@ -399,7 +426,7 @@ describe('a reused journal whose new name a power cut lost (retention remove nev
     const next = transaction('next', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
     next.add(noopStep({}));
     expect((await next.run()).status).toBe('refused');
-    const ids = fs.readdirSync(root).filter((name) => name !== 'unwind.lock');
+    const ids = fs.readdirSync(root).filter((name) => !/^unwind\.lock(\.|$)/.test(name)); // the lock, and the lock file this process keeps
     expect(ids).toHaveLength(1);
     expect(ids[0]).toMatch(/^\d{8}T\d{9}Z-reused-journal-[0-9a-f]{6}$/);
     expect(fs.readFileSync(join(root, ids[0]!, 'journal.jsonl'), 'utf8')).toBe('not a journal\n');

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
-import { assertPrivateChildDirectory, assertPrivateDirectory, makePrivateDirectory, runningUid } from '../private-directory.js';
+import { assertPrivateChildDirectory, assertPrivateDirectory, makePrivateDirectory } from '../private-directory.js';
 import { removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
@@ -81,31 +81,52 @@ export function fileJournal(options: FileJournalOptions): Journal {
   // taken. The check proves only root can change the path, so `begin` under that lock needs no
   // second walk to /.
   let checkedUnderLock = false;
+  // The root's listing the lock took (to sweep a crash's lock temporaries), kept for the first
+  // `unfinished()` under that lock: one listing serves both. Nothing else changes the root
+  // between the two while the lock is held; a journal given its id back by adoptReusedJournal
+  // (a power cut's) drops it, and so do `begin` and the release.
+  let rootListing: fs.Dirent[] | undefined;
+  // The host named in the lock held now, for `begin`'s record: asked once per transaction, not twice.
+  let host: string | undefined;
   return {
     durable: true,
     root,
     retention,
     lock(purpose: string): Lock {
       makePrivateDirectory(root, 'journal root');
-      const lock = acquireLock(root, { purpose });
+      let listing: fs.Dirent[] | undefined;
+      const lock = acquireLock(root, {
+        purpose,
+        // A root is locked once per transaction: this process links the same lock file in every time.
+        keepFile: true,
+        listDirectory: (directory) => {
+          listing = fs.readdirSync(directory, { withFileTypes: true });
+          return listing.map((entry) => entry.name);
+        },
+      });
       try {
-        adoptReusedJournal(root);
+        if (adoptReusedJournal(root) !== undefined) listing = undefined;
       } catch (error) {
         lock.release();
         throw error;
       }
       checkedUnderLock = true;
+      rootListing = listing;
+      host = lock.holder.host;
       return {
         path: lock.path,
         holder: lock.holder,
         ...(lock.tookOverFrom ? { tookOverFrom: lock.tookOverFrom } : {}),
         release() {
           checkedUnderLock = false;
+          rootListing = undefined;
+          host = undefined;
           lock.release();
         },
       };
     },
     begin(name, meta) {
+      rootListing = undefined;
       if (!checkedUnderLock) makePrivateDirectory(root, 'journal root');
       const id = newTransactionId(name);
       const dir = join(root, id);
@@ -117,7 +138,7 @@ export function fileJournal(options: FileJournalOptions): Journal {
         try {
           const journal = new FileTransactionJournal(root, id, path, reused.fd, [], retention, options.afterAppend, false, 0, { bind: bindingOf(id), size: reused.size });
           // Held, like every record until the first synced one: they reach the file in one write over the earlier records.
-          journal.append({ kind: 'begin', format: REUSED_JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, false);
+          journal.append({ kind: 'begin', format: REUSED_JOURNAL_FORMAT, id, name, pid: process.pid, host: host ?? hostname(), ...(meta ? { meta } : {}) }, false);
           return journal;
         } catch (error) {
           fs.closeSync(reused.fd);
@@ -134,7 +155,7 @@ export function fileJournal(options: FileJournalOptions): Journal {
       // the directory's entry in the root durable together (see FileTransactionJournal.flush).
       try {
         const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend, true);
-        journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: hostname(), ...(meta ? { meta } : {}) }, false);
+        journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: host ?? hostname(), ...(meta ? { meta } : {}) }, false);
         return journal;
       } catch (error) {
         // A begin that failed (a full disk, a read-only filesystem) hands no journal back: nobody else would close it.
@@ -144,7 +165,9 @@ export function fileJournal(options: FileJournalOptions): Journal {
     },
     unfinished(): string[] {
       if (!checkedUnderLock) adoptReusedJournal(root);
-      return listTransactionIds(root).filter((id) => !isFinished(root, id));
+      const ids = rootListing ? transactionIdsOf(rootListing) : listTransactionIds(root);
+      rootListing = undefined;
+      return ids.filter((id) => !isFinished(root, id));
     },
   };
 }
@@ -498,9 +521,14 @@ function makeReusable(root: string, id: string, confirm: boolean, ended: boolean
   const dir = join(root, id);
   const path = join(dir, JOURNAL_FILE);
   try {
-    if (fs.existsSync(join(root, REUSABLE))) return false;
-    const names = fs.readdirSync(dir);
-    if (names.length !== 1 || names[0] !== JOURNAL_FILE) return false;
+    if (confirm) {
+      // Another process's journal: checked before the syncs, which are wasted on one not kept.
+      // This process's own holds nothing but its journal file (see canHandOn), and the rename
+      // below fails onto a reusable directory that holds anything; takeReusable checks again.
+      if (fs.existsSync(join(root, REUSABLE))) return false;
+      const names = fs.readdirSync(dir);
+      if (names.length !== 1 || names[0] !== JOURNAL_FILE) return false;
+    }
     const st = fs.lstatSync(path, { bigint: true });
     if (!st.isFile() || st.size > REUSABLE_LARGEST) return false;
     if (confirm) {
@@ -573,18 +601,25 @@ function takeReusable(root: string, id: string, how: { settled: boolean; syncNam
   if (how.syncName) syncDirectory(root);
   let fd: number | undefined;
   try {
-    assertPrivateChildDirectory(dir, 'transaction directory');
-    const names = fs.readdirSync(dir);
-    if (names.length !== 1 || names[0] !== JOURNAL_FILE) throw new Error(`it holds ${names.join(', ') || 'nothing'}`);
+    const directory = assertPrivateChildDirectory(dir, 'transaction directory');
+    // Owned by the running user (checked just now): its file must be too.
+    const uid = directory.uid;
+    const identity = directoryIdentity(directory);
+    if (checkedReusable.get(root) !== identity) {
+      const names = fs.readdirSync(dir);
+      if (names.length !== 1 || names[0] !== JOURNAL_FILE) throw new Error(`it holds ${names.join(', ') || 'nothing'}`);
+    }
     const path = join(dir, JOURNAL_FILE);
     fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.nlink !== 1 || st.uid !== runningUid() || (st.mode & 0o077) !== 0 || st.size > REUSABLE_LARGEST) {
+    if (!st.isFile() || st.nlink !== 1 || st.uid !== uid || (st.mode & 0o077) !== 0 || st.size > REUSABLE_LARGEST) {
       throw new Error(`its journal file is not a private file of at most ${REUSABLE_LARGEST} bytes with one name`);
     }
     writeZeros(fd, path, 0, st.size);
+    rememberCheckedReusable(root, identity);
     return { fd, size: st.size };
   } catch (error) {
+    checkedReusable.delete(root);
     if (fd !== undefined) fs.closeSync(fd);
     log('%s not reused: %s', join(root, REUSABLE), (error as Error).message);
     // Renamed to a transaction id, it must not stay: it would be read as this transaction's journal.
@@ -592,6 +627,31 @@ function takeReusable(root: string, id: string, how: { settled: boolean; syncNam
     else fs.unlinkSync(dir); // never followed
     return undefined;
   }
+}
+
+/**
+ * Per journal root: the identity (see directoryIdentity) of the reusable
+ * directory when {@link takeReusable} last found it holding nothing but its
+ * journal file. The directory keeps that identity while it is handed on and
+ * taken over again (a rename within the root changes neither its inode nor
+ * its modification time), and an entry made or removed in it changes its
+ * modification time, so the same identity means the same single entry: the
+ * next take-over skips the listing (one directory listing, five system calls,
+ * of a small transaction's forty). Only root and the running user can change
+ * anything under a private root. What no identity shows (an entry made
+ * within the clock tick of the directory's last change) is seen when the
+ * process starts again, or when the identity changes.
+ */
+const checkedReusable = new Map<string, string>();
+
+/** A directory's device, inode, modification time, size and link count (see checkedReusable). */
+function directoryIdentity(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${st.nlink}`;
+}
+
+function rememberCheckedReusable(root: string, identity: string): void {
+  if (checkedReusable.size >= FINISHED_JOURNALS_KEPT) checkedReusable.clear();
+  checkedReusable.set(root, identity);
 }
 
 /**
@@ -703,6 +763,11 @@ export function listTransactionIds(root: string): string[] {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
+  return transactionIdsOf(entries);
+}
+
+/** The transaction directories among a root's entries, oldest first. */
+function transactionIdsOf(entries: readonly fs.Dirent[]): string[] {
   return entries.filter((e) => e.isDirectory() && TRANSACTION_ID.test(e.name)).map((e) => e.name).sort();
 }
 
