@@ -236,6 +236,28 @@ export function loginDefs(prefix: string | undefined): Record<string, string> {
 }
 
 /**
+ * A number of login.defs as the shadow tools read it (`getulong`: `strtoul`
+ * in base 0, the whole value, no sign): decimal, hexadecimal after `0x`,
+ * octal after a leading `0`. Anything else is `fallback`, the shadow tools'
+ * default for that key, as they use it: `Number()` read `010` as 10 where
+ * useradd reads 8, and `1e3` as 1000 where useradd falls back.
+ *
+ * @example
+ * ```ts
+ * loginDefsNumber('0x3e8', 1000); // 1000
+ * loginDefsNumber('010', 1000);   // 8
+ * loginDefsNumber('1e3', 1000);   // 1000, the fallback
+ * ```
+ */
+export function loginDefsNumber(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const m = /^\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))$/.exec(value);
+  if (!m) return fallback;
+  const n = m[1] !== undefined ? Number.parseInt(m[1], 16) : m[2] !== undefined ? Number.parseInt(m[2], 8) : Number(m[3]);
+  return Number.isSafeInteger(n) && n <= 4294967295 ? n : fallback;
+}
+
+/**
  * UID_MIN from login.defs (1000 when unset); accounts below it are protected.
  *
  * @example
@@ -244,8 +266,8 @@ export function loginDefs(prefix: string | undefined): Record<string, string> {
  * ```
  */
 export function uidMin(prefix: string | undefined): number {
-  const value = Number(loginDefs(prefix).UID_MIN);
-  return Number.isInteger(value) && value > 0 ? value : 1000;
+  const value = loginDefsNumber(loginDefs(prefix).UID_MIN, 1000);
+  return value > 0 ? value : 1000;
 }
 
 /**

@@ -14,7 +14,7 @@ import { removeFromGroup } from './remove-from-group.js';
 import { removeUser } from './remove-user.js';
 
 export { addToGroup, ensureGroup, ensureUser, removeFromGroup, removeUser };
-export { lookupUser, lookupUid, lookupGroup, lookupGid, groupMembers, supplementaryGroups, loginDefs, uidMin } from './db.js';
+export { lookupUser, lookupUid, lookupGroup, lookupGid, groupMembers, supplementaryGroups, loginDefs, loginDefsNumber, uidMin } from './db.js';
 export type { UserEntry, GroupEntry, LookupOptions } from './db.js';
 export { ImmovableHomeError, ProtectedUserError, UserBusyError, UserConflictError, ShadowLockError, UnsafeHomeError, UnsafeLingerFileError, UnsafeLockFileError, PrefixEscapeError } from './errors.js';
 export { PRIVILEGED_GROUPS } from './protect.js';

@@ -1,4 +1,4 @@
-import { loginDefs, type GroupEntry, type UserEntry } from './db.js';
+import { loginDefs, loginDefsNumber, type GroupEntry, type UserEntry } from './db.js';
 import { ProtectedUserError } from './errors.js';
 
 /**
@@ -47,21 +47,17 @@ export interface IdRanges {
   systemMin: number;
 }
 
-function numberOr(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && Number.isInteger(n) && n >= 0 ? n : fallback;
-}
 
 /** UID_MIN, UID_MAX and SYS_UID_MIN of the (prefix's) login.defs. */
 export function uidRanges(prefix: string | undefined): IdRanges {
   const d = loginDefs(prefix);
-  return { min: numberOr(d.UID_MIN, 1000), max: numberOr(d.UID_MAX, 60000), systemMin: numberOr(d.SYS_UID_MIN, 101) };
+  return { min: loginDefsNumber(d.UID_MIN, 1000), max: loginDefsNumber(d.UID_MAX, 60000), systemMin: loginDefsNumber(d.SYS_UID_MIN, 101) };
 }
 
 /** GID_MIN, GID_MAX and SYS_GID_MIN of the (prefix's) login.defs. */
 export function gidRanges(prefix: string | undefined): IdRanges {
   const d = loginDefs(prefix);
-  return { min: numberOr(d.GID_MIN, 1000), max: numberOr(d.GID_MAX, 60000), systemMin: numberOr(d.SYS_GID_MIN, 101) };
+  return { min: loginDefsNumber(d.GID_MIN, 1000), max: loginDefsNumber(d.GID_MAX, 60000), systemMin: loginDefsNumber(d.SYS_GID_MIN, 101) };
 }
 
 /** What the rules need from a step's arguments. */

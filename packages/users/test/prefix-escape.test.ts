@@ -51,6 +51,15 @@ async function refusedOutside(step: AnyStep): Promise<void> {
 }
 
 describe('paths of a prefix root resolve inside it', () => {
+
+  it('a regular file where the image has a directory is not taken for an escape, nor answered with a raw ENOTDIR', async () => {
+    p = prefixRoot();
+    const { inPrefix } = await import('../src/prefix.js');
+    fs.writeFileSync(join(p.root, 'var/lib/systemd/linger-file'), '');
+    expect(inPrefix(p.root, '/var/lib/systemd/linger-file/bob')).toBe(join(p.root, 'var/lib/systemd/linger-file/bob'));
+    fs.symlinkSync('/etc', join(p.root, 'home/escape'));
+    expect(() => inPrefix(p!.root, '/home/escape/passwd/x')).toThrow(/resolves to \/etc\/passwd\/x/);
+  });
   it("home -> a directory outside: removeUser { removeHome } leaves the outside home alone", async () => {
     p = prefixRoot();
     outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
