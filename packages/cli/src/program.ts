@@ -91,8 +91,11 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     const message = error instanceof Error ? error.message : String(error);
     // A program that asked for JSON reads stdout: it gets the failure as JSON there too (the person reads stderr).
     if (argv.includes('--json')) printJson(stdout, { ok: false, exitCode: code, error: jsonError(error) });
-    // A message may quote a journal (a step type) or a command's output: its own line breaks stay, control characters are escaped.
-    stderr.write(`unwind: error: ${message.split('\n').map(printable).join('\n')}\n`);
+    // A message may quote a journal (a step type) or a command's output: its own line breaks stay, each further
+    // line starts with a space (indented if it did not), so no quoted text can start a line that reads as
+    // unwind's own; control characters are escaped.
+    const [first, ...rest] = message.split('\n').map(printable);
+    stderr.write(`unwind: error: ${[first, ...rest.map((line) => (line.startsWith(' ') ? line : `  ${line}`))].join('\n')}\n`);
     if (!(error instanceof UnwindError) && env.UNWIND_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`);
     return code;
   }

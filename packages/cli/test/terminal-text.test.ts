@@ -46,4 +46,14 @@ describe('the error line of every command', () => {
     expect(r.stderr).not.toMatch(CONTROL);
     expect(r.stderr).toContain('cannot load module ./no\\x1b[2Jsuch.mjs');
   });
+
+  it('indents every further line of a message, so quoted text cannot start a line that reads as unwind\'s own', async () => {
+    const s = newSandbox();
+    const r = await unwind(['recover', '--root', s.base, '--kinds', './no\nunwind: recovered, nothing left to do\n.mjs']);
+    expect(r.code).toBe(4);
+    const lines = r.stderr.split('\n').filter((line) => line !== '');
+    expect(lines[0]).toMatch(/^unwind: error: cannot load module \.\/no$/);
+    expect(lines).toContain('  unwind: recovered, nothing left to do');
+    expect(lines.slice(1).every((line) => line.startsWith('  '))).toBe(true);
+  });
 });
