@@ -27,13 +27,6 @@ interface Sandbox {
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-/**
- * The lock file this test process keeps in a journal root after a recover()
- * it ran (`unwind.lock.<pid>.<hex>`, see the core's lock.ts): unwind's own,
- * not something a crafted journal made.
- */
-const ownKeptLock = (path: string) => path === `journal/unwind.lock.${process.pid}.${path.slice(-12)}` && /^[0-9a-f]{12}$/.test(path.slice(-12));
-
 function sandbox(): Sandbox {
   const base = fs.mkdtempSync(join(tmpdir(), 'unwind-sec-journal-'));
   const decoyDir = fs.mkdtempSync(join(tmpdir(), 'unwind-sec-decoy-'));
@@ -42,7 +35,7 @@ function sandbox(): Sandbox {
   fs.writeFileSync(decoy, 'do not delete\n');
   const root = join(base, 'journal');
   fs.mkdirSync(root, { mode: 0o700 });
-  return { base, root, decoy, state: () => ({ sandbox: treeState(base, { ignore: ownKeptLock }), decoy: treeState(decoyDir) }) };
+  return { base, root, decoy, state: () => ({ sandbox: treeState(base), decoy: treeState(decoyDir) }) };
 }
 
 /** Writes a journal with valid checksums: what anyone who can write the root could plant. */
@@ -215,7 +208,7 @@ describe('crafted journals with valid checksums', () => {
       expect(result?.error?.message).toMatch(/blob name .* must match/);
       expect(fs.readFileSync(target, 'utf8')).toBe('current\n');
       // Only recovery's own records were appended to the journal; nothing else changed.
-      expect(treeState(s.base, { ignore: (p) => p === `journal/${ID}/journal.jsonl` || ownKeptLock(p) })).toEqual((before as { sandbox: ReturnType<typeof treeState> }).sandbox.filter((e) => e.path !== `journal/${ID}/journal.jsonl`));
+      expect(treeState(s.base, { ignore: (p) => p === `journal/${ID}/journal.jsonl` })).toEqual((before as { sandbox: ReturnType<typeof treeState> }).sandbox.filter((e) => e.path !== `journal/${ID}/journal.jsonl`));
     }
   });
 

@@ -86,8 +86,7 @@ export function snapshotBytes(dir: string): Record<string, string> {
 
 /** The only transaction directory under a journal root. */
 export function onlyTransaction(root: string): string {
-  // Not the lock, nor a lock file a process keeps for its next lock (`unwind.lock.<pid>.<hex>`).
-  const ids = fs.readdirSync(root).filter((n) => !/^unwind\.lock(\.|$)/.test(n));
+  const ids = fs.readdirSync(root).filter((n) => !n.endsWith('.lock'));
   if (ids.length !== 1) throw new Error(`expected one transaction under ${root}, found ${ids.join(', ')}`);
   return ids[0]!;
 }

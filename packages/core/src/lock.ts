@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { LockHeldError, UnwindError, type LockHolder } from './errors.js';
 import { removeFileIfPresent } from './durable.js';
 import { logger } from './log.js';
@@ -109,61 +109,13 @@ function isLockHolder(value: unknown): value is LockHolder {
 }
 
 /**
- * A lock file of this process's: its content written first under a private
- * temporary name (`<lock>.<pid>.<hex>`). Open until it is released (or, when
- * kept, until the process ends), so no other file can take its inode's number
- * meanwhile.
+ * The lock file this process linked into place: kept open until the release,
+ * so that no other file can take its inode's number meanwhile.
  */
 interface OwnLockFile {
-  /** The temporary name: kept linked while the lock is held and after, for a lock that keeps its file; otherwise removed (undefined) once linked. */
-  temp: string | undefined;
   fd: number;
   dev: number;
   ino: number;
-  /** Bytes in the file: a shorter holder is padded with spaces to it (JSON allows them). */
-  length: number;
-}
-
-/**
- * This process's released lock files, by lock path, kept under their
- * temporary names and open for the next acquire of the same lock: its holder
- * is written over the old one in place and the same file linked into place
- * again. On the disk unwind was measured on, making a new temporary file
- * (an inode allocated, then freed after the release) cost two to three times
- * a lock's other work; a whole small transaction was about a twentieth
- * faster. Each names this process in its content and its name, so another
- * process's sweep (see removeDeadTemporaries) leaves it while this process
- * runs and removes it once it has ended; this process removes them when it
- * exits.
- */
-const spares = new Map<string, OwnLockFile>();
-let sparesRemovedAtExit = false;
-
-function keepSpare(path: string, own: OwnLockFile): void {
-  if (spares.has(path)) return giveUp(own);
-  spares.set(path, own);
-  if (!sparesRemovedAtExit) {
-    sparesRemovedAtExit = true;
-    process.once('exit', () => {
-      for (const spare of spares.values()) giveUp(spare);
-      spares.clear();
-    });
-  }
-}
-
-/** Closes a lock file of this process's and, unless its name may now be another file's, removes its temporary name. */
-function giveUp(own: OwnLockFile, removeName = true): void {
-  try {
-    fs.closeSync(own.fd);
-  } catch {
-    // already closed
-  }
-  if (!removeName || own.temp === undefined) return;
-  try {
-    removeFileIfPresent(own.temp);
-  } catch (error) {
-    log('could not remove %s: %s', own.temp, (error as Error).message);
-  }
 }
 
 /**
@@ -171,97 +123,44 @@ function giveUp(own: OwnLockFile, removeName = true): void {
  * goes to a private temp file first, which is then hard-linked to the lock
  * path (link fails with EEXIST like O_EXCL). So no reader ever sees a lock
  * file half-written by a live process; a torn one can only come from a crash.
- * With `keep`, a file this process released earlier is written over and
- * linked again, and the temporary name stays (see spares); without, it is
- * removed once linked. Returns the file, still open, or undefined when the
- * path is taken.
+ * Returns the file, still open, or undefined when the path is taken.
  */
-function tryCreate(path: string, holder: LockHolder, keep: boolean): OwnLockFile | undefined {
-  const text = JSON.stringify(holder);
-  const spare = keep ? spares.get(path) : undefined;
-  if (spare !== undefined) {
-    spares.delete(path);
-    const linked = tryLinkSpare(path, text, spare);
-    if (linked !== 'gone') return linked;
-  }
+function tryCreate(path: string, holder: LockHolder): OwnLockFile | undefined {
   const temp = `${path}.${process.pid}.${randomHex(6)}`;
-  let own: OwnLockFile | undefined;
-  let linked = false;
+  let fd: number | undefined;
   try {
-    const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    own = { temp, fd, dev: 0, ino: 0, length: Buffer.byteLength(text) };
+    fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     // Not synced, nor is the link below: a lock only keeps live processes apart, and a
     // power cut leaves none. A lock file it keeps is a dead holder's (stale, taken over);
     // one it keeps torn or empty counts as stale too.
-    fs.writeFileSync(fd, text);
+    fs.writeFileSync(fd, JSON.stringify(holder));
     const st = fs.fstatSync(fd);
-    own.dev = st.dev;
-    own.ino = st.ino;
     fs.linkSync(temp, path);
-    linked = true;
-    if (!keep) {
-      own.temp = undefined;
-      removeFileIfPresent(temp);
-    }
+    const own = { fd, dev: st.dev, ino: st.ino };
+    fd = undefined;
     return own;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw new UnwindError('LOCK_ERROR', `cannot create lock ${path}: ${(error as Error).message}`, { context: { path }, cause: error });
   } finally {
-    if (!linked) {
-      if (own !== undefined) giveUp(own);
-      else removeFileIfPresent(temp);
-    }
+    if (fd !== undefined) fs.closeSync(fd);
+    removeFileIfPresent(temp);
   }
-}
-
-/**
- * Links a released lock file of this process's into place again, with
- * `text` written over its old holder. Undefined when the lock path is taken
- * (the file stays a spare); 'gone' when the file can no longer be used (its
- * name was removed, or names another file: only root or the running user can
- * do that in a lock's private directory), after giving it up.
- */
-function tryLinkSpare(path: string, text: string, spare: OwnLockFile): OwnLockFile | undefined | 'gone' {
-  try {
-    const length = Buffer.byteLength(text);
-    fs.writeSync(spare.fd, length < spare.length ? text.padEnd(text.length + spare.length - length) : text, 0);
-    spare.length = Math.max(spare.length, length);
-    try {
-      fs.linkSync(spare.temp!, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      keepSpare(path, spare);
-      return undefined;
-    }
-    // Two names, both this file's: the temporary name was still ours when it was linked.
-    if (fs.fstatSync(spare.fd).nlink === 2) return spare;
-    // The lock path just made names some other file: never ours to hold, nor is that file ours to remove.
-    removeFileIfPresent(path);
-    log('lock file %s not reused: its name is another file now', spare.temp);
-    giveUp(spare, false);
-    return 'gone';
-  } catch (error) {
-    log('lock file %s not reused: %s', spare.temp, (error as Error).message);
-  }
-  giveUp(spare);
-  return 'gone';
 }
 
 
 /**
  * Removes the temp files (`<lock>.<pid>.<hex>`, `<lock>.takeover.<pid>.<hex>`)
- * of processes that have ended: a process keeps its lock file under its temp
- * name while it runs (see spares), and one killed, or cut off by a power
- * cut, leaves it. Only a dead writer's: the holder written in it is not
- * running, or (torn or empty: the cut came while it was written) no process
- * has its pid. `own` (this process's, just linked) is not read. Likewise a
- * dead process's take-over guard (`<lock>.takeover`): a cut after a take-over
- * removed the stale lock but before the guard's removal was durable leaves
- * it, and only another take-over would remove it otherwise. Not synced: a
- * removal the next power cut loses is made again by the next acquire.
+ * that a power cut during {@link tryCreate} can leave: their creation reached
+ * the disk, their removal did not. Only a dead writer's: the holder written in
+ * it is not running, or (torn or empty: the cut came while it was written) no
+ * process has its pid. Likewise a dead process's take-over guard
+ * (`<lock>.takeover`): a cut after a take-over removed the stale lock but
+ * before the guard's removal was durable leaves it, and only another take-over
+ * would remove it otherwise. Not synced: a removal the next power cut loses is
+ * made again by the next acquire.
  */
-function removeDeadTemporaries(directory: string, lockName: string, own: string, list: (directory: string) => readonly string[]): void {
+function removeDeadTemporaries(directory: string, lockName: string, list: (directory: string) => readonly string[]): void {
   const pattern = new RegExp(`^${lockName.replace(/[.]/g, '\\.')}(?:(?:\\.takeover)?\\.(\\d+)\\.[0-9a-f]{12}|\\.takeover)$`);
   let names: readonly string[];
   try {
@@ -271,7 +170,7 @@ function removeDeadTemporaries(directory: string, lockName: string, own: string,
   }
   for (const name of names) {
     const match = pattern.exec(name);
-    if (!match || name === own) continue;
+    if (!match) continue;
     const path = join(directory, name);
     const holder = readHolder(path);
     if (holder === undefined) continue;
@@ -302,16 +201,6 @@ export interface AcquireLockOptions {
    * transactions) passes its own listing here, so one listing serves both.
    */
   listDirectory?: (directory: string) => readonly string[];
-  /**
-   * Keeps the lock file after the release, under its temporary name
-   * (`<name>.lock.<pid>.<hex>`), for this process's next acquire of the same
-   * lock, which writes the new holder over it and links it into place again:
-   * no file is made or removed per lock. The file stays in the directory
-   * while the process runs and is removed when it exits (after a kill, by
-   * the next acquire's sweep of dead writers' temp files). Default false;
-   * the file journal keeps its root's lock file.
-   */
-  keepFile?: boolean;
 }
 
 /**
@@ -337,11 +226,11 @@ export function acquireLock(directory: string, options: AcquireLockOptions = {})
   };
   let tookOverFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const own = tryCreate(path, holder, options.keepFile === true);
+    const own = tryCreate(path, holder);
     if (own !== undefined) {
-      const lock = makeLock(path, holder, tookOverFrom, own, options.keepFile === true);
+      const lock = makeLock(path, holder, tookOverFrom, own);
       try {
-        removeDeadTemporaries(directory, `${options.name ?? 'unwind'}.lock`, own.temp === undefined ? '' : basename(own.temp), options.listDirectory ?? ((d) => fs.readdirSync(d)));
+        removeDeadTemporaries(directory, `${options.name ?? 'unwind'}.lock`, options.listDirectory ?? ((d) => fs.readdirSync(d)));
       } catch (error) {
         lock.release();
         throw error;
@@ -365,7 +254,7 @@ export function acquireLock(directory: string, options: AcquireLockOptions = {})
 function takeOverStale(path: string, stale: LockHolder): boolean {
   const guard = `${path}.takeover`;
   const me: LockHolder = { pid: process.pid, host: hostname(), processStart: processStartTime(process.pid) ?? '', acquiredAt: new Date().toISOString() };
-  const own = tryCreate(guard, me, false);
+  const own = tryCreate(guard, me);
   if (own === undefined) {
     const guardHolder = readHolder(guard);
     if (guardHolder && isHolderAlive(guardHolder)) return false; // someone else is taking it over; retry
@@ -382,7 +271,7 @@ function takeOverStale(path: string, stale: LockHolder): boolean {
     return false;
   } finally {
     removeFileIfPresent(guard);
-    giveUp(own);
+    fs.closeSync(own.fd);
   }
 }
 
@@ -390,11 +279,9 @@ function takeOverStale(path: string, stale: LockHolder): boolean {
  * The lock, released by removing its file when the path still names the
  * file this process linked there (open since, so its inode number cannot
  * have gone to another file): one lstat, where reading the holder back took
- * four system calls. Only a path that names another file is read back. With
- * `keepFile` the file stays this process's, under its temporary name, for
- * the next acquire (see spares).
+ * four system calls. Only a path that names another file is read back.
  */
-function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | undefined, own: OwnLockFile, keep: boolean): Lock {
+function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | undefined, own: OwnLockFile): Lock {
   let released = false;
   return {
     path,
@@ -403,7 +290,6 @@ function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | u
     release() {
       if (released) return;
       released = true;
-      let kept = false;
       try {
         const current = fs.lstatSync(path, { throwIfNoEntry: false });
         if (current !== undefined && current.dev === own.dev && current.ino === own.ino) removeFileIfPresent(path);
@@ -413,12 +299,8 @@ function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | u
           const named = readHolder(path);
           if (named && named.pid === holder.pid && named.acquiredAt === holder.acquiredAt) removeFileIfPresent(path);
         }
-        if (keep) {
-          keepSpare(path, own);
-          kept = true;
-        }
       } finally {
-        if (!kept) giveUp(own);
+        fs.closeSync(own.fd);
       }
       log('released %s', path);
     },

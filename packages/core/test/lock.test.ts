@@ -9,22 +9,6 @@ import { tempDir } from './helpers.js';
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-/** The names in `dir`, this process's kept lock file (see lock.ts's spares) apart, which must be there exactly once. */
-function namesBesideOwnLockFile(dir: string, lock = 'unwind.lock'): string[] {
-  const names = fs.readdirSync(dir).sort();
-  const own = names.filter((name) => name.startsWith(`${lock}.${process.pid}.`) && /\.[0-9a-f]{12}$/.test(name) && !name.endsWith('.aaaaaaaaaaaa'));
-  expect(own).toHaveLength(1);
-  return names.filter((name) => name !== own[0]);
-}
-
-/** Runs `body` (an ES module's text, with `acquireLock` imported) in a new node process; resolves with the child. */
-function lockChild(body: string) {
-  return spawn(process.execPath, ['--import', 'tsx', '-e', `
-    const { acquireLock } = await import(${JSON.stringify(join(import.meta.dirname, '../src/lock.ts'))});
-    ${body}
-  `], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '../../..') });
-}
-
 describe('lock', () => {
   it('a second taker fails fast with an error naming the holder; release frees it', () => {
     const dir = tempDir();
@@ -108,77 +92,28 @@ describe('lock', () => {
     acquireLock(dir.path).release();
   });
 
-  it('with keepFile, a released lock file is kept under its temp name and linked into place again by the next acquire: the same file, holding the new holder', () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const first = acquireLock(dir.path, { purpose: 'a longer purpose than the next one', keepFile: true });
-    const inode = fs.statSync(first.path).ino;
-    expect(fs.statSync(first.path).nlink).toBe(2); // the lock path and the temp name
-    first.release();
-    expect(fs.existsSync(first.path)).toBe(false);
-    const [kept] = fs.readdirSync(dir.path);
-    expect(kept).toMatch(new RegExp(`^unwind\\.lock\\.${process.pid}\\.[0-9a-f]{12}$`));
-    expect(fs.statSync(join(dir.path, kept!)).ino).toBe(inode);
-    const second = acquireLock(dir.path, { purpose: 'short', keepFile: true });
-    expect(fs.statSync(second.path).ino).toBe(inode);
-    // Written over in place: the shorter holder is padded with spaces, and reads back whole.
-    expect(readLock(dir.path)).toMatchObject({ pid: process.pid, purpose: 'short', acquiredAt: second.holder.acquiredAt, alive: true });
-    expect(fs.readFileSync(second.path, 'utf8')).toMatch(/} +$/);
-    expect(() => acquireLock(dir.path, { keepFile: true })).toThrow(LockHeldError);
-    second.release();
-    expect(fs.readdirSync(dir.path)).toEqual([kept]);
-  });
-
-  it('with keepFile, a kept lock file whose temp name was removed, or names another file now, is not used: a new one is made, and the other file is left alone', () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    acquireLock(dir.path, { keepFile: true }).release();
-    const [kept] = fs.readdirSync(dir.path);
-    fs.rmSync(join(dir.path, kept!));
-    const lock = acquireLock(dir.path, { purpose: 'after removal', keepFile: true });
-    expect(readLock(dir.path)).toMatchObject({ pid: process.pid, purpose: 'after removal' });
-    lock.release();
-    const [second] = fs.readdirSync(dir.path);
-    expect(second).not.toBe(kept);
-    // Replaced by another file under the same name (a holder that is not this process).
-    fs.rmSync(join(dir.path, second!));
-    const foreign = JSON.stringify({ pid: 1, host: 'elsewhere', processStart: '1', acquiredAt: 'x', purpose: 'not ours' });
-    fs.writeFileSync(join(dir.path, second!), foreign, { mode: 0o600 });
-    const again = acquireLock(dir.path, { purpose: 'after replacement', keepFile: true });
-    expect(readLock(dir.path)).toMatchObject({ pid: process.pid, purpose: 'after replacement' });
-    expect(fs.readFileSync(join(dir.path, second!), 'utf8')).toBe(foreign);
-    expect(fs.statSync(join(dir.path, second!)).nlink).toBe(1);
-    again.release();
-    const names = fs.readdirSync(dir.path);
-    expect(names).toHaveLength(2); // the other file, and the new kept one
-    expect(names).toContain(second);
-  });
-
-  it("a process's kept lock file is removed when it exits, and one a SIGKILL left is removed by the next acquire", async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const exiting = lockChild(`acquireLock(${JSON.stringify(dir.path)}, { keepFile: true }).release(); acquireLock(${JSON.stringify(dir.path)}, { keepFile: true }).release(); process.stdout.write(String((await import('node:fs')).readdirSync(${JSON.stringify(dir.path)}).length));`);
-    let said = '';
-    exiting.stdout!.on('data', (chunk) => (said += String(chunk)));
-    expect(await new Promise((resolve) => exiting.once('close', resolve))).toBe(0);
-    expect(said).toBe('1'); // kept while it ran
-    expect(fs.readdirSync(dir.path)).toEqual([]);
-    const killed = lockChild(`acquireLock(${JSON.stringify(dir.path)}, { keepFile: true }).release(); process.stdout.write('released'); setInterval(() => {}, 1000);`);
-    await new Promise<void>((resolve) => killed.stdout!.once('data', () => resolve()));
-    killed.kill('SIGKILL');
-    await new Promise((resolve) => killed.once('close', resolve));
-    expect(fs.readdirSync(dir.path)).toEqual([expect.stringMatching(new RegExp(`^unwind\\.lock\\.${killed.pid}\\.[0-9a-f]{12}$`))]);
-    acquireLock(dir.path, { keepFile: true }).release();
-    expect(namesBesideOwnLockFile(dir.path)).toEqual([]);
-  });
-
-  it('without keepFile, nothing of the lock stays after the release: not its file, not its temp name', () => {
+  it('nothing of the lock stays after the release: not its file, not its temp name; the release removes only the file it linked', () => {
     const dir = tempDir();
     cleanups.push(dir.remove);
     const lock = acquireLock(dir.path);
     expect(fs.readdirSync(dir.path)).toEqual(['unwind.lock']);
     expect(fs.statSync(lock.path).nlink).toBe(1);
     lock.release();
+    expect(fs.readdirSync(dir.path)).toEqual([]);
+    // A lock file that is no longer the one linked, and names another holder (taken over), is left alone.
+    const second = acquireLock(dir.path);
+    fs.rmSync(second.path);
+    const other = JSON.stringify({ pid: 1, host: hostname(), processStart: '1', acquiredAt: 'x' });
+    fs.writeFileSync(second.path, other);
+    second.release();
+    expect(fs.readFileSync(second.path, 'utf8')).toBe(other);
+    fs.rmSync(second.path);
+    // One that is another file now but names this very lock (a copy put in its place) is removed.
+    const third = acquireLock(dir.path);
+    const copy = fs.readFileSync(third.path);
+    fs.rmSync(third.path);
+    fs.writeFileSync(third.path, copy);
+    third.release();
     expect(fs.readdirSync(dir.path)).toEqual([]);
   });
 });

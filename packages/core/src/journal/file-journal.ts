@@ -97,8 +97,6 @@ export function fileJournal(options: FileJournalOptions): Journal {
       let listing: fs.Dirent[] | undefined;
       const lock = acquireLock(root, {
         purpose,
-        // A root is locked once per transaction: this process links the same lock file in every time.
-        keepFile: true,
         listDirectory: (directory) => {
           listing = fs.readdirSync(directory, { withFileTypes: true });
           return listing.map((entry) => entry.name);
