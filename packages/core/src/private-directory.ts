@@ -76,7 +76,7 @@ function checkAncestorsOf(start: string, absolute: string, what: string, uid: nu
  */
 export function makePrivateDirectory(path: string, what: string): void {
   const absolute = resolve(path);
-  const st = entryOf(absolute);
+  const st = lstatIfPresent(absolute);
   if (st === undefined) {
     makeLevels(absolute, what);
     assertPrivateDirectory(absolute, what);
@@ -88,8 +88,17 @@ export function makePrivateDirectory(path: string, what: string): void {
   checkAncestorsOf(dirname(absolute), absolute, what, uid);
 }
 
-/** lstat, or undefined when there is no such entry (also when a component above it is not a directory). */
-function entryOf(path: string): fs.Stats | undefined {
+/**
+ * `lstat`, or undefined when there is no such entry — also when a component
+ * above it is not a directory (ENOTDIR), which `throwIfNoEntry: false` alone
+ * still throws. Any other error is thrown.
+ *
+ * @example
+ * ```ts
+ * lstatIfPresent('/etc/passwd/x'); // undefined: /etc/passwd is a file
+ * ```
+ */
+export function lstatIfPresent(path: string): fs.Stats | undefined {
   try {
     return fs.lstatSync(path, { throwIfNoEntry: false });
   } catch (error) {
@@ -102,7 +111,7 @@ function makeLevels(absolute: string, what: string): void {
   const uid = runningUid();
   const missing: string[] = [];
   let existing = absolute;
-  while (entryOf(existing) === undefined) {
+  while (lstatIfPresent(existing) === undefined) {
     missing.unshift(existing);
     existing = dirname(existing);
   }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { lstatIfPresent } from '@unwind/core';
 import { PrefixEscapeError } from './errors.js';
 
 /**
@@ -30,7 +31,8 @@ export function inPrefix(prefix: string, path: string): string {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-      if (entryOf(existing)?.isSymbolicLink()) throw new PrefixEscapeError(prefix, onDisk, `has a dangling symlink ${existing}`);
+      // A regular file where the image has a directory is not an escape: the walk goes on up.
+      if (lstatIfPresent(existing)?.isSymbolicLink()) throw new PrefixEscapeError(prefix, onDisk, `has a dangling symlink ${existing}`);
       if (dirname(existing) === existing) break;
       existing = dirname(existing);
     }
@@ -40,16 +42,6 @@ export function inPrefix(prefix: string, path: string): string {
   const r = relative(root, resolved);
   if (r === '..' || r.startsWith(`..${sep}`)) throw new PrefixEscapeError(prefix, onDisk, `resolves to ${resolved}`);
   return onDisk;
-}
-
-/** lstat, or undefined when there is no such entry, also when a component above it is not a directory (a file where the image has one is not an escape: the walk goes on up). */
-function entryOf(path: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(path, { throwIfNoEntry: false });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw error;
-  }
 }
 
 function realOrRefuse(prefix: string): string {

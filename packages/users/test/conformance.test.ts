@@ -1,18 +1,12 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { conformanceSuite } from '@unwind/core/testing';
 import { addToGroup, ensureGroup, ensureUser, removeFromGroup, removeUser } from '../src/index.js';
-import { freeUid, machineDbHashes, prefixRoot, skipReason, type PrefixRoot } from './helpers.js';
+import { freeUid, keepMachineDatabaseUnchanged, prefixRoot, skipReason, type PrefixRoot } from './helpers.js';
 
 // The machine's own database must come out of this file byte for byte as it went in.
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 /** A sandbox for the conformance suite: a prefix root, prepared by `arrange`. */
 function sandbox<A>(arrange: (p: PrefixRoot) => A, partialDo?: (p: PrefixRoot) => void) {

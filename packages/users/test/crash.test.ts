@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listTransactions, readJournalFile, recover } from '@unwind/core';
 import { type ChildOutcome, requireHere, runTypeScript, testKinds } from '@unwind/core/testing';
 import { kinds as usersKinds } from '../src/index.js';
-import { freeUid, machineDbHashes, prefixRoot, skipReason, type PrefixRoot } from './helpers.js';
+import { freeUid, keepMachineDatabaseUnchanged, prefixRoot, skipReason, type PrefixRoot } from './helpers.js';
 
 // SIGKILL after every journal record of a five-step users transaction, then
 // recover({ kinds }): the prefix root (the four database files byte for byte,
@@ -21,13 +21,7 @@ function runChild(config: Record<string, unknown>): Promise<ChildOutcome> {
   return runTypeScript(child, [JSON.stringify(config)], { cwd: repoRoot, stdout: 'ignore' });
 }
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 describe('users: crash at every journal record, then recover()', () => {
   beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));

@@ -1,23 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireHere } from '@unwind/core/testing';
 import { memoryJournal, transaction } from '@unwind/core';
 import { lookupUser, processesOf, removeUser, UserBusyError } from '../src/index.js';
-import { faultyExec, freeUid, machineDbHashes, prefixRoot, skipReason, type Fault, type PrefixRoot } from './helpers.js';
+import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, skipReason, type Fault, type PrefixRoot } from './helpers.js';
 
 // The user-destroy building block: a user with running
 // processes is removed; processes stop first; a userdel that keeps failing
 // rolls back to the user with their home, groups and linger file.
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 describe('removing a user with running processes', () => {
   beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));

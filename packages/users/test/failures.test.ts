@@ -1,19 +1,13 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type CommandRunner, type Outcome, type Step } from '@unwind/core';
 import { failingStep, requireHere } from '@unwind/core/testing';
 import { addToGroup, ensureGroup, ensureUser, kinds, removeFromGroup, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, machineDbHashes, prefixRoot, SHADOW_TOOLS, skipReason, type Fault, type PrefixRoot } from './helpers.js';
+import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type Fault, type PrefixRoot } from './helpers.js';
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyStep = Step<any, any, any>;

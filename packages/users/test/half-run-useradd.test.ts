@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { encodeLine, JOURNAL_FORMAT, recover, type JournalRecord, type JournalRecordBody } from '@unwind/core';
 import { testContext } from '@unwind/core/testing';
 import { ensureUser, kinds } from '../src/index.js';
-import { freeUid, machineDbHashes, prefixRoot, type PrefixRoot } from './helpers.js';
+import { freeUid, keepMachineDatabaseUnchanged, prefixRoot, type PrefixRoot } from './helpers.js';
 
 // The process group is killed while `useradd -m` runs: it has made the
 // home (owned by the uid it picked) and, depending on where it stopped,
@@ -16,13 +16,7 @@ import { freeUid, machineDbHashes, prefixRoot, type PrefixRoot } from './helpers
 // short to hit reliably with a real kill), and the journal is the one the
 // step writes before running useradd.
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 let p: PrefixRoot | undefined;
 afterEach(() => {

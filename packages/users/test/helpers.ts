@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { fileHashes, treeState } from '@unwind/core/testing';
 import { processesOf } from '../src/index.js';
 
@@ -17,6 +18,21 @@ export const DB_FILES = ['passwd', 'group', 'shadow', 'gshadow'] as const;
 export function machineDbHashes(): Record<string, string> {
   // shadow and gshadow are unreadable when not root; the real-tool tests skip then anyway.
   return fileHashes('/etc', DB_FILES, { unreadable: 'unreadable' });
+}
+
+/**
+ * The guard every users test file runs: the machine's own user database must
+ * come out of the file byte for byte as it went in (hashed before its tests,
+ * compared after them). Call it at the top level of the file.
+ */
+export function keepMachineDatabaseUnchanged(): void {
+  let machine: Record<string, string>;
+  beforeAll(() => {
+    machine = machineDbHashes();
+  });
+  afterAll(() => {
+    expect(machineDbHashes()).toEqual(machine);
+  });
 }
 
 /** A throw-away root: PREFIX/etc with copies of the machine's files, PREFIX/home. */

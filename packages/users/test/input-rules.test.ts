@@ -2,22 +2,16 @@
 // (or a bad passwd line in someone else's image) from reaching a shadow tool.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type CommandRunner, type Outcome, type Step } from '@unwind/core';
 import { requireHere } from '@unwind/core/testing';
 import { addToGroup, ensureGroup, ensureUser, lookupUser, removeFromGroup, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, machineDbHashes, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
+import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyStep = Step<any, any, any>;
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 let p: PrefixRoot | undefined;
 afterEach(() => {

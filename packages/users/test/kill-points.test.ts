@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { recover } from '@unwind/core';
 import { killAtEveryOperation, type KillPoint, type KillWorld, requireHere, type RunStepsConfig, testKinds } from '@unwind/core/testing';
 import { kinds } from '../src/index.js';
-import { freeUid, machineDbHashes, prefixRoot, skipReason } from './helpers.js';
+import { freeUid, keepMachineDatabaseUnchanged, prefixRoot, skipReason } from './helpers.js';
 
 // SIGKILL a users transaction at its mutating operations — every file-system
 // call of the journal, the end of every shadow-tool command, and (through
@@ -51,13 +51,7 @@ function arrangeUsers(uid: number, rollback: boolean): KillWorld<RunStepsConfig>
   };
 }
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+keepMachineDatabaseUnchanged();
 
 describe('users: a kill at every mutating operation (inside the shadow tools too), then recover()', () => {
   beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));

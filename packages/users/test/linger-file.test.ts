@@ -3,23 +3,17 @@
 // refused at prepare, before anything is touched.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Outcome, type Step } from '@unwind/core';
 import { failingStep, requireHere } from '@unwind/core/testing';
 import { removeUser } from '../src/index.js';
-import { faultyExec, freeUid, machineDbHashes, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
+import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyStep = Step<any, any, any>;
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  requireHere(skipReason, 'root and the real shadow tools');
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+keepMachineDatabaseUnchanged();
 
 let p: PrefixRoot | undefined;
 afterEach(() => {

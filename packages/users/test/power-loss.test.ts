@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { exploreCrashStates, exploreRecoveryCrashStates, requireHere } from '@unwind/core/testing';
-import { DB_FILES, freeUid, machineDbHashes, skipReason } from './helpers.js';
+import { DB_FILES, freeUid, keepMachineDatabaseUnchanged, skipReason } from './helpers.js';
 
 // Power loss: every @unwind/users kind under the crash-state explorer, on a
 // throw-away prefix root inside the sandbox (the shadow tools get -P). The
@@ -17,13 +17,7 @@ const seed = Number(process.env.UNWIND_CRASH_SEED ?? 20261203);
 // The tools' backup copies (passwd-, group-, ...) hold whatever the last run replaced: no rollback restores them.
 const notCompared = (path: string) => /^tree\/etc\/(passwd|shadow|group|gshadow)-$/.test(path);
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine); // the machine's own user database is never touched
-});
+keepMachineDatabaseUnchanged();
 
 function setupPrefix(uid: number) {
   return (tree: string): void => {

@@ -5,23 +5,17 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type Outcome, type Step } from '@unwind/core';
 import { requireHere, treeState } from '@unwind/core/testing';
 import { addToGroup, ensureGroup, ensureUser, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, machineDbHashes, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
+import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyStep = Step<any, any, any>;
 
-let machine: Record<string, string>;
-beforeAll(() => {
-  requireHere(skipReason, 'root and the real shadow tools');
-  machine = machineDbHashes();
-});
-afterAll(() => {
-  expect(machineDbHashes()).toEqual(machine);
-});
+beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+keepMachineDatabaseUnchanged();
 
 /** Stands for the machine's own files: a directory outside the prefix. */
 let outside: string | undefined;
