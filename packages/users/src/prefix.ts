@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { lstatIfPresent } from '@unwind/core';
 import { PrefixEscapeError } from './errors.js';
 
@@ -42,6 +42,31 @@ export function inPrefix(prefix: string, path: string): string {
   const r = relative(root, resolved);
   if (r === '..' || r.startsWith(`..${sep}`)) throw new PrefixEscapeError(prefix, onDisk, `resolves to ${resolved}`);
   return onDisk;
+}
+
+/**
+ * A directory the caller named on the machine (an absolute path, not one of
+ * the image's own), required to lie inside the prefix, as the prefix's own
+ * paths are ({@link inPrefix}): given through the prefix as written or
+ * through its real path, and resolving inside it. Returns it on disk. For a
+ * step told to act on an image and handed a path too: `removeUser` on a
+ * prefix with a `lingerDir` of the machine's would remove the machine's
+ * linger file of a same-named user. Throws PrefixEscapeError; reads only.
+ *
+ * @example
+ * ```ts
+ * machinePathInPrefix('/srv/root', '/srv/root/var/lib/systemd/linger'); // '/srv/root/var/lib/systemd/linger'
+ * machinePathInPrefix('/srv/root', '/var/lib/systemd/linger');
+ * // PrefixEscapeError: /var/lib/systemd/linger is a path of the machine, outside the prefix root /srv/root; refusing to use it
+ * ```
+ */
+export function machinePathInPrefix(prefix: string, path: string): string {
+  const absolute = resolve(path);
+  for (const base of [resolve(prefix), realOrRefuse(prefix)]) {
+    const inside = relative(base, absolute);
+    if (inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) return inPrefix(prefix, `/${inside}`);
+  }
+  throw new PrefixEscapeError(prefix, absolute, 'is a path of the machine');
 }
 
 function realOrRefuse(prefix: string): string {

@@ -11,7 +11,7 @@ import { lockedGroups } from './membership.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
-import { inPrefix } from './prefix.js';
+import { inPrefix, machinePathInPrefix } from './prefix.js';
 import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
@@ -131,6 +131,8 @@ export const removeUser = defineStep({
       const path = await movableHome(a, user, ctx);
       home = { path, staging: join(dirname(path), `.unwind-home-${a.name}-${randomBytes(6).toString('hex')}`) };
     }
+    // Told to act on an image: a linger directory named outside it would be the machine's.
+    if (a.prefix && a.lingerDir !== undefined) machinePathInPrefix(a.prefix, a.lingerDir);
     const linger = lingerPath(a);
     // Only an empty regular file in a root-only directory: else `{ name: 'shadow', lingerDir: '/etc' }` would delete /etc/shadow.
     const st = lingerFileToRemove(linger);

@@ -46,6 +46,26 @@ async function refusedOutside(step: AnyStep): Promise<void> {
 
 describe('paths of a prefix root resolve inside it', () => {
 
+  it("removeUser on a prefix with a lingerDir of the machine's: refused, the machine's linger file of a same-named user left alone", async () => {
+    p = prefixRoot();
+    outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
+    fs.chmodSync(outside, 0o755);
+    p.sh('useradd', '-M', '-u', String(freeUid()), 'bob');
+    fs.writeFileSync(join(outside, 'bob'), ''); // the machine's linger file of its own bob
+    await refusedOutside(removeUser({ name: 'bob', prefix: p.root, lingerDir: outside }));
+    expect(fs.existsSync(join(outside, 'bob'))).toBe(true);
+    // Inside the prefix, named through it or through a symlink to it, it is used.
+    const { machinePathInPrefix } = await import('../src/prefix.js');
+    expect(machinePathInPrefix(p.root, join(p.root, 'var/lib/systemd/linger'))).toBe(join(p.root, 'var/lib/systemd/linger'));
+    const viaLink = `${p.root}-link`;
+    fs.symlinkSync(p.root, viaLink);
+    try {
+      expect(machinePathInPrefix(viaLink, join(p.root, 'var/lib/systemd/linger'))).toBe(join(viaLink, 'var/lib/systemd/linger'));
+    } finally {
+      fs.rmSync(viaLink);
+    }
+  });
+
   it('a regular file where the image has a directory is not taken for an escape, nor answered with a raw ENOTDIR', async () => {
     p = prefixRoot();
     const { inPrefix } = await import('../src/prefix.js');
