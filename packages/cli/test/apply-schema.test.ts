@@ -21,7 +21,7 @@ const shapesOnly: SamplePlaces = {
   dir: '/tmp/unwind-sample',
   prefix: '/tmp/unwind-sample/prefix',
   loginctl: '/tmp/unwind-sample/loginctl',
-  lingerDir: '/tmp/unwind-sample/linger',
+  lingerDir: '/tmp/unwind-sample/prefix/var/lib/systemd/linger',
   manager: { scope: 'user', home: '/tmp/unwind-sample/home', runtimeDir: '/tmp/unwind-sample/run', unitDir: '/tmp/unwind-sample/home/.config/systemd/user' },
   unit: 'unwind-sample.service',
   user: 'unwsample',
@@ -83,8 +83,9 @@ function realPlaces(): SamplePlaces {
     const st = fs.statSync(`/etc/${f}`);
     fs.chmodSync(join(prefix, 'etc', f), st.mode & 0o7777);
   }
-  const lingerDir = join(s.base, 'linger');
-  fs.mkdirSync(lingerDir);
+  // Inside the prefix: removeUser on a prefix refuses a linger directory of the machine's.
+  const lingerDir = join(prefix, 'var/lib/systemd/linger');
+  fs.mkdirSync(lingerDir, { recursive: true });
   const loginctl = join(s.base, 'loginctl');
   stubLoginctl(loginctl, lingerDir);
   fs.mkdirSync(join(s.dir, 'tree'));
