@@ -1,26 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
 import { failingStep, requireHere, treeState } from '@unwind/core/testing';
 import { CrossDeviceError, copy, move, remove, writeFile } from '../src/index.js';
+import { cleanups } from './cleanups.js';
 import { canMount, mountTmpfs, repoRoot, sh, tempDir } from './helpers.js';
 
 // Faults on a real disk: each must leave nothing lost and a clear error.
 const noMount = canMount();
 if (noMount) console.warn(`files fault tests skipped: ${noMount}`);
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      cleanup();
-    } catch (error) {
-      console.warn('cleanup failed:', error);
-    }
-  }
-});
 
 function base(): string {
   const d = tempDir('unwind-files-fault-');

@@ -13,6 +13,25 @@ const noMount = canMount();
 if (noMount) console.warn(`hostile remove tests skipped: ${noMount}`);
 
 /** alice's home with `data` to remove, a root-only `etc` beside it, and staging on another filesystem (a tmpfs). */
+/**
+ * Right after the copy looked at her file `notes` (an lstat outside the
+ * staging directory), before it reads it, she removes it and `replace` puts
+ * something else at its path. Says whether that happened.
+ */
+function swapNotesWhileCopied(w: { data: string; stage: string }, replace: (notes: string) => void): { done: boolean } {
+  const swap = { done: false };
+  hook('lstatSync', (real) => (path, ...rest) => {
+    const result = real(path, ...rest);
+    if (!swap.done && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
+      swap.done = true;
+      fs.rmSync(join(w.data, 'notes'));
+      replace(join(w.data, 'notes'));
+    }
+    return result;
+  });
+  return swap;
+}
+
 function world(): { home: string; data: string; etc: string; stage: string } {
   const d = tempDir('unwind-files-hostile-');
   cleanups.push(d.remove);
@@ -105,19 +124,11 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
 
   it('a file swapped for a symlink to a root-only file while being copied is refused, never read', async () => {
     const w = world();
-    let swapped = false;
-    hook('lstatSync', (real) => (path, ...rest) => {
-      const result = real(path, ...rest);
-      // Right after the copy looked at her file, before it reads it.
-      if (!swapped && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
-        swapped = true;
-        fs.rmSync(join(w.data, 'notes'));
-        fs.symlinkSync(join(w.etc, 'secret'), join(w.data, 'notes'));
-      }
-      return result;
+    const swap = swapNotesWhileCopied(w, (notes) => {
+      fs.symlinkSync(join(w.etc, 'secret'), notes);
     });
     const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }), failingStep({ message: 'later failure' }));
-    expect(swapped).toBe(true);
+    expect(swap.done).toBe(true);
     const notes = fs.lstatSync(join(w.data, 'notes'));
     expect(notes.isFile() ? fs.readFileSync(join(w.data, 'notes'), 'utf8') : 'not a copy').not.toContain('root-only secret');
     expect(outcome.status).toBe('rolled-back');
@@ -127,18 +138,11 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
 
   it('a file swapped for a FIFO while being copied is refused at once (the step does not hang)', async () => {
     const w = world();
-    let swapped = false;
-    hook('lstatSync', (real) => (path, ...rest) => {
-      const result = real(path, ...rest);
-      if (!swapped && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
-        swapped = true;
-        fs.rmSync(join(w.data, 'notes'));
-        expect(spawnSync('mkfifo', [join(w.data, 'notes')]).status).toBe(0);
-      }
-      return result;
+    const swap = swapNotesWhileCopied(w, (notes) => {
+      expect(spawnSync('mkfifo', [notes]).status).toBe(0);
     });
     const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
-    expect(swapped).toBe(true);
+    expect(swap.done).toBe(true);
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnexpectedFileTypeError');
     expect(fs.lstatSync(join(w.data, 'notes')).isFIFO()).toBe(true);
@@ -146,19 +150,12 @@ describe.skipIf(noMount)('files.remove with allowCopy, in a directory its user c
 
   it('a file swapped for a device while being copied is refused without opening the device', async () => {
     const w = world();
-    let swapped = false;
-    hook('lstatSync', (real) => (path, ...rest) => {
-      const result = real(path, ...rest);
-      if (!swapped && String(path).endsWith('/notes') && !String(path).includes(w.stage)) {
-        swapped = true;
-        fs.rmSync(join(w.data, 'notes'));
-        expect(spawnSync('mknod', [join(w.data, 'notes'), 'c', '1', '3']).status).toBe(0); // /dev/null's numbers
-      }
-      return result;
+    const swap = swapNotesWhileCopied(w, (notes) => {
+      expect(spawnSync('mknod', [notes, 'c', '1', '3']).status).toBe(0); // /dev/null's numbers
     });
     const opened = watchDeviceOpens();
     const outcome = await run(remove({ paths: [w.data], stagingDir: w.stage, allowCopy: true }));
-    expect(swapped).toBe(true);
+    expect(swap.done).toBe(true);
     expect(opened).toEqual([]);
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('UnexpectedFileTypeError');

@@ -1,7 +1,9 @@
 import moduleFs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { afterEach } from 'vitest';
 import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
+import { cleanups } from './cleanups.js';
+
+export { cleanups };
 
 // For tests where a user who owns a directory that a root step works in moves things in it at the worst
 // moment: her moves are made at exact points by wrapping fs calls (hook), the checks say what root must
@@ -9,18 +11,6 @@ import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unw
 
 /** Her uid: nobody on the machine. */
 export const ALICE = 4242;
-
-/** Run after each test, newest first (registered by importing this module). */
-export const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      cleanup();
-    } catch (error) {
-      console.warn('cleanup failed:', error);
-    }
-  }
-});
 
 const nodeFs = moduleFs as unknown as Record<string, (...args: unknown[]) => unknown>;
 /** Replaces fs[name] with `wrap(real)` until the test ends. */
