@@ -9,6 +9,8 @@ const common = {
   // The build script empties dist/ first: two builds write here at once, so neither may clean it.
   clean: false,
   define: { __UNWIND_CLI_VERSION__: JSON.stringify(version) },
+  // import.meta.url in the CommonJS build: guardModuleLoading finds its hooks file by it.
+  shims: true,
 } as const;
 
 export default defineConfig([
@@ -16,4 +18,6 @@ export default defineConfig([
   { ...common, entry: { index: 'src/index.ts' } },
   // The command: only ESM, loaded by bin/unwind.js (a CommonJS copy would ship unused).
   { ...common, entry: { bin: 'src/bin.ts' }, format: ['esm'], dts: false },
+  // The module hooks guardModuleLoading registers, loaded by URL on Node's hooks thread, from either build.
+  { ...common, entry: { 'module-trust-hooks': 'src/module-trust-hooks.ts' }, format: ['esm'], dts: false },
 ]);

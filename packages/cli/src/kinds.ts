@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyStepKind } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
-import { assertTrustedModuleFile } from './module-trust.js';
+import { UNTRUSTED_IMPORT } from './module-file-check.js';
+import { assertTrustedModuleFile, guardModuleLoading } from './module-trust.js';
 
 /**
  * The packages whose step kinds `unwind recover` registers when they are
@@ -55,8 +56,10 @@ const PATH_SPECIFIER = /^(\/|\.\.?\/)/;
  * never from `cwd` (so a file `./@acme/steps` planted where root runs
  * `unwind` is never picked up). The resolved file, and every directory above
  * it, must pass the ancestor rule (see module-trust.ts): the module runs with
- * this process's privileges. Anything wrong is a {@link CliError}, exit 4,
- * before the module runs.
+ * this process's privileges. So must every file it imports or requires,
+ * from then on, in this process (see guardModuleLoading). Anything wrong is
+ * a {@link CliError}, exit 4, before the module runs (a file its code loads
+ * as it runs, before that file runs).
  *
  * @example
  * ```ts
@@ -81,9 +84,13 @@ export async function importModule(specifier: string, cwd = process.cwd()): Prom
     file = fileURLToPath(url);
   }
   const real = assertTrustedModuleFile(file, specifier);
+  guardModuleLoading();
   try {
     return (await import(pathToFileURL(real).href)) as Record<string, unknown>;
   } catch (error) {
+    if ((error as { code?: unknown })?.code === UNTRUSTED_IMPORT) {
+      throw new CliError(`refusing to load module ${specifier}: ${(error as Error).message}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file: (error as { file?: string }).file });
+    }
     throw fail((error as Error).message);
   }
 }
@@ -98,7 +105,10 @@ function resolvePackage(specifier: string): string {
  * Collects the step kinds `recover` needs: those of every installed
  * `@unwind/*` adapter (a missing adapter, or one without `kinds`, is skipped and noted),
  * plus those of the modules a program names with `--kinds`. A `--kinds`
- * module that cannot be loaded or exports no kinds is an error.
+ * module that cannot be loaded, is refused (another user could change it,
+ * or a file it imports), or exports no kinds is an error. Once a module is
+ * named, every module file this process loads from then on is checked
+ * (see `guardModuleLoading` in module-trust.ts): the check is process-wide.
  *
  * @example
  * ```ts

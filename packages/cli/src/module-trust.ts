@@ -1,5 +1,7 @@
+import { Module, register } from 'node:module';
 import { assertTrustedFile, UnsafeDirectoryError } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
+import { assertTrustedImport } from './module-file-check.js';
 
 /**
  * Throws a {@link CliError} (exit 4) unless the module file `file` can be
@@ -27,4 +29,39 @@ export function assertTrustedModuleFile(file: string, specifier: string): string
     if (missing) throw new CliError(`cannot load module ${specifier}: ${missing[1]} (${file})`, EXIT.badInput, { module: specifier, file });
     throw new CliError(`refusing to load module ${specifier}: ${reason}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file });
   }
+}
+
+let guarding = false;
+
+/**
+ * From now on, in this process, every module file Node loads must pass
+ * {@link assertTrustedImport}, the rule {@link assertTrustedModuleFile}
+ * applies to the module named on the command line: a trusted module that
+ * imports or requires a file another user can change (a helper beside it,
+ * a package in its `node_modules`, one linked in from a home directory)
+ * would run that user's code with this process's privileges. Two guards,
+ * since Node has two loaders: a `load` hook (node:module `register`) for
+ * everything `import` loads, checked before Node reads the file, so a
+ * refused file anywhere in a static import graph stops the graph before
+ * any of it runs; and `Module.prototype.load` for everything `require`
+ * loads, checked before the file is read. Files loaded before the call
+ * (the CLI's own) are not checked again; calling it twice does nothing.
+ *
+ * @example
+ * ```ts
+ * guardModuleLoading();
+ * await import('/opt/tool/steps.js'); // rejects if steps.js imports a file uid 1000 owns
+ * ```
+ */
+export function guardModuleLoading(): void {
+  if (guarding) return;
+  guarding = true;
+  // Beside the built file; run from its TypeScript source (the tests), the built hooks: Node's hooks thread loads JavaScript only.
+  register(new URL(import.meta.url.endsWith('.ts') ? '../dist/module-trust-hooks.js' : './module-trust-hooks.js', import.meta.url));
+  const prototype = Module.prototype as unknown as { load(this: unknown, filename: string): void };
+  const loadFile = prototype.load;
+  prototype.load = function load(this: unknown, filename: string): void {
+    assertTrustedImport(filename);
+    loadFile.call(this, filename);
+  };
 }
