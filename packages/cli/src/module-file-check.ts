@@ -1,4 +1,4 @@
-import { assertTrustedFile, UnsafeDirectoryError } from '@unwind/core';
+import { judgeTrustedFile } from './trusted-file.js';
 
 /** The `code` of the error {@link assertTrustedImport} throws: it crosses from the module hooks' thread intact. */
 export const UNTRUSTED_IMPORT = 'ERR_UNWIND_UNTRUSTED_IMPORT';
@@ -21,11 +21,8 @@ export const UNTRUSTED_IMPORT = 'ERR_UNWIND_UNTRUSTED_IMPORT';
  * ```
  */
 export function assertTrustedImport(file: string): void {
-  try {
-    assertTrustedFile(file, 'imported file');
-  } catch (error) {
-    if (!(error instanceof UnsafeDirectoryError)) throw error;
-    const reason = error.message.replace(/; refusing to use it$/, '');
-    throw Object.assign(new Error(reason), { code: UNTRUSTED_IMPORT, file });
-  }
+  const judged = judgeTrustedFile(file, 'imported file');
+  if ('real' in judged) return;
+  const reason = 'reason' in judged ? judged.reason : `imported file ${file} cannot be resolved (${judged.missing})`;
+  throw Object.assign(new Error(reason), { code: UNTRUSTED_IMPORT, file });
 }

@@ -1,7 +1,7 @@
 import { Module, register } from 'node:module';
-import { assertTrustedFile, UnsafeDirectoryError } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
 import { assertTrustedImport } from './module-file-check.js';
+import { judgeTrustedFile } from './trusted-file.js';
 
 /**
  * Throws a {@link CliError} (exit 4) unless the module file `file` can be
@@ -20,15 +20,10 @@ import { assertTrustedImport } from './module-file-check.js';
  * ```
  */
 export function assertTrustedModuleFile(file: string, specifier: string): string {
-  try {
-    return assertTrustedFile(file, 'module file');
-  } catch (error) {
-    if (!(error instanceof UnsafeDirectoryError)) throw error;
-    const reason = error.message.replace(/; refusing to use it$/, '');
-    const missing = /cannot be resolved \((\w+)\)/.exec(reason);
-    if (missing) throw new CliError(`cannot load module ${specifier}: ${missing[1]} (${file})`, EXIT.badInput, { module: specifier, file });
-    throw new CliError(`refusing to load module ${specifier}: ${reason}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file });
-  }
+  const judged = judgeTrustedFile(file, 'module file');
+  if ('real' in judged) return judged.real;
+  if ('missing' in judged) throw new CliError(`cannot load module ${specifier}: ${judged.missing} (${file})`, EXIT.badInput, { module: specifier, file });
+  throw new CliError(`refusing to load module ${specifier}: ${judged.reason}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file });
 }
 
 let guarding = false;

@@ -75,6 +75,45 @@ describe('unwind apply: the file is checked completely before anything is touche
   });
 });
 
+describe('unwind apply: a transaction file directs what root changes, so only a trusted one is read', () => {
+  it('refuses a file another user owns or can write, or under their directory, exit 4, before reading it; the same text on standard input runs', async () => {
+    const s = newSandbox();
+    const target = join(s.dir, 'a.conf');
+    const value = { name: 'trusted', steps: [{ kind: 'files.writeFile', args: { path: target, content: 'new\n' } }] };
+    const file = writeTransactionFile(s.base, 'install.json', value);
+    const before = treeState(s.base);
+    fs.chownSync(file, 65534, 65534);
+    const owned = await unwind(['apply', file, '--root', s.root]);
+    expect(owned.code, owned.stderr).toBe(4);
+    expect(owned.stderr).toContain(`refusing to apply ${file}: transaction file ${file} is owned by uid 65534 (only root or the running user may own it)`);
+    const dryRun = await unwind(['apply', file, '--root', s.root, '--dry-run']);
+    expect(dryRun.code, dryRun.stderr).toBe(4);
+    expect(dryRun.stderr).toContain(`refusing to apply ${file}`);
+    fs.chownSync(file, 0, 0);
+    fs.chmodSync(file, 0o646);
+    const writable = await unwind(['apply', file, '--root', s.root]);
+    expect(writable.code, writable.stderr).toBe(4);
+    expect(writable.stderr).toContain(`is writable by group or others (mode 0646)`);
+    fs.chmodSync(file, 0o644);
+    const dir = join(s.base, 'shared');
+    fs.mkdirSync(dir, { mode: 0o755 });
+    const inShared = writeTransactionFile(dir, 'install.json', value);
+    fs.chownSync(dir, 65534, 65534);
+    const underTheirs = await unwind(['apply', inShared, '--root', s.root]);
+    expect(underTheirs.code, underTheirs.stderr).toBe(4);
+    expect(underTheirs.stderr).toContain(`has an ancestor ${dir} owned by uid 65534`);
+    fs.rmSync(dir, { recursive: true });
+    expect(treeState(s.base)).toEqual(before);
+    // Root's own file runs; so does the same text given on standard input, a choice the caller makes.
+    const applied = await unwind(['apply', file, '--root', s.root]);
+    expect(applied.code, applied.stderr).toBe(0);
+    fs.writeFileSync(target, 'old\n');
+    const piped = await unwindWithInput(['apply', '-', '--root', s.root], JSON.stringify({ ...value, name: 'piped' }));
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(fs.readFileSync(target, 'utf8')).toBe('new\n');
+  });
+});
+
 describe('unwind apply: runs the transaction all or nothing', () => {
   it('YAML with octal modes and a reference to an earlier result runs committed, exit 0, --json carries the outcome', async () => {
     const s = newSandbox();

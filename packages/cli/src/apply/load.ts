@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { CliError, EXIT } from '../errors.js';
+import { judgeTrustedFile } from '../trusted-file.js';
 import { TransactionFileError, segmentsOf, type Problem } from './problems.js';
 
 /**
@@ -70,7 +71,11 @@ export function parseTransactionText(text: string, source: string): ParsedFile {
 }
 
 /**
- * Reads a transaction file from a path, or standard input for `-`.
+ * Reads a transaction file from a path, or standard input for `-`. A path
+ * is refused ({@link CliError}, exit 4, before it is read) unless only root
+ * or the running user can change it, like a `--kinds` module: the file,
+ * every directory above it and every symlink on the way (core's
+ * `assertTrustedFile`). What it says, the process does.
  *
  * @example
  * ```ts
@@ -83,9 +88,14 @@ export async function readTransactionFile(file: string, cwd: string, stdin: Node
     for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
     return parseTransactionText(Buffer.concat(chunks).toString('utf8'), 'standard input');
   }
+  // What the file says, this process does, usually as root: only root or the running user may be able to change it.
+  const judged = judgeTrustedFile(resolve(cwd, file), 'transaction file');
+  if ('reason' in judged) {
+    throw new CliError(`refusing to apply ${file}: ${judged.reason}; it would direct what this process changes (only root or the running user may be able to change it; or pass it on standard input, as -)`, EXIT.badInput, { file });
+  }
   let text: string;
   try {
-    text = fs.readFileSync(resolve(cwd, file), 'utf8');
+    text = fs.readFileSync('real' in judged ? judged.real : resolve(cwd, file), 'utf8');
   } catch (error) {
     throw new CliError(`cannot read transaction file ${file}: ${(error as Error).message}`, EXIT.badInput, { file });
   }
