@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
 import { logger } from './log.js';
+import { findProgram, type FoundProgram } from './program-lookup.js';
 import type { ErrorCode } from './error-codes.js';
 
 const log = logger('exec');
@@ -178,7 +179,11 @@ export function defaultEnv(): Record<string, string> {
 
 /**
  * Runs a program without a shell, in its own process group, so a timeout or
- * cancellation kills it and everything it started.
+ * cancellation kills it and everything it started. A bare program name is
+ * looked up in the PATH of the program's environment as `execvp` would,
+ * except that empty and relative entries are never searched and a file
+ * another user could change is never run (see {@link findProgram}): such a
+ * program is a {@link CommandNotFoundError}, and nothing runs.
  *
  * @example
  * ```ts
@@ -191,6 +196,15 @@ export const runCommand: CommandRunner = (spec) => {
   } catch (error) {
     return Promise.reject(error);
   }
+  const env = spec.env ?? defaultEnv();
+  // Found here, not by spawn: a program in a directory another user can change is never run (see findProgram).
+  let found: FoundProgram;
+  try {
+    found = findProgram(spec.argv[0]!, env.PATH, spec.cwd);
+  } catch (error) {
+    return Promise.reject(new CommandNotFoundError(spec.argv, error));
+  }
+  if ('refused' in found) return Promise.reject(new CommandNotFoundError(spec.argv, new Error(found.refused)));
   const timeoutMs = spec.timeoutMs ?? 60_000;
   const graceMs = spec.killGraceMs ?? 2000;
   const started = performance.now();
@@ -205,10 +219,11 @@ export const runCommand: CommandRunner = (spec) => {
     let ended: 'timeout' | 'abort' | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const [program, ...rest] = spec.argv as [string, ...string[]];
-    const child = spawn(program, rest, {
+    const child = spawn(found.file, rest, {
+      argv0: program, // what execvp would pass: the name as the caller wrote it
       shell: false,
       detached: true, // own process group: we kill the group, not just the leader
-      env: spec.env ?? defaultEnv(),
+      env,
       cwd: spec.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

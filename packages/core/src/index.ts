@@ -33,6 +33,7 @@ export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './
 export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
 export type { Lock, AcquireLockOptions } from './lock.js';
 export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
+export { findProgram, type FoundProgram } from './program-lookup.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
 export { onOverlay } from './overlay.js';

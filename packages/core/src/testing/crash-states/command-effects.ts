@@ -65,7 +65,9 @@ export function installCommandRecorder(childProcess: typeof ChildProcess, contex
   childProcess.spawn = function (this: unknown, ...args: Parameters<typeof spawn>) {
     const before = snapshot();
     const child = (spawn as (...a: unknown[]) => ChildProcess.ChildProcess).apply(this, args);
-    const argv = [args[0], ...(Array.isArray(args[1]) ? args[1] : [])].join(' ');
+    // The name the caller wrote (runCommand spawns the file it found, with that name as argv0).
+    const named = (Array.isArray(args[1]) ? (args[2] as { argv0?: string } | undefined)?.argv0 : undefined) ?? args[0];
+    const argv = [named, ...(Array.isArray(args[1]) ? args[1] : [])].join(' ');
     child.on('exit', () => diff(argv, before, snapshot()));
     return child;
   } as typeof spawn;

@@ -128,18 +128,22 @@ export function installKillCounter(fs: typeof FileSystem, childProcess: typeof C
     const number = ++commands;
     const program = String(args[0]);
     const argv = Array.isArray(args[1]) ? (args[1] as string[]) : [];
-    const label = `command ${number}: ${[program, ...argv].join(' ')}`;
+    const spawnOptions = args[2] as ChildProcess.SpawnOptions | undefined;
+    // Labelled by the name the caller wrote (runCommand spawns the file it found, with that name as argv0).
+    const label = `command ${number}: ${[spawnOptions?.argv0 ?? program, ...argv].join(' ')}`;
+    // Under strace, the program is strace's argument; strace itself keeps its own name.
+    const straceOptions = spawnOptions ? [{ ...spawnOptions, argv0: undefined }, ...args.slice(3)] : args.slice(2);
     let spawnArgs = args;
     const traced = options.traced.includes(basename(program));
     if (traced && counting) {
       const trace = join(options.reportDirectory, `command-${number}.strace`);
-      spawnArgs = ['strace', ['-f', '-qq', '-o', trace, '-e', `trace=${[...TRACED_SYSCALLS, ...(options.tracedSyscalls ?? [])].join(',')}`, '--', program, ...argv], ...args.slice(2)];
+      spawnArgs = ['strace', ['-f', '-qq', '-o', trace, '-e', `trace=${[...TRACED_SYSCALLS, ...(options.tracedSyscalls ?? [])].join(',')}`, '--', program, ...argv], ...straceOptions];
     } else if (traced && options.killInside?.command === number) {
       const { syscall, when } = options.killInside;
       // Without -f: only the command's own process is a kill point (see pointsInsideCommand), and strace's
       // `when` counts per process, so a child it forks (systemctl --machine runs systemd-run) reaching its
       // own WHEN-th call first must not be the one killed.
-      spawnArgs = ['strace', ['-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, '--', program, ...argv], ...args.slice(2)];
+      spawnArgs = ['strace', ['-qq', '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=KILL:when=${when}`, '--', program, ...argv], ...straceOptions];
     }
     if (counting) real.appendFileSync(operationsFile, `${JSON.stringify({ command: number, after: count, traced, label })}\n`);
     const child = (spawn as (...a: unknown[]) => ChildProcess.ChildProcess).apply(this, spawnArgs);

@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { UnsafeDirectoryError } from './errors.js';
+import { assertTrustedFile } from './private-directory.js';
+
+/** The search path a child's environment without PATH gets (libuv's, as execvp's). */
+const DEFAULT_SEARCH_PATH = '/usr/bin:/bin';
+
+/**
+ * Where {@link findProgram} found a program: the file to execute, or why
+ * nothing may be.
+ *
+ * @example
+ * ```ts
+ * const found: FoundProgram = findProgram('useradd', '/usr/sbin:/usr/bin', undefined);
+ * if ('file' in found) console.log(found.file); // /usr/sbin/useradd
+ * ```
+ */
+export type FoundProgram = { file: string } | { refused: string };
+
+/**
+ * The file `runCommand` executes for `program`, found as `execvp` finds it
+ * (a name with a `/` is a path, from `cwd`; a bare name is looked up in each
+ * entry of `searchPath` in turn, the first executable regular file winning),
+ * with two differences, because what a command runs, it runs as root:
+ *
+ * - an entry that is empty or relative (`::`, `.`, `bin`) names the working
+ *   directory, which anyone may own: it is never searched;
+ * - a file is run only when no one but root and the running user can change
+ *   it: it, every directory above it and every symlink on the way owned by
+ *   one of them and not writable by group or others, unless sticky (core's
+ *   {@link assertTrustedFile}, the rule of journal roots and CLI modules). A
+ *   bare name found in a directory another user can change is passed over,
+ *   and the search goes on; a path is refused.
+ *
+ * Otherwise `refused` says why: not found, or found only where another user
+ * can change it (each place and why).
+ *
+ * @example
+ * ```ts
+ * findProgram('useradd', '/home/alice/bin:/usr/sbin', undefined);
+ * // { file: '/usr/sbin/useradd' } when alice's copy exists: her directory is passed over
+ * ```
+ */
+export function findProgram(program: string, searchPath: string | undefined, cwd: string | undefined): FoundProgram {
+  if (program.includes('/')) {
+    const judged = judge(resolve(cwd ?? process.cwd(), program));
+    return 'reason' in judged ? { refused: judged.reason } : judged;
+  }
+  const passedOver: string[] = [];
+  for (const entry of (searchPath ?? DEFAULT_SEARCH_PATH).split(':')) {
+    if (!isAbsolute(entry)) continue;
+    const candidate = join(entry, program);
+    if (!isExecutableFile(candidate)) continue;
+    const judged = judge(candidate);
+    if ('file' in judged) return judged;
+    passedOver.push(judged.reason);
+  }
+  if (passedOver.length > 0) return { refused: `found only where another user can change it: ${passedOver.join('; ')}` };
+  return { refused: `not found in PATH (${searchPath ?? DEFAULT_SEARCH_PATH}; empty and relative entries are never searched)` };
+}
+
+/** Whether `path` is a regular file this process may execute (following symlinks, as exec does). */
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!fs.statSync(path).isFile()) return false;
+    fs.accessSync(path, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `path` itself (not its real path: every symlink on the way was judged too, so nobody else can redirect it), or why not. */
+function judge(path: string): { file: string } | { reason: string } {
+  try {
+    assertTrustedFile(path, 'program');
+    return { file: path };
+  } catch (error) {
+    if (!(error instanceof UnsafeDirectoryError)) throw error;
+    return { reason: `${path} ${String(error.context.reason)}` };
+  }
+}

@@ -1,0 +1,99 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CommandNotFoundError, findProgram, runCommand } from '@unwind/core';
+import { tempDir } from './helpers.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+const NOBODY = 65534;
+
+/** A temporary directory with `plant(dir, name, says)`: an executable script printing `says` and leaving a marker named after it. */
+function workspace() {
+  const dir = tempDir('unwind-programs-');
+  cleanups.push(dir.remove);
+  const ran = (says: string) => fs.existsSync(join(dir.path, `${says}.ran`));
+  const plant = (subdirectory: string, name: string, says: string) => {
+    const at = join(dir.path, subdirectory);
+    fs.mkdirSync(at, { recursive: true, mode: 0o755 });
+    const file = join(at, name);
+    fs.writeFileSync(file, `#!/bin/sh\n: > '${join(dir.path, `${says}.ran`)}'\necho ${says}\n`, { mode: 0o755 });
+    return file;
+  };
+  return { base: dir.path, plant, ran };
+}
+
+const run = (argv: string[], PATH: string, cwd?: string) => runCommand({ argv, env: { PATH, LC_ALL: 'C' }, ...(cwd ? { cwd } : {}) });
+
+describe('runCommand finds a program as execvp does, but never one another user can change', () => {
+  it('a bare name in a directory another user owns, or can write, is passed over for the next entry of PATH', async () => {
+    const w = workspace();
+    w.plant('theirs', 'tool', 'theirs');
+    w.plant('shared', 'tool', 'shared');
+    const ours = w.plant('ours', 'tool', 'ours');
+    fs.chownSync(join(w.base, 'theirs'), NOBODY, NOBODY);
+    fs.chmodSync(join(w.base, 'shared'), 0o777);
+    const PATH = ['theirs', 'shared', 'ours'].map((d) => join(w.base, d)).join(':');
+    const result = await run(['tool'], PATH);
+    expect(result.stdout).toBe('ours\n');
+    expect([w.ran('theirs'), w.ran('shared'), w.ran('ours')]).toEqual([false, false, true]);
+    expect(findProgram('tool', PATH, undefined)).toEqual({ file: ours });
+  });
+
+  it('found only where another user can change it: CommandNotFoundError saying where and why, and nothing runs', async () => {
+    const w = workspace();
+    // A link another user owns, to a program root owns: they could point it anywhere.
+    const target = w.plant('real', 'tool', 'target');
+    const link = join(w.base, 'links', 'tool');
+    fs.mkdirSync(join(w.base, 'links'));
+    fs.symlinkSync(target, link);
+    fs.lchownSync(link, NOBODY, NOBODY);
+    // A program root owns that group and others can write.
+    const theirs = w.plant('bin', 'tool', 'theirs');
+    fs.chmodSync(theirs, 0o775);
+    const error = await run(['tool'], `${join(w.base, 'links')}:${join(w.base, 'bin')}`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandNotFoundError);
+    const message = (error as Error).message;
+    expect(message).toContain(`cannot run tool: found only where another user can change it: ${link} is a symlink owned by uid ${NOBODY}`);
+    expect(message).toContain(`; ${theirs} is writable by group or others (mode 0775)`);
+    expect([w.ran('target'), w.ran('theirs')]).toEqual([false, false]);
+  });
+
+  it('empty and relative PATH entries name the working directory: never searched', async () => {
+    const w = workspace();
+    w.plant('.', 'tool', 'here');
+    for (const PATH of ['', ':', '.', './', 'x/..', `:${join(w.base, 'none')}`]) {
+      const error = await run(['tool'], PATH, w.base).catch((e: unknown) => e);
+      expect(error, PATH).toBeInstanceOf(CommandNotFoundError);
+      expect((error as Error).message).toContain('not found in PATH');
+    }
+    expect(w.ran('here')).toBe(false);
+    // Named as a path, it is the caller's choice, and runs (root owns it and its directories).
+    expect((await run(['./tool'], '', w.base)).stdout).toBe('here\n');
+  });
+
+  it('a program named by its path is refused when another user can change it, never searched past', async () => {
+    const w = workspace();
+    const tool = w.plant('opt', 'tool', 'opt');
+    fs.chownSync(join(w.base, 'opt'), NOBODY, NOBODY);
+    const error = await run([tool], '/usr/bin:/bin').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandNotFoundError);
+    expect((error as Error).message).toContain(`cannot run ${tool}: ${tool} has an ancestor ${join(w.base, 'opt')} owned by uid ${NOBODY}`);
+    expect(w.ran('opt')).toBe(false);
+    fs.chownSync(join(w.base, 'opt'), 0, 0);
+    expect((await run([tool], '/usr/bin:/bin')).stdout).toBe('opt\n');
+  });
+
+  it('a file that is not executable, or a directory, is skipped as execvp skips it; the program gets its name as argv[0]', async () => {
+    const w = workspace();
+    w.plant('a', 'tool', 'not-executable');
+    fs.chmodSync(join(w.base, 'a', 'tool'), 0o644);
+    fs.mkdirSync(join(w.base, 'b', 'tool'), { recursive: true });
+    w.plant('c', 'tool', 'c');
+    expect((await run(['tool'], ['a', 'b', 'c'].map((d) => join(w.base, d)).join(':'))).stdout).toBe('c\n');
+    // What execvp passes as argv[0] is the name as written, not the file found.
+    const cmdline = await run(['cat', '/proc/self/cmdline'], '/usr/bin:/bin');
+    expect(cmdline.stdout.split('\0')[0]).toBe('cat');
+  });
+});
