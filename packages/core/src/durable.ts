@@ -15,6 +15,17 @@ import { DurableWriteError } from './errors.js';
  */
 
 /**
+ * The most a disk is sure to write whole: one sector. Linux promises no
+ * more (only hardware with atomic writes does): a 4 KiB page written back
+ * to a disk of 512-byte sectors may reach it in part, its sectors kept in
+ * any order. Bytes already synced that a write covers are therefore safe
+ * only when that write lies within one sector, or when nothing would read
+ * a mix of old and new sectors wrongly. The power-loss explorer tears
+ * writes at these boundaries.
+ */
+export const SECTOR_SIZE = 512;
+
+/**
  * Writes every byte of `data` at the descriptor's position (or at `position`
  * in the file, leaving the descriptor's position alone), or throws
  * {@link DurableWriteError}. `write(2)` may write fewer bytes than asked (a

@@ -35,9 +35,12 @@ const journalRun = (rollback: boolean, retention: CrashExplorationOptions['reten
 /**
  * Leaves in the journal root what a finished earlier transaction hands on
  * (see fileJournal's retention): its directory as `.reusable`, its journal
- * one block of records and zeros. Its lines name the same step and file as
- * the transaction explored, with another `before`: one of them read as the
- * new transaction's would show in the recovered tree.
+ * one block of records and zeros. Its first step made `sub/earlier.conf`,
+ * still in the tree: the earlier transaction committed, so a recovery that
+ * rolled it back (its journal read without its commit point) would show in
+ * the recovered tree. Its second step names the same file as the
+ * transaction explored, with another `before`: one of its lines read as the
+ * new transaction's would show too.
  */
 function reusableDirectory(tree: string): void {
   const root = join(tree, '..', 'journal');
@@ -47,12 +50,16 @@ function reusableDirectory(tree: string): void {
   const id = '20261205T080000000Z-earlier-abcdef';
   const records: JournalRecord[] = [
     { kind: 'begin', format: 1, id, name: 'earlier', pid: 1, host: 'h', seq: 1, at: 1 },
-    { kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write', args: { path: join(tree, 'sub', 'c.conf'), content: 'earlier c\n' }, before: { existed: false }, seq: 2, at: 2 },
-    { kind: 'done', step: 0, after: { bytes: 10 }, attempts: 1, seq: 3, at: 3 },
+    { kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write', args: { path: join(tree, 'sub', 'earlier.conf'), content: 'earlier\n' }, before: { existed: false }, seq: 2, at: 2 },
+    { kind: 'done', step: 0, after: { bytes: 8 }, attempts: 1, seq: 3, at: 3 },
     { kind: 'verified', step: 0, seq: 4, at: 4 },
-    { kind: 'commit-point', seq: 5, at: 5 },
-    { kind: 'end', status: 'committed', seq: 6, at: 6 },
+    { kind: 'prepared', step: 1, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write', args: { path: join(tree, 'sub', 'c.conf'), content: 'earlier c\n' }, before: { existed: false }, seq: 5, at: 5 },
+    { kind: 'done', step: 1, after: { bytes: 10 }, attempts: 1, seq: 6, at: 6 },
+    { kind: 'verified', step: 1, seq: 7, at: 7 },
+    { kind: 'commit-point', seq: 8, at: 8 },
+    { kind: 'end', status: 'committed', seq: 9, at: 9 },
   ];
+  fs.writeFileSync(join(tree, 'sub', 'earlier.conf'), 'earlier\n');
   const text = records.map((record) => encodeLine(record)).join('');
   fs.writeFileSync(join(dir, 'journal.jsonl'), text + '\0'.repeat(4096 - Buffer.byteLength(text)), { mode: 0o600 });
 }

@@ -3,14 +3,14 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
 import { assertPrivateChildDirectory, assertPrivateDirectory, makePrivateDirectory } from '../private-directory.js';
-import { removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
+import { SECTOR_SIZE, removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
 import { randomHex } from '../random-hex.js';
 import { FileBlobStore, type BlobStore } from './blobs.js';
 import type { Journal, Retention, TransactionJournal } from './journal.js';
 import { readJournalFile, readJournalFileSliced, type JournalContents } from './read.js';
-import { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, stamp, encodeBoundLine, type JournalRecord, type JournalRecordBody } from './records.js';
+import { JOURNAL_FORMAT, REUSABLE_LARGEST, REUSED_JOURNAL_FORMAT, bindingOf, stamp, encodeBoundLine, type JournalRecord, type JournalRecordBody } from './records.js';
 
 const log = logger('journal');
 
@@ -27,14 +27,6 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * nothing lists, reads or recovers it.
  */
 export const REUSABLE = '.reusable';
-/**
- * The largest journal file kept to be reused: one block, a small
- * transaction's journal with its first reserve. Zeroing a larger one costs
- * more than a new file saves, and a long transaction's journal is not kept
- * on disk once removed.
- */
-const REUSABLE_LARGEST = 4096;
-
 /**
  * The journal file inside a transaction's directory.
  *
@@ -571,20 +563,28 @@ function makeReusable(root: string, id: string, confirm: boolean, ended: boolean
  * recovered like any journal (they name their own id in `begin`, and their
  * lines are bound to it).
  *
- * The zeros written here are not synced: they only make the file read as
- * empty meanwhile. The new journal then holds its records, `begin` first,
- * until the first synced one, and writes them in one write that also covers
- * every byte the old records used, with zeros. One write of at most a block
- * either reaches the disk or does not, so a power cut before its sync
- * returns leaves the old journal whole (finished, so recovery only closes
- * it), zeros (empty, so removed or reused), or the new records whole; never
- * a new record among old lines. (Written apart, the `begin` could be lost and
- * a later record kept over the old lines: the power-loss explorer found that
- * state, a journal no reader can trust.) From then on the file reads exactly
- * like a new one: records, then zeros. The old lines also fail the checksums
- * bound to this id (see {@link REUSED_JOURNAL_FORMAT}), should anything of
- * them ever be read as this journal's. Each of those states, under each
- * name, is explored by the power-loss tests.
+ * Before anything else covers the old records, their first sector (the old
+ * `begin`) is zeroed in one write of at most a sector and synced: a disk
+ * writes a sector whole, but not a block (see SECTOR_SIZE). Covering the
+ * old lines at once (the zeros this used to write unsynced, or the new
+ * journal's first write) could reach the disk in part: the old `begin` and
+ * the lines in its sector kept, the old commit point after them zeroed. A
+ * reader then finds a committed transaction that never reached its commit
+ * point, and recovery rolls it back (the power-loss explorer, tearing writes
+ * at sectors, found exactly that: a committed transaction's file deleted).
+ * With the first sector zeroed first, a power cut leaves the old journal
+ * whole (finished, so recovery only closes it) or a file that reads as empty.
+ * That sync is the cost of reuse (the new file it saves needed three).
+ *
+ * The new journal then holds its records, `begin` first, until the first
+ * synced one, and writes them in one write that also covers the rest of the
+ * old records with zeros. A power cut before that sync returns leaves, in
+ * its first sector, zeros (empty) or the new `begin`, followed by new
+ * records, zeros or old lines: the old lines fail the checksums bound to
+ * this id (see {@link REUSED_JOURNAL_FORMAT}), and the reader ends the
+ * journal at the first of them (see readJournalFile). From then on the file
+ * reads exactly like a new one: records, then zeros. Each of those states,
+ * under each name, is explored by the power-loss tests.
  */
 function takeReusable(root: string, id: string, how: { settled: boolean; syncName: boolean }): { fd: number; size: number } | undefined {
   if (!how.settled) adoptReusedJournal(root);
@@ -613,7 +613,8 @@ function takeReusable(root: string, id: string, how: { settled: boolean; syncNam
     if (!st.isFile() || st.nlink !== 1 || st.uid !== uid || (st.mode & 0o077) !== 0 || st.size > REUSABLE_LARGEST) {
       throw new Error(`its journal file is not a private file of at most ${REUSABLE_LARGEST} bytes with one name`);
     }
-    writeZeros(fd, path, 0, st.size);
+    writeZeros(fd, path, 0, Math.min(st.size, SECTOR_SIZE));
+    fs.fdatasyncSync(fd);
     rememberCheckedReusable(root, identity);
     return { fd, size: st.size };
   } catch (error) {

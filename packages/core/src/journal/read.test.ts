@@ -81,25 +81,42 @@ describe('parseJournal of a reused journal (format 2: written over an earlier jo
     expect(result.tornTail).toBe(false);
   });
 
+  // A torn first write (a disk keeps a block's sectors in any order): its first sector new, the earlier journal's bytes after it.
+  const torn = (earlier: string, written: string) => {
+    const block = (text: string) => Buffer.concat([Buffer.from(text), Buffer.alloc(Math.max(0, 4096 - Buffer.byteLength(text)))]);
+    return Buffer.concat([block(written).subarray(0, 512), block(earlier).subarray(512)]).toString('utf8');
+  };
+  const long = (record: JournalRecord) => ({ ...record, description: 'd'.repeat(300) }) as JournalRecord;
+  // Earlier lines long enough to fill the block's first sectors, unbound (format 1) or bound to their own id.
+  const earlierLines = (encode: (r: JournalRecord) => string) => [long(begin), long(prepared), done, long({ ...prepared, step: 1, seq: 4 }), { ...done, step: 1, seq: 5 }].map(encode).join('');
+
   it('never takes an earlier journal\'s line for one of its own, however well it fits', () => {
-    for (const earlier of [old.map(encodeLine).join(''), old.map((r) => encodeBoundLine(r, bindingOf('20261205T091552100Z-old-aaaaaa'))).join('')]) {
-      // Before its first prepared: nothing of it was synced (the first sync writes begin, prepared and the zeros
-      // over the earlier lines together), so the journal ends after begin, like a torn one.
-      const early = parseJournal('j', encodeLine(reusedBegin) + earlier);
-      expect(early.records.map((r) => r.kind)).toEqual(['begin']);
-      expect(early.tornTail).toBe(true);
-      // After its first prepared the file holds zeros after its records: an earlier line there is corruption.
-      expect(() => parseJournal('j', own([reusedBegin, prepared]) + earlier.slice(earlier.indexOf('\n') + 1))).toThrowError(new JournalCorruptError('j', 3, 'checksum mismatch or malformed record'));
+    for (const earlier of [earlierLines(encodeLine), earlierLines((r) => encodeBoundLine(r, bindingOf('20261205T091552100Z-old-aaaaaa')))]) {
+      // Its first write's second record crosses into the second sector, where the earlier bytes stayed:
+      // nothing of that write was acknowledged, so the journal ends after what its first sector holds.
+      const text = torn(earlier, own([reusedBegin, long(prepared), done]));
+      const result = parseJournal('j', text);
+      expect(result.records.map((r) => r.kind)).toEqual(['begin']);
+      expect(result.tornTail).toBe(true);
+      // A line of its own after the earlier bytes: not a torn write but corruption.
+      expect(() => parseJournal('j', text.replace(/\0+$/, '') + encodeBoundLine({ ...done, seq: 3 }, bind))).toThrowError(JournalCorruptError);
     }
   });
 
-  it('a bad line before its first prepared with a line of its own after it is corruption, not a torn tail', () => {
-    const text = encodeLine(reusedBegin) + 'deadbeef {"seq":2}\n' + encodeBoundLine({ ...prepared, seq: 3 }, bind);
-    expect(() => parseJournal('j', text)).toThrowError(new JournalCorruptError('j', 2, 'checksum mismatch or malformed record'));
+  it('an earlier line inside one sector, or past the first block, is corruption: a sector is written whole', () => {
+    const earlier = encodeLine(prepared);
+    // Right after its records, in the same sector as they are: the disk kept that sector's new bytes or none.
+    expect(() => parseJournal('j', own([reusedBegin, prepared]) + earlier)).toThrowError(new JournalCorruptError('j', 3, 'checksum mismatch or malformed record'));
+    expect(() => parseJournal('j', encodeLine(reusedBegin) + earlier)).toThrowError(new JournalCorruptError('j', 2, 'checksum mismatch or malformed record'));
+    // Past the first 4096 bytes, where no earlier journal reached (only one of at most a block is reused).
+    const many = own([reusedBegin, ...Array.from({ length: 60 }, (_, i) => ({ ...done, step: i, seq: i + 2 }) as JournalRecord)]);
+    expect(Buffer.byteLength(many)).toBeGreaterThan(4096);
+    expect(() => parseJournal('j', many + 'x'.repeat(600) + '\n')).toThrowError(JournalCorruptError);
   });
 
-  it('an unbound line after a reused begin is not one of its records', () => {
-    expect(parseJournal('j', encodeLine(reusedBegin) + encodeLine(prepared)).records.map((r) => r.kind)).toEqual(['begin']);
+  it('a bad line with a line of its own after it is corruption, not a torn tail', () => {
+    const text = encodeLine(reusedBegin) + 'deadbeef {"seq":2}\n' + encodeBoundLine({ ...prepared, seq: 3 }, bind);
+    expect(() => parseJournal('j', text)).toThrowError(new JournalCorruptError('j', 2, 'checksum mismatch or malformed record'));
   });
 });
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { JournalCorruptError, UnsupportedJournalFormatError, UntrustedJournalError } from '../errors.js';
-import { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, decodeBoundLine, type JournalRecord } from './records.js';
+import { SECTOR_SIZE } from '../durable.js';
+import { JOURNAL_FORMAT, REUSABLE_LARGEST, REUSED_JOURNAL_FORMAT, bindingOf, decodeBoundLine, type JournalRecord } from './records.js';
 
 /**
  * A journal file read back.
@@ -31,11 +32,15 @@ export interface JournalContents {
  * with the line number.
  *
  * A journal written over an earlier one's file ({@link REUSED_JOURNAL_FORMAT})
- * has its lines bound to its id, and its writer zeroed the earlier lines in
- * the same sync as its first `prepared`: until that sync returns, a power
- * cut can leave earlier lines after `begin`. So there a bad line before the
- * first `prepared`, with no line of this journal after it, ends the journal
- * like a torn one: nothing of it was acknowledged, and no step ran.
+ * has its lines bound to its id, and its writer zeroes the earlier lines in
+ * its first synced write: until that sync returns, a power cut can leave
+ * earlier lines after any of its records in that write (a disk keeps the
+ * sectors of a block in any order). So there a bad line where such a mix
+ * can be (within the earlier file's size, starting at or crossing a sector
+ * boundary) with no line of this journal after it ends the journal like a
+ * torn one: the write that made this journal's lines durable covered it and
+ * every byte after it, so nothing of it was acknowledged. Anywhere else, a
+ * bad line is corruption, as in a journal of its own file.
  *
  * @example
  * ```ts
@@ -139,7 +144,6 @@ class JournalParser {
   private ended = false;
   /** For a reused journal, what binds its lines' checksums to its id (see bindingOf); 0 binds to nothing. */
   private bind = 0;
-  private preparedSeen = false;
 
   constructor(
     private readonly path: string,
@@ -165,7 +169,7 @@ class JournalParser {
           this.tornTail = !onlyZerosFrom(text, this.offset);
           return (this.ended = true);
         }
-        if (this.bind !== 0 && !this.preparedSeen && !this.anyLineAfter(newline + 1)) {
+        if (this.bind !== 0 && this.mayBeEarlierLines(line) && !this.anyLineAfter(newline + 1)) {
           this.tornTail = true;
           return (this.ended = true);
         }
@@ -184,11 +188,22 @@ class JournalParser {
           throw new UnsupportedJournalFormatError(path, record.format, [JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT]);
         }
       }
-      if (record.kind === 'prepared') this.preparedSeen = true;
       records.push(record);
       this.offset = newline + 1;
     }
     return this.ended || this.offset >= this.text.length;
+  }
+
+  /**
+   * Whether `line`, starting at the parser's offset, is where a torn first
+   * write can have left an earlier journal's bytes: in the bytes an earlier
+   * journal can have used, and starting at or crossing a sector boundary
+   * (within a sector, the disk kept either all of the new bytes or none).
+   */
+  private mayBeEarlierLines(line: string): boolean {
+    const start = Buffer.byteLength(this.text.slice(0, this.offset));
+    const end = start + Buffer.byteLength(line);
+    return start < REUSABLE_LARGEST && (start % SECTOR_SIZE === 0 || Math.floor(start / SECTOR_SIZE) !== Math.floor(end / SECTOR_SIZE));
   }
 
   /** Whether a line of this journal (bound to its id) is anywhere from `offset` on. */

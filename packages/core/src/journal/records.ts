@@ -26,6 +26,15 @@ export const JOURNAL_FORMAT = 1;
 export const REUSED_JOURNAL_FORMAT = 2;
 
 /**
+ * The largest journal file kept to be reused: one block, a small
+ * transaction's journal with its first reserve. Zeroing a larger one costs
+ * more than a new file saves, and a long transaction's journal is not kept
+ * on disk once removed. So an earlier journal's lines can only be found in
+ * a reused file's first this many bytes.
+ */
+export const REUSABLE_LARGEST = 4096;
+
+/**
  * How a finished transaction ended.
  *
  * @example

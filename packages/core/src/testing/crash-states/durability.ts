@@ -1,4 +1,5 @@
 import { isNamespaceOperation, type TraceOperation } from './trace.js';
+import { SECTOR_SIZE } from '../../durable.js';
 
 /**
  * The persistence model: which of the operations made before a power cut
@@ -131,14 +132,15 @@ export function durability(operations: readonly TraceOperation[], count: number)
   return { durable, free };
 }
 
-/** The block size a write may be torn at. */
-export const BLOCK_SIZE = 4096;
-
-/** How many bytes of a write end at the first block boundary inside it, or undefined when it crosses none. */
+/**
+ * How many bytes of a write end at the first sector boundary inside it (see
+ * SECTOR_SIZE), or undefined when it crosses none, or when a command made it:
+ * what a command changed is kept or lost as a whole (see dependencies).
+ */
 export function tornLength(operation: TraceOperation): number | undefined {
-  if (operation.op !== 'write') return undefined;
+  if (operation.op !== 'write' || isCommand(operation)) return undefined;
   const length = Buffer.from(operation.data, 'base64').length;
-  const boundary = (Math.floor(operation.offset / BLOCK_SIZE) + 1) * BLOCK_SIZE;
+  const boundary = (Math.floor(operation.offset / SECTOR_SIZE) + 1) * SECTOR_SIZE;
   const kept = boundary - operation.offset;
   return kept > 0 && kept < length ? kept : undefined;
 }

@@ -323,7 +323,10 @@ export async function checkCrashStates(check: CrashCheck): Promise<{ built: numb
     const compared = (tree: LinkedTreeEntry[]) => (check.options.notCompared ? tree.filter((e) => !check.options.notCompared!(e.path)) : tree);
     const diff = diffTrees(compared(u.expected === 'after' ? check.trees.after : check.trees.before), compared(result.tree));
     if (diff.length === 0 && !result.error) continue;
-    const describe = (k: number) => describeOperation(k, operations[k]!) + (u.state.partial.has(k) ? ` (first ${u.state.partial.get(k)} bytes only)` : '');
+    const describe = (k: number) => {
+      const kept = u.state.partial.get(k);
+      return describeOperation(k, operations[k]!) + (kept ? ` (torn: only its bytes ${kept.from} to ${kept.to})` : '');
+    };
     divergences.push({
       point: u.state.point,
       lastOperation: u.state.point === 0 ? '(none)' : describeOperation(u.state.point - 1, operations[u.state.point - 1]!),

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { TraceOperation } from './trace.js';
+import type { KeptBytes } from './states.js';
 import { inodeKey } from './inode-key.js';
 
 /**
@@ -62,14 +63,15 @@ function cloneInode(inode: ModelInode): ModelInode {
 
 /**
  * A copy of `model` with `operations` applied in order. `keepBytes` gives,
- * for a write kept only in part, how many of its bytes reached the disk.
+ * for a write kept only in part, which of its bytes reached the disk (the
+ * others left what was there).
  *
  * @example
  * ```ts
  * const state = applyOperations(initial, kept.map((i) => trace.operations[i]!));
  * ```
  */
-export function applyOperations(model: FileSystemModel, operations: Iterable<{ operation: TraceOperation; keepBytes?: number }>): FileSystemModel {
+export function applyOperations(model: FileSystemModel, operations: Iterable<{ operation: TraceOperation; keepBytes?: KeptBytes }>): FileSystemModel {
   const inodes = new Map<string, ModelInode>();
   for (const [id, inode] of model.inodes) inodes.set(id, cloneInode(inode));
   const directory = (id: string) => {
@@ -109,11 +111,12 @@ export function applyOperations(model: FileSystemModel, operations: Iterable<{ o
         break;
       case 'write': {
         const inode = file(o.id);
-        const bytes = Buffer.from(o.data, 'base64').subarray(0, keepBytes);
+        const from = keepBytes?.from ?? 0;
+        const bytes = Buffer.from(o.data, 'base64').subarray(from, keepBytes?.to);
         const old = inode.data ?? Buffer.alloc(0);
-        const end = o.offset + bytes.length;
+        const end = o.offset + from + bytes.length;
         const data = end > old.length ? Buffer.concat([old, Buffer.alloc(end - old.length)]) : Buffer.from(old);
-        bytes.copy(data, o.offset);
+        bytes.copy(data, o.offset + from);
         inode.data = data;
         break;
       }

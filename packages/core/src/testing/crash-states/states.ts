@@ -4,12 +4,12 @@ import type { TraceOperation } from './trace.js';
 /**
  * One crash state: the operations kept after a power cut following
  * operation `point - 1`; `partial` maps a write kept only in part to the
- * bytes kept.
+ * bytes of it kept, `from` (inclusive) `to` (exclusive).
  */
 export interface CrashState {
   point: number;
   kept: number[];
-  partial: Map<number, number>;
+  partial: Map<number, KeptBytes>;
   /** The free (un-synced) operations this state lost, and those it kept. */
   lost: number[];
   keptFree: number[];
@@ -36,7 +36,20 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-type Choice = 'lost' | 'kept' | 'torn';
+/** The bytes of a write a torn state keeps, from its own first byte: `from` (inclusive) to `to` (exclusive). */
+export interface KeptBytes {
+  from: number;
+  to: number;
+}
+
+/**
+ * A write's fate. A torn one crosses a sector boundary and reached the
+ * disk in part: its first sector's share only (`head`), or everything but
+ * it (`tail`): the disk keeps sectors in any order. The two cover the
+ * states a journal's first sector decides: its first line new and the rest
+ * old, or its first line old and the rest new.
+ */
+type Choice = 'lost' | 'kept' | 'torn-head' | 'torn-tail';
 
 /**
  * The crash states for a power cut after each operation: every combination
@@ -53,7 +66,7 @@ export function crashStates(operations: readonly TraceOperation[], point: number
   if (insideCommand(operations, point)) return [];
   const depends = options.depends ?? dependencies(operations);
   const { durable, free } = durability(operations, point);
-  const choices = free.map((k) => (tornLength(operations[k]!) === undefined ? (['lost', 'kept'] as Choice[]) : (['lost', 'kept', 'torn'] as Choice[])));
+  const choices = free.map((k) => (tornLength(operations[k]!) === undefined ? (['lost', 'kept'] as Choice[]) : (['lost', 'kept', 'torn-head', 'torn-tail'] as Choice[])));
   const total = choices.reduce((n, c) => n * c.length, 1);
   const assignments: Choice[][] = [];
   if (total <= options.limit) {
@@ -81,13 +94,22 @@ function resolve(point: number, durable: number[], free: number[], assignment: C
     for (const d of depends[k]!) keep(d);
   };
   for (const k of durable) keep(k);
-  const partial = new Map<number, number>();
+  const partial = new Map<number, KeptBytes>();
   free.forEach((k, i) => {
-    if (assignment[i] === 'lost') return;
+    const choice = assignment[i]!;
+    if (choice === 'lost') return;
     keep(k);
-    if (assignment[i] === 'torn') partial.set(k, tornLength(operations[k]!)!);
+    if (choice === 'kept') return;
+    const operation = operations[k]!;
+    const boundary = tornLength(operation)!;
+    partial.set(k, choice === 'torn-head' ? { from: 0, to: boundary } : { from: boundary, to: writeLength(operation) });
   });
   for (const k of kept) if (partial.has(k) && durable.includes(k)) partial.delete(k);
   const ordered = [...kept].sort((a, b) => a - b);
   return { point, kept: ordered, partial, lost: free.filter((k) => !kept.has(k)), keptFree: free.filter((k) => kept.has(k)) };
+}
+
+/** The bytes a write operation writes. */
+function writeLength(operation: TraceOperation): number {
+  return operation.op === 'write' ? Buffer.from(operation.data, 'base64').length : 0;
 }
