@@ -214,7 +214,7 @@ async function measure(dir, where) {
   const syncs = syncsPerTransaction(straceRoot, 20);
   const equivalents = median(smallEquivalents);
   const bare = median(bareEquivalents);
-  const counted = syncs ? Object.values(syncs).reduce((a, b) => a + b, 0) : undefined;
+  const counted = syncs ? Number(Object.values(syncs).reduce((a, b) => a + b, 0).toFixed(2)) : undefined;
   report({
     figure: `one whole durable 1-step transaction, in raw-sync equivalents, on ${where}`,
     baseline: `one raw write+fdatasync: ${(1000 / median(rawRates)).toFixed(2)} ms; the same filesystem work done bare (lock, the reused journal renamed in and out, its first sector zeroed and synced, 2 record syncs in place): ${bare.toFixed(1)} raw-sync equivalents`,
