@@ -1,4 +1,4 @@
-import { judgeTrustedFile } from './trusted-file.js';
+import { judgeTrustedFile } from '@unwind/core';
 
 /** The `code` of the error {@link assertTrustedImport} throws: it crosses from the module hooks' thread intact. */
 export const UNTRUSTED_IMPORT = 'ERR_UNWIND_UNTRUSTED_IMPORT';

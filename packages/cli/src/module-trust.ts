@@ -1,7 +1,7 @@
 import { Module, register } from 'node:module';
 import { CliError, EXIT } from './errors.js';
 import { assertTrustedImport } from './module-file-check.js';
-import { judgeTrustedFile } from './trusted-file.js';
+import { judgeTrustedFile } from '@unwind/core';
 
 /**
  * Throws a {@link CliError} (exit 4) unless the module file `file` can be

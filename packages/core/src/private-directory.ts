@@ -179,6 +179,31 @@ export function assertTrustedFile(path: string, what: string): string {
 }
 
 /**
+ * {@link assertTrustedFile} as data, for a caller that words its own
+ * refusal (a program `runCommand` passes over, a module or transaction file
+ * the CLI refuses): the file's real path; or `reason`, what is wrong,
+ * worded `"<what> <path> <why>"`; or `missing`, the error code, when the
+ * path does not resolve. Any other error is thrown.
+ *
+ * @example
+ * ```ts
+ * const judged = judgeTrustedFile('/home/alice/install.yaml', 'transaction file');
+ * // { reason: 'transaction file /home/alice/install.yaml is owned by uid 1000 (only root or the running user may own it)' }
+ * ```
+ */
+export function judgeTrustedFile(path: string, what: string): { real: string } | { reason: string } | { missing: string } {
+  try {
+    return { real: assertTrustedFile(path, what) };
+  } catch (error) {
+    if (!(error instanceof UnsafeDirectoryError)) throw error;
+    const why = String(error.context.reason);
+    const missing = /^cannot be resolved \((\w+)\)/.exec(why);
+    if (missing) return { missing: missing[1]! };
+    return { reason: `${what} ${String(error.context.path)} ${why}` };
+  }
+}
+
+/**
  * The checks of {@link assertPrivateDirectory} on `path` itself, without its
  * ancestors: for a directory this process has just made (mkdir, never
  * following a symlink) inside one that has just passed

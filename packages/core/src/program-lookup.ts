@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { UnsafeDirectoryError } from './errors.js';
-import { assertTrustedFile } from './private-directory.js';
+import { judgeTrustedFile } from './private-directory.js';
 
 /** The search path a child's environment without PATH gets (libuv's, as execvp's). */
 const DEFAULT_SEARCH_PATH = '/usr/bin:/bin';
@@ -29,7 +28,7 @@ export type FoundProgram = { file: string } | { refused: string };
  * - a file is run only when no one but root and the running user can change
  *   it: it, every directory above it and every symlink on the way owned by
  *   one of them and not writable by group or others, unless sticky (core's
- *   {@link assertTrustedFile}, the rule of journal roots and CLI modules). A
+ *   `assertTrustedFile`, the rule of journal roots and CLI modules). A
  *   bare name found in a directory another user can change is passed over,
  *   and the search goes on; a path is refused.
  *
@@ -73,11 +72,7 @@ function isExecutableFile(path: string): boolean {
 
 /** `path` itself (not its real path: every symlink on the way was judged too, so nobody else can redirect it), or why not. */
 function judge(path: string): { file: string } | { reason: string } {
-  try {
-    assertTrustedFile(path, 'program');
-    return { file: path };
-  } catch (error) {
-    if (!(error instanceof UnsafeDirectoryError)) throw error;
-    return { reason: `${path} ${String(error.context.reason)}` };
-  }
+  const judged = judgeTrustedFile(path, 'program');
+  if ('real' in judged) return { file: path };
+  return { reason: 'reason' in judged ? judged.reason : `program ${path} cannot be resolved (${judged.missing})` };
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertPrivateDirectory, assertTrustedFile, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
+import { assertPrivateDirectory, assertTrustedFile, judgeTrustedFile, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { tempDir } from './helpers.js';
 
 // The StrictModes rule, on real directories (we run as root: chown works).
@@ -175,5 +175,19 @@ describe('assertTrustedFile', () => {
     fs.chmodSync(lib, 0o1777); // sticky, like /tmp: root's file in it is fine
     expect(assertTrustedFile(file, 'module file')).toBe(file);
     expect(() => assertTrustedFile(lib, 'module file')).toThrow(UnsafeDirectoryError);
+  });
+});
+
+describe('judgeTrustedFile', () => {
+  it('says as data what assertTrustedFile throws: the real path, what is wrong, or the code of a path that does not resolve', () => {
+    const dir = base();
+    const file = join(dir, 'install.yaml');
+    fs.writeFileSync(file, 'name: x\n', { mode: 0o644 });
+    const link = join(dir, 'link.yaml');
+    fs.symlinkSync(file, link);
+    expect(judgeTrustedFile(link, 'transaction file')).toEqual({ real: file });
+    fs.chownSync(file, 4242, 4242);
+    expect(judgeTrustedFile(file, 'transaction file')).toEqual({ reason: `transaction file ${file} is owned by uid 4242 (only root or the running user may own it)` });
+    expect(judgeTrustedFile(join(dir, 'absent.yaml'), 'transaction file')).toEqual({ missing: 'ENOENT' });
   });
 });

@@ -55,8 +55,8 @@ describe('runCommand finds a program as execvp does, but never one another user 
     const error = await run(['tool'], `${join(w.base, 'links')}:${join(w.base, 'bin')}`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandNotFoundError);
     const message = (error as Error).message;
-    expect(message).toContain(`cannot run tool: found only where another user can change it: ${link} is a symlink owned by uid ${NOBODY}`);
-    expect(message).toContain(`; ${theirs} is writable by group or others (mode 0775)`);
+    expect(message).toContain(`cannot run tool: found only where another user can change it: program ${link} is a symlink owned by uid ${NOBODY}`);
+    expect(message).toContain(`; program ${theirs} is writable by group or others (mode 0775)`);
     expect([w.ran('target'), w.ran('theirs')]).toEqual([false, false]);
   });
 
@@ -79,7 +79,7 @@ describe('runCommand finds a program as execvp does, but never one another user 
     fs.chownSync(join(w.base, 'opt'), NOBODY, NOBODY);
     const error = await run([tool], '/usr/bin:/bin').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandNotFoundError);
-    expect((error as Error).message).toContain(`cannot run ${tool}: ${tool} has an ancestor ${join(w.base, 'opt')} owned by uid ${NOBODY}`);
+    expect((error as Error).message).toContain(`cannot run ${tool}: program ${tool} has an ancestor ${join(w.base, 'opt')} owned by uid ${NOBODY}`);
     expect(w.ran('opt')).toBe(false);
     fs.chownSync(join(w.base, 'opt'), 0, 0);
     expect((await run([tool], '/usr/bin:/bin')).stdout).toBe('opt\n');

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { CliError, EXIT } from '../errors.js';
-import { judgeTrustedFile } from '../trusted-file.js';
+import { judgeTrustedFile } from '@unwind/core';
 import { TransactionFileError, segmentsOf, type Problem } from './problems.js';
 
 /**
