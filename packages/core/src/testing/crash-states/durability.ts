@@ -133,14 +133,16 @@ export function durability(operations: readonly TraceOperation[], count: number)
 }
 
 /**
- * How many bytes of a write end at the first sector boundary inside it (see
- * SECTOR_SIZE), or undefined when it crosses none, or when a command made it:
- * what a command changed is kept or lost as a whole (see dependencies).
+ * Where a write may tear: the byte offsets, within the write, of the first
+ * and the last sector boundary inside it (see SECTOR_SIZE; one when they
+ * are the same, none when it crosses no boundary or when a command made it:
+ * what a command changed is kept or lost as a whole, see dependencies).
  */
-export function tornLength(operation: TraceOperation): number | undefined {
-  if (operation.op !== 'write' || isCommand(operation)) return undefined;
+export function tearPoints(operation: TraceOperation): number[] {
+  if (operation.op !== 'write' || isCommand(operation)) return [];
   const length = Buffer.from(operation.data, 'base64').length;
-  const boundary = (Math.floor(operation.offset / SECTOR_SIZE) + 1) * SECTOR_SIZE;
-  const kept = boundary - operation.offset;
-  return kept > 0 && kept < length ? kept : undefined;
+  const first = (Math.floor(operation.offset / SECTOR_SIZE) + 1) * SECTOR_SIZE - operation.offset;
+  if (first >= length) return [];
+  const last = Math.floor((operation.offset + length - 1) / SECTOR_SIZE) * SECTOR_SIZE - operation.offset;
+  return last > first ? [first, last] : [first];
 }

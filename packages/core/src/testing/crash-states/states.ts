@@ -1,4 +1,4 @@
-import { dependencies, durability, insideCommand, tornLength } from './durability.js';
+import { dependencies, durability, insideCommand, tearPoints } from './durability.js';
 import type { TraceOperation } from './trace.js';
 
 /**
@@ -43,13 +43,15 @@ export interface KeptBytes {
 }
 
 /**
- * A write's fate. A torn one crosses a sector boundary and reached the
- * disk in part: its first sector's share only (`head`), or everything but
- * it (`tail`): the disk keeps sectors in any order. The two cover the
- * states a journal's first sector decides: its first line new and the rest
- * old, or its first line old and the rest new.
+ * An operation's fate: lost, kept, or, for a write that crosses a sector
+ * boundary, kept in part (see tearPoints): the disk keeps a block's sectors
+ * in any order, so at each tear point either the part before it reached the
+ * disk and the rest did not, or the rest did and the part before it not.
+ * At the first boundary these are the states a journal's first sector
+ * decides (its first line new and the rest old, or the other way round); at
+ * the last, a long write kept all but its end, or only its end.
  */
-type Choice = 'lost' | 'kept' | 'torn-head' | 'torn-tail';
+type Choice = 'lost' | 'kept' | KeptBytes;
 
 /**
  * The crash states for a power cut after each operation: every combination
@@ -66,7 +68,11 @@ export function crashStates(operations: readonly TraceOperation[], point: number
   if (insideCommand(operations, point)) return [];
   const depends = options.depends ?? dependencies(operations);
   const { durable, free } = durability(operations, point);
-  const choices = free.map((k) => (tornLength(operations[k]!) === undefined ? (['lost', 'kept'] as Choice[]) : (['lost', 'kept', 'torn-head', 'torn-tail'] as Choice[])));
+  const choices = free.map((k): Choice[] => {
+    const operation = operations[k]!;
+    const length = operation.op === 'write' ? Buffer.from(operation.data, 'base64').length : 0;
+    return ['lost', 'kept', ...tearPoints(operation).flatMap((at) => [{ from: 0, to: at }, { from: at, to: length }])];
+  });
   const total = choices.reduce((n, c) => n * c.length, 1);
   const assignments: Choice[][] = [];
   if (total <= options.limit) {
@@ -82,11 +88,11 @@ export function crashStates(operations: readonly TraceOperation[], point: number
     }
     while (assignments.length < options.limit) assignments.push(choices.map((c) => c[Math.floor(options.random() * c.length)]!));
   }
-  return assignments.map((assignment) => resolve(point, durable, free, assignment, depends, operations));
+  return assignments.map((assignment) => resolve(point, durable, free, assignment, depends));
 }
 
 /** Applies the orderings: a kept operation keeps what it depends on; a lost one loses what depends on it. */
-function resolve(point: number, durable: number[], free: number[], assignment: Choice[], depends: number[][], operations: readonly TraceOperation[]): CrashState {
+function resolve(point: number, durable: number[], free: number[], assignment: Choice[], depends: number[][]): CrashState {
   const kept = new Set<number>();
   const keep = (k: number) => {
     if (kept.has(k)) return;
@@ -99,17 +105,10 @@ function resolve(point: number, durable: number[], free: number[], assignment: C
     const choice = assignment[i]!;
     if (choice === 'lost') return;
     keep(k);
-    if (choice === 'kept') return;
-    const operation = operations[k]!;
-    const boundary = tornLength(operation)!;
-    partial.set(k, choice === 'torn-head' ? { from: 0, to: boundary } : { from: boundary, to: writeLength(operation) });
+    if (choice !== 'kept') partial.set(k, choice);
   });
   for (const k of kept) if (partial.has(k) && durable.includes(k)) partial.delete(k);
   const ordered = [...kept].sort((a, b) => a - b);
   return { point, kept: ordered, partial, lost: free.filter((k) => !kept.has(k)), keptFree: free.filter((k) => kept.has(k)) };
 }
 
-/** The bytes a write operation writes. */
-function writeLength(operation: TraceOperation): number {
-  return operation.op === 'write' ? Buffer.from(operation.data, 'base64').length : 0;
-}
