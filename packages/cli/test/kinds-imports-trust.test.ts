@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newSandbox, requireBuilt, runCleanups, unwind } from './helpers.js';
+import { cleanEnv, newSandbox, repoRoot, requireBuilt, runCleanups, unwind } from './helpers.js';
 
 afterEach(runCleanups);
 beforeAll(() => requireBuilt());
@@ -117,6 +118,17 @@ describe('--kinds and plan: every file a module loads is held to the module rule
     const refused = await unwind(['plan', module]);
     expect(refused.code, refused.stderr).toBe(4);
     expect(refused.stderr).toContain(refusal(module, helper, `is owned by uid ${NOBODY}`));
+    expect(s.ran('helper')).toBe(false);
+  });
+
+  it('the library\'s CommonJS build guards the same way: loadKinds called through require', () => {
+    const s = withRoot();
+    const entry = s.write('steps.mjs', `import './lib/helper.mjs';\nexport const kinds = [];\n`);
+    const helper = s.write('lib/helper.mjs', s.runs('helper'));
+    fs.chownSync(helper, NOBODY, NOBODY);
+    const script = `require(${JSON.stringify(join(repoRoot, 'packages/cli/dist/index.cjs'))}).loadKinds([${JSON.stringify(entry)}]).then(() => console.log('loaded'), (e) => console.log(e.exitCode, e.message));`;
+    const ran = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: cleanEnv(), timeout: 30_000 });
+    expect(ran.stdout.trim(), ran.stderr).toBe(`4 ${refusal(entry, helper, `is owned by uid ${NOBODY} (only root or the running user may own it)`)}; it would run with this process's privileges (only root or the running user may be able to change it)`);
     expect(s.ran('helper')).toBe(false);
   });
 });
