@@ -81,7 +81,7 @@ describe('power loss: a transaction that takes over the journal directory an ear
   for (const rollback of [false, true]) {
     it(`${rollback ? 'rolled back' : 'committed'}, its directory then handed on: 0 divergences`, async () => {
       const report = await exploreCrashStates(newFile(rollback));
-      // The takeover (rename, unsynced zeros over the earlier records) and the hand-on (rename) are in the trace.
+      // The takeover (rename, the earlier begin's sector zeroed and synced) and the hand-on (rename) are in the trace.
       expect(report.trace.filter((o) => o.op === 'rename').length).toBeGreaterThanOrEqual(2);
       // With retention 'remove' the root is never synced: the explored states include the journal's
       // records under `.reusable`, where recover() must find them (see adoptReusedJournal).

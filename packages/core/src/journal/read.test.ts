@@ -72,8 +72,6 @@ describe('parseJournal of a reused journal (format 2: written over an earlier jo
   const bind = bindingOf(id);
   const reusedBegin = { ...begin, format: 2, id } as JournalRecord;
   const own = (records: JournalRecord[]) => encodeLine(records[0]!) + records.slice(1).map((r) => encodeBoundLine(r, bind)).join('');
-  // What the earlier journal left: its lines, unbound (format 1) or bound to its own id.
-  const old = [prepared, done, { ...done, seq: 4 }, { kind: 'end', status: 'committed', seq: 5, at: 0 } as JournalRecord];
 
   it('reads lines bound to its id, and zeros after them as the reserve', () => {
     const result = parseJournal('j', own([reusedBegin, prepared, done]) + '\0'.repeat(500));
