@@ -100,6 +100,15 @@ describe('power loss: a transaction that takes over the journal directory an ear
     expect(report.divergences).toEqual([]);
   }, 300_000);
 
+  it('a begin longer than a sector (a long name) takes a new file: 0 divergences', async () => {
+    // A disk writes a sector whole: a begin that crossed into the next sector, torn over the earlier lines,
+    // would read as neither journal (the explorer found that state, a journal refused as corrupt).
+    const report = await exploreCrashStates({ ...newFile(false), name: `core journal: a reused directory, a begin longer than a sector: ${'long name '.repeat(40)}` });
+    expect(report.trace.filter((o) => o.op === 'rename' && o.fromName === '.reusable')).toEqual([]);
+    expect(report.statesChecked).toBeGreaterThan(10);
+    expect(report.divergences).toEqual([]);
+  }, 300_000);
+
   it('committed with blobs in the reused directory (so it is removed, not handed on): 0 divergences', async () => {
     const run = journalRun(false, 'remove');
     const report = await exploreCrashStates({ ...run, name: `${run.name}, in a reused directory`, setup: (tree) => { sandboxTree(tree); reusableDirectory(tree); } });

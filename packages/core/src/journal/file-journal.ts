@@ -121,14 +121,18 @@ export function fileJournal(options: FileJournalOptions): Journal {
       const id = newTransactionId(name);
       const dir = join(root, id);
       const path = join(dir, JOURNAL_FILE);
+      const begin = (format: number) => ({ kind: 'begin', format, id, name, pid: process.pid, host: host ?? hostname(), ...(meta ? { meta } : {}) }) as const;
+      const reusedBegin = begin(REUSED_JOURNAL_FORMAT);
       // Settled already when this journal's lock was taken (see adoptReusedJournal); a journal that will
-      // be removed needs no durable name (see takeReusable).
-      const reused = takeReusable(root, id, { settled: checkedUnderLock, syncName: retention !== 'remove' });
+      // be removed needs no durable name (see takeReusable). Only a begin a sector holds is written over
+      // an earlier journal's file: a disk writes a sector whole, and a begin torn over earlier lines
+      // would read as neither journal's (a long name or meta takes a new file).
+      const reused = fitsInASector(reusedBegin) ? takeReusable(root, id, { settled: checkedUnderLock, syncName: retention !== 'remove' }) : undefined;
       if (reused) {
         try {
           const journal = new FileTransactionJournal(root, id, path, reused.fd, [], retention, options.afterAppend, false, 0, { bind: bindingOf(id), size: reused.size });
           // Held, like every record until the first synced one: they reach the file in one write over the earlier records.
-          journal.append({ kind: 'begin', format: REUSED_JOURNAL_FORMAT, id, name, pid: process.pid, host: host ?? hostname(), ...(meta ? { meta } : {}) }, false);
+          journal.append(reusedBegin, false);
           return journal;
         } catch (error) {
           fs.closeSync(reused.fd);
@@ -145,7 +149,7 @@ export function fileJournal(options: FileJournalOptions): Journal {
       // the directory's entry in the root durable together (see FileTransactionJournal.flush).
       try {
         const journal = new FileTransactionJournal(root, id, path, fd, [], retention, options.afterAppend, true);
-        journal.append({ kind: 'begin', format: JOURNAL_FORMAT, id, name, pid: process.pid, host: host ?? hostname(), ...(meta ? { meta } : {}) }, false);
+        journal.append(begin(JOURNAL_FORMAT), false);
         return journal;
       } catch (error) {
         // A begin that failed (a full disk, a read-only filesystem) hands no journal back: nobody else would close it.
@@ -160,6 +164,11 @@ export function fileJournal(options: FileJournalOptions): Journal {
       return ids.filter((id) => !isFinished(root, id));
     },
   };
+}
+
+/** Whether `begin`'s line, as the journal writes it (its sequence number and time added), is at most a sector. */
+function fitsInASector(begin: JournalRecordBody): boolean {
+  return Buffer.byteLength(encodeBoundLine(stamp({ ...begin }, 1), 0)) <= SECTOR_SIZE;
 }
 
 /**

@@ -56,8 +56,10 @@ type Choice = 'lost' | 'kept' | KeptBytes;
 /**
  * The crash states for a power cut after each operation: every combination
  * of the free operations' fates when there are at most `limit` of them;
- * otherwise all-lost, all-kept, each free operation lost alone and kept
- * alone while room is left, and the rest drawn with `random`.
+ * otherwise all-lost, all-kept, the newest write that can tear torn at its
+ * first sector boundary each way with everything else kept (the write a
+ * power cut most likely interrupts), each free operation lost alone and
+ * kept alone while room is left, and the rest drawn with `random`.
  *
  * @example
  * ```ts
@@ -83,6 +85,8 @@ export function crashStates(operations: readonly TraceOperation[], point: number
     walk(0, []);
   } else {
     assignments.push(free.map(() => 'lost'), free.map(() => 'kept'));
+    const newest = choices.findLastIndex((c) => c.length > 2);
+    if (newest !== -1) for (const tear of choices[newest]!.slice(2, 4)) assignments.push(free.map((_, j) => (j === newest ? tear : 'kept')));
     for (let i = 0; i < free.length && assignments.length + 2 <= options.limit / 2; i++) {
       assignments.push(free.map((_, j) => (j === i ? 'lost' : 'kept')), free.map((_, j) => (j === i ? 'kept' : 'lost')));
     }
