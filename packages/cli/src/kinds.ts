@@ -3,7 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyStepKind } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
 import { UNTRUSTED_IMPORT } from './module-file-check.js';
-import { assertTrustedModuleFile, guardModuleLoading } from './module-trust.js';
+import { assertTrustedModuleFile, guardModuleLoading, moduleRefused } from './module-trust.js';
 
 /**
  * The packages whose step kinds `unwind recover` registers when they are
@@ -88,9 +88,7 @@ export async function importModule(specifier: string, cwd = process.cwd()): Prom
   try {
     return (await import(pathToFileURL(real).href)) as Record<string, unknown>;
   } catch (error) {
-    if ((error as { code?: unknown })?.code === UNTRUSTED_IMPORT) {
-      throw new CliError(`refusing to load module ${specifier}: ${(error as Error).message}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file: (error as { file?: string }).file });
-    }
+    if ((error as { code?: unknown })?.code === UNTRUSTED_IMPORT) throw moduleRefused(specifier, (error as Error).message, (error as { file?: string }).file);
     throw fail((error as Error).message);
   }
 }

@@ -23,7 +23,21 @@ export function assertTrustedModuleFile(file: string, specifier: string): string
   const judged = judgeTrustedFile(file, 'module file');
   if ('real' in judged) return judged.real;
   if ('missing' in judged) throw new CliError(`cannot load module ${specifier}: ${judged.missing} (${file})`, EXIT.badInput, { module: specifier, file });
-  throw new CliError(`refusing to load module ${specifier}: ${judged.reason}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file });
+  throw moduleRefused(specifier, judged.reason, file);
+}
+
+/**
+ * The refusal (exit 4) of the module `specifier` names, because of `file`:
+ * the module itself, or a file it imports or requires. `reason` says what is
+ * wrong with that file.
+ *
+ * @example
+ * ```ts
+ * throw moduleRefused('./steps.mjs', 'imported file /opt/tool/lib/h.mjs is owned by uid 1000 …', '/opt/tool/lib/h.mjs');
+ * ```
+ */
+export function moduleRefused(specifier: string, reason: string, file: string | undefined): CliError {
+  return new CliError(`refusing to load module ${specifier}: ${reason}; it would run with this process's privileges (only root or the running user may be able to change it)`, EXIT.badInput, { module: specifier, file });
 }
 
 let guarding = false;

@@ -2,6 +2,7 @@ import type * as ChildProcess from 'node:child_process';
 import type * as FileSystem from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RecorderContext } from './recorder.js';
+import { spawnedName } from './spawned-name.js';
 
 const sameInode = (a: FileSystem.Stats | undefined, b: FileSystem.Stats) => a !== undefined && a.dev === b.dev && a.ino === b.ino;
 
@@ -65,9 +66,7 @@ export function installCommandRecorder(childProcess: typeof ChildProcess, contex
   childProcess.spawn = function (this: unknown, ...args: Parameters<typeof spawn>) {
     const before = snapshot();
     const child = (spawn as (...a: unknown[]) => ChildProcess.ChildProcess).apply(this, args);
-    // The name the caller wrote (runCommand spawns the file it found, with that name as argv0).
-    const named = (Array.isArray(args[1]) ? (args[2] as { argv0?: string } | undefined)?.argv0 : undefined) ?? args[0];
-    const argv = [named, ...(Array.isArray(args[1]) ? args[1] : [])].join(' ');
+    const argv = [spawnedName(args), ...(Array.isArray(args[1]) ? args[1] : [])].join(' ');
     child.on('exit', () => diff(argv, before, snapshot()));
     return child;
   } as typeof spawn;

@@ -2,6 +2,7 @@ import type * as ChildProcess from 'node:child_process';
 import type * as FileSystem from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { realPathOfCall } from './descriptor-paths.js';
+import { spawnedName } from './spawned-name.js';
 
 /** The system calls strace watches inside a command: every one that can change a file. */
 export const TRACED_SYSCALLS = [
@@ -129,8 +130,7 @@ export function installKillCounter(fs: typeof FileSystem, childProcess: typeof C
     const program = String(args[0]);
     const argv = Array.isArray(args[1]) ? (args[1] as string[]) : [];
     const spawnOptions = args[2] as ChildProcess.SpawnOptions | undefined;
-    // Labelled by the name the caller wrote (runCommand spawns the file it found, with that name as argv0).
-    const label = `command ${number}: ${[spawnOptions?.argv0 ?? program, ...argv].join(' ')}`;
+    const label = `command ${number}: ${[spawnedName(args), ...argv].join(' ')}`;
     // Under strace, the program is strace's argument; strace itself keeps its own name.
     const straceOptions = spawnOptions ? [{ ...spawnOptions, argv0: undefined }, ...args.slice(3)] : args.slice(2);
     let spawnArgs = args;
