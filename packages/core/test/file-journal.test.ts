@@ -244,7 +244,7 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     return (await tx.run()).status;
   };
 
-  it('is taken over (same inode), written as format 2 over zeros, and handed on again', async () => {
+  it('is taken over (same inode), written as format 2 over the earlier records, and handed on again', async () => {
     sandbox = tempDir('unwind-file-journal-');
     const root = join(sandbox.path, 'journal');
     expect(await run(root)).toBe('committed');
@@ -254,17 +254,26 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     expect(fs.statSync(join(root, journal.id)).ino).toBe(inode);
     expect(fs.existsSync(join(root, '.reusable'))).toBe(false);
     const path = join(root, journal.id, 'journal.jsonl');
-    // Until its first synced record the file reads as empty: the begin is held, the old records are zeros.
-    expect(readJournalFile(path).records).toEqual([]);
+    // Until its first synced record the file is the earlier journal's, untouched: the begin is held.
+    expect(fs.readFileSync(path)).toEqual(earlier);
+    expect(readJournalFile(path).records.at(-1)?.kind).toBe('end');
     journal.append({ kind: 'prepared', step: 0, type: 'test.noop', package: '@unwind/core/testing', description: 'noop', args: {}, before: null }, true);
     const contents = readJournalFile(path);
     expect(contents.records.map((r) => [r.kind, r.kind === 'begin' ? r.format : undefined])).toEqual([['begin', 2], ['prepared', undefined]]);
-    expect(contents.tornTail).toBe(false); // the earlier records are zeros now
-    const bytes = fs.readFileSync(path);
+    // Those records replaced the first sector, zeros to its end; the earlier records past it are still there.
+    let bytes = fs.readFileSync(path);
     const recordsEnd = bytes.indexOf(0);
     expect(recordsEnd).toBeGreaterThan(0);
-    expect(recordsEnd).toBeLessThan(earlier.indexOf(0)); // the new records are shorter than the old: zeros cover the rest
-    expect(bytes.subarray(recordsEnd).every((b) => b === 0)).toBe(true);
+    expect(bytes.subarray(recordsEnd, 512).every((b) => b === 0)).toBe(true);
+    expect(bytes.subarray(512, earlier.indexOf(0))).toEqual(earlier.subarray(512, earlier.indexOf(0)));
+    expect(contents.tornTail).toBe(true);
+    // The next record's write covers them with zeros.
+    journal.append({ kind: 'done', step: 0, after: null, attempts: 1 }, false);
+    bytes = fs.readFileSync(path);
+    const end = bytes.indexOf(0);
+    expect(end).toBeLessThan(earlier.indexOf(0)); // the new records are shorter than the old: zeros cover the rest
+    expect(bytes.subarray(end).every((b) => b === 0)).toBe(true);
+    expect(readJournalFile(path)).toMatchObject({ tornTail: false, records: [{ kind: 'begin' }, { kind: 'prepared' }, { kind: 'done' }] });
     journal.close(false);
   });
 

@@ -64,6 +64,17 @@ function reusableDirectory(tree: string): void {
   fs.writeFileSync(join(dir, 'journal.jsonl'), text + '\0'.repeat(4096 - Buffer.byteLength(text)), { mode: 0o600 });
 }
 
+const writeLabel = (data: Buffer, offset: number) => `${data.every((byte) => byte === 0) ? 'zeros ' : ''}${data.length}@${offset}`;
+
+/** The reused journal file's writes after the takeover, as `bytes@offset` (`zeros bytes@offset` when that is all they hold), and `sync` for each of its syncs. */
+function journalFileWrites(trace: Awaited<ReturnType<typeof exploreCrashStates>>['trace']): string[] {
+  const takeover = trace.findIndex((o) => o.op === 'rename' && o.fromName === '.reusable');
+  if (takeover === -1) return [];
+  const after = trace.slice(takeover);
+  const journal = after.find((o) => o.op === 'write' && o.path.endsWith('/journal.jsonl'));
+  return after.flatMap((o) => (o.id !== journal?.id ? [] : o.op === 'write' ? [writeLabel(Buffer.from(o.data, 'base64'), o.offset)] : o.op === 'fsync' ? ['sync'] : []));
+}
+
 describe('power loss: a transaction that takes over the journal directory an earlier one handed on', () => {
   const newFile = (rollback: boolean): CrashExplorationOptions => ({
     name: `core journal: a reused directory, one step without blobs${rollback ? ', rollback' : ''}, handed on again`,
@@ -81,8 +92,11 @@ describe('power loss: a transaction that takes over the journal directory an ear
   for (const rollback of [false, true]) {
     it(`${rollback ? 'rolled back' : 'committed'}, its directory then handed on: 0 divergences`, async () => {
       const report = await exploreCrashStates(newFile(rollback));
-      // The takeover (rename, the earlier begin's sector zeroed and synced) and the hand-on (rename) are in the trace.
+      // The takeover and the hand-on (renames) are in the trace.
       expect(report.trace.filter((o) => o.op === 'rename').length).toBeGreaterThanOrEqual(2);
+      // Its begin and prepared (a long name, a path twice) do not fit in the first sector: that sector is
+      // zeroed and synced first, then one write holds them and covers the earlier journal (a block) with zeros.
+      expect(journalFileWrites(report.trace).slice(0, 4)).toEqual(['zeros 512@0', 'sync', '4096@0', 'sync']);
       // With retention 'remove' the root is never synced: the explored states include the journal's
       // records under `.reusable`, where recover() must find them (see adoptReusedJournal).
       expect(report.trace.filter((o) => o.op === 'fsync' && o.path.endsWith('/journal'))).toEqual([]);
@@ -93,9 +107,8 @@ describe('power loss: a transaction that takes over the journal directory an ear
 
   it('an empty transaction (its begin and commit point held for the synced end): 0 divergences', async () => {
     const report = await exploreCrashStates({ ...newFile(false), name: 'core journal: a reused directory, no steps, handed on again', steps: () => [] });
-    // Nothing before the end's sync reaches the journal file except the takeover's zeros: begin, commit point and end are one write.
-    const journalWrites = report.trace.filter((o) => o.op === 'write' && o.path.endsWith('journal.jsonl'));
-    expect(journalWrites.length).toBe(2);
+    // Begin, commit point and end are one synced write of the first sector; nothing else reaches the journal file.
+    expect(journalFileWrites(report.trace)).toEqual(['512@0', 'sync']);
     expect(report.statesChecked).toBeGreaterThan(3);
     expect(report.divergences).toEqual([]);
   }, 300_000);
@@ -108,6 +121,27 @@ describe('power loss: a transaction that takes over the journal directory an ear
     expect(report.statesChecked).toBeGreaterThan(10);
     expect(report.divergences).toEqual([]);
   }, 300_000);
+
+  for (const rollback of [false, true]) {
+    it(`a first step whose records one sector holds, ${rollback ? 'rolled back' : 'committed'}: one synced write of that sector replaces the earlier begin: 0 divergences`, async () => {
+      const run = newFile(rollback);
+      const report = await exploreCrashStates({
+        ...run,
+        name: `reused, short first${rollback ? ', rollback' : ''}`,
+        // The first step's records are short; the second's (a path, twice) follow the first sync.
+        steps: (tree) => [{ type: 'test.noop', args: {} }, ...run.steps(tree)],
+      });
+      const writes = journalFileWrites(report.trace);
+      // The earlier journal's first sector is never zeroed alone: the next write covers the rest of its block.
+      expect(writes.slice(0, 2)).toEqual(['512@0', 'sync']);
+      const [length, offset] = writes[2]!.split('@').map(Number);
+      expect(offset).toBeGreaterThan(0);
+      expect(offset).toBeLessThan(512);
+      expect(length! + offset!).toBe(4096);
+      expect(report.statesChecked).toBeGreaterThan(10);
+      expect(report.divergences).toEqual([]);
+    }, 300_000);
+  }
 
   it('committed with blobs in the reused directory (so it is removed, not handed on): 0 divergences', async () => {
     const run = journalRun(false, 'remove');

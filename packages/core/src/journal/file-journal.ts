@@ -258,7 +258,7 @@ function reopenRead(root: string, id: string, path: string, contents: JournalCon
  * until the next synced one saved two write calls per step, and lost all of
  * that.) The one exception is a journal written over a reused one's file:
  * until its first synced record it holds its records, so they reach the
- * file in one write with the zeros over the old records (see takeReusable).
+ * file in one write that replaces the earlier `begin` (see takeReusable).
  * Under the runner that is `begin` alone (its next record, a `prepared`,
  * is synced), or `begin` and the commit point of an empty transaction,
  * whose synced `end` follows at once.
@@ -285,11 +285,13 @@ export class FileTransactionJournal implements TransactionJournal {
   /** Whether a step asked for its blob directory: a directory that may hold blobs is never handed on. */
   private blobsAsked = false;
   /**
-   * A reused journal's, until its first synced record: the bytes the earlier
-   * journal used. Records are held until then and written in one write that
-   * also covers those bytes (see takeReusable).
+   * A reused journal's: the bytes the earlier journal used that no write of
+   * this one covered yet. Its records are held until the first synced one
+   * (see takeReusable), and the next write covers the rest with zeros.
    */
   private heldOver: number;
+  /** A reused journal's, until a sync replaced it: the earlier journal's `begin` may still be on the disk (see takeReusable). */
+  private earlierBegin: boolean;
 
   constructor(
     private readonly root: string,
@@ -316,6 +318,7 @@ export class FileTransactionJournal implements TransactionJournal {
     this.reserved = reuse !== undefined;
     this.allocated = reuse?.size ?? fs.fstatSync(fd).size;
     this.heldOver = reuse?.size ?? 0;
+    this.earlierBegin = (reuse?.size ?? 0) > 0;
   }
 
   get records(): readonly JournalRecord[] {
@@ -336,7 +339,7 @@ export class FileTransactionJournal implements TransactionJournal {
     // Held for the next append, which the caller makes at once: one write for both, no code between them.
     if (sync === 'with-next') return record;
     // A reused journal holds its records until the first synced one (see takeReusable).
-    if (this.heldOver > 0 && !sync) return record;
+    if (this.earlierBegin && !sync) return record;
     const first = this.written;
     this.flush(sync, record.kind);
     if (this.afterAppend) for (let index = first; index < this.written; index++) this.afterAppend(this.list[index]!);
@@ -352,14 +355,20 @@ export class FileTransactionJournal implements TransactionJournal {
   private flush(sync: boolean, kind: string): void {
     if (this.pending === '' && !sync) return;
     const bytes = Buffer.from(this.pending, 'utf8');
-    // A reused journal's first write also covers every byte the earlier journal used, with zeros.
-    const cover = this.heldOver > bytes.length ? Buffer.concat([bytes, ZEROS.subarray(0, this.heldOver - bytes.length)]) : bytes;
+    const end = this.length + bytes.length;
+    // A reused journal's first sector replaces the earlier begin in one synced write (see takeReusable).
+    const inFirstSector = this.earlierBegin && sync && end <= SECTOR_SIZE;
+    // Then a write covers every byte the earlier journal used that no write covered yet, with zeros.
+    const coverTo = inFirstSector ? Math.min(this.heldOver, SECTOR_SIZE) : this.heldOver;
+    const cover = coverTo > end ? Buffer.concat([bytes, ZEROS.subarray(0, coverTo - end)]) : bytes;
     try {
+      if (this.earlierBegin && !inFirstSector) this.zeroEarlierBegin();
       writeFully(this.fd, cover, this.path, this.length); // a short write is an error, never a half record that counts
-      this.heldOver = 0;
-      this.reserve(this.length + bytes.length);
+      if (coverTo === this.heldOver) this.heldOver = 0;
+      this.reserve(end);
       if (sync) {
         fs.fdatasyncSync(this.fd);
+        this.earlierBegin = false;
         if (this.directoriesUnsynced) {
           syncDirectory(this.directory);
           syncDirectory(this.root);
@@ -377,6 +386,16 @@ export class FileTransactionJournal implements TransactionJournal {
     this.pending = '';
     this.length += bytes.length;
     this.written = this.list.length;
+  }
+
+  /**
+   * Zeroes a reused file's first sector (the earlier `begin`) and syncs it,
+   * for a first write that one sector does not hold (see takeReusable).
+   */
+  private zeroEarlierBegin(): void {
+    writeZeros(this.fd, this.path, 0, Math.min(this.heldOver, SECTOR_SIZE));
+    fs.fdatasyncSync(this.fd);
+    this.earlierBegin = false;
   }
 
   /**
@@ -572,28 +591,38 @@ function makeReusable(root: string, id: string, confirm: boolean, ended: boolean
  * recovered like any journal (they name their own id in `begin`, and their
  * lines are bound to it).
  *
- * Before anything else covers the old records, their first sector (the old
- * `begin`) is zeroed in one write of at most a sector and synced: a disk
- * writes a sector whole, but not a block (see SECTOR_SIZE). Covering the
- * old lines at once (the zeros this used to write unsynced, or the new
- * journal's first write) could reach the disk in part: the old `begin` and
- * the lines in its sector kept, the old commit point after them zeroed. A
+ * The earlier `begin`, in the file's first sector, must be gone from the
+ * disk before anything covers the earlier commit point: a disk writes a
+ * sector whole, but not a block (see SECTOR_SIZE), and a write covering the
+ * old lines at once could reach the disk in part, the old `begin` and the
+ * lines in its sector kept, the old commit point after them zeroed. A
  * reader then finds a committed transaction that never reached its commit
  * point, and recovery rolls it back (the power-loss explorer, tearing writes
  * at sectors, found exactly that: a committed transaction's file deleted).
- * With the first sector zeroed first, a power cut leaves the old journal
- * whole (finished, so recovery only closes it) or a file that reads as empty.
- * That sync is the cost of reuse (the new file it saves needed three).
  *
- * The new journal then holds its records, `begin` first, until the first
- * synced one, and writes them in one write that also covers the rest of the
- * old records with zeros. A power cut before that sync returns leaves, in
- * its first sector, zeros (empty) or the new `begin`, followed by new
- * records, zeros or old lines: the old lines fail the checksums bound to
- * this id (see {@link REUSED_JOURNAL_FORMAT}), and the reader ends the
- * journal at the first of them (see readJournalFile). From then on the file
- * reads exactly like a new one: records, then zeros. Each of those states,
- * under each name, is explored by the power-loss tests.
+ * So the new journal holds its records, `begin` first, until the first
+ * synced one (under the runner the first `prepared`, or the commit point and
+ * `end` of an empty transaction), and that sync replaces the first sector:
+ * - when they fit in it, they are written with zeros to its end in one
+ *   write of one sector, and synced. A power cut leaves the old journal
+ *   whole (finished, so recovery only closes it) or the new records, zeros
+ *   to the sector's end and the old lines after it, where the reader ends
+ *   the journal (a NUL line, see readJournalFile). The next write covers
+ *   the rest of the old lines with zeros;
+ * - when they do not, the first sector is zeroed alone and synced (a power
+ *   cut leaves the old journal whole, or a file that reads as empty), then
+ *   the records are written in one write that also covers the rest of the
+ *   old lines with zeros. A power cut before their sync returns leaves, in
+ *   the first sector, zeros (empty) or the new `begin`, followed by new
+ *   records, zeros or old lines.
+ * Old lines fail the checksums bound to this id (see
+ * {@link REUSED_JOURNAL_FORMAT}), and the reader ends the journal at the
+ * first of them (see readJournalFile). Once they are covered the file reads
+ * exactly like a new one: records, then zeros. Each of those states, under
+ * each name, is explored by the power-loss tests. The first way costs no
+ * sync of its own (a 1-step transaction's `begin` and `prepared` take about
+ * 300 bytes); the second costs one, and the new file reuse saves needed
+ * three.
  */
 function takeReusable(root: string, id: string, how: { settled: boolean; syncName: boolean }): { fd: number; size: number } | undefined {
   if (!how.settled) adoptReusedJournal(root);
@@ -622,8 +651,6 @@ function takeReusable(root: string, id: string, how: { settled: boolean; syncNam
     if (!st.isFile() || st.nlink !== 1 || st.uid !== uid || (st.mode & 0o077) !== 0 || st.size > REUSABLE_LARGEST) {
       throw new Error(`its journal file is not a private file of at most ${REUSABLE_LARGEST} bytes with one name`);
     }
-    writeZeros(fd, path, 0, Math.min(st.size, SECTOR_SIZE));
-    fs.fdatasyncSync(fd);
     rememberCheckedReusable(root, identity);
     return { fd, size: st.size };
   } catch (error) {
