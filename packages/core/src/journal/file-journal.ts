@@ -257,11 +257,13 @@ function reopenRead(root: string, id: string, path: string, contents: JournalCon
  * kills it with that record in the file. (Holding such records in memory
  * until the next synced one saved two write calls per step, and lost all of
  * that.) The one exception is a journal written over a reused one's file:
- * until its first synced record it holds its records, so they reach the
- * file in one write that replaces the earlier `begin` (see takeReusable).
- * Under the runner that is `begin` alone (its next record, a `prepared`,
- * is synced), or `begin` and the commit point of an empty transaction,
- * whose synced `end` follows at once.
+ * until a synced record covers the earlier journal's records it holds its
+ * records, so they reach the file in one write with that record (see
+ * takeReusable). Under the runner that is `begin` alone (its next record, a
+ * `prepared`, is synced), or `begin` and the commit point of an empty
+ * transaction, whose synced `end` follows at once; and when the first synced
+ * write went into the first sector alone, the first step's `done` and
+ * `verified` too, until the next `prepared` or the commit point.
  */
 export class FileTransactionJournal implements TransactionJournal {
   private readonly list: JournalRecord[];
@@ -286,8 +288,8 @@ export class FileTransactionJournal implements TransactionJournal {
   private blobsAsked = false;
   /**
    * A reused journal's: the bytes the earlier journal used that no write of
-   * this one covered yet. Its records are held until the first synced one
-   * (see takeReusable), and the next write covers the rest with zeros.
+   * this one covered yet. Its records are held until a synced one, whose
+   * write covers them with zeros (see takeReusable).
    */
   private heldOver: number;
   /** A reused journal's, until a sync replaced it: the earlier journal's `begin` may still be on the disk (see takeReusable). */
@@ -338,8 +340,8 @@ export class FileTransactionJournal implements TransactionJournal {
     this.pending += encodeBoundLine(record, record.kind === 'begin' ? 0 : this.bind);
     // Held for the next append, which the caller makes at once: one write for both, no code between them.
     if (sync === 'with-next') return record;
-    // A reused journal holds its records until the first synced one (see takeReusable).
-    if (this.earlierBegin && !sync) return record;
+    // A reused journal holds its records until a synced one covers the earlier records (see takeReusable).
+    if (this.heldOver > 0 && !sync) return record;
     const first = this.written;
     this.flush(sync, record.kind);
     if (this.afterAppend) for (let index = first; index < this.written; index++) this.afterAppend(this.list[index]!);
@@ -607,8 +609,12 @@ function makeReusable(root: string, id: string, confirm: boolean, ended: boolean
  *   write of one sector, and synced. A power cut leaves the old journal
  *   whole (finished, so recovery only closes it) or the new records, zeros
  *   to the sector's end and the old lines after it, where the reader ends
- *   the journal (a NUL line, see readJournalFile). The next write covers
- *   the rest of the old lines with zeros;
+ *   the journal (a NUL line, see readJournalFile). The records after them
+ *   are held too, up to the next synced one, and written in one write that
+ *   covers the rest of the old lines with zeros: so, as with a first write,
+ *   no write follows a covering write before its sync returns (a record
+ *   written in between could be kept while the covering write was lost, and
+ *   a line of this journal after old bytes reads as corruption);
  * - when they do not, the first sector is zeroed alone and synced (a power
  *   cut leaves the old journal whole, or a file that reads as empty), then
  *   the records are written in one write that also covers the rest of the

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { temporaryDirectory } from '../environment.js';
 import { diffTrees, linkedTreeState } from './compare.js';
-import { checkCrashStates, commitPointOnDisk, commitPointSyncedAt, notTheJournal, recordTransaction, removeSandbox, withSummary, type CrashExplorationOptions, type CrashExplorationReport, type Divergence } from './explore.js';
+import { checkCrashStates, commitPointOnDisk, commitPointSyncedAt, transactionIdOf, notTheJournal, recordTransaction, removeSandbox, withSummary, type CrashExplorationOptions, type CrashExplorationReport, type Divergence } from './explore.js';
 import { inodeIdentities, materialize, type KeptInodes } from './materialize.js';
 import { applyOperations, modelOfTree, reachableEntries, type ModelEntry } from './model.js';
 import { seededRandom } from './states.js';
@@ -88,7 +88,7 @@ export async function exploreRecoveryCrashStates(
     for (const start of options.starts ?? ['rolling back', 'rolling forward']) {
       const cut = start === 'rolling back' ? commitWrite : commitSync + 1;
       const entries = reachableEntries(applyOperations(initial, operations.slice(0, cut).map((operation) => ({ operation }))));
-      const expected = commitPointOnDisk(entries) ? 'after' : 'before';
+      const expected = commitPointOnDisk(entries, transactionIdOf(operations)) ? 'after' : 'before';
       if ((expected === 'after') !== (start === 'rolling forward')) throw new Error(`${options.name}: the interrupted state does not hold what ${start} needs`);
       const name = `${options.name}: a power cut during recover() ${start}`;
       const first = await explore(name, entries, expected, options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: new Map(inodeIdentities(initial)) } : undefined);

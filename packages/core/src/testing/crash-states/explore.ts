@@ -2,6 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Retention } from '../../journal/journal.js';
+import { REUSABLE } from '../../journal/file-journal.js';
 import { parseJournal } from '../../journal/read.js';
 import { runTypeScript, temporaryDirectory } from '../environment.js';
 import { diffTrees, linkedTreeState, type LinkedTreeEntry } from './compare.js';
@@ -159,20 +160,34 @@ export function withSummary(log: (line: string) => void): (line: string) => void
  * commit-point record. Only a transaction's journal counts: one in a
  * directory named by its `begin` (the reusable directory's earlier journal,
  * or that journal under the new transaction's name before its first record
- * reached the disk, is not this transaction's).
+ * reached the disk, is not this transaction's), or one in the reusable
+ * directory whose `begin` names `transactionId`: a power cut that lost the
+ * takeover's rename leaves the transaction's records there, and recovery
+ * gives them their id back (see adoptReusedJournal).
  */
-export function commitPointOnDisk(entries: readonly ModelEntry[]): boolean {
+export function commitPointOnDisk(entries: readonly ModelEntry[], transactionId?: string): boolean {
   return entries.some((e) => {
     const match = /^journal\/([^/]+)\/journal\.jsonl$/.exec(e.path);
     if (!match || !e.data) return false;
     try {
       const { records } = parseJournal(e.path, Buffer.from(e.data, 'base64').toString('utf8'));
       const first = records[0];
-      return first?.kind === 'begin' && first.id === match[1] && records.some((r) => r.kind === 'commit-point');
+      const owner = match[1] === REUSABLE ? transactionId : match[1];
+      return first?.kind === 'begin' && first.id === owner && records.some((r) => r.kind === 'commit-point');
     } catch {
       return false; // a journal recovery refuses: it must leave the before-state untouched
     }
   });
+}
+
+/** The id the recorded transaction's `begin` names (undefined when no `begin` was written). */
+export function transactionIdOf(operations: readonly TraceOperation[]): string | undefined {
+  for (const o of operations) {
+    if (o.op !== 'write') continue;
+    const begin = /"kind":"begin"(?:,"format":\d+)?,"id":"([^"]+)"/.exec(Buffer.from(o.data, 'base64').toString('utf8'));
+    if (begin) return begin[1];
+  }
+  return undefined;
 }
 
 /** The index of the sync that made the commit-point record durable (Infinity when none did). */
@@ -254,10 +269,11 @@ export async function exploreCrashStates(options: CrashExplorationOptions): Prom
   try {
     const { sandbox, journalRoot, initial, before, after, operations, programs } = await recordTransaction(base.path, options, { rollback: options.rollback ?? false, tracePath: join(base.path, 'trace.jsonl') });
     const committedAt = commitPointSyncedAt(operations);
+    const transactionId = transactionIdOf(operations);
     const keep = options.keepInodeNumbers ? { directory: join(base.path, 'inodes'), ids: inodeIdentities(initial) } : undefined;
     const { built, checked, divergences } = await checkCrashStates({
       base: base.path, sandbox, journalRoot, options, initial, operations, seed, limit, trees: { before, after }, ...(keep ? { keep } : {}), ...(programs ? { programs } : {}),
-      expected: (point, entries) => (point > committedAt || commitPointOnDisk(entries) ? 'after' : 'before'),
+      expected: (point, entries) => (point > committedAt || commitPointOnDisk(entries, transactionId) ? 'after' : 'before'),
     });
     const syncs = operations.filter((o) => o.op === 'fsync').length;
     log(`crash states [${options.name}]: ${operations.length} operations (${syncs} syncs), ${built} crash states built, ${checked} distinct checked, ${divergences.length} divergences (seed ${seed})`);
