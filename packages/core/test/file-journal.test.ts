@@ -3,7 +3,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineStep, fileJournal, listTransactions, readJournalFile, recover, removeTransaction, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
+import { defineStep, fileJournal, listTransactions, readJournalFile, recover, removeTransaction, reopenTransactionJournal, transaction, UnsafeDirectoryError, type JournalRecord, type JournalRecordBody } from '@unwind/core';
 import { noopStep, testKinds } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
@@ -266,7 +266,15 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     expect(recordsEnd).toBeGreaterThan(0);
     expect(bytes.subarray(recordsEnd, 512).every((b) => b === 0)).toBe(true);
     expect(bytes.subarray(512, earlier.indexOf(0))).toEqual(earlier.subarray(512, earlier.indexOf(0)));
-    expect(contents.tornTail).toBe(true);
+    expect(contents).toMatchObject({ tornTail: false, strayBytes: true }); // no torn record: the earlier journal's lines, cut before a writer appends
+    // A crash here leaves that file: reopened for recovery, the earlier lines are cut off before anything is appended.
+    const crashed = bytes;
+    const reopened = reopenTransactionJournal(root, journal.id);
+    expect(fs.statSync(path).size).toBe(recordsEnd);
+    reopened.append({ kind: 'undone', step: 0, note: 'x'.repeat(400) } as JournalRecordBody, true);
+    reopened.close(false);
+    expect(readJournalFile(path)).toMatchObject({ tornTail: false, records: [{ kind: 'begin' }, { kind: 'prepared' }, { kind: 'undone' }] });
+    fs.writeFileSync(path, crashed);
     // The records after them are held up to the next synced one, whose write covers the earlier records with zeros.
     journal.append({ kind: 'done', step: 0, after: null, attempts: 1 }, false);
     expect(fs.readFileSync(path)).toEqual(bytes);

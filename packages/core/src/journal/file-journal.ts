@@ -172,8 +172,10 @@ function fitsInASector(begin: JournalRecordBody): boolean {
 }
 
 /**
- * Reopens an unfinished transaction's journal for recovery. A torn last line
- * is cut off (and the cut synced) so new records follow the last good one.
+ * Reopens an unfinished transaction's journal for recovery. A torn last line,
+ * or an earlier journal's lines after its records (see JournalContents'
+ * `strayBytes`), is cut off (and the cut synced) so new records follow the
+ * last good one.
  *
  * @example
  * ```ts
@@ -229,9 +231,9 @@ function reopenRead(root: string, id: string, path: string, contents: JournalCon
   // O_NOFOLLOW: a journal file swapped for a symlink is never appended through.
   const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
   try {
-    // A torn last line goes, so new records follow the last good one. Zeros reserved after the last
-    // record stay: new records are written over them (and nothing is changed before they are).
-    if (contents.tornTail) {
+    // A torn last line (or an earlier journal's lines) goes, so new records follow the last good one. Zeros
+    // reserved after the last record stay: new records are written over them (nothing is changed before they are).
+      if (contents.strayBytes ?? contents.tornTail) {
       fs.ftruncateSync(fd, contents.validLength);
       fs.fsyncSync(fd);
       log('cut torn last line of %s', path);

@@ -65,8 +65,9 @@ export interface TransactionJournal {
    * Appends a record. With `sync`, it is on disk when this returns; without,
    * it is written (a SIGKILL keeps it) but may be lost to a power cut — except
    * in a file journal that took over a reused directory, which holds such
-   * records until its first synced one (a SIGKILL before then leaves an
-   * empty journal: nothing was prepared). With
+   * records until a synced one covers the earlier journal's records (a
+   * SIGKILL before its first synced record leaves that earlier, finished
+   * journal: nothing was prepared). With
    * `'with-next'`, it is written together with the next record, in one
    * write: only for a caller that appends the next record at once, with no
    * other code between the two (the runner's `done` and `verified` of a

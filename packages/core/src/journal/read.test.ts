@@ -112,6 +112,19 @@ describe('parseJournal of a reused journal (format 2: written over an earlier jo
     expect(() => parseJournal('j', many + 'x'.repeat(600) + '\n')).toThrowError(JournalCorruptError);
   });
 
+  it('its records and zeros to the first sector\'s end, the earlier journal\'s lines after it: no torn record, but bytes to cut', () => {
+    const earlier = earlierLines((r) => encodeBoundLine(r, bindingOf('20261205T091552100Z-old-aaaaaa')));
+    const records = own([reusedBegin, prepared]);
+    const text = torn(earlier, records);
+    expect(parseJournal('j', text)).toEqual({ records: [reusedBegin, prepared], validLength: Buffer.byteLength(records), tornTail: false, strayBytes: true });
+    // Zeros short of the sector's end, or a line of its own after the sector: a torn tail, as any NUL line.
+    const short = records + '\0'.repeat(100) + earlier.slice(Buffer.byteLength(records) + 100);
+    expect(parseJournal('j', short)).toMatchObject({ records: [reusedBegin, prepared], tornTail: true, strayBytes: true });
+    expect(parseJournal('j', text.replace(/\0+$/, '') + encodeBoundLine({ ...done, seq: 3 }, bind))).toMatchObject({ records: [reusedBegin, prepared], tornTail: true, strayBytes: true });
+    // In a journal of its own file, stray bytes after zeros are a torn tail as ever.
+    expect(parseJournal('j', encodeLine(begin) + '\0'.repeat(300) + 'x')).toMatchObject({ tornTail: true, strayBytes: true });
+  });
+
   it('a bad line with a line of its own after it is corruption, not a torn tail', () => {
     const text = encodeLine(reusedBegin) + 'deadbeef {"seq":2}\n' + encodeBoundLine({ ...prepared, seq: 3 }, bind);
     expect(() => parseJournal('j', text)).toThrowError(new JournalCorruptError('j', 2, 'checksum mismatch or malformed record'));

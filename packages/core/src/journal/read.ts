@@ -18,6 +18,13 @@ export interface JournalContents {
   validLength: number;
   /** Whether a torn last line was found and ignored. */
   tornTail: boolean;
+  /**
+   * Whether bytes other than zeros follow the valid part: a torn last line,
+   * or in a journal written over an earlier one's file, that journal's lines
+   * after a first sector of its own (see {@link REUSED_JOURNAL_FORMAT}). A
+   * writer that appends cuts them off first. Absent means `tornTail`.
+   */
+  strayBytes?: boolean;
 }
 
 /**
@@ -33,9 +40,11 @@ export interface JournalContents {
  *
  * A journal written over an earlier one's file ({@link REUSED_JOURNAL_FORMAT})
  * has its lines bound to its id, and its writer zeroes the earlier lines in
- * its first synced write: until that sync returns, a power cut can leave
- * earlier lines after any of its records in that write (a disk keeps the
- * sectors of a block in any order). So there a bad line where such a mix
+ * a synced write (its first, or when its first records fit in the first
+ * sector, the next, the earlier lines after that sector staying until then:
+ * those are no torn record, but `strayBytes`): until that sync returns, a
+ * power cut can leave earlier lines after any of its records in that write
+ * (a disk keeps the sectors of a block in any order). So there a bad line where such a mix
  * can be (within the earlier file's size, starting at or crossing a sector
  * boundary) with no line of this journal after it ends the journal like a
  * torn one: the write that made this journal's lines durable covered it and
@@ -141,6 +150,7 @@ class JournalParser {
   private offset = 0;
   private lineNumber = 0;
   private tornTail = false;
+  private strayBytes = false;
   private ended = false;
   /** For a reused journal, what binds its lines' checksums to its id (see bindingOf); 0 binds to nothing. */
   private bind = 0;
@@ -166,11 +176,12 @@ class JournalParser {
         // it was ever acknowledged. It ends the journal like a torn last line.
         if (newline === -1 || line.includes('\0')) {
           // Nothing but zeros to the end is the space the writer reserved for the next records, not a torn line.
-          this.tornTail = !onlyZerosFrom(text, this.offset);
+          this.strayBytes = !onlyZerosFrom(text, this.offset);
+          this.tornTail = this.strayBytes && !this.earlierLinesAfterFirstSector();
           return (this.ended = true);
         }
         if (this.bind !== 0 && this.mayBeEarlierLines(line) && !this.anyLineAfter(newline + 1)) {
-          this.tornTail = true;
+          this.tornTail = this.strayBytes = true;
           return (this.ended = true);
         }
         throw new JournalCorruptError(path, this.lineNumber, 'checksum mismatch or malformed record');
@@ -206,6 +217,20 @@ class JournalParser {
     return start < REUSABLE_LARGEST && (start % SECTOR_SIZE === 0 || Math.floor(start / SECTOR_SIZE) !== Math.floor(end / SECTOR_SIZE));
   }
 
+  /**
+   * Whether the zeros at the parser's offset are those a reused journal's
+   * first synced write put after its records, to the first sector's end, and
+   * what follows is the earlier journal's (no line of this one): the file
+   * between that write and the next, which covers them. Not a torn record.
+   */
+  private earlierLinesAfterFirstSector(): boolean {
+    if (this.bind === 0) return false;
+    const start = Buffer.byteLength(this.text.slice(0, this.offset));
+    if (start >= SECTOR_SIZE) return false;
+    const sectorEnd = this.offset + (SECTOR_SIZE - start); // zeros are one byte each
+    return onlyZerosBetween(this.text, this.offset, sectorEnd) && !this.anyLineAfter(sectorEnd);
+  }
+
   /** Whether a line of this journal (bound to its id) is anywhere from `offset` on. */
   private anyLineAfter(offset: number): boolean {
     const { text } = this;
@@ -219,11 +244,15 @@ class JournalParser {
   }
 
   contents(): JournalContents {
-    return { records: this.records, validLength: Buffer.byteLength(this.text.slice(0, this.offset)), tornTail: this.tornTail };
+    return { records: this.records, validLength: Buffer.byteLength(this.text.slice(0, this.offset)), tornTail: this.tornTail, strayBytes: this.strayBytes };
   }
 }
 
 function onlyZerosFrom(text: string, offset: number): boolean {
-  for (let index = offset; index < text.length; index++) if (text.charCodeAt(index) !== 0) return false;
+  return onlyZerosBetween(text, offset, text.length);
+}
+
+function onlyZerosBetween(text: string, from: number, to: number): boolean {
+  for (let index = from; index < to; index++) if (text.charCodeAt(index) !== 0) return false;
   return true;
 }
