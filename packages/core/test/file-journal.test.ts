@@ -3,7 +3,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineStep, fileJournal, listTransactions, readJournalFile, recover, removeTransaction, reopenTransactionJournal, transaction, UnsafeDirectoryError, type JournalRecord, type JournalRecordBody } from '@unwind/core';
+import { defineStep, fileJournal, listTransactions, readJournalFile, recover, removeTransaction, reopenTransactionJournal, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
 import { noopStep, testKinds } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
@@ -271,9 +271,10 @@ describe("a removed journal's directory, reused by the next transaction", () => 
     const crashed = bytes;
     const reopened = reopenTransactionJournal(root, journal.id);
     expect(fs.statSync(path).size).toBe(recordsEnd);
-    reopened.append({ kind: 'undone', step: 0, note: 'x'.repeat(400) } as JournalRecordBody, true);
+    // A record long enough to reach past the first sector, over where the earlier lines were.
+    reopened.append({ kind: 'prepared', step: 1, type: 'test.noop', package: '@unwind/core/testing', description: 'x'.repeat(400), args: {}, before: null }, true);
     reopened.close(false);
-    expect(readJournalFile(path)).toMatchObject({ tornTail: false, records: [{ kind: 'begin' }, { kind: 'prepared' }, { kind: 'undone' }] });
+    expect(readJournalFile(path)).toMatchObject({ tornTail: false, records: [{ kind: 'begin' }, { kind: 'prepared' }, { kind: 'prepared', step: 1 }] });
     fs.writeFileSync(path, crashed);
     // The records after them are held up to the next synced one, whose write covers the earlier records with zeros.
     journal.append({ kind: 'done', step: 0, after: null, attempts: 1 }, false);
