@@ -40,12 +40,12 @@ export interface JournalContents {
  *
  * A journal written over an earlier one's file ({@link REUSED_JOURNAL_FORMAT})
  * has its lines bound to its id, and its writer zeroes the earlier lines in
- * a synced write (its first, or when its first records fit in the first
- * sector, the next, the earlier lines after that sector staying until then:
- * those are no torn record, but `strayBytes`): until that sync returns, a
- * power cut can leave earlier lines after any of its records in that write
- * (a disk keeps the sectors of a block in any order). So there a bad line where such a mix
- * can be (within the earlier file's size, starting at or crossing a sector
+ * a synced write: its first, or, when its first records fit in the first
+ * sector, the next (the earlier lines after that sector stay until then:
+ * no torn record, but `strayBytes`). Until that sync returns, a power cut
+ * can leave earlier lines after any of its records in that write (a disk
+ * keeps the sectors of a block in any order). So there a bad line where such
+ * a mix can be (within the earlier file's size, starting at or crossing a sector
  * boundary) with no line of this journal after it ends the journal like a
  * torn one: the write that made this journal's lines durable covered it and
  * every byte after it, so nothing of it was acknowledged. Anywhere else, a
