@@ -85,7 +85,15 @@ try {
       syncAll();
       return seconds;
     };
-    const [rmSeconds, txSeconds] = round % 2 === 0 ? [await rm(), await unwind()] : await unwind().then(async (tx) => [await rm(), tx]);
+    let rmSeconds;
+    let txSeconds;
+    if (round % 2 === 0) {
+      rmSeconds = await rm();
+      txSeconds = await unwind();
+    } else {
+      txSeconds = await unwind();
+      rmSeconds = await rm();
+    }
     rounds.push({ rmSeconds, txSeconds, ratio: txSeconds / rmSeconds });
     console.log(`round ${round + 1}: rm -rf ${ms(rmSeconds)}, unwind ${ms(txSeconds)} (${(txSeconds / rmSeconds).toFixed(2)}x)`);
   }

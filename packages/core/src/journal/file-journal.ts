@@ -233,7 +233,7 @@ function reopenRead(root: string, id: string, path: string, contents: JournalCon
   try {
     // A torn last line (or an earlier journal's lines) goes, so new records follow the last good one. Zeros
     // reserved after the last record stay: new records are written over them (nothing is changed before they are).
-      if (contents.strayBytes ?? contents.tornTail) {
+      if (contents.strayBytes) {
       fs.ftruncateSync(fd, contents.validLength);
       fs.fsyncSync(fd);
       log('cut torn last line of %s', path);

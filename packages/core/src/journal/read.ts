@@ -22,9 +22,9 @@ export interface JournalContents {
    * Whether bytes other than zeros follow the valid part: a torn last line,
    * or in a journal written over an earlier one's file, that journal's lines
    * after a first sector of its own (see {@link REUSED_JOURNAL_FORMAT}). A
-   * writer that appends cuts them off first. Absent means `tornTail`.
+   * writer that appends cuts them off first.
    */
-  strayBytes?: boolean;
+  strayBytes: boolean;
 }
 
 /**
