@@ -26,8 +26,24 @@ export class UserNotFoundError extends UnwindError {
  */
 export class UnitNotActiveError extends VerificationError {
   constructor(unit: string, context: ErrorContext) {
-    super(`unit ${unit} is not active after starting: ActiveState=${String(context.ActiveState)} SubState=${String(context.SubState)} Result=${String(context.Result ?? '?')}`, { unit, ...context });
+    super(`unit ${unit} is not active after starting: ActiveState=${String(context.ActiveState)} SubState=${String(context.SubState)} Result=${String(context.Result ?? '?')}${mainProcessEnd(context)}`, { unit, ...context });
   }
+}
+
+/** systemd's own exit statuses (systemd.exec(5)) that say a program never ran, the ones met most. */
+const SYSTEMD_EXIT_STATUS: Readonly<Record<string, string>> = { '200': 'CHDIR', '203': 'EXEC', '209': 'STDOUT', '217': 'USER', '226': 'NAMESPACE' };
+
+/**
+ * How the main process ended, from ExecMainCode (a waitid si_code: 1 exited,
+ * 2 killed, 3 dumped core) and ExecMainStatus: "exit-code" alone does not say
+ * whether the program failed or systemd could not run it (status 203/EXEC).
+ */
+function mainProcessEnd(context: ErrorContext): string {
+  const status = context.ExecMainStatus === undefined ? '' : String(context.ExecMainStatus);
+  if (status === '' || status === '0') return '';
+  if (context.ExecMainCode === '1') return `, main process exited with status ${status}${SYSTEMD_EXIT_STATUS[status] ? `/${SYSTEMD_EXIT_STATUS[status]}` : ''}`;
+  if (context.ExecMainCode === '2' || context.ExecMainCode === '3') return `, main process killed by signal ${status}`;
+  return '';
 }
 
 /**

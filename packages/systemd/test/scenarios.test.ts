@@ -46,15 +46,18 @@ describe('against a real systemd user manager', () => {
   });
 
   it.each([
-    ['ExecStart=/bin/false (fails at once)', '[Service]\nType=simple\nExecStart=/bin/false\n', 'failed'],
-    ['ExecStart=/bin/sleep 0.1 (exits)', '[Service]\nType=simple\nExecStart=/bin/sleep 0.1\n', 'inactive'],
-  ])('a unit that dies right after starting is a failure, not a success: %s', async (_name, content, seen) => {
+    ['ExecStart=/bin/false (fails at once)', '[Service]\nType=simple\nExecStart=/bin/false\n', 'failed', /Result=exit-code, main process exited with status 1$/],
+    ['ExecStart=/bin/sleep 0.1 (exits)', '[Service]\nType=simple\nExecStart=/bin/sleep 0.1\n', 'inactive', /Result=success$/],
+    ['a program that cannot be run (not executable)', '[Service]\nType=simple\nExecStart=/etc/hostname\n', 'failed', /Result=exit-code, main process exited with status 203\/EXEC$/],
+  ])('a unit that dies right after starting is a failure, not a success: %s', async (_name, content, seen, message) => {
     const unit = fresh('dies');
     const initial = await snapshot(unit);
     const outcome = await tx(installUnit({ ...m(), unit, content }), start({ ...m(), unit, settleMs: 500 }));
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.steps[1]?.error?.name).toBe('UnitNotActiveError');
     expect(outcome.steps[1]?.error?.context).toMatchObject({ unit, ActiveState: seen });
+    // How the program ended is in the message: an operator tells "it failed" from "it never ran".
+    expect(outcome.steps[1]?.error?.message).toMatch(message);
     // the failed state is cleared and the file removed: exactly as before
     expect(await snapshot(unit)).toEqual(initial);
   });
