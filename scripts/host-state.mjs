@@ -1,8 +1,8 @@
 // What the test run must leave exactly as it found on the host: the files
 // that shadow tools, logind and systemd write (/etc, lastlog, faillog,
-// /var/lib/systemd), the mount table, and processes. scripts/test.mjs takes
-// one picture before the run and one after, and fails the run on any
-// difference.
+// /var/lib/systemd), the mount table, the cgroups of systemd's hierarchies,
+// and processes. scripts/test.mjs takes one picture before the run and one
+// after, and fails the run on any difference.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +64,34 @@ function mounts() {
     .sort();
 }
 
+/**
+ * The cgroups of the hierarchies systemd uses (the unified one, a hybrid
+ * layout's name=systemd): a machine's system manager and a user manager
+ * make theirs there, and a run must remove every one it made.
+ */
+function cgroups() {
+  const found = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n')) {
+    const [left, right] = line.split(' - ');
+    const mountPoint = left.split(' ')[4];
+    const [type, , options = ''] = right.split(' ');
+    if (type !== 'cgroup2' && !(type === 'cgroup' && options.split(',').includes('name=systemd'))) continue;
+    const visit = (dir) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        found.push(`${type} ${join(dir, entry.name).slice(mountPoint.length)}`);
+        visit(join(dir, entry.name));
+      }
+    };
+    try {
+      visit(mountPoint);
+    } catch {
+      // a cgroup removed while we looked
+    }
+  }
+  return found.sort();
+}
+
 /** Pids of the host's processes now. */
 export function processIds() {
   return new Set(fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number));
@@ -93,7 +121,7 @@ export function hostState() {
   const files = {};
   for (const tree of TREES) walk(tree, files);
   for (const file of FILES) files[file] = describe(file);
-  return { files, mounts: mounts() };
+  return { files, mounts: mounts(), cgroups: cgroups() };
 }
 
 /** Human-readable differences between two pictures; empty when they are the same. */
@@ -109,5 +137,7 @@ export function hostDifferences(before, after) {
   const mountsAfter = new Set(after.mounts);
   for (const mount of mountsAfter) if (!mountsBefore.has(mount)) differences.push(`new mount: ${mount}`);
   for (const mount of mountsBefore) if (!mountsAfter.has(mount)) differences.push(`mount gone: ${mount}`);
+  const cgroupsBefore = new Set(before.cgroups);
+  for (const cgroup of after.cgroups) if (!cgroupsBefore.has(cgroup)) differences.push(`new cgroup: ${cgroup}`);
   return differences;
 }

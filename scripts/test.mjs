@@ -142,7 +142,7 @@ async function runInMachine() {
   if (differences.length) failures.push(`the run changed the host:\n${differences.map((line) => `  ${line}`).join('\n')}`);
   const left = leftoverProcesses(processesBefore, marker);
   if (left.length) failures.push(`processes started by the run are still alive on the host:\n${left.map((line) => `  ${line}`).join('\n')}`);
-  else console.log('unwind tests: host unchanged (/etc, lastlog, faillog, /var/lib/systemd, mounts, processes)');
+  else console.log('unwind tests: host unchanged (/etc, lastlog, faillog, /var/lib/systemd, mounts, cgroups, processes)');
   return result.status ?? 1;
 }
 

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cgroupSubtree } from './cgroup-subtree.js';
 import { machineInitScript } from './machine-init.js';
 
 // A throw-away machine: a real systemd system manager as PID 1 of private PID,
@@ -132,7 +133,8 @@ export class MachineBootError extends Error {
 }
 
 /**
- * Processes of a stopped machine's namespaces are still alive.
+ * Processes of a stopped machine's namespaces are still alive, or the
+ * cgroups it ran in could not be removed.
  *
  * @example
  * ```ts
@@ -143,8 +145,8 @@ export class MachineBootError extends Error {
 export class MachineLeftoverError extends Error {
   override readonly name = 'MachineLeftoverError';
   readonly code = 'MACHINE_LEFTOVER';
-  constructor(readonly context: { namespaces: string[]; pids: number[] }) {
-    super(`processes of the stopped machine are still alive: ${context.pids.join(', ')}`);
+  constructor(readonly context: { namespaces: string[]; pids: number[]; cgroups?: string[] }) {
+    super(context.pids.length > 0 ? `processes of the stopped machine are still alive: ${context.pids.join(', ')}` : `cgroups of the stopped machine could not be removed: ${(context.cgroups ?? []).join(', ')}`);
   }
 }
 
@@ -240,15 +242,19 @@ export async function bootMachine(options: MachineOptions = {}): Promise<Machine
   const base = fs.mkdtempSync(join(tmpdir(), 'unwind-machine-'));
   const consoleLog = options.consoleLog ?? join(base, '..', `${base.split('/').pop()}.console`);
   const out = fs.openSync(consoleLog, 'a');
-  const unshare = spawn(
-    'setpriv',
-    [
-      '--pdeathsig', 'KILL', '--',
-      'unshare', '--pid', '--fork', '--kill-child', '--mount', '--cgroup', '--uts', '--ipc', '--net', '--',
-      'bash', '-c', machineInitScript, 'unwind-machine-init', base, options.name ?? 'unwind-machine', systemd, ...(options.bind ?? []),
-    ],
-    { stdio: ['ignore', out, out] },
-  );
+  // Its own cgroup: the new cgroup namespace is rooted there, so its system manager never shares a
+  // unit's cgroup with the one it runs under (see cgroup-subtree.ts).
+  const subtree = cgroupSubtree('unwind-machine');
+  // Commands run in it from outside (nsenter keeps the caller's cgroup) go to a cgroup of its tree:
+  // what they start (a user manager, a machine in the machine) then gets a cgroup under theirs.
+  const commands = subtree?.child('unwind-commands');
+  const argv = [
+    'setpriv', '--pdeathsig', 'KILL', '--',
+    'unshare', '--pid', '--fork', '--kill-child', '--mount', '--cgroup', '--uts', '--ipc', '--net', '--',
+    'bash', '-c', machineInitScript, 'unwind-machine-init', base, options.name ?? 'unwind-machine', systemd, ...(options.bind ?? []),
+  ];
+  const [program, ...programArgs] = (subtree ? subtree.wrap(argv) : argv) as [string, ...string[]];
+  const unshare = spawn(program, programArgs, { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   unshare.on('error', () => {});
   const exited = new Promise<void>((resolve) => unshare.once('exit', () => resolve()));
@@ -263,12 +269,15 @@ export async function bootMachine(options: MachineOptions = {}): Promise<Machine
   let pid = 0;
   let namespaces: string[] = [];
   let stopped = false;
-  const commandLine = (argv: readonly string[], command: MachineCommandOptions = {}) => [
-    'nsenter', '-t', String(pid), '-a', `--wdns=${command.cwd ?? '/'}`,
-    'env', '-i', `PATH=${DEFAULT_PATH}`, 'HOME=/root', 'LANG=C.UTF-8',
-    ...Object.entries(command.env ?? {}).map(([name, value]) => `${name}=${value}`),
-    ...argv,
-  ];
+  const commandLine = (argv: readonly string[], command: MachineCommandOptions = {}) => {
+    const entered = [
+      'nsenter', '-t', String(pid), '-a', `--wdns=${command.cwd ?? '/'}`,
+      'env', '-i', `PATH=${DEFAULT_PATH}`, 'HOME=/root', 'LANG=C.UTF-8',
+      ...Object.entries(command.env ?? {}).map(([name, value]) => `${name}=${value}`),
+      ...argv,
+    ];
+    return commands ? commands.wrap(entered) : entered;
+  };
   const run = (argv: readonly string[], command: MachineCommandOptions = {}) => {
     const [program, ...args] = commandLine(argv, command) as [string, ...string[]];
     return spawnSync(program, args, { encoding: 'utf8', timeout: command.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
@@ -308,6 +317,13 @@ export async function bootMachine(options: MachineOptions = {}): Promise<Machine
     fs.rmSync(base, { recursive: true, force: true });
     if (!options.consoleLog) fs.rmSync(consoleLog, { force: true });
     if (left.length) throw new MachineLeftoverError({ namespaces, pids: left });
+    // Its processes are gone; a cgroup the kernel still tears down is tried again for a moment.
+    let cgroupsLeft = subtree?.remove() ?? [];
+    for (let attempt = 0; cgroupsLeft.length > 0 && attempt < 20; attempt++) {
+      await sleep(100);
+      cgroupsLeft = subtree!.remove();
+    }
+    if (cgroupsLeft.length) throw new MachineLeftoverError({ namespaces, pids: [], cgroups: cgroupsLeft });
   };
 
   try {

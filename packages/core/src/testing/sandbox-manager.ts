@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cgroupSubtree, type CgroupSubtree } from './cgroup-subtree.js';
 
 const SYSTEMD = '/lib/systemd/systemd';
 
@@ -74,6 +75,7 @@ export async function startSandboxManager(options: { home: string; runtimeDir: s
   let mounted = false;
   let child: ChildProcess | undefined;
   let stopped = false;
+  let subtree: CgroupSubtree | undefined;
   const killHard = () => {
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       try {
@@ -96,6 +98,16 @@ export async function startSandboxManager(options: { home: string; runtimeDir: s
       }
     }
     if (mounted && run(['umount', '/run/systemd']).status !== 0) run(['umount', '-l', '/run/systemd']);
+    // A manager that stopped has stopped its units; one killed leaves their processes: ended here.
+    if (subtree) {
+      let left = subtree.remove();
+      for (let attempt = 0; left.length > 0 && attempt < 20; attempt++) {
+        subtree.kill();
+        await sleep(100);
+        left = subtree.remove();
+      }
+      if (left.length > 0) throw new Error(`the sandbox user manager's cgroups could not be removed: ${left.join(', ')}`);
+    }
   };
   process.on('exit', killHard);
 
@@ -110,7 +122,12 @@ export async function startSandboxManager(options: { home: string; runtimeDir: s
     }
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, XDG_RUNTIME_DIR: runtimeDir, LANG: 'C.UTF-8' };
     const out = options.log ? fs.openSync(options.log, 'a') : 'ignore';
-    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', SYSTEMD, '--user'], { env, stdio: ['ignore', out, out], cwd: home });
+    // Its own cgroup: a manager takes the one it starts in as its root, and on exit removes every
+    // empty cgroup under it, another manager's units' included (see cgroup-subtree.ts).
+    subtree = cgroupSubtree('unwind-user-manager');
+    const argv = ['setpriv', '--pdeathsig', 'KILL', '--', SYSTEMD, '--user'];
+    const [program, ...args] = (subtree ? subtree.wrap(argv) : argv) as [string, ...string[]];
+    child = spawn(program, args, { env, stdio: ['ignore', out, out], cwd: home });
     if (typeof out === 'number') fs.closeSync(out);
     child.on('error', () => {});
     const clientEnv = { PATH: env.PATH, XDG_RUNTIME_DIR: runtimeDir, HOME: home, LC_ALL: 'C' };
