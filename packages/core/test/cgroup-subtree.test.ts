@@ -81,6 +81,24 @@ describe('cgroupSubtree', () => {
     }
   }, 60_000);
 
+  it("a unit stopped here leaves alone the unit of the same name in a machine booted here (they shared a cgroup, and the stop killed both)", async () => {
+    const machine = await bootMachine();
+    const unit = `unwind-test-twin-${Math.random().toString(16).slice(2, 10)}.service`;
+    try {
+      const inner = machine.run(['systemd-run', `--unit=${unit}`, '--', 'sleep', '600']);
+      expect(inner.status, inner.stderr).toBe(0);
+      const here = spawnSync('systemd-run', [`--unit=${unit}`, '--', 'sleep', '600'], { encoding: 'utf8' });
+      expect(here.status, here.stderr).toBe(0);
+      expect(spawnSync('systemctl', ['stop', '--', unit], { encoding: 'utf8' }).status).toBe(0);
+      // The stop's kill of what is left in its cgroup reaches whatever shares that cgroup.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(machine.run(['systemctl', 'is-active', '--', unit]).stdout.trim()).toBe('active');
+    } finally {
+      spawnSync('systemctl', ['stop', '--', unit]);
+      await machine.stop();
+    }
+  }, 60_000 + MACHINE_STOP_WITHIN_MS);
+
   it("a machine booted here runs its system manager in a cgroup of its own, removed when it stops", async () => {
     const machine = await bootMachine();
     let own = '';
