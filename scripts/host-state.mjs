@@ -124,8 +124,14 @@ export function hostState() {
   return { files, mounts: mounts(), cgroups: cgroups() };
 }
 
-/** Human-readable differences between two pictures; empty when they are the same. */
-export function hostDifferences(before, after) {
+/**
+ * Human-readable differences between two pictures; empty when they are the
+ * same. `ownCgroups`: the directories of this run's machine (Machine.cgroups).
+ * A cgroup new since `before` counts when it is in this run's machine, or in
+ * no machine's or user manager's cgroup at all; another run's machine (one
+ * running beside this one) makes and removes its own.
+ */
+export function hostDifferences(before, after, ownCgroups = []) {
   const differences = [];
   const paths = new Set([...Object.keys(before.files), ...Object.keys(after.files)]);
   for (const path of [...paths].sort()) {
@@ -138,6 +144,12 @@ export function hostDifferences(before, after) {
   for (const mount of mountsAfter) if (!mountsBefore.has(mount)) differences.push(`new mount: ${mount}`);
   for (const mount of mountsBefore) if (!mountsAfter.has(mount)) differences.push(`mount gone: ${mount}`);
   const cgroupsBefore = new Set(before.cgroups);
-  for (const cgroup of after.cgroups) if (!cgroupsBefore.has(cgroup)) differences.push(`new cgroup: ${cgroup}`);
+  // Their names end in a random part, so a name alone says whose they are.
+  const own = ownCgroups.map((directory) => `/${directory.split('/').pop()}`);
+  const counts = (cgroup) => {
+    const path = `${cgroup.slice(cgroup.indexOf(' ') + 1)}/`;
+    return own.some((name) => path.includes(`${name}/`)) || !/\/unwind-(machine|user-manager)-[0-9a-f]+\//.test(path);
+  };
+  for (const cgroup of after.cgroups) if (!cgroupsBefore.has(cgroup) && counts(cgroup)) differences.push(`new cgroup: ${cgroup}`);
   return differences;
 }

@@ -138,7 +138,7 @@ async function runInMachine() {
   } catch (error) {
     failures.push(`machine teardown: ${error.message}`);
   }
-  const differences = hostDifferences(hostBefore, hostState());
+  const differences = hostDifferences(hostBefore, hostState(), machine.cgroups);
   if (differences.length) failures.push(`the run changed the host:\n${differences.map((line) => `  ${line}`).join('\n')}`);
   const left = leftoverProcesses(processesBefore, marker);
   if (left.length) failures.push(`processes started by the run are still alive on the host:\n${left.map((line) => `  ${line}`).join('\n')}`);

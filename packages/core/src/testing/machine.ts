@@ -83,6 +83,11 @@ export interface Machine {
   /** What `systemctl is-system-running --wait` said when boot finished: `running` or `degraded`. */
   readonly bootState: string;
   /**
+   * The cgroup directories it runs in, one per hierarchy systemd uses (its
+   * own, removed by {@link Machine.stop}); empty where none could be made.
+   */
+  readonly cgroups: readonly string[];
+  /**
    * The host argv that runs `argv` inside the machine (nsenter into all its
    * namespaces, a clean environment): for callers that spawn it themselves,
    * e.g. with inherited stdio.
@@ -350,7 +355,7 @@ export async function bootMachine(options: MachineOptions = {}): Promise<Machine
       await sleep(100);
     }
     if (state !== 'running' && state !== 'degraded') throw new Error(`boot did not finish within ${readyWithinMs} ms (last state: ${JSON.stringify(state)})`);
-    return { pid, bootState: state, commandLine, run, stop };
+    return { pid, bootState: state, cgroups: subtree?.directories ?? [], commandLine, run, stop };
   } catch (error) {
     const text = consoleTail();
     await stop().catch(() => {});
