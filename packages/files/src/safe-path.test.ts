@@ -88,6 +88,48 @@ describe('openDirectorySafely', () => {
   });
 });
 
+// Where `/` and every directory down to the last one's parent are root's and writable by nobody
+// else, the directory is opened by its path at once, without the walk: the machine's /run (root's,
+// 0755) here, since every temporary directory is under /tmp, which everyone can write.
+describe('openDirectorySafely through directories only root can change', () => {
+  let place: string;
+  beforeEach(() => {
+    if (fs.statSync('/run').uid !== 0 || fs.statSync('/run').mode & 0o022) throw new Error('/run is not root-only here: run inside the throw-away machine');
+    place = fs.mkdtempSync('/run/unwind-safe-path-');
+    fs.mkdirSync(join(place, 'a/b'), { recursive: true });
+  });
+  afterEach(() => fs.rmSync(place, { recursive: true, force: true }));
+
+  it('opens the directory the path names, for listing or only naming it', () => {
+    const ino = fs.statSync(join(place, 'a/b'), { bigint: true }).ino;
+    expect(describeDescriptor(openDirectorySafely(join(place, 'a/b'), { what: 'test' }))).toEqual({ ino, lists: true });
+    expect(describeDescriptor(openDirectorySafely(join(place, 'a/b'), { what: 'test', pathOnly: true }))).toEqual({ ino, lists: false });
+  });
+
+  it("still refuses a link above it that another user owns, and one at its last component unless told to follow (the kernel's lookup would follow both)", () => {
+    fs.symlinkSync(join(place, 'a'), join(place, 'theirs'));
+    fs.lchownSync(join(place, 'theirs'), 4242, 4242);
+    expect(() => openDirectorySafely(join(place, 'theirs/b'), { what: 'test' })).toThrow(/is a symlink owned by uid 4242/);
+    fs.symlinkSync('b', join(place, 'a/last'));
+    expect(() => openDirectorySafely(join(place, 'a/last'), { what: 'test' })).toThrow(SymlinkRefusedError);
+    expect(describeDescriptor(openDirectorySafely(join(place, 'a/last'), { what: 'test', follow: true })).ino).toBe(fs.statSync(join(place, 'a/b'), { bigint: true }).ino);
+  });
+
+  // (A directory writable by others is left to the walk for what could change in it between a look
+  // and the open; no single-threaded test can show that race.)
+  it("a directory above it that others can write, or another user's, takes the walk and its rules", () => {
+    fs.chmodSync(join(place, 'a'), 0o777);
+    fs.symlinkSync(join(place, 'a/b'), join(place, 'a/planted'));
+    // root's own link, but in a directory anyone could have put it in
+    expect(() => openDirectorySafely(join(place, 'a/planted'), { what: 'test', follow: true })).toThrow(/which others can change/);
+    fs.chmodSync(join(place, 'a'), 0o755);
+    fs.chownSync(join(place, 'a'), 4242, 4242);
+    fs.mkdirSync(join(place, 'a/root-owned/x'), { recursive: true });
+    // The kernel's lookup would open it; the walk refuses to leave a user's directory for root's.
+    expect(() => openDirectorySafely(join(place, 'a/root-owned/x'), { what: 'test' })).toThrow(/unsafe path transition/);
+  });
+});
+
 function catchError(fn: () => unknown): unknown {
   try {
     fn();
