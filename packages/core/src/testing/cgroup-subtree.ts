@@ -8,12 +8,12 @@
  * its root. Started in a cgroup another manager also uses, two managers
  * do this to each other:
  *
- * - a sandbox user manager started in a machine's root cgroup removed, on
- *   exit, the empty cgroup a unit of another manager had just been given,
- *   before its process moved in (the start fails: status 219/CGROUP);
- * - a machine booted inside the machine got the same `/system.slice` and
- *   `/user.slice/user-UID.slice` paths as its host's system manager, so one
- *   stopping `user@1002.service` reached into the other's.
+ * - a sandbox user manager started in a machine's root cgroup removes, on
+ *   exit, every empty cgroup of the machine: the one a unit of another
+ *   manager has just been given, before its process moved in, included;
+ * - a machine booted inside the machine had the same `/system.slice/…` and
+ *   `/user.slice/…` cgroups as the system manager it runs under, so that one
+ *   stopping a unit killed what the inner one ran under the same name.
  *
  * Each such process now starts in a fresh child of the caller's cgroup, in
  * every hierarchy systemd tracks processes in (the unified one, and the
@@ -68,8 +68,9 @@ interface Hierarchy {
 /**
  * Makes a fresh child of this process's cgroup named `prefix-<random>` in
  * each hierarchy systemd uses, or returns undefined where there is none
- * this process may write (not root, no cgroup file system mounted): the
- * caller then starts its process where it is, as before.
+ * this process may write (not root, no cgroup file system mounted, or its
+ * own cgroup outside its cgroup namespace): the caller then starts its
+ * process where it is, as before.
  *
  * @example
  * ```ts
@@ -183,7 +184,7 @@ function systemdHierarchies(): Hierarchy[] {
     const cgroup =
       type === 'cgroup2' ? cgroupOf((c) => c === '') : type === 'cgroup' && superOptions.split(',').includes('name=systemd') ? cgroupOf((c) => c === 'name=systemd') : undefined;
     // A mount of a part of the hierarchy (root not /) shows paths relative to that part.
-    if (cgroup === undefined || seen.has(type!) || (root !== '/' && !cgroup.startsWith(root))) continue;
+    if (cgroup === undefined || seen.has(type!) || (root !== '/' && cgroup !== root && !cgroup.startsWith(`${root}/`))) continue;
     seen.add(type!); // a hierarchy mounted twice is still one
     found.push({ mountPoint: unescapeMountPath(mountPoint), cgroup: root === '/' ? cgroup : cgroup.slice(root.length) || '/' });
   }
