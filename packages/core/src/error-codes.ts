@@ -65,6 +65,7 @@ export const ERROR_CODES = [
   'USER_NOT_FOUND',
   // @unwind/systemd
   'USER_MANAGER_UNREACHABLE',
+  'USER_MANAGER_DEPENDENCY',
   // @unwind/reconcile
   'RECONCILE_CONFLICT',
   'RECONCILE_INVALID_INPUT',

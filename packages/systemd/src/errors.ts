@@ -47,6 +47,26 @@ function mainProcessEnd(context: ErrorContext): string {
 }
 
 /**
+ * `user@UID.service` did not start because a unit it needs failed: its
+ * runtime directory (`user-runtime-dir@UID.service`) or its slice. systemctl
+ * says only "A dependency job for user@UID.service failed"; the context
+ * names each needed unit that is not active, with what systemd reported for
+ * it (ActiveState, Result, the exit status of its program), and the
+ * message says the same.
+ *
+ * @example
+ * ```ts
+ * // UserManagerDependencyError: the service manager of user web (user@1002.service) did not start: a unit it needs failed: user-runtime-dir@1002.service ActiveState=failed Result=exit-code, main process exited with status 1
+ * ```
+ */
+export class UserManagerDependencyError extends UnwindError {
+  constructor(user: string, unit: string, failed: Readonly<Record<string, Readonly<Record<string, string>>>>, stderr: string) {
+    const named = Object.entries(failed).map(([dependency, p]) => `${dependency} ActiveState=${p.ActiveState ?? '?'} Result=${p.Result ?? '?'}${mainProcessEnd(p)}`);
+    super('USER_MANAGER_DEPENDENCY', `the service manager of user ${user} (${unit}) did not start: a unit it needs failed: ${named.length > 0 ? named.join('; ') : `none of its units shows it now (${stderr.trim()})`}`, { context: { user, unit, failed, stderr }, retryable: false });
+  }
+}
+
+/**
  * A user's service manager did not answer `is-system-running`: systemctl
  * printed `unknown` (its query of the manager's state failed) or `offline`
  * (no manager reachable), usually because the `--machine=USER@` hop to a

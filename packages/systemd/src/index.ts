@@ -26,7 +26,7 @@ export type { ProbeOptions } from './probes.js';
 export { validateUnitName, validateUnitContent, UNIT_SUFFIXES } from './names.js';
 export { Scope, ManagerOptions } from './manager.js';
 export { UnitState, parseShow } from './state.js';
-export { UserNotFoundError, UnitNotActiveError, UnitStateError, UserManagerUnreachableError } from './errors.js';
+export { UserNotFoundError, UnitNotActiveError, UnitStateError, UserManagerDependencyError, UserManagerUnreachableError } from './errors.js';
 
 /**
  * Every step kind of @unwind/systemd, for `recover({ kinds })`.

@@ -182,6 +182,28 @@ describe("another user's manager: startUserManager and scope { user } through --
     expect(sh(['systemctl', 'is-active', `user@${never.uid}.service`], [0, 3])).not.toBe('active');
   });
 
+  it("a unit the manager needs fails (its runtime directory): UserManagerDependencyError names it and what systemd reported, not only systemctl's \"a dependency job failed\"", async () => {
+    const user = machineUser();
+    const runtimeDir = `user-runtime-dir@${user.uid}.service`;
+    const dropIn = `/run/systemd/system/${runtimeDir}.d`;
+    fs.mkdirSync(dropIn, { recursive: true });
+    fs.writeFileSync(join(dropIn, 'unwind-test-fails.conf'), '[Service]\nExecStartPre=/bin/false\n');
+    cleanups.push(() => {
+      fs.rmSync(dropIn, { recursive: true, force: true });
+      sh(['systemctl', 'daemon-reload']);
+      sh(['systemctl', 'reset-failed', '--', runtimeDir], [0, 1]);
+    });
+    sh(['systemctl', 'daemon-reload']);
+    const outcome = await run(startUserManager({ user: user.name }));
+    expect(outcome.status).toBe('rolled-back');
+    const error = outcome.steps[0]?.error;
+    expect(error?.name).toBe('UserManagerDependencyError');
+    expect(error?.code).toBe('USER_MANAGER_DEPENDENCY');
+    expect(error?.message).toContain(`did not start: a unit it needs failed: ${runtimeDir} ActiveState=failed Result=exit-code`);
+    expect(error?.context).toMatchObject({ user: user.name, unit: `user@${user.uid}.service`, failed: { [runtimeDir]: { ActiveState: 'failed', Result: 'exit-code' } } });
+    expect(sh(['systemctl', 'is-active', `user@${user.uid}.service`], [0, 3])).not.toBe('active');
+  });
+
   it('an unknown user fails before anything changes', async () => {
     const outcome = await run(startUserManager({ user: `uwnone${randomBytes(3).toString('hex')}` }));
     expect(outcome.status).toBe('rolled-back');

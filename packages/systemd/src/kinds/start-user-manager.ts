@@ -1,8 +1,8 @@
 import * as t from 'io-ts';
-import { defineStep, InvalidInputError } from '@unwind/core';
-import { UnitNotActiveError, UserManagerUnreachableError } from '../errors.js';
+import { CommandError, defineStep, InvalidInputError } from '@unwind/core';
+import { UnitNotActiveError, UserManagerDependencyError, UserManagerUnreachableError } from '../errors.js';
 import { lookupUser, systemctl, validateUserName, type ManagerOptions } from '../manager.js';
-import { isUp, readUnitState, restoreActiveState, UnitState } from '../state.js';
+import { isUp, readUnitState, restoreActiveState, showUnit, UnitState } from '../state.js';
 import { TRANSIENT_BUS_RETRY } from '../transient.js';
 import { runnerOf } from './common.js';
 
@@ -17,6 +17,25 @@ const Args = t.intersection([
 ]);
 
 const Before = t.type({ uid: t.number, unit: t.string, state: UnitState });
+
+/** The units user@UID.service needs (Requires=, and its Slice=): systemd names none of them when one fails. */
+const needed = (uid: number) => [`user-runtime-dir@${uid}.service`, `user-${uid}.slice`];
+
+/**
+ * A start that failed on "A dependency job … failed" as
+ * UserManagerDependencyError, with what systemd reports for each needed
+ * unit that is not active; any other error as it was.
+ */
+async function withFailedDependencies(error: unknown, a: t.TypeOf<typeof Args>, uid: number, runner: ReturnType<typeof runnerOf>): Promise<unknown> {
+  const stderr = error instanceof CommandError ? (error.result?.stderr ?? '') : '';
+  if (!/dependency job/i.test(stderr)) return error;
+  const failed: Record<string, Record<string, string>> = {};
+  for (const unit of needed(uid)) {
+    const p = await showUnit(unit, ['ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus'], system(a), runner).catch(() => undefined);
+    if (p && p.ActiveState !== 'active') failed[unit] = p;
+  }
+  return new UserManagerDependencyError(a.user, `user@${uid}.service`, failed, stderr);
+}
 
 /** The system manager, through which user@UID.service is started. */
 const system = (a: t.TypeOf<typeof Args>): ManagerOptions => ({ scope: 'system', ...(a.systemctl ? { systemctl: a.systemctl } : {}), commandTimeoutMs: a.timeoutMs ?? 60_000 });
@@ -62,7 +81,13 @@ export const startUserManager = defineStep({
   },
   do: async (a, before, ctx) => {
     const runner = runnerOf(ctx);
-    if (!isUp(before.state.activeState)) await systemctl(system(a), runner, ['start', '--', before.unit]);
+    if (!isUp(before.state.activeState)) {
+      try {
+        await systemctl(system(a), runner, ['start', '--', before.unit]);
+      } catch (error) {
+        throw await withFailedDependencies(error, a, before.uid, runner);
+      }
+    }
     // "degraded" (exit 1) is a running manager with a failed unit: reachable, which is what matters here.
     const res = await systemctl({ ...system(a), scope: { user: a.user } }, runner, ['is-system-running', '--wait'], { okExitCodes: [0, 1] });
     const answer = res.stdout.trim();
