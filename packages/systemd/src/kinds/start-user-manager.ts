@@ -54,6 +54,9 @@ const system = (a: t.TypeOf<typeof Args>): ManagerOptions => ({ scope: 'system',
  * hop dropped the connection), is tried again by default, up to 4 times
  * with backoff (`TRANSIENT_BUS_RETRY`); then the step fails with
  * `UserManagerUnreachableError`. A step's own `retry.do` replaces this.
+ * A start refused because a unit the manager needs failed (systemctl says
+ * only "A dependency job … failed") is `UserManagerDependencyError`, which
+ * names that unit and what systemd reported for it.
  *
  * @example
  * ```ts
