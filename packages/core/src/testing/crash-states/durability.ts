@@ -16,7 +16,8 @@ import { SECTOR_SIZE } from '../../durable.js';
  *   its source directory, when that is another one) has been fsynced.
  * - Everything else may be lost or kept, each operation independently, with
  *   two orderings kept (see {@link dependencies}); a kept write may also be
- *   kept only up to a 4096-byte block boundary inside it.
+ *   torn at a 512-byte sector boundary inside it (see tearPoints), or keep
+ *   both its ends and lose a sector between them (see holes).
  * - What a command (a child process) changed is kept or lost as a whole, and
  *   no state is built while it runs: its own order and syncs are not seen.
  *   It is durable only through the syncs unwind makes after it.
@@ -145,4 +146,21 @@ export function tearPoints(operation: TraceOperation): number[] {
   if (first >= length) return [];
   const last = Math.floor((operation.offset + length - 1) / SECTOR_SIZE) * SECTOR_SIZE - operation.offset;
   return last > first ? [first, last] : [first];
+}
+
+/**
+ * The sectors a write may lose while keeping the bytes on both sides of
+ * them: for a write that spans at least one whole sector between its first
+ * and its last boundary, that first whole sector and that last one (the
+ * same one when there is one), as byte ranges within the write. A disk
+ * writes a request's sectors in any order, so a power cut can leave a hole
+ * in the middle of a write with its two ends on the disk.
+ */
+export function holes(operation: TraceOperation): Array<{ from: number; to: number }> {
+  const points = tearPoints(operation);
+  if (points.length < 2) return [];
+  const [first, last] = points as [number, number];
+  const found = [{ from: first, to: first + SECTOR_SIZE }];
+  if (last - SECTOR_SIZE > first) found.push({ from: last - SECTOR_SIZE, to: last });
+  return found;
 }

@@ -341,7 +341,7 @@ export async function checkCrashStates(check: CrashCheck): Promise<{ built: numb
     if (diff.length === 0 && !result.error) continue;
     const describe = (k: number) => {
       const kept = u.state.partial.get(k);
-      return describeOperation(k, operations[k]!) + (kept ? ` (torn: only its bytes ${kept.from} to ${kept.to})` : '');
+      return describeOperation(k, operations[k]!) + (kept ? ` (torn: only its bytes ${kept.from} to ${kept.to}${kept.lost ? ` but ${kept.lost.from} to ${kept.lost.to}` : ''})` : '');
     };
     divergences.push({
       point: u.state.point,

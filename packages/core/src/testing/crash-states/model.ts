@@ -111,12 +111,15 @@ export function applyOperations(model: FileSystemModel, operations: Iterable<{ o
         break;
       case 'write': {
         const inode = file(o.id);
+        const written = Buffer.from(o.data, 'base64');
         const from = keepBytes?.from ?? 0;
-        const bytes = Buffer.from(o.data, 'base64').subarray(from, keepBytes?.to);
+        const to = keepBytes?.to ?? written.length;
         const old = inode.data ?? Buffer.alloc(0);
-        const end = o.offset + from + bytes.length;
+        const end = o.offset + to;
         const data = end > old.length ? Buffer.concat([old, Buffer.alloc(end - old.length)]) : Buffer.from(old);
-        bytes.copy(data, o.offset + from);
+        // A hole keeps what was there (zeros where the write grew the file).
+        const pieces = keepBytes?.lost ? [[from, keepBytes.lost.from], [keepBytes.lost.to, to]] : [[from, to]];
+        for (const [start, stop] of pieces) written.subarray(start, stop).copy(data, o.offset + start!);
         inode.data = data;
         break;
       }

@@ -1,4 +1,4 @@
-import { dependencies, durability, insideCommand, tearPoints } from './durability.js';
+import { dependencies, durability, holes, insideCommand, tearPoints } from './durability.js';
 import type { TraceOperation } from './trace.js';
 
 /**
@@ -36,10 +36,15 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** The bytes of a write a torn state keeps, from its own first byte: `from` (inclusive) to `to` (exclusive). */
+/**
+ * The bytes of a write a torn state keeps, from its own first byte: `from`
+ * (inclusive) to `to` (exclusive), except the `lost` range when there is one
+ * (a hole: see holes).
+ */
 export interface KeptBytes {
   from: number;
   to: number;
+  lost?: { from: number; to: number };
 }
 
 /**
@@ -49,7 +54,9 @@ export interface KeptBytes {
  * disk and the rest did not, or the rest did and the part before it not.
  * At the first boundary these are the states a journal's first sector
  * decides (its first line new and the rest old, or the other way round); at
- * the last, a long write kept all but its end, or only its end.
+ * the last, a long write kept all but its end, or only its end. A write
+ * spanning a whole sector between the two may also lose that sector and
+ * keep both ends (a hole: see holes).
  */
 type Choice = 'lost' | 'kept' | KeptBytes;
 
@@ -57,8 +64,9 @@ type Choice = 'lost' | 'kept' | KeptBytes;
  * The crash states for a power cut after each operation: every combination
  * of the free operations' fates when there are at most `limit` of them;
  * otherwise all-lost, all-kept, the newest write that can tear torn at its
- * first sector boundary each way with everything else kept (the write a
- * power cut most likely interrupts), each free operation lost alone and
+ * first sector boundary each way and with each of its holes, with
+ * everything else kept (the write a power cut most likely interrupts), each
+ * free operation lost alone and
  * kept alone while room is left, and the rest drawn with `random`.
  *
  * @example
@@ -73,7 +81,7 @@ export function crashStates(operations: readonly TraceOperation[], point: number
   const choices = free.map((k): Choice[] => {
     const operation = operations[k]!;
     const length = operation.op === 'write' ? Buffer.from(operation.data, 'base64').length : 0;
-    return ['lost', 'kept', ...tearPoints(operation).flatMap((at) => [{ from: 0, to: at }, { from: at, to: length }])];
+    return ['lost', 'kept', ...tearPoints(operation).flatMap((at) => [{ from: 0, to: at }, { from: at, to: length }]), ...holes(operation).map((hole) => ({ from: 0, to: length, lost: hole }))];
   });
   const total = choices.reduce((n, c) => n * c.length, 1);
   const assignments: Choice[][] = [];
@@ -86,7 +94,10 @@ export function crashStates(operations: readonly TraceOperation[], point: number
   } else {
     assignments.push(free.map(() => 'lost'), free.map(() => 'kept'));
     const newest = choices.findLastIndex((c) => c.length > 2);
-    if (newest !== -1) for (const tear of choices[newest]!.slice(2, 4)) assignments.push(free.map((_, j) => (j === newest ? tear : 'kept')));
+    if (newest !== -1) {
+      const tears = [...choices[newest]!.slice(2, 4), ...choices[newest]!.filter((c) => typeof c === 'object' && c.lost !== undefined)];
+      for (const tear of tears) assignments.push(free.map((_, j) => (j === newest ? tear : 'kept')));
+    }
     for (let i = 0; i < free.length && assignments.length + 2 <= options.limit / 2; i++) {
       assignments.push(free.map((_, j) => (j === i ? 'lost' : 'kept')), free.map((_, j) => (j === i ? 'kept' : 'lost')));
     }
