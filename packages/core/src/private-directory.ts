@@ -11,13 +11,13 @@ import { UnsafeDirectoryError } from './errors.js';
  *
  * The directory itself must be a real directory (lstat: never a symlink),
  * owned by the running user (effective uid), and not writable by group or
- * others. Every ancestor up to `/` — along the path as given and along its
- * real path, when a symlinked ancestor makes them differ — must be owned by
+ * others. Every directory the path passes through, from `/` and as the
+ * kernel resolves it (through every symlink, at any depth), must be owned by
  * root or the running user and not writable by group or others, unless it
  * has the sticky bit (like /tmp: others can add entries there, but cannot
- * rename or remove ours). A symlink on the way must be owned by root or the
- * running user too: in a sticky directory its owner may replace it, and so
- * point the path elsewhere after it was checked. Otherwise someone else
+ * rename or remove ours). Every symlink followed must be owned by root or
+ * the running user too: in a sticky directory its owner may replace it, and
+ * so point the path elsewhere after it was checked. Otherwise someone else
  * could swap the directory, or a directory above it, for one of their own.
  */
 
@@ -43,17 +43,56 @@ export function assertPrivateDirectory(path: string, what: string): void {
   checkAncestorsOf(dirname(absolute), absolute, what, uid);
 }
 
-/** The ancestor rule from `start` up to `/`, along the path as given and, when a symlink makes them differ, along its real path. */
+/**
+ * The ancestor rule on everything the kernel meets resolving `start`: `/`,
+ * each directory it passes through, and each symlink it follows, at any
+ * depth. A symlink's target is resolved the same way, from the directory
+ * holding it (already checked) or from `/`: so a root-owned link to a
+ * user's link is refused at the user's link, not followed past it.
+ * Checking only the path as given and its final real path missed exactly
+ * that link, which its owner could later point anywhere.
+ */
 function checkAncestorsOf(start: string, absolute: string, what: string, uid: number): void {
-  // Without a symlink among the ancestors, the path as given is its real path: nothing more to walk.
-  if (!checkAncestors(start, absolute, what, uid, (p) => fs.lstatSync(p))) return;
-  let real: string;
-  try {
-    real = fs.realpathSync(start);
-  } catch (error) {
-    throw new UnsafeDirectoryError(absolute, what, `has an ancestor that cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  checkLevel(look('/', absolute, what), '/', absolute, what, uid);
+  // The names still to resolve, the next one last.
+  const pending = start.split('/').reverse();
+  let resolved = '/';
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      // The parent of a directory already resolved: itself resolved and checked.
+      resolved = dirname(resolved);
+      continue;
+    }
+    const path = resolved === '/' ? `/${name}` : `${resolved}/${name}`;
+    const st = look(path, absolute, what);
+    if (st.isSymbolicLink()) {
+      // Its owner may replace it where the directory holding it lets them (a sticky one does).
+      if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
+      if (++links > MOST_LINKS) throw new UnsafeDirectoryError(absolute, what, `has more than ${MOST_LINKS} symlinks on the way to ${start}`);
+      const target = fs.readlinkSync(path);
+      if (target.startsWith('/')) resolved = '/';
+      for (const part of target.split('/').reverse()) pending.push(part);
+      continue;
+    }
+    if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path} that is not a directory`);
+    checkLevel(st, path, absolute, what, uid);
+    resolved = path;
   }
-  if (real !== start) checkAncestors(real, absolute, what, uid, (p) => fs.statSync(p));
+}
+
+/** As many symlinks as the kernel follows resolving one path (MAXSYMLINKS) before it gives up with ELOOP. */
+const MOST_LINKS = 40;
+
+/** The lstat of an ancestor, or the refusal that names it. */
+function look(dir: string, path: string, what: string): fs.Stats {
+  try {
+    return fs.lstatSync(dir);
+  } catch (error) {
+    throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} that cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
 }
 
 /**
@@ -234,30 +273,6 @@ function judgeItself(st: fs.Stats, absolute: string, what: string, uid: number):
   if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, 'is not a directory');
   if (st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is owned by uid ${st.uid}, not by the running user (uid ${uid})`);
   if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
-}
-
-/**
- * Every directory from `start` up to `/`; a symlink along the given path is
- * judged by its own directory, which is checked next. Returns whether one
- * of them was a symlink.
- */
-function checkAncestors(start: string, path: string, what: string, uid: number, look: (p: string) => fs.Stats): boolean {
-  let symlink = false;
-  for (let dir = start; ; dir = dirname(dir)) {
-    let st: fs.Stats;
-    try {
-      st = look(dir);
-    } catch (error) {
-      throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir} that cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    }
-    if (st.isSymbolicLink()) {
-      symlink = true;
-      // Its owner may replace it where the directory holding it lets them (a sticky one does):
-      // the link is judged by its owner, and the directory it names by the walk of the real path.
-      if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(path, what, `has an ancestor ${dir}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
-    } else checkLevel(st, dir, path, what, uid);
-    if (dirname(dir) === dir) return symlink;
-  }
 }
 
 /** One directory on the way: owned by root or the running user, not writable by group or others unless sticky. */

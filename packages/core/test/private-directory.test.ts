@@ -95,6 +95,43 @@ describe('assertPrivateDirectory', () => {
     fs.lchownSync(link, 0, 0); // root's own link: in a sticky directory only root may replace it
     expect(() => assertPrivateDirectory(join(link, 'journal'), 'journal root')).not.toThrow();
   });
+
+  it('refuses a root-owned symlink to a link another user owns (a hop the real path does not show), and such a link reached through `..`', () => {
+    const dir = base();
+    const real = join(dir, 'real');
+    fs.mkdirSync(join(real, 'journal'), { recursive: true, mode: 0o700 });
+    const home = join(dir, 'alice');
+    fs.mkdirSync(home, { mode: 0o755 });
+    fs.chownSync(home, 4242, 4242);
+    const current = join(home, 'current');
+    fs.symlinkSync(real, current);
+    fs.lchownSync(current, 4242, 4242);
+    const app = join(dir, 'app');
+    fs.symlinkSync(current, app); // root's link, to alice's link, to root's directory
+    // The directory holding alice's link is reached first: it is hers.
+    expect(refusal(join(app, 'journal'))).toMatch(new RegExp(`ancestor ${home} owned by uid 4242`));
+    fs.chownSync(home, 0, 0); // a link of hers in root's directory: still hers to repoint while she owns it
+    expect(refusal(join(app, 'journal'))).toMatch(new RegExp(`ancestor ${current}, a symlink owned by uid 4242`));
+    const relative = join(dir, 'via-dots');
+    fs.symlinkSync('real/../alice/current', relative);
+    expect(refusal(join(relative, 'journal'))).toMatch(new RegExp(`ancestor ${home} owned by uid 4242|ancestor ${current}, a symlink owned by uid 4242`));
+    expect(() => makePrivateDirectory(join(app, 'journal', 'more'), 'journal root')).toThrow(new RegExp(`ancestor ${current}, a symlink owned by uid 4242`));
+    fs.lchownSync(current, 0, 0);
+    expect(() => assertPrivateDirectory(join(app, 'journal'), 'journal root')).not.toThrow();
+    expect(fs.existsSync(join(real, 'journal', 'more'))).toBe(false);
+  });
+
+  it('refuses a chain of symlinks longer than the kernel follows, and a loop', () => {
+    const dir = base();
+    fs.mkdirSync(join(dir, 'l0'), { mode: 0o700 });
+    for (let i = 1; i <= 41; i++) fs.symlinkSync(`l${i - 1}`, join(dir, `l${i}`));
+    fs.mkdirSync(join(dir, 'l0', 'journal'), { mode: 0o700 });
+    expect(refusal(join(dir, 'l41', 'journal'))).toMatch(/more than 40 symlinks|\(ELOOP\)/);
+    expect(() => assertPrivateDirectory(join(dir, 'l40', 'journal'), 'journal root')).not.toThrow();
+    fs.symlinkSync('loop-b', join(dir, 'loop-a'));
+    fs.symlinkSync('loop-a', join(dir, 'loop-b'));
+    expect(refusal(join(dir, 'loop-a', 'journal'))).toMatch(/more than 40 symlinks|\(ELOOP\)/);
+  });
 });
 
 describe('makePrivateDirectory', () => {

@@ -229,7 +229,7 @@ function checkedJournalPath(root: string, id: string): string {
 
 function reopenRead(root: string, id: string, path: string, contents: JournalContents, options: ReopenOptions): FileTransactionJournal {
   // O_NOFOLLOW: a journal file swapped for a symlink is never appended through.
-  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
     // A torn last line (or an earlier journal's lines) goes, so new records follow the last good one. Zeros
     // reserved after the last record stay: new records are written over them (nothing is changed before they are).
@@ -654,7 +654,7 @@ function takeReusable(root: string, id: string, how: { settled: boolean; syncNam
       if (names.length !== 1 || names[0] !== JOURNAL_FILE) throw new Error(`it holds ${names.join(', ') || 'nothing'}`);
     }
     const path = join(dir, JOURNAL_FILE);
-    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK); // O_NONBLOCK: a FIFO put here is refused below, not waited on (no effect on a regular file)
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.nlink !== 1 || st.uid !== uid || (st.mode & 0o077) !== 0 || st.size > REUSABLE_LARGEST) {
       throw new Error(`its journal file is not a private file of at most ${REUSABLE_LARGEST} bytes with one name`);
