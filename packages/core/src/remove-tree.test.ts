@@ -47,18 +47,56 @@ describe('removeTreeSafely', () => {
     expect(fs.existsSync(tree)).toBe(false);
   });
 
-  it('never goes into another filesystem mounted inside the tree: refused typed, the mount left whole', () => {
+  it('never goes into another filesystem mounted inside the tree: refused typed before anything is removed, the mount left whole', () => {
     const tree = join(tempDir(), 'staged');
     const mountPoint = join(tree, 'a', 'mounted');
     fs.mkdirSync(mountPoint, { recursive: true });
+    fs.writeFileSync(join(tree, 'beside'), 'x');
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
     expect(mounted.status, mounted.stderr?.toString()).toBe(0);
     try {
       fs.writeFileSync(join(mountPoint, 'other'), 'keep');
-      expect(() => removeTreeSafely(tree)).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH', message: expect.stringMatching(/another filesystem mounted inside/) }));
+      expect(() => removeTreeSafely(tree)).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH', message: expect.stringMatching(/mounted inside .*; nothing removed/) }));
       expect(fs.readFileSync(join(mountPoint, 'other'), 'utf8')).toBe('keep');
+      expect(fs.existsSync(join(tree, 'beside'))).toBe(true);
     } finally {
       spawnSync('umount', [mountPoint]);
+    }
+  });
+
+  it('a bind mount of the same filesystem inside the tree (the same device number) is refused too: what it shows is kept', () => {
+    const outside = tempDir();
+    fs.writeFileSync(join(outside, 'shared data'), 'keep');
+    const tree = join(tempDir(), 'staged');
+    const mountPoint = join(tree, 'a', 'with space');
+    fs.mkdirSync(mountPoint, { recursive: true });
+    const mounted = spawnSync('mount', ['--bind', outside, mountPoint]);
+    expect(mounted.status, mounted.stderr?.toString()).toBe(0);
+    try {
+      expect(fs.statSync(mountPoint).dev).toBe(fs.statSync(tree).dev);
+      expect(() => removeTreeSafely(tree)).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH', context: expect.objectContaining({ mountPoint }) }));
+      expect(fs.readFileSync(join(outside, 'shared data'), 'utf8')).toBe('keep');
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
+  });
+
+  it('a filesystem mounted inside the tree while the walk is under way (a user\'s FUSE mount) is refused when reached, and left whole', () => {
+    const tree = join(tempDir(), 'staged');
+    const mountPoint = join(tree, 'late');
+    fs.mkdirSync(mountPoint, { recursive: true });
+    let mounted = false;
+    const mount = (name: string) => {
+      if (name !== 'late' || mounted) return;
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]).status).toBe(0);
+      fs.writeFileSync(join(mountPoint, 'other'), 'keep');
+      mounted = true;
+    };
+    try {
+      expect(() => removeTreeSafely(tree, { beforeDescend: mount })).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH', message: expect.stringMatching(/another filesystem mounted inside/) }));
+      expect(fs.readFileSync(join(mountPoint, 'other'), 'utf8')).toBe('keep');
+    } finally {
+      if (mounted) spawnSync('umount', [mountPoint]);
     }
   });
 });

@@ -37,9 +37,11 @@ const PASSES = 3;
  * unlinked itself; true when something was removed.
  *
  * Like `rm --one-file-system`, it never goes into another filesystem: a
- * directory mounted inside the tree (a bind mount, a user's FUSE mount) is
- * refused with an `UnwindError` of code `UNSAFE_PATH` and left whole, as is
- * everything not yet removed. A directory still being filled after three
+ * tree with anything mounted inside it (a bind mount, of the same
+ * filesystem too) is refused with an `UnwindError` of code `UNSAFE_PATH`
+ * before anything is removed; a mount that appears during the walk (a
+ * user's FUSE mount) is refused when the walk reaches it, and left whole,
+ * as is everything not yet removed. A directory still being filled after three
  * passes is refused with code `TARGET_CHANGED`. Needs /proc.
  *
  * @example
@@ -59,6 +61,7 @@ export function removeTreeSafely(path: string, hooks: RemoveTreeHooks = {}): boo
     return true;
   }
   try {
+    refuseMountsInside(fd, path);
     emptyDirectory(fd, fs.fstatSync(fd).dev, path, hooks);
   } finally {
     fs.closeSync(fd);
@@ -122,6 +125,29 @@ function unlinkEntry(entry: string): void {
     fs.unlinkSync(entry);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/**
+ * Refuses, before anything is removed, a tree with a mount point inside it.
+ * A bind mount of the same filesystem has the same device number as the
+ * tree, so the walk's device check would go into it and empty whatever is
+ * mounted there (another user's data, a shared directory). Only root makes
+ * such a mount, so one listing at the start sees every one that matters;
+ * a user's FUSE mount made during the walk is another filesystem, which
+ * the device check refuses.
+ */
+function refuseMountsInside(fd: number, top: string): void {
+  const here = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  const prefix = here === '/' ? '/' : `${here}/`;
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    // Field 5 is the mount point, as this process sees it, with space, tab, newline and backslash octal-escaped.
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    const mountPoint = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    if (mountPoint.startsWith(prefix)) {
+      throw new UnwindError('UNSAFE_PATH', `${mountPoint} is a filesystem mounted inside ${top}; nothing removed`, { context: { path: top, mountPoint }, retryable: false });
+    }
   }
 }
 
