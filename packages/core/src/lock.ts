@@ -88,18 +88,40 @@ export function isHolderAlive(holder: LockHolder): boolean {
   return holder.processStart === '' || start === holder.processStart;
 }
 
+/** The most a lock file holds: a holder is some 200 bytes. */
+const LARGEST_LOCK = 64 * 1024;
+
 function readHolder(path: string): LockHolder | undefined {
   let holder: unknown;
   try {
-    holder = JSON.parse(fs.readFileSync(path, 'utf8'));
+    holder = JSON.parse(readLockText(path));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     holder = undefined;
   }
-  if (isLockHolder(holder)) return holder;
+  // Only the fields a holder has: a lock file is read by `unwind status` too, which prints what it gets.
+  if (isLockHolder(holder)) return { pid: holder.pid, host: holder.host, processStart: holder.processStart, acquiredAt: holder.acquiredAt, ...(typeof holder.purpose === 'string' ? { purpose: holder.purpose } : {}) };
   // A lock file we cannot parse, or one that is not a holder (`null`, a number), was torn by a
   // crash while being written, or written by no unwind: either way no live holder stands behind it.
   return { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' };
+}
+
+/**
+ * A lock file's text, read only from a small regular file: never through a
+ * symlink (ELOOP), never waiting on a FIFO put in its place (O_NONBLOCK),
+ * never a device or a file larger than a holder can be. The readers
+ * (`unwind status`, `unwind log`) read a root they do not check; anything
+ * else reads as torn.
+ */
+function readLockText(path: string): string {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > LARGEST_LOCK) return '';
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function isLockHolder(value: unknown): value is LockHolder {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -90,6 +90,25 @@ describe('lock', () => {
     cleanups.push(dir.remove);
     fs.writeFileSync(join(dir.path, 'unwind.lock'), '{"pid":');
     acquireLock(dir.path).release();
+  });
+
+  it('a lock file is read only as a small regular file: a FIFO, a symlink or a huge file reads as torn (never waited on, followed or read whole), and only a holder\'s fields are kept', () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const lock = join(dir.path, 'unwind.lock');
+    const secret = join(dir.path, 'secret.json');
+    fs.writeFileSync(secret, JSON.stringify({ pid: 1, host: hostname(), processStart: '', acquiredAt: 'x', apiToken: 'root only' }));
+    fs.symlinkSync(secret, lock);
+    expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'torn' });
+    fs.rmSync(lock);
+    fs.writeFileSync(lock, fs.readFileSync(secret));
+    expect(readLock(dir.path)).not.toHaveProperty('apiToken');
+    fs.rmSync(lock);
+    expect(spawnSync('mkfifo', [lock]).status).toBe(0);
+    expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'torn' }); // would hang before
+    acquireLock(dir.path).release(); // a torn lock is stale: taken over
+    fs.writeFileSync(lock, ' '.repeat(70 * 1024) + JSON.stringify({ pid: process.pid, host: hostname(), processStart: '', acquiredAt: 'x' }));
+    expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'torn' });
   });
 
   it('nothing of the lock stays after the release: not its file, not its temp name; the release removes only the file it linked', () => {
