@@ -103,6 +103,14 @@ describe('unwind apply: a transaction file directs what root changes, so only a 
     expect(underTheirs.code, underTheirs.stderr).toBe(4);
     expect(underTheirs.stderr).toContain(`has an ancestor ${dir} owned by uid 65534`);
     fs.rmSync(dir, { recursive: true });
+    // A name that does not resolve is refused as such, never read by its name: a file put at its
+    // target a moment later (another user's, through their dangling link) would not have been judged.
+    const dangling = join(s.base, 'dangling.json');
+    fs.symlinkSync(join(s.base, 'appears-later.json'), dangling);
+    const unresolved = await unwind(['apply', dangling, '--root', s.root]);
+    expect(unresolved.code, unresolved.stderr).toBe(4);
+    expect(unresolved.stderr).toContain(`cannot read transaction file ${dangling}: it does not resolve (ENOENT)`);
+    fs.rmSync(dangling);
     expect(treeState(s.base)).toEqual(before);
     // Root's own file runs; so does the same text given on standard input, a choice the caller makes.
     const applied = await unwind(['apply', file, '--root', s.root]);

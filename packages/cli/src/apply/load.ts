@@ -93,9 +93,11 @@ export async function readTransactionFile(file: string, cwd: string, stdin: Node
   if ('reason' in judged) {
     throw new CliError(`refusing to apply ${file}: ${judged.reason}; it would direct what this process changes (only root or the running user may be able to change it; or pass it on standard input, as -)`, EXIT.badInput, { file });
   }
+  // A path that does not resolve is never read by its name: what appears there a moment later was not judged.
+  if ('missing' in judged) throw new CliError(`cannot read transaction file ${file}: it does not resolve (${judged.missing})`, EXIT.badInput, { file });
   let text: string;
   try {
-    text = fs.readFileSync('real' in judged ? judged.real : resolve(cwd, file), 'utf8');
+    text = fs.readFileSync(judged.real, 'utf8');
   } catch (error) {
     throw new CliError(`cannot read transaction file ${file}: ${(error as Error).message}`, EXIT.badInput, { file });
   }
