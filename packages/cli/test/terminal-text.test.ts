@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeLine, JOURNAL_FILE, JOURNAL_FORMAT } from '@unwind/core';
 import { killedAt, newSandbox, requireBuilt, runCleanups, TEST_KINDS, unwind } from './helpers.js';
 import { writeTransactionFile } from './apply-helpers.js';
 
@@ -24,6 +27,27 @@ describe('human output escapes control characters from journals and commands', (
     }
     const json = await unwind(['log', k.id, '--root', k.root, '--json']);
     expect((JSON.parse(json.stdout) as { name: string }).name).toBe(NAME);
+  });
+});
+
+describe('a planted journal whose numbers are strings of terminal commands', () => {
+  it('status and log print every field escaped, a pid, a step and a count as much as a name; a time that is not a number reads as unknown', async () => {
+    const s = newSandbox();
+    const id = '20261207T120000000Z-planted-abcdef';
+    fs.mkdirSync(join(s.root, id), { recursive: true, mode: 0o700 });
+    const evil = '\u001b]0;title\u0007\u001b[2J';
+    const records = [
+      { kind: 'begin', format: JOURNAL_FORMAT, id, name: 'planted', pid: evil, host: 'h', seq: 1, at: evil },
+      { kind: 'prepared', step: evil, type: 'test.noop', package: '@unwind/core/testing', description: 'd', args: {}, before: null, seq: 2, at: 1 },
+      { kind: 'done', step: evil, after: null, attempts: evil, seq: 3, at: 2 },
+    ];
+    fs.writeFileSync(join(s.root, id, JOURNAL_FILE), records.map((r) => encodeLine(r as never)).join(''), { mode: 0o600 });
+    for (const args of [['status', '--all'], ['log', id]]) {
+      const r = await unwind([...args, '--root', s.root]);
+      const out = r.stdout + r.stderr;
+      expect(out, args[0]).not.toMatch(CONTROL);
+      expect(out, args[0]).toContain('\\x1b]0;title\\x07\\x1b[2J');
+    }
   });
 });
 

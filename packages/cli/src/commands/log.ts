@@ -3,7 +3,7 @@ import { JOURNAL_FILE, analyzeRecords, readJournalFile, readLock, type JournalRe
 import { recoveryText } from '../describe.js';
 import { CliError, EXIT } from '../errors.js';
 import { formatDuration, plural } from '@unwind/progress';
-import { errorDetails, errorLine, printable } from '../terminal-text.js';
+import { errorDetails, errorLine, printable, printableData } from '../terminal-text.js';
 import { checkRoot, describeErrno, findTransaction, resolveRoot } from '../root.js';
 import type { Styler } from '@unwind/progress';
 import { printJson, println, type CommandIO } from './context.js';
@@ -31,21 +31,24 @@ export async function logCommand(txid: string, options: LogOptions, io: CommandI
     if (typeof code === 'string' && code.startsWith('E')) throw new CliError(`cannot read ${path}: ${describeErrno(error)}`, EXIT.badInput);
     throw new CliError((error as Error).message, EXIT.badInput);
   }
-  const state = analyzeRecords(contents.records, contents.tornTail);
+  const analyzed = analyzeRecords(contents.records, contents.tornTail);
   if (options.json) {
-    const { records, ...rest } = state;
+    const { records, ...rest } = analyzed;
     printJson(io.stdout, { path, ...rest, records });
     return EXIT.ok;
   }
+  // Every string in it escaped: a planted journal's checksums are valid whatever its fields hold, and a
+  // field the timeline prints as a number (a pid, a step, a count) may be a string of terminal commands.
+  const state = printableData(analyzed);
   const s = io.style;
   const lock = readLock(root);
-  const running = !state.ended && lock?.alive === true && lock.pid === state.pid && lock.host === state.host;
+  const running = !state.ended && lock?.alive === true && lock.pid === analyzed.pid && lock.host === analyzed.host;
   println(
     io.stdout,
     `${s.bold('Transaction')}  ${s.bold(printable(state.name))}`,
     `${s.bold('Id')}           ${id}`,
     `${s.bold('Journal')}      ${path}`,
-    `${s.bold('Started')}      ${new Date(state.startedAt).toISOString()} by pid ${state.pid} on ${printable(state.host)}`,
+    `${s.bold('Started')}      ${Number.isFinite(state.startedAt) ? new Date(state.startedAt).toISOString() : 'unknown'} by pid ${state.pid} on ${printable(state.host)}`,
     `${s.bold('Outcome')}      ${outcomeText(state, running, s)}`,
   );
   if (state.meta) println(io.stdout, `${s.bold('Meta')}         ${printable(JSON.stringify(state.meta))}`);

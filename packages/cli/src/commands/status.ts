@@ -2,7 +2,7 @@ import { listTransactions, readLock, type LockHolder, type TransactionListing } 
 import { classify, recoveryText, stepState, type TransactionClass } from '../describe.js';
 import { EXIT } from '../errors.js';
 import { formatDuration, plural } from '@unwind/progress';
-import { errorLine, printable } from '../terminal-text.js';
+import { errorLine, printable, printableData } from '../terminal-text.js';
 import { checkRoot, resolveRoot } from '../root.js';
 import type { Styler } from '@unwind/progress';
 import { printJson, println, type CommandIO } from './context.js';
@@ -46,7 +46,8 @@ export async function statusCommand(options: StatusOptions, io: CommandIO): Prom
   println(io.stdout, `${s.bold('Lock')} ${lockText(lock, s)}`);
   if (shown.length === 0) println(io.stdout, '', rows.length === 0 ? 'No transactions.' : 'Nothing unfinished.');
   for (const { listing, class: status } of shown) {
-    println(io.stdout, '', ...describe(listing, status, now, s));
+    // Every string escaped, not only those printed as text: a planted journal's pid or step may be a string of terminal commands.
+    println(io.stdout, '', ...describe(printableData(listing), status, now, s));
   }
   const counts = countBy(rows.map((r) => r.class));
   const unfinished = (counts.interrupted ?? 0) + (counts.stuck ?? 0);
