@@ -3,7 +3,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineStep, fileJournal, listTransactions, readJournalFile, recover, removeTransaction, reopenTransactionJournal, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
+import { defineStep, encodeLine, fileJournal, JOURNAL_FORMAT, listTransactions, readJournalFile, recover, removeTransaction, reopenTransactionJournal, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
 import { noopStep, testKinds } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
@@ -67,6 +67,29 @@ describe('fileJournal begin checks the root unless a lock it took is held', () =
     fs.chmodSync(root, 0o757);
     expect(() => fileJournal({ root }).begin('refused')).toThrow(UnsafeDirectoryError);
     expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('a run without the journal\'s lock (`lock: false`) refuses a root writable by others before it reads or renames anything in it', async () => {
+    sandbox = tempDir('unwind-file-journal-');
+    const root = join(sandbox.path, 'journal');
+    const first = transaction('leaves a reusable journal', { journal: fileJournal({ root, retention: 'remove' }), handleSignals: false });
+    expect((await first.run()).status).toBe('committed');
+    // A reusable directory holding an unfinished journal would be renamed to its id by the look for unfinished ones.
+    const id = '20261207T120000000Z-planted-abcdef';
+    const lines = [
+      { kind: 'begin', format: JOURNAL_FORMAT, id, name: 'planted', pid: 1, host: 'h', seq: 1, at: 1 },
+      { kind: 'prepared', step: 0, type: 'test.noop', package: '@unwind/core/testing', description: 'd', args: {}, before: null, seq: 2, at: 2 },
+    ];
+    fs.rmSync(join(root, '.reusable'), { recursive: true, force: true });
+    fs.mkdirSync(join(root, '.reusable'), { mode: 0o700 });
+    fs.writeFileSync(join(root, '.reusable', 'journal.jsonl'), lines.map((line) => encodeLine(line as never)).join(''), { mode: 0o600 });
+    fs.chmodSync(root, 0o757);
+    const listed = fs.readdirSync(root).sort();
+    const outcome = await transaction('unlocked', { journal: fileJournal({ root }), lock: false, handleSignals: false }).run();
+    expect(outcome.status).toBe('refused');
+    expect(outcome.status === 'refused' && outcome.cause.code).toBe('UNSAFE_DIRECTORY');
+    expect(fs.readdirSync(root).sort()).toEqual(listed);
+    expect(fileJournal({ root: join(sandbox.path, 'missing') }).unfinished!()).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../errors.js';
-import { assertPrivateChildDirectory, assertPrivateDirectory, makePrivateDirectory } from '../private-directory.js';
+import { assertPrivateChildDirectory, assertPrivateDirectory, lstatIfPresent, makePrivateDirectory } from '../private-directory.js';
 import { SECTOR_SIZE, removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { logger } from '../log.js';
@@ -158,7 +158,13 @@ export function fileJournal(options: FileJournalOptions): Journal {
       }
     },
     unfinished(): string[] {
-      if (!checkedUnderLock) adoptReusedJournal(root);
+      if (!checkedUnderLock) {
+        // Without this journal's lock (a run with `lock: false`, or a caller's own lock) nothing has checked
+        // the root yet: nothing in it is read or renamed before it is (a missing root holds no transaction).
+        if (lstatIfPresent(root) === undefined) return [];
+        assertPrivateDirectory(root, 'journal root');
+        adoptReusedJournal(root);
+      }
       const ids = rootListing ? transactionIdsOf(rootListing) : listTransactionIds(root);
       rootListing = undefined;
       return ids.filter((id) => !isFinished(root, id));
