@@ -5,6 +5,7 @@ import { InvalidInputError, JournalWriteError, UnsafeDirectoryError } from '../e
 import { assertPrivateChildDirectory, assertPrivateDirectory, lstatIfPresent, makePrivateDirectory } from '../private-directory.js';
 import { SECTOR_SIZE, removeFileIfPresent, syncDirectory, syncFile, writeFully } from '../durable.js';
 import { acquireLock, type Lock } from '../lock.js';
+import { removeTreeSafely } from '../remove-tree.js';
 import { logger } from '../log.js';
 import { randomHex } from '../random-hex.js';
 import { FileBlobStore, type BlobStore } from './blobs.js';
@@ -791,7 +792,9 @@ export function removeTransaction(root: string, id: string): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
-    fs.rmSync(dir, { recursive: true, force: true }); // rm never follows symlinks inside the tree
+    // Through descriptors (never a path below `dir`), like a removed user's home: a directory inside swapped for a
+    // symlink is removed as the link, and nothing mounted inside is gone into.
+    removeTreeSafely(dir);
   }
   log('removed journal %s', id);
 }
