@@ -89,7 +89,10 @@ export const copy = defineStep({
 function readSourceSafely(source: string): { bytes: Buffer; mode: number } {
   const dir = openDirectorySafely(dirname(source), { what: 'the directory of the source', follow: true, pathOnly: true });
   try {
-    return readSource(`/proc/self/fd/${dir}/${basename(source)}`, source);
+    // The rule chmod and chown apply to a target: a hard link is taken only from a directory nobody else can write.
+    const parent = fs.fstatSync(dir);
+    const privateParent = parent.uid === (process.geteuid?.() ?? 0) && (parent.mode & 0o022) === 0;
+    return readSource(`/proc/self/fd/${dir}/${basename(source)}`, source, { refuseHardLinks: !privateParent });
   } finally {
     fs.closeSync(dir);
   }

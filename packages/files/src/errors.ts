@@ -71,8 +71,9 @@ export class UnsafePathError extends UnwindError {
  * ```
  */
 export class HardLinkRefusedError extends UnsafePathError {
-  constructor(path: string, links: number) {
-    super(path, path, `has ${links} hard links in a directory someone other than root can write (another name may be a file its owner does not own); refusing to change its mode or owner`);
+  /** `refusing` says what was not done: by default, changing its mode or owner (`chmod`, `chown`); for a copy's source, reading it. */
+  constructor(path: string, links: number, refusing = 'refusing to change its mode or owner') {
+    super(path, path, `has ${links} hard links in a directory someone other than root can write (another name may be a file its owner does not own); ${refusing}`);
   }
 }
 

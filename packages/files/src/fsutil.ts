@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
+import { HardLinkRefusedError, SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 
 /**
  * Filesystem helpers shared by the step kinds (durable writes, directory
@@ -38,7 +38,7 @@ export function readNoFollow(path: string): Buffer {
  * describe the same file. Only the last component is guarded: give a name in an open directory, or a path of ours.
  * `shown` names it in errors.
  */
-export function readSource(path: string, shown = path): { bytes: Buffer; mode: number } {
+export function readSource(path: string, shown = path, options: { refuseHardLinks?: boolean } = {}): { bytes: Buffer; mode: number } {
   // Named first (O_PATH: nothing is opened, so a device put there is never opened), read only once it is a regular file.
   const named = fs.openSync(path, O_PATH | fs.constants.O_NOFOLLOW);
   let fd: number;
@@ -46,6 +46,8 @@ export function readSource(path: string, shown = path): { bytes: Buffer; mode: n
     const st = fs.fstatSync(named);
     if (st.isSymbolicLink()) throw new SymlinkRefusedError(shown, safeReadlink(path));
     if (!st.isFile()) throw new UnexpectedFileTypeError(`${shown} is not a regular file`, { path: shown });
+    // Another name of it may be a file whose owner the source's does not know of (a user's hard link to /etc/shadow).
+    if (options.refuseHardLinks && st.nlink > 1) throw new HardLinkRefusedError(shown, st.nlink, 'refusing to read it as a source');
     // Reopened through the descriptor: the same inode, whatever is at the name by now.
     fd = fs.openSync(`/proc/self/fd/${named}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } finally {

@@ -421,7 +421,9 @@ async function commitRemoval(before: RemoveBefore, timeoutMs: number, ctx: StepC
       await ctx.exec({ argv: ['rm', '-rf', '--one-file-system', '--', dir.entryForChild(basename(before.staging))], timeoutMs, signal: ctx.signal });
     } catch (error) {
       if (!(error instanceof CommandNotFoundError)) throw error;
-      fs.rmSync(dir.entry(basename(before.staging)), { recursive: true, force: true });
+      // Without rm(1): through descriptors, never a path below the staging directory (a removed directory's
+      // owner, still running, could swap one inside it for a symlink under a walk by path).
+      removeTreeSafely(dir.entry(basename(before.staging)));
     }
     syncDirectory(dir.self);
   });

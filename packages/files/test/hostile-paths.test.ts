@@ -37,6 +37,19 @@ describe('chmod and chown of a path in a directory its user controls', () => {
     }
   });
 
+  it('a copy whose source has another hard link, in a directory she can write, is refused at prepare: nothing of the linked file is published; from a directory only root can write it is copied', async () => {
+    const w = linked();
+    const target = join(w.app, '..', '..', '..', 'published.conf');
+    const outcome = await run(copy({ source: w.config, path: target, mode: 0o644 }));
+    expect(outcome.status).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('HardLinkRefusedError');
+    expect(outcome.status === 'rolled-back' && outcome.cause.message).toContain('refusing to read it as a source');
+    expect(fs.existsSync(target)).toBe(false);
+    for (const dir of [join(w.app, '..'), w.app]) fs.chownSync(dir, 0, 0);
+    const copied = await run(copy({ source: w.config, path: target, mode: 0o600 }));
+    expect(copied.status, JSON.stringify(copied.status === 'rolled-back' && copied.cause)).toBe('committed');
+  });
+
   it('HardLinkRefusedError is an UnsafePathError', () => {
     expect(new HardLinkRefusedError('/x', 2)).toBeInstanceOf(UnsafePathError);
   });
