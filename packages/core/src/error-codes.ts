@@ -56,6 +56,7 @@ export const ERROR_CODES = [
   // @unwind/users
   'GROUP_NOT_FOUND',
   'IMMOVABLE_HOME',
+  'LOCKED_MEMBERSHIP',
   'PROTECTED_USER',
   'SHADOW_LOCKED',
   'UNSAFE_LOCK_FILE',

@@ -4,14 +4,14 @@ import { dirname } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, UndoConflictError, UntrustedJournalError, validateAbsolutePath, VerificationError, type StepContext } from '@unwind/core';
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
-import { dbPath, diskPath, keyOf, lookupGroup, lookupUser, readLines, supplementaryGroups, type UserEntry } from './db.js';
+import { dbPath, diskPath, keyOf, localGroups, lookupGroup, lookupUser, readLines, supplementaryGroups, type UserEntry } from './db.js';
 import { UserConflictError } from './errors.js';
 import { checkHomePath, homeBase } from './home.js';
 import { CapturedLines } from './lines.js';
-import { validateCommon, validateField, validateGroupName, validateId, validateUserName } from './names.js';
+import { validateCommon, validateField, validateGroupName, validateId, validatePasswdField, validateUserName } from './names.js';
 import { assertGroupNameNotProtected } from './membership.js';
 import { assertNotProtected } from './protect.js';
-import { assertGroupsJoinable } from './joinable.js';
+import { assertGroupsJoinable, assertNoLockedGroupLeft, lockedPrimaryGid } from './joinable.js';
 import { removeCreatedUser } from './remove-created-user.js';
 import { revertChangedFields, verifyFieldsBack } from './revert-user-fields.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
@@ -164,6 +164,7 @@ export const ensureUser = defineStep({
     }
     if (user && (await changesFor(a, user, ctx)).length > 0) assertNotProtected(user, a);
     await assertGroupsJoinable(a, user, ctx);
+    if (user) await assertNoLockedGroupLeft(a, user, ctx);
     const home = user?.home ?? a.home ?? `${homeBase(a)}/${a.name}`;
     const homeExisted = fs.existsSync(diskPath(a.prefix, home));
     // A home the step creates must be one its undo may remove: refused now rather than stuck in a rollback.
@@ -182,6 +183,7 @@ export const ensureUser = defineStep({
     const user = await lookupUser(a.name, lookupIn(a, ctx));
     // Checked at prepare, again now: a group may have been renumbered since.
     await assertGroupsJoinable(a, user, ctx);
+    if (user) await assertNoLockedGroupLeft(a, user, ctx);
     if (!user) {
       const opts: string[] = [];
       if (a.system) opts.push('-r');
@@ -232,7 +234,17 @@ export const ensureUser = defineStep({
     if (after && after.created === before.existed) throw bad('the after-state disagrees with whether the account existed');
     if (after && a.uid !== undefined && after.uid !== a.uid) throw bad(`it recorded uid ${after.uid}, not the uid ${a.uid} it was given`);
     validateAbsolutePath(before.home, { what: 'journaled home' });
-    if (before.user) for (const field of ['home', 'shell', 'comment'] as const) validateField(before.user[field], `journaled ${field}`);
+    if (before.user) {
+      for (const field of ['home', 'shell'] as const) validateField(before.user[field], `journaled ${field}`);
+      // The account's own comment: its user may have set one starting with '-' (chfn allows it); it only ever follows -c.
+      validatePasswdField(before.user.comment, 'journaled comment');
+    }
+    // The undo sets the journaled primary gid back when the step changed it: never to gid 0, a privileged or a deny-listed group.
+    if (before.user && a.group !== undefined) {
+      const set = after?.gid ?? localGroups(a.prefix).find((g) => g.name === a.group)?.gid;
+      const locked = set === before.user.gid ? undefined : lockedPrimaryGid(before.user.gid, a);
+      if (locked) throw bad(`it would make gid ${before.user.gid} (${locked}) the primary group of "${a.name}" again, and unwind gives no account such a primary group`);
+    }
     for (const g of before.groups) validateGroupName(g, 'journaled supplementary group');
     checkJournaledOrphanLine(before.shadowLine, a.name, bad);
     checkJournaledOrphanLine(before.gshadowLine, a.name, bad);

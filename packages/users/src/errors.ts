@@ -150,3 +150,29 @@ export class PrefixEscapeError extends UnwindError {
     super('UNSAFE_PATH', `${path} ${reason}, outside the prefix root ${prefix}; refusing to use it`, { context: { prefix, path, reason }, retryable: false });
   }
 }
+
+/**
+ * `ensureUser` would take an existing account out of a group whose members
+ * unwind never changes — gid 0 (the root group, by any name), a privileged
+ * group (`PRIVILEGED_GROUPS`: sudo, wheel, docker, …) or a deny-listed one:
+ * `appendGroups: false` with a `groups` list that leaves it out, or a `group`
+ * that moves the primary group away from it. Its undo could never put the
+ * membership back. Raised at prepare (and again in do), before anything is
+ * touched; never retried. `context.groups` names every such group.
+ *
+ * @example
+ * ```ts
+ * // LockedMembershipError: user "alice" would leave sudo (a privileged group); unwind takes no member out of ...
+ * catch (e) { if (e instanceof LockedMembershipError) console.error(e.context.groups); }
+ * ```
+ */
+export class LockedMembershipError extends UnwindError {
+  constructor(name: string, groups: ReadonlyArray<{ name: string; reason: string; primary: boolean }>) {
+    const list = groups.map((g) => `${g.name} (${g.primary ? 'its primary group, ' : ''}${g.reason})`).join(', ');
+    super(
+      'LOCKED_MEMBERSHIP',
+      `user "${name}" would leave ${list}; unwind takes no member out of gid 0, privileged or deny-listed groups (its undo could not put it back): keep appendGroups true, or change that membership by hand`,
+      { context: { name, groups: groups.map((g) => g.name), reasons: groups.map((g) => g.reason) }, retryable: false },
+    );
+  }
+}

@@ -16,7 +16,7 @@ import { removeUser } from './remove-user.js';
 export { addToGroup, ensureGroup, ensureUser, removeFromGroup, removeUser };
 export { lookupUser, lookupUid, lookupGroup, lookupGid, groupMembers, supplementaryGroups, loginDefs, loginDefsNumber, uidMin } from './db.js';
 export type { UserEntry, GroupEntry, LookupOptions } from './db.js';
-export { ImmovableHomeError, ProtectedUserError, UserBusyError, UserConflictError, ShadowLockError, UnsafeHomeError, UnsafeLingerFileError, UnsafeLockFileError, PrefixEscapeError } from './errors.js';
+export { ImmovableHomeError, LockedMembershipError, ProtectedUserError, UserBusyError, UserConflictError, ShadowLockError, UnsafeHomeError, UnsafeLingerFileError, UnsafeLockFileError, PrefixEscapeError } from './errors.js';
 export { PRIVILEGED_GROUPS } from './protect.js';
 export { homeBase } from './home.js';
 export { validateUserName, validateGroupName, NAME_PATTERN, NAME_MAX } from './names.js';

@@ -1,7 +1,7 @@
 import type { StepContext } from '@unwind/core';
 import { lookupIn, type CommonArgs } from './common.js';
-import { lookupGroup, type UserEntry } from './db.js';
-import { ProtectedUserError } from './errors.js';
+import { localGroups, lookupGid, lookupGroup, type UserEntry } from './db.js';
+import { LockedMembershipError, ProtectedUserError } from './errors.js';
 import { membershipProtection } from './protect.js';
 
 /**
@@ -25,4 +25,55 @@ export async function assertGroupsJoinable(
     const reason = membershipProtection(group, a);
     if (reason) throw new ProtectedUserError(name, `${reason}: unwind adds no member to it`, { gid: group.gid, group: true, user: a.name });
   }
+}
+
+/**
+ * The other half of that rule, for an existing account: no group whose
+ * members unwind never changes (gid 0, privileged, deny-listed; judged by
+ * the live entry, as above) may lose it — not a supplementary group that
+ * `appendGroups: false` would leave out of the `-G` list, and not the
+ * primary group that `-g` would move it away from. Its undo could not put
+ * the membership back. Throws LockedMembershipError naming every such group;
+ * reads only.
+ */
+export async function assertNoLockedGroupLeft(
+  a: CommonArgs & { group?: string | undefined; groups?: string[] | undefined; appendGroups?: boolean | undefined },
+  user: UserEntry,
+  ctx: StepContext,
+): Promise<void> {
+  const leaving: Array<{ name: string; reason: string; primary: boolean }> = [];
+  if (a.group !== undefined) {
+    const target = await lookupGroup(a.group, lookupIn(a, ctx));
+    if (target && target.gid !== user.gid) {
+      const primary = await lookupGid(user.gid, lookupIn(a, ctx));
+      const reason = membershipProtection(primary ?? { name: '', gid: user.gid }, a);
+      if (reason) leaving.push({ name: primary?.name ?? `gid ${user.gid}`, reason, primary: true });
+    }
+  }
+  if (a.appendGroups === false && a.groups !== undefined) {
+    const wanted = new Set(a.groups);
+    for (const g of localGroups(a.prefix)) {
+      if (!g.members.includes(user.name) || wanted.has(g.name)) continue;
+      const reason = membershipProtection(g, a);
+      if (reason) leaving.push({ name: g.name, reason, primary: false });
+    }
+  }
+  if (leaving.length) throw new LockedMembershipError(user.name, leaving);
+}
+
+/**
+ * Why gid `gid` is a group whose members unwind never changes — gid 0, or a
+ * local group of that gid that is privileged or deny-listed — or undefined.
+ * Synchronous (the local group file only), for recovery's journal checks: a
+ * journal must not make an undo give an account such a primary group.
+ */
+export function lockedPrimaryGid(gid: number, a: CommonArgs): string | undefined {
+  const own = membershipProtection({ name: '', gid }, a);
+  if (own) return own;
+  for (const g of localGroups(a.prefix)) {
+    if (g.gid !== gid) continue;
+    const reason = membershipProtection(g, a);
+    if (reason) return `${g.name}: ${reason}`;
+  }
+  return undefined;
 }

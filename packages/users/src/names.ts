@@ -104,7 +104,24 @@ export function validateMilliseconds(value: number | undefined, what: string, mi
  * ```
  */
 export function validateField(value: string | undefined, what: string): void {
+  validatePasswdField(value, what);
+  if (value?.startsWith('-')) throw new InvalidInputError(`${what} ${JSON.stringify(value)} must not start with "-"`, { what, value });
+}
+
+/**
+ * Checks only what a passwd field can hold: no ':', newline or NUL. For
+ * values read from an account and journaled (a comment its user set with
+ * `chfn`, which may start with '-'): the shadow tools get them as the
+ * argument of an option (`-c VALUE`, its own argv element), never as an
+ * option. Throws InvalidInputError.
+ *
+ * @example
+ * ```ts
+ * validatePasswdField('-alice', 'journaled comment'); // fine
+ * validatePasswdField('a:b', 'journaled comment');    // throws
+ * ```
+ */
+export function validatePasswdField(value: string | undefined, what: string): void {
   if (value === undefined) return;
   if (/[:\n\r\0]/.test(value)) throw new InvalidInputError(`${what} ${JSON.stringify(value)} must not contain ":", newlines or NUL`, { what, value });
-  if (value.startsWith('-')) throw new InvalidInputError(`${what} ${JSON.stringify(value)} must not start with "-"`, { what, value });
 }

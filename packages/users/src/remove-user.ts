@@ -8,6 +8,7 @@ import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, re
 import { UserEntryCodec } from './ensure-user.js';
 import { ImmovableHomeError, ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
 import { lockedGroups } from './membership.js';
+import { membershipProtection } from './protect.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
@@ -140,6 +141,9 @@ export const removeUser = defineStep({
     const mentioning = groupsMentioning(a.name, a.prefix);
     // Its undo could not put the membership back (no route of unwind changes those groups): refused before anything is touched.
     const locked = mentioning.filter((g) => lockedGroups(a).has(g));
+    // Likewise its primary group: the undo would make the account a member of it again.
+    const primaryLocked = user ? membershipProtection(primary ?? { name: '', gid: user.gid }, a) : undefined;
+    if (user && primaryLocked) throw new ProtectedUserError(a.name, `its primary group is ${primary?.name ?? `gid ${user.gid}`} (${primaryLocked}, whose members unwind never changes)`, { gid: user.gid });
     if (user && locked.length > 0) throw new ProtectedUserError(a.name, `a member of ${locked.join(', ')} (gid 0, privileged or deny-listed groups, whose members unwind never changes)`, { groups: locked });
     const groups = [a.name, ...(primary ? [primary.name] : []), ...mentioning];
     return {

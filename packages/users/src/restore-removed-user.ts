@@ -11,8 +11,9 @@ import { editDatabase, tidyKilledTool } from './edit.js';
 import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember } from './fields.js';
 import { checkHomePath } from './home.js';
 import { applyCaptured, type CapturedLines } from './lines.js';
-import { validateField } from './names.js';
-import { groupProtection, userProtection } from './protect.js';
+import { lockedPrimaryGid } from './joinable.js';
+import { validateField, validatePasswdField } from './names.js';
+import { groupProtection, membershipProtection, userProtection } from './protect.js';
 import type { RemoveUserArgs, RemoveUserBefore } from './remove-user.js';
 
 const STAGED = 'home';
@@ -35,7 +36,11 @@ export function validateRemovedUserJournal(a: RemoveUserArgs, before: RemoveUser
     if (user.name !== a.name) throw bad(`the journaled account is "${user.name}"`);
     const reason = userProtection(user, a);
     if (reason) throw bad(`the journaled account is protected (${reason})`);
-    for (const field of ['home', 'shell', 'comment'] as const) validateField(user[field], `journaled ${field}`);
+    for (const field of ['home', 'shell'] as const) validateField(user[field], `journaled ${field}`);
+    // The account's own comment: its user may have set one starting with '-' (chfn allows it); the undo writes it back as a field.
+    validatePasswdField(user.comment, 'journaled comment');
+    const primaryLocked = lockedPrimaryGid(user.gid, a) ?? (before.primaryGroup ? membershipProtection(before.primaryGroup, a) : undefined);
+    if (primaryLocked) throw bad(`it would bring "${a.name}" back with primary gid ${user.gid} (${primaryLocked}), a group unwind never gives a member`);
     if (user.home.split('/').includes('..')) throw bad(`the journaled home ${user.home} has a ".." segment`);
   }
   const locked = lockedGroups(a);

@@ -1,9 +1,10 @@
 import { UndoConflictError, VerificationError, type StepContext } from '@unwind/core';
 import { lookupIn, shadowTool } from './common.js';
-import { lookupGroup, lookupUser, supplementaryGroups, type UserEntry } from './db.js';
+import { lookupGid, lookupGroup, lookupUser, supplementaryGroups, type UserEntry } from './db.js';
+import { ProtectedUserError } from './errors.js';
 import type { EnsureUserAfter, EnsureUserArgs } from './ensure-user.js';
 import { assertGroupNameNotProtected } from './membership.js';
-import { assertNotProtected } from './protect.js';
+import { assertNotProtected, membershipProtection } from './protect.js';
 
 /** What the step changed on an existing account: field, old value, the value the step set, usermod flag. */
 interface FieldChange {
@@ -51,6 +52,12 @@ export async function revertChangedFields(a: EnsureUserArgs, old: UserEntry, old
     const now = valueOf(user, change.what);
     if (now === change.old) continue;
     if (now !== change.set) throw new UndoConflictError(subject, `${change.what} ${JSON.stringify(change.set)} (as this step left it)`, `${change.what} ${JSON.stringify(now)}`, { name: a.name, field: change.what });
+    if (change.what === 'primary gid') {
+      // prepare refuses moving an account off such a group, so only a forged journal asks for it.
+      const group = await lookupGid(Number(change.old), lookupIn(a, ctx));
+      const reason = membershipProtection(group ?? { name: '', gid: Number(change.old) }, a);
+      if (reason) throw new ProtectedUserError(group?.name ?? `gid ${change.old}`, `${reason}: unwind makes it no account's primary group`, { gid: change.old, group: true, user: a.name });
+    }
     opts.push(change.flag, String(change.old));
   }
   const current = supplementaryGroups(a.name, a.prefix);
