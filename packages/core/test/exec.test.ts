@@ -27,6 +27,18 @@ describe('runCommand', () => {
     expect(fs.existsSync(join(dir.path, 'pwned'))).toBe(false);
   });
 
+  it('a timeout longer than a Node timer keeps (2^31-1 ms) is refused before anything runs: it would fire at once and kill the command as it starts', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const marker = join(dir.path, 'ran');
+    for (const spec of [{ timeoutMs: 3_000_000_000 }, { timeoutMs: Number.NaN }, { killGraceMs: -1 }]) {
+      await expect(runCommand({ argv: ['touch', marker], ...spec })).rejects.toMatchObject({ name: 'InvalidInputError', code: 'INVALID_INPUT' });
+    }
+    expect(fs.existsSync(marker)).toBe(false);
+    await runCommand({ argv: ['touch', marker], timeoutMs: 2_147_483_647 });
+    expect(fs.existsSync(marker)).toBe(true);
+  });
+
   it('a non-zero exit rejects with argv, exit code and stderr', async () => {
     const error = await runCommand({ argv: ['sh', '-c', 'echo nope >&2; exit 7'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandFailedError);
