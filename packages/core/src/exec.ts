@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
+import { validateTimerMs } from './timer.js';
 import { logger } from './log.js';
 import { findProgram, type FoundProgram } from './program-lookup.js';
 import type { ErrorCode } from './error-codes.js';
@@ -193,7 +194,7 @@ export function defaultEnv(): Record<string, string> {
 export const runCommand: CommandRunner = (spec) => {
   try {
     validateArgv(spec.argv);
-    for (const field of ['timeoutMs', 'killGraceMs'] as const) validateTimer(spec[field], field);
+    for (const field of ['timeoutMs', 'killGraceMs'] as const) validateTimerMs(spec[field], `a command's ${field}`);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -308,16 +309,6 @@ function validateArgv(argv: readonly string[]): void {
     if (part.includes('\0')) throw new InvalidInputError('argv elements must not contain NUL bytes', { argv });
   }
   if (argv[0] === '') throw new InvalidInputError('the program name must not be empty', { argv });
-}
-
-/** The longest delay a Node timer keeps: a longer one fires at once (with a warning), killing the command as it starts. */
-const LONGEST_TIMER_MS = 2_147_483_647;
-
-function validateTimer(value: number | undefined, field: string): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > LONGEST_TIMER_MS) {
-    throw new InvalidInputError(`a command's ${field} must be a number of milliseconds from 0 to ${LONGEST_TIMER_MS} (a Node timer's longest), not ${String(value)}`, { [field]: value });
-  }
 }
 
 function tail(text: string, max = 2000): string {

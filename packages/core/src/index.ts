@@ -60,6 +60,7 @@ export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
  */
 export * as t from 'io-ts';
 export { validateName, validateAbsolutePath } from './validate.js';
+export { LONGEST_TIMER_MS, validateTimerMs } from './timer.js';
 export type { NameRules } from './validate.js';
 export { logger } from './log.js';
 export type { Logger } from './log.js';

@@ -180,6 +180,20 @@ describe('bad input to a transaction: refused before anything is touched', () =>
     expect(fs.existsSync(root)).toBe(false);
   });
 
+  it('a timeout no Node timer can keep (over 2^31-1 ms: it would fire at once) is refused before anything is touched, for the transaction or one step', async () => {
+    const base = tempDir();
+    cleanups.push(base.remove);
+    const root = join(base.path, 'journal');
+    for (const [options, stepOptions, named] of [[{ timeoutMs: 3e9 }, {}, /the transaction's timeoutMs/], [{}, { timeoutMs: 1e10 }, /step 1 \(test.writeMarker\)'s timeoutMs/], [{ abortGraceMs: -1 }, {}, /abortGraceMs/]] as const) {
+      const tx = transaction('bad timer', { journal: fileJournal({ root }), handleSignals: false, ...options });
+      tx.add(writeMarker({ path: join(base.path, 'a'), content: 'a' }, stepOptions));
+      const outcome = await tx.run();
+      expect(outcome.status).toBe('refused');
+      if (outcome.status === 'refused') expect(outcome.cause).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(named) });
+      expect(fs.existsSync(join(base.path, 'a'))).toBe(false);
+    }
+  });
+
   it('a held lock: refused with exit code 3, the holder named, nothing touched', async () => {
     const base = tempDir();
     cleanups.push(base.remove);

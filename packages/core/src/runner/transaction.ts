@@ -8,6 +8,7 @@ import type { JournalRecord } from '../journal/records.js';
 import type { Lock } from '../lock.js';
 import { logger, type Logger } from '../log.js';
 import { decodeInput } from '../codec.js';
+import { validateTimerMs } from '../timer.js';
 import { packageOf, type AnyStepKind, type ArgsFrom, type RetryPolicy, type Step, type StepHandle } from '../step.js';
 import { causeOf, typedCause } from '../cause.js';
 import { attempt, attemptOnce } from './attempt.js';
@@ -297,10 +298,14 @@ class Run {
   private async validate(): Promise<void> {
     const last = this.entries.length - 1;
     const slices = new LoopSlices();
+    validateTimerMs(this.options.timeoutMs, 'the transaction\'s timeoutMs');
+    validateTimerMs(this.options.abortGraceMs, 'the transaction\'s abortGraceMs');
     for (let index = 0; index <= last; index++) {
       if (slices.due()) await slices.pause();
       const step = this.entries[index]!;
       const definition = step.kind.definition;
+      if (step.options.timeoutMs !== undefined) validateTimerMs(step.options.timeoutMs, `step ${index + 1} (${step.kind.type})'s timeoutMs`);
+      if (definition.timeoutMs !== undefined) validateTimerMs(definition.timeoutMs, `the timeoutMs of step kind ${step.kind.type}`);
       if (definition.irreversible && index !== last && !this.options.allowIrreversible) {
         throw new IrreversibleStepError(`step ${index + 1} (${step.kind.type}) cannot be undone and is not last; move it last or pass allowIrreversible`, { step: index, type: step.kind.type });
       }
