@@ -4,11 +4,11 @@ import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, onOverlay, removeTreeSafely, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool, userBusy } from './common.js';
-import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, uidMin, type UserEntry } from './db.js';
+import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
 import { ImmovableHomeError, ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
 import { lockedGroups } from './membership.js';
-import { membershipProtection } from './protect.js';
+import { membershipProtection, uidRanges } from './protect.js';
 import { logindSaysLingering, tellsLogind } from './logind-linger.js';
 import { checkRemovableHome, homeBase } from './home.js';
 import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
@@ -234,8 +234,12 @@ function exists(path: string): boolean {
 async function mayStopProcesses(a: RemoveUserArgs, uid: number, ctx: StepContext): Promise<boolean> {
   if (!a.prefix) return true;
   const host = await lookupUid(uid, { exec: ctx.exec, signal: ctx.signal });
-  if ((host && host.name !== a.name) || uid < uidMin(undefined)) {
-    ctx.log('not stopping processes of uid %d: on this machine it is %s', uid, host?.name ?? 'a system uid');
+  // The machine's own ranges, not the image's: above its UID_MAX lie the subordinate ids other users'
+  // containers run as, which an image that raises its UID_MAX could otherwise get signalled.
+  const ranges = uidRanges(undefined);
+  const why = host && host.name !== a.name ? host.name : uid < ranges.min ? 'a system uid' : uid > ranges.max ? `above its UID_MAX ${ranges.max}` : undefined;
+  if (why !== undefined) {
+    ctx.log('not stopping processes of uid %d: on this machine it is %s', uid, why);
     return false;
   }
   return true;

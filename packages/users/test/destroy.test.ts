@@ -65,6 +65,23 @@ describe('removing a user with running processes', () => {
     expect(fs.readFileSync(join(root, 'etc/group'), 'utf8')).not.toMatch(/^managed:.*bob/m);
   });
 
+  it('with a prefix, a uid above this machine\'s UID_MAX (an image that raised its own) is never signalled: other users\' containers run as such subordinate ids', async () => {
+    p = prefixRoot();
+    const high = 61_000 + Math.floor(Math.random() * 3000);
+    const defs = join(p.root, 'etc/login.defs');
+    fs.writeFileSync(defs, fs.readFileSync(defs, 'utf8').replace(/^UID_MAX\s+\d+$/m, 'UID_MAX 99999') + '\nUID_MAX 99999\n');
+    p.sh('useradd', '-u', String(high), '-M', 'app');
+    const as = ['--reuid', String(high), '--regid', String(high), '--clear-groups'];
+    children.push(spawn('setpriv', [...as, 'sleep', '1000'], { cwd: '/', stdio: 'ignore' }));
+    for (let i = 0; i < 100 && processesOf(high).length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    const { exec, calls } = faultyExec();
+    const tx = transaction('remove app', { journal: memoryJournal(), handleSignals: false, exec });
+    tx.add(removeUser({ name: 'app', prefix: p.root }));
+    expect((await tx.run()).status).toBe('committed');
+    expect(calls.filter((c) => c[0] === 'pkill')).toEqual([]);
+    expect(processesOf(high).length).toBeGreaterThanOrEqual(1);
+  });
+
   it('userdel failing with exit 8 (user busy) is retried, then the transaction rolls back: user, home, groups and linger file come back exactly', async () => {
     const root = (await arrange()).root;
     const before = p!.state();
