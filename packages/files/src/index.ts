@@ -29,6 +29,7 @@ export { move } from './move.js';
 export { remove } from './remove.js';
 export type { RemoveArgs, RemoveBefore } from './remove.js';
 export { planRemoval, normalizeRoots, parseMountPoints } from './plan-removal.js';
+export { openDirectorySafely } from './safe-path.js';
 export type { PlanFs, RemovalPlan } from './plan-removal.js';
 export type { FileBefore, FileAfter, ReplaceOptions } from './replace.js';
 export {

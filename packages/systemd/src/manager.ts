@@ -180,6 +180,25 @@ export async function resolveUnitDir(options: ManagerOptions, runner: Runner): P
   return { unitDir: join(home, '.config/systemd/user'), owner };
 }
 
+/**
+ * Whether the unit directory of these options must be reached through
+ * descriptors (see unitdir.ts): another user's scope, or a user scope while
+ * running as root. There every directory from the home down belongs to a user
+ * who could swap it for a symlink while root works in it; the system unit
+ * directory, and a user's own one reached as that user, keep path access.
+ *
+ * @example
+ * ```ts
+ * guardsUnitDir({ scope: { user: 'alice' } }); // true
+ * guardsUnitDir({}); // false: /etc/systemd/system
+ * ```
+ */
+export function guardsUnitDir(options: ManagerOptions): boolean {
+  const scope = options.scope ?? 'system';
+  if (scope === 'system') return false;
+  return typeof scope === 'object' || (process.geteuid?.() ?? process.getuid?.()) === 0;
+}
+
 /** Human form of a scope, for descriptions. */
 export function describeScope(options: ManagerOptions): string {
   const scope = options.scope ?? 'system';

@@ -1,6 +1,6 @@
 import { defineStep } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
-import { systemctl } from '../manager.js';
+import { guardsUnitDir, systemctl } from '../manager.js';
 import { isEnabled } from '../state.js';
 import { readEnablementState } from '../unit-file-state.js';
 import { changingLinks } from '../link-sync.js';
@@ -31,7 +31,7 @@ export const disable = defineStep({
   wouldChange: async (a, ctx) => isEnabled((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (!isEnabled(before.state.unitFileState)) return;
-    await changingLinks(before.unitDir, () => systemctl(a, runnerOf(ctx), ['disable', '--', a.unit]));
+    await changingLinks(before.unitDir, guardsUnitDir(a), () => systemctl(a, runnerOf(ctx), ['disable', '--', a.unit]));
   },
   verify: async (a, _before, _after, ctx) => {
     const now = await readEnablementState(a.unit, a, runnerOf(ctx));
@@ -41,8 +41,8 @@ export const disable = defineStep({
     const runner = runnerOf(ctx);
     if (isEnabled(before.state.unitFileState) && !isEnabled((await readEnablementState(a.unit, a, runner)).unitFileState)) {
       const runtime = before.state.unitFileState === 'enabled-runtime' ? ['--runtime'] : [];
-      await changingLinks(before.unitDir, () => systemctl(a, runner, ['enable', ...runtime, '--', a.unit]));
+      await changingLinks(before.unitDir, guardsUnitDir(a), () => systemctl(a, runner, ['enable', ...runtime, '--', a.unit]));
     }
-    removeNewEmptyDirs(before.unitDir, before.dirs);
+    removeNewEmptyDirs(before.unitDir, before.dirs, guardsUnitDir(a));
   },
 });

@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
 import { defineStep, UntrustedJournalError, validateAbsolutePath } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
-import { resolveUnitDir, systemctl } from '../manager.js';
+import { guardsUnitDir, resolveUnitDir, systemctl } from '../manager.js';
 import { isEnabled, UnitState } from '../state.js';
 import { readEnablementState } from '../unit-file-state.js';
 import { changingLinks } from '../link-sync.js';
@@ -25,7 +25,9 @@ export function validateJournaledEnablement(a: UnitArgs, before: EnablementBefor
 export async function prepareEnablement(a: UnitArgs, ctx: Parameters<typeof runnerOf>[0]): Promise<EnablementBefore> {
   const runner = runnerOf(ctx);
   const { unitDir } = await resolveUnitDir(a, runner);
-  return { state: await readEnablementState(a.unit, a, runner), unitDir, dirs: snapshotDirs(unitDir) };
+  // First: a symlink or a foreign directory on the way to the unit directory is refused before systemd is asked anything.
+  const dirs = snapshotDirs(unitDir, guardsUnitDir(a));
+  return { state: await readEnablementState(a.unit, a, runner), unitDir, dirs };
 }
 
 /**
@@ -53,7 +55,7 @@ export const enable = defineStep({
   wouldChange: async (a, ctx) => !isEnabled((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isEnabled(before.state.unitFileState)) return;
-    await changingLinks(before.unitDir, () => systemctl(a, runnerOf(ctx), ['enable', '--', a.unit]));
+    await changingLinks(before.unitDir, guardsUnitDir(a), () => systemctl(a, runnerOf(ctx), ['enable', '--', a.unit]));
   },
   verify: async (a, _before, _after, ctx) => {
     const now = await readEnablementState(a.unit, a, runnerOf(ctx));
@@ -62,8 +64,8 @@ export const enable = defineStep({
   undo: async (a, before, _after, ctx) => {
     const runner = runnerOf(ctx);
     if (!isEnabled(before.state.unitFileState) && isEnabled((await readEnablementState(a.unit, a, runner)).unitFileState)) {
-      await changingLinks(before.unitDir, () => systemctl(a, runner, ['disable', '--', a.unit]));
+      await changingLinks(before.unitDir, guardsUnitDir(a), () => systemctl(a, runner, ['disable', '--', a.unit]));
     }
-    removeNewEmptyDirs(before.unitDir, before.dirs);
+    removeNewEmptyDirs(before.unitDir, before.dirs, guardsUnitDir(a));
   },
 });

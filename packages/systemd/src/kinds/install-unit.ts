@@ -4,11 +4,11 @@ import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, InvalidInputError, removeTemporaryFiles, symlinkAtomically, syncDirectory, UndoConflictError, UntrustedJournalError, validateAbsolutePath, VerificationError, writeFileAtomically, type StepContext } from '@unwind/core';
 import { unitTemporaryPrefix } from '../unit-temp.js';
-import { resolveUnitDir, systemctl } from '../manager.js';
+import { guardsUnitDir, resolveUnitDir, systemctl } from '../manager.js';
 import { TRANSIENT_BUS_RETRY } from '../transient.js';
 import { validateUnitContent } from '../names.js';
 import { showUnit } from '../state.js';
-import { createMissingDirs, removeMissingDirs, snapshotDirs } from '../unitdir.js';
+import { createMissingDirs, inUnitDirectory, openUnitDirectory, removeMissingDirs, snapshotDirs, type UnitDirHandle } from '../unitdir.js';
 import { checkJournaledUnitDir, describeUnit, runnerOf, UnitArgs, validateUnitArgs } from './common.js';
 
 const BLOB = 'previous-unit-file';
@@ -30,6 +30,7 @@ const Previous = t.union([
   t.type({ kind: t.literal('symlink'), target: t.string }),
 ]);
 type Previous = t.TypeOf<typeof Previous>;
+type InstallArgs = t.TypeOf<typeof InstallArgs>;
 
 const InstallBefore = t.intersection([
   t.type({
@@ -44,22 +45,58 @@ type InstallBefore = t.TypeOf<typeof InstallBefore>;
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-function readPrevious(path: string): { previous: Previous; bytes?: Buffer } {
+/**
+ * What is at `entry` (a name in the open unit directory), never following a
+ * symlink: a link is read as a link, a file is read from the descriptor of
+ * what was lstat'ed, so a file swapped for a link to another (/etc/shadow)
+ * in between is refused, not copied into the journal to be restored later
+ * as a file of the user's. `shown` is the path for messages.
+ */
+function readPrevious(entry: string, shown: string): { previous: Previous; bytes?: Buffer } {
   let st: fs.Stats;
   try {
-    st = fs.lstatSync(path);
+    st = fs.lstatSync(entry);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { previous: { kind: 'absent' } };
     throw error;
   }
   // A masked unit is a link to /dev/null; keep the link itself, never follow it.
-  if (st.isSymbolicLink()) return { previous: { kind: 'symlink', target: fs.readlinkSync(path) } };
-  if (!st.isFile()) throw new InvalidInputError(`${path} exists and is not a regular file or symlink`, { path });
-  const bytes = fs.readFileSync(path);
+  if (st.isSymbolicLink()) return { previous: { kind: 'symlink', target: fs.readlinkSync(entry) } };
+  if (!st.isFile()) throw new InvalidInputError(`${shown} exists and is not a regular file or symlink`, { path: shown });
+  const bytes = readRegularFile(entry, shown, st);
   return { previous: { kind: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, sha256: sha256(bytes) }, bytes };
 }
 
-async function reload(a: t.TypeOf<typeof InstallArgs>, ctx: StepContext): Promise<void> {
+/** The bytes of the regular file at `entry`, opened O_NOFOLLOW (O_NONBLOCK: a FIFO put there never blocks); it must still be `seen`. */
+function readRegularFile(entry: string, shown: string, seen?: fs.Stats): Buffer {
+  const fd = fs.openSync(entry, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || (seen && (st.ino !== seen.ino || st.dev !== seen.dev))) throw new InvalidInputError(`${shown} changed while it was read (it is not the regular file looked at)`, { path: shown });
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The unit file's bytes, or undefined when there is none. In a user's tree
+ * (see unitdir.ts) read through the open unit directory, never through a
+ * link; the system unit directory is read by path, as it always was.
+ */
+function readUnitFile(a: InstallArgs, path: string): Buffer | undefined {
+  const guarded = guardsUnitDir(a);
+  return inUnitDirectory(dirname(path), guarded, (dir) => {
+    if (!dir) return undefined;
+    try {
+      return guarded ? readRegularFile(dir.entry(a.unit), path) : fs.readFileSync(path);
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+async function reload(a: InstallArgs, ctx: StepContext): Promise<void> {
   if (a.reload !== false) await systemctl(a, runnerOf(ctx), ['daemon-reload']);
 }
 
@@ -100,33 +137,32 @@ export const installUnit = defineStep({
   retry: { do: TRANSIENT_BUS_RETRY },
   prepare: async (a, ctx) => {
     const { unitDir, owner } = await resolveUnitDir(a, runnerOf(ctx));
+    const guarded = guardsUnitDir(a);
     const path = join(unitDir, a.unit);
-    const { previous, bytes } = readPrevious(path);
+    // First: a symlink or a foreign directory on the way is refused here, before anything is read or written.
+    const { missing } = snapshotDirs(unitDir, guarded);
+    const { previous, bytes } = inUnitDirectory(unitDir, guarded, (dir): ReturnType<typeof readPrevious> => (dir ? readPrevious(dir.entry(a.unit), path) : { previous: { kind: 'absent' } }));
     if (bytes && !(await ctx.blobs.has(BLOB))) await ctx.blobs.write(BLOB, bytes);
-    return { path, missing: snapshotDirs(unitDir).missing, previous, ...(owner ? { owner } : {}) };
+    return { path, missing, previous, ...(owner ? { owner } : {}) };
   },
   wouldChange: async (a, ctx) => {
     const { unitDir } = await resolveUnitDir(a, runnerOf(ctx));
-    try {
-      return !fs.readFileSync(join(unitDir, a.unit)).equals(Buffer.from(a.content));
-    } catch {
-      return true;
-    }
+    return !readUnitFile(a, join(unitDir, a.unit))?.equals(Buffer.from(a.content));
   },
   do: async (a, before, ctx) => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    createMissingDirs(before.missing, before.owner);
-    writeFileAtomically(before.path, a.content, { mode: a.mode ?? 0o644, ...before.owner, temporaryPrefix: unitTemporaryPrefix(before.path) });
+    // The temp file, its owner and mode, the rename and the syncs all go through the open unit directory.
+    const dir = createMissingDirs(dirname(before.path), before.missing, before.owner, guardsUnitDir(a));
+    try {
+      writeFileAtomically(dir.entry(a.unit), a.content, { mode: a.mode ?? 0o644, ...before.owner, temporaryPrefix: unitTemporaryPrefix(before.path) });
+    } finally {
+      dir.close();
+    }
     await reload(a, ctx);
     return { sha256: sha256(a.content) };
   },
   verify: async (a, before, _after, ctx) => {
-    let bytes: Buffer | undefined;
-    try {
-      bytes = fs.readFileSync(before.path);
-    } catch {
-      bytes = undefined;
-    }
+    const bytes = readUnitFile(a, before.path);
     if (!bytes?.equals(Buffer.from(a.content))) throw new VerificationError(`${before.path} does not hold the unit file written`, { path: before.path });
     if (a.reload === false) return;
     const p = await showUnit(a.unit, ['LoadState', 'NeedDaemonReload', 'FragmentPath', 'LoadError'], a, runnerOf(ctx));
@@ -144,9 +180,15 @@ export const installUnit = defineStep({
     if (after && after.sha256 !== sha256(a.content)) throw bad('the after-state is not the hash of the content it was given');
   },
   undo: async (a, before, _after, ctx) => {
-    removeTemporaryFiles(before.path, unitTemporaryPrefix(before.path));
-    await restorePrevious(a, before, ctx);
-    removeMissingDirs(before.missing);
+    const guarded = guardsUnitDir(a);
+    const dir = openUnitDirectory(dirname(before.path), guarded);
+    try {
+      if (dir) removeTemporaryFiles(dir.entry(a.unit), unitTemporaryPrefix(before.path));
+      await restorePrevious(a, before, ctx, dir);
+    } finally {
+      dir?.close();
+    }
+    removeMissingDirs(before.missing, guarded);
     await reload(a, ctx);
   },
 });
@@ -167,28 +209,29 @@ function describePrevious(p: Previous): string {
  * admin's edit, a file another transaction wrote since — is an
  * UndoConflictError naming the path and both states; nothing is touched.
  */
-async function restorePrevious(a: { content: string }, before: InstallBefore, ctx: StepContext): Promise<void> {
+async function restorePrevious(a: { unit: string; content: string }, before: InstallBefore, ctx: StepContext, dir: UnitDirHandle | undefined): Promise<void> {
   const { path, previous } = before;
   const wrote = sha256(a.content);
   let current: ReturnType<typeof readPrevious>;
   try {
-    current = readPrevious(path);
+    current = dir ? readPrevious(dir.entry(a.unit), path) : { previous: { kind: 'absent' } };
   } catch {
     throw new UndoConflictError(path, `the unit file this step wrote (sha256 ${wrote})`, 'something that is not a regular file or symlink', { path });
   }
   if (samePrevious(current.previous, previous)) return;
-  if (!(current.previous.kind === 'file' && current.previous.sha256 === wrote)) {
+  if (!dir || !(current.previous.kind === 'file' && current.previous.sha256 === wrote)) {
     throw new UndoConflictError(path, `the unit file this step wrote (sha256 ${wrote})`, describePrevious(current.previous), { path });
   }
+  const entry = dir.entry(a.unit);
   if (previous.kind === 'absent') {
-    fs.rmSync(path, { force: true });
-    syncDirectory(dirname(path));
+    fs.rmSync(entry, { force: true });
+    syncDirectory(dir.self);
     return;
   }
   if (previous.kind === 'symlink') {
-    symlinkAtomically(previous.target, path, { temporaryPrefix: unitTemporaryPrefix(path) });
+    symlinkAtomically(previous.target, entry, { temporaryPrefix: unitTemporaryPrefix(path) });
     return;
   }
   const bytes = await ctx.blobs.read(BLOB);
-  writeFileAtomically(path, bytes, { mode: previous.mode, uid: previous.uid, gid: previous.gid, temporaryPrefix: unitTemporaryPrefix(path) });
+  writeFileAtomically(entry, bytes, { mode: previous.mode, uid: previous.uid, gid: previous.gid, temporaryPrefix: unitTemporaryPrefix(path) });
 }

@@ -1,6 +1,6 @@
 import { defineStep } from '@unwind/core';
 import { UnitStateError } from '../errors.js';
-import { systemctl } from '../manager.js';
+import { guardsUnitDir, systemctl } from '../manager.js';
 import { isMasked } from '../state.js';
 import { readEnablementState } from '../unit-file-state.js';
 import { changingLinks } from '../link-sync.js';
@@ -34,7 +34,7 @@ export const mask = defineStep({
   wouldChange: async (a, ctx) => !isMasked((await readEnablementState(a.unit, a, runnerOf(ctx))).unitFileState),
   do: async (a, before, ctx) => {
     if (isMasked(before.state.unitFileState)) return;
-    await changingLinks(before.unitDir, () => systemctl(a, runnerOf(ctx), ['mask', '--', a.unit]));
+    await changingLinks(before.unitDir, guardsUnitDir(a), () => systemctl(a, runnerOf(ctx), ['mask', '--', a.unit]));
   },
   verify: async (a, _before, _after, ctx) => {
     const now = await readEnablementState(a.unit, a, runnerOf(ctx));
@@ -43,8 +43,8 @@ export const mask = defineStep({
   undo: async (a, before, _after, ctx) => {
     const runner = runnerOf(ctx);
     if (!isMasked(before.state.unitFileState) && isMasked((await readEnablementState(a.unit, a, runner)).unitFileState)) {
-      await changingLinks(before.unitDir, () => systemctl(a, runner, ['unmask', '--', a.unit]));
+      await changingLinks(before.unitDir, guardsUnitDir(a), () => systemctl(a, runner, ['unmask', '--', a.unit]));
     }
-    removeNewEmptyDirs(before.unitDir, before.dirs);
+    removeNewEmptyDirs(before.unitDir, before.dirs, guardsUnitDir(a));
   },
 });
