@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import * as t from 'io-ts';
-import { defaultEnv, programFor, InvalidInputError, validateAbsolutePath, validateName, type CommandResult, type CommandRunner } from '@unwind/core';
+import { defaultEnv, programFor, InvalidInputError, validateTimerMs, validateAbsolutePath, validateName, type CommandResult, type CommandRunner } from '@unwind/core';
 import { UserNotFoundError } from './errors.js';
 
 /**
@@ -72,6 +72,8 @@ export function validateManagerOptions(options: ManagerOptions): void {
   if (options.busAddress !== undefined && (/[\0\n]/.test(options.busAddress) || options.busAddress === '')) throw new InvalidInputError('busAddress must be a non-empty single line', {});
   if (options.systemctl !== undefined && !/^[^\0\s-][^\0\s]*$/.test(options.systemctl)) throw new InvalidInputError(`systemctl program ${JSON.stringify(options.systemctl)} is not a plain path`, {});
   if (options.commandTimeoutMs !== undefined && !(options.commandTimeoutMs > 0)) throw new InvalidInputError('commandTimeoutMs must be positive', {});
+  // A Node timer keeps at most 2^31-1 ms: a longer one fires at once, killing every systemctl of the step and of its undo.
+  validateTimerMs(options.commandTimeoutMs, 'commandTimeoutMs');
   if (scope !== 'system' && scope !== 'user' && (options.runtimeDir !== undefined || options.busAddress !== undefined)) {
     throw new InvalidInputError('runtimeDir and busAddress apply to the own user manager (scope "user") only; another user is reached with --machine', {});
   }

@@ -87,6 +87,9 @@ describe('unit names', () => {
       start({ unit: 'a.service', home: '/home/../etc' }),
       start({ unit: 'a.service', systemctl: '--version' }),
       start({ unit: 'a.service', commandTimeoutMs: 0 }),
+      // Past what a Node timer keeps (2^31-1 ms): it would fire at once, killing every systemctl, the undo's too.
+      installUnit({ unit: 'a.service', content: SERVICE, commandTimeoutMs: 3_000_000_000 }),
+      startUserManager({ user: 'alice', timeoutMs: 1e10 }),
       start({ unit: 'a.service', settleMs: -1 }),
       start({ unit: 'a.service', scope: { user: 'alice' }, runtimeDir: '/run/user/1000' }),
       daemonReload({ scope: { user: '$(id)' } }),

@@ -1,5 +1,5 @@
 import * as t from 'io-ts';
-import { CommandError, defineStep, InvalidInputError } from '@unwind/core';
+import { CommandError, defineStep, InvalidInputError, validateTimerMs } from '@unwind/core';
 import { UnitNotActiveError, UserManagerDependencyError, UserManagerUnreachableError } from '../errors.js';
 import { lookupUser, systemctl, validateUserName, type ManagerOptions } from '../manager.js';
 import { isUp, readUnitState, restoreActiveState, showUnit, UnitState } from '../state.js';
@@ -73,6 +73,7 @@ export const startUserManager = defineStep({
   validate: (a) => {
     validateUserName(a.user);
     if (a.timeoutMs !== undefined && !(a.timeoutMs > 0)) throw new InvalidInputError('timeoutMs must be positive', { timeoutMs: a.timeoutMs });
+    validateTimerMs(a.timeoutMs, 'timeoutMs');
     if (a.systemctl !== undefined && !/^[^\0\s-][^\0\s]*$/.test(a.systemctl)) throw new InvalidInputError('systemctl must be a plain program path', {});
   },
   describe: (a) => `start the service manager of user ${a.user}`,
