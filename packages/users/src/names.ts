@@ -1,4 +1,4 @@
-import { InvalidInputError, validateAbsolutePath, validateName } from '@unwind/core';
+import { InvalidInputError, LONGEST_TIMER_MS, validateAbsolutePath, validateName } from '@unwind/core';
 
 /**
  * shadow's default rule for user and group names (without --badname).
@@ -77,7 +77,7 @@ export function validateId(value: number | undefined, what: string): void {
 }
 
 /** The longest delay setTimeout honours: beyond it Node fires at once (and a shadow tool would be killed mid-write). */
-export const MAX_DELAY_MS = 2_147_483_647;
+export const MAX_DELAY_MS = LONGEST_TIMER_MS;
 
 /**
  * Checks a duration in ms: a whole number from `min` to {@link MAX_DELAY_MS}.

@@ -1,4 +1,4 @@
-import { t } from '@unwind/core';
+import { LONGEST_TIMER_MS, t } from '@unwind/core';
 
 /**
  * The schema version a transaction file is written against, in the schema's
@@ -30,7 +30,7 @@ export const SCHEMA_ID = `https://unwind.dev/schemas/transaction-file/v${FORMAT_
  * NUMBER_CODECS.timeout.is(MAX_TIMER_MS + 1); // false
  * ```
  */
-export const MAX_TIMER_MS = 2_147_483_647;
+export const MAX_TIMER_MS = LONGEST_TIMER_MS;
 
 /** An integer in [min, max]; the name says the range, as problems and the JSON Schema state it. */
 function integerIn(min: number, max: number, unit = '') {
