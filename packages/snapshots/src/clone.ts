@@ -10,7 +10,10 @@ const CANNOT_CLONE = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSY
  * kernel's lock on both files: when it succeeds, `to` holds exactly the
  * bytes `from` held at that instant, sharing its extents. A plain copy
  * carries no such proof. After the first refusal on a filesystem, `state`
- * makes the later calls copy at once.
+ * makes the later calls copy at once. With `exclusive: false`, `to` may be
+ * an existing file (a restore passes `/proc/self/fd/<fd>` of a file it just
+ * created O_EXCL|O_NOFOLLOW, so that the copy lands in that very file even
+ * if its name is swapped meanwhile); it is truncated first.
  *
  * @example
  * ```ts
@@ -18,16 +21,17 @@ const CANNOT_CLONE = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSY
  * if (cloneOrCopy(blob, tmp, state)) console.log('reflinked');
  * ```
  */
-export function cloneOrCopy(from: string, to: string, state: { canClone: boolean }): boolean {
+export function cloneOrCopy(from: string, to: string, state: { canClone: boolean }, options: { exclusive?: boolean } = {}): boolean {
+  const excl = options.exclusive === false ? 0 : fs.constants.COPYFILE_EXCL;
   if (state.canClone) {
     try {
-      fs.copyFileSync(from, to, fs.constants.COPYFILE_FICLONE_FORCE | fs.constants.COPYFILE_EXCL);
+      fs.copyFileSync(from, to, fs.constants.COPYFILE_FICLONE_FORCE | excl);
       return true;
     } catch (error) {
       if (!CANNOT_CLONE.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
       state.canClone = false;
     }
   }
-  fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
+  fs.copyFileSync(from, to, excl);
   return false;
 }

@@ -4,6 +4,7 @@ import { InvalidInputError, UnwindError, logger, makePrivateDirectory, syncDirec
 import { makeDurable } from './durability.js';
 import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
 import { cloneOrCopy } from './clone.js';
+import { copyFromDescriptor, descriptorPath, openRegularFile } from './regular.js';
 import { testHooks } from './hooks.js';
 import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
@@ -258,7 +259,7 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
           shards.add(shard);
         }
         const from = full(source, e.path);
-        const cloned = cloneOrCopy(from, stored, cloning);
+        const cloned = copySource(from, e, stored, cloning);
         const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256: '', blob, ...(identity ? { identity } : {}) };
         // A reflink holds the source's exact bytes at the clone. When the source had settled before the
         // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
@@ -302,6 +303,28 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
     if (again.ctimeNs !== e.ctimeNs || again.mtimeNs !== e.mtimeNs) throw new SnapshotSourceChangedError(full(source, e.path));
   }
   return { entries, bytes, written, shards: [...shards] };
+}
+
+/**
+ * Copies the source file `from` (scanned as `e`) to `stored`; true when
+ * reflinked. The source is opened only when it is a regular file and is the
+ * inode the scan saw (regular.ts), and the copy reads that descriptor
+ * (through `/proc/self/fd`, so that `copyFileSync` can still reflink): a
+ * FIFO its owner swapped in after the scan would block a copy by path for
+ * ever; now the snapshot fails at once with `UnsupportedEntryError`, or
+ * {@link SnapshotSourceChangedError} for another file.
+ */
+function copySource(from: string, e: LiveEntry, stored: string, cloning: { canClone: boolean }): boolean {
+  const { fd, stat } = openRegularFile(from);
+  try {
+    if (stat.dev !== e.dev || stat.ino !== e.ino) throw new SnapshotSourceChangedError(from);
+    const path = descriptorPath(fd);
+    if (path !== undefined) return cloneOrCopy(path, stored, cloning);
+    copyFromDescriptor(fd, stored);
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

@@ -91,8 +91,52 @@ export class SnapshotSourceChangedError extends UnwindError {
  * ```
  */
 export class UnsupportedEntryError extends UnwindError {
-  constructor(path: string, kind: string) {
-    super('SNAPSHOT_UNSUPPORTED_ENTRY', `${path} is a ${kind}; snapshots hold files, directories and symlinks only`, { context: { path, kind }, retryable: false });
+  /**
+   * `swapped`: the scan saw a regular file at `path`, and what was there
+   * when it was opened to be read is a `kind` (someone replaced it). It was
+   * never read nor waited on (a FIFO would block an open for ever).
+   */
+  constructor(path: string, kind: string, swapped = false) {
+    const message = swapped
+      ? `${path} is now a ${kind}, where a regular file was scanned; it was not read (snapshots read regular files only, and never wait on anything else): retry once the tree is quiet`
+      : `${path} is a ${kind}; snapshots hold files, directories and symlinks only`;
+    super('SNAPSHOT_UNSUPPORTED_ENTRY', message, { context: { path, kind, swapped }, retryable: swapped });
+  }
+}
+
+/**
+ * A restore stopped rather than act outside the tree: someone changed the
+ * live tree while it ran, in a way that would have led a change elsewhere.
+ * Restore acts only through the open descriptor of each directory (never
+ * by path), so nothing outside the tree was touched; what it restored
+ * before stopping stays (run it again once the tree is quiet, it completes
+ * the job). Raised when:
+ * - a symlink or anything else is where a directory was planned, or the
+ *   directory is gone or is not the one the scan saw (never followed);
+ * - going into a directory is an unsafe path transition: one owned by a
+ *   user other than root or the running user holds a directory of another
+ *   owner (that user could have moved it there);
+ * - an entry whose owner or mode is to be set is of another type than
+ *   planned, or not the inode the scan saw;
+ * - a file whose owner or mode would be set in place has more hard links
+ *   than the tree holds, or any other hard link while its directory is one
+ *   others can change (another name may be a file its owner does not own,
+ *   like /etc/shadow); this one stays until that link is gone;
+ * - the way to the tree from `/` is unsafe (a symlink someone else could
+ *   have planted, an unsafe transition).
+ * `context.path` names the entry, `context.reason` what is wrong with it.
+ *
+ * @example
+ * ```ts
+ * try { await restore({ store, id, path: '/home/alice/.config/app' }); } catch (e) {
+ *   if (e instanceof UnsafeTreeError) console.error(e.context.path, e.context.reason);
+ * }
+ * // UnsafeTreeError: refusing to restore /home/alice/.config/app: /home/alice/.config/app/sub is a symlink now, where the restore expects a directory; it was not followed ...
+ * ```
+ */
+export class UnsafeTreeError extends UnwindError {
+  constructor(tree: string, path: string, reason: string, cause?: unknown) {
+    super('SNAPSHOT_UNSAFE_TREE', `refusing to restore ${tree}: ${reason}; nothing outside the tree was touched`, { context: { tree, path, reason }, cause, retryable: false });
   }
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { temporaryDirectory } from '@unwind/core/testing';
 import { HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
 import { hashFile, type ScanFs } from './scan.js';
+import { UnsupportedEntryError } from './errors.js';
 
 // Hashing on worker threads must give exactly the digest of the synchronous hashFile, for every size
 // around its 1 MiB chunk, with many files at once (answers never crossed), and keep errno codes.
@@ -45,15 +47,35 @@ describe('hashFileAsync', () => {
     expect(digests).toEqual(files.map((f) => f.digest));
   });
 
-  it('rejects with the errno code of a missing file or a directory, here or on a thread, and goes on hashing after', async () => {
+  it('rejects with the errno code of a missing file, refuses a directory unread, here or on a thread, and goes on hashing after', async () => {
     for (const hint of [10, HASH_HERE_BELOW, 5 << 20]) {
       await expect(hashFileAsync(join(dir.path, 'missing'), hint)).rejects.toMatchObject({ code: 'ENOENT' });
-      await expect(hashFileAsync(dir.path, hint)).rejects.toMatchObject({ code: 'EISDIR' });
+      // Only a regular file is opened for reading (regular.ts); a directory is judged on its O_PATH descriptor.
+      await expect(hashFileAsync(dir.path, hint)).rejects.toMatchObject({ code: 'SNAPSHOT_UNSUPPORTED_ENTRY', context: { kind: 'directory' } });
     }
     const path = join(dir.path, 'after');
     fs.writeFileSync(path, 'after');
     expect(await hashFileAsync(path, 5 << 20)).toBe(sha256(Buffer.from('after')));
   });
+});
+
+describe('a FIFO, device or symlink where a file was scanned', () => {
+  // Opened by path for reading, a FIFO blocks open() until a writer comes: for ever. The hash names it
+  // O_PATH first and refuses it unopened, at once, here and on a thread (the thread gets a descriptor).
+  it('is refused at once with a typed error, never waited on, here and on a thread', async () => {
+    const fifo = join(dir.path, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    fs.writeFileSync(join(dir.path, 'target'), 'x');
+    fs.symlinkSync('target', join(dir.path, 'link'));
+    const started = Date.now();
+    for (const hint of [10, HASH_HERE_BELOW, 5 << 20]) {
+      await expect(hashFileAsync(fifo, hint)).rejects.toMatchObject({ code: 'SNAPSHOT_UNSUPPORTED_ENTRY', context: { kind: 'FIFO', swapped: true } });
+      await expect(hashFileAsync('/dev/null', hint)).rejects.toMatchObject({ code: 'SNAPSHOT_UNSUPPORTED_ENTRY', context: { kind: 'character device' } });
+      await expect(hashFileAsync(join(dir.path, 'link'), hint)).rejects.toMatchObject({ code: 'SNAPSHOT_UNSUPPORTED_ENTRY', context: { kind: 'symlink' } });
+    }
+    expect(() => hashFile(fs as unknown as ScanFs, fifo, 10)).toThrow(UnsupportedEntryError);
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 20_000);
 });
 
 describe('InFlight', () => {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { openRegularFile } from './regular.js';
 import { hashFile, type ScanFs } from './scan.js';
 
 /**
@@ -16,23 +17,22 @@ const fs = require('node:fs');
 const CHUNK = 1 << 20;
 // One buffer for every file, read into again and again: a fresh one per file costs a page fault per 4 KiB.
 const buffer = Buffer.allocUnsafe(CHUNK);
-function hash(path) {
+// The file comes as a descriptor the calling thread opened after checking it is a regular file
+// (regular.ts): opened here by path, a FIFO swapped in would block this thread for ever. It is read
+// from offset 0 and closed by the calling thread once this answers.
+function hash(fd) {
   const h = createHash('sha256');
-  const fd = fs.openSync(path, 'r');
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buffer, 0, CHUNK, null);
-      if (n === 0) break;
-      h.update(buffer.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
+  for (let position = 0; ; ) {
+    const n = fs.readSync(fd, buffer, 0, CHUNK, position);
+    if (n === 0) break;
+    h.update(buffer.subarray(0, n));
+    position += n;
   }
   return h.digest('hex');
 }
-parentPort.on('message', ({ id, path }) => {
+parentPort.on('message', ({ id, fd }) => {
   try {
-    parentPort.postMessage({ id, sha256: hash(path) });
+    parentPort.postMessage({ id, sha256: hash(fd) });
   } catch (error) {
     parentPort.postMessage({ id, error: { message: String(error && error.message), code: error && error.code } });
   }
@@ -93,10 +93,27 @@ class HashThreads {
     const thread = this.usable ? this.pick() : undefined;
     if (thread === undefined) return here();
     const id = this.next++;
+    let fd: number;
+    try {
+      fd = openRegularFile(path).fd; // a FIFO, device or symlink is refused here, never opened by the thread
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    // Closed once the thread answered (or died): not before, it is reading it.
+    const close = () => fs.closeSync(fd);
     return new Promise<string>((resolve, reject) => {
       if (thread.jobs.size === 0) thread.worker.ref(); // keep the process alive until the answer
-      thread.jobs.set(id, { resolve, reject });
-      thread.worker.postMessage({ id, path });
+      thread.jobs.set(id, {
+        resolve: (sha256) => {
+          close();
+          resolve(sha256);
+        },
+        reject: (error) => {
+          close();
+          reject(error);
+        },
+      });
+      thread.worker.postMessage({ id, fd });
     });
   }
 
@@ -154,9 +171,11 @@ const threads = new HashThreads();
  * digest as scan.ts's {@link hashFile}, which does it on the calling
  * thread. Several calls at once hash on several cores (see
  * {@link HASHING_IN_FLIGHT}). A file of less than {@link HASH_HERE_BELOW}
- * bytes (by `sizeHint`) is hashed here, at once. Follows a symlink, like `readFileSync`:
- * callers hash paths they checked with lstat and compare identities after
- * the hash. A failure keeps the errno `code` (e.g. ENOENT).
+ * bytes (by `sizeHint`) is hashed here, at once. Reads only a regular file,
+ * never through a symlink nor waiting on a FIFO (regular.ts): anything else
+ * throws `UnsupportedEntryError`. Callers hash paths they checked with lstat
+ * and compare identities after the hash. A failure keeps the errno `code`
+ * (e.g. ENOENT).
  *
  * @example
  * ```ts

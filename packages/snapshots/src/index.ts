@@ -34,6 +34,7 @@ export {
   SnapshotCreateError,
   SnapshotSourceChangedError,
   UnsupportedEntryError,
+  UnsafeTreeError,
   RestoreVerificationError,
   SnapshotPinnedError,
 } from './errors.js';

@@ -1,18 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { logger, type CommandRunner } from '@unwind/core';
 import { validateSnapshotSource } from './create.js';
 import { makeDurable } from './durability.js';
-import { RestoreVerificationError, SnapshotCorruptError } from './errors.js';
-import { cloneOrCopy } from './clone.js';
+import { RestoreVerificationError, SnapshotCorruptError, type UnsafeTreeError } from './errors.js';
 import { testHooks } from './hooks.js';
 import { identityOf, settleMoment, settledBefore, type Identity } from './identity.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { compareTree, planRestore, planSize, type RestorePlan } from './plan.js';
 import { HASHING_IN_FLIGHT, HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
-import { Yielder, full, hashFile, parentOf, scanTree, type LiveEntry, type ScanFs } from './scan.js';
+import { Yielder, hashFile, scanTree, type LiveEntry, type ScanFs } from './scan.js';
 import { assertPrivateStore, readManifest, snapshotDir } from './store.js';
+import { RestoreTree } from './tree-safety.js';
 
 const log = logger('snapshots');
 const nodeFs = fs as unknown as ScanFs;
@@ -70,19 +69,6 @@ export interface RestoreReport {
   unchanged: boolean;
   /** What was left as it is because of `leave`, with the directories that could not go because of it. */
   leftAlone: Array<{ path: string; andBelow: boolean }>;
-}
-
-const tempIn = (dir: string): string => join(dir, `.unwind-restore-${randomBytes(6).toString('hex')}`);
-
-function applyMeta(path: string, e: ManifestEntry): void {
-  fs.lchownSync(path, e.uid, e.gid);
-  // chmod after chown: chown clears set-id bits.
-  if (e.type !== 'symlink') fs.chmodSync(path, e.mode);
-  // libuv truncates to the microsecond after a lossy double conversion; aim at the middle of the
-  // microsecond so the truncation lands on the right one (a double near 2e9 s is good to ~0.24 µs).
-  const ns = BigInt(e.mtimeNs);
-  const mtime = Number(ns / 1_000_000_000n) + (Number((ns % 1_000_000_000n) / 1000n) * 1000 + 500) / 1e9;
-  fs.lutimesSync(path, Date.now() / 1000, mtime);
 }
 
 function blobPath(store: string, id: string, blob: string): string {
@@ -185,8 +171,20 @@ export async function diff(options: { store: string; id: string; path?: string; 
  *    missing ones created, hard links re-made, modes, owners and mtimes set.
  * 3. The stored copies the plan needs are hashed BEFORE anything is touched:
  *    a corrupt store throws {@link SnapshotCorruptError} with the tree as it was.
- * 4. Files are written to a temp name in their directory, given mode, owner
- *    and mtime, and renamed into place; directory mtimes are set last.
+ * 4. Every change goes through the open descriptor of the directory it is
+ *    in (tree-safety.ts), never by path: the directory holding the tree is
+ *    reached by `@unwind/files`' safe walk from `/`, each directory below
+ *    it is opened from its parent with O_NOFOLLOW. So a tree others own
+ *    parts of (a user's `~/.config/app`) is restored, and whatever they do
+ *    to it meanwhile, nothing outside it is touched: a symlink (or anything
+ *    else) where a directory was planned, a directory replaced since the
+ *    scan, an unsafe path transition (a directory of another owner inside a
+ *    user's), an entry of another type than planned, or a file whose owner
+ *    or mode would be set in place while it may have hard links outside the
+ *    tree, stops the restore with {@link UnsafeTreeError}. Files are written
+ *    O_EXCL|O_NOFOLLOW to a temp name in their directory, given mode, owner
+ *    and mtime on their descriptor, and renamed into place; directory
+ *    mtimes are set last.
  * 5. What was written is made durable, then the whole tree is verified
  *    against the manifest: any difference throws {@link RestoreVerificationError}.
  *
@@ -243,11 +241,16 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     leftAlone,
   };
   if (!report.unchanged) {
-    await apply(store, id, root, plan, want, touched, { checked, cloned }, signal);
-    const dirs = new Set<string>();
-    for (const p of touched) dirs.add(p === '.' ? dirname(root) : full(root, parentOf(p)));
-    for (const p of plan.mkdir) dirs.add(full(root, p));
-    await makeDurable(root, [...touched].filter((p) => want.get(p)?.type !== 'dir').map((p) => full(root, p)), dirs, { ...(options.exec ? { exec: options.exec } : {}), ...scanOptions });
+    // Reached (by the safe walk) only now: the scan and the checks above only read.
+    const tree = RestoreTree.open(root, live);
+    try {
+      await apply(store, id, tree, plan, want, touched, { checked, cloned }, signal);
+      // Synced through the open directories too: a path swapped meanwhile could lead an fsync's open to a device.
+      const durable = tree.durablePaths([...touched].filter((p) => want.get(p)?.type !== 'dir'), touched, plan.mkdir);
+      await makeDurable(durable.anchor, durable.files, durable.dirs, { ...(options.exec ? { exec: options.exec } : {}), ...scanOptions });
+    } finally {
+      tree.close();
+    }
   }
   await verifyAfter(manifest, root, live, touched, cloned, scanOptions, leftAlone);
   log('restored %s from snapshot %s: %o', root, id, report);
@@ -265,7 +268,7 @@ interface CloneProofs {
   cloned: Map<string, Identity>;
 }
 
-async function apply(store: string, id: string, root: string, plan: RestorePlan, want: Map<string, ManifestEntry>, touched: Set<string>, proofs: CloneProofs, signal?: AbortSignal): Promise<void> {
+async function apply(store: string, id: string, tree: RestoreTree, plan: RestorePlan, want: Map<string, ManifestEntry>, touched: Set<string>, proofs: CloneProofs, signal?: AbortSignal): Promise<void> {
   const yielder = new Yielder(signal, 64);
   let ops = 0;
   const step = async (path: string) => {
@@ -276,52 +279,33 @@ async function apply(store: string, id: string, root: string, plan: RestorePlan,
   // An existing path is replaced atomically (temp name, metadata, rename). A fresh one is created in
   // place with O_EXCL: cheaper, never follows anything planted there, and a crash half-way leaves a
   // file the next restore sees as wrong and rewrites (a restore is only done once it verified).
-  const replace = (path: string, fresh: boolean, make: (tmp: string) => void) => {
-    const target = full(root, path);
-    if (fresh) return make(target);
-    const tmp = tempIn(dirname(target));
-    try {
-      make(tmp);
-      fs.renameSync(tmp, target);
-    } finally {
-      fs.rmSync(tmp, { force: true }); // rename onto an existing hard link of itself leaves tmp
-    }
-  };
   for (const r of plan.remove) {
-    fs.rmSync(full(root, r.path), { recursive: r.type === 'dir', force: true });
+    tree.remove(r.path);
     await step(r.path);
   }
   for (const path of plan.mkdir) {
-    fs.mkdirSync(full(root, path), { mode: 0o700 });
+    tree.mkdir(path, want.get(path)!);
     await step(path);
   }
   const cloning = { canClone: true };
   for (const w of plan.write) {
-    const e = want.get(w.path)!;
     const blob = blobPath(store, id, w.blob);
-    let proven = false;
-    replace(w.path, w.fresh, (tmp) => {
-      // A reflink of a stored copy that was hashed and has not changed since (same identity after
-      // the clone) holds the hashed content: verification need not read it back.
-      proven = cloneOrCopy(blob, tmp, cloning) && proofs.checked.get(w.blob) === identityOf(fs.lstatSync(blob, { bigint: true }));
-      applyMeta(tmp, e);
-    });
-    if (proven) proofs.cloned.set(w.path, identityOf(fs.lstatSync(full(root, w.path), { bigint: true })));
+    const { cloned, identity } = tree.write(w.path, w.fresh, blob, want.get(w.path)!, cloning);
+    // A reflink of a stored copy that was hashed and has not changed since (same identity after
+    // the clone) holds the hashed content: verification need not read it back.
+    if (cloned && proofs.checked.get(w.blob) === identityOf(fs.lstatSync(blob, { bigint: true }))) proofs.cloned.set(w.path, identity);
     await step(w.path);
   }
   for (const l of plan.link) {
-    replace(l.path, l.fresh, (tmp) => fs.linkSync(full(root, l.to), tmp));
+    tree.link(l.path, l.to, l.fresh);
     await step(l.path);
   }
   for (const s of plan.symlink) {
-    replace(s.path, s.fresh, (tmp) => {
-      fs.symlinkSync(s.target, tmp);
-      applyMeta(tmp, want.get(s.path)!);
-    });
+    tree.symlink(s.path, s.target, want.get(s.path)!, s.fresh);
     await step(s.path);
   }
   for (const path of plan.meta) {
-    applyMeta(full(root, path), want.get(path)!);
+    tree.setMeta(path, want.get(path)!);
     await step(path);
   }
 }

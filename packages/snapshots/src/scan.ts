@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
+import { openRegularFile } from './regular.js';
 
 /**
  * The few synchronous calls scanning needs, so the same code walks a real
@@ -38,7 +39,7 @@ export interface ScanFs {
   readdirSync(path: string): string[];
   /** `fs.readlinkSync`: a link's target. */
   readlinkSync(path: string): string;
-  /** `fs.readFileSync`: a whole file. */
+  /** `fs.readFileSync`: a whole file (no longer used by {@link hashFile}; kept so existing implementations still fit). */
   readFileSync(path: string): Buffer;
   /** `fs.openSync`. */
   openSync(path: string, flags: number | string): number;
@@ -157,8 +158,15 @@ export async function scanTree(root: string, options: { fs?: ScanFs; hash?: (ent
 
 const CHUNK = 1 << 20;
 
+/** One read buffer for every hash on this thread: hashing is synchronous, so it is never shared at once. */
+let chunk: Buffer | undefined;
+
 /**
- * SHA-256 of a file: read whole when small, in 1 MiB chunks when large.
+ * SHA-256 of a file, read in 1 MiB chunks. On the real disk the file is
+ * opened only when it is a regular file (regular.ts: named O_PATH|O_NOFOLLOW,
+ * judged on its fstat, reopened O_NONBLOCK): a FIFO, device or symlink put
+ * where the scan saw a file throws `UnsupportedEntryError`, never
+ * blocks an open. An in-memory volume (tests) is opened plainly.
  *
  * @example
  * ```ts
@@ -166,11 +174,11 @@ const CHUNK = 1 << 20;
  * ```
  */
 export function hashFile(fs: ScanFs, path: string, sizeHint: number): string {
+  void sizeHint; // read to its end whatever its size was; kept for callers that know it
   const hash = createHash('sha256');
-  if (sizeHint <= CHUNK) return hash.update(fs.readFileSync(path)).digest('hex');
-  const fd = fs.openSync(path, 'r');
+  const fd = fs.openSync === nodeFs.openSync ? openRegularFile(path).fd : fs.openSync(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
+    const buffer = (chunk ??= Buffer.allocUnsafe(CHUNK));
     for (;;) {
       const n = fs.readSync(fd, buffer, 0, CHUNK, null);
       if (n === 0) break;

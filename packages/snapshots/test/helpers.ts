@@ -54,6 +54,9 @@ export function makeTree(dir: string): void {
   if (isRoot) {
     fs.lchownSync(join(dir, 'a.conf'), 1234, 5678);
     fs.lchownSync(join(dir, 'sub'), 4321, 0);
+    // Its directory too: a restore goes from a directory of another user only into one of that user's
+    // (or one it made itself), else that user could have moved someone else's directory in.
+    fs.lchownSync(join(dir, 'sub', 'deeper'), 4321, 0);
     fs.lchownSync(join(dir, 'link-rel'), 1234, 1234);
   }
   fs.chmodSync(join(dir, 'empty'), 0o700);
