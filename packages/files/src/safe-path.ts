@@ -1,3 +1,4 @@
+import { runningUid } from '@unwind/core';
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { NoProcError, SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathError } from './errors.js';
@@ -41,10 +42,6 @@ const O_PATH = 0o10000000;
 const MAX_LINKS = 40;
 const GROUP_OR_OTHER_WRITE = 0o022;
 const STICKY = 0o1000;
-
-function runningUid(): number {
-  return process.geteuid?.() ?? process.getuid?.() ?? 0;
-}
 
 function trusted(uid: number): boolean {
   return uid === 0 || uid === runningUid();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { UnwindError, removeTreeSafely } from '@unwind/core';
+import { UnwindError, removeTreeSafely, runningUid } from '@unwind/core';
 import { openDirectorySafely } from '@unwind/files';
 import { cloneOrCopy } from './clone.js';
 import { UnsafeTreeError } from './errors.js';
@@ -28,12 +28,8 @@ const O_PATH = 0o10000000;
 const DIRECTORY = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 const GROUP_OR_OTHER_WRITE = 0o022n;
 
-function runningUid(): bigint {
-  return BigInt(process.geteuid?.() ?? process.getuid?.() ?? 0);
-}
-
 function trusted(uid: bigint): boolean {
-  return uid === 0n || uid === runningUid();
+  return uid === 0n || uid === BigInt(runningUid());
 }
 
 function mode(m: bigint): string {
@@ -425,7 +421,7 @@ export class RestoreTree {
     const type = typeOf(st);
     if (type !== e.type) this.refuse(path, `${at} is ${article(type)} now, where the restore planned ${article(e.type)}; its owner and mode were not changed`);
     if (how.justMade) {
-      if (st.uid !== runningUid() || st.nlink !== 1n) this.refuse(path, `${at} is not the ${e.type} the restore just made (owner uid ${st.uid}, ${st.nlink} link(s)); someone replaced it`);
+      if (st.uid !== BigInt(runningUid()) || st.nlink !== 1n) this.refuse(path, `${at} is not the ${e.type} the restore just made (owner uid ${st.uid}, ${st.nlink} link(s)); someone replaced it`);
       return;
     }
     const seen = this.scanned.get(path);
@@ -434,7 +430,7 @@ export class RestoreTree {
     }
     if (type === 'dir' || st.nlink <= 1n) return;
     const { dir } = this.container(path);
-    const parentPrivate = dir.stat.uid === runningUid() && (dir.stat.mode & GROUP_OR_OTHER_WRITE) === 0n;
+    const parentPrivate = dir.stat.uid === BigInt(runningUid()) && (dir.stat.mode & GROUP_OR_OTHER_WRITE) === 0n;
     if (!parentPrivate) {
       this.refuse(path, `${at} has ${st.nlink} hard links and its directory can be changed by someone else (owner uid ${dir.stat.uid}, mode ${mode(dir.stat.mode)}): another name may be a file its owner does not own; refusing to change its mode or owner in place`);
     }

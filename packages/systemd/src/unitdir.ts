@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import * as t from 'io-ts';
-import { syncDirectory } from '@unwind/core';
+import { syncDirectory, runningUid } from '@unwind/core';
 import { openDirectorySafely, UnexpectedFileTypeError, UnsafePathError } from '@unwind/files';
 
 /**
@@ -48,10 +48,6 @@ export interface UnitDirHandle {
 }
 
 const OPEN_DIRECTORY_NOFOLLOW = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
-
-function runningUid(): number {
-  return process.geteuid?.() ?? process.getuid?.() ?? 0;
-}
 
 function byPath(path: string): UnitDirHandle {
   return { path, self: path, entry: (name) => join(path, name), close: () => {} };
