@@ -1,6 +1,14 @@
 import { InvalidInputError } from './errors.js';
 
-/** The longest delay a Node timer keeps: a longer one fires at once (with a warning), not never. */
+/**
+ * The longest delay a Node timer keeps (2^31-1 ms, some 24.8 days): a
+ * longer one fires at once (with a warning), not never.
+ *
+ * @example
+ * ```ts
+ * const timeoutMs = Math.min(wanted, LONGEST_TIMER_MS); // or refuse it: validateTimerMs(wanted, 'timeoutMs')
+ * ```
+ */
 export const LONGEST_TIMER_MS = 2_147_483_647;
 
 /**
