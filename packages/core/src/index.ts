@@ -61,6 +61,7 @@ export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
 export * as t from 'io-ts';
 export { validateName, validateAbsolutePath } from './validate.js';
 export { LONGEST_TIMER_MS, validateTimerMs } from './timer.js';
+export { O_PATH } from './open-flags.js';
 export type { NameRules } from './validate.js';
 export { logger } from './log.js';
 export type { Logger } from './log.js';

@@ -1,13 +1,11 @@
 import * as fs from 'node:fs';
-import { InvalidInputError, validateAbsolutePath, syncDescriptor } from '@unwind/core';
+import { InvalidInputError, validateAbsolutePath, syncDescriptor, O_PATH } from '@unwind/core';
 import { HardLinkRefusedError, SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
 import { safeReadlink } from './fsutil.js';
 import { basename, dirname } from 'node:path';
 import { checkSameEntry, identityOfStats, lstatSafely, type Identity, type Phase } from './directory-handle.js';
 import { openDirectorySafely } from './safe-path.js';
 
-/** Linux O_PATH: a descriptor that only names an entry (Node has no constant for it). */
-const O_PATH = 0o10000000;
 
 /**
  * Changes mode or owner through a descriptor opened with O_NOFOLLOW, so a

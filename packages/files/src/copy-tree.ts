@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { syncDescriptor } from '@unwind/core';
+import { syncDescriptor, O_PATH } from '@unwind/core';
 import { TargetChangedError, UnexpectedFileTypeError } from './errors.js';
 
 /*
@@ -70,8 +70,6 @@ function copyEntry(fromDir: number, name: string, toDir: number, toName: string)
   }
 }
 
-/** Linux O_PATH: a descriptor that only names an entry, never opening it (no read, no device driver called). */
-const O_PATH = 0o10000000;
 
 function openSource(path: string): number {
   // Named first (O_PATH), then opened through that descriptor (the same inode) only when it is a file or a

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { HardLinkRefusedError, SymlinkRefusedError, UnexpectedFileTypeError } from './errors.js';
+import { O_PATH } from '@unwind/core';
 
 /**
  * Filesystem helpers shared by the step kinds (durable writes, directory
@@ -10,8 +11,6 @@ import { HardLinkRefusedError, SymlinkRefusedError, UnexpectedFileTypeError } fr
  * tests count them.
  */
 
-/** Linux O_PATH: a descriptor that only names an entry (Node has no constant for it). */
-const O_PATH = 0o10000000;
 
 /** `lstat`, or `undefined` when nothing is there. Never follows a symlink. */
 export function lstatOrUndefined(path: string): fs.Stats | undefined {

@@ -1,4 +1,4 @@
-import { runningUid } from '@unwind/core';
+import { runningUid, O_PATH } from '@unwind/core';
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { NoProcError, SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathError } from './errors.js';
@@ -36,8 +36,6 @@ import { NoProcError, SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathEr
  * itself, so it applies the stricter rule above itself.
  */
 
-/** O_PATH (Linux): a descriptor that only names a directory; needs no read permission on it. */
-const O_PATH = 0o10000000;
 /** Links followed before giving up, as the kernel does (ELOOP). */
 const MAX_LINKS = 40;
 const GROUP_OR_OTHER_WRITE = 0o022;

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import { UnsupportedEntryError } from './errors.js';
+import { O_PATH } from '@unwind/core';
 
-/** Linux O_PATH: a descriptor that only names an entry (Node has no constant for it). */
-const O_PATH = 0o10000000;
 
 let procUsable: boolean | undefined;
 

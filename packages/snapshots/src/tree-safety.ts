@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { UnwindError, removeTreeSafely, runningUid } from '@unwind/core';
+import { UnwindError, removeTreeSafely, runningUid, O_PATH } from '@unwind/core';
 import { openDirectorySafely } from '@unwind/files';
 import { cloneOrCopy } from './clone.js';
 import { UnsafeTreeError } from './errors.js';
@@ -23,8 +23,6 @@ import { full, parentOf, type LiveEntry } from './scan.js';
  * `@unwind/files`' safe walk from `/`.
  */
 
-/** Linux O_PATH: names an entry without opening it (no read access needed, a device or FIFO is not opened). */
-const O_PATH = 0o10000000;
 const DIRECTORY = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 const GROUP_OR_OTHER_WRITE = 0o022n;
 
