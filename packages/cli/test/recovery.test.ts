@@ -49,6 +49,26 @@ describe('on journals left by killed transactions', () => {
     expect(fs.existsSync(join(s.root, '.reusable'))).toBe(false);
   });
 
+  it('apply --dry-run names a journal a power cut left under .reusable as unfinished, and leaves it where it is', async () => {
+    const s = newSandbox();
+    const first = transaction('first', { journal: fileJournal({ root: s.root, retention: 'remove' }), handleSignals: false });
+    first.add(noopStep({}));
+    expect((await first.run()).status).toBe('committed');
+    const journal = fileJournal({ root: s.root, retention: 'remove' }).begin('install demo');
+    journal.append({ kind: 'prepared', step: 0, type: 'test.writeMarker', package: '@unwind/core/testing', description: 'write a marker', args: { path: join(s.dir, 'marker.conf'), content: 'new\n' }, before: { existed: false } }, true);
+    journal.close(false);
+    fs.renameSync(join(s.root, journal.id), join(s.root, '.reusable'));
+    const file = join(s.base, 'next.json');
+    fs.writeFileSync(file, JSON.stringify({ name: 'next', steps: [{ kind: 'files.writeFile', args: { path: join(s.dir, 'next.conf'), content: 'next\n' } }] }));
+    const rootBefore = treeState(s.root);
+    const dry = await unwind(['apply', file, '--root', s.root, '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(5);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, cause: { code: 'UNFINISHED_TRANSACTION', transactionIds: [journal.id] } });
+    // A real run's listing would first rename .reusable to the journal's id; a dry run changes nothing.
+    expect(treeState(s.root)).toEqual(rootBefore);
+    expect(fs.existsSync(join(s.root, '.reusable'))).toBe(true);
+  });
+
   it('log shows the timeline; --json gives the records', async () => {
     const k = await killedAt(6);
     const r = await unwind(['log', '--root', k.root, k.id.slice(-6)]);

@@ -26,7 +26,7 @@ export type { BlobStore } from './journal/blobs.js';
 export { checkJournaledBlob } from './journal/blobs.js';
 export { readJournalFile, parseJournal } from './journal/read.js';
 export type { JournalContents } from './journal/read.js';
-export { analyzeRecords, listTransactions } from './journal/inspect.js';
+export { analyzeRecords, listTransactions, unfinishedTransactionIds } from './journal/inspect.js';
 export type { TransactionState, JournaledStep, TransactionListing } from './journal/inspect.js';
 export { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, encodeLine, encodeBoundLine, decodeLine, decodeBoundLine } from './journal/records.js';
 export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './journal/records.js';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { LockHeldError, UnfinishedTransactionError, assertPrivateDirectory, causeOf, fileJournal, readLock, type Cause } from '@unwind/core';
+import { LockHeldError, UnfinishedTransactionError, assertPrivateDirectory, causeOf, readLock, unfinishedTransactionIds, type Cause } from '@unwind/core';
 import { EXIT } from '../errors.js';
 
 /**
@@ -45,7 +45,8 @@ export function inspectRoot(root: string, recoverFirst: boolean): RootState {
     const { alive: _alive, ...holder } = lock;
     return { refusal: { cause: causeOf(new LockHeldError(join(root, 'unwind.lock'), holder)), exitCode: EXIT.locked }, wouldRecover: [] };
   }
-  const unfinished = fileJournal({ root }).unfinished?.() ?? [];
+  // Read only: a run's own listing would first rename a journal a power cut left in the reusable directory.
+  const unfinished = unfinishedTransactionIds(root);
   if (unfinished.length === 0) return { wouldRecover: [] };
   if (recoverFirst) return { wouldRecover: unfinished };
   const refused = new UnfinishedTransactionError(root, unfinished, `unwind recover --root ${root}`);

@@ -853,7 +853,12 @@ function rememberIdentity(path: string, st: fs.BigIntStats): void {
   finishedJournals.set(path, fileIdentity(st));
 }
 
-function isFinished(root: string, id: string): boolean {
+/**
+ * Whether transaction `id` under `root` needs no recovery: its journal ends
+ * with `end`, or it has no journal file (nothing was ever prepared under it).
+ * Internal to core: the listing reads use it.
+ */
+export function isFinished(root: string, id: string): boolean {
   const path = join(root, id, JOURNAL_FILE);
   try {
     // Taken before the read: if the file changes in between, the identity kept is one it no longer has.

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { serializeError, type SerializedError } from '../errors.js';
-import { JOURNAL_FILE, REUSABLE, TRANSACTION_ID, listTransactionIds } from './file-journal.js';
+import { JOURNAL_FILE, REUSABLE, TRANSACTION_ID, isFinished, listTransactionIds } from './file-journal.js';
 import { readJournalFile } from './read.js';
 import type { EndStatus, JournalRecord } from './records.js';
 
@@ -152,6 +152,30 @@ export function listTransactions(root: string): TransactionListing[] {
   });
   const stranded = strandedJournal(root);
   return stranded ? [...listed, stranded] : listed;
+}
+
+/**
+ * The ids of the unfinished transactions under a journal root, found by
+ * reading only: what a run's `unfinished()` would list, without giving a
+ * journal a power cut left in the reusable directory its own name back
+ * (`adoptReusedJournal` renames it; this lists it under the id its `begin`
+ * names). For a dry run and other readers that must change nothing; the
+ * caller checks the root first (`assertPrivateDirectory`).
+ *
+ * @example
+ * ```ts
+ * assertPrivateDirectory(root, 'journal root');
+ * const pending = unfinishedTransactionIds(root);
+ * if (pending.length > 0) console.log(`recover first: ${pending.join(', ')}`);
+ * ```
+ */
+export function unfinishedTransactionIds(root: string): string[] {
+  const all = listTransactionIds(root);
+  const ids = all.filter((id) => !isFinished(root, id));
+  const stranded = strandedJournal(root);
+  if (!stranded) return ids;
+  // Adoption gives a journal whose id is taken a new one; until then it is the reusable directory's.
+  return [...ids, all.includes(stranded.id) ? REUSABLE : stranded.id];
 }
 
 /** The unfinished journal a power cut left in the reusable directory, if any (read only: no lock is held here). */
