@@ -6,7 +6,7 @@ import { errorDetails as progressErrorDetails, errorLine as progressErrorLine } 
  * reach people's terminals through `status`, `log`, `recover` and `apply`.
  * A raw ESC, BEL or C1 byte there is an instruction to the terminal (set the
  * title, clear the screen, move the cursor to fake a line), so human output
- * shows them escaped. JSON output needs nothing: JSON escapes C0 itself.
+ * shows them escaped. JSON escapes C0 itself; printJson escapes DEL and C1.
  */
 
 // C0 (tab and newline too: one field stays one line), DEL and C1.

@@ -27,6 +27,9 @@ describe('human output escapes control characters from journals and commands', (
     }
     const json = await unwind(['log', k.id, '--root', k.root, '--json']);
     expect((JSON.parse(json.stdout) as { name: string }).name).toBe(NAME);
+    // JSON escapes C0 itself; DEL and C1 (U+009B is CSI to a terminal) are written as \u escapes.
+    expect(json.stdout).not.toMatch(CONTROL);
+    expect(json.stdout).toContain('\\u009b31m\\u007fname');
   });
 });
 

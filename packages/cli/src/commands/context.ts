@@ -33,7 +33,16 @@ function isoTimestamps(key: string, value: unknown): unknown {
   return value > 0 ? new Date(value).toISOString() : null;
 }
 
-/** Writes a command's JSON output: `version` first, timestamps as ISO 8601. */
+// JSON escapes C0 itself but writes DEL and C1 raw; a terminal takes U+009B as CSI. They occur only inside strings.
+// eslint-disable-next-line no-control-regex
+const RAW_IN_JSON = /[\u007f-\u009f]/g;
+
+/**
+ * Writes a command's JSON output: `version` first, timestamps as ISO 8601,
+ * DEL and C1 characters as `\u` escapes (the same string to a JSON reader,
+ * and no instruction to a terminal the output is shown on).
+ */
 export function printJson(out: Output, value: Record<string, unknown>): void {
-  out.write(`${JSON.stringify({ version: JSON_OUTPUT_VERSION, ...value }, isoTimestamps, 2)}\n`);
+  const text = JSON.stringify({ version: JSON_OUTPUT_VERSION, ...value }, isoTimestamps, 2);
+  out.write(`${text.replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
 }
