@@ -3,7 +3,7 @@ import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
 import { validateAbsolutePath, defineStep } from '@unwind/core';
 import { FileAfter, FileBefore, ReplaceOptions, doReplace, prepareReplace, undoReplace, validateReplace, verifyReplace, validateJournaledReplace, verifyUndoReplace, wouldReplace, writtenState } from './replace.js';
-import { readSource, sha256 } from './fsutil.js';
+import { isPrivateDirectory, readSource, sha256 } from './fsutil.js';
 import { TargetChangedError } from './errors.js';
 import { openDirectorySafely } from './safe-path.js';
 
@@ -90,9 +90,7 @@ function readSourceSafely(source: string): { bytes: Buffer; mode: number } {
   const dir = openDirectorySafely(dirname(source), { what: 'the directory of the source', follow: true, pathOnly: true });
   try {
     // The rule chmod and chown apply to a target: a hard link is taken only from a directory nobody else can write.
-    const parent = fs.fstatSync(dir);
-    const privateParent = parent.uid === (process.geteuid?.() ?? 0) && (parent.mode & 0o022) === 0;
-    return readSource(`/proc/self/fd/${dir}/${basename(source)}`, source, { refuseHardLinks: !privateParent });
+    return readSource(`/proc/self/fd/${dir}/${basename(source)}`, source, { refuseHardLinks: !isPrivateDirectory(fs.fstatSync(dir)) });
   } finally {
     fs.closeSync(dir);
   }

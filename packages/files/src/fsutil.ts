@@ -33,11 +33,37 @@ export function readNoFollow(path: string): Buffer {
 }
 
 /**
- * A regular file's bytes and permission bits, read through one descriptor (never following a symlink), so both
- * describe the same file. Only the last component is guarded: give a name in an open directory, or a path of ours.
- * `shown` names it in errors.
+ * What {@link readSource} read: the bytes, and the mode (permission bits), owner, size and link count from
+ * the fstat of the very descriptor they were read from, so all of it describes one file.
+ *
+ * @example
+ * ```ts
+ * const { bytes, mode, uid, gid, nlink }: SourceFile = readSource(dir.entry('app.conf'), '/etc/app.conf');
+ * ```
  */
-export function readSource(path: string, shown = path, options: { refuseHardLinks?: boolean } = {}): { bytes: Buffer; mode: number } {
+export interface SourceFile {
+  bytes: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** `st_size` when it was opened (`bytes.length` is what was read). */
+  size: number;
+  nlink: number;
+}
+
+/**
+ * A regular file's bytes, mode, owner and link count, read through one descriptor (never following a symlink),
+ * so all describe the same file: two lookups of one name may find two files (a user who owns the directory can
+ * rename a hard link to /etc/shadow over their file in between). Only the last component is guarded: give a
+ * name in an open directory, or a path of ours. `shown` names it in errors; with `refuseHardLinks` a file with
+ * other names is a {@link HardLinkRefusedError} saying `refusing`.
+ *
+ * @example
+ * ```ts
+ * const { bytes, mode } = readSource(`/proc/self/fd/${dir}/app.conf`, '/srv/app.conf', { refuseHardLinks: true });
+ * ```
+ */
+export function readSource(path: string, shown = path, options: { refuseHardLinks?: boolean; refusing?: string } = {}): SourceFile {
   // Named first (O_PATH: nothing is opened, so a device put there is never opened), read only once it is a regular file.
   const named = fs.openSync(path, O_PATH | fs.constants.O_NOFOLLOW);
   let fd: number;
@@ -46,7 +72,7 @@ export function readSource(path: string, shown = path, options: { refuseHardLink
     if (st.isSymbolicLink()) throw new SymlinkRefusedError(shown, safeReadlink(path));
     if (!st.isFile()) throw new UnexpectedFileTypeError(`${shown} is not a regular file`, { path: shown });
     // Another name of it may be a file whose owner the source's does not know of (a user's hard link to /etc/shadow).
-    if (options.refuseHardLinks && st.nlink > 1) throw new HardLinkRefusedError(shown, st.nlink, 'refusing to read it as a source');
+    if (options.refuseHardLinks && st.nlink > 1) throw new HardLinkRefusedError(shown, st.nlink, options.refusing ?? 'refusing to read it as a source');
     // Reopened through the descriptor: the same inode, whatever is at the name by now.
     fd = fs.openSync(`/proc/self/fd/${named}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } finally {
@@ -54,7 +80,9 @@ export function readSource(path: string, shown = path, options: { refuseHardLink
   }
   try {
     const st = fs.fstatSync(fd);
-    return { bytes: fs.readFileSync(fd), mode: st.mode & 0o7777 };
+    // A link made since the look above counts too: the same rule on the descriptor the bytes come from.
+    if (options.refuseHardLinks && st.nlink > 1) throw new HardLinkRefusedError(shown, st.nlink, options.refusing ?? 'refusing to read it as a source');
+    return { bytes: fs.readFileSync(fd), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink };
   } finally {
     fs.closeSync(fd);
   }
@@ -80,6 +108,20 @@ export function unlinkIfPresent(path: string): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
+}
+
+/**
+ * Whether a directory (its stats) is one only the running user can change: theirs, and writable by neither
+ * group nor others. A file with other hard links is taken only from such a directory: elsewhere another name
+ * may be a file its owner does not own (a user's link to /etc/shadow).
+ *
+ * @example
+ * ```ts
+ * const refuseHardLinks = !isPrivateDirectory(fs.fstatSync(dir.fd));
+ * ```
+ */
+export function isPrivateDirectory(st: { uid: number; mode: number }): boolean {
+  return st.uid === (process.geteuid?.() ?? 0) && (st.mode & 0o022) === 0;
 }
 
 /** The current process's uid and gid. */

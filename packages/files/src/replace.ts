@@ -3,9 +3,9 @@ import { basename, dirname } from 'node:path';
 import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, checkJournaledBlob, type JournalPlace, VerificationError, validateAbsolutePath, type StepContext, renameDurably, type FileAttributes, syncDirectory, temporaryNameFor, writeTemporaryFile } from '@unwind/core';
 import { checkBlobName, checkTemporaryName } from './journal-checks.js';
-import { Identity, identityOfDescriptor, inDirectory } from './directory-handle.js';
+import { Identity, identityOfStats, inDirectory } from './directory-handle.js';
 import { SymlinkRefusedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
-import { checkSignal, lstatOrUndefined, processOwner, readNoFollow, safeReadlink, sha256, unlinkIfPresent } from './fsutil.js';
+import { checkSignal, isPrivateDirectory, lstatOrUndefined, processOwner, readNoFollow, readSource, safeReadlink, sha256, unlinkIfPresent, type SourceFile } from './fsutil.js';
 
 /**
  * The atomic replacement of one regular file, shared by `files.writeFile` and
@@ -126,23 +126,34 @@ export function validateModeAndOwner(options: { mode?: number | undefined; uid?:
   }
 }
 
-/** READ-ONLY: what is at `path` now, read through its opened directory; keeps its bytes in `ctx.blobs`. Refuses a symlink or a non-file. */
+/**
+ * READ-ONLY: what is at `path` now, read through its opened directory; keeps its bytes in `ctx.blobs`.
+ * Refuses a symlink or a non-file. Bytes, mode and owner come from one descriptor: looked up twice, the
+ * name could lead to two files (a user who owns the directory renames a hard link to /etc/shadow over
+ * their file in between), and a rollback would then write one file's bytes with the other's mode and
+ * owner. A file with other hard links, in a directory someone else can write, is refused
+ * (`HardLinkRefusedError`): its bytes may be another file's that its owner must not get back.
+ */
 export async function prepareReplace(path: string, ctx: StepContext): Promise<FileBefore> {
   const parent = lstatOrUndefined(dirname(path));
   if (!parent?.isDirectory()) throw new UnexpectedFileTypeError(`the directory of ${path} does not exist (add a files.ensureDir step first)`, { path });
   const temp = temporaryNameFor(path);
   return inDirectory(dirname(path), { phase: 'do', what: 'the directory of the file' }, async (dir) => {
-    const parentIdentity = identityOfDescriptor(dir.fd);
-    const target = dir.entry(basename(path));
-    const st = lstatOrUndefined(target);
-    if (!st) return { existed: false as const, temp, parent: parentIdentity };
-    if (st.isSymbolicLink()) throw new SymlinkRefusedError(path, safeReadlink(target));
-    if (!st.isFile()) throw new UnexpectedFileTypeError(`${path} exists and is not a regular file`, { path });
-    const bytes = readNoFollow(target);
+    const parentStat = fs.fstatSync(dir.fd, { bigint: true });
+    const parentIdentity = identityOfStats(parentStat);
+    const privateParent = isPrivateDirectory({ uid: Number(parentStat.uid), mode: Number(parentStat.mode) });
+    let found: SourceFile;
+    try {
+      found = readSource(dir.entry(basename(path)), path, { refuseHardLinks: !privateParent, refusing: 'refusing to keep its bytes, mode and owner to put back on rollback' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { existed: false as const, temp, parent: parentIdentity };
+      throw error;
+    }
+    const { bytes } = found;
     const hash = sha256(bytes);
     const blob = `before-${hash.slice(0, 32)}`;
     if (!(await ctx.blobs.has(blob))) await ctx.blobs.write(blob, bytes);
-    return { existed: true as const, temp, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: bytes.length, sha256: hash, blob, parent: parentIdentity };
+    return { existed: true as const, temp, mode: found.mode, uid: found.uid, gid: found.gid, size: bytes.length, sha256: hash, blob, parent: parentIdentity };
   });
 }
 

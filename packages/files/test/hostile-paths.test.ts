@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UndoConflictError } from '@unwind/core';
-import { testContext } from '@unwind/core/testing';
-import { HardLinkRefusedError, TargetChangedError, UnexpectedFileTypeError, UnsafePathError, chmod, chown, copy } from '../src/index.js';
+import { UndoConflictError, type StepContext } from '@unwind/core';
+import { failingStep, testContext } from '@unwind/core/testing';
+import { HardLinkRefusedError, TargetChangedError, UnexpectedFileTypeError, UnsafePathError, chmod, chown, copy, writeFile } from '../src/index.js';
 import { tempDir } from './helpers.js';
 import { ALICE, cleanups, hook, run, watchDeviceOpens } from './hostile.js';
 
@@ -181,5 +181,87 @@ describe('looking at a device opens nothing', () => {
     await expect(chmod.definition.undo({ path, mode: 0o600 }, before, undefined, ctx.ctx)).rejects.toThrow();
     expect(opened).toEqual([]);
     expect(fs.lstatSync(path).mode & 0o7777).toBe(0o644);
+  });
+});
+
+describe('writeFile and copy over a file in a directory its user controls', () => {
+  /** Her config (0644, hers) in her app directory, and a hard link to a root-only file she made there beforehand. */
+  function planted(): { shadow: string; config: string; link: string; app: string } {
+    const d = tempDir('unwind-files-hostile-');
+    cleanups.push(d.remove);
+    const shadow = join(d.path, 'sys', 'shadow'), app = join(d.path, 'home', 'alice', 'app');
+    fs.mkdirSync(join(d.path, 'sys'));
+    fs.writeFileSync(shadow, 'root:$6$secret:...\n', { mode: 0o600 });
+    fs.mkdirSync(app, { recursive: true });
+    fs.chownSync(join(d.path, 'home', 'alice'), ALICE, ALICE);
+    fs.chownSync(app, ALICE, ALICE);
+    const config = join(app, 'config'), link = join(app, '.pending');
+    fs.writeFileSync(config, 'hers\n', { mode: 0o644 });
+    fs.chownSync(config, ALICE, ALICE);
+    fs.linkSync(shadow, link);
+    return { shadow, config, link, app };
+  }
+
+  /** Right after prepare's first look at her config (whatever call makes it), she renames the link over it. */
+  function swapAfterFirstLook(w: { config: string; link: string }): void {
+    let swapped = false;
+    const after = (real: (...args: unknown[]) => unknown) => (path: unknown, ...rest: unknown[]) => {
+      const result = real(path, ...rest);
+      if (!swapped && String(path).endsWith('/config')) {
+        swapped = true;
+        fs.renameSync(w.link, w.config);
+      }
+      return result;
+    };
+    hook('lstatSync', after);
+    hook('openSync', after);
+  }
+
+  it('prepare journals bytes, mode and owner of one file: a hard link to a root-only file renamed over hers between two looks cannot pair its bytes with her mode and owner', async () => {
+    const prepares = [
+      (path: string, _source: string, ctx: StepContext) => writeFile.definition.prepare({ path, content: 'new\n' }, ctx),
+      (path: string, source: string, ctx: StepContext) => copy.definition.prepare({ source, path }, ctx),
+    ];
+    for (const prepare of prepares) {
+      const w = planted();
+      const source = join(w.app, '..', '..', 'source');
+      fs.writeFileSync(source, 'new\n');
+      const ctx = testContext();
+      cleanups.push(ctx.dispose);
+      swapAfterFirstLook(w);
+      const before = await prepare(w.config, source, ctx.ctx);
+      expect(before.existed).toBe(true);
+      if (!before.existed) continue;
+      const journaled = (await ctx.ctx.blobs.read(before.blob)).toString();
+      // Whatever was read, the mode and owner are that same file's: hers with her bytes (the shadow's would be refused as a hard link).
+      expect([journaled, before.mode, before.uid]).toEqual(['hers\n', 0o644, ALICE]);
+    }
+  });
+
+  it('a target with another hard link, in a directory she can write, is refused at prepare (HardLinkRefusedError): a rollback never writes the linked file\'s bytes as hers', async () => {
+    for (const step of [(path: string) => writeFile({ path, content: 'new\n' }), (path: string, source: string) => copy({ source, path })]) {
+      const w = planted();
+      const source = join(w.app, '..', '..', 'source');
+      fs.writeFileSync(source, 'new\n');
+      fs.renameSync(w.link, w.config); // her config is now another name of the root-only file
+      const outcome = await run(step(w.config, source), failingStep({ message: 'fail' }));
+      expect(outcome.status).toBe('rolled-back');
+      expect(outcome.status === 'rolled-back' && outcome.cause.name).toBe('HardLinkRefusedError');
+      expect(outcome.status === 'rolled-back' && outcome.cause.message).toContain('refusing to keep its bytes');
+      expect(fs.readFileSync(w.config, 'utf8')).toBe('root:$6$secret:...\n');
+      const st = fs.statSync(w.config);
+      expect([st.uid, st.mode & 0o7777, st.nlink]).toEqual([0, 0o600, 2]);
+    }
+  });
+
+  it('a hard-linked target in a directory only root can write is still replaced, and put back on rollback', async () => {
+    const w = planted();
+    fs.renameSync(w.link, w.config);
+    for (const dir of [join(w.app, '..'), w.app]) fs.chownSync(dir, 0, 0);
+    const outcome = await run(writeFile({ path: w.config, content: 'new\n' }), failingStep({ message: 'fail' }));
+    expect(outcome.status, JSON.stringify(outcome.status === 'rolled-back' && outcome.cause)).toBe('rolled-back');
+    expect(outcome.status === 'rolled-back' && outcome.cause.message).toBe('fail');
+    const st = fs.statSync(w.config);
+    expect([fs.readFileSync(w.config, 'utf8'), st.uid, st.mode & 0o7777]).toEqual(['root:$6$secret:...\n', 0, 0o600]);
   });
 });
