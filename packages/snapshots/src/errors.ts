@@ -92,13 +92,14 @@ export class SnapshotSourceChangedError extends UnwindError {
  */
 export class UnsupportedEntryError extends UnwindError {
   /**
-   * `swapped`: the scan saw a regular file at `path`, and what was there
-   * when it was opened to be read is a `kind` (someone replaced it). It was
-   * never read nor waited on (a FIFO would block an open for ever).
+   * `swapped`: the scan saw a regular file (or what `scanned` says, like
+   * `a directory`) at `path`, and what was there when it was opened to be
+   * read is a `kind` (someone replaced it). It was never read, followed nor
+   * waited on (a FIFO would block an open for ever).
    */
-  constructor(path: string, kind: string, swapped = false) {
+  constructor(path: string, kind: string, swapped = false, scanned = 'a regular file') {
     const message = swapped
-      ? `${path} is now a ${kind}, where a regular file was scanned; it was not read (snapshots read regular files only, and never wait on anything else): retry once the tree is quiet`
+      ? `${path} is now a ${kind}, where ${scanned} was scanned; it was not read (snapshots read regular files only, and never wait on anything else): retry once the tree is quiet`
       : `${path} is a ${kind}; snapshots hold files, directories and symlinks only`;
     super('SNAPSHOT_UNSUPPORTED_ENTRY', message, { context: { path, kind, swapped }, retryable: swapped });
   }

@@ -1,9 +1,6 @@
-import * as fs from 'node:fs';
 import { identityOf, settleMoment, settledBefore, type Identity } from './identity.js';
 import type { ManifestEntry } from './manifest.js';
-import { Yielder, full, hashFile, scanTree, type LiveEntry, type ScanFs } from './scan.js';
-
-const nodeFs = fs as unknown as ScanFs;
+import { scanTree, type LiveEntry } from './scan.js';
 
 /**
  * What a transaction left in a snapshotted tree when its rollback started,
@@ -149,21 +146,24 @@ export async function changedByOthers(
   const { signal, interruptedRestoreSince: since } = options;
   const { states: left, identities } = record;
   const want = new Map(wanted.map((e) => [e.path, e]));
-  const live = await scanTree(root, signal ? { signal } : {});
-  const yielder = new Yielder(signal, 64);
+  // Files are hashed by the scan, through their directory's descriptor (scan.ts), never by a path their owner could redirect.
+  const unchanged = new Set<string>();
+  const live = await scanTree(root, {
+    hash: (entry) => {
+      if (identities.get(entry.path) === identityOf(entry)) {
+        unchanged.add(entry.path); // the very file the record saw, unchanged: as the transaction left it
+        return false;
+      }
+      return !takeSnapshotHash(entry, want.get(entry.path));
+    },
+    ...(signal ? { signal } : {}),
+  });
   const seen = new Set<string>();
   const out: ForeignChange[] = [];
   for (const entry of live) {
     seen.add(entry.path);
     const then = left.get(entry.path);
-    if (entry.type === 'file') {
-      const identity = identityOf(entry);
-      if (identities.get(entry.path) === identity) continue; // the very file the record saw, unchanged: as the transaction left it
-      if (!takeSnapshotHash(entry, want.get(entry.path))) {
-        entry.sha256 = hashFile(nodeFs, full(root, entry.path), entry.size);
-        await yielder.tick();
-      }
-    }
+    if (unchanged.has(entry.path)) continue;
     if (then === state(entry) || asSnapshot(entry, want.get(entry.path))) continue;
     if (RESTORE_TEMP.test(entry.path)) continue;
     // A restore of this undo was cut short (a crash): what it had begun to put back is its own work.

@@ -26,7 +26,17 @@ export function descriptorPath(fd: number): string | undefined {
   return hasProc() ? `/proc/self/fd/${fd}` : undefined;
 }
 
-function kindOf(st: fs.BigIntStats): string {
+/**
+ * What an entry is, for a message: `regular file`, `directory`, `symlink`, `FIFO`, `socket`,
+ * `block device`, `character device`.
+ *
+ * @example
+ * ```ts
+ * throw new UnsupportedEntryError(path, kindOf(fs.fstatSync(fd, { bigint: true })), true);
+ * ```
+ */
+export function kindOf(st: fs.BigIntStats): string {
+  if (st.isFile()) return 'regular file';
   if (st.isDirectory()) return 'directory';
   if (st.isSymbolicLink()) return 'symlink';
   if (st.isFIFO()) return 'FIFO';
@@ -48,6 +58,7 @@ function kindOf(st: fs.BigIntStats): string {
  * O_RDONLY|O_NONBLOCK|O_NOFOLLOW and judged by its fstat (a FIFO then opens
  * at once and is refused unread). Anything else throws
  * {@link UnsupportedEntryError} (`swapped`); a missing entry throws ENOENT.
+ * `shown` names it in errors (for an entry reached as `/proc/self/fd/<dir>/<name>`).
  *
  * @example
  * ```ts
@@ -55,7 +66,7 @@ function kindOf(st: fs.BigIntStats): string {
  * try { if (stat.ino !== scanned.ino) throw new SnapshotSourceChangedError(path); } finally { fs.closeSync(fd); }
  * ```
  */
-export function openRegularFile(path: string): { fd: number; stat: fs.BigIntStats } {
+export function openRegularFile(path: string, shown = path): { fd: number; stat: fs.BigIntStats } {
   const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
   if (!hasProc()) {
     let fd: number;
@@ -64,22 +75,22 @@ export function openRegularFile(path: string): { fd: number; stat: fs.BigIntStat
     } catch (error) {
       // O_NOFOLLOW refuses a symlink with ELOOP; a socket cannot be opened (ENXIO).
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP') throw new UnsupportedEntryError(path, 'symlink', true);
-      if (code === 'ENXIO') throw new UnsupportedEntryError(path, 'socket', true);
+      if (code === 'ELOOP') throw new UnsupportedEntryError(shown, 'symlink', true);
+      if (code === 'ENXIO') throw new UnsupportedEntryError(shown, 'socket', true);
       throw error;
     }
-    return judged(path, fd);
+    return judged(shown, fd);
   }
   const named = fs.openSync(path, O_PATH | O_NOFOLLOW);
   try {
     const st = fs.fstatSync(named, { bigint: true });
-    if (!st.isFile()) throw new UnsupportedEntryError(path, kindOf(st), true);
+    if (!st.isFile()) throw new UnsupportedEntryError(shown, kindOf(st), true);
     const fd = fs.openSync(`/proc/self/fd/${named}`, O_RDONLY | O_NONBLOCK);
-    const opened = judged(path, fd);
+    const opened = judged(shown, fd);
     // The reopen goes through the named descriptor, so it is that inode; checked all the same.
     if (opened.stat.dev !== st.dev || opened.stat.ino !== st.ino) {
       fs.closeSync(fd);
-      throw new UnsupportedEntryError(path, 'different file', true);
+      throw new UnsupportedEntryError(shown, 'different file', true);
     }
     return opened;
   } finally {

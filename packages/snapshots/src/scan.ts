@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
-import { openRegularFile } from './regular.js';
+import { descriptorPath, openRegularFile } from './regular.js';
+import { openScannedDirectory } from './scanned-directory.js';
 
 /**
  * The few synchronous calls scanning needs, so the same code walks a real
@@ -102,10 +103,25 @@ export class Yielder {
 
 /** lstat of one path as a {@link LiveEntry} (no hash). */
 export function statEntry(fs: ScanFs, root: string, path: string): LiveEntry {
-  const p = full(root, path);
-  const st = fs.lstatSync(p, { bigint: true });
-  const base = {
-    path,
+  return statAt(fs, full(root, path), path);
+}
+
+/** lstat of the entry `path` of a tree, reached as `at` (its full path, or through its directory's descriptor). */
+function statAt(fs: ScanFs, at: string, path: string): LiveEntry {
+  const st = fs.lstatSync(at, { bigint: true });
+  const base = { path, ...statFields(st) };
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: fs.readlinkSync(at) };
+  if (st.isFile()) return { ...base, type: 'file' };
+  if (st.isDirectory()) return { ...base, type: 'dir' };
+  const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'FIFO' : st.isBlockDevice() ? 'block device' : st.isCharacterDevice() ? 'character device' : 'special file';
+  return { ...base, type: 'other', kind };
+}
+
+type Stat = ReturnType<ScanFs['lstatSync']>;
+
+/** What a {@link LiveEntry} keeps of a stat: an lstat, or the fstat of the descriptor an entry was read through. */
+function statFields(st: Pick<Stat, 'mode' | 'uid' | 'gid' | 'size' | 'dev' | 'ino' | 'nlink' | 'mtimeNs' | 'ctimeNs'>) {
+  return {
     mode: Number(st.mode & 0o7777n),
     uid: Number(st.uid),
     gid: Number(st.gid),
@@ -116,17 +132,24 @@ export function statEntry(fs: ScanFs, root: string, path: string): LiveEntry {
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
   };
-  if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: fs.readlinkSync(p) };
-  if (st.isFile()) return { ...base, type: 'file' };
-  if (st.isDirectory()) return { ...base, type: 'dir' };
-  const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'FIFO' : st.isBlockDevice() ? 'block device' : st.isCharacterDevice() ? 'character device' : 'special file';
-  return { ...base, type: 'other', kind };
 }
 
 /**
  * Walks a tree without following symlinks: parents before children, names
  * sorted. Files for which `hash(entry)` is true get their SHA-256. A missing
  * root gives an empty list.
+ *
+ * On the real disk every directory is opened (O_PATH|O_DIRECTORY|O_NOFOLLOW)
+ * from its parent's descriptor, and what is in it is listed, looked at and
+ * read through that descriptor (`/proc/self/fd/<fd>/<name>`), never by a
+ * path: a directory its owner swaps for a symlink meanwhile is not followed,
+ * and a file is hashed from the descriptor whose fstat then gives the
+ * entry's identity, mode, owner and size, so the hash and the identity are
+ * always of one file (a restore that trusts them, and its verification that
+ * reuses them, cannot be shown another file's content). A directory that is
+ * something else by the time it is opened, or a file that is not a regular
+ * file by the time it is read (a FIFO, device or symlink swapped in), throws
+ * `UnsupportedEntryError`: never followed, opened or waited on.
  *
  * @example
  * ```ts
@@ -135,6 +158,8 @@ export function statEntry(fs: ScanFs, root: string, path: string): LiveEntry {
  */
 export async function scanTree(root: string, options: { fs?: ScanFs; hash?: (entry: LiveEntry) => boolean; signal?: AbortSignal } = {}): Promise<LiveEntry[]> {
   const fs = options.fs ?? (nodeFs as unknown as ScanFs);
+  // An in-memory volume (unit tests), or a machine without /proc: by path.
+  const throughDescriptors = fs.openSync === nodeFs.openSync && descriptorPath(0) !== undefined;
   const yielder = new Yielder(options.signal);
   const out: LiveEntry[] = [];
   let rootEntry: LiveEntry;
@@ -144,16 +169,55 @@ export async function scanTree(root: string, options: { fs?: ScanFs; hash?: (ent
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return out;
     throw error;
   }
-  const visit = async (entry: LiveEntry): Promise<void> => {
-    if (entry.type === 'file' && options.hash?.(entry)) entry.sha256 = hashFile(fs, full(root, entry.path), entry.size);
-    out.push(entry);
-    await yielder.tick();
-    if (entry.type !== 'dir') return;
-    const names = fs.readdirSync(full(root, entry.path)).sort();
-    for (const name of names) await visit(statEntry(fs, root, entry.path === '.' ? name : `${entry.path}/${name}`));
+  /** `entry` is reached as `at`: its full path, or `/proc/self/fd/<its directory>/<name>`. */
+  const visit = async (entry: LiveEntry, at: string): Promise<void> => {
+    if (!throughDescriptors) {
+      if (entry.type === 'file' && options.hash?.(entry)) entry.sha256 = hashFile(fs, at, entry.size);
+      out.push(entry);
+      await yielder.tick();
+      if (entry.type !== 'dir') return;
+      for (const name of fs.readdirSync(at).sort()) await visit(statAt(fs, `${at}/${name}`, child(entry, name)), `${at}/${name}`);
+      return;
+    }
+    if (entry.type === 'file' && options.hash?.(entry)) hashScanned(entry, at, full(root, entry.path));
+    if (entry.type !== 'dir') {
+      out.push(entry);
+      await yielder.tick();
+      return;
+    }
+    const dir = openScannedDirectory(at, full(root, entry.path));
+    try {
+      Object.assign(entry, statFields(dir.stat)); // the directory listed is the one recorded
+      out.push(entry);
+      await yielder.tick();
+      const inside = `/proc/self/fd/${dir.fd}`;
+      for (const name of fs.readdirSync(inside).sort()) await visit(statAt(fs, `${inside}/${name}`, child(entry, name)), `${inside}/${name}`);
+    } finally {
+      nodeFs.closeSync(dir.fd);
+    }
   };
-  await visit(rootEntry);
+  await visit(rootEntry, root);
   return out;
+}
+
+function child(entry: LiveEntry, name: string): string {
+  return entry.path === '.' ? name : `${entry.path}/${name}`;
+}
+
+/**
+ * Hashes the file `entry`, reached as `at` through its directory's descriptor, from one descriptor opened
+ * only once it is a regular file (regular.ts), and takes the entry's stat from that descriptor's fstat: the
+ * hash and the identity, mode, owner and size are then of one file, whatever was renamed over the name
+ * since the lstat. No call beyond the hash's own.
+ */
+function hashScanned(entry: LiveEntry, at: string, shown: string): void {
+  const { fd, stat } = openRegularFile(at, shown);
+  try {
+    entry.sha256 = hashDescriptor(nodeFs as unknown as ScanFs, fd);
+    Object.assign(entry, statFields(stat));
+  } finally {
+    nodeFs.closeSync(fd);
+  }
 }
 
 const CHUNK = 1 << 20;
@@ -161,12 +225,26 @@ const CHUNK = 1 << 20;
 /** One read buffer for every hash on this thread: hashing is synchronous, so it is never shared at once. */
 let chunk: Buffer | undefined;
 
+/** SHA-256 of what an open descriptor reads from where it is to its end, in 1 MiB chunks. */
+function hashDescriptor(fs: ScanFs, fd: number): string {
+  const hash = createHash('sha256');
+  const buffer = (chunk ??= Buffer.allocUnsafe(CHUNK));
+  for (;;) {
+    const n = fs.readSync(fd, buffer, 0, CHUNK, null);
+    if (n === 0) break;
+    hash.update(buffer.subarray(0, n));
+  }
+  return hash.digest('hex');
+}
+
 /**
  * SHA-256 of a file, read in 1 MiB chunks. On the real disk the file is
  * opened only when it is a regular file (regular.ts: named O_PATH|O_NOFOLLOW,
  * judged on its fstat, reopened O_NONBLOCK): a FIFO, device or symlink put
  * where the scan saw a file throws `UnsupportedEntryError`, never
- * blocks an open. An in-memory volume (tests) is opened plainly.
+ * blocks an open. An in-memory volume (tests) is opened plainly. Only the
+ * last component is guarded: for a file in a tree others can change,
+ * {@link scanTree} hashes through the directory's descriptor instead.
  *
  * @example
  * ```ts
@@ -175,17 +253,10 @@ let chunk: Buffer | undefined;
  */
 export function hashFile(fs: ScanFs, path: string, sizeHint: number): string {
   void sizeHint; // read to its end whatever its size was; kept for callers that know it
-  const hash = createHash('sha256');
   const fd = fs.openSync === nodeFs.openSync ? openRegularFile(path).fd : fs.openSync(path, 'r');
   try {
-    const buffer = (chunk ??= Buffer.allocUnsafe(CHUNK));
-    for (;;) {
-      const n = fs.readSync(fd, buffer, 0, CHUNK, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
-    }
+    return hashDescriptor(fs, fd);
   } finally {
     fs.closeSync(fd);
   }
-  return hash.digest('hex');
 }
