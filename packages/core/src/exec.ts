@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
 import { validateTimerMs } from './timer.js';
 import { logger } from './log.js';
-import { findProgram, type FoundProgram } from './program-lookup.js';
+import { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
 import type { ErrorCode } from './error-codes.js';
 
 const log = logger('exec');
@@ -22,6 +22,8 @@ export interface CommandSpec {
   /**
    * The environment, given explicitly. Defaults to `{ PATH, LC_ALL: 'C' }`
    * from this process, so messages are parseable and nothing leaks in.
+   * Either way the program gets only the PATH entries nobody but root and
+   * the running user can change (see {@link trustedSearchPath}).
    */
   env?: Record<string, string>;
   /** Kill the process group after this many ms. Default 60 000. */
@@ -30,6 +32,12 @@ export interface CommandSpec {
   signal?: AbortSignal;
   /** Written to stdin, then stdin is closed. */
   input?: string | Uint8Array;
+  /**
+   * The program's working directory. Default `/`: never the caller's, which
+   * may be a directory another user owns (a `git` there reads their config,
+   * a program may load what it finds there). A relative program path is
+   * still found from the caller's working directory.
+   */
   cwd?: string;
   /** Exit codes that count as success. Default `[0]`. */
   okExitCodes?: readonly number[];
@@ -184,7 +192,9 @@ export function defaultEnv(): Record<string, string> {
  * looked up in the PATH of the program's environment as `execvp` would,
  * except that empty and relative entries are never searched and a file
  * another user could change is never run (see {@link findProgram}): such a
- * program is a {@link CommandNotFoundError}, and nothing runs.
+ * program is a {@link CommandNotFoundError}, and nothing runs. The program
+ * gets that PATH with only its trusted entries ({@link trustedSearchPath}),
+ * and runs in `/` unless `cwd` is given.
  *
  * @example
  * ```ts
@@ -225,8 +235,9 @@ export const runCommand: CommandRunner = (spec) => {
       argv0: program, // what execvp would pass: the name as the caller wrote it
       shell: false,
       detached: true, // own process group: we kill the group, not just the leader
-      env,
-      cwd: spec.cwd,
+      // What the program runs by name is found in its PATH, as root: only trusted entries are kept.
+      env: env.PATH === undefined ? env : { ...env, PATH: trustedSearchPath(env.PATH) },
+      cwd: spec.cwd ?? '/',
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     function result(exitCode: number | null, signal: NodeJS.Signals | null, out: string, err: string): CommandResult {

@@ -33,13 +33,13 @@ export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './
 export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
 export type { Lock, AcquireLockOptions } from './lock.js';
 export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
-export { findProgram, type FoundProgram } from './program-lookup.js';
+export { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
 export { onOverlay } from './overlay.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
-export { assertPrivateDirectory, assertTrustedFile, judgeTrustedFile, lstatIfPresent, makePrivateDirectory, runningUid } from './private-directory.js';
+export { assertPrivateDirectory, assertTrustedFile, judgeTrustedDirectory, judgeTrustedFile, lstatIfPresent, makePrivateDirectory, runningUid } from './private-directory.js';
 export { removeTreeSafely } from './remove-tree.js';
 export type { RemoveTreeHooks } from './remove-tree.js';
 export { decodeInput, decodeJournaled, explainErrors } from './codec.js';

@@ -198,6 +198,11 @@ function makeLevels(absolute: string, what: string): void {
  * ```
  */
 export function assertTrustedFile(path: string, what: string): string {
+  return assertTrusted(path, what, 'file');
+}
+
+/** {@link assertTrustedFile} for a regular file, or for a directory nobody else can add an entry to (no sticky exception for it). */
+function assertTrusted(path: string, what: string, kind: 'file' | 'directory'): string {
   const absolute = resolve(path);
   const uid = runningUid();
   let real: string;
@@ -207,7 +212,8 @@ export function assertTrustedFile(path: string, what: string): string {
     throw new UnsafeDirectoryError(absolute, what, `cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   const st = fs.statSync(real);
-  if (!st.isFile()) throw new UnsafeDirectoryError(absolute, what, `is not a regular file (${real})`);
+  if (kind === 'file' && !st.isFile()) throw new UnsafeDirectoryError(absolute, what, `is not a regular file (${real})`);
+  if (kind === 'directory' && !st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, `is not a directory (${real})`);
   if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is owned by uid ${st.uid} (only root or the running user may own it)`);
   if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
   const own = fs.lstatSync(absolute);
@@ -231,8 +237,29 @@ export function assertTrustedFile(path: string, what: string): string {
  * ```
  */
 export function judgeTrustedFile(path: string, what: string): { real: string } | { reason: string } | { missing: string } {
+  return judgeTrusted(path, what, 'file');
+}
+
+/**
+ * {@link judgeTrustedFile} for a directory: one nobody but root or the
+ * running user can add an entry to or change, the directory itself not
+ * writable by group or others even when sticky (anyone may add a name to
+ * /tmp), every directory and symlink above it as for a file. For a PATH
+ * entry a program unwind starts will search: a name found there runs as root.
+ *
+ * @example
+ * ```ts
+ * judgeTrustedDirectory('/tmp', 'PATH entry');
+ * // { reason: 'PATH entry /tmp is writable by group or others (mode 1777)' }
+ * ```
+ */
+export function judgeTrustedDirectory(path: string, what: string): { real: string } | { reason: string } | { missing: string } {
+  return judgeTrusted(path, what, 'directory');
+}
+
+function judgeTrusted(path: string, what: string, kind: 'file' | 'directory'): { real: string } | { reason: string } | { missing: string } {
   try {
-    return { real: assertTrustedFile(path, what) };
+    return { real: assertTrusted(path, what, kind) };
   } catch (error) {
     if (!(error instanceof UnsafeDirectoryError)) throw error;
     const why = String(error.context.reason);

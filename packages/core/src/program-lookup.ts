@@ -1,9 +1,12 @@
 import * as fs from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { judgeTrustedFile } from './private-directory.js';
+import { judgeTrustedDirectory, judgeTrustedFile } from './private-directory.js';
 
 /** The search path a child's environment without PATH gets (libuv's, as execvp's). */
 const DEFAULT_SEARCH_PATH = '/usr/bin:/bin';
+
+/** What a child searches when no entry of its PATH can be trusted (sudo's secure_path). */
+const SECURE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * Where {@link findProgram} found a program: the file to execute, or why
@@ -75,4 +78,38 @@ function judge(path: string): { file: string } | { reason: string } {
   const judged = judgeTrustedFile(path, 'program');
   if ('real' in judged) return { file: path };
   return { reason: 'reason' in judged ? judged.reason : `program ${path} cannot be resolved (${judged.missing})` };
+}
+
+/**
+ * The PATH a program `runCommand` starts gets (when its environment has
+ * one; without, libc's default applies): the entries of `searchPath`
+ * that name a directory nobody but root and the running user can change
+ * (`judgeTrustedDirectory`: not writable by group or others even when sticky,
+ * every directory and symlink above it passing the ancestor rule), in their
+ * order. Empty and relative entries (the working directory), missing ones
+ * and any other user's are dropped: {@link findProgram} vets the program
+ * itself, but what that program then runs by name (a script's helpers, an
+ * `env` interpreter) is found in its PATH, as root. When no entry is left,
+ * the trusted entries of `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+ * else `/usr/bin:/bin` (never an empty PATH: to libc that is the working directory).
+ *
+ * @example
+ * ```ts
+ * trustedSearchPath('/home/alice/bin::/usr/sbin:/usr/bin'); // '/usr/sbin:/usr/bin'
+ * ```
+ */
+export function trustedSearchPath(searchPath: string | undefined): string {
+  const kept = trustedEntries(searchPath ?? DEFAULT_SEARCH_PATH);
+  if (kept.length > 0) return kept.join(':');
+  const secure = trustedEntries(SECURE_PATH);
+  return secure.length > 0 ? secure.join(':') : DEFAULT_SEARCH_PATH;
+}
+
+function trustedEntries(searchPath: string): string[] {
+  const kept: string[] = [];
+  for (const entry of searchPath.split(':')) {
+    if (!isAbsolute(entry) || kept.includes(entry)) continue;
+    if ('real' in judgeTrustedDirectory(entry, 'PATH entry')) kept.push(entry);
+  }
+  return kept;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandNotFoundError, findProgram, runCommand } from '@unwind/core';
+import { CommandNotFoundError, findProgram, runCommand, trustedSearchPath } from '@unwind/core';
 import { tempDir } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
@@ -95,5 +95,52 @@ describe('runCommand finds a program as execvp does, but never one another user 
     // What execvp passes as argv[0] is the name as written, not the file found.
     const cmdline = await run(['cat', '/proc/self/cmdline'], '/usr/bin:/bin');
     expect(cmdline.stdout.split('\0')[0]).toBe('cat');
+  });
+});
+
+describe('the program gets only the PATH entries nobody else can change, and runs in /', () => {
+  it('what a trusted program runs by name is never found in another user\'s directory, a shared one, or the working directory', async () => {
+    const w = workspace();
+    // A root-owned script that runs `helper` by name, as a validator or an installer's script would.
+    fs.mkdirSync(join(w.base, 'trusted'), { mode: 0o755 });
+    fs.writeFileSync(join(w.base, 'trusted', 'tool'), '#!/bin/sh\nhelper\n', { mode: 0o755 });
+    w.plant('theirs', 'helper', 'theirs');
+    w.plant('shared', 'helper', 'shared');
+    w.plant('cwd', 'helper', 'cwd');
+    w.plant('ours', 'helper', 'ours');
+    fs.chownSync(join(w.base, 'theirs'), NOBODY, NOBODY);
+    fs.chmodSync(join(w.base, 'shared'), 0o1777);
+    const [theirs, shared, trusted, ours] = ['theirs', 'shared', 'trusted', 'ours'].map((d) => join(w.base, d));
+    // The empty entry is the working directory to a shell's lookup.
+    const PATH = `${theirs}:${shared}::${trusted}:${ours}:/usr/bin:/bin`;
+    const result = await run(['tool'], PATH, join(w.base, 'cwd'));
+    expect(result.stdout).toBe('ours\n');
+    expect([w.ran('theirs'), w.ran('shared'), w.ran('cwd'), w.ran('ours')]).toEqual([false, false, false, true]);
+    const env = await run(['env'], PATH);
+    expect(env.stdout).toContain(`PATH=${trusted}:${ours}:/usr/bin:/bin\n`);
+  });
+
+  it('trustedSearchPath keeps trusted absolute entries in order, once; with none left, the trusted system directories', () => {
+    const w = workspace();
+    for (const d of ['a', 'b', 'sticky']) fs.mkdirSync(join(w.base, d), { mode: 0o755 });
+    fs.chmodSync(join(w.base, 'sticky'), 0o1777);
+    const [a, b, sticky] = ['a', 'b', 'sticky'].map((d) => join(w.base, d));
+    expect(trustedSearchPath(`${b}:bin:.:${a}:${b}:${sticky}:${join(w.base, 'missing')}`)).toBe(`${b}:${a}`);
+    const fallback = trustedSearchPath(`${sticky}::relative`);
+    expect(fallback.split(':')).toContain('/usr/bin');
+    expect(fallback.split(':')).not.toContain(sticky);
+    expect(fallback).not.toMatch(/(^|:)(:|$)/);
+  });
+
+  it('a command runs in / unless cwd is given', async () => {
+    const w = workspace();
+    const previous = process.cwd();
+    process.chdir(w.base);
+    try {
+      expect((await run(['pwd'], '/usr/bin:/bin')).stdout).toBe('/\n');
+      expect((await run(['pwd'], '/usr/bin:/bin', w.base)).stdout).toBe(`${w.base}\n`);
+    } finally {
+      process.chdir(previous);
+    }
   });
 });
