@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import * as t from 'io-ts';
-import { defaultEnv, programFor, InvalidInputError, validateTimerMs, validateAbsolutePath, validateName, type CommandResult, type CommandRunner } from '@unwind/core';
+import { assertPrivateDirectory, defaultEnv, programFor, runningUid, InvalidInputError, validateTimerMs, validateAbsolutePath, validateName, type CommandResult, type CommandRunner } from '@unwind/core';
 import { UserNotFoundError } from './errors.js';
 
 /**
@@ -38,7 +38,7 @@ export const ManagerOptions = t.partial({
   unitDir: t.string,
   /** The user's home for the `user` scope; default from the user database (never `$HOME`, never a guess at `/home`). */
   home: t.string,
-  /** XDG_RUNTIME_DIR for the `user` scope; default this process's, else `/run/user/<uid>`. */
+  /** XDG_RUNTIME_DIR for the `user` scope; default this process's when it is the running user's own (see systemctlEnv), else `/run/user/<euid>`. */
   runtimeDir: t.string,
   /** DBUS_SESSION_BUS_ADDRESS for the `user` scope, when the user bus is needed; default `<runtimeDir>/bus` if that socket exists. */
   busAddress: t.string,
@@ -99,13 +99,36 @@ export function systemctlPrefix(options: ManagerOptions, phase: Runner['phase'] 
 export function systemctlEnv(options: ManagerOptions): Record<string, string> {
   const env = defaultEnv();
   if ((options.scope ?? 'system') !== 'user') return env;
-  const runtimeDir = options.runtimeDir ?? process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
+  const runtimeDir = options.runtimeDir ?? ownRuntimeDir();
   env.XDG_RUNTIME_DIR = runtimeDir;
   const home = options.home ?? ownHome();
   if (home) env.HOME = home;
   if (options.busAddress) env.DBUS_SESSION_BUS_ADDRESS = options.busAddress;
   else if (isSocket(join(runtimeDir, 'bus'))) env.DBUS_SESSION_BUS_ADDRESS = `unix:path=${join(runtimeDir, 'bus')}`;
   return env;
+}
+
+/**
+ * The running user's runtime directory: `$XDG_RUNTIME_DIR` only when it is
+ * theirs — a real directory they own that nobody else can write, reached
+ * only through directories nobody else can change (the journal root's
+ * rule), as logind makes `/run/user/<uid>` — else `/run/user/<euid>`. Root
+ * running with an environment inherited from another user's session (`su`
+ * without `-`, `sudo -E`) would otherwise ask that user's bus, which they
+ * answer, about root's own units.
+ */
+function ownRuntimeDir(): string {
+  const uid = runningUid();
+  const inherited = process.env.XDG_RUNTIME_DIR;
+  if (inherited?.startsWith('/')) {
+    try {
+      assertPrivateDirectory(inherited, 'XDG_RUNTIME_DIR');
+      return inherited;
+    } catch {
+      // Not the running user's: their own is where logind puts it.
+    }
+  }
+  return `/run/user/${uid}`;
 }
 
 /** This process's user's home from the user database (getpwuid), not $HOME; undefined when the uid has no entry. */
