@@ -103,6 +103,24 @@ describe('the journal is input: linger kinds', () => {
     expect(t.error?.message).toMatch(/owned by uid 4321/);
   });
 
+  it('a linger directory that does not exist where another user could make it (a sticky or shared directory): refused', async () => {
+    const s = sandbox();
+    const shared = join(s.dir, 'shared');
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    // Missing, nobody lingers; but anyone may create shared/linger, filled or empty, before the undo reads it.
+    const t = await refused(s, { type: 'linger.disable', args: { user: 'svc', lingerDir: join(shared, 'linger', 'deeper') }, before: { lingering: true }, after: null });
+    expect(t.error?.message).toContain(`does not exist, and another user could make it: the nearest existing directory above it, ${shared} is writable by group or others (mode 1777)`);
+  });
+
+  it('a linger directory that does not exist below directories only root can change: accepted (nobody lingers)', async () => {
+    const s = sandbox();
+    craftJournal(s.journal, [{ type: 'linger.enable', args: { user: 'svc', lingerDir: join(s.dir, 'never', 'linger') }, before: { lingering: false }, after: null }]);
+    const report = await recover({ root: s.journal, kinds: lingerKinds, exec: s.exec });
+    expect(report.transactions[0]!.result, report.transactions[0]!.error?.message).toBe('rolled-back');
+    expect(fs.existsSync(s.trace)).toBe(false);
+  });
+
   it('user names that are not plain account names, and paths that are not normalised: refused', async () => {
     const s = sandbox();
     for (const args of [

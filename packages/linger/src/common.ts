@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { assertPrivateDirectory, InvalidInputError, programFor, syncDirectory, UntrustedJournalError, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
+import { assertPrivateDirectory, judgeTrustedDirectory, InvalidInputError, UnsafeDirectoryError, programFor, syncDirectory, UntrustedJournalError, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
 
 /**
  * Where logind keeps linger flags: one empty file per lingering user.
@@ -81,16 +81,40 @@ export function validateJournaledLinger(a: LingerArgs): void {
   } catch (error) {
     throw bad((error as Error).message);
   }
-  if (!fs.existsSync(lingerDir) && !isSymlink(lingerDir)) return;
   try {
-    assertPrivateDirectory(lingerDir, 'linger directory');
+    checkLingerDirectory(lingerDir);
   } catch (error) {
     throw bad((error as Error).message);
   }
 }
 
-function isSymlink(path: string): boolean {
-  return fs.lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+/**
+ * Throws core's `UnsafeDirectoryError` unless only root (or the running
+ * user) can change what is in `lingerDir`: an existing one passes the
+ * journal root's rule (a real directory of theirs that nobody else can
+ * write, below directories nobody else can change); a missing one — nobody
+ * lingers — needs its deepest existing ancestor to be a directory nobody
+ * else can add an entry to (sticky or not), or another user could make it,
+ * filled or empty, between this check and the read that decides whether to
+ * run loginctl. Run by prepare and by recovery's journal check.
+ *
+ * @example
+ * ```ts
+ * checkLingerDirectory('/var/lib/systemd/linger'); // passes on a stock system
+ * checkLingerDirectory('/tmp/linger'); // UnsafeDirectoryError when missing: anyone may create it in /tmp
+ * ```
+ */
+export function checkLingerDirectory(lingerDir: string): void {
+  if (fs.lstatSync(lingerDir, { throwIfNoEntry: false }) !== undefined) {
+    assertPrivateDirectory(lingerDir, 'linger directory');
+    return;
+  }
+  let ancestor = dirname(lingerDir);
+  while (ancestor !== '/' && fs.lstatSync(ancestor, { throwIfNoEntry: false }) === undefined) ancestor = dirname(ancestor);
+  const judged = judgeTrustedDirectory(ancestor, 'the nearest existing directory above it,');
+  if ('real' in judged) return;
+  const why = 'reason' in judged ? judged.reason : `${ancestor} cannot be resolved (${judged.missing})`;
+  throw new UnsafeDirectoryError(lingerDir, 'linger directory', `does not exist, and another user could make it: ${why}`);
 }
 
 /**

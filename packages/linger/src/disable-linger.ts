@@ -1,5 +1,5 @@
 import { defineStep } from '@unwind/core';
-import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateJournaledLinger, validateLingerArgs } from './common.js';
+import { checkLingerDirectory, DEFAULT_LINGER_DIR, expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateJournaledLinger, validateLingerArgs } from './common.js';
 
 /**
  * Turns linger off for a user (`loginctl disable-linger USER`). Verified
@@ -18,7 +18,10 @@ export const disableLinger = defineStep({
   validate: validateLingerArgs,
   validateJournaled: (a) => validateJournaledLinger(a),
   describe: (a) => `disable linger for ${a.user}`,
-  prepare: async (a) => ({ lingering: lingering(a) }),
+  prepare: async (a) => {
+    checkLingerDirectory(a.lingerDir ?? DEFAULT_LINGER_DIR);
+    return { lingering: lingering(a) };
+  },
   do: async (a, _b, ctx) => setLinger(a, ctx, false),
   verify: async (a) => expectLinger(a, false),
   undo: async (a, before, _after, ctx) => undoLinger(a, before, ctx, false),

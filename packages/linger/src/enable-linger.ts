@@ -1,5 +1,5 @@
 import { defineStep } from '@unwind/core';
-import { expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateJournaledLinger, validateLingerArgs } from './common.js';
+import { checkLingerDirectory, DEFAULT_LINGER_DIR, expectLinger, expectUndone, LingerArgs, LingerBefore, lingering, setLinger, undoLinger, validateJournaledLinger, validateLingerArgs } from './common.js';
 
 /**
  * Turns linger on for a user (`loginctl enable-linger USER`), so the user's
@@ -19,7 +19,10 @@ export const enableLinger = defineStep({
   validate: validateLingerArgs,
   validateJournaled: (a) => validateJournaledLinger(a),
   describe: (a) => `enable linger for ${a.user}`,
-  prepare: async (a) => ({ lingering: lingering(a) }),
+  prepare: async (a) => {
+    checkLingerDirectory(a.lingerDir ?? DEFAULT_LINGER_DIR);
+    return { lingering: lingering(a) };
+  },
   do: async (a, _b, ctx) => setLinger(a, ctx, true),
   verify: async (a) => expectLinger(a, true),
   undo: async (a, before, _after, ctx) => undoLinger(a, before, ctx, true),

@@ -54,6 +54,21 @@ describe('linger through a stub loginctl', () => {
     expect(fs.readFileSync(s.log, 'utf8').trim().split('\n')).toEqual(['enable-linger alice', 'disable-linger alice']);
   });
 
+  it('a linger directory others could fill or empty is refused before loginctl runs: one others can write, or a missing one in a sticky directory', async () => {
+    const s = lingerSandbox();
+    cleanup = s.cleanup;
+    const shared = join(s.root, 'shared');
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    fs.chmodSync(s.lingerDir, 0o777);
+    for (const lingerDir of [s.lingerDir, join(shared, 'linger')]) {
+      const outcome = await run([enableLinger({ user: 'alice', lingerDir, loginctl: s.loginctl })]);
+      expect(outcome.status).toBe('rolled-back');
+      expect(outcome.status === 'rolled-back' && outcome.cause.code).toBe('UNSAFE_DIRECTORY');
+    }
+    expect(fs.existsSync(s.log)).toBe(false);
+  });
+
   it('the default loginctl is taken from PATH', async () => {
     const s = lingerSandbox();
     cleanup = s.cleanup;
