@@ -1,11 +1,12 @@
 import { tidyKilledTool } from './edit.js';
 import { defineStep } from '@unwind/core';
-import { addMember, dropLeftGshadowMember, expectMember, isMember, MembershipArgs, MembershipBefore, removeMember, requireBoth, validateMembership } from './membership.js';
+import { addMember, assertMembershipChangeable, dropLeftGshadowMember, expectMember, isMember, MembershipArgs, MembershipBefore, removeMember, requireBoth, validateMembership } from './membership.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
 
 /**
  * Adds a user to a group's supplementary members (`usermod -a -G`). Never
- * for root, the root group, or deny-listed names. Undo takes out only this
+ * for root, the root group, a privileged group (or another name for its
+ * gid), or deny-listed names. Undo takes out only this
  * user from only this group, and only when the step added it: the rest of
  * the group's entry (other members, an admin's edits) is left as it is.
  *
@@ -25,6 +26,8 @@ export const addToGroup = defineStep({
     // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
     await awaitUnlockedDatabases(a.prefix, ctx.signal);
     await requireBoth(a, ctx);
+    // Judged by the live entry: a second name for sudo's gid is sudo.
+    await assertMembershipChangeable(a, ctx);
     return { wasMember: await isMember(a, ctx) };
   },
   do: async (a, _before, ctx) => {

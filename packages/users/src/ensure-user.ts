@@ -6,9 +6,9 @@ import { defineStep, UndoConflictError, UntrustedJournalError, validateAbsoluteP
 import { CommonArgs, lookupIn, shadowTool } from './common.js';
 import { dbPath, diskPath, keyOf, localGroups, lookupGroup, lookupUser, readLines, supplementaryGroups, type UserEntry } from './db.js';
 import { UserConflictError } from './errors.js';
-import { checkHomePath, homeBase } from './home.js';
+import { checkHomePath, checkNewHomeParent, homeBase } from './home.js';
 import { CapturedLines } from './lines.js';
-import { validateCommon, validateField, validateGroupName, validateId, validatePasswdField, validateUserName } from './names.js';
+import { validateCommon, validateField, validateGroupName, validateHomeBase, validateId, validatePasswdField, validateUserName } from './names.js';
 import { assertGroupNameNotProtected } from './membership.js';
 import { assertNotProtected } from './protect.js';
 import { assertGroupsJoinable, assertNoLockedGroupLeft, lockedPrimaryGid } from './joinable.js';
@@ -148,7 +148,7 @@ export const ensureUser = defineStep({
       assertGroupNameNotProtected(g, a);
     }
     if (a.home !== undefined) validateAbsolutePath(a.home, { what: 'home' });
-    if (a.homeBase !== undefined) validateAbsolutePath(a.homeBase, { what: 'home base' });
+    validateHomeBase(a.homeBase);
     validateField(a.home, 'home');
     validateField(a.shell, 'shell');
     validateField(a.comment, 'comment');
@@ -168,7 +168,10 @@ export const ensureUser = defineStep({
     const home = user?.home ?? a.home ?? `${homeBase(a)}/${a.name}`;
     const homeExisted = fs.existsSync(diskPath(a.prefix, home));
     // A home the step creates must be one its undo may remove: refused now rather than stuck in a rollback.
-    if (!user && (a.createHome ?? !a.system) && !homeExisted) checkHomePath(a.name, home, createdHomeBase(a, home));
+    if (!user && (a.createHome ?? !a.system) && !homeExisted) {
+      checkHomePath(a.name, home, createdHomeBase(a, home));
+      checkNewHomeParent(a.name, home, a.prefix);
+    }
     return {
       existed: user !== undefined,
       user: user ?? null,

@@ -64,8 +64,10 @@ export class ShadowLockError extends UnwindError {
 /**
  * A home directory unwind will not move aside or delete: not a proper
  * subdirectory of the home base, a `..` segment, `/` or the base itself,
- * another account's home or a parent of one, a symlink, or not owned by
- * the user. Nothing was touched.
+ * another account's home or a parent of one (also where that home really
+ * leads, through symlinks), a symlink, not owned by the user, or in a
+ * directory someone other than root can change (another user's home). Nothing
+ * was touched.
  *
  * @example
  * ```ts

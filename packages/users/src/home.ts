@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import { dirname, join, normalize, relative, sep } from 'node:path';
+import { assertPrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { UnsafeHomeError } from './errors.js';
 import { diskPath, readLines, type UserEntry } from './db.js';
-import { inPrefix } from './prefix.js';
+import { inPrefix, realPathInImage } from './prefix.js';
 
 /**
  * Where homes may be removed: a proper subdirectory of the home base. The
@@ -45,18 +46,87 @@ export function checkHomePath(name: string, home: string, base: string): void {
 }
 
 /**
+ * Where a home field leads on disk, every way it may be read: as written
+ * (under the prefix with one), through the machine's real path, and, with a
+ * prefix, as the image itself resolves it (an absolute link from the
+ * image's root). A way that does not resolve (the home is missing, a
+ * dangling link) is left out: the path as written stands for it. Reads only.
+ */
+function homeLocations(home: string, prefix: string | undefined): string[] {
+  const onDisk = prefix ? join(prefix, home) : home;
+  const out = new Set([onDisk]);
+  try {
+    out.add(fs.realpathSync(onDisk));
+  } catch {
+    // missing or dangling: compared as written
+  }
+  if (prefix) {
+    const root = fs.realpathSync(prefix);
+    out.add(join(root, home));
+    const inImage = realPathInImage(prefix, home);
+    if (inImage !== undefined) out.add(join(root, inImage));
+  }
+  return [...out];
+}
+
+/**
+ * The directory a home lies in must be root's alone (the running user's:
+ * root, for the steps that change accounts): owned by it and writable by
+ * nobody else — sticky or not, since the home is staged there — with every
+ * directory above it, from `/` along its real path, passing core's
+ * ancestor rule ({@link assertPrivateDirectory}). Else whoever can write
+ * there (alice, for bob's home /home/alice/bob) could swap the home or its
+ * staging directory between the checks and the rename. `realParent` is the
+ * parent's real path on disk. Throws UnsafeHomeError; reads only.
+ */
+function checkHomeParent(name: string, home: string, realParent: string): void {
+  try {
+    assertPrivateDirectory(realParent, 'directory holding a home');
+  } catch (error) {
+    if (!(error instanceof UnsafeDirectoryError)) throw error;
+    throw new UnsafeHomeError(name, home, `lies in ${realParent}, which ${String(error.context.reason)}: a home is moved aside or deleted only in a directory no one but root can change`);
+  }
+}
+
+/**
+ * The rule of {@link checkHomeParent} for a home a step is about to create,
+ * when the directory it goes in already exists: refused at prepare, rather
+ * than created where its undo could not remove it. Throws UnsafeHomeError;
+ * reads only.
+ *
+ * @example
+ * ```ts
+ * checkNewHomeParent('bob', '/home/alice/bob', undefined);
+ * // UnsafeHomeError: home /home/alice/bob of "bob" lies in /home/alice, which is owned by uid 1000, not by the running user (uid 0): ...
+ * ```
+ */
+export function checkNewHomeParent(name: string, home: string, prefix: string | undefined): void {
+  let realParent: string;
+  try {
+    realParent = fs.realpathSync(dirname(diskPath(prefix, home)));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return; // useradd makes no missing parent: it fails instead
+    throw error;
+  }
+  checkHomeParent(name, home, realParent);
+}
+
+/**
  * Everything that must hold before a home is moved aside or deleted: the
- * path checks, no other account has it (or a directory below it) as home,
- * it is a real directory (not a symlink) owned by `uid`, and its real
- * location (parents resolved) is still under the real home base. Throws
- * UnsafeHomeError; reads only.
+ * path checks, no other account has it (or a directory below it) as home —
+ * compared as written and by where each home really leads, so a home that
+ * is a symlink into this one counts — it is a real directory (not a
+ * symlink) owned by `uid`, its real location (parents resolved) is still
+ * under the real home base, and the directory it lies in is root's alone
+ * ({@link checkHomeParent}). Throws UnsafeHomeError; reads only.
  */
 export function checkRemovableHome(user: Pick<UserEntry, 'name' | 'home'>, uid: number, others: UserEntry[], args: { prefix?: string | undefined; homeBase?: string | undefined }): string {
   const base = homeBase(args);
   checkHomePath(user.name, user.home, base);
   const home = normalize(user.home).replace(/(.)\/+$/, '$1');
-  for (const other of others) {
-    if (other.name === user.name || !other.home.startsWith('/')) continue;
+  const otherHomes = others.filter((other) => other.name !== user.name && other.home.startsWith('/'));
+  for (const other of otherHomes) {
     const theirs = normalize(other.home).replace(/(.)\/+$/, '$1');
     if (theirs === home) throw new UnsafeHomeError(user.name, user.home, `is also the home of "${other.name}"`);
     if (within(theirs, home)) throw new UnsafeHomeError(user.name, user.home, `contains the home of "${other.name}" (${other.home})`);
@@ -70,6 +140,17 @@ export function checkRemovableHome(user: Pick<UserEntry, 'name' | 'home'>, uid: 
   const realParent = fs.realpathSync(dirname(path));
   if (!within(join(realParent, 'x'), realBase)) {
     throw new UnsafeHomeError(user.name, user.home, `resolves to ${join(realParent, home.slice(home.lastIndexOf('/') + 1))}, outside the home base ${realBase}`);
+  }
+  checkHomeParent(user.name, user.home, realParent);
+  // Where the other homes really lead: carol's /home/carol -> /home/bob/carol lies inside bob's home.
+  const mine = homeLocations(home, args.prefix);
+  for (const other of otherHomes) {
+    for (const theirs of homeLocations(normalize(other.home).replace(/(.)\/+$/, '$1'), args.prefix)) {
+      const inside = mine.find((m) => within(theirs, m));
+      if (inside === undefined) continue;
+      const how = theirs === inside ? 'is also' : 'contains';
+      throw new UnsafeHomeError(user.name, user.home, `${how} the real home of "${other.name}" (${other.home} leads to ${theirs})`);
+    }
   }
   return path;
 }

@@ -2,14 +2,14 @@ import type { StepContext } from '@unwind/core';
 import { lookupIn, type CommonArgs } from './common.js';
 import { localGroups, lookupGid, lookupGroup, type UserEntry } from './db.js';
 import { LockedMembershipError, ProtectedUserError } from './errors.js';
-import { membershipProtection } from './protect.js';
+import { membershipProtection, privilegedGids } from './protect.js';
 
 /**
  * The rule of addToGroup for ensureUser: no group the account would join —
  * its primary group (`-g`, or the group named like a new user that useradd
  * would give it) or a supplementary one (`-G`) — may be gid 0, privileged
  * or deny-listed, judged by its live entry (a second name for gid 0, like
- * `wheel2`, is the root group). A primary group the account already has is
+ * `wheel2`, is the root group; one for sudo's gid, like `sudo2`, is sudo). A primary group the account already has is
  * not joined. Throws ProtectedUserError; reads only.
  */
 export async function assertGroupsJoinable(
@@ -52,9 +52,10 @@ export async function assertNoLockedGroupLeft(
   }
   if (a.appendGroups === false && a.groups !== undefined) {
     const wanted = new Set(a.groups);
+    const privileged = privilegedGids(a.prefix);
     for (const g of localGroups(a.prefix)) {
       if (!g.members.includes(user.name) || wanted.has(g.name)) continue;
-      const reason = membershipProtection(g, a);
+      const reason = membershipProtection(g, a, privileged);
       if (reason) leaving.push({ name: g.name, reason, primary: false });
     }
   }
@@ -68,11 +69,12 @@ export async function assertNoLockedGroupLeft(
  * journal must not make an undo give an account such a primary group.
  */
 export function lockedPrimaryGid(gid: number, a: CommonArgs): string | undefined {
-  const own = membershipProtection({ name: '', gid }, a);
+  const privileged = privilegedGids(a.prefix);
+  const own = membershipProtection({ name: '', gid }, a, privileged);
   if (own) return own;
   for (const g of localGroups(a.prefix)) {
     if (g.gid !== gid) continue;
-    const reason = membershipProtection(g, a);
+    const reason = membershipProtection(g, a, privileged);
     if (reason) return `${g.name}: ${reason}`;
   }
   return undefined;

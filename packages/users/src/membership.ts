@@ -7,7 +7,7 @@ import { GROUP_MEMBERS, GSHADOW_ADMINS, GSHADOW_MEMBERS, listAt, withMember, wit
 import { ProtectedUserError } from './errors.js';
 import { CapturedLines } from './lines.js';
 import { validateCommon, validateGroupName, validateUserName } from './names.js';
-import { assertNameNotProtected, membershipProtection, PRIVILEGED_GROUPS } from './protect.js';
+import { assertNameNotProtected, membershipProtection, PRIVILEGED_GROUPS, privilegedGids } from './protect.js';
 
 /** Arguments of the membership kinds. */
 export const MembershipArgs = t.intersection([t.type({ user: t.string, group: t.string }), CommonArgs]);
@@ -37,23 +37,26 @@ export function assertGroupNameNotProtected(group: string, a: { protect?: string
   if (reason) throw new ProtectedUserError(group, `${reason}: unwind changes none of its members`, { group: true });
 }
 
-/** Names of the groups whose member lists unwind never edits: gid 0, privileged and deny-listed groups. */
+/** Names of the groups whose member lists unwind never edits: gid 0, privileged (and other names for their gids) and deny-listed groups. */
 export function lockedGroups(a: { prefix?: string | undefined; protect?: string[] | undefined }): Set<string> {
   const names = new Set([...PRIVILEGED_GROUPS, ...(a.protect ?? [])]);
-  for (const g of localGroups(a.prefix)) if (membershipProtection(g, a)) names.add(g.name);
+  const privileged = privilegedGids(a.prefix);
+  for (const g of localGroups(a.prefix)) if (membershipProtection(g, a, privileged)) names.add(g.name);
   return names;
 }
 
 /**
- * The same rules on the live entries, inside do and undo: uid 0 or gid 0
- * (whatever the name says) is refused too.
+ * The same rules on the live entries, in prepare, do and undo: uid 0, and a
+ * group whose gid is 0 or a privileged group's (`wheel2` with gid 0,
+ * `sudo2` with sudo's gid), whatever the name says, are refused too.
  */
 export async function assertMembershipChangeable(a: MembershipArgs, ctx: StepContext): Promise<void> {
   validateMembership(a);
   const user = await lookupUser(a.user, lookupIn(a, ctx));
   if (user?.uid === 0) throw new ProtectedUserError(a.user, 'uid 0', { uid: 0 });
   const group = await lookupGroup(a.group, lookupIn(a, ctx));
-  if (group?.gid === 0) throw new ProtectedUserError(a.group, 'gid 0: unwind changes none of its members', { gid: 0, group: true });
+  const reason = group ? membershipProtection(group, a) : undefined;
+  if (group && reason) throw new ProtectedUserError(a.group, `${reason}: unwind changes none of its members`, { gid: group.gid, group: true });
 }
 
 /** Whether the group's entry lists the user (false when the group is missing). */

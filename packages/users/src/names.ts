@@ -64,6 +64,23 @@ export function validateCommon(args: { prefix?: string; protect?: string[]; comm
 }
 
 /**
+ * Checks a step's `homeBase`: an absolute, normalised path, and not `/` —
+ * every path is below `/`, so as a home base it would let a home field of
+ * `/etc` or `/usr` count as a removable home. Throws InvalidInputError.
+ *
+ * @example
+ * ```ts
+ * validateHomeBase('/srv/homes');
+ * validateHomeBase('/'); // InvalidInputError: home base "/" is the root directory ...
+ * ```
+ */
+export function validateHomeBase(value: string | undefined): void {
+  if (value === undefined) return;
+  validateAbsolutePath(value, { what: 'home base' });
+  if (value.replace(/\/+$/, '') === '') throw new InvalidInputError('home base "/" is the root directory: every path is below it, so no home would be kept from removal; name the directory homes live in (/home)', { homeBase: value });
+}
+
+/**
  * Checks a uid or gid: a whole number in 0..2^32-2.
  *
  * @example

@@ -76,3 +76,48 @@ function realOrRefuse(prefix: string): string {
     throw new PrefixEscapeError(prefix, prefix, `cannot be resolved (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
+
+/** As many symlinks as the kernel follows resolving one path (MAXSYMLINKS). */
+const MOST_LINKS = 40;
+
+/**
+ * Where `path` (absolute, as the prefix root's own files name it) really is
+ * as the image itself sees it — every symlink followed the way the image's
+ * kernel would follow it when booted: an absolute target from the image's
+ * root, `..` never above it — in the image's terms; or undefined when a
+ * component is missing or the links loop. For comparing where two of the
+ * image's paths lead (`/home/carol -> /home/bob/carol` is inside bob's
+ * home): the result is never used to open anything. Reads only.
+ *
+ * @example
+ * ```ts
+ * // with /srv/root/home/carol -> /home/bob/carol
+ * realPathInImage('/srv/root', '/home/carol'); // '/home/bob/carol'
+ * ```
+ */
+export function realPathInImage(prefix: string, path: string): string | undefined {
+  const root = fs.realpathSync(prefix);
+  const pending = path.split('/').reverse();
+  let resolved = '/';
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      resolved = dirname(resolved);
+      continue;
+    }
+    const next = resolved === '/' ? `/${name}` : `${resolved}/${name}`;
+    const st = lstatIfPresent(join(root, next));
+    if (st === undefined) return undefined;
+    if (st.isSymbolicLink()) {
+      if (++links > MOST_LINKS) return undefined;
+      const target = fs.readlinkSync(join(root, next));
+      if (target.startsWith('/')) resolved = '/';
+      for (const part of target.split('/').reverse()) pending.push(part);
+      continue;
+    }
+    resolved = next;
+  }
+  return resolved;
+}

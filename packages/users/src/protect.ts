@@ -1,4 +1,4 @@
-import { loginDefs, loginDefsNumber, type GroupEntry, type UserEntry } from './db.js';
+import { localGroups, loginDefs, loginDefsNumber, type GroupEntry, type UserEntry } from './db.js';
 import { ProtectedUserError } from './errors.js';
 
 /**
@@ -22,7 +22,10 @@ import { ProtectedUserError } from './errors.js';
  * Groups whose membership is power over the machine (root-equivalent, or
  * reading every log or the shadow file). Like the root group and the deny
  * list, no route of unwind adds a member to them or takes one out — in do or
- * in undo, so no journal can make recovery do it either.
+ * in undo, so no journal can make recovery do it either. The same holds for
+ * any other group with the gid one of them has on that machine or image (a
+ * second name for it, like `sudo2:x:27:` beside `sudo:x:27:`): its members
+ * get what the gid gets.
  *
  * @example
  * ```ts
@@ -31,12 +34,40 @@ import { ProtectedUserError } from './errors.js';
  */
 export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'adm', 'shadow', 'disk', 'kmem', 'docker', 'lxd', 'libvirt'];
 
-/** Why a group's member list must not change (root group, gid 0, privileged, deny list), or undefined. */
-export function membershipProtection(group: { name: string; gid?: number | undefined }, args: ProtectionArgs): string | undefined {
+/**
+ * The gids of the groups named in {@link PRIVILEGED_GROUPS} as the local
+ * group file (the prefix image's with a prefix, else /etc/group) numbers
+ * them, each with the privileged name that has it. A group's members get
+ * what its gid gets (sudo, polkit and file modes match the gid), so a
+ * second name for sudo's gid is sudo. Reads only.
+ *
+ * @example
+ * ```ts
+ * privilegedGids('/srv/root').get(27); // 'sudo'
+ * ```
+ */
+export function privilegedGids(prefix: string | undefined): ReadonlyMap<number, string> {
+  const gids = new Map<number, string>();
+  for (const g of localGroups(prefix)) if (PRIVILEGED_GROUPS.includes(g.name) && Number.isInteger(g.gid) && !gids.has(g.gid)) gids.set(g.gid, g.name);
+  return gids;
+}
+
+/**
+ * Why a group's member list must not change (root group, gid 0, privileged,
+ * a second name for a privileged group's gid, deny list), or undefined.
+ * `privileged` is {@link privilegedGids} of the step's prefix, read here
+ * when not given (pass it when judging many groups); a group without a gid
+ * (a name alone, before any look-up) is judged by its name only.
+ */
+export function membershipProtection(group: { name: string; gid?: number | undefined }, args: ProtectionArgs, privileged?: ReadonlyMap<number, string>): string | undefined {
   if (group.gid === 0) return 'gid 0';
   if (group.gid !== undefined && !Number.isInteger(group.gid)) return 'an unparsable gid';
   if (PRIVILEGED_GROUPS.includes(group.name)) return 'a privileged group';
   if (args.protect?.includes(group.name)) return 'on the deny list';
+  if (group.gid !== undefined) {
+    const named = (privileged ?? privilegedGids(args.prefix)).get(group.gid);
+    if (named !== undefined) return group.name === '' ? `gid ${group.gid}, the gid of the privileged group ${named}` : `an alias of the privileged group ${named} (same gid ${group.gid})`;
+  }
   return undefined;
 }
 

@@ -4,7 +4,7 @@ import { captureLines } from './lines.js';
 import { assertNotProtected } from './protect.js';
 import { lookupIn } from './common.js';
 import { lookupGroup, lookupUser } from './db.js';
-import { addMember, expectMember, isMember, MembershipArgs, MembershipBefore, placeMember, removeMember, requireBoth, validateMembership } from './membership.js';
+import { addMember, assertMembershipChangeable, expectMember, isMember, MembershipArgs, MembershipBefore, placeMember, removeMember, requireBoth, validateMembership } from './membership.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
 
 /**
@@ -29,6 +29,8 @@ export const removeFromGroup = defineStep({
     // Another program's lock on the databases: refused now, before anything, not after the tools' 15 s waits and do's retries.
     await awaitUnlockedDatabases(a.prefix, ctx.signal);
     assertNotProtected(await requireBoth(a, ctx), a);
+    // Judged by the live entry: a second name for sudo's gid is sudo.
+    await assertMembershipChangeable(a, ctx);
     // The group's lines, only to put the user back at its old place in the member lists.
     return { wasMember: await isMember(a, ctx), lines: captureLines(a.prefix, { group: [a.group], gshadow: [a.group] }) };
   },

@@ -14,7 +14,7 @@ import { checkRemovableHome, homeBase } from './home.js';
 import { lingerFileToRemove, removeLingerFile } from './linger-file.js';
 import { inPrefix, machinePathInPrefix } from './prefix.js';
 import { captureLines, CapturedLines } from './lines.js';
-import { validateCommon, validateMilliseconds, validateUserName } from './names.js';
+import { validateCommon, validateHomeBase, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
 import { restoreRemovedUser, validateRemovedUserJournal, verifyRemovedUserBack } from './restore-removed-user.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
@@ -116,7 +116,7 @@ export const removeUser = defineStep({
     assertNameNotProtected(a.name, a);
     validateCommon(a);
     if (a.lingerDir !== undefined) validateAbsolutePath(a.lingerDir, { what: 'linger directory' });
-    if (a.homeBase !== undefined) validateAbsolutePath(a.homeBase, { what: 'home base' });
+    validateHomeBase(a.homeBase);
     validateMilliseconds(a.graceMs, 'graceMs', 0);
   },
   describe: (a) => `remove user ${a.name}${a.removeHome ? ' and its home' : ''}${a.prefix ? ` in ${a.prefix}` : ''}`,

@@ -4,7 +4,7 @@ import { lookupGid, lookupGroup, lookupUser, supplementaryGroups, type UserEntry
 import { ProtectedUserError } from './errors.js';
 import type { EnsureUserAfter, EnsureUserArgs } from './ensure-user.js';
 import { assertGroupNameNotProtected } from './membership.js';
-import { assertNotProtected, membershipProtection } from './protect.js';
+import { assertNotProtected, membershipProtection, privilegedGids } from './protect.js';
 
 /** What the step changed on an existing account: field, old value, the value the step set, usermod flag. */
 interface FieldChange {
@@ -69,7 +69,14 @@ export async function revertChangedFields(a: EnsureUserArgs, old: UserEntry, old
   }
   if (opts.length === 0 && takeOut.length === 0 && putBack.length === 0) return;
   assertNotProtected(user, a);
-  for (const g of [...takeOut, ...putBack]) assertGroupNameNotProtected(g, a);
+  const privileged = privilegedGids(a.prefix);
+  for (const g of [...takeOut, ...putBack]) {
+    assertGroupNameNotProtected(g, a);
+    // By the live entry too: a second name for gid 0 or for sudo's gid is that group.
+    const entry = await lookupGroup(g, lookupIn(a, ctx));
+    const reason = entry ? membershipProtection(entry, a, privileged) : undefined;
+    if (entry && reason) throw new ProtectedUserError(g, `${reason}: unwind changes none of its members`, { gid: entry.gid, group: true, user: a.name });
+  }
   // One usermod for everything, so a retried undo finds either nothing done or everything done.
   if (takeOut.length || putBack.length) opts.push('-G', [...current.filter((g) => !takeOut.includes(g)), ...putBack].join(','));
   await shadowTool(ctx, a, 'usermod', [...opts, a.name]);

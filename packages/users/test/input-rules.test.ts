@@ -68,6 +68,27 @@ describe('numbers must be finite integers in range (a NaN is journaled as null a
   });
 });
 
+describe('"/" is no home base: every path is below it', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+
+  it('removeUser and ensureUser refuse homeBase "/" before anything is touched; the home outside /home stays', async () => {
+    p = prefixRoot();
+    const uid = freeUid();
+    fs.mkdirSync(join(p.root, 'srv'));
+    p.sh('useradd', '-m', '-u', String(uid), '-d', '/srv/app', 'app');
+    fs.writeFileSync(join(p.root, 'srv/app/data'), 'kept\n');
+    for (const homeBase of ['/', '///']) {
+      await refused(removeUser({ name: 'app', prefix: p.root, removeHome: true, homeBase, stopProcesses: false, lingerDir: p.lingerDir }), 'INVALID_INPUT', p);
+      await refused(ensureUser({ name: 'newapp', uid: freeUid(), prefix: p.root, home: '/srv/newapp', homeBase }), 'INVALID_INPUT', p);
+    }
+    const { exec } = faultyExec();
+    const outcome = await run([removeUser({ name: 'app', prefix: p.root, removeHome: true, homeBase: '/', stopProcesses: false, lingerDir: p.lingerDir })], exec);
+    expect('cause' in outcome && outcome.cause.message).toMatch(/home base "\/" is the root directory/);
+    expect(fs.readFileSync(join(p.root, 'srv/app/data'), 'utf8')).toBe('kept\n');
+    expect(await lookupUser('app', { prefix: p.root })).toBeDefined();
+  });
+});
+
 describe('ensureUser adds no member to a protected group, primary or supplementary, by name or by gid 0', () => {
   beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
 

@@ -1,0 +1,146 @@
+// Whose home a removal may reach: another account's home counts where it
+// really leads (carol's /home/carol -> /home/bob/carol lies inside bob's
+// home), and a home is moved aside or deleted only in a directory no one but
+// root can change (bob's home /home/alice/bob would be staged in alice's).
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memoryJournal, transaction, type CommandRunner, type Outcome, type Step } from '@unwind/core';
+import { requireHere } from '@unwind/core/testing';
+import { ensureUser, lookupUser, removeUser } from '../src/index.js';
+import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStep = Step<any, any, any>;
+
+keepMachineDatabaseUnchanged();
+
+let p: PrefixRoot | undefined;
+afterEach(() => {
+  p?.cleanup();
+  p = undefined;
+});
+
+function run(steps: AnyStep[], exec: CommandRunner): Promise<Outcome> {
+  const tx = transaction('users home boundaries', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
+  for (const s of steps) tx.add(s);
+  return tx.run();
+}
+
+/** The step is refused with `code` and a message matching `message`, no shadow tool ran, and the prefix root is as it was. */
+async function refused(step: AnyStep, code: string, root: PrefixRoot, message: RegExp): Promise<void> {
+  const before = root.state();
+  const { exec, calls } = faultyExec();
+  const outcome = await run([step], exec);
+  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
+  expect('cause' in outcome && outcome.cause.code).toBe(code);
+  expect('cause' in outcome && outcome.cause.message).toMatch(message);
+  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
+  expect(root.state()).toEqual(before);
+}
+
+/** Two different free uids. */
+function twoUids(): [number, number] {
+  const a = freeUid();
+  let b = freeUid();
+  while (b === a) b = freeUid();
+  return [a, b];
+}
+
+/** A directory of the prefix root, owned by `uid`, with `mode`. */
+function dir(root: PrefixRoot, path: string, uid: number, mode: number): string {
+  const onDisk = join(root.root, path);
+  fs.mkdirSync(onDisk, { recursive: true });
+  fs.chownSync(onDisk, uid, uid);
+  fs.chmodSync(onDisk, mode);
+  return onDisk;
+}
+
+const removeBob = (root: PrefixRoot) => removeUser({ name: 'bob', prefix: root.root, removeHome: true, stopProcesses: false, lingerDir: root.lingerDir });
+
+describe("another account's home counts where it really leads", () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+
+  it("carol's home, a symlink into bob's home (relative, absolute in the image, or the machine's path of it): bob's home is not removed", async () => {
+    p = prefixRoot();
+    const [bob, carol] = twoUids();
+    p.sh('useradd', '-m', '-u', String(bob), 'bob');
+    p.sh('useradd', '-M', '-u', String(carol), '-d', '/home/carol', 'carol');
+    const real = dir(p, 'home/bob/carol', carol, 0o700);
+    fs.writeFileSync(join(real, 'thesis.tex'), "carol's only copy\n");
+    const link = join(p.root, 'home/carol');
+    for (const target of ['bob/carol', '/home/bob/carol', real]) {
+      fs.rmSync(link, { force: true });
+      fs.symlinkSync(target, link);
+      await refused(removeBob(p), 'UNSAFE_HOME', p, /real home of "carol" \(\/home\/carol leads to .*\/home\/bob\/carol\)/);
+    }
+    // carol's home is bob's home itself, through a link.
+    fs.rmSync(link);
+    fs.symlinkSync('bob', link);
+    await refused(removeBob(p), 'UNSAFE_HOME', p, /is also the real home of "carol"/);
+    expect(fs.readFileSync(join(real, 'thesis.tex'), 'utf8')).toBe("carol's only copy\n");
+  });
+
+  it('a home that leads elsewhere, or nowhere (dangling), does not stop the removal: compared as written', async () => {
+    p = prefixRoot();
+    const [bob, carol] = twoUids();
+    p.sh('useradd', '-m', '-u', String(bob), 'bob');
+    p.sh('useradd', '-M', '-u', String(carol), '-d', '/home/carol', 'carol');
+    dir(p, 'srv/carol', carol, 0o700);
+    fs.symlinkSync('/srv/carol', join(p.root, 'home/carol'));
+    p.sh('useradd', '-M', '-u', String(freeUid()), '-d', '/home/dan', 'dan');
+    fs.symlinkSync('/nonexistent/dan', join(p.root, 'home/dan'));
+    const { exec } = faultyExec();
+    expect((await run([removeBob(p)], exec)).status).toBe('committed');
+    expect(fs.existsSync(join(p.root, 'home/bob'))).toBe(false);
+    expect(fs.existsSync(join(p.root, 'srv/carol'))).toBe(true);
+  });
+});
+
+describe('a home is moved aside or deleted only in a directory no one but root can change', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+
+  it("bob's home inside alice's home: removeUser refuses, naming alice's directory, and stages nothing there", async () => {
+    p = prefixRoot();
+    const [alice, bob] = twoUids();
+    p.sh('useradd', '-m', '-u', String(alice), 'alice');
+    p.sh('useradd', '-M', '-u', String(bob), '-d', '/home/alice/bob', 'bob');
+    dir(p, 'home/alice/bob', bob, 0o700);
+    await refused(removeBob(p), 'UNSAFE_HOME', p, new RegExp(`lies in ${p.root}/home/alice, which is owned by uid ${alice}`));
+    expect(await lookupUser('bob', { prefix: p.root })).toBeDefined();
+  });
+
+  it('a parent owned by root but writable by group or others (sticky or not), or below a user-owned directory, is refused too', async () => {
+    p = prefixRoot();
+    const [alice, bob] = twoUids();
+    p.sh('useradd', '-m', '-u', String(alice), 'alice');
+    p.sh('useradd', '-M', '-u', String(bob), '-d', '/home/shared/bob', 'bob');
+    for (const mode of [0o777, 0o1777, 0o775, 0o757]) {
+      dir(p, 'home/shared', 0, mode);
+      dir(p, 'home/shared/bob', bob, 0o700);
+      await refused(removeBob(p), 'UNSAFE_HOME', p, /home\/shared, which is writable by group or others/);
+    }
+    // Root's own directory, but inside alice's: she can rename it away and put her own in its place.
+    p.sh('usermod', '-d', '/home/alice/sub/bob', 'bob');
+    dir(p, 'home/alice/sub', 0, 0o755);
+    dir(p, 'home/alice/sub/bob', bob, 0o700);
+    await refused(removeBob(p), 'UNSAFE_HOME', p, new RegExp(`has an ancestor ${p.root}/home/alice owned by uid ${alice}`));
+  });
+
+  it("ensureUser refuses to create a home in alice's directory (its undo could not remove it)", async () => {
+    p = prefixRoot();
+    p.sh('useradd', '-m', '-u', String(freeUid()), 'alice');
+    await refused(ensureUser({ name: 'bob', uid: freeUid(), prefix: p.root, home: '/home/alice/bob' }), 'UNSAFE_HOME', p, /lies in .*\/home\/alice, which is owned by uid/);
+  });
+
+  it('a home in a root-only directory below the home base is still removed', async () => {
+    p = prefixRoot();
+    const bob = freeUid();
+    dir(p, 'home/team', 0, 0o755);
+    p.sh('useradd', '-M', '-u', String(bob), '-d', '/home/team/bob', 'bob');
+    dir(p, 'home/team/bob', bob, 0o700);
+    const { exec } = faultyExec();
+    expect((await run([removeBob(p)], exec)).status).toBe('committed');
+    expect(fs.readdirSync(join(p.root, 'home/team'))).toEqual([]);
+  });
+});
