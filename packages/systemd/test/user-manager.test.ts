@@ -6,9 +6,15 @@
  * the conformance suite, run against the machine's real managers in
  * units.machine.test.ts.
  */
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CommandFailedError, memoryJournal, transaction, type CommandResult, type CommandRunner, type CommandSpec } from '@unwind/core';
-import { conformanceSuite, failingStep, testContext } from '@unwind/core/testing';
+import {
+  bindingOf, CommandFailedError, encodeBoundLine, fileJournal, listTransactions, memoryJournal, recover, REUSED_JOURNAL_FORMAT, transaction,
+  type CommandResult, type CommandRunner, type CommandSpec, type JournalPlace, type JournalRecord,
+} from '@unwind/core';
+import { conformanceSuite, failingStep, testContext, testKinds } from '@unwind/core/testing';
 import { enable, installUnit, startUserManager } from '../src/index.js';
 
 interface Fake {
@@ -119,6 +125,60 @@ describe('startUserManager (recorded argv and injected manager failures)', () =>
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.steps[0]?.error?.name).toBe('UserNotFoundError');
     expect(fake.calls.map((c) => c.argv[0])).toEqual(['getent']);
+  });
+});
+
+describe("recovery acts on no journaled unit but the journaled uid's user@UID.service", () => {
+  const place: JournalPlace = { root: '/nonexistent', transactionDirectory: '/nonexistent/t', transactionId: 't', stepIndex: 0 };
+  const state = { loadState: 'loaded', activeState: 'inactive', subState: 'dead', unitFileState: 'static' };
+
+  it('validateJournaled refuses another unit, another uid\'s manager and an impossible uid; the step\'s own before-state passes', async () => {
+    const check = (before: { uid: number; unit: string }) => () => startUserManager.definition.validateJournaled!({ user: 'alice' }, { ...before, state } as never, undefined, place);
+    expect(check({ uid: 1000, unit: 'sshd.service' })).toThrow(/UNTRUSTED_JOURNAL|is not user@1000\.service/);
+    expect(check({ uid: 1000, unit: 'user@0.service' })).toThrow(/is not user@1000\.service/);
+    expect(check({ uid: 1000, unit: 'user@1000.service/../sshd.service' })).toThrow(/is not user@1000\.service/);
+    for (const uid of [-1, 1.5, 2 ** 32, Number.NaN]) expect(check({ uid, unit: `user@${uid}.service` })).toThrow(/is not a uid/);
+    const fake = fakeSystem();
+    const { ctx, dispose } = testContext({ exec: fake.exec });
+    try {
+      const before = await startUserManager.definition.prepare({ user: 'alice' }, ctx);
+      expect(() => startUserManager.definition.validateJournaled!({ user: 'alice' }, before, undefined, place)).not.toThrow();
+    } finally {
+      dispose();
+    }
+  });
+
+  it('a left-behind journal whose before.unit was changed to sshd.service: recover() refuses it typed and runs no systemctl', async () => {
+    const base = fs.mkdtempSync(join(tmpdir(), 'unwind-systemd-forged-'));
+    try {
+      const root = join(base, 'journal');
+      // A real journal left behind: the manager was started, the stop of the rollback failed.
+      const fake = fakeSystem();
+      fake.state.failStop = true;
+      const tx = transaction('start manager', { journal: fileJournal({ root }), handleSignals: false, exec: fake.exec, retry: { undo: { retries: 0 } } });
+      tx.add(startUserManager({ user: 'alice' }));
+      tx.add(failingStep({ message: 'later' }));
+      expect((await tx.run()).status).toBe('rollback-failed');
+      // Someone rewrites the step's before-state, checksums and all: the undo would stop sshd.
+      const path = listTransactions(root)[0]!.path;
+      const lines = fs.readFileSync(path, 'utf8').split('\n');
+      const begin = JSON.parse(lines[0]!.slice(9)) as JournalRecord & { kind: 'begin' };
+      const bind = begin.format === REUSED_JOURNAL_FORMAT ? bindingOf(begin.id) : 0;
+      const at = lines.findIndex((l) => l.includes('"kind":"prepared"') && l.includes('systemd.startUserManager'));
+      const record = JSON.parse(lines[at]!.slice(9)) as JournalRecord & { before: { unit: string; state: { activeState: string } } };
+      record.before.unit = 'sshd.service';
+      lines[at] = encodeBoundLine(record, bind).trimEnd();
+      fs.writeFileSync(path, lines.join('\n'));
+
+      const recovering = fakeSystem(true);
+      const report = await recover({ root, kinds: [startUserManager, ...testKinds], exec: recovering.exec });
+      expect(report.ok).toBe(false);
+      expect(report.transactions[0]?.error?.code).toBe('UNTRUSTED_JOURNAL');
+      expect(report.transactions[0]?.error?.message).toMatch(/sshd\.service.*is not user@1000\.service/);
+      expect(recovering.calls.filter((c) => c.argv[0] === 'systemctl')).toEqual([]);
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import * as t from 'io-ts';
-import { CommandError, defineStep, InvalidInputError, validateTimerMs } from '@unwind/core';
+import { CommandError, defineStep, InvalidInputError, UntrustedJournalError, validateTimerMs } from '@unwind/core';
 import { UnitNotActiveError, UserManagerDependencyError, UserManagerUnreachableError } from '../errors.js';
 import { lookupUser, systemctl, validateUserName, type ManagerOptions } from '../manager.js';
 import { isUp, readUnitState, restoreActiveState, showUnit, UnitState } from '../state.js';
@@ -17,6 +17,22 @@ const Args = t.intersection([
 ]);
 
 const Before = t.type({ uid: t.number, unit: t.string, state: UnitState });
+
+/** The highest uid there is: 2^32-2 (2^32-1 is the kernel's "no uid"). */
+const MAX_UID = 4294967294;
+
+/**
+ * Recovery's check of a journaled before-state: the uid is one (a whole
+ * number in 0..2^32-2) and the unit is that uid's user manager,
+ * `user@UID.service`. The undo stops or starts `before.unit` on the system
+ * manager; without this a forged journal could make recovery stop sshd or
+ * start any other system unit.
+ */
+function validateJournaledManager(a: t.TypeOf<typeof Args>, before: t.TypeOf<typeof Before>): void {
+  const bad = (why: string) => new UntrustedJournalError(`systemd.startUserManager ${a.user}: ${why}`, { user: a.user, unit: before.unit, uid: before.uid });
+  if (!Number.isSafeInteger(before.uid) || before.uid < 0 || before.uid > MAX_UID) throw bad(`the journaled uid ${before.uid} is not a uid`);
+  if (before.unit !== `user@${before.uid}.service`) throw bad(`the journaled unit ${JSON.stringify(before.unit)} is not user@${before.uid}.service, the manager of uid ${before.uid}`);
+}
 
 /** The units user@UID.service needs (Requires=, and its Slice=): systemd names none of them when one fails. */
 const needed = (uid: number) => [`user-runtime-dir@${uid}.service`, `user-${uid}.slice`];
@@ -47,7 +63,8 @@ const system = (a: t.TypeOf<typeof Args>): ManagerOptions => ({ scope: 'system',
  * (`systemctl --user --machine=USER@ is-system-running --wait`). Both are
  * bounded by `timeoutMs`; there is no polling loop. Put it before any step
  * with `scope: { user }`. Undo stops the manager again if it was not
- * running before.
+ * running before. Recovery acts only on a journal whose unit is
+ * `user@UID.service` for the journaled uid.
  *
  * Both commands are safe to repeat, so a transient bus error, or a manager
  * that does not answer `is-system-running` (`unknown`: the `--machine=USER@`
@@ -102,5 +119,6 @@ export const startUserManager = defineStep({
     const now = await readUnitState(before.unit, system(a), runnerOf(ctx));
     if (now.activeState !== 'active') throw new UnitNotActiveError(before.unit, { ActiveState: now.activeState, SubState: now.subState });
   },
+  validateJournaled: validateJournaledManager,
   undo: (a, before, _after, ctx) => restoreActiveState(before.unit, before.state, system(a), runnerOf(ctx)),
 });
