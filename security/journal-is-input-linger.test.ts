@@ -110,7 +110,7 @@ describe('the journal is input: linger kinds', () => {
     fs.chmodSync(shared, 0o1777);
     // Missing, nobody lingers; but anyone may create shared/linger, filled or empty, before the undo reads it.
     const t = await refused(s, { type: 'linger.disable', args: { user: 'svc', lingerDir: join(shared, 'linger', 'deeper') }, before: { lingering: true }, after: null });
-    expect(t.error?.message).toContain(`does not exist, and another user could make it: the nearest existing directory above it, ${shared} is writable by group or others (mode 1777)`);
+    expect(t.error?.message).toContain(`does not exist, and another user could make it: its nearest existing directory ${shared} is writable by group or others (mode 1777)`);
   });
 
   it('a linger directory that does not exist below directories only root can change: accepted (nobody lingers)', async () => {

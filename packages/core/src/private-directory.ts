@@ -257,6 +257,36 @@ export function judgeTrustedDirectory(path: string, what: string): { real: strin
   return judgeTrusted(path, what, 'directory');
 }
 
+/**
+ * Throws {@link UnsafeDirectoryError} unless nobody but root or the running
+ * user can change what is in the directory `path` ({@link judgeTrustedDirectory}),
+ * or, when it does not exist yet, unless nobody else could make it: its
+ * nearest existing ancestor must pass the same rule. For a directory root
+ * is about to create or write into by path (a status file's), or whose
+ * contents decide what root does (a linger directory).
+ *
+ * @example
+ * ```ts
+ * assertTrustedDirectory('/var/lib/app/status', 'status directory'); // passes, missing or not
+ * assertTrustedDirectory('/tmp/app', 'status directory');
+ * // UnsafeDirectoryError: status directory /tmp/app does not exist, and another user could make it: ... /tmp is writable by group or others (mode 1777); refusing to use it
+ * ```
+ */
+export function assertTrustedDirectory(path: string, what: string): void {
+  const absolute = resolve(path);
+  if (lstatIfPresent(absolute) !== undefined) {
+    const judged = judgeTrustedDirectory(absolute, what);
+    if ('real' in judged) return;
+    throw new UnsafeDirectoryError(absolute, what, 'reason' in judged ? judged.reason.slice(`${what} ${absolute} `.length) : `cannot be resolved (${judged.missing})`);
+  }
+  let ancestor = dirname(absolute);
+  while (ancestor !== '/' && lstatIfPresent(ancestor) === undefined) ancestor = dirname(ancestor);
+  const judged = judgeTrustedDirectory(ancestor, 'its nearest existing directory');
+  if ('real' in judged) return;
+  const why = 'reason' in judged ? judged.reason : `its nearest existing directory ${ancestor} cannot be resolved (${judged.missing})`;
+  throw new UnsafeDirectoryError(absolute, what, `does not exist, and another user could make it: ${why}`);
+}
+
 function judgeTrusted(path: string, what: string, kind: 'file' | 'directory'): { real: string } | { reason: string } | { missing: string } {
   try {
     return { real: assertTrusted(path, what, kind) };

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as t from 'io-ts';
-import { assertPrivateDirectory, judgeTrustedDirectory, InvalidInputError, UnsafeDirectoryError, programFor, syncDirectory, UntrustedJournalError, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
+import { assertPrivateDirectory, assertTrustedDirectory, InvalidInputError, programFor, syncDirectory, UntrustedJournalError, validateAbsolutePath, validateName, VerificationError, type StepContext } from '@unwind/core';
 
 /**
  * Where logind keeps linger flags: one empty file per lingering user.
@@ -105,16 +105,8 @@ export function validateJournaledLinger(a: LingerArgs): void {
  * ```
  */
 export function checkLingerDirectory(lingerDir: string): void {
-  if (fs.lstatSync(lingerDir, { throwIfNoEntry: false }) !== undefined) {
-    assertPrivateDirectory(lingerDir, 'linger directory');
-    return;
-  }
-  let ancestor = dirname(lingerDir);
-  while (ancestor !== '/' && fs.lstatSync(ancestor, { throwIfNoEntry: false }) === undefined) ancestor = dirname(ancestor);
-  const judged = judgeTrustedDirectory(ancestor, 'the nearest existing directory above it,');
-  if ('real' in judged) return;
-  const why = 'reason' in judged ? judged.reason : `${ancestor} cannot be resolved (${judged.missing})`;
-  throw new UnsafeDirectoryError(lingerDir, 'linger directory', `does not exist, and another user could make it: ${why}`);
+  if (fs.lstatSync(lingerDir, { throwIfNoEntry: false }) !== undefined) assertPrivateDirectory(lingerDir, 'linger directory');
+  else assertTrustedDirectory(lingerDir, 'linger directory');
 }
 
 /**

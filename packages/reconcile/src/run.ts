@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { AbortedError, causeOf, logger, recover, serializeError, transaction, type Lock, type Outcome, type SerializedError } from '@unwind/core';
+import { dirname, join } from 'node:path';
+import { AbortedError, assertTrustedDirectory, causeOf, logger, recover, serializeError, transaction, type Lock, type Outcome, type SerializedError } from '@unwind/core';
 import { diff, type DiffEntry } from './diff.js';
 import { ItemConflictError } from './errors.js';
 import { writeJsonAtomically } from './status.js';
@@ -51,6 +51,8 @@ export async function reconcile<D, A>(options: ReconcileOptions<D, A>): Promise<
   const report: ReconcileReport = { name: options.name, status: 'converged', exitCode: 0, startedAt: startedAt.toISOString(), finishedAt: '', durationMs: 0, items: [], problems: [], recovered: [] };
   let lock: Lock;
   try {
+    // A status file in a directory another user could change is refused before anything is touched, not after the run.
+    if (typeof options.statusFile === 'string') assertTrustedDirectory(dirname(options.statusFile), 'status file directory');
     lock = options.lock ?? options.journal.lock(`reconcile ${options.name}`);
   } catch (error) {
     // As tx.run() answers: refused with a typed cause, nothing touched. No status file either: the

@@ -110,6 +110,27 @@ describe('reconcile: the runner (memory journal, real files)', () => {
     expect(fs.readdirSync(join(status, '..')).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
 
+  it('a status file in a directory another user could change (or make) is refused before anything is touched; exit 4', async () => {
+    const { dir } = sandbox({ old: `${MARK}x` });
+    const shared = join(dir, '..', 'shared');
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    const theirs = join(dir, '..', 'theirs');
+    fs.mkdirSync(theirs);
+    fs.chownSync(theirs, 65534, 65534);
+    const before = treeState(join(dir, '..'));
+    for (const [statusFile, why] of [
+      [join(shared, 'status.json'), 'is writable by group or others (mode 1777)'],
+      [join(shared, 'app', 'status.json'), 'does not exist, and another user could make it'],
+      [join(theirs, 'status.json'), 'is owned by uid 65534'],
+    ] as const) {
+      const report = await reconcile(options(dir, [{ name: 'a', body: 'A' }], { statusFile }));
+      expect(report).toMatchObject({ status: 'refused', exitCode: 4, cause: { code: 'UNSAFE_DIRECTORY' } });
+      expect(report.cause?.message).toContain(why);
+    }
+    expect(treeState(join(dir, '..'))).toEqual(before);
+  });
+
   it('refuses the whole run with every problem listed, before any change; exit 4', async () => {
     const { dir, status } = sandbox({ old: `${MARK}x` });
     const before = treeState(dir);
