@@ -1,6 +1,6 @@
 import type { JournaledStep, LockHolder, TransactionListing, TransactionState } from '@unwind/core';
 import { plural } from '@unwind/progress';
-import { errorLine } from './terminal-text.js';
+import { errorLine, printable } from './terminal-text.js';
 
 /** How `unwind status` classes a transaction. */
 export type TransactionClass = 'running' | 'interrupted' | 'stuck' | 'unreadable' | 'committed' | 'rolled-back';
@@ -48,7 +48,8 @@ export function recoveryText(state: TransactionState): string {
     case 'roll back': {
       const undos = pendingUndos(state);
       if (undos.length === 0) return 'roll back (no step is left to undo; it only closes the journal)';
-      return `roll back ${plural(undos.length, 'step')}, newest first: ${undos.map((s) => s.index + 1).join(', ')}`;
+      // A planted journal's step index may be a string of escapes: `recover` passes its state as it was read.
+      return `roll back ${plural(undos.length, 'step')}, newest first: ${undos.map((s) => printable(String(s.index + 1))).join(', ')}`;
     }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * @unwind/progress — a live progress display for unwind transactions and
  * recoveries: redrawn in place on a terminal, one plain line per transition
- * on a pipe. Depends only on `@unwind/core`.
+ * on a pipe, with every control character in what it shows escaped
+ * ({@link printable}). Depends only on `@unwind/core`.
  *
  * @packageDocumentation
  * @module @unwind/progress
@@ -11,3 +12,4 @@ export type { ProgressOptions, ProgressRenderer, EventSource } from './progress.
 export { shouldColor, styler } from './style.js';
 export type { Output, Styler, StyleName } from './style.js';
 export { formatDuration, errorLine, errorDetails, plural } from './format.js';
+export { printable, printableData } from './printable.js';

@@ -1,5 +1,6 @@
 import type { EventListener, SerializedError, TransactionEvent } from '@unwind/core';
 import { errorLine, formatDuration, plural } from './format.js';
+import { printableData } from './printable.js';
 import { shouldColor, styler, type Output, type Styler } from './style.js';
 
 /**
@@ -81,7 +82,10 @@ const ICON: Record<StepState, (s: Styler) => string> = {
  * state (running, done, failed, undone …), durations, and a final summary.
  * On a terminal it redraws its block in place with ANSI cursor movement; on a
  * pipe or a log file it writes one plain line per transition. It never throws
- * and never colours when NO_COLOR is set.
+ * and never colours when NO_COLOR is set. Every string it prints from an
+ * event (a transaction's name, step descriptions, error messages, a command's
+ * stderr) is escaped (`printable`): a control character in a file name another
+ * user chose shows as `\x1b`, the terminal never runs it.
  *
  * Pass a transaction (or any `{ on(listener) }`) to subscribe at once, or
  * call it with options only and hand the listener to `tx.on` / `onEvent`.
@@ -108,7 +112,7 @@ export function renderProgress(sourceOrOptions?: EventSource | ProgressOptions, 
   let unsubscribe: () => void = () => {};
   const listener = ((event: TransactionEvent) => {
     try {
-      view.handle(event);
+      view.handle(printableEvent(event));
     } catch {
       // A progress display must never break a transaction.
     }
@@ -119,6 +123,16 @@ export function renderProgress(sourceOrOptions?: EventSource | ProgressOptions, 
     if (typeof off === 'function') unsubscribe = off as () => void;
   }
   return listener;
+}
+
+/**
+ * The event with every string in it {@link printableData}: a description, a
+ * name, a path or a number that is not one may hold text another user chose
+ * (a file name) or a planted journal's. Its errors stay as they are:
+ * {@link errorLine} escapes them after taking a command's stderr apart into lines.
+ */
+function printableEvent(event: TransactionEvent): TransactionEvent {
+  return Object.fromEntries(Object.entries(event).map(([key, value]) => [key, key === 'error' || key === 'reason' ? value : printableData(value)])) as TransactionEvent;
 }
 
 class ProgressView {

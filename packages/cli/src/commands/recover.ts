@@ -103,7 +103,7 @@ export async function recoverCommand(txid: string | undefined, options: RecoverC
           results.push({ id, name: state.name, result: 'already-finished', steps: [], undone: [] });
           continue;
         }
-        text(`${s.bold('Recovering')} ${s.bold(printable(state.name))} ${s.dim(id)}`, `  started ${formatDuration(io.now() - state.startedAt)} ago by pid ${state.pid}; it will ${recoveryText(state)}`);
+        text(`${s.bold('Recovering')} ${s.bold(printable(state.name))} ${s.dim(id)}`, `  started ${formatDuration(io.now() - state.startedAt)} ago by pid ${printable(String(state.pid))}; it will ${recoveryText(state)}`);
       } else {
         text(`${s.bold('Cleaning up')} ${s.dim(id)}: it stopped before its journal was written, so nothing was changed and nothing needs undoing`);
       }

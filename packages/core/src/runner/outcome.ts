@@ -172,9 +172,17 @@ export function exitCodeOf(outcome: Outcome): number {
  * Plain words for the person running the program: what failed, that a
  * rollback ran, and how it ended.
  *
+ * The text is not escaped for a terminal: it quotes step descriptions and
+ * error messages, which may hold a file name another user chose or what a
+ * command printed (control characters included, e.g. an ESC sequence that
+ * clears the screen or sets the title). Pass each line through `printable`
+ * of `@unwind/progress` before it reaches a terminal; the same holds for an
+ * error's `message`.
+ *
  * @example
  * ```ts
- * console.log(describeOutcome(outcome));
+ * import { printable } from '@unwind/progress';
+ * for (const line of describeOutcome(outcome).split('\n')) console.error(printable(line));
  * // Step 4 of 6 failed: write /etc/app.conf: ENOSPC: no space left on device
  * // Rolled back 4 steps, newest first. The machine is as it was before.
  * ```
