@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { AnyStepKind } from '@unwind/core';
+import { judgeTrustedFile, type AnyStepKind } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
-import { UNTRUSTED_IMPORT } from './module-file-check.js';
-import { assertTrustedModuleFile, guardModuleLoading, moduleRefused } from './module-trust.js';
+import { RequiredEsModuleError, UNTRUSTED_IMPORT } from './module-file-check.js';
+import { assertTrustedModuleFile, guardModuleLoading, moduleRefused, WorkerRefusedError } from './module-trust.js';
 
 /**
  * The packages whose step kinds `unwind recover` registers when they are
@@ -88,6 +88,8 @@ export async function importModule(specifier: string, cwd = process.cwd()): Prom
   try {
     return (await import(pathToFileURL(real).href)) as Record<string, unknown>;
   } catch (error) {
+    // Refused by the guard for how it loads, not for who can change a file: the reason says it all.
+    if (error instanceof RequiredEsModuleError || error instanceof WorkerRefusedError) throw new CliError(`refusing to load module ${specifier}: ${error.message}`, EXIT.badInput, { module: specifier, file: error instanceof RequiredEsModuleError ? error.file : error.entry });
     if ((error as { code?: unknown })?.code === UNTRUSTED_IMPORT) throw moduleRefused(specifier, (error as Error).message, (error as { file?: string }).file);
     throw fail((error as Error).message);
   }
@@ -99,10 +101,23 @@ function resolvePackage(specifier: string): string {
   return pathToFileURL(require.resolve(specifier)).href;
 }
 
+/** The URL to import adapter `name` by: its entry file's real path, once that passes the module rule (a {@link CliError}, exit 4, if not). */
+function trustedAdapterEntry(name: string): string {
+  const url = resolvePackage(name);
+  if (!url.startsWith('file:')) throw new Error(`${url} is not a file`);
+  const file = fileURLToPath(url);
+  const judged = judgeTrustedFile(file, 'adapter file');
+  if ('real' in judged) return pathToFileURL(judged.real).href;
+  if ('missing' in judged) throw new Error(`${judged.missing} (${file})`);
+  throw moduleRefused(name, judged.reason, file);
+}
+
 /**
  * Collects the step kinds `recover` needs: those of every installed
  * `@unwind/*` adapter (a missing adapter, or one without `kinds`, is skipped and noted),
- * plus those of the modules a program names with `--kinds`. A `--kinds`
+ * plus those of the modules a program names with `--kinds`. An adapter
+ * whose entry file another user could change is refused (a {@link CliError},
+ * exit 4; the rule of `assertTrustedModuleFile` in module-trust.ts). A `--kinds`
  * module that cannot be loaded, is refused (another user could change it,
  * or a file it imports), or exports no kinds is an error. Once a module is
  * named, every module file this process loads from then on is checked
@@ -126,10 +141,12 @@ export async function loadKinds(modules: readonly string[] = [], cwd = process.c
   for (const name of ADAPTER_PACKAGES) {
     let namespace: Record<string, unknown>;
     try {
-      // A variable specifier: resolved at run time, never bundled into the CLI.
-      const specifier: string = name;
-      namespace = (await import(specifier)) as Record<string, unknown>;
+      // Resolved at run time, never bundled into the CLI. An adapter runs with this process's privileges too: its entry
+      // file (wherever resolution found it: any ancestor node_modules, or NODE_PATH in the CommonJS build) is held to the
+      // module rule, and the real path judged is the one imported.
+      namespace = (await import(trustedAdapterEntry(name))) as Record<string, unknown>;
     } catch (error) {
+      if (error instanceof CliError) throw error;
       result.skipped.push({ from: name, reason: `not loadable: ${(error as Error).message.split('\n')[0]}` });
       continue;
     }
