@@ -120,6 +120,22 @@ describe('unwind apply: a transaction file directs what root changes, so only a 
     expect(piped.code, piped.stderr).toBe(0);
     expect(fs.readFileSync(target, 'utf8')).toBe('new\n');
   });
+
+  it('a transaction file or standard input over 16 MiB is refused, exit 4, nothing touched', async () => {
+    const s = newSandbox();
+    const huge = JSON.stringify({ name: 'huge', steps: [{ kind: 'files.writeFile', args: { path: join(s.dir, 'x'), content: 'x'.repeat(16 * 1024 * 1024) } }] });
+    const file = join(s.base, 'huge.json');
+    fs.writeFileSync(file, huge);
+    const before = treeState(s.dir);
+    const fromFile = await unwind(['apply', file, '--root', s.root]);
+    expect(fromFile.code).toBe(4);
+    expect(fromFile.stderr).toContain(`refusing to apply ${file}: larger than 16 MiB`);
+    const piped = await unwindWithInput(['apply', '-', '--root', s.root], huge);
+    expect(piped.code).toBe(4);
+    expect(piped.stderr).toContain('refusing to apply standard input: larger than 16 MiB');
+    expect(treeState(s.dir)).toEqual(before);
+    expect(fs.existsSync(s.root)).toBe(false);
+  });
 });
 
 describe('unwind apply: runs the transaction all or nothing', () => {

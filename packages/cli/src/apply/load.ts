@@ -85,7 +85,14 @@ export function parseTransactionText(text: string, source: string): ParsedFile {
 export async function readTransactionFile(file: string, cwd: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<ParsedFile> {
   if (file === '-') {
     const chunks: Buffer[] = [];
-    for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    let size = 0;
+    for await (const chunk of stdin) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += bytes.length;
+      // Refused as it comes, not after: a writer that never stops would otherwise fill the memory.
+      if (size > MAX_TRANSACTION_FILE_BYTES) throw tooLarge('standard input', '-');
+      chunks.push(bytes);
+    }
     return parseTransactionText(Buffer.concat(chunks).toString('utf8'), 'standard input');
   }
   // What the file says, this process does, usually as root: only root or the running user may be able to change it.
@@ -97,9 +104,18 @@ export async function readTransactionFile(file: string, cwd: string, stdin: Node
   if ('missing' in judged) throw new CliError(`cannot read transaction file ${file}: it does not resolve (${judged.missing})`, EXIT.badInput, { file });
   let text: string;
   try {
+    if (fs.statSync(judged.real).size > MAX_TRANSACTION_FILE_BYTES) throw tooLarge(file, file);
     text = fs.readFileSync(judged.real, 'utf8');
   } catch (error) {
+    if (error instanceof CliError) throw error;
     throw new CliError(`cannot read transaction file ${file}: ${(error as Error).message}`, EXIT.badInput, { file });
   }
   return parseTransactionText(text, file);
+}
+
+/** The largest transaction file `apply` reads: far above any real one (a step is a few hundred bytes), far below what would hurt. */
+const MAX_TRANSACTION_FILE_BYTES = 16 * 1024 * 1024;
+
+function tooLarge(shown: string, file: string): CliError {
+  return new CliError(`refusing to apply ${shown}: larger than ${MAX_TRANSACTION_FILE_BYTES / 1024 / 1024} MiB, the most a transaction file may be`, EXIT.badInput, { file });
 }
