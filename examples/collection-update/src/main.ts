@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseCommandLine, renderProgress } from '@unwind/cli';
+import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
 import { exitCodeOfRecovery } from '@unwind/core';
 import { checkLock } from './check-lock.js';
 import { seedCollection, seedUpstream } from './sample.js';
@@ -144,7 +144,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     warn: (line) => err.write(`\n!!! ${line}\n`),
     onEvent: renderProgress({ stream: err }),
   });
-  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  // The message quotes names and command output another user may have chosen: escaped line by line for the terminal.
+  (result.exitCode === 0 ? out : err).write(`${result.message.split('\n').map(printable).join('\n')}\n`);
   return result.exitCode;
 }
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseCommandLine, renderProgress } from '@unwind/cli';
+import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
 import type { CommandRunner } from '@unwind/core';
 import { exitCodeOfRecovery } from '@unwind/core';
 import type { ManagerOptions } from '@unwind/systemd';
@@ -183,7 +183,8 @@ function fileURLPath(): string {
 
 async function runInstall(options: InstallOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const result = await install(options);
-  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  // The message quotes names and command output another user may have chosen: escaped line by line for the terminal.
+  (result.exitCode === 0 ? out : err).write(`${result.message.split('\n').map(printable).join('\n')}\n`);
   return result.exitCode;
 }
 

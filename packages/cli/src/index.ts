@@ -6,7 +6,7 @@
  * @module @unwind/cli
  */
 // The progress display lives in @unwind/progress (it needs no adapter); re-exported for programs that import it from here.
-export { renderProgress } from '@unwind/progress';
+export { renderProgress, printable, printableData } from '@unwind/progress';
 export { exitOnThirdSignal } from './signal-exit.js';
 export { parseCommandLine } from './command-line.js';
 export type { CommandLine, CommandLineSpec } from './command-line.js';

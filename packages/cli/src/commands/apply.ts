@@ -2,7 +2,7 @@ import { exitCodeOf, describeOutcome, type Cause, type PlanEntry } from '@unwind
 import { EXIT } from '../errors.js';
 import { loadKinds, type LoadedKinds } from '../kinds.js';
 import { plural, renderProgress } from '@unwind/progress';
-import { errorLine, printable, printableData } from '../terminal-text.js';
+import { errorLine, printable } from '../terminal-text.js';
 import { resolveRoot } from '../root.js';
 import { exitOnThirdSignal } from '../signal-exit.js';
 import { buildTransaction } from '../apply/build.js';
@@ -52,8 +52,9 @@ export async function applyCommand(file: string, options: ApplyOptions, io: Comm
   const tx = buildTransaction(checked, {
     root,
     kinds: loaded.kinds,
-    // Descriptions and errors (a command's stderr) reach the terminal: escaped, like status and log show them.
-    onEvent: (event) => progress(printableData(event)),
+    // Descriptions and errors (a command's stderr) reach the terminal: the progress display escapes them
+    // itself, after taking a command's stderr apart at its line breaks.
+    onEvent: progress,
     onThirdSignal: exitOnThirdSignal(process.stderr, `\`unwind recover --root ${root}\``),
     ...(options.recoverFirst ? { recoverFirst: true } : {}),
   });
