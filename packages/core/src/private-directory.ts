@@ -350,6 +350,20 @@ export function runningUid(): number {
   return process.geteuid?.() ?? process.getuid?.() ?? 0;
 }
 
+/**
+ * Whether `uid` is one this process trusts with what it acts on: root or
+ * the user it acts as ({@link runningUid}). A `bigint` (from a `bigint`
+ * stat) is compared as one.
+ *
+ * @example
+ * ```ts
+ * if (!isTrustedOwner(fs.lstatSync(dir).uid)) throw new Error(`${dir} is another user's`);
+ * ```
+ */
+export function isTrustedOwner(uid: number | bigint): boolean {
+  return typeof uid === 'bigint' ? uid === 0n || uid === BigInt(runningUid()) : uid === 0 || uid === runningUid();
+}
+
 function modeOf(st: fs.Stats): string {
   return (st.mode & 0o7777).toString(8).padStart(4, '0');
 }

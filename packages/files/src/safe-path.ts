@@ -1,4 +1,4 @@
-import { runningUid, O_PATH } from '@unwind/core';
+import { isTrustedOwner, O_PATH } from '@unwind/core';
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { NoProcError, SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathError } from './errors.js';
@@ -40,10 +40,6 @@ import { NoProcError, SymlinkRefusedError, UnexpectedFileTypeError, UnsafePathEr
 const MAX_LINKS = 40;
 const GROUP_OR_OTHER_WRITE = 0o022;
 const STICKY = 0o1000;
-
-function trusted(uid: number): boolean {
-  return uid === 0 || uid === runningUid();
-}
 
 function openPath(path: string): number {
   return fs.openSync(path, O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
@@ -104,7 +100,7 @@ function openThroughTrustedDirectories(shown: string, options: { pathOnly?: bool
     let above = '/';
     for (const name of shown.split('/').filter((part) => part !== '')) {
       const st = fs.lstatSync(above, { throwIfNoEntry: false });
-      if (!st || !st.isDirectory() || !trusted(st.uid) || st.mode & GROUP_OR_OTHER_WRITE) return undefined;
+      if (!st || !st.isDirectory() || !isTrustedOwner(st.uid) || st.mode & GROUP_OR_OTHER_WRITE) return undefined;
       above = above === '/' ? `/${name}` : `${above}/${name}`;
     }
     fd = openPath(shown);
@@ -146,7 +142,7 @@ function walk(shown: string, options: { what: string; follow?: boolean; pathOnly
       fs.closeSync(next);
       throw error;
     }
-    if (!own && !trusted(here.uid) && st.uid !== here.uid) {
+    if (!own && !isTrustedOwner(here.uid) && st.uid !== here.uid) {
       fs.closeSync(next);
       throw new UnsafePathError(shown, name, `leads from ${where} (owned by uid ${here.uid}) into a directory owned by uid ${st.uid}: an unsafe path transition`);
     }
@@ -176,8 +172,8 @@ function walk(shown: string, options: { what: string; follow?: boolean; pathOnly
         if (!st.isSymbolicLink()) throw new UnexpectedFileTypeError(`${options.what} ${shown} is not a directory (${shownEntry} is not)`, { path: shown, component: shownEntry });
         const target = fs.readlinkSync(entry);
         if (todo.length === 0 && !options.follow) throw new SymlinkRefusedError(shown, target);
-        if (!trusted(st.uid)) throw new UnsafePathError(shown, shownEntry, `is a symlink owned by uid ${st.uid} (-> ${target}); refusing to follow it`);
-        if (!trusted(here.uid) || (here.mode & GROUP_OR_OTHER_WRITE && !(here.mode & STICKY))) {
+        if (!isTrustedOwner(st.uid)) throw new UnsafePathError(shown, shownEntry, `is a symlink owned by uid ${st.uid} (-> ${target}); refusing to follow it`);
+        if (!isTrustedOwner(here.uid) || (here.mode & GROUP_OR_OTHER_WRITE && !(here.mode & STICKY))) {
           throw new UnsafePathError(shown, shownEntry, `is a symlink (-> ${target}) in ${where}, which others can change (owner uid ${here.uid}, mode ${(here.mode & 0o7777).toString(8)}); refusing to follow it`);
         }
         if (++links > MAX_LINKS) throw new UnsafePathError(shown, shownEntry, `is a symlink after ${MAX_LINKS} others (a loop?)`);

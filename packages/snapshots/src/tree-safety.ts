@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { UnwindError, removeTreeSafely, runningUid, O_PATH } from '@unwind/core';
+import { UnwindError, isTrustedOwner, removeTreeSafely, runningUid, O_PATH } from '@unwind/core';
 import { openDirectorySafely } from '@unwind/files';
 import { cloneOrCopy } from './clone.js';
 import { UnsafeTreeError } from './errors.js';
@@ -25,10 +25,6 @@ import { full, parentOf, type LiveEntry } from './scan.js';
 
 const DIRECTORY = O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 const GROUP_OR_OTHER_WRITE = 0o022n;
-
-function trusted(uid: bigint): boolean {
-  return uid === 0n || uid === BigInt(runningUid());
-}
 
 function mode(m: bigint): string {
   return (m & 0o7777n).toString(8).padStart(4, '0');
@@ -78,7 +74,7 @@ function mtimeOf(e: ManifestEntry): number {
  */
 function looksJustMade(fd: number, st: fs.BigIntStats): boolean {
   // Listed, not judged by its link count: btrfs counts 1 link for every directory.
-  return trusted(st.uid) && (st.mode & 0o7777n) === 0o700n && fs.readdirSync(`/proc/self/fd/${fd}`).length === 0;
+  return isTrustedOwner(st.uid) && (st.mode & 0o7777n) === 0o700n && fs.readdirSync(`/proc/self/fd/${fd}`).length === 0;
 }
 
 interface OpenDirectory {
@@ -218,7 +214,7 @@ export class RestoreTree {
     if (this.made.has(path)) {
       // Opened right after the mkdir: anything but a fresh empty directory of ours was swapped in.
       if (!looksJustMade(fd, st)) reason = `directory ${this.at(path)} is not the one the restore just made (owner uid ${st.uid}, mode ${mode(st.mode)}); someone replaced it`;
-    } else if (!trusted(above.stat.uid) && st.uid !== above.stat.uid && !(trusted(st.uid) && looksJustMade(fd, st))) {
+    } else if (!isTrustedOwner(above.stat.uid) && st.uid !== above.stat.uid && !(isTrustedOwner(st.uid) && looksJustMade(fd, st))) {
       // An empty 0700 directory of ours is what an interrupted restore leaves before it gives the
       // directory its owner: nothing in it to harm, so going in is safe, and completes that restore.
       reason = `directory ${this.at(path)} (owned by uid ${st.uid}) is in one owned by uid ${above.stat.uid}: an unsafe path transition (that user could have moved it there)`;
