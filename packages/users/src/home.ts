@@ -3,7 +3,8 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 import { assertPrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { UnsafeHomeError } from './errors.js';
 import { diskPath, readLines, type UserEntry } from './db.js';
-import { inPrefix, realPathInImage } from './prefix.js';
+import { HomeLocations } from './home-locations.js';
+import { inPrefix } from './prefix.js';
 
 /**
  * Where homes may be removed: a proper subdirectory of the home base. The
@@ -43,30 +44,6 @@ export function checkHomePath(name: string, home: string, base: string): void {
   const clean = normalize(home).replace(/(.)\/+$/, '$1');
   if (clean === '/') throw new UnsafeHomeError(name, home, 'is the root directory');
   if (!within(clean, base) || clean === base) throw new UnsafeHomeError(name, home, `is not a proper subdirectory of the home base ${base}`);
-}
-
-/**
- * Where a home field leads on disk, every way it may be read: as written
- * (under the prefix with one), through the machine's real path, and, with a
- * prefix, as the image itself resolves it (an absolute link from the
- * image's root). A way that does not resolve (the home is missing, a
- * dangling link) is left out: the path as written stands for it. Reads only.
- */
-function homeLocations(home: string, prefix: string | undefined): string[] {
-  const onDisk = prefix ? join(prefix, home) : home;
-  const out = new Set([onDisk]);
-  try {
-    out.add(fs.realpathSync(onDisk));
-  } catch {
-    // missing or dangling: compared as written
-  }
-  if (prefix) {
-    const root = fs.realpathSync(prefix);
-    out.add(join(root, home));
-    const inImage = realPathInImage(prefix, home);
-    if (inImage !== undefined) out.add(join(root, inImage));
-  }
-  return [...out];
 }
 
 /**
@@ -143,9 +120,10 @@ export function checkRemovableHome(user: Pick<UserEntry, 'name' | 'home'>, uid: 
   }
   checkHomeParent(user.name, user.home, realParent);
   // Where the other homes really lead: carol's /home/carol -> /home/bob/carol lies inside bob's home.
-  const mine = homeLocations(home, args.prefix);
+  const locations = new HomeLocations(args.prefix);
+  const mine = locations.of(home);
   for (const other of otherHomes) {
-    for (const theirs of homeLocations(normalize(other.home).replace(/(.)\/+$/, '$1'), args.prefix)) {
+    for (const theirs of locations.of(normalize(other.home).replace(/(.)\/+$/, '$1'))) {
       const inside = mine.find((m) => within(theirs, m));
       if (inside === undefined) continue;
       const how = theirs === inside ? 'is also' : 'contains';
