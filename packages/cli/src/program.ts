@@ -96,7 +96,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     // unwind's own; control characters are escaped.
     const [first, ...rest] = message.split('\n').map(printable);
     stderr.write(`unwind: error: ${[first, ...rest.map((line) => (line.startsWith(' ') ? line : `  ${line}`))].join('\n')}\n`);
-    if (!(error instanceof UnwindError) && env.UNWIND_DEBUG && error instanceof Error) stderr.write(`${error.stack}\n`);
+    if (!(error instanceof UnwindError) && env.UNWIND_DEBUG && error instanceof Error) stderr.write(`${(error.stack ?? '').split('\n').map(printable).join('\n')}\n`);
     return code;
   }
 }

@@ -4,17 +4,18 @@ import { TRANSACTION_ID, listTransactionIds } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
 
 /**
- * The journal root: `--root`, else `$UNWIND_ROOT`, else an error asking for one.
+ * The journal root: `--root`, else `$UNWIND_ROOT`, else an error asking for
+ * one; a relative one is taken from the command's working directory `cwd`.
  *
  * @example
  * ```ts
  * const root = resolveRoot(options.root); // '/var/lib/app/unwind'
  * ```
  */
-export function resolveRoot(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveRoot(option: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
   const root = option ?? (env.UNWIND_ROOT || undefined);
   if (root === undefined || root === '') throw new CliError('no journal root: pass --root DIR or set UNWIND_ROOT', EXIT.badInput);
-  return resolve(root);
+  return resolve(cwd, root);
 }
 
 /**

@@ -87,6 +87,14 @@ describe('--json output', () => {
     }
   });
 
+  it('a relative --root is the command\'s working directory\'s (runCli\'s cwd), not the process\'s', async () => {
+    const { root, id, dir } = await committedRoot();
+    let stdout = '';
+    const code = await runCli(['status', '--all', '--root', 'journal', '--json'], { stdout: { write: (t: string) => (stdout += t) } as never, stderr: { write: () => true } as never, env: { NO_COLOR: '1' }, cwd: dir });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ root, transactions: [{ id }] });
+  });
+
   it('every command and the error object have an output schema in docs/schemas, and each requires version', () => {
     for (const name of ['status', 'log', 'recover', 'plan', 'apply', 'error']) expect(validate({}, schemaOf(name))).toContain('$.version: missing');
   });

@@ -46,7 +46,7 @@ export async function applyCommand(file: string, options: ApplyOptions, io: Comm
     println(io.stderr, `unwind: error: ${error.message}:`, ...problemLines(error.problems).map((l) => `  ${printable(l)}`));
     return EXIT.badInput;
   }
-  const root = resolveRoot(options.root ?? checked.file.root, io.env);
+  const root = resolveRoot(options.root ?? checked.file.root, io.env, io.cwd);
   if (options.dryRun) return dryRun(checked, source, root, options, io);
   const progress = renderProgress({ stream: io.stderr, ...(io.env.NO_COLOR ? { color: false } : {}) });
   const tx = buildTransaction(checked, {

@@ -19,7 +19,7 @@ export interface LogOptions {
  * attempts, the failure, each undo), or its state and records as JSON.
  */
 export async function logCommand(txid: string, options: LogOptions, io: CommandIO): Promise<number> {
-  const root = resolveRoot(options.root, io.env);
+  const root = resolveRoot(options.root, io.env, io.cwd);
   if (!checkRoot(root)) throw new CliError(`no transaction "${txid}": journal root ${root} does not exist`, EXIT.badInput);
   const id = findTransaction(root, txid);
   const path = join(root, id, JOURNAL_FILE);

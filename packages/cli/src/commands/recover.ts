@@ -45,7 +45,7 @@ interface Result extends RecoveredTransaction {
  * used (nothing touched).
  */
 export async function recoverCommand(txid: string | undefined, options: RecoverCommandOptions, io: CommandIO): Promise<number> {
-  const root = resolveRoot(options.root, io.env);
+  const root = resolveRoot(options.root, io.env, io.cwd);
   if (txid !== undefined) checkTransactionArgument(txid);
   const s = io.style;
   const text = (...lines: string[]) => {

@@ -22,7 +22,7 @@ const FINISHED: ReadonlySet<TransactionClass> = new Set(['committed', 'rolled-ba
  * 4 when the root cannot be read.
  */
 export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
-  const root = resolveRoot(options.root, io.env);
+  const root = resolveRoot(options.root, io.env, io.cwd);
   const exists = checkRoot(root);
   const listings = exists ? listTransactions(root) : [];
   const lock = exists ? readLock(root) : undefined;
