@@ -40,7 +40,7 @@ export { onOverlay } from './overlay.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
 export { assertPrivateDirectory, assertTrustedDirectory, assertTrustedFile, judgeTrustedDirectory, judgeTrustedFile, isTrustedOwner, lstatIfPresent, makePrivateDirectory, runningUid } from './private-directory.js';
-export { removeTreeSafely } from './remove-tree.js';
+export { mountPointsAt, removeTreeSafely } from './remove-tree.js';
 export type { RemoveTreeHooks } from './remove-tree.js';
 export { decodeInput, decodeJournaled, explainErrors } from './codec.js';
 /**

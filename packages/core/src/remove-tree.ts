@@ -138,17 +138,34 @@ function unlinkEntry(entry: string): void {
  * the device check refuses.
  */
 function refuseMountsInside(fd: number, top: string): void {
-  const here = fs.readlinkSync(`/proc/self/fd/${fd}`);
-  const prefix = here === '/' ? '/' : `${here}/`;
+  const [mountPoint] = mountPointsAt(fs.readlinkSync(`/proc/self/fd/${fd}`), { itself: false });
+  if (mountPoint !== undefined) {
+    throw new UnwindError('UNSAFE_PATH', `${mountPoint} is a filesystem mounted inside ${top}; nothing removed`, { context: { path: top, mountPoint }, retryable: false });
+  }
+}
+
+/**
+ * The mount points at or below the real path `path`, as this process sees
+ * them (`/proc/self/mountinfo`), `path` itself first when it is one (left
+ * out with `itself: false`). A bind mount of the same filesystem has the
+ * device number of what it is mounted in: only this list finds it.
+ *
+ * @example
+ * ```ts
+ * mountPointsAt('/home/bob'); // ['/home/bob/shared'] when something is mounted there
+ * ```
+ */
+export function mountPointsAt(path: string, options: { itself?: boolean } = {}): string[] {
+  const prefix = path === '/' ? '/' : `${path}/`;
+  const found: string[] = [];
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     // Field 5 is the mount point, as this process sees it, with space, tab, newline and backslash octal-escaped.
     const field = line.split(' ')[4];
     if (field === undefined) continue;
     const mountPoint = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-    if (mountPoint.startsWith(prefix)) {
-      throw new UnwindError('UNSAFE_PATH', `${mountPoint} is a filesystem mounted inside ${top}; nothing removed`, { context: { path: top, mountPoint }, retryable: false });
-    }
+    if (mountPoint === path ? options.itself !== false : mountPoint.startsWith(prefix)) found.push(mountPoint);
   }
+  return found.sort((a, b) => a.length - b.length);
 }
 
 function anotherFilesystem(here: string, name: string, top: string): UnwindError {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { defineStep, onOverlay, removeTreeSafely, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
+import { defineStep, mountPointsAt, onOverlay, removeTreeSafely, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
 import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool, userBusy } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
@@ -77,12 +77,22 @@ function groupsMentioning(name: string, prefix: string | undefined): string[] {
   return [...out];
 }
 
-/** The home checks (see checkRemovableHome), plus: not a mount point (it is staged by a rename on its parent's filesystem). */
+/**
+ * The home checks (see checkRemovableHome), plus: not a mount point (it is
+ * staged by a rename on its parent's filesystem, which the kernel refuses
+ * for a mount point, EBUSY, even a bind mount of the same filesystem), and
+ * nothing mounted inside it (deleting it at commit would delete what is
+ * mounted there, and the commit's removal refuses it: better said before
+ * anything is touched).
+ */
 async function movableHome(a: RemoveUserArgs, user: UserEntry, ctx: StepContext): Promise<string> {
   const path = checkRemovableHome(user, user.uid, await allUsers(lookupIn(a, ctx)), a);
-  if (fs.lstatSync(path).dev !== fs.statSync(dirname(path)).dev) {
+  const real = fs.realpathSync(path);
+  const [mountPoint] = mountPointsAt(real);
+  if (fs.lstatSync(path).dev !== fs.statSync(dirname(path)).dev || mountPoint === real) {
     throw new UnwindError('CROSS_DEVICE', `home ${path} is a mount point; it cannot be staged by rename on its parent's filesystem`, { context: { name: a.name, path } });
   }
+  if (mountPoint !== undefined) throw new UnsafeHomeError(a.name, user.home, `has a filesystem mounted inside it (${mountPoint}); removing the home would remove what is mounted there`);
   return path;
 }
 

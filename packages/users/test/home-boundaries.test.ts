@@ -2,6 +2,7 @@
 // really leads (carol's /home/carol -> /home/bob/carol lies inside bob's
 // home), and a home is moved aside or deleted only in a directory no one but
 // root can change (bob's home /home/alice/bob would be staged in alice's).
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -142,5 +143,33 @@ describe('a home is moved aside or deleted only in a directory no one but root c
     const { exec } = faultyExec();
     expect((await run([removeBob(p)], exec)).status).toBe('committed');
     expect(fs.readdirSync(join(p.root, 'home/team'))).toEqual([]);
+  });
+});
+
+describe('a home with a mount in it, or that is one, is refused before anything is touched', () => {
+  beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
+
+  it('a bind mount of the same filesystem inside the home: UNSAFE_HOME naming it, what it shows kept; the home itself a bind mount: CROSS_DEVICE', async () => {
+    p = prefixRoot();
+    const bob = freeUid();
+    p.sh('useradd', '-m', '-u', String(bob), 'bob');
+    const shared = dir(p, 'srv/shared', 0, 0o755);
+    fs.writeFileSync(join(shared, 'team.db'), 'everyone\'s\n');
+    const inside = dir(p, 'home/bob/shared', bob, 0o755);
+    const unmount: string[] = [];
+    try {
+      execFileSync('mount', ['--bind', shared, inside]);
+      unmount.push(inside);
+      await refused(removeBob(p), 'UNSAFE_HOME', p, new RegExp(`has a filesystem mounted inside it \\(${inside}\\)`));
+      execFileSync('umount', [inside]);
+      unmount.pop();
+      const home = join(p.root, 'home/bob');
+      execFileSync('mount', ['--bind', home, home]);
+      unmount.push(home);
+      await refused(removeBob(p), 'CROSS_DEVICE', p, /is a mount point/);
+    } finally {
+      for (const at of unmount.reverse()) spawnSync('umount', ['-l', at]);
+    }
+    expect(fs.readFileSync(join(shared, 'team.db'), 'utf8')).toBe('everyone\'s\n');
   });
 });
