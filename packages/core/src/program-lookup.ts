@@ -65,7 +65,8 @@ export function findProgram(program: string, searchPath: string | undefined, cwd
 /** Whether `path` is a regular file this process may execute (following symlinks, as exec does). */
 function isExecutableFile(path: string): boolean {
   try {
-    if (!fs.statSync(path).isFile()) return false;
+    // Most entries of a PATH do not hold the program: no exception for those (one costs more than the stat).
+    if (!fs.statSync(path, { throwIfNoEntry: false })?.isFile()) return false;
     fs.accessSync(path, fs.constants.X_OK);
     return true;
   } catch {
@@ -92,6 +93,8 @@ function judge(path: string): { file: string } | { reason: string } {
  * `env` interpreter) is found in its PATH, as root. When no entry is left,
  * the trusted entries of `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
  * else `/usr/bin:/bin` (never an empty PATH: to libc that is the working directory).
+ * The same PATH's judgement is reused for up to 10 s (nobody but root or
+ * the running user can make a trusted entry untrusted).
  *
  * @example
  * ```ts
@@ -99,7 +102,30 @@ function judge(path: string): { file: string } | { reason: string } {
  * ```
  */
 export function trustedSearchPath(searchPath: string | undefined): string {
-  const kept = trustedEntries(searchPath ?? DEFAULT_SEARCH_PATH);
+  const given = searchPath ?? DEFAULT_SEARCH_PATH;
+  const now = performance.now();
+  if (lastJudged?.given === given && now - lastJudged.at < JUDGED_PATH_REUSED_MS) return lastJudged.trusted;
+  const trusted = judgeSearchPath(given);
+  lastJudged = { given, trusted, at: now };
+  return trusted;
+}
+
+/**
+ * How long one PATH's judgement is reused: a reconciler runs a command or
+ * two per item, and judging every entry (each with its directories up to
+ * `/`) cost a third of starting a short command. Sound against every other
+ * user: an entry judged trusted can be made untrusted only by root or the
+ * running user (it and everything above it are theirs, and nobody else can
+ * write there), so the reuse only delays, by at most this long, noticing an
+ * administrator's own change.
+ */
+const JUDGED_PATH_REUSED_MS = 10_000;
+
+/** The last PATH judged, and when. */
+let lastJudged: { given: string; trusted: string; at: number } | undefined;
+
+function judgeSearchPath(given: string): string {
+  const kept = trustedEntries(given);
   if (kept.length > 0) return kept.join(':');
   const secure = trustedEntries(SECURE_PATH);
   return secure.length > 0 ? secure.join(':') : DEFAULT_SEARCH_PATH;
