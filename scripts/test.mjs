@@ -60,6 +60,7 @@ if (status === undefined) {
   const notRun = summary.notRun.length;
   printCrashSummary();
   console.log(`\nunwind: ${summary.passed} passed, ${summary.failed} failed${notRun ? `, ${notRun} skipped` : ''}`);
+  for (const test of summary.failedTests) console.log(`unwind: failed: ${test.name}${test.message ? `\n    ${test.message}` : ''}`);
   // vitest's own lines for a file that failed outside its tests, or for an unhandled error, are far up the output.
   failures.push(...failuresBeyondTests(status, summary));
   if (notRun) {

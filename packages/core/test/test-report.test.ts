@@ -14,6 +14,7 @@ interface Summary {
   passed: number;
   failed: number;
   notRun: string[];
+  failedTests: Array<{ name: string; message: string }>;
   failedFiles: Array<{ name: string; message: string }>;
 }
 interface TestReportModule {
@@ -64,13 +65,15 @@ describe('the closing lines of the test command', () => {
     expect(failuresBeyondTests(status, summary)).toEqual([expect.stringMatching(/^vitest exited 1 though no test and no file failed/)]);
   });
 
-  it('add nothing to a clean run, and leave failed tests to the count', () => {
+  it('add nothing to a clean run, and leave failed tests to the count and their list', () => {
     const clean = runFile('clean', "it('passes', () => { expect(1).toBe(1); });\n");
     expect(clean.status).toBe(0);
     expect(failuresBeyondTests(clean.status, clean.summary)).toEqual([]);
     const red = runFile('red', "it('fails', () => { expect(1).toBe(2); });\n");
     expect(red.status).toBe(1);
     expect(red.summary).toMatchObject({ passed: 0, failed: 1, failedFiles: [] });
+    expect(clean.summary.failedTests).toEqual([]);
+    expect(red.summary.failedTests).toEqual([{ name: 'red.test.js > fails', message: expect.stringContaining('expected 1 to be 2') }]);
     expect(failuresBeyondTests(red.status, red.summary)).toEqual([]);
   });
 
