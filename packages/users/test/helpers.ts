@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand, type CommandRunner, type CommandSpec } from '@unwind/core';
+import { memoryJournal, runCommand, transaction, type CommandRunner, type CommandSpec, type Outcome, type Step } from '@unwind/core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { fileHashes, treeState } from '@unwind/core/testing';
 import { processesOf } from '../src/index.js';
@@ -106,3 +106,30 @@ export function faultyExec(fault: (spec: CommandSpec) => Fault = () => undefined
 
 /** The shadow tools that change the database. */
 export const SHADOW_TOOLS = ['useradd', 'usermod', 'userdel', 'groupadd', 'groupdel', 'groupmod', 'gpasswd'];
+
+/** A step of any kind, for lists of steps of several kinds. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStep = Step<any, any, any>;
+
+/** Runs `steps` in one memory-journal transaction named `name`, through `exec`, with no retry of a failed `do`. */
+export function runSteps(name: string, steps: AnyStep[], exec: CommandRunner): Promise<Outcome> {
+  const tx = transaction(name, { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
+  for (const s of steps) tx.add(s);
+  return tx.run();
+}
+
+/**
+ * Asserts that `step` is refused with `code` (and, if given, a message
+ * matching `message`), that no shadow tool and no pkill ran, and that what
+ * `state` reads (a prefix root's `state`, say) is as it was before.
+ */
+export async function expectRefused(step: AnyStep, code: string, options: { state?: () => unknown; message?: RegExp } = {}): Promise<void> {
+  const before = options.state?.();
+  const { exec, calls } = faultyExec();
+  const outcome = await runSteps('users refusal', [step], exec);
+  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
+  expect('cause' in outcome && outcome.cause.code).toBe(code);
+  if (options.message) expect('cause' in outcome && outcome.cause.message).toMatch(options.message);
+  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
+  if (options.state) expect(options.state()).toEqual(before);
+}

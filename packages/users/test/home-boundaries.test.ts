@@ -6,13 +6,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type CommandRunner, type Outcome, type Step } from '@unwind/core';
 import { requireHere } from '@unwind/core/testing';
 import { ensureUser, lookupUser, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyStep = Step<any, any, any>;
+import { expectRefused, faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, type PrefixRoot, runSteps, skipReason } from './helpers.js';
 
 keepMachineDatabaseUnchanged();
 
@@ -21,24 +17,6 @@ afterEach(() => {
   p?.cleanup();
   p = undefined;
 });
-
-function run(steps: AnyStep[], exec: CommandRunner): Promise<Outcome> {
-  const tx = transaction('users home boundaries', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
-  for (const s of steps) tx.add(s);
-  return tx.run();
-}
-
-/** The step is refused with `code` and a message matching `message`, no shadow tool ran, and the prefix root is as it was. */
-async function refused(step: AnyStep, code: string, root: PrefixRoot, message: RegExp): Promise<void> {
-  const before = root.state();
-  const { exec, calls } = faultyExec();
-  const outcome = await run([step], exec);
-  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
-  expect('cause' in outcome && outcome.cause.code).toBe(code);
-  expect('cause' in outcome && outcome.cause.message).toMatch(message);
-  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
-  expect(root.state()).toEqual(before);
-}
 
 /** Two different free uids. */
 function twoUids(): [number, number] {
@@ -73,12 +51,12 @@ describe("another account's home counts where it really leads", () => {
     for (const target of ['bob/carol', '/home/bob/carol', real]) {
       fs.rmSync(link, { force: true });
       fs.symlinkSync(target, link);
-      await refused(removeBob(p), 'UNSAFE_HOME', p, /real home of "carol" \(\/home\/carol leads to .*\/home\/bob\/carol\)/);
+      await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: /real home of "carol" \(\/home\/carol leads to .*\/home\/bob\/carol\)/ });
     }
     // carol's home is bob's home itself, through a link.
     fs.rmSync(link);
     fs.symlinkSync('bob', link);
-    await refused(removeBob(p), 'UNSAFE_HOME', p, /is also the real home of "carol"/);
+    await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: /is also the real home of "carol"/ });
     expect(fs.readFileSync(join(real, 'thesis.tex'), 'utf8')).toBe("carol's only copy\n");
   });
 
@@ -92,7 +70,7 @@ describe("another account's home counts where it really leads", () => {
     p.sh('useradd', '-M', '-u', String(freeUid()), '-d', '/home/dan', 'dan');
     fs.symlinkSync('/nonexistent/dan', join(p.root, 'home/dan'));
     const { exec } = faultyExec();
-    expect((await run([removeBob(p)], exec)).status).toBe('committed');
+    expect((await runSteps('users home boundaries', [removeBob(p)], exec)).status).toBe('committed');
     expect(fs.existsSync(join(p.root, 'home/bob'))).toBe(false);
     expect(fs.existsSync(join(p.root, 'srv/carol'))).toBe(true);
   });
@@ -107,7 +85,7 @@ describe('a home is moved aside or deleted only in a directory no one but root c
     p.sh('useradd', '-m', '-u', String(alice), 'alice');
     p.sh('useradd', '-M', '-u', String(bob), '-d', '/home/alice/bob', 'bob');
     dir(p, 'home/alice/bob', bob, 0o700);
-    await refused(removeBob(p), 'UNSAFE_HOME', p, new RegExp(`lies in ${p.root}/home/alice, which is owned by uid ${alice}`));
+    await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: new RegExp(`lies in ${p.root}/home/alice, which is owned by uid ${alice}`) });
     expect(await lookupUser('bob', { prefix: p.root })).toBeDefined();
   });
 
@@ -119,19 +97,19 @@ describe('a home is moved aside or deleted only in a directory no one but root c
     for (const mode of [0o777, 0o1777, 0o775, 0o757]) {
       dir(p, 'home/shared', 0, mode);
       dir(p, 'home/shared/bob', bob, 0o700);
-      await refused(removeBob(p), 'UNSAFE_HOME', p, /home\/shared, which is writable by group or others/);
+      await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: /home\/shared, which is writable by group or others/ });
     }
     // Root's own directory, but inside alice's: she can rename it away and put her own in its place.
     p.sh('usermod', '-d', '/home/alice/sub/bob', 'bob');
     dir(p, 'home/alice/sub', 0, 0o755);
     dir(p, 'home/alice/sub/bob', bob, 0o700);
-    await refused(removeBob(p), 'UNSAFE_HOME', p, new RegExp(`has an ancestor ${p.root}/home/alice owned by uid ${alice}`));
+    await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: new RegExp(`has an ancestor ${p.root}/home/alice owned by uid ${alice}`) });
   });
 
   it("ensureUser refuses to create a home in alice's directory (its undo could not remove it)", async () => {
     p = prefixRoot();
     p.sh('useradd', '-m', '-u', String(freeUid()), 'alice');
-    await refused(ensureUser({ name: 'bob', uid: freeUid(), prefix: p.root, home: '/home/alice/bob' }), 'UNSAFE_HOME', p, /lies in .*\/home\/alice, which is owned by uid/);
+    await expectRefused(ensureUser({ name: 'bob', uid: freeUid(), prefix: p.root, home: '/home/alice/bob' }), 'UNSAFE_HOME', { state: p.state, message: /lies in .*\/home\/alice, which is owned by uid/ });
   });
 
   it('a home in a root-only directory below the home base is still removed', async () => {
@@ -141,7 +119,7 @@ describe('a home is moved aside or deleted only in a directory no one but root c
     p.sh('useradd', '-M', '-u', String(bob), '-d', '/home/team/bob', 'bob');
     dir(p, 'home/team/bob', bob, 0o700);
     const { exec } = faultyExec();
-    expect((await run([removeBob(p)], exec)).status).toBe('committed');
+    expect((await runSteps('users home boundaries', [removeBob(p)], exec)).status).toBe('committed');
     expect(fs.readdirSync(join(p.root, 'home/team'))).toEqual([]);
   });
 });
@@ -160,13 +138,13 @@ describe('a home with a mount in it, or that is one, is refused before anything 
     try {
       execFileSync('mount', ['--bind', shared, inside]);
       unmount.push(inside);
-      await refused(removeBob(p), 'UNSAFE_HOME', p, new RegExp(`has a filesystem mounted inside it \\(${inside}\\)`));
+      await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: new RegExp(`has a filesystem mounted inside it \\(${inside}\\)`) });
       execFileSync('umount', [inside]);
       unmount.pop();
       const home = join(p.root, 'home/bob');
       execFileSync('mount', ['--bind', home, home]);
       unmount.push(home);
-      await refused(removeBob(p), 'CROSS_DEVICE', p, /is a mount point/);
+      await expectRefused(removeBob(p), 'CROSS_DEVICE', { state: p.state, message: /is a mount point/ });
     } finally {
       for (const at of unmount.reverse()) spawnSync('umount', ['-l', at]);
     }

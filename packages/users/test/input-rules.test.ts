@@ -3,13 +3,9 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type CommandRunner, type Outcome, type Step } from '@unwind/core';
 import { requireHere } from '@unwind/core/testing';
 import { addToGroup, ensureGroup, ensureUser, lookupUser, removeFromGroup, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyStep = Step<any, any, any>;
+import { expectRefused, faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, type PrefixRoot, runSteps, skipReason } from './helpers.js';
 
 keepMachineDatabaseUnchanged();
 
@@ -18,23 +14,6 @@ afterEach(() => {
   p?.cleanup();
   p = undefined;
 });
-
-function run(steps: AnyStep[], exec: CommandRunner): Promise<Outcome> {
-  const tx = transaction('users input rules', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
-  for (const s of steps) tx.add(s);
-  return tx.run();
-}
-
-/** The step is refused with `code`, no shadow tool or pkill ran, and the prefix root is as it was. */
-async function refused(step: AnyStep, code: string, root?: PrefixRoot): Promise<void> {
-  const before = root?.state();
-  const { exec, calls } = faultyExec();
-  const outcome = await run([step], exec);
-  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
-  expect('cause' in outcome && outcome.cause.code).toBe(code);
-  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
-  if (root) expect(root.state()).toEqual(before);
-}
 
 describe('numbers must be finite integers in range (a NaN is journaled as null and never decodes again)', () => {
   const bad = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, 2 ** 31];
@@ -46,24 +25,24 @@ describe('numbers must be finite integers in range (a NaN is journaled as null a
         ensureGroup({ name: 'g', commandTimeoutMs: ms }),
         addToGroup({ user: 'alice', group: 'users', commandTimeoutMs: ms }),
         removeFromGroup({ user: 'alice', group: 'users', commandTimeoutMs: ms }),
-      ]) await refused(step, 'INVALID_INPUT');
+      ]) await expectRefused(step, 'INVALID_INPUT');
     }
   });
 
   it('graceMs', async () => {
-    for (const ms of bad) await refused(removeUser({ name: 'alice', graceMs: ms }), 'INVALID_INPUT');
+    for (const ms of bad) await expectRefused(removeUser({ name: 'alice', graceMs: ms }), 'INVALID_INPUT');
   });
 
   it('uid and gid', async () => {
     for (const id of [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, 2 ** 32]) {
-      await refused(ensureUser({ name: 'alice', uid: id }), 'INVALID_INPUT');
-      await refused(ensureGroup({ name: 'g', gid: id }), 'INVALID_INPUT');
+      await expectRefused(ensureUser({ name: 'alice', uid: id }), 'INVALID_INPUT');
+      await expectRefused(ensureGroup({ name: 'g', gid: id }), 'INVALID_INPUT');
     }
   });
 
   it('the largest values in range are accepted', async () => {
     const { exec } = faultyExec();
-    const outcome = await run([removeUser({ name: 'nosuchuser', graceMs: 2 ** 31 - 1, commandTimeoutMs: 2 ** 31 - 1 })], exec);
+    const outcome = await runSteps('users input rules', [removeUser({ name: 'nosuchuser', graceMs: 2 ** 31 - 1, commandTimeoutMs: 2 ** 31 - 1 })], exec);
     expect(outcome.status).toBe('committed');
   });
 });
@@ -78,11 +57,11 @@ describe('"/" is no home base: every path is below it', () => {
     p.sh('useradd', '-m', '-u', String(uid), '-d', '/srv/app', 'app');
     fs.writeFileSync(join(p.root, 'srv/app/data'), 'kept\n');
     for (const homeBase of ['/', '///']) {
-      await refused(removeUser({ name: 'app', prefix: p.root, removeHome: true, homeBase, stopProcesses: false, lingerDir: p.lingerDir }), 'INVALID_INPUT', p);
-      await refused(ensureUser({ name: 'newapp', uid: freeUid(), prefix: p.root, home: '/srv/newapp', homeBase }), 'INVALID_INPUT', p);
+      await expectRefused(removeUser({ name: 'app', prefix: p.root, removeHome: true, homeBase, stopProcesses: false, lingerDir: p.lingerDir }), 'INVALID_INPUT', { state: p.state });
+      await expectRefused(ensureUser({ name: 'newapp', uid: freeUid(), prefix: p.root, home: '/srv/newapp', homeBase }), 'INVALID_INPUT', { state: p.state });
     }
     const { exec } = faultyExec();
-    const outcome = await run([removeUser({ name: 'app', prefix: p.root, removeHome: true, homeBase: '/', stopProcesses: false, lingerDir: p.lingerDir })], exec);
+    const outcome = await runSteps('users input rules', [removeUser({ name: 'app', prefix: p.root, removeHome: true, homeBase: '/', stopProcesses: false, lingerDir: p.lingerDir })], exec);
     expect('cause' in outcome && outcome.cause.message).toMatch(/home base "\/" is the root directory/);
     expect(fs.readFileSync(join(p.root, 'srv/app/data'), 'utf8')).toBe('kept\n');
     expect(await lookupUser('app', { prefix: p.root })).toBeDefined();
@@ -105,24 +84,24 @@ describe('ensureUser adds no member to a protected group, primary or supplementa
     p = arrange();
     const uid = freeUid();
     for (const args of [{ group: 'sudo' }, { group: 'root' }, { group: 'wheel2' }, { groups: ['wheel2'] }, { groups: ['plain', 'wheel2'] }]) {
-      await refused(ensureUser({ name: 'dave', uid, prefix: p.root, ...args }), 'PROTECTED_USER', p);
+      await expectRefused(ensureUser({ name: 'dave', uid, prefix: p.root, ...args }), 'PROTECTED_USER', { state: p.state });
     }
     // A group named like the user is its primary group: a user named like a privileged group would join it.
-    await refused(ensureUser({ name: 'docker', uid, prefix: p.root }), 'PROTECTED_USER', p);
+    await expectRefused(ensureUser({ name: 'docker', uid, prefix: p.root }), 'PROTECTED_USER', { state: p.state });
   });
 
   it('an existing user', async () => {
     p = arrange();
     p.sh('useradd', '-M', '-u', String(freeUid()), 'erin');
     for (const args of [{ group: 'sudo' }, { group: 'wheel2' }, { groups: ['wheel2'] }, { groups: ['wheel2'], appendGroups: false }]) {
-      await refused(ensureUser({ name: 'erin', prefix: p.root, ...args }), 'PROTECTED_USER', p);
+      await expectRefused(ensureUser({ name: 'erin', prefix: p.root, ...args }), 'PROTECTED_USER', { state: p.state });
     }
   });
 
   it('an ordinary group is still fine', async () => {
     p = arrange();
     const { exec } = faultyExec();
-    expect((await run([ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, group: 'plain', groups: ['plain'] })], exec)).status).toBe('committed');
+    expect((await runSteps('users input rules', [ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, group: 'plain', groups: ['plain'] })], exec)).status).toBe('committed');
   });
 });
 
@@ -140,7 +119,7 @@ describe('passwd and group ids are parsed strictly; an unparsable id is protecte
       p = withLine('passwd', `evil:x:${uid}:1001::/home/evil:/bin/sh`);
       const user = await lookupUser('evil', { prefix: p.root });
       expect(Number.isNaN(user!.uid), uid).toBe(true);
-      await refused(removeUser({ name: 'evil', prefix: p.root }), 'PROTECTED_USER', p);
+      await expectRefused(removeUser({ name: 'evil', prefix: p.root }), 'PROTECTED_USER', { state: p.state });
       p.cleanup();
       p = undefined;
     }
@@ -148,6 +127,6 @@ describe('passwd and group ids are parsed strictly; an unparsable id is protecte
 
   it('a group with an unparsable gid is locked: ensureUser does not add to it', async () => {
     p = withLine('group', 'odd:x:0x0:');
-    await refused(ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, groups: ['odd'] }), 'PROTECTED_USER', p);
+    await expectRefused(ensureUser({ name: 'dave', uid: freeUid(), prefix: p.root, groups: ['odd'] }), 'PROTECTED_USER', { state: p.state });
   });
 });

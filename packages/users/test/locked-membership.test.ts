@@ -5,13 +5,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type CommandRunner, type JournalPlace, type Outcome, type Step } from '@unwind/core';
+import { type JournalPlace } from '@unwind/core';
 import { requireHere, testContext } from '@unwind/core/testing';
 import { ensureUser, lookupUser, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyStep = Step<any, any, any>;
+import { type AnyStep, expectRefused, faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, type PrefixRoot, runSteps, SHADOW_TOOLS, skipReason } from './helpers.js';
 
 keepMachineDatabaseUnchanged();
 
@@ -23,24 +20,6 @@ afterEach(() => {
   p?.cleanup();
   p = undefined;
 });
-
-function run(steps: AnyStep[], exec: CommandRunner): Promise<Outcome> {
-  const tx = transaction('users locked membership', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
-  for (const s of steps) tx.add(s);
-  return tx.run();
-}
-
-/** The step is refused with `code` (and a message matching `message`), no shadow tool ran, and the prefix root is as it was. */
-async function refused(step: AnyStep, code: string, root: PrefixRoot, message?: RegExp): Promise<void> {
-  const before = root.state();
-  const { exec, calls } = faultyExec();
-  const outcome = await run([step], exec);
-  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
-  expect('cause' in outcome && outcome.cause.code).toBe(code);
-  if (message) expect('cause' in outcome && outcome.cause.message).toMatch(message);
-  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
-  expect(root.state()).toEqual(before);
-}
 
 function arrange(): PrefixRoot {
   const root = prefixRoot();
@@ -61,17 +40,17 @@ describe('ensureUser takes no existing account out of a locked group', () => {
     p.sh('useradd', '-M', '-u', String(freeUid()), 'erin');
     for (const [group, protect] of [['sudo'], ['docker'], ['wheel2'], ['ops', ['ops']]] as const) {
       p.sh('usermod', '-a', '-G', `${group},plain2`, 'erin');
-      await refused(ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false, ...(protect ? { protect: [...protect] } : {}) }), 'LOCKED_MEMBERSHIP', p, new RegExp(`would leave ${group} \\(`));
+      await expectRefused(ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false, ...(protect ? { protect: [...protect] } : {}) }), 'LOCKED_MEMBERSHIP', { state: p.state, message: new RegExp(`would leave ${group} \\(`) });
       p.sh('usermod', '-r', '-G', group, 'erin');
     }
     p.sh('usermod', '-a', '-G', 'sudo,docker', 'erin');
-    await refused(ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false }), 'LOCKED_MEMBERSHIP', p, /would leave (sudo|docker) .*, (sudo|docker) \(/);
+    await expectRefused(ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false }), 'LOCKED_MEMBERSHIP', { state: p.state, message: /would leave (sudo|docker) .*, (sudo|docker) \(/ });
   });
 
   it('a primary group moved away from a locked group is refused too', async () => {
     p = arrange();
     p.sh('useradd', '-M', '-u', String(freeUid()), '-g', 'docker', 'erin');
-    await refused(ensureUser({ name: 'erin', prefix: p.root, group: 'plain' }), 'LOCKED_MEMBERSHIP', p, /would leave docker \(its primary group/);
+    await expectRefused(ensureUser({ name: 'erin', prefix: p.root, group: 'plain' }), 'LOCKED_MEMBERSHIP', { state: p.state, message: /would leave docker \(its primary group/ });
   });
 
   it('appendGroups: false among ordinary groups still replaces the list, and a rollback puts it back; appendGroups: true beside sudo is fine', async () => {
@@ -81,13 +60,13 @@ describe('ensureUser takes no existing account out of a locked group', () => {
     const before = p.state();
     const { exec } = faultyExec();
     const failing: AnyStep = ensureUser({ name: 'nosuch', prefix: p.root, group: 'nosuchgroup' });
-    expect((await run([ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false }), failing], exec)).status).toBe('rolled-back');
+    expect((await runSteps('users locked membership', [ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false }), failing], exec)).status).toBe('rolled-back');
     expect(p.state().files.group).toEqual(before.files.group);
-    expect((await run([ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false })], exec)).status).toBe('committed');
+    expect((await runSteps('users locked membership', [ensureUser({ name: 'erin', prefix: p.root, groups: ['plain'], appendGroups: false })], exec)).status).toBe('committed');
     expect(fs.readFileSync(join(p.root, 'etc/group'), 'utf8')).toMatch(/^plain:x:\d+:erin$/m);
     expect(fs.readFileSync(join(p.root, 'etc/group'), 'utf8')).toMatch(/^plain2:x:\d+:$/m);
     p.sh('usermod', '-a', '-G', 'sudo', 'erin');
-    expect((await run([ensureUser({ name: 'erin', prefix: p.root, groups: ['plain2'] })], exec)).status).toBe('committed');
+    expect((await runSteps('users locked membership', [ensureUser({ name: 'erin', prefix: p.root, groups: ['plain2'] })], exec)).status).toBe('committed');
   });
 });
 
@@ -121,7 +100,7 @@ describe('no journal makes an undo give an account gid 0 or a locked primary gro
     p = arrange();
     const uid = freeUid();
     p.sh('useradd', '-M', '-u', String(uid), '-g', 'wheel2', 'erin');
-    await refused(removeUser({ name: 'erin', prefix: p.root, stopProcesses: false, lingerDir: p.lingerDir }), 'PROTECTED_USER', p, /primary group/);
+    await expectRefused(removeUser({ name: 'erin', prefix: p.root, stopProcesses: false, lingerDir: p.lingerDir }), 'PROTECTED_USER', { state: p.state, message: /primary group/ });
     const line = `erin:x:${uid}:0::/home/erin:/bin/sh`;
     const before = {
       existed: true, user: { name: 'erin', uid, gid: 0, comment: '', home: '/home/erin', shell: '/bin/sh' }, primaryGroup: { name: 'root', gid: 0 }, home: null,

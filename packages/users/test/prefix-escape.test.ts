@@ -6,13 +6,9 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memoryJournal, transaction, type Outcome, type Step } from '@unwind/core';
 import { requireHere, treeState } from '@unwind/core/testing';
 import { addToGroup, ensureGroup, ensureUser, removeUser } from '../src/index.js';
-import { faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, SHADOW_TOOLS, skipReason, type PrefixRoot } from './helpers.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyStep = Step<any, any, any>;
+import { type AnyStep, expectRefused, faultyExec, freeUid, keepMachineDatabaseUnchanged, prefixRoot, type PrefixRoot, runSteps, skipReason } from './helpers.js';
 
 beforeAll(() => requireHere(skipReason, 'root and the real shadow tools'));
 keepMachineDatabaseUnchanged();
@@ -27,22 +23,8 @@ afterEach(() => {
   outside = undefined;
 });
 
-async function run(steps: AnyStep[]): Promise<{ outcome: Outcome; calls: string[][] }> {
-  const { exec, calls } = faultyExec();
-  const tx = transaction('users prefix escape', { journal: memoryJournal(), handleSignals: false, exec, retry: { do: { retries: 0, minTimeout: 10 } } });
-  for (const s of steps) tx.add(s);
-  return { outcome: await tx.run(), calls };
-}
-
 /** Refused with UNSAFE_PATH, no tool ran, and nothing outside the prefix changed. */
-async function refusedOutside(step: AnyStep): Promise<void> {
-  const before = treeState(outside!);
-  const { outcome, calls } = await run([step]);
-  expect(outcome.status === 'refused' || outcome.status === 'rolled-back').toBe(true);
-  expect('cause' in outcome && outcome.cause.code).toBe('UNSAFE_PATH');
-  expect(calls.filter((c) => SHADOW_TOOLS.includes(c[0]!) || c[0] === 'pkill')).toEqual([]);
-  expect(treeState(outside!)).toEqual(before);
-}
+const refusedOutside = (step: AnyStep) => expectRefused(step, 'UNSAFE_PATH', { state: () => treeState(outside!) });
 
 describe('paths of a prefix root resolve inside it', () => {
 
@@ -117,7 +99,7 @@ describe('paths of a prefix root resolve inside it', () => {
     fs.symlinkSync('srv/home', join(p.root, 'home'));
     p.sh('useradd', '-m', '-u', String(uid), 'bob');
     expect(fs.existsSync(join(p.root, 'srv/home/bob'))).toBe(true);
-    const { outcome } = await run([removeUser({ name: 'bob', prefix: p.root, removeHome: true, graceMs: 100 })]);
+    const outcome = await runSteps('users prefix escape', [removeUser({ name: 'bob', prefix: p.root, removeHome: true, graceMs: 100 })], faultyExec().exec);
     expect(outcome.status).toBe('committed');
     expect(fs.existsSync(join(p.root, 'srv/home/bob'))).toBe(false);
   });
