@@ -4,41 +4,27 @@ import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, newSandbox, repoRoot, requireBuilt, runCleanups, unwind } from './helpers.js';
+import { cleanEnv, repoRoot, requireBuilt, runCleanups, unwind } from './helpers.js';
+import { importRefusal, moduleSandbox, NOBODY, recoverWithKinds } from './module-sandbox.js';
 
 afterEach(runCleanups);
 beforeAll(() => requireBuilt());
 
-const NOBODY = 65534;
 /** Node 22.15 and later: the guard's in-thread hooks check what require(esm) imports; before, such a require is refused. */
 const IN_THREAD_HOOKS = typeof (nodeModule as { registerHooks?: unknown }).registerHooks === 'function';
 
-/**
- * A sandbox with an empty private journal root (so `recover` loads its --kinds modules), a function writing files
- * under its base, and `tool/node_modules/evilpkg`, a package another user (65534) owns: if any of it runs, `ran('evil')`.
- */
+/** A {@link moduleSandbox} with `tool/node_modules/evilpkg`, a package another user (nobody) owns: if any of it runs, `ran('evil')`. */
 function withRoot() {
-  const s = newSandbox();
-  fs.mkdirSync(s.root, { mode: 0o700 });
-  const write = (name: string, text: string) => {
-    const file = join(s.base, name);
-    fs.mkdirSync(join(file, '..'), { recursive: true });
-    fs.writeFileSync(file, text);
-    return file;
-  };
-  const marker = (name: string) => join(s.base, `${name}.ran`);
-  const ran = (name: string) => fs.existsSync(marker(name));
-  const runs = (name: string) => `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker(name))}, '');\n`;
+  const s = moduleSandbox();
+  const { write, marker, runs } = s;
   const evil = join(s.base, 'tool/node_modules/evilpkg');
   write('tool/node_modules/evilpkg/package.json', JSON.stringify({ name: 'evilpkg', type: 'module', exports: { import: './index.mjs', require: './index.cjs' } }));
   write('tool/node_modules/evilpkg/index.mjs', `${runs('evil')}export const x = 1;\n`);
   write('tool/node_modules/evilpkg/index.cjs', `require('node:fs').writeFileSync(${JSON.stringify(marker('evil'))}, '');\n`);
   fs.chownSync(evil, NOBODY, NOBODY);
-  return { ...s, write, marker, ran, runs, evil, evilEsm: join(evil, 'index.mjs') };
+  return { ...s, evil, evilEsm: join(evil, 'index.mjs') };
 }
 
-const recover = (root: string, module: string) => unwind(['recover', '--root', root, '--kinds', module]);
-const refusal = (module: string, file: string, reason: string) => `refusing to load module ${module}: imported file ${file} ${reason}`;
 const REQUIRE = `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n`;
 
 describe('--kinds: a module cannot load code past the guard through require(esm) or a worker thread', () => {
@@ -61,13 +47,13 @@ describe('--kinds: a module cannot load code past the guard through require(esm)
       { entry: s.write('tool/steps-bridge.mjs', `import './bridge.cjs';\nexport const kinds = [];\n`), inner: inner.mjs, why: 'an ES module' },
     ];
     for (const { entry, inner: file, why } of entries) {
-      const refused = await recover(s.root, entry);
+      const refused = await recoverWithKinds(s.root, entry);
       // Node 20 reports an error thrown by a CommonJS file that a module imports (the bridge) a second time, as an
       // uncaught exception (exit 1, after the refusal); the same holds for any refused require there, not only this one.
       if (entry.endsWith('bridge.mjs') && process.versions.node.startsWith('20.')) expect(refused.code, `${entry}: ${refused.stderr}`).not.toBe(0);
       else expect(refused.code, `${entry}: ${refused.stderr}`).toBe(4);
       expect(refused.stderr).toContain(
-        IN_THREAD_HOOKS ? refusal(entry, s.evilEsm, `has an ancestor ${s.evil} owned by uid ${NOBODY}`) : `refusing to load module ${entry}: require() of an ES module is not checked; import it instead (${file} is ${why}`,
+        IN_THREAD_HOOKS ? importRefusal(entry, s.evilEsm, `has an ancestor ${s.evil} owned by uid ${NOBODY}`) : `refusing to load module ${entry}: require() of an ES module is not checked; import it instead (${file} is ${why}`,
       );
       expect(s.ran('evil'), entry).toBe(false);
     }
@@ -78,7 +64,7 @@ describe('--kinds: a module cannot load code past the guard through require(esm)
     s.write('tool/inner.mjs', `import './helper.mjs';\nexport const y = 1;\n`);
     s.write('tool/helper.mjs', s.runs('helper'));
     const entry = s.write('tool/steps.mjs', `${REQUIRE}require('./inner.mjs');\nexport const kinds = [];\n`);
-    const result = await recover(s.root, entry);
+    const result = await recoverWithKinds(s.root, entry);
     if (IN_THREAD_HOOKS) {
       expect(result.stderr).toMatch(/exports no step kinds/);
       expect(s.ran('helper')).toBe(true);
@@ -90,9 +76,9 @@ describe('--kinds: a module cannot load code past the guard through require(esm)
     s.write('tool/cjs/package.json', '{}');
     s.write('tool/cjs/old.js', `#!/usr/bin/env node\nrequire('node:fs').writeFileSync(${JSON.stringify(s.marker('old'))}, '');\nrequire('evilpkg');\n`);
     const cjs = s.write('tool/steps-cjs.mjs', `${REQUIRE}require('./cjs/old.js');\nexport const kinds = [];\n`);
-    const refused = await recover(s.root, cjs);
+    const refused = await recoverWithKinds(s.root, cjs);
     expect(refused.code, refused.stderr).toBe(4);
-    expect(refused.stderr).toContain(refusal(cjs, join(s.evil, 'index.cjs'), `has an ancestor ${s.evil} owned by uid ${NOBODY}`));
+    expect(refused.stderr).toContain(importRefusal(cjs, join(s.evil, 'index.cjs'), `has an ancestor ${s.evil} owned by uid ${NOBODY}`));
     expect([s.ran('old'), s.ran('evil')]).toEqual([true, false]);
   });
 
@@ -103,7 +89,7 @@ describe('--kinds: a module cannot load code past the guard through require(esm)
       'tool/steps.mjs',
       `import { Worker } from 'node:worker_threads';\nawait new Promise((done) => { const w = new Worker(new URL('./w.mjs', import.meta.url)); w.on('exit', done); w.on('error', done); });\nexport const kinds = [];\n`,
     );
-    const refused = await recover(s.root, entry);
+    const refused = await recoverWithKinds(s.root, entry);
     expect(refused.code, refused.stderr).toBe(4);
     expect(refused.stderr).toContain(`refusing to load module ${entry}: a worker thread (new Worker(${pathToFileURL(worker).href})) is refused: nothing a worker loads would be checked`);
     expect([s.ran('worker'), s.ran('evil')]).toEqual([false, false]);
@@ -114,7 +100,7 @@ describe('--kinds: a module cannot load code past the guard through require(esm)
         `const tries = [() => new Worker('./w.mjs'), () => new threads.Worker('1', { eval: true }), () => new (createRequire(import.meta.url)('node:worker_threads').Worker)('./w.mjs'), () => new (process.getBuiltinModule('worker_threads').Worker)('./w.mjs')];\n` +
         `writeFileSync(${JSON.stringify(s.marker('caught'))}, tries.map((t) => { try { t(); return 'started'; } catch (e) { return \`\${e.name} \${e.code} \${e.entry}\`; } }).join('\\n'));\nexport const kinds = [];\n`,
     );
-    expect((await recover(s.root, caught)).stderr).toMatch(/exports no step kinds/);
+    expect((await recoverWithKinds(s.root, caught)).stderr).toMatch(/exports no step kinds/);
     expect(fs.readFileSync(s.marker('caught'), 'utf8').split('\n')).toEqual([
       'WorkerRefusedError ERR_UNWIND_WORKER_REFUSED ./w.mjs',
       'WorkerRefusedError ERR_UNWIND_WORKER_REFUSED code',
