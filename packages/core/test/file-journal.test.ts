@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import * as t from 'io-ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineStep, encodeLine, fileJournal, JOURNAL_FORMAT, listTransactions, readJournalFile, recover, removeTransaction, reopenTransactionJournal, transaction, UnsafeDirectoryError, type JournalRecord } from '@unwind/core';
-import { noopStep, testKinds } from '@unwind/core/testing';
+import { noopStep, replaceFsFunction, testKinds } from '@unwind/core/testing';
 import { tempDir } from './helpers.js';
 
 // fileJournal on the real disk: a begin that fails hands no journal back, so it must not keep the
@@ -180,24 +179,22 @@ describe('the runner pairs done and verified only for a step without a check', (
 
 /** Runs `fn` while the next write of more than `over` bytes writes its first half, then fails with ENOSPC: a disk that filled up mid-record. */
 function withFullDiskAfterHalf<T>(over: number, fn: () => T): T {
-  const table = createRequire(import.meta.url)('node:fs') as { writeSync: (...args: unknown[]) => number };
-  const real = table.writeSync;
   let armed = true;
-  table.writeSync = function (this: unknown, ...args: unknown[]) {
-    const [fd, buffer, offset, length, position] = args as [number, Buffer, number, number, number];
-    if (armed && Buffer.isBuffer(buffer) && length > over) {
-      armed = false;
-      real.call(this, fd, buffer, offset, Math.floor(length / 2), position);
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }
-    return real.apply(this, args);
-  };
-  syncBuiltinESMExports();
+  const restore = replaceFsFunction('writeSync', (real) =>
+    function (this: unknown, ...args: unknown[]) {
+      const [fd, buffer, offset, length, position] = args as [number, Buffer, number, number, number];
+      if (armed && Buffer.isBuffer(buffer) && length > over) {
+        armed = false;
+        real.call(this, fd, buffer, offset, Math.floor(length / 2), position);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return real.apply(this, args) as number;
+    },
+  );
   try {
     return fn();
   } finally {
-    table.writeSync = real;
-    syncBuiltinESMExports();
+    restore();
   }
 }
 

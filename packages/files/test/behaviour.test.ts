@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableWriteError, UndoConflictError, fileJournal, memoryJournal, transaction } from '@unwind/core';
-import { failingStep, testContext, treeState } from '@unwind/core/testing';
+import { failingStep, replaceFsFunction, testContext, treeState } from '@unwind/core/testing';
 import { RestoreError, SymlinkRefusedError, TargetExistsError, ValidationCommandError, ensureDir, move, remove, writeFile } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
@@ -104,10 +103,8 @@ describe('writeFile', () => {
     const path = join(d, 'app.conf');
     fs.writeFileSync(path, 'old\n');
     const before = treeState(d);
-    const realFsync = fs.fsyncSync;
     let failures = 0;
-    const nodeFs = (await import('node:fs')).default;
-    nodeFs.fsyncSync = (fd: number) => {
+    const restore = replaceFsFunction('fsyncSync', (realFsync) => (fd: number) => {
       if (fs.readlinkSync(`/proc/self/fd/${fd}`).includes('.unwind-')) {
         failures++;
         const error = new Error('EIO: i/o error, fsync') as NodeJS.ErrnoException;
@@ -115,8 +112,7 @@ describe('writeFile', () => {
         throw error;
       }
       return realFsync(fd);
-    };
-    syncBuiltinESMExports();
+    });
     try {
       const tx = transaction('t', { journal: memoryJournal(), handleSignals: false, retry: { do: { retries: 3, minTimeout: 1 } } });
       tx.add(writeFile({ path, content: 'new\n' }));
@@ -126,8 +122,7 @@ describe('writeFile', () => {
       expect(outcome.steps[0]!.attempts).toBe(1);
       expect(failures).toBe(1);
     } finally {
-      nodeFs.fsyncSync = realFsync;
-      syncBuiltinESMExports();
+      restore();
     }
     expect(new DurableWriteError('/x', 'fsync failed', new Error('EIO')).retryable).toBe(false);
     expect(treeState(d)).toEqual(before);

@@ -1,6 +1,6 @@
 import moduleFs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { memoryJournal, transaction, type AnyStepKind, type Outcome } from '@unwind/core';
+import { replaceFsFunction, type FsFunctionName } from '@unwind/core/testing';
 import { cleanups } from './cleanups.js';
 
 export { cleanups };
@@ -12,16 +12,9 @@ export { cleanups };
 /** Her uid: nobody on the machine. */
 export const ALICE = 4242;
 
-const nodeFs = moduleFs as unknown as Record<string, (...args: unknown[]) => unknown>;
 /** Replaces fs[name] with `wrap(real)` until the test ends. */
-export function hook(name: string, wrap: (real: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): void {
-  const real = nodeFs[name]!;
-  nodeFs[name] = wrap(real);
-  syncBuiltinESMExports();
-  cleanups.push(() => {
-    nodeFs[name] = real;
-    syncBuiltinESMExports();
-  });
+export function hook(name: FsFunctionName, wrap: (real: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): void {
+  cleanups.push(replaceFsFunction(name, wrap));
 }
 
 /** Records, until the test ends, every descriptor opened on a character device (one only named with O_PATH does not count). */

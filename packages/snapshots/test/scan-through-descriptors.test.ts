@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import moduleFs from 'node:fs';
 import * as fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { create, diff, readManifest, restore } from '@unwind/snapshots';
 import { changedByOthers, parseLeft, recordLeft } from '../src/left.js';
+import { replaceFsFunction, type FsFunctionName } from '@unwind/core/testing';
 import { isRoot, tempDir } from './helpers.js';
 
 // Everything a scan reads is read through the descriptor of the directory it is in, and a file's hash and
@@ -22,17 +21,8 @@ const O_PATH = 0o10000000;
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-const nodeFs = moduleFs as unknown as Record<string, (...args: unknown[]) => unknown>;
 /** Replaces fs[name] with `wrap(real)` until the test ends. */
-function hook(name: string, wrap: (real: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): void {
-  const real = nodeFs[name]!;
-  nodeFs[name] = wrap(real);
-  syncBuiltinESMExports();
-  cleanups.push(() => {
-    nodeFs[name] = real;
-    syncBuiltinESMExports();
-  });
-}
+const hook = (name: FsFunctionName, wrap: (real: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown) => cleanups.push(replaceFsFunction(name, wrap));
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const SECOND = 1_600_000_000;

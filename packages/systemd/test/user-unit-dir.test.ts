@@ -3,12 +3,11 @@
 // could have put there (docs/security.md §3). These tests play the user's moves in temp directories
 // (uid 4242); getent and systemctl are answered by a fake runner, so nothing of the machine changes.
 import * as fs from 'node:fs';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandRunner } from '@unwind/core';
-import { testContext } from '@unwind/core/testing';
+import { replaceFsFunction, testContext } from '@unwind/core/testing';
 import { disable, enable, installUnit, mask } from '../src/index.js';
 
 const UID = 4242;
@@ -132,11 +131,9 @@ describe('the directories made in the user\'s tree: mode and owner go to what wa
   it('a symlink put in place of a directory right after its mkdir: the target keeps its owner and mode', async () => {
     aliceDir(join(home, '.config'));
     const swapAt = join(home, '.config/systemd');
-    const cjsFs = createRequire(import.meta.url)('node:fs') as typeof fs;
-    const realMkdir = cjsFs.mkdirSync;
     let swapped = false;
-    cjsFs.mkdirSync = ((path: fs.PathLike, options?: fs.MakeDirectoryOptions | fs.Mode | null) => {
-      const made = realMkdir(path, options as fs.MakeDirectoryOptions & { recursive: true });
+    const restore = replaceFsFunction('mkdirSync', (realMkdir) => (path: fs.PathLike, options?: fs.MakeDirectoryOptions | fs.Mode | null) => {
+      const made = realMkdir(path, options) as string | undefined;
       // The mkdir goes through the parent's descriptor (/proc/self/fd/N/systemd): match on where it landed.
       if (!swapped && fs.existsSync(swapAt) && fs.lstatSync(swapAt).isDirectory() && fs.lstatSync(swapAt).uid === 0) {
         swapped = true;
@@ -144,16 +141,14 @@ describe('the directories made in the user\'s tree: mode and owner go to what wa
         aliceLink(shadow, swapAt);
       }
       return made;
-    }) as typeof fs.mkdirSync;
-    syncBuiltinESMExports();
+    });
     try {
       await withContext(async (ctx) => {
         const before = await installUnit.definition.prepare(args, ctx);
         await expect(installUnit.definition.do(args, before, ctx)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
       });
     } finally {
-      cjsFs.mkdirSync = realMkdir;
-      syncBuiltinESMExports();
+      restore();
     }
     expect(swapped).toBe(true);
     expect(ownerAndMode(shadow)).toEqual({ uid: 0, gid: 0, mode: '640' });
@@ -173,26 +168,22 @@ describe('the directories made in the user\'s tree: mode and owner go to what wa
   it('a directory of the user\'s own put in place of a new one is left as it is', async () => {
     aliceDir(join(home, '.config'));
     const swapAt = join(home, '.config/systemd');
-    const cjsFs = createRequire(import.meta.url)('node:fs') as typeof fs;
-    const realMkdir = cjsFs.mkdirSync;
-    cjsFs.mkdirSync = ((path: fs.PathLike, options?: fs.MakeDirectoryOptions | fs.Mode | null) => {
-      const made = realMkdir(path, options as fs.MakeDirectoryOptions & { recursive: true });
+    const restore = replaceFsFunction('mkdirSync', (realMkdir) => (path: fs.PathLike, options?: fs.MakeDirectoryOptions | fs.Mode | null) => {
+      const made = realMkdir(path, options) as string | undefined;
       if (fs.existsSync(swapAt) && fs.lstatSync(swapAt).uid === 0) {
         fs.renameSync(swapAt, join(home, '.config/moved'));
         realMkdir(swapAt, { mode: 0o700 });
         fs.chownSync(swapAt, UID, UID);
       }
       return made;
-    }) as typeof fs.mkdirSync;
-    syncBuiltinESMExports();
+    });
     try {
       await withContext(async (ctx) => {
         const before = await installUnit.definition.prepare(args, ctx);
         await expect(installUnit.definition.do(args, before, ctx)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
       });
     } finally {
-      cjsFs.mkdirSync = realMkdir;
-      syncBuiltinESMExports();
+      restore();
     }
     expect(ownerAndMode(swapAt)).toEqual({ uid: UID, gid: UID, mode: '700' });
   });

@@ -34,6 +34,8 @@ export { killBudget, killSample } from './crash-states/kill-sample.js';
 export { addSteps } from './injection.js';
 export type { StepInjection, TestHooks } from './injection.js';
 export { runSteps } from './run-steps.js';
+export { replaceFsFunction } from './replace-fs-function.js';
+export type { FsFunctionName } from './replace-fs-function.js';
 export { commandOutput, machineUser, settled, waitFor } from './machine-users.js';
 export type { MachineUser } from './machine-users.js';
 export { enableLingerSettled, settledLinger } from './machine-linger.js';
