@@ -8,8 +8,8 @@ import { copyFromDescriptor, descriptorPath, openRegularFile } from './regular.j
 import { testHooks } from './hooks.js';
 import { settleMoment, settledBefore } from './identity.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, encodeManifest, type Manifest, type ManifestEntry } from './manifest.js';
-import { HASHING_IN_FLIGHT, HASH_HERE_BELOW, InFlight, hashFileAsync } from './hash.js';
-import { Yielder, full, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
+import { HASHING_IN_FLIGHT, HASH_HERE_BELOW, InFlight, hashFileAsync, hashOpenFileAsync } from './hash.js';
+import { Yielder, full, hashDescriptor, hashFile, scanTree, statEntry, type LiveEntry, type ScanFs } from './scan.js';
 import { checkId, newSnapshotId, partialDir, readManifest, snapshotDir, writePin, type Pin } from './store.js';
 
 const log = logger('snapshots');
@@ -259,29 +259,43 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
           shards.add(shard);
         }
         const from = full(source, e.path);
-        const cloned = copySource(from, e, stored, cloning);
         const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256: '', blob, ...(identity ? { identity } : {}) };
-        // A reflink holds the source's exact bytes at the clone. When the source had settled before the
-        // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
-        // read from the page cache when the tree was used lately, where a fresh clone has none.
-        const hashed = cloned && identity !== undefined ? from : stored;
-        const check = () => {
-          const again = statEntry(nodeFs, source, e.path);
-          const size = fs.lstatSync(stored).size;
-          // The stat before the copy and after the hash agree: the hash is the content of the file with this identity.
-          if (again.ino !== e.ino || again.size !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
-            throw new SnapshotSourceChangedError(from);
-          }
-        };
-        if (e.size < HASH_HERE_BELOW) {
-          // At once, here: a small file's hash costs less than a task and a thread's message.
-          entry.sha256 = hashFile(nodeFs, hashed, e.size);
-          check();
-        } else {
-          await hashing.add(async () => {
-            entry.sha256 = await hashFileAsync(hashed, e.size);
+        const opened = openSource(from, e);
+        // The hashing task closes the descriptor once it starts; until then (or if it never starts), this does.
+        let handedOver = false;
+        try {
+          const cloned = copySource(opened, stored, cloning);
+          // A reflink holds the source's exact bytes at the clone. When the source had settled before the
+          // scan and is unchanged after the hash (checked next), the source's hash is the stored copy's:
+          // read from the page cache when the tree was used lately, where a fresh clone has none. It is
+          // read through the descriptor the copy read: a path could lead elsewhere by now (another user
+          // who owns a directory on it can swap it), and give the manifest a hash of something else.
+          const fromSource = cloned && identity !== undefined;
+          const check = () => {
+            const again = fs.fstatSync(opened.fd, { bigint: true });
+            const size = fs.lstatSync(stored).size;
+            // The stat before the copy and after the hash agree: the hash is the content of the file with this identity.
+            if (again.ino !== e.ino || Number(again.size) !== e.size || again.mtimeNs !== e.mtimeNs || again.ctimeNs !== e.ctimeNs || size !== e.size) {
+              throw new SnapshotSourceChangedError(from);
+            }
+          };
+          if (e.size < HASH_HERE_BELOW) {
+            // At once, here: a small file's hash costs less than a task and a thread's message.
+            entry.sha256 = fromSource ? hashDescriptor(nodeFs, opened.fd) : hashFile(nodeFs, stored, e.size);
             check();
-          });
+          } else {
+            await hashing.add(async () => {
+              handedOver = true;
+              try {
+                entry.sha256 = fromSource ? await hashOpenFileAsync(opened.fd, e.size) : await hashFileAsync(stored, e.size);
+                check();
+              } finally {
+                fs.closeSync(opened.fd);
+              }
+            });
+          }
+        } finally {
+          if (!handedOver) fs.closeSync(opened.fd);
         }
         if (e.nlink > 1) leaders.set(e.ino, entry);
         entries.push(entry);
@@ -306,25 +320,31 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
 }
 
 /**
- * Copies the source file `from` (scanned as `e`) to `stored`; true when
- * reflinked. The source is opened only when it is a regular file and is the
- * inode the scan saw (regular.ts), and the copy reads that descriptor
- * (through `/proc/self/fd`, so that `copyFileSync` can still reflink): a
- * FIFO its owner swapped in after the scan would block a copy by path for
- * ever; now the snapshot fails at once with `UnsupportedEntryError`, or
- * {@link SnapshotSourceChangedError} for another file.
+ * Opens the source file `from`, scanned as `e`: only when it is a regular
+ * file and is the inode the scan saw (regular.ts). A FIFO its owner swapped
+ * in after the scan would block a copy by path for ever; now the snapshot
+ * fails at once with `UnsupportedEntryError`, or
+ * {@link SnapshotSourceChangedError} for another file. The caller closes it.
  */
-function copySource(from: string, e: LiveEntry, stored: string, cloning: { canClone: boolean }): boolean {
+function openSource(from: string, e: LiveEntry): { fd: number } {
   const { fd, stat } = openRegularFile(from);
-  try {
-    if (stat.dev !== e.dev || stat.ino !== e.ino) throw new SnapshotSourceChangedError(from);
-    const path = descriptorPath(fd);
-    if (path !== undefined) return cloneOrCopy(path, stored, cloning);
-    copyFromDescriptor(fd, stored);
-    return false;
-  } finally {
+  if (stat.dev !== e.dev || stat.ino !== e.ino) {
     fs.closeSync(fd);
+    throw new SnapshotSourceChangedError(from);
   }
+  return { fd };
+}
+
+/**
+ * Copies the opened source file to `stored`, reading its descriptor
+ * (through `/proc/self/fd`, so that `copyFileSync` can still reflink); true
+ * when reflinked.
+ */
+function copySource(opened: { fd: number }, stored: string, cloning: { canClone: boolean }): boolean {
+  const path = descriptorPath(opened.fd);
+  if (path !== undefined) return cloneOrCopy(path, stored, cloning);
+  copyFromDescriptor(opened.fd, stored);
+  return false;
 }
 
 /**

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { openRegularFile } from './regular.js';
-import { hashFile, type ScanFs } from './scan.js';
+import { hashDescriptor, hashFile, type ScanFs } from './scan.js';
 
 /**
  * What each hashing thread runs: the digest of scan.ts's `hashFile` (a
@@ -92,7 +92,6 @@ class HashThreads {
     clearTimeout(this.idle);
     const thread = this.usable ? this.pick() : undefined;
     if (thread === undefined) return here();
-    const id = this.next++;
     let fd: number;
     try {
       fd = openRegularFile(path).fd; // a FIFO, device or symlink is refused here, never opened by the thread
@@ -100,7 +99,22 @@ class HashThreads {
       return Promise.reject(error as Error);
     }
     // Closed once the thread answered (or died): not before, it is reading it.
-    const close = () => fs.closeSync(fd);
+    return this.send(thread, fd, () => fs.closeSync(fd));
+  }
+
+  /** The hash of the open regular file `fd`, which the caller keeps open until the answer and closes. */
+  hashOpen(fd: number, size: number): Promise<string> {
+    const here = () => Promise.resolve().then(() => hashDescriptor(fs as unknown as ScanFs, fd));
+    if (size < HASH_HERE_BELOW) return here();
+    clearTimeout(this.idle);
+    const thread = this.usable ? this.pick() : undefined;
+    if (thread === undefined) return here();
+    return this.send(thread, fd, () => {});
+  }
+
+  /** Has `thread` hash `fd`; `close` runs once it answered or died. */
+  private send(thread: Thread, fd: number, close: () => void): Promise<string> {
+    const id = this.next++;
     return new Promise<string>((resolve, reject) => {
       if (thread.jobs.size === 0) thread.worker.ref(); // keep the process alive until the answer
       thread.jobs.set(id, {
@@ -184,6 +198,26 @@ const threads = new HashThreads();
  */
 export function hashFileAsync(path: string, sizeHint: number): Promise<string> {
   return threads.hash(path, sizeHint);
+}
+
+/**
+ * {@link hashFileAsync} of a regular file the caller opened and keeps open
+ * until the promise settles: the file whose `fstat` the caller judged, not
+ * whatever a path leads to by then. Read from its start with positional
+ * reads; the descriptor's offset is left alone.
+ *
+ * @example
+ * ```ts
+ * const { fd } = openRegularFile('/srv/app/data.db');
+ * try {
+ *   const sha256 = await hashOpenFileAsync(fd, 4096);
+ * } finally {
+ *   fs.closeSync(fd);
+ * }
+ * ```
+ */
+export function hashOpenFileAsync(fd: number, sizeHint: number): Promise<string> {
+  return threads.hashOpen(fd, sizeHint);
 }
 
 /**

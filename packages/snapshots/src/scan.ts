@@ -225,14 +225,19 @@ const CHUNK = 1 << 20;
 /** One read buffer for every hash on this thread: hashing is synchronous, so it is never shared at once. */
 let chunk: Buffer | undefined;
 
-/** SHA-256 of what an open descriptor reads from where it is to its end, in 1 MiB chunks. */
-function hashDescriptor(fs: ScanFs, fd: number): string {
+/**
+ * SHA-256 of what an open descriptor reads from its start to its end, in 1
+ * MiB chunks. Positional reads: the descriptor's own offset is neither used
+ * nor moved.
+ */
+export function hashDescriptor(fs: ScanFs, fd: number): string {
   const hash = createHash('sha256');
   const buffer = (chunk ??= Buffer.allocUnsafe(CHUNK));
-  for (;;) {
-    const n = fs.readSync(fd, buffer, 0, CHUNK, null);
+  for (let position = 0; ; ) {
+    const n = fs.readSync(fd, buffer, 0, CHUNK, position);
     if (n === 0) break;
     hash.update(buffer.subarray(0, n));
+    position += n;
   }
   return hash.digest('hex');
 }

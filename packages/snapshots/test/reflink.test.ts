@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { requireHere } from '@unwind/core/testing';
+import { replaceFsFunction, requireHere } from '@unwind/core/testing';
 import { RestoreVerificationError, create, diff, readManifest, restore } from '@unwind/snapshots';
 import { testHooks } from '../src/hooks.js';
 import { canMount, run, tempDir } from './helpers.js';
@@ -95,6 +95,38 @@ for (const kind of ['btrfs', 'xfs'] as const) {
       expect(report.rewritten).toBe(FILES);
       expect(proven.sort()).toEqual(Array.from({ length: FILES }, (_, i) => `f${i}`).sort()); // none read back
       expect(await diff({ store, id })).toEqual([]);
+    });
+
+    it("a reflinked source's hash is read through the descriptor it was cloned from: its name is never opened again after the clone", async () => {
+      const tree = join(filesystem(kind), 'tree');
+      fs.mkdirSync(tree);
+      const content = new Map([['large', randomBytes(BYTES * 2)], ['small', randomBytes(1000)]]);
+      for (const [name, bytes] of content) fs.writeFileSync(join(tree, name), bytes);
+      await new Promise((resolve) => setTimeout(resolve, 120)); // settled: identities recorded, so the source is what is hashed
+      const events: string[] = [];
+      const restoreCopy = replaceFsFunction('copyFileSync', (real) => (from: string, to: string, mode?: number) => {
+        real(from, to, mode);
+        events.push(`copy ${fs.readlinkSync(from)}`); // from is the descriptor's /proc/self/fd name
+      });
+      const restoreOpen = replaceFsFunction('openSync', (real) => (path: fs.PathLike, ...rest: unknown[]) => {
+        events.push(`open ${String(path)}`);
+        return real(path, ...rest);
+      });
+      let id: string;
+      try {
+        ({ id } = await create({ source: tree, store: join(tree, '..', 'store') }));
+      } finally {
+        restoreOpen();
+        restoreCopy();
+      }
+      for (const name of content.keys()) {
+        const file = join(tree, name);
+        const copied = events.indexOf(`copy ${file}`);
+        expect(copied, `${name} was copied`).toBeGreaterThanOrEqual(0);
+        expect(events.slice(copied + 1)).not.toContain(`open ${file}`);
+      }
+      const entries = readManifest(join(tree, '..', 'store'), id).entries;
+      for (const [name, bytes] of content) expect(entries.find((e) => e.path === name)?.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     });
 
     it('a stored copy changed after it was checked and before it was cloned: the restored file is hashed, and the restore fails verification naming it', async () => {
