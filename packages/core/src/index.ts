@@ -39,6 +39,8 @@ export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurabl
 export { onOverlay } from './overlay.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
+export { resolveNameByName } from './name-by-name.js';
+export type { NameByNameOptions } from './name-by-name.js';
 export { assertPrivateDirectory, assertTrustedDirectory, assertTrustedFile, judgeTrustedDirectory, judgeTrustedFile, isTrustedOwner, lstatIfPresent, makePrivateDirectory, runningUid } from './private-directory.js';
 export { mountPointsAt, removeTreeSafely } from './remove-tree.js';
 export type { RemoveTreeHooks } from './remove-tree.js';

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { syncDirectory } from './durable.js';
 import { UnsafeDirectoryError } from './errors.js';
+import { MOST_LINKS, resolveNameByName } from './name-by-name.js';
 
 /**
  * The StrictModes rule (as OpenSSH applies it to ~/.ssh) for the directories
@@ -54,37 +55,21 @@ export function assertPrivateDirectory(path: string, what: string): void {
  */
 function checkAncestorsOf(start: string, absolute: string, what: string, uid: number): void {
   checkLevel(look('/', absolute, what), '/', absolute, what, uid);
-  // The names still to resolve, the next one last.
-  const pending = start.split('/').reverse();
-  let resolved = '/';
-  let links = 0;
-  while (pending.length > 0) {
-    const name = pending.pop()!;
-    if (name === '' || name === '.') continue;
-    if (name === '..') {
-      // The parent of a directory already resolved: itself resolved and checked.
-      resolved = dirname(resolved);
-      continue;
-    }
-    const path = resolved === '/' ? `/${name}` : `${resolved}/${name}`;
-    const st = look(path, absolute, what);
-    if (st.isSymbolicLink()) {
-      // Its owner may replace it where the directory holding it lets them (a sticky one does).
-      if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
-      if (++links > MOST_LINKS) throw new UnsafeDirectoryError(absolute, what, `has more than ${MOST_LINKS} symlinks on the way to ${start}`);
-      const target = fs.readlinkSync(path);
-      if (target.startsWith('/')) resolved = '/';
-      for (const part of target.split('/').reverse()) pending.push(part);
-      continue;
-    }
-    if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path} that is not a directory`);
-    checkLevel(st, path, absolute, what, uid);
-    resolved = path;
-  }
+  const resolved = resolveNameByName(start, {
+    lstat: (path) => look(path, absolute, what),
+    meet: (path, st) => {
+      // A symlink's owner may replace it where the directory holding it lets them (a sticky one does).
+      if (st.isSymbolicLink()) {
+        if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
+        return;
+      }
+      if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path} that is not a directory`);
+      checkLevel(st, path, absolute, what, uid);
+    },
+  });
+  // look() throws for a missing name: undefined is only ever too many links.
+  if (resolved === undefined) throw new UnsafeDirectoryError(absolute, what, `has more than ${MOST_LINKS} symlinks on the way to ${start}`);
 }
-
-/** As many symlinks as the kernel follows resolving one path (MAXSYMLINKS) before it gives up with ELOOP. */
-const MOST_LINKS = 40;
 
 /** The lstat of an ancestor, or the refusal that names it. */
 function look(dir: string, path: string, what: string): fs.Stats {

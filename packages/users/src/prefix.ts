@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { lstatIfPresent } from '@unwind/core';
+import { lstatIfPresent, resolveNameByName } from '@unwind/core';
 import { PrefixEscapeError } from './errors.js';
 
 /**
@@ -77,9 +77,6 @@ function realOrRefuse(prefix: string): string {
   }
 }
 
-/** As many symlinks as the kernel follows resolving one path (MAXSYMLINKS). */
-const MOST_LINKS = 40;
-
 /**
  * Where `path` (absolute, as the prefix root's own files name it) really is
  * as the image itself sees it — every symlink followed the way the image's
@@ -96,28 +93,5 @@ const MOST_LINKS = 40;
  * ```
  */
 export function realPathInImage(prefix: string, path: string): string | undefined {
-  const root = fs.realpathSync(prefix);
-  const pending = path.split('/').reverse();
-  let resolved = '/';
-  let links = 0;
-  while (pending.length > 0) {
-    const name = pending.pop()!;
-    if (name === '' || name === '.') continue;
-    if (name === '..') {
-      resolved = dirname(resolved);
-      continue;
-    }
-    const next = resolved === '/' ? `/${name}` : `${resolved}/${name}`;
-    const st = lstatIfPresent(join(root, next));
-    if (st === undefined) return undefined;
-    if (st.isSymbolicLink()) {
-      if (++links > MOST_LINKS) return undefined;
-      const target = fs.readlinkSync(join(root, next));
-      if (target.startsWith('/')) resolved = '/';
-      for (const part of target.split('/').reverse()) pending.push(part);
-      continue;
-    }
-    resolved = next;
-  }
-  return resolved;
+  return resolveNameByName(path, { root: fs.realpathSync(prefix), lstat: lstatIfPresent });
 }
