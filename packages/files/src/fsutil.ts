@@ -27,10 +27,6 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Reads a regular file without following a symlink at its last component. */
-export function readNoFollow(path: string): Buffer {
-  return readSource(path).bytes;
-}
 
 /**
  * What {@link readSource} read: the bytes, and the mode (permission bits), owner, size and link count from

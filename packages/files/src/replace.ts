@@ -5,7 +5,7 @@ import { InvalidInputError, UndoConflictError, checkJournaledBlob, type JournalP
 import { checkBlobName, checkTemporaryName } from './journal-checks.js';
 import { Identity, identityOfStats, inDirectory } from './directory-handle.js';
 import { SymlinkRefusedError, UnexpectedFileTypeError, ValidationCommandError } from './errors.js';
-import { checkSignal, isPrivateDirectory, lstatOrUndefined, processOwner, readNoFollow, readSource, safeReadlink, sha256, unlinkIfPresent, type SourceFile } from './fsutil.js';
+import { checkSignal, isPrivateDirectory, lstatOrUndefined, processOwner, readSource, safeReadlink, sha256, unlinkIfPresent, type SourceFile } from './fsutil.js';
 
 /**
  * The atomic replacement of one regular file, shared by `files.writeFile` and
@@ -215,16 +215,35 @@ export async function doReplace(path: string, data: Uint8Array, options: Replace
   });
 }
 
-/** Throws unless `path` is a regular file with exactly these bytes, mode and owner. */
+/** Throws unless `path` is a regular file with exactly these bytes, mode and owner (all read from one descriptor). */
 export function checkFile(path: string, expected: { sha256: string; mode: number; uid: number; gid: number }, what: string): void {
   const st = lstatOrUndefined(path);
   if (!st) throw new VerificationError(`${path} does not exist (${what})`, { path });
-  if (!st.isFile()) throw new VerificationError(`${path} is not a regular file (${what})`, { path });
+  const file = st.isFile() ? regularFileAt(path) : undefined;
+  if (!file) throw new VerificationError(`${path} is not a regular file (${what})`, { path });
   const problems: string[] = [];
-  if ((st.mode & 0o7777) !== expected.mode) problems.push(`mode is ${(st.mode & 0o7777).toString(8)}, expected ${expected.mode.toString(8)}`);
-  if (st.uid !== expected.uid || st.gid !== expected.gid) problems.push(`owner is ${st.uid}:${st.gid}, expected ${expected.uid}:${expected.gid}`);
-  if (sha256(readNoFollow(path)) !== expected.sha256) problems.push('content differs');
+  if (file.mode !== expected.mode) problems.push(`mode is ${file.mode.toString(8)}, expected ${expected.mode.toString(8)}`);
+  if (file.uid !== expected.uid || file.gid !== expected.gid) problems.push(`owner is ${file.uid}:${file.gid}, expected ${expected.uid}:${expected.gid}`);
+  if (sha256(file.bytes) !== expected.sha256) problems.push('content differs');
   if (problems.length > 0) throw new VerificationError(`${path}: ${problems.join(', ')} (${what})`, { path, problems });
+}
+
+/**
+ * The regular file at `path` — bytes, mode and owner from one descriptor
+ * (readSource) — or undefined when what is there by now is not one. Every
+ * decision about a file in a directory another user may change reads it
+ * this way: an lstat and a later read by name may see two files, and pair
+ * one file's mode and owner with another's bytes.
+ */
+function regularFileAt(path: string): SourceFile | undefined {
+  try {
+    return readSource(path);
+  } catch (error) {
+    if (error instanceof SymlinkRefusedError || error instanceof UnexpectedFileTypeError) return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+    throw error;
+  }
 }
 
 /** verify: the target holds what `do` wrote. */
@@ -252,9 +271,9 @@ export async function undoReplace(path: string, before: FileBefore, written: Wri
     if (unlinkIfPresent(restoreTemp)) syncDirectory(dir.self);
     const st = lstatOrUndefined(target);
     if (!before.existed && !st) return;
-    if (before.existed && st?.isFile() && matches(target, st, before)) return;
+    if (before.existed && st?.isFile() && matches(target, before)) return;
     const found = describeFound(target, st);
-    if (!st?.isFile() || !holdsWritten(target, st, written)) throw new UndoConflictError(path, describeWritten(written), found, { path });
+    if (!st?.isFile() || !holdsWritten(target, written)) throw new UndoConflictError(path, describeWritten(written), found, { path });
     if (!before.existed) {
       fs.unlinkSync(target);
       syncDirectory(dir.self);
@@ -283,11 +302,13 @@ export function writtenState(after: FileAfter | undefined, wouldWrite: () => str
   return after ? { sha256: after.sha256, mode: after.mode, uid: after.uid, gid: after.gid } : { sha256: wouldWrite() };
 }
 
-function holdsWritten(path: string, st: fs.Stats, written: WrittenState): boolean {
+function holdsWritten(path: string, written: WrittenState): boolean {
   if (written.sha256 === undefined) return false;
-  if (written.mode !== undefined && (st.mode & 0o7777) !== written.mode) return false;
-  if ((written.uid !== undefined && st.uid !== written.uid) || (written.gid !== undefined && st.gid !== written.gid)) return false;
-  return sha256(readNoFollow(path)) === written.sha256;
+  const file = regularFileAt(path);
+  if (!file) return false;
+  if (written.mode !== undefined && file.mode !== written.mode) return false;
+  if ((written.uid !== undefined && file.uid !== written.uid) || (written.gid !== undefined && file.gid !== written.gid)) return false;
+  return sha256(file.bytes) === written.sha256;
 }
 
 function describeWritten(written: WrittenState): string {
@@ -302,18 +323,20 @@ export function describeFound(path: string, st: fs.Stats | undefined): string {
   if (st.isSymbolicLink()) return `a symlink to ${safeReadlink(path) ?? '?'}`;
   if (st.isDirectory()) return 'a directory';
   if (!st.isFile()) return 'a special file';
-  let hash = 'unreadable';
+  let file: SourceFile | undefined;
   try {
-    hash = sha256(readNoFollow(path));
+    file = regularFileAt(path);
   } catch {
-    // keep 'unreadable'
+    // unreadable: the lstat's mode and owner are all there is to show
   }
-  return `sha256 ${hash} mode ${(st.mode & 0o7777).toString(8)} owner ${st.uid}:${st.gid}`;
+  if (!file) return `sha256 unreadable mode ${(st.mode & 0o7777).toString(8)} owner ${st.uid}:${st.gid}`;
+  return `sha256 ${sha256(file.bytes)} mode ${file.mode.toString(8)} owner ${file.uid}:${file.gid}`;
 }
 
-function matches(path: string, st: fs.Stats, before: Extract<FileBefore, { existed: true }>): boolean {
-  if ((st.mode & 0o7777) !== before.mode || st.uid !== before.uid || st.gid !== before.gid || st.size !== before.size) return false;
-  return sha256(readNoFollow(path)) === before.sha256;
+function matches(path: string, before: Extract<FileBefore, { existed: true }>): boolean {
+  const file = regularFileAt(path);
+  if (!file || file.mode !== before.mode || file.uid !== before.uid || file.gid !== before.gid || file.size !== before.size) return false;
+  return sha256(file.bytes) === before.sha256;
 }
 
 /** verifyUndo: the before-state holds. */
@@ -327,9 +350,9 @@ export function verifyUndoReplace(path: string, before: FileBefore): void {
 
 /** plan(): whether writing `data` would change anything. */
 export function wouldReplace(path: string, data: Uint8Array, options: ReplaceOptions): boolean {
-  const st = lstatOrUndefined(path);
-  if (!st?.isFile()) return true;
-  if (options.mode !== undefined && (st.mode & 0o7777) !== options.mode) return true;
-  if ((options.uid !== undefined && st.uid !== options.uid) || (options.gid !== undefined && st.gid !== options.gid)) return true;
-  return sha256(readNoFollow(path)) !== sha256(data);
+  const file = lstatOrUndefined(path)?.isFile() ? regularFileAt(path) : undefined;
+  if (!file) return true;
+  if (options.mode !== undefined && file.mode !== options.mode) return true;
+  if ((options.uid !== undefined && file.uid !== options.uid) || (options.gid !== undefined && file.gid !== options.gid)) return true;
+  return sha256(file.bytes) !== sha256(data);
 }

@@ -254,6 +254,32 @@ describe('writeFile and copy over a file in a directory its user controls', () =
     }
   });
 
+  it("undo decides on one file: her own file renamed in right after undo's first look, with the bytes this step wrote but her mode, is a conflict and is left alone", async () => {
+    const w = planted();
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { path: w.config, content: 'new\n' };
+    const before = await writeFile.definition.prepare(args, ctx.ctx);
+    const after = await writeFile.definition.do(args, before, ctx.ctx);
+    // Hers, with the bytes the step wrote and another mode: her edit, which a rollback must not overwrite.
+    const mine = join(w.app, '.mine');
+    fs.writeFileSync(mine, 'new\n', { mode: 0o600 });
+    fs.chownSync(mine, ALICE, ALICE);
+    let swapped = false;
+    hook('lstatSync', (real) => (path: unknown, ...rest: unknown[]) => {
+      const result = real(path, ...rest);
+      if (!swapped && String(path).endsWith('/config')) {
+        swapped = true;
+        fs.renameSync(mine, w.config);
+      }
+      return result;
+    });
+    await expect(writeFile.definition.undo(args, before, after, ctx.ctx)).rejects.toBeInstanceOf(UndoConflictError);
+    expect(swapped).toBe(true);
+    const st = fs.statSync(w.config);
+    expect([fs.readFileSync(w.config, 'utf8'), st.uid, st.mode & 0o7777]).toEqual(['new\n', ALICE, 0o600]);
+  });
+
   it('a hard-linked target in a directory only root can write is still replaced, and put back on rollback', async () => {
     const w = planted();
     fs.renameSync(w.link, w.config);
