@@ -13,7 +13,8 @@
 // Knobs: UNWIND_MACHINE_SYSTEMD=PATH boots another system manager binary (a
 // missing one must turn the run red); UNWIND_MACHINE_CONSOLE=FILE keeps the
 // machine's console output; UNWIND_TEST_REPORT=FILE keeps vitest's JSON report
-// (every file's and test's duration: where the test time goes).
+// (every file's and test's duration: where the test time goes). The kill tests' and the fuzz's
+// knobs (UNWIND_KILL_*, UNWIND_FUZZ_SEED, UNWIND_FUZZ_CASES) are passed into the machine.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -126,7 +127,7 @@ async function runInMachine() {
 
   // The kill tests' knobs too (a sample's size and seed): without them UNWIND_KILL_POINTS=0 would not reach the tests.
   const passedEnvironment = Object.fromEntries(
-    ['TERM', 'CI', 'COLORTERM', 'FORCE_COLOR', 'NO_COLOR', 'UNWIND_KILL_POINTS', 'UNWIND_KILL_SEED', 'UNWIND_CRASH_SEED', 'UNWIND_KILL_ONLY', 'UNWIND_KILL_SCENARIO'].filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
+    ['TERM', 'CI', 'COLORTERM', 'FORCE_COLOR', 'NO_COLOR', 'UNWIND_KILL_POINTS', 'UNWIND_KILL_SEED', 'UNWIND_CRASH_SEED', 'UNWIND_KILL_ONLY', 'UNWIND_KILL_SCENARIO', 'UNWIND_FUZZ_SEED', 'UNWIND_FUZZ_CASES'].filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
   );
   const [program, ...args] = machine.commandLine([process.execPath, vitest, ...vitestArguments], {
     cwd: process.cwd().startsWith(repository) ? process.cwd() : repository,
