@@ -1,6 +1,6 @@
 import * as t from 'io-ts';
 import { dirname } from 'node:path';
-import { syncDirectory, type CommandResult, type StepContext } from '@unwind/core';
+import { lstatIfPresent, syncDirectory, type CommandResult, type StepContext } from '@unwind/core';
 import { dbPath } from './db.js';
 import { UserBusyError } from './errors.js';
 
@@ -43,3 +43,8 @@ export { assertNameNotProtected, assertNotProtected } from './protect.js';
 
 /** Maps userdel's exit 8 ("user is currently used by process N") to a UserBusyError. */
 export const userBusy = (name: string) => (r: CommandResult) => (r.exitCode === 8 ? new UserBusyError(name, r) : undefined);
+
+/** Whether there is an entry at `path` (never following a symlink at its end): a home, a staged home, a linger file. */
+export function entryExists(path: string): boolean {
+  return lstatIfPresent(path) !== undefined;
+}

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
 import { defineStep, mountPointsAt, onOverlay, removeTreeSafely, renameDurably, syncDirectory, UnwindError, validateAbsolutePath, VerificationError, type CommandResult, type StepContext } from '@unwind/core';
-import { assertNameNotProtected, assertNotProtected, CommonArgs, lookupIn, shadowTool, userBusy } from './common.js';
+import { assertNameNotProtected, assertNotProtected, CommonArgs, entryExists, lookupIn, shadowTool, userBusy } from './common.js';
 import { allUsers, dbPath, diskPath, keyOf, lookupGid, lookupUid, lookupUser, readLines, type UserEntry } from './db.js';
 import { UserEntryCodec } from './ensure-user.js';
 import { ImmovableHomeError, ProtectedUserError, UnsafeHomeError, UserBusyError } from './errors.js';
@@ -138,7 +138,7 @@ export const removeUser = defineStep({
     if (user) assertNotProtected(user, a);
     const primary = user ? await lookupGid(user.gid, lookupIn(a, ctx)) : undefined;
     let home: RemoveUserBefore['home'] = null;
-    if (user && a.removeHome && exists(diskPath(a.prefix, user.home))) {
+    if (user && a.removeHome && entryExists(diskPath(a.prefix, user.home))) {
       const path = await movableHome(a, user, ctx);
       home = { path, staging: join(dirname(path), `.unwind-home-${a.name}-${randomBytes(6).toString('hex')}`) };
     }
@@ -174,7 +174,7 @@ export const removeUser = defineStep({
       }
       await shadowTool(ctx, a, 'userdel', [a.name], userBusy(a.name));
     }
-    if (before.home && before.user && exists(before.home.path)) {
+    if (before.home && before.user && entryExists(before.home.path)) {
       // Decided at prepare, checked again now: the home may have been swapped since.
       const path = await movableHome(a, before.user, ctx);
       if (path !== before.home.path) throw new UnsafeHomeError(a.name, before.user.home, `is now at ${path}, not ${before.home.path}`);
@@ -189,15 +189,15 @@ export const removeUser = defineStep({
         throw new ImmovableHomeError(a.name, before.home.path, "it is a directory of an overlay filesystem's lower layer (an account made when a container image was built), which rename(2) moves only on a mount with redirect_dir=on; remove the user with removeHome: false and its home with files.remove and allowCopy: true");
       }
     }
-    if (before.linger.existed && exists(before.linger.path)) {
+    if (before.linger.existed && entryExists(before.linger.path)) {
       removeLingerFile(before.linger.path);
       syncDirectory(dirname(before.linger.path));
     }
   },
   verify: async (a, before, _after, ctx) => {
     if (await lookupUser(a.name, lookupIn(a, ctx))) throw new VerificationError(`user "${a.name}" still exists`, { name: a.name });
-    if (before.home && exists(before.home.path)) throw new VerificationError(`home ${before.home.path} is still there`, { path: before.home.path });
-    if (exists(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is still there`, { path: before.linger.path });
+    if (before.home && entryExists(before.home.path)) throw new VerificationError(`home ${before.home.path} is still there`, { path: before.home.path });
+    if (entryExists(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is still there`, { path: before.linger.path });
   },
   validateJournaled: (a, before) => validateRemovedUserJournal(a, before, { homeBase: homeBase(a), lingerPath: lingerPath(a), staging: STAGING_NAME }),
   undo: async (a, before, _after, ctx) => restoreRemovedUser(a, before, ctx),
@@ -217,7 +217,7 @@ export const removeUser = defineStep({
     }
     if (!st.isDirectory() || st.uid !== process.getuid?.()) throw new UnsafeHomeError(a.name, staging, 'is not a directory this process made');
     const staged = join(staging, STAGED);
-    if (exists(staged)) {
+    if (entryExists(staged)) {
       const home = fs.lstatSync(staged);
       if (!home.isDirectory() || home.uid !== before.user.uid) throw new UnsafeHomeError(a.name, staged, `is not the staged home of uid ${before.user.uid}`);
     }
@@ -225,17 +225,8 @@ export const removeUser = defineStep({
     removeTreeSafely(staging);
     syncDirectory(dirname(before.home.path));
   },
-  wouldChange: async (a, ctx) => (await lookupUser(a.name, lookupIn(a, ctx))) !== undefined || exists(lingerPath(a)),
+  wouldChange: async (a, ctx) => (await lookupUser(a.name, lookupIn(a, ctx))) !== undefined || entryExists(lingerPath(a)),
 });
-
-function exists(path: string): boolean {
-  try {
-    fs.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * With a prefix root the uid is the prefix's, but processes are the

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { renameDurably, syncDirectory, UndoConflictError, UntrustedJournalError, VerificationError, writeNewFileDurably, type StepContext } from '@unwind/core';
-import { lookupIn } from './common.js';
+import { entryExists, lookupIn } from './common.js';
 import { dbPath, diskPath, keyOf, lookupUser, parseId, readLines, type DbFile } from './db.js';
 import { lockedGroups } from './membership.js';
 import { tellsLogind } from './logind-linger.js';
@@ -175,21 +175,12 @@ async function putBackEntries(a: RemoveUserArgs, before: RemoveUserBefore, uid: 
   for (const [file, edit] of edits) await editDatabase(a.prefix, file, edit, signal);
 }
 
-function exists(path: string): boolean {
-  try {
-    fs.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function restoreHome(a: RemoveUserArgs, before: RemoveUserBefore): void {
   if (!before.home || !before.user) return;
   const { path, staging } = before.home;
   const staged = join(staging, STAGED);
-  if (exists(staged)) {
-    if (exists(path)) throw new UndoConflictError(`home ${path}`, 'nothing there (the home is staged aside)', 'a new entry', { name: a.name, staged });
+  if (entryExists(staged)) {
+    if (entryExists(path)) throw new UndoConflictError(`home ${path}`, 'nothing there (the home is staged aside)', 'a new entry', { name: a.name, staged });
     const st = fs.lstatSync(staged);
     if (!st.isDirectory() || st.uid !== before.user.uid) throw new UndoConflictError(`staged home ${staged}`, `a directory of uid ${before.user.uid}`, `uid ${st.uid}`, { name: a.name });
     renameDurably(staged, path);
@@ -215,7 +206,7 @@ function restoreHome(a: RemoveUserArgs, before: RemoveUserBefore): void {
 async function restoreLinger(a: RemoveUserArgs, before: RemoveUserBefore, ctx: StepContext): Promise<void> {
   const linger = before.linger.existed;
   if (!linger) return;
-  if (!exists(before.linger.path)) {
+  if (!entryExists(before.linger.path)) {
     assertLingerDirectory(before.linger.path);
     writeNewFileDurably(before.linger.path, '', linger.mode);
     fs.lchownSync(before.linger.path, linger.uid, linger.gid);
@@ -252,6 +243,6 @@ export async function verifyRemovedUserBack(a: RemoveUserArgs, before: RemoveUse
       }
     }
   }
-  if (before.home && !exists(before.home.path)) throw new VerificationError(`home ${before.home.path} is not back`, { path: before.home.path });
-  if (before.linger.existed && !exists(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is not back`, { path: before.linger.path });
+  if (before.home && !entryExists(before.home.path)) throw new VerificationError(`home ${before.home.path} is not back`, { path: before.home.path });
+  if (before.linger.existed && !entryExists(before.linger.path)) throw new VerificationError(`linger file ${before.linger.path} is not back`, { path: before.linger.path });
 }
