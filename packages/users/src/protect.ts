@@ -1,5 +1,6 @@
 import { localGroups, loginDefs, loginDefsNumber, type GroupEntry, type UserEntry } from './db.js';
 import { ProtectedUserError } from './errors.js';
+import { machineGroupGids } from './nss-groups.js';
 
 /**
  * The protected-account rules, in one place: every route that can reach
@@ -35,11 +36,13 @@ import { ProtectedUserError } from './errors.js';
 export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'admin', 'adm', 'shadow', 'disk', 'kmem', 'docker', 'lxd', 'libvirt'];
 
 /**
- * The gids of the groups named in {@link PRIVILEGED_GROUPS} as the local
- * group file (the prefix image's with a prefix, else /etc/group) numbers
- * them, each with the privileged name that has it. A group's members get
- * what its gid gets (sudo, polkit and file modes match the gid), so a
- * second name for sudo's gid is sudo. Reads only.
+ * The gids of the groups named in {@link PRIVILEGED_GROUPS}, each with the
+ * privileged name that has it: as the prefix image's group file numbers
+ * them, or without a prefix, as /etc/group and the machine's whole group
+ * database do (`getent`: a `wheel` that only LDAP, SSSD or systemd's userdb
+ * knows has a gid too, and a local group with it is a second name for it).
+ * A group's members get what its gid gets (sudo, polkit and file modes
+ * match the gid), so a second name for sudo's gid is sudo. Reads only.
  *
  * @example
  * ```ts
@@ -49,6 +52,7 @@ export const PRIVILEGED_GROUPS: readonly string[] = ['root', 'sudo', 'wheel', 'a
 export function privilegedGids(prefix: string | undefined): ReadonlyMap<number, string> {
   const gids = new Map<number, string>();
   for (const g of localGroups(prefix)) if (PRIVILEGED_GROUPS.includes(g.name) && Number.isInteger(g.gid) && !gids.has(g.gid)) gids.set(g.gid, g.name);
+  if (prefix === undefined) for (const [gid, name] of machineGroupGids(PRIVILEGED_GROUPS)) if (!gids.has(gid)) gids.set(gid, name);
   return gids;
 }
 
