@@ -109,6 +109,8 @@ export class RestoreTree {
   private readonly scanned: Map<string, LiveEntry>;
   /** How many names each inode (`dev:ino`) has inside the tree, as scanned. */
   private readonly namesInside = new Map<string, number>();
+  /** The inode of each file this restore wrote, by path: what a hard link to it must reach. */
+  private readonly written = new Map<string, { dev: bigint; ino: bigint }>();
 
   private constructor(
     private readonly root: string,
@@ -308,7 +310,9 @@ export class RestoreTree {
         throw error;
       }
       // After the rename: it changes the ctime, part of the identity.
-      return { cloned, identity: identityOf(fs.fstatSync(out, { bigint: true })) };
+      const st = fs.fstatSync(out, { bigint: true });
+      this.written.set(path, { dev: st.dev, ino: st.ino });
+      return { cloned, identity: identityOf(st) };
     } finally {
       fs.closeSync(out);
     }
@@ -316,7 +320,14 @@ export class RestoreTree {
 
   /**
    * Makes `path` a hard link of the tree's `to` (both reached through
-   * their directories' descriptors; link(2) never follows either).
+   * their directories' descriptors; link(2) never follows either). The new
+   * name must reach the file this restore wrote at `to`, or the one the scan
+   * saw there: link(2) takes whatever is at the name by then, and the owner
+   * of `to`'s directory could have renamed a file of hers there, which the
+   * link would have given a second name in a directory of root's (her
+   * content, which she can still change, under a name root trusts: in a
+   * restored /usr/local/sbin, a program root runs). Else the name is
+   * removed again and the restore refused.
    *
    * @example
    * ```ts
@@ -326,18 +337,24 @@ export class RestoreTree {
   link(path: string, to: string, fresh: boolean): void {
     const from = this.entry(to);
     const target = this.entry(path);
-    if (fresh) {
-      fs.linkSync(from, target);
-      return this.countName(target);
-    }
-    const made = this.temp(path);
+    const made = fresh ? target : this.temp(path);
     try {
       fs.linkSync(from, made);
+      this.checkLinked(made, path, to);
       this.countName(made);
-      fs.renameSync(made, target);
+      if (!fresh) fs.renameSync(made, target);
     } finally {
-      unlinkQuietly(made); // a rename onto another name of the same inode leaves it
+      if (!fresh) unlinkQuietly(made); // a rename onto another name of the same inode leaves it
     }
+  }
+
+  /** Removes the link just made at `entry` and refuses, unless it reaches the file expected at `to`. */
+  private checkLinked(entry: string, path: string, to: string): void {
+    const expected = this.written.get(to) ?? this.scanned.get(to);
+    const st = fs.lstatSync(entry, { bigint: true });
+    if (expected !== undefined && st.isFile() && st.dev === expected.dev && st.ino === expected.ino) return;
+    unlinkQuietly(entry);
+    this.refuse(path, `${this.at(to)} is not the file the restore put there or found (${st.isFile() ? `inode ${st.ino}` : kindOf(st)}); someone replaced it, and no link to it was made`);
   }
 
   /** One more name inside the tree for the inode at `entry` (a link this restore made). */

@@ -257,6 +257,36 @@ describe.runIf(isRoot)('restore of a tree a user owns parts of', () => {
     expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 0, 0o644]);
   });
 
+  it("a file of hers renamed over a file the restore just wrote, before its hard link is made: no link to it, its owner and mode left, the restore refused", async () => {
+    const s = userSandbox();
+    // A root program with a second name in a directory of root's; its first name is in her directory.
+    const tool = join(s.sub, 'tool'), second = join(s.tree, 'tool-too');
+    fs.writeFileSync(tool, 'the real tool\n');
+    fs.chmodSync(tool, 0o4755);
+    fs.linkSync(tool, second);
+    // Hers, in the tree when it is snapshotted and scanned: a name inside the tree, so a count of names alone passes it.
+    const hers = join(s.sub, 'hers');
+    fs.writeFileSync(hers, '#!/bin/sh\nid\n', { mode: 0o755 });
+    fs.chownSync(hers, USER, USER);
+    const snap = await create({ source: s.tree, store: s.store });
+    fs.rmSync(second);
+    fs.writeFileSync(tool, 'changed\n');
+    let swapped = false;
+    testHooks.point = (where) => {
+      if (where !== 'restore' || swapped || !fs.existsSync(tool) || fs.readFileSync(tool, 'utf8') !== 'the real tool\n') return;
+      swapped = true;
+      fs.renameSync(hers, tool); // right after the restore wrote the tool
+    };
+    await expect(restore({ store: s.store, id: snap.id })).rejects.toMatchObject({
+      code: 'SNAPSHOT_UNSAFE_TREE',
+      message: expect.stringContaining(`${tool} is not the file the restore put there or found`),
+    });
+    expect(swapped).toBe(true);
+    expect(fs.existsSync(second)).toBe(false);
+    const st = fs.statSync(tool);
+    expect([fs.readFileSync(tool, 'utf8'), st.uid, st.mode & 0o7777, st.nlink]).toEqual(['#!/bin/sh\nid\n', USER, 0o755, 1]);
+  });
+
   it('hard links all inside the tree (a snapshotted group) still get their owner back in place', async () => {
     const s = sandbox();
     fs.writeFileSync(join(s.tree, 'home', 'a'), 'a\n');
