@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { judgeTrustedDirectory, judgeTrustedFile } from './private-directory.js';
+import { reuseAnswer } from './reuse-answer.js';
 
 /** The search path a child's environment without PATH gets (libuv's, as execvp's). */
 const DEFAULT_SEARCH_PATH = '/usr/bin:/bin';
@@ -102,12 +103,7 @@ function judge(path: string): { file: string } | { reason: string } {
  * ```
  */
 export function trustedSearchPath(searchPath: string | undefined): string {
-  const given = searchPath ?? DEFAULT_SEARCH_PATH;
-  const now = performance.now();
-  if (lastJudged?.given === given && now - lastJudged.at < JUDGED_PATH_REUSED_MS) return lastJudged.trusted;
-  const trusted = judgeSearchPath(given);
-  lastJudged = { given, trusted, at: now };
-  return trusted;
+  return judgedSearchPath(searchPath ?? DEFAULT_SEARCH_PATH);
 }
 
 /**
@@ -121,8 +117,7 @@ export function trustedSearchPath(searchPath: string | undefined): string {
  */
 const JUDGED_PATH_REUSED_MS = 10_000;
 
-/** The last PATH judged, and when. */
-let lastJudged: { given: string; trusted: string; at: number } | undefined;
+const judgedSearchPath = reuseAnswer(JUDGED_PATH_REUSED_MS, judgeSearchPath);
 
 function judgeSearchPath(given: string): string {
   const kept = trustedEntries(given);

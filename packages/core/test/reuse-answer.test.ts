@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { reuseAnswer } from '@unwind/core';
+
+describe('reuseAnswer', () => {
+  it('the same key within the time is answered from the last answer; another key, or later, is asked again', async () => {
+    const asked: string[] = [];
+    const answer = reuseAnswer(200, (key) => {
+      asked.push(key);
+      return `${key}#${asked.length}`;
+    });
+    expect(answer('a')).toBe('a#1');
+    expect(answer('a')).toBe('a#1');
+    expect(answer('b')).toBe('b#2');
+    // Only the last key is kept.
+    expect(answer('a')).toBe('a#3');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(answer('a')).toBe('a#4');
+    expect(asked).toEqual(['a', 'b', 'a', 'a']);
+  });
+
+  it('an error is never kept: the next ask tries again', () => {
+    let calls = 0;
+    const answer = reuseAnswer(60_000, () => {
+      calls += 1;
+      if (calls === 1) throw new Error('directory service down');
+      return calls;
+    });
+    expect(() => answer('k')).toThrow('directory service down');
+    expect(answer('k')).toBe(2);
+    expect(answer('k')).toBe(2);
+  });
+});
