@@ -169,7 +169,8 @@ export class CommandNotFoundError extends CommandError {
   }
 }
 
-const MAX_OUTPUT = 4 * 1024 * 1024;
+/** The most of a program's stdout, and of its stderr, that is kept. */
+export const MAX_OUTPUT = 4 * 1024 * 1024;
 
 /** After the program exits, how long output still in its pipes is read before they are closed. */
 const OUTPUT_DRAIN_MS = 200;
@@ -202,22 +203,13 @@ export function defaultEnv(): Record<string, string> {
  * ```
  */
 export const runCommand: CommandRunner = (spec) => {
+  let prepared: PreparedCommand;
   try {
-    validateArgv(spec.argv);
-    for (const field of ['timeoutMs', 'killGraceMs'] as const) validateTimerMs(spec[field], `a command's ${field}`);
+    prepared = prepareCommand(spec);
   } catch (error) {
     return Promise.reject(error);
   }
-  const env = spec.env ?? defaultEnv();
-  // Found here, not by spawn: a program in a directory another user can change is never run (see findProgram).
-  let found: FoundProgram;
-  try {
-    found = findProgram(spec.argv[0]!, env.PATH, spec.cwd);
-  } catch (error) {
-    return Promise.reject(new CommandNotFoundError(spec.argv, error));
-  }
-  if ('refused' in found) return Promise.reject(new CommandNotFoundError(spec.argv, new Error(found.refused)));
-  const timeoutMs = spec.timeoutMs ?? 60_000;
+  const { file, env, timeoutMs } = prepared;
   const graceMs = spec.killGraceMs ?? 2000;
   const started = performance.now();
   log('run %o', spec.argv);
@@ -231,12 +223,11 @@ export const runCommand: CommandRunner = (spec) => {
     let ended: 'timeout' | 'abort' | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const [program, ...rest] = spec.argv as [string, ...string[]];
-    const child = spawn(found.file, rest, {
+    const child = spawn(file, rest, {
       argv0: program, // what execvp would pass: the name as the caller wrote it
       shell: false,
       detached: true, // own process group: we kill the group, not just the leader
-      // What the program runs by name is found in its PATH, as root: only trusted entries are kept.
-      env: env.PATH === undefined ? env : { ...env, PATH: trustedSearchPath(env.PATH) },
+      env,
       cwd: spec.cwd ?? '/',
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -304,6 +295,36 @@ export const runCommand: CommandRunner = (spec) => {
     }
   });
 };
+
+/** What {@link prepareCommand} settled: the file to execute, its environment and its timeout. */
+export interface PreparedCommand {
+  file: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+}
+
+/**
+ * What every way of running a program does before it starts one: the argv
+ * and timers checked, the program found as {@link findProgram} finds it, and
+ * the environment it gets, its PATH cut to the trusted entries. Throws
+ * `InvalidInputError` for a bad spec and {@link CommandNotFoundError} when
+ * nothing may run; either way nothing has run.
+ */
+export function prepareCommand(spec: Omit<CommandSpec, 'signal' | 'input'>): PreparedCommand {
+  validateArgv(spec.argv);
+  for (const field of ['timeoutMs', 'killGraceMs'] as const) validateTimerMs(spec[field], `a command's ${field}`);
+  const env = spec.env ?? defaultEnv();
+  // Found here, not by spawn: a program in a directory another user can change is never run (see findProgram).
+  let found: FoundProgram;
+  try {
+    found = findProgram(spec.argv[0]!, env.PATH, spec.cwd);
+  } catch (error) {
+    throw new CommandNotFoundError(spec.argv, error);
+  }
+  if ('refused' in found) throw new CommandNotFoundError(spec.argv, new Error(found.refused));
+  // What the program runs by name is found in its PATH, as root: only trusted entries are kept.
+  return { file: found.file, env: env.PATH === undefined ? env : { ...env, PATH: trustedSearchPath(env.PATH) }, timeoutMs: spec.timeoutMs ?? 60_000 };
+}
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {

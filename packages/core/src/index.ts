@@ -32,8 +32,10 @@ export { JOURNAL_FORMAT, REUSED_JOURNAL_FORMAT, bindingOf, encodeLine, encodeBou
 export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './journal/records.js';
 export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
 export type { Lock, AcquireLockOptions } from './lock.js';
+export { runCommandSync, type CommandSyncSpec } from './exec-sync.js';
 export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
 export { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
+export { reuseAnswer } from './reuse-answer.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
 export { onOverlay } from './overlay.js';
