@@ -217,10 +217,9 @@ export async function doReplace(path: string, data: Uint8Array, options: Replace
 
 /** Throws unless `path` is a regular file with exactly these bytes, mode and owner (all read from one descriptor). */
 export function checkFile(path: string, expected: { sha256: string; mode: number; uid: number; gid: number }, what: string): void {
-  const st = lstatOrUndefined(path);
-  if (!st) throw new VerificationError(`${path} does not exist (${what})`, { path });
-  const file = st.isFile() ? regularFileAt(path) : undefined;
-  if (!file) throw new VerificationError(`${path} is not a regular file (${what})`, { path });
+  const file = fileAt(path);
+  if (file === 'missing') throw new VerificationError(`${path} does not exist (${what})`, { path });
+  if (file === 'not a regular file') throw new VerificationError(`${path} is not a regular file (${what})`, { path });
   const problems: string[] = [];
   if (file.mode !== expected.mode) problems.push(`mode is ${file.mode.toString(8)}, expected ${expected.mode.toString(8)}`);
   if (file.uid !== expected.uid || file.gid !== expected.gid) problems.push(`owner is ${file.uid}:${file.gid}, expected ${expected.uid}:${expected.gid}`);
@@ -236,12 +235,19 @@ export function checkFile(path: string, expected: { sha256: string; mode: number
  * one file's mode and owner with another's bytes.
  */
 function regularFileAt(path: string): SourceFile | undefined {
+  const file = fileAt(path);
+  return typeof file === 'object' ? file : undefined;
+}
+
+/** {@link regularFileAt}, telling apart why there is none: from the open's own answer, with no lstat before it. */
+function fileAt(path: string): SourceFile | 'missing' | 'not a regular file' {
   try {
     return readSource(path);
   } catch (error) {
-    if (error instanceof SymlinkRefusedError || error instanceof UnexpectedFileTypeError) return undefined;
+    if (error instanceof SymlinkRefusedError || error instanceof UnexpectedFileTypeError) return 'not a regular file';
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
+    if (code === 'ELOOP') return 'not a regular file';
     throw error;
   }
 }
@@ -350,7 +356,7 @@ export function verifyUndoReplace(path: string, before: FileBefore): void {
 
 /** plan(): whether writing `data` would change anything. */
 export function wouldReplace(path: string, data: Uint8Array, options: ReplaceOptions): boolean {
-  const file = lstatOrUndefined(path)?.isFile() ? regularFileAt(path) : undefined;
+  const file = regularFileAt(path);
   if (!file) return true;
   if (options.mode !== undefined && file.mode !== options.mode) return true;
   if ((options.uid !== undefined && file.uid !== options.uid) || (options.gid !== undefined && file.gid !== options.gid)) return true;
