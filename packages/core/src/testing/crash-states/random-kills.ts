@@ -27,7 +27,11 @@ export interface RandomKillOptions<C> {
   cwd?: string;
   /** Makes a fresh world; called once per run. */
   arrange(): KillWorld<C> | Promise<KillWorld<C>>;
-  /** How many kills (default 8). */
+  /**
+   * How many kills must land inside the transaction (default 8). A kill that
+   * lands outside (after a run faster than every measured one) is drawn
+   * again, up to as many draws again: at most twice this many kills.
+   */
   kills?: number;
   /** The seed of the kill times (default: UNWIND_KILL_SEED, else 20261203; UNWIND_KILL_SEED=random draws one; always printed). */
   seed?: number;
@@ -41,7 +45,7 @@ export interface RandomKillOptions<C> {
  * @example
  * ```ts
  * const report: RandomKillReport = await killAtRandomTimes(options);
- * expect(report.landedInside / report.kills).toBeGreaterThanOrEqual(0.8);
+ * expect(report.landedInside).toBe(report.kills);
  * ```
  */
 export interface RandomKillReport {
@@ -51,8 +55,10 @@ export interface RandomKillReport {
   seed: number;
   /** The measured span of the transaction (ms), from its first changing file-system call to the child's exit: the shortest of three measuring runs and of the runs a kill came too late for. */
   spanMs: number;
-  /** Kills made. */
+  /** Kills asked for: how many were to land inside. */
   kills: number;
+  /** Kills made: `kills`, and one more for each that landed outside (at most twice `kills`). */
+  draws: number;
   /**
    * Kills that came while the transaction ran: after its first change under
    * a root (where the child waits at the gate) and before its last (a
@@ -109,14 +115,16 @@ async function runGated(
  * from there to its last change under a root (node's exit is not part of it either); each kill comes uniformly inside its first 90% from
  * outside (SIGKILL of the process, as an operator or the OOM killer would).
  * Every kill is followed by recover() and the before/after check of
- * {@link killAtEveryOperation}. The report says how many kills landed
- * inside the transaction.
+ * {@link killAtEveryOperation}. A kill that lands outside (after a run
+ * faster than every measured one) is drawn again, up to twice `kills` in
+ * all; the report says how many landed inside, in how many draws, and why
+ * the others did not.
  *
  * @example
  * ```ts
  * const report = await killAtRandomTimes({ name: 'files', arrange, kills: 8 });
  * expect(report.failures).toEqual([]);
- * expect(report.landedInside).toBeGreaterThanOrEqual(6);
+ * expect(report.landedInside).toBe(report.kills);
  * ```
  */
 export async function killAtRandomTimes<C>(options: RandomKillOptions<C>): Promise<RandomKillReport> {
@@ -150,7 +158,11 @@ export async function killAtRandomTimes<C>(options: RandomKillOptions<C>): Promi
     // Why the others did not: the run ended before its kill came, or the kill came after its last change (node's exit).
     let endedFirst = 0;
     let afterLastChange = 0;
-    for (let i = 0; i < kills; i++) {
+    let draws = 0;
+    // A kill outside the window is drawn again, from the span the faster run just measured: the check wants
+    // `kills` kills inside, and leaving their number to chance turned a test red once in a while.
+    for (let i = 0; landedInside < kills && i < kills * 2; i++) {
+      draws++;
       // From the first 90% of the shortest span: a run faster still, or this process's timer late on a busy
       // machine, put a kill drawn in its last few milliseconds after the run's end (17 of 384 kills in CI logs).
       const killAfterMs = Math.floor(random() * spanMs * 0.9);
@@ -182,9 +194,9 @@ export async function killAtRandomTimes<C>(options: RandomKillOptions<C>): Promi
         await w.cleanup();
       }
     }
-    const outside = landedInside < kills ? `; outside: ${endedFirst} after the run ended, ${afterLastChange} after its last change` : '';
-    log(`random kills [${options.name}]: span ${Math.round(spanMs)} ms, ${landedInside} of ${kills} kills landed inside the transaction (${afterCommitPoint} past the commit point${outside}), ${failures.length} failures (seed ${seed})`);
-    return { name: options.name, seed, spanMs, kills, landedInside, afterCommitPoint, failures };
+    const outside = draws > landedInside ? `; drawn again: ${endedFirst} after the run ended, ${afterLastChange} after its last change` : '';
+    log(`random kills [${options.name}]: span ${Math.round(spanMs)} ms, ${landedInside} of ${kills} kills landed inside the transaction in ${draws} draws (${afterCommitPoint} past the commit point${outside}), ${failures.length} failures (seed ${seed})`);
+    return { name: options.name, seed, spanMs, kills, draws, landedInside, afterCommitPoint, failures };
   } finally {
     reports.remove();
   }
