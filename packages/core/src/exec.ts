@@ -3,6 +3,7 @@ import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
 import { validateTimerMs } from './timer.js';
 import { logger } from './log.js';
 import { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
+import { descendantsOf, signalProcesses, type ProcessIdentity } from './process-tree.js';
 import type { ErrorCode } from './error-codes.js';
 
 const log = logger('exec');
@@ -189,7 +190,10 @@ export function defaultEnv(): Record<string, string> {
 
 /**
  * Runs a program without a shell, in its own process group, so a timeout or
- * cancellation kills it and everything it started. A bare program name is
+ * cancellation kills it and everything it started: the group, and every
+ * descendant that left it (`setsid`) while its parent still ran. Only a
+ * process whose parent had already exited (a daemon's double fork) is out
+ * of reach: nothing links it to the command any more. A bare program name is
  * looked up in the PATH of the program's environment as `execvp` would,
  * except that empty and relative entries are never searched and a file
  * another user could change is never run (see {@link findProgram}): such a
@@ -234,12 +238,29 @@ export const runCommand: CommandRunner = (spec) => {
     function result(exitCode: number | null, signal: NodeJS.Signals | null, out: string, err: string): CommandResult {
       return { argv: spec.argv, exitCode, signal, stdout: out, stderr: err, durationMs: Math.round(performance.now() - started) };
     }
+    // The descendants found when the kill began, in whatever group or session they moved to (see killAll).
+    let descendants: ProcessIdentity[] = [];
     const killGroup = (why: 'timeout' | 'abort') => {
       if (ended || child.pid === undefined) return;
       ended = why;
+      // Found before the group is signalled: a descendant whose parent dies is handed to init, and nothing links it to us any more.
+      descendants = descendantsOf([child.pid]);
       signalGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'), graceMs);
+      signalProcesses(descendants, 'SIGTERM');
+      killTimer = setTimeout(() => killAll(), graceMs);
       killTimer.unref();
+    };
+    /**
+     * SIGKILL to the process group and to every descendant found: the group
+     * alone misses one that left it (`setsid`), which would run on, as root,
+     * after its command was reported killed. Those found when the kill began,
+     * and whatever they started since.
+     */
+    const killAll = () => {
+      if (child.pid === undefined) return;
+      signalGroup(child.pid, 'SIGKILL');
+      const alive = [...descendants, ...descendantsOf([child.pid, ...descendants.map((d) => d.pid)])];
+      signalProcesses(alive, 'SIGKILL');
     };
     const timer = setTimeout(() => killGroup('timeout'), timeoutMs);
     const onAbort = () => killGroup('abort');
@@ -266,8 +287,8 @@ export const runCommand: CommandRunner = (spec) => {
     // that escaped the process group (setsid) may hold the pipes open for ever.
     // Output already in the pipes is read for a moment, then the pipes are closed.
     child.on('exit', (exitCode, signal) => {
-      // The leader is gone; make sure nothing it left in its group survives a kill.
-      if (ended && child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      // The leader is gone; make sure nothing it left, in its group or out of it, survives a kill.
+      if (ended) killAll();
       clearTimeout(timer);
       const drain = setTimeout(() => finish(exitCode, signal), OUTPUT_DRAIN_MS);
       child.once('close', () => {

@@ -5,6 +5,7 @@ import { LockHeldError, UnwindError, type LockHolder } from './errors.js';
 import { removeFileIfPresent } from './durable.js';
 import { logger } from './log.js';
 import { randomHex } from './random-hex.js';
+import { startTimeOf } from './process-tree.js';
 
 const log = logger('lock');
 
@@ -42,27 +43,17 @@ export interface Lock {
  */
 export function processStartTime(pid: number): string | undefined {
   if (pid === process.pid) return ownStartTime();
-  return readStartTime(pid);
+  return startTimeOf(pid);
 }
 
 let ownStart: string | undefined;
 
 /** This process's own start time never changes: read once, not at every lock taken. */
 function ownStartTime(): string | undefined {
-  ownStart ??= readStartTime(process.pid);
+  ownStart ??= startTimeOf(process.pid);
   return ownStart;
 }
 
-function readStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may contain spaces and parentheses: split after the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Whether the holder written in a lock file is still running.

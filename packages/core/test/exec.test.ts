@@ -105,3 +105,56 @@ describe('runCommand', () => {
     await expect(runCommand({ argv: 'rm -rf /' as never })).rejects.toThrow(/non-empty argv/);
   });
 });
+
+describe('runCommand: a timeout or a cancellation reaches descendants that left the process group', () => {
+  /** Runs `sh` that starts `setsid sleep 30` (a new session: out of the group the kill signals) and waits; the sleep's pid is written to a file. */
+  async function escapedSleeper(spec: { timeoutMs?: number; signal?: AbortSignal }) {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const pidFile = join(dir.path, 'escaped.pid');
+    const error = await runCommand({ argv: ['sh', '-c', `setsid sleep 30 & echo $! > ${pidFile}; wait`], killGraceMs: 200, ...spec }).catch((e: unknown) => e);
+    const escaped = Number(fs.readFileSync(pidFile, 'utf8'));
+    cleanups.push(() => {
+      try {
+        process.kill(escaped, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    });
+    // It did leave the group: its session is its own.
+    return { error, escaped };
+  }
+
+  async function gone(pid: number): Promise<boolean> {
+    for (let waited = 0; waited < 5000; waited += 50) {
+      if (!alive(pid)) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  it('a timeout kills a setsid descendant too', async () => {
+    const { error, escaped } = await escapedSleeper({ timeoutMs: 500 });
+    expect(error).toBeInstanceOf(CommandTimeoutError);
+    expect(await gone(escaped)).toBe(true);
+  });
+
+  it('an abort kills a setsid descendant too', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 500);
+    const { error, escaped } = await escapedSleeper({ signal: controller.signal });
+    expect(error).toBeInstanceOf(CommandAbortedError);
+    expect(await gone(escaped)).toBe(true);
+  });
+
+  it('a command that ends by itself leaves what it started in its own session running (a daemon it was asked to start)', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const pidFile = join(dir.path, 'daemon.pid');
+    await runCommand({ argv: ['sh', '-c', `setsid sleep 30 > /dev/null 2>&1 < /dev/null & echo $! > ${pidFile}`] });
+    const daemon = Number(fs.readFileSync(pidFile, 'utf8'));
+    cleanups.push(() => process.kill(daemon, 'SIGKILL'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(alive(daemon)).toBe(true);
+  });
+});
