@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
+import { answerUncaughtExceptions } from './uncaught-refusals.js';
+
+answerUncaughtExceptions();
 
 // Show Node's process warnings (e.g. a stale lock taken over) as plain `unwind:` lines.
 process.removeAllListeners('warning');

@@ -4,6 +4,7 @@ import { judgeTrustedFile, type AnyStepKind } from '@unwind/core';
 import { CliError, EXIT } from './errors.js';
 import { RequiredEsModuleError, UNTRUSTED_IMPORT } from './module-file-check.js';
 import { assertTrustedModuleFile, guardModuleLoading, moduleRefused, WorkerRefusedError } from './module-trust.js';
+import { markRefusalReported } from './uncaught-refusals.js';
 
 /**
  * The packages whose step kinds `unwind recover` registers when they are
@@ -88,6 +89,8 @@ export async function importModule(specifier: string, cwd = process.cwd()): Prom
   try {
     return (await import(pathToFileURL(real).href)) as Record<string, unknown>;
   } catch (error) {
+    // Node 20 may report it again as an uncaught exception (see answerUncaughtExceptions).
+    markRefusalReported(error);
     // Refused by the guard for how it loads, not for who can change a file: the reason says it all.
     if (error instanceof RequiredEsModuleError || error instanceof WorkerRefusedError) throw new CliError(`refusing to load module ${specifier}: ${error.message}`, EXIT.badInput, { module: specifier, file: error instanceof RequiredEsModuleError ? error.file : error.entry });
     if ((error as { code?: unknown })?.code === UNTRUSTED_IMPORT) throw moduleRefused(specifier, (error as Error).message, (error as { file?: string }).file);
