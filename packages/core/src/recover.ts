@@ -5,7 +5,7 @@ import type { EventListener } from './events.js';
 import { runCommand, type CommandRunner } from './exec.js';
 import { decodeJournaled } from './codec.js';
 import { JOURNAL_FILE, TRANSACTION_ID, adoptReusedJournal, listTransactionIds, removeTransaction, reopenTransactionJournalSliced } from './journal/file-journal.js';
-import { analyzeRecords, type TransactionState } from './journal/inspect.js';
+import { analyzeRecordsSliced, type TransactionState } from './journal/inspect.js';
 import type { Retention } from './journal/journal.js';
 import { REUSED_JOURNAL_FORMAT, type JournalRecord } from './journal/records.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -263,8 +263,7 @@ async function recoverOne(root: string, id: string, registry: Map<string, AnySte
       removeTransaction(root, id);
       return { id, name: 'unknown', result: 'rolled-back', steps: [] };
     }
-    if (slices.due()) await slices.pause();
-    state = analyzeRecords([...journal.records]);
+    state = await analyzeRecordsSliced([...journal.records], false, () => (slices.due() ? slices.pause() : undefined));
     const first = state.records[0];
     if (first?.kind === 'begin' && first.format === REUSED_JOURNAL_FORMAT && first.id !== id && TRANSACTION_ID.test(first.id) && !lstatSync(join(root, first.id), { throwIfNoEntry: false })) {
       // A reused journal a power cut left under another transaction's name (a reused directory's

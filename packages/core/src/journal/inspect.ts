@@ -72,23 +72,56 @@ export interface TransactionState {
  * ```
  */
 export function analyzeRecords(records: JournalRecord[], tornTail = false): TransactionState {
-  const begin = records[0];
-  const state: TransactionState = {
-    id: begin?.kind === 'begin' ? begin.id : 'unknown',
-    name: begin?.kind === 'begin' ? begin.name : 'unknown',
-    pid: begin?.kind === 'begin' ? begin.pid : 0,
-    host: begin?.kind === 'begin' ? begin.host : '',
-    startedAt: begin?.at ?? 0,
-    lastAt: records.at(-1)?.at ?? 0,
-    steps: [],
-    commitPoint: false,
-    recovery: 'none',
-    records,
-    tornTail,
-  };
-  if (begin?.kind === 'begin' && begin.meta) state.meta = begin.meta;
-  const steps = new Map<number, JournaledStep>();
-  for (const r of records) {
+  const analysis = new RecordAnalysis(records, tornTail);
+  for (const r of records) analysis.add(r);
+  return analysis.finish();
+}
+
+/**
+ * {@link analyzeRecords}, giving the event loop back as it goes: `pause` is
+ * asked every thousand records and awaited when it returns a promise. For
+ * `recover()`, whose journal may hold hundreds of thousands of records.
+ *
+ * @example
+ * ```ts
+ * const slices = new LoopSlices();
+ * const state = await analyzeRecordsSliced(records, false, () => (slices.due() ? slices.pause() : undefined));
+ * ```
+ */
+export async function analyzeRecordsSliced(records: JournalRecord[], tornTail: boolean, pause: () => Promise<void> | undefined): Promise<TransactionState> {
+  const analysis = new RecordAnalysis(records, tornTail);
+  for (let index = 0; index < records.length; index++) {
+    if (index % 1000 === 999) await pause();
+    analysis.add(records[index]!);
+  }
+  return analysis.finish();
+}
+
+/** The state {@link analyzeRecords} derives, built a record at a time. */
+class RecordAnalysis {
+  private readonly state: TransactionState;
+  private readonly steps = new Map<number, JournaledStep>();
+
+  constructor(records: JournalRecord[], tornTail: boolean) {
+    const begin = records[0];
+    this.state = {
+      id: begin?.kind === 'begin' ? begin.id : 'unknown',
+      name: begin?.kind === 'begin' ? begin.name : 'unknown',
+      pid: begin?.kind === 'begin' ? begin.pid : 0,
+      host: begin?.kind === 'begin' ? begin.host : '',
+      startedAt: begin?.at ?? 0,
+      lastAt: records.at(-1)?.at ?? 0,
+      steps: [],
+      commitPoint: false,
+      recovery: 'none',
+      records,
+      tornTail,
+    };
+    if (begin?.kind === 'begin' && begin.meta) this.state.meta = begin.meta;
+  }
+
+  add(r: JournalRecord): void {
+    const { state, steps } = this;
     switch (r.kind) {
       case 'prepared':
         steps.set(r.step, {
@@ -113,9 +146,13 @@ export function analyzeRecords(records: JournalRecord[], tornTail = false): Tran
       default: break;
     }
   }
-  state.steps = [...steps.values()].sort((a, b) => a.index - b.index);
-  if (!state.ended) state.recovery = state.commitPoint ? 'finish commit actions' : 'roll back';
-  return state;
+
+  finish(): TransactionState {
+    const { state } = this;
+    state.steps = [...this.steps.values()].sort((a, b) => a.index - b.index);
+    if (!state.ended) state.recovery = state.commitPoint ? 'finish commit actions' : 'roll back';
+    return state;
+  }
 }
 
 /**
