@@ -3,7 +3,7 @@ import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
 import { validateTimerMs } from './timer.js';
 import { logger } from './log.js';
 import { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
-import { descendantsOf, signalProcesses, type ProcessIdentity } from './process-tree.js';
+import { descendantsOf, signalProcesses, startTimeOf, type ProcessIdentity } from './process-tree.js';
 import type { ErrorCode } from './error-codes.js';
 
 const log = logger('exec');
@@ -238,13 +238,16 @@ export const runCommand: CommandRunner = (spec) => {
     function result(exitCode: number | null, signal: NodeJS.Signals | null, out: string, err: string): CommandResult {
       return { argv: spec.argv, exitCode, signal, stdout: out, stderr: err, durationMs: Math.round(performance.now() - started) };
     }
-    // The descendants found when the kill began, in whatever group or session they moved to (see killAll).
+    // The leader, and the descendants found when the kill began, in whatever group or session they moved to (see killAll).
+    let leader: ProcessIdentity | undefined;
     let descendants: ProcessIdentity[] = [];
     const killGroup = (why: 'timeout' | 'abort') => {
       if (ended || child.pid === undefined) return;
       ended = why;
       // Found before the group is signalled: a descendant whose parent dies is handed to init, and nothing links it to us any more.
-      descendants = descendantsOf([child.pid]);
+      const start = startTimeOf(child.pid);
+      leader = start === undefined ? undefined : { pid: child.pid, start };
+      descendants = leader ? descendantsOf([leader]) : [];
       signalGroup(child.pid, 'SIGTERM');
       signalProcesses(descendants, 'SIGTERM');
       killTimer = setTimeout(() => killAll(), graceMs);
@@ -259,8 +262,9 @@ export const runCommand: CommandRunner = (spec) => {
     const killAll = () => {
       if (child.pid === undefined) return;
       signalGroup(child.pid, 'SIGKILL');
-      const alive = [...descendants, ...descendantsOf([child.pid, ...descendants.map((d) => d.pid)])];
-      signalProcesses(alive, 'SIGKILL');
+      // Walked again only from processes still the ones found: a pid reused since names another's children.
+      const since = descendantsOf(leader ? [leader, ...descendants] : descendants);
+      signalProcesses([...descendants, ...since], 'SIGKILL');
     };
     const timer = setTimeout(() => killGroup('timeout'), timeoutMs);
     const onAbort = () => killGroup('abort');

@@ -42,17 +42,21 @@ function statFields(pid: number): string[] | undefined {
 /**
  * Every living descendant of the processes `roots` (children, their
  * children, and so on), whatever process group or session it moved to: a
- * `setsid` leaves the group a timeout signals, not its parent. A process
- * whose parent had already exited was handed to init (or a subreaper) and
- * is not found: nothing in /proc links it to `roots` any more.
+ * `setsid` leaves the group a timeout signals, not its parent. A root whose
+ * pid names another process by now (another start time) or none is not
+ * walked from: the children of a process that took over a reused pid are
+ * not ours. A process whose parent had already exited was handed to init
+ * (or a subreaper) and is not found: nothing in /proc links it to `roots`
+ * any more.
  *
  * @example
  * ```ts
- * const escaped = descendantsOf([child.pid]); // before the group is killed: orphans lose the link
+ * const leader = { pid: child.pid, start: startTimeOf(child.pid) ?? '' };
+ * const escaped = descendantsOf([leader]); // before the group is killed: orphans lose the link
  * signalProcesses(escaped, 'SIGKILL');
  * ```
  */
-export function descendantsOf(roots: readonly number[]): ProcessIdentity[] {
+export function descendantsOf(roots: readonly ProcessIdentity[]): ProcessIdentity[] {
   const table = processTable();
   const children = new Map<number, number[]>();
   for (const [pid, [parent]] of table) {
@@ -61,8 +65,8 @@ export function descendantsOf(roots: readonly number[]): ProcessIdentity[] {
     else children.set(parent, [pid]);
   }
   const found: ProcessIdentity[] = [];
-  const seen = new Set<number>(roots);
-  const queue = [...roots];
+  const queue = roots.filter((root) => table.get(root.pid)?.[1] === root.start).map((root) => root.pid);
+  const seen = new Set<number>(queue);
   while (queue.length > 0) {
     for (const child of children.get(queue.shift()!) ?? []) {
       if (seen.has(child)) continue;
