@@ -11,7 +11,7 @@ import {
   defineStep, encodeLine, exitCodeOf, exitCodeOfRecovery, fileJournal, readJournalFile, recover, runCommand, transaction,
   type JournalRecord, type Outcome,
 } from '@unwind/core';
-import { cannotMount, mountTmpfs, requireHere, runTypeScript, temporaryDirectory, testKinds, treeState, writeMarker } from '@unwind/core/testing';
+import { cannotMount, goneWithin, mountTmpfs, requireHere, runTypeScript, temporaryDirectory, testKinds, treeState, writeMarker } from '@unwind/core/testing';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const inNamespace = process.env.UNWIND_IN_NAMESPACE === '1';
@@ -163,23 +163,6 @@ describe('a command timeout holds against a descendant that escaped with setsid 
       await new Promise((r) => setTimeout(r, 10));
     }
     throw new Error('the escaped grandchild never wrote its pid');
-  }
-
-  /** Whether `pid` is gone (a zombie nobody reaped yet counts as gone) within `ms`. */
-  async function goneWithin(pid: number, ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      let state: string | undefined;
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-      } catch {
-        return true;
-      }
-      if (state === 'Z') return true;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return false;
   }
 
   it('a step whose command times out at 500 ms settles within bounds, the transaction rolls back, and the grandchild is killed', async () => {

@@ -79,6 +79,21 @@ export function descendantsOf(roots: readonly ProcessIdentity[]): ProcessIdentit
 }
 
 /**
+ * Whether process `pid` still runs: it exists and is not a zombie (one that
+ * exited and that nobody reaped yet).
+ *
+ * @example
+ * ```ts
+ * signalProcesses(descendants, 'SIGKILL');
+ * isRunning(descendants[0]!.pid); // false once it died, reaped or not
+ * ```
+ */
+export function isRunning(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
+}
+
+/**
  * The start time of process `pid` (clock ticks since boot, field 22 of
  * /proc/PID/stat), or undefined when there is no such process.
  */

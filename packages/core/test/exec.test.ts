@@ -2,20 +2,12 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandAbortedError, CommandFailedError, CommandNotFoundError, CommandTimeoutError, runCommand } from '@unwind/core';
+import { goneWithin } from '@unwind/core/testing';
+import { isRunning } from '../src/process-tree.js';
 import { tempDir } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-/** Whether a process runs (a zombie nobody reaped yet does not count). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe('runCommand', () => {
   it('passes argv without a shell: metacharacters stay literal', async () => {
@@ -75,7 +67,7 @@ describe('runCommand', () => {
     expect(error).toBeInstanceOf(CommandTimeoutError);
     const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 300));
-    expect(alive(grandchild)).toBe(false);
+    expect(isRunning(grandchild)).toBe(false);
   });
 
   it('a program that ignores SIGTERM is killed after the grace period', async () => {
@@ -125,18 +117,10 @@ describe('runCommand: a timeout or a cancellation reaches descendants that left 
     return { error, escaped };
   }
 
-  async function gone(pid: number): Promise<boolean> {
-    for (let waited = 0; waited < 5000; waited += 50) {
-      if (!alive(pid)) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return false;
-  }
-
   it('a timeout kills a setsid descendant too', async () => {
     const { error, escaped } = await escapedSleeper({ timeoutMs: 500 });
     expect(error).toBeInstanceOf(CommandTimeoutError);
-    expect(await gone(escaped)).toBe(true);
+    expect(await goneWithin(escaped, 5000)).toBe(true);
   });
 
   it('an abort kills a setsid descendant too', async () => {
@@ -144,7 +128,7 @@ describe('runCommand: a timeout or a cancellation reaches descendants that left 
     setTimeout(() => controller.abort(), 500);
     const { error, escaped } = await escapedSleeper({ signal: controller.signal });
     expect(error).toBeInstanceOf(CommandAbortedError);
-    expect(await gone(escaped)).toBe(true);
+    expect(await goneWithin(escaped, 5000)).toBe(true);
   });
 
   it('a command that ends by itself leaves what it started in its own session running (a daemon it was asked to start)', async () => {
@@ -161,6 +145,6 @@ describe('runCommand: a timeout or a cancellation reaches descendants that left 
       }
     });
     await new Promise((r) => setTimeout(r, 300));
-    expect(alive(daemon)).toBe(true);
+    expect(isRunning(daemon)).toBe(true);
   });
 });

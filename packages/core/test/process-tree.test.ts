@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { goneWithin } from '@unwind/core/testing';
 import { descendantsOf, signalProcesses, startTimeOf } from '../src/process-tree.js';
 
 /** Process groups to kill after each test (the shell's, and the escaped sleep's own). */
@@ -14,16 +14,6 @@ afterEach(() => {
     }
   }
 });
-
-/** Whether `pid` is gone (a zombie nobody reaped yet counts as gone). */
-function gone(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
-  } catch {
-    return true;
-  }
-}
 
 /** A shell in its own group that starts `setsid sleep 30` and waits: resolves once the sleep is its child, with both pids. */
 async function shellWithEscapedSleep(): Promise<{ shell: number; sleeper: number }> {
@@ -49,10 +39,6 @@ describe('process-tree: the descendants a kill must reach', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(startTimeOf(sleeper)).toBeDefined();
     signalProcesses([{ pid: sleeper, start: startTimeOf(sleeper)! }], 'SIGKILL');
-    for (let waited = 0; waited < 5000; waited += 20) {
-      if (gone(sleeper)) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`${sleeper} was not killed`);
+    expect(await goneWithin(sleeper, 5000)).toBe(true);
   });
 });

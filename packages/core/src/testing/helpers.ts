@@ -15,6 +15,7 @@ export { failingStep, noopStep, writeMarker, stagedRemove, testKinds } from './k
 export { treeState } from './tree.js';
 export type { TreeEntry } from './tree.js';
 export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, requireHere, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';
+export { goneWithin } from './process-gone.js';
 export type { ChildOutcome, RunTypeScriptOptions } from './environment.js';
 export { exploreCrashStates } from './crash-states/explore.js';
 export { exploreRecoveryCrashStates } from './crash-states/explore-recovery.js';
