@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { CommandFailedError, CommandNotFoundError, CommandTimeoutError, MAX_OUTPUT, prepareCommand, type CommandResult, type CommandSpec } from './exec.js';
+import { CommandFailedError, CommandNotFoundError, CommandTimeoutError } from './command-errors.js';
+import { MAX_OUTPUT, prepareCommand } from './command-preparation.js';
+import type { CommandResult, CommandSpec } from './exec.js';
 import { logger } from './log.js';
 
 const log = logger('exec');

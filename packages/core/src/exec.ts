@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { UnwindError, InvalidInputError, type ErrorContext } from './errors.js';
-import { validateTimerMs } from './timer.js';
+import { CommandAbortedError, CommandFailedError, CommandNotFoundError, CommandTimeoutError } from './command-errors.js';
+import { MAX_OUTPUT, prepareCommand, type PreparedCommand } from './command-preparation.js';
 import { logger } from './log.js';
-import { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
 import { descendantsOf, signalProcesses, startTimeOf, type ProcessIdentity } from './process-tree.js';
-import type { ErrorCode } from './error-codes.js';
 
 const log = logger('exec');
 
@@ -78,115 +76,8 @@ export interface CommandResult {
  */
 export type CommandRunner = (spec: CommandSpec) => Promise<CommandResult>;
 
-/**
- * A program exited with a code not in `okExitCodes`, was killed, timed out or
- * could not start. The argv, exit code and stderr are in the context (and in
- * the transaction's report).
- *
- * @example
- * ```ts
- * catch (e) { if (e instanceof CommandError) console.error(e.result?.exitCode, e.result?.stderr); }
- * ```
- */
-export class CommandError extends UnwindError {
-  readonly result: CommandResult | undefined;
-  constructor(code: ErrorCode, message: string, result: CommandResult | undefined, options: { retryable?: boolean; cause?: unknown; context?: ErrorContext } = {}) {
-    super(code, message, {
-      retryable: options.retryable ?? true,
-      cause: options.cause,
-      context: {
-        ...(result ? { argv: result.argv, exitCode: result.exitCode, signal: result.signal, stderr: tail(result.stderr), durationMs: result.durationMs } : {}),
-        ...options.context,
-      },
-    });
-    this.result = result;
-  }
-}
-
-/**
- * The program exited non-zero (or with a code not listed as ok).
- *
- * @example
- * ```ts
- * // In a custom CommandRunner: fail the way runCommand does.
- * if (!(spec.okExitCodes ?? [0]).includes(result.exitCode ?? -1)) throw new CommandFailedError(result);
- * ```
- */
-export class CommandFailedError extends CommandError {
-  constructor(result: CommandResult, options: { retryable?: boolean } = {}) {
-    super('COMMAND_FAILED', `${result.argv.join(' ')} exited with ${result.exitCode ?? result.signal}: ${firstLine(result.stderr) || '(no stderr)'}`, result, options);
-  }
-}
-
-/**
- * The program ran past its timeout; its process group was killed.
- *
- * @example
- * ```ts
- * await runCommand({ argv: ['sleep', '10'], timeoutMs: 1000 });
- * // CommandTimeoutError: sleep 10 did not finish within 1000 ms; its process group was killed
- * ```
- */
-export class CommandTimeoutError extends CommandError {
-  constructor(result: CommandResult, timeoutMs: number) {
-    super('COMMAND_TIMEOUT', `${result.argv.join(' ')} did not finish within ${timeoutMs} ms; its process group was killed`, result, { context: { timeoutMs } });
-  }
-}
-
-/**
- * The signal fired; the process group was killed. Not retryable.
- *
- * @example
- * ```ts
- * const controller = new AbortController();
- * const running = runCommand({ argv: ['sleep', '10'], signal: controller.signal });
- * controller.abort(); // running rejects with CommandAbortedError
- * ```
- */
-export class CommandAbortedError extends CommandError {
-  constructor(result: CommandResult) {
-    super('COMMAND_ABORTED', `${result.argv.join(' ')} was cancelled; its process group was killed`, result, { retryable: false });
-  }
-}
-
-/**
- * The program does not exist or cannot be executed.
- *
- * @example
- * ```ts
- * try { await ctx.exec({ argv: ['rm', '-rf', '--', staging], signal: ctx.signal }); } catch (error) {
- *   if (!(error instanceof CommandNotFoundError)) throw error;
- *   fs.rmSync(staging, { recursive: true, force: true }); // no rm(1) here: fall back
- * }
- * ```
- */
-export class CommandNotFoundError extends CommandError {
-  constructor(argv: readonly string[], cause: unknown) {
-    super('COMMAND_NOT_FOUND', `cannot run ${argv[0]}: ${(cause as Error)?.message ?? cause}`, undefined, {
-      retryable: false,
-      cause,
-      context: { argv },
-    });
-  }
-}
-
-/** The most of a program's stdout, and of its stderr, that is kept. */
-export const MAX_OUTPUT = 4 * 1024 * 1024;
-
 /** After the program exits, how long output still in its pipes is read before they are closed. */
 const OUTPUT_DRAIN_MS = 200;
-
-/**
- * The default environment for programs: PATH from this process and a C locale.
- *
- * @example
- * ```ts
- * await runCommand({ argv: ['id', '-u'], env: { ...defaultEnv(), HOME: '/root' } });
- * ```
- */
-export function defaultEnv(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-}
 
 /**
  * Runs a program without a shell, in its own process group, so a timeout or
@@ -321,36 +212,6 @@ export const runCommand: CommandRunner = (spec) => {
   });
 };
 
-/** What {@link prepareCommand} settled: the file to execute, its environment and its timeout. */
-export interface PreparedCommand {
-  file: string;
-  env: Record<string, string>;
-  timeoutMs: number;
-}
-
-/**
- * What every way of running a program does before it starts one: the argv
- * and timers checked, the program found as {@link findProgram} finds it, and
- * the environment it gets, its PATH cut to the trusted entries. Throws
- * `InvalidInputError` for a bad spec and {@link CommandNotFoundError} when
- * nothing may run; either way nothing has run.
- */
-export function prepareCommand(spec: Omit<CommandSpec, 'signal' | 'input'>): PreparedCommand {
-  validateArgv(spec.argv);
-  for (const field of ['timeoutMs', 'killGraceMs'] as const) validateTimerMs(spec[field], `a command's ${field}`);
-  const env = spec.env ?? defaultEnv();
-  // Found here, not by spawn: a program in a directory another user can change is never run (see findProgram).
-  let found: FoundProgram;
-  try {
-    found = findProgram(spec.argv[0]!, env.PATH, spec.cwd);
-  } catch (error) {
-    throw new CommandNotFoundError(spec.argv, error);
-  }
-  if ('refused' in found) throw new CommandNotFoundError(spec.argv, new Error(found.refused));
-  // What the program runs by name is found in its PATH, as root: only trusted entries are kept.
-  return { file: found.file, env: env.PATH === undefined ? env : { ...env, PATH: trustedSearchPath(env.PATH) }, timeoutMs: spec.timeoutMs ?? 60_000 };
-}
-
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -359,19 +220,3 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function validateArgv(argv: readonly string[]): void {
-  if (!Array.isArray(argv) || argv.length === 0) throw new InvalidInputError('a command needs a non-empty argv array', { argv });
-  for (const part of argv) {
-    if (typeof part !== 'string') throw new InvalidInputError('every argv element must be a string', { argv });
-    if (part.includes('\0')) throw new InvalidInputError('argv elements must not contain NUL bytes', { argv });
-  }
-  if (argv[0] === '') throw new InvalidInputError('the program name must not be empty', { argv });
-}
-
-function tail(text: string, max = 2000): string {
-  return text.length > max ? `…${text.slice(-max)}` : text;
-}
-
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0]?.slice(0, 300) ?? '';
-}

@@ -33,7 +33,9 @@ export type { JournalRecord, JournalRecordBody, RecordKind, EndStatus } from './
 export { acquireLock, readLock, isHolderAlive, processStartTime } from './lock.js';
 export type { Lock, AcquireLockOptions } from './lock.js';
 export { runCommandSync, type CommandSyncSpec } from './exec-sync.js';
-export { runCommand, defaultEnv, CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './exec.js';
+export { runCommand } from './exec.js';
+export { defaultEnv } from './command-preparation.js';
+export { CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './command-errors.js';
 export { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
 export { reuseAnswer } from './reuse-answer.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
