@@ -25,10 +25,11 @@ const TIMEOUT_MS = 15_000;
  * ```
  */
 export function machineGroupGids(names: readonly string[]): ReadonlyMap<number, string> {
-  return reusedGids(JSON.stringify(names));
+  return reusedGids(names);
 }
 
-const reusedGids = reuseAnswer(REUSE_MS, (key) => ask(JSON.parse(key) as string[]));
+const sameNames = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((name, i) => name === b[i]);
+const reusedGids = reuseAnswer(REUSE_MS, ask, sameNames);
 
 function ask(names: readonly string[]): ReadonlyMap<number, string> {
   // 2: one of the names is not in the database; the others are still printed.
