@@ -67,8 +67,9 @@ export function descendantsOf(roots: readonly ProcessIdentity[]): ProcessIdentit
   const found: ProcessIdentity[] = [];
   const queue = roots.filter((root) => table.get(root.pid)?.[1] === root.start).map((root) => root.pid);
   const seen = new Set<number>(queue);
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()!) ?? []) {
+  // An index, not shift(): the queue is read once, front to back.
+  for (let next = 0; next < queue.length; next++) {
+    for (const child of children.get(queue[next]!) ?? []) {
       if (seen.has(child)) continue;
       seen.add(child);
       found.push({ pid: child, start: table.get(child)![1] });

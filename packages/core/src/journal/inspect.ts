@@ -91,7 +91,10 @@ export function analyzeRecords(records: JournalRecord[], tornTail = false): Tran
 export async function analyzeRecordsSliced(records: JournalRecord[], tornTail: boolean, pause: () => Promise<void> | undefined): Promise<TransactionState> {
   const analysis = new RecordAnalysis(records, tornTail);
   for (let index = 0; index < records.length; index++) {
-    if (index % 1000 === 999) await pause();
+    if (index % 1000 === 999) {
+      const paused = pause();
+      if (paused !== undefined) await paused;
+    }
     analysis.add(records[index]!);
   }
   return analysis.finish();
