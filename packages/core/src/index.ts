@@ -44,6 +44,7 @@ export { onOverlay } from './overlay.js';
 export { writeFileAtomically, writeTemporaryFile, renameDurably, symlinkAtomically, removeTemporaryFiles, temporaryNameFor, temporaryPrefixFor } from './durable-replace.js';
 export type { FileAttributes, AtomicWriteOptions } from './durable-replace.js';
 export { resolveNameByName } from './name-by-name.js';
+export { isWithin } from './path-within.js';
 export type { NameByNameOptions } from './name-by-name.js';
 export { assertPrivateDirectory, assertTrustedDirectory, assertTrustedFile, judgeTrustedDirectory, judgeTrustedFile, isTrustedOwner, lstatIfPresent, makePrivateDirectory, runningUid } from './private-directory.js';
 export { mountPointsAt, removeTreeSafely } from './remove-tree.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Volume } from 'memfs';
-import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps, type PlanFs } from './plan-removal.js';
+import { isWithin } from '@unwind/core';
+import { mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps, type PlanFs } from './plan-removal.js';
 
 // Pure planning: a disk adds nothing here, so the tree lives in memfs.
 function memfsTree(files: Record<string, string | null>, links: Record<string, string> = {}): PlanFs {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { isWithin } from '@unwind/core';
 
 /**
  * Pure planning of a group removal with a keep list. It reads the tree
@@ -43,11 +44,6 @@ export interface RemovalPlan {
   opened: string[];
   /** Requested paths that do not exist (nothing to do). */
   missing: string[];
-}
-
-/** True when `path` is `root` or lies under it. */
-export function isWithin(path: string, root: string): boolean {
-  return path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
 }
 
 /**

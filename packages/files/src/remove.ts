@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, removeTreeSafely, VerificationError, defineStep, syncDescriptor, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
+import { isWithin, onOverlay, CommandNotFoundError, InvalidInputError, UndoConflictError, assertPrivateDirectory, removeTreeSafely, VerificationError, defineStep, syncDescriptor, syncDirectory, validateAbsolutePath, writeNewFileDurably, type StepContext } from '@unwind/core';
 import { copyTree, makePrivateDirectoryAt } from './copy-tree.js';
 import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { describeFound } from './replace.js';
 import { checkSameEntry, directoryIdentity, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
-import { isWithin, mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
+import { mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
   t.type({ /** Absolute paths to remove: files, directories, symlinks (never followed). */ paths: t.array(t.string) }),

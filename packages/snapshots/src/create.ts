@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
-import { InvalidInputError, UnwindError, logger, makePrivateDirectory, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
+import { dirname, join, resolve } from 'node:path';
+import { InvalidInputError, isWithin, UnwindError, logger, makePrivateDirectory, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
 import { makeDurable } from './durability.js';
 import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
 import { cloneOrCopy } from './clone.js';
@@ -63,10 +63,6 @@ export interface SnapshotInfo {
   entries: number;
   /** Bytes of file content stored (hard links counted once). */
   bytes: number;
-}
-
-function isWithin(child: string, parent: string): boolean {
-  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 }
 
 function realOrResolved(path: string): string {

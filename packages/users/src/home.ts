@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { dirname, join, normalize, relative, sep } from 'node:path';
-import { assertPrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
+import { dirname, join, normalize } from 'node:path';
+import { assertPrivateDirectory, isWithin, UnsafeDirectoryError } from '@unwind/core';
 import { UnsafeHomeError } from './errors.js';
 import { diskPath, readLines, type UserEntry } from './db.js';
 import { HomeLocations } from './home-locations.js';
@@ -25,12 +25,6 @@ export function homeBase(args: { prefix?: string | undefined; homeBase?: string 
   return '/home';
 }
 
-/** Whether `inner` is `outer` itself or below it (both normalised absolute paths). */
-function within(inner: string, outer: string): boolean {
-  const r = relative(outer, inner);
-  return r === '' || (!r.startsWith('..') && !r.startsWith(sep));
-}
-
 /**
  * The checks on a home path alone (no disk access): absolute, no `..` or
  * `.` segment, not `/`, a proper subdirectory of the home base. Throws
@@ -43,7 +37,7 @@ export function checkHomePath(name: string, home: string, base: string): void {
   if (normalize(home) !== home.replace(/(.)\/+$/, '$1')) throw new UnsafeHomeError(name, home, 'is not a normalised path');
   const clean = normalize(home).replace(/(.)\/+$/, '$1');
   if (clean === '/') throw new UnsafeHomeError(name, home, 'is the root directory');
-  if (!within(clean, base) || clean === base) throw new UnsafeHomeError(name, home, `is not a proper subdirectory of the home base ${base}`);
+  if (!isWithin(clean, base) || clean === base) throw new UnsafeHomeError(name, home, `is not a proper subdirectory of the home base ${base}`);
 }
 
 /**
@@ -106,7 +100,7 @@ export function checkRemovableHome(user: Pick<UserEntry, 'name' | 'home'>, uid: 
   for (const other of otherHomes) {
     const theirs = normalize(other.home).replace(/(.)\/+$/, '$1');
     if (theirs === home) throw new UnsafeHomeError(user.name, user.home, `is also the home of "${other.name}"`);
-    if (within(theirs, home)) throw new UnsafeHomeError(user.name, user.home, `contains the home of "${other.name}" (${other.home})`);
+    if (isWithin(theirs, home)) throw new UnsafeHomeError(user.name, user.home, `contains the home of "${other.name}" (${other.home})`);
   }
   const path = diskPath(args.prefix, home);
   const st = fs.lstatSync(path);
@@ -115,7 +109,7 @@ export function checkRemovableHome(user: Pick<UserEntry, 'name' | 'home'>, uid: 
   if (st.uid !== uid) throw new UnsafeHomeError(user.name, user.home, `is owned by uid ${st.uid}, not by the user (uid ${uid})`);
   const realBase = fs.realpathSync(diskPath(args.prefix, base));
   const realParent = fs.realpathSync(dirname(path));
-  if (!within(join(realParent, 'x'), realBase)) {
+  if (!isWithin(join(realParent, 'x'), realBase)) {
     throw new UnsafeHomeError(user.name, user.home, `resolves to ${join(realParent, home.slice(home.lastIndexOf('/') + 1))}, outside the home base ${realBase}`);
   }
   checkHomeParent(user.name, user.home, realParent);
@@ -124,7 +118,7 @@ export function checkRemovableHome(user: Pick<UserEntry, 'name' | 'home'>, uid: 
   const mine = locations.of(home);
   for (const other of otherHomes) {
     for (const theirs of locations.of(normalize(other.home).replace(/(.)\/+$/, '$1'))) {
-      const inside = mine.find((m) => within(theirs, m));
+      const inside = mine.find((m) => isWithin(theirs, m));
       if (inside === undefined) continue;
       const how = theirs === inside ? 'is also' : 'contains';
       throw new UnsafeHomeError(user.name, user.home, `${how} the real home of "${other.name}" (${other.home} leads to ${theirs})`);

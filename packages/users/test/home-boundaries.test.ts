@@ -60,6 +60,20 @@ describe("another account's home counts where it really leads", () => {
     expect(fs.readFileSync(join(real, 'thesis.tex'), 'utf8')).toBe("carol's only copy\n");
   });
 
+  it("carol's home a directory of bob's home whose name begins with two dots (..carol, .carol): bob's home is not removed", async () => {
+    p = prefixRoot();
+    const [bob, carol] = twoUids();
+    p.sh('useradd', '-m', '-u', String(bob), 'bob');
+    for (const name of ['..carol', '.carol', '...carol']) {
+      const real = dir(p, `home/bob/${name}`, carol, 0o700);
+      fs.writeFileSync(join(real, 'thesis.tex'), "carol's only copy\n");
+      p.sh('useradd', '-M', '-u', String(carol), '-d', `/home/bob/${name}`, 'carol');
+      await expectRefused(removeBob(p), 'UNSAFE_HOME', { state: p.state, message: new RegExp(`contains the home of "carol" \\(/home/bob/${name.replace(/\./g, '\\.')}\\)`) });
+      expect(fs.readFileSync(join(real, 'thesis.tex'), 'utf8')).toBe("carol's only copy\n");
+      p.sh('userdel', 'carol');
+    }
+  });
+
   it('a home that leads elsewhere, or nowhere (dangling), does not stop the removal: compared as written', async () => {
     p = prefixRoot();
     const [bob, carol] = twoUids();
