@@ -17,6 +17,7 @@ import { captureLines, CapturedLines } from './lines.js';
 import { validateCommon, validateHomeBase, validateMilliseconds, validateUserName } from './names.js';
 import { stopUserProcesses } from './processes.js';
 import { restoreRemovedUser, validateRemovedUserJournal, verifyRemovedUserBack } from './restore-removed-user.js';
+import { subordinateRangeProblem } from './subordinate-ids.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
 
 const Args = t.intersection([
@@ -156,13 +157,22 @@ export const removeUser = defineStep({
     if (user && primaryLocked) throw new ProtectedUserError(a.name, `its primary group is ${primary?.name ?? `gid ${user.gid}`} (${primaryLocked}, whose members unwind never changes)`, { gid: user.gid });
     if (user && locked.length > 0) throw new ProtectedUserError(a.name, `a member of ${locked.join(', ')} (gid 0, privileged or deny-listed groups, whose members unwind never changes)`, { groups: locked });
     const groups = [a.name, ...(primary ? [primary.name] : []), ...mentioning];
+    const lines = captureLines(a.prefix, { passwd: [a.name], shadow: [a.name], group: groups, gshadow: groups, subuid: [a.name], subgid: [a.name] });
+    // Its undo writes these ranges back, and recovery refuses a journal with such a range: refused now, with nothing touched.
+    for (const c of lines) {
+      if (c.file !== 'subuid' && c.file !== 'subgid') continue;
+      for (const line of c.lines) {
+        const problem = subordinateRangeProblem(line);
+        if (problem) throw new ProtectedUserError(a.name, `its ${c.file} range ${JSON.stringify(line)} could not be put back by an undo: ${problem}`, { file: c.file });
+      }
+    }
     return {
       existed: user !== undefined,
       user: user ?? null,
       primaryGroup: primary ? { name: primary.name, gid: primary.gid } : null,
       home,
       linger: { path: linger, existed: st ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : null, ...(logind !== undefined ? { logind } : {}) },
-      lines: captureLines(a.prefix, { passwd: [a.name], shadow: [a.name], group: groups, gshadow: groups, subuid: [a.name], subgid: [a.name] }),
+      lines,
     };
   },
   do: async (a, before, ctx) => {

@@ -15,6 +15,7 @@ import { lockedPrimaryGid } from './joinable.js';
 import { validateField, validatePasswdField } from './names.js';
 import { groupProtection, membershipProtection, userProtection } from './protect.js';
 import type { RemoveUserArgs, RemoveUserBefore } from './remove-user.js';
+import { overlappingRange, parseSubordinateRange, subordinateRangeProblem } from './subordinate-ids.js';
 
 const STAGED = 'home';
 const OWN_FILES = ['passwd', 'shadow', 'subuid', 'subgid'] as const;
@@ -53,6 +54,12 @@ export function validateRemovedUserJournal(a: RemoveUserArgs, before: RemoveUser
   for (const c of before.lines) {
     if (c.lines.some((l) => keyOf(l) !== c.key || /[\n\r\0]/.test(l))) throw bad(`a captured ${c.file} line is not of "${c.key}"`);
     if ((OWN_FILES as readonly string[]).includes(c.file) && c.key !== a.name) throw bad(`it captured ${c.file} lines of "${c.key}"`);
+    if (c.file === 'subuid' || c.file === 'subgid') {
+      for (const line of c.lines) {
+        const problem = subordinateRangeProblem(line);
+        if (problem) throw bad(`the ${c.file} range it would put back, ${JSON.stringify(line)}, is refused: ${problem}`);
+      }
+    }
     if (c.file === 'passwd' && c.lines.length > 0) {
       const f = c.lines[0]!.split(':');
       if (!user || c.lines.length !== 1 || parseId(f[2]) !== user.uid || parseId(f[3]) !== user.gid || f[4] !== user.comment || f[5] !== user.home || f[6] !== user.shell) throw bad('the captured passwd line is not the journaled account');
@@ -138,9 +145,18 @@ export async function restoreRemovedUser(a: RemoveUserArgs, before: RemoveUserBe
 
 async function putBackEntries(a: RemoveUserArgs, before: RemoveUserBefore, uid: number, signal: AbortSignal): Promise<void> {
   const edits: Array<[DbFile, Edit]> = [];
-  for (const file of ['shadow', 'subuid', 'subgid'] as const) {
+  const shadow = ownLines(before, 'shadow', a.name);
+  if (shadow) edits.push(['shadow', insertEntry(shadow, `shadow entry of "${a.name}"`)]);
+  for (const file of ['subuid', 'subgid'] as const) {
     const c = ownLines(before, file, a.name);
-    if (c) edits.push([file, insertEntry(c, `${file} entry of "${a.name}"`)]);
+    // A range given to another account since (the lowest free one goes to the next useradd) is theirs now.
+    if (c) edits.push([file, insertEntry(c, `${file} range of "${a.name}"`, (lines) => {
+      for (const line of c.lines) {
+        const range = parseSubordinateRange(line);
+        const holder = range && overlappingRange(range, lines);
+        if (holder) throw new UndoConflictError(`${file} range ${line}`, `free (the removed "${a.name}" had it)`, `overlapping ${JSON.stringify(holder)}`, { name: a.name, file });
+      }
+    })]);
   }
   const ownGroup = before.primaryGroup?.name === a.name ? ownLines(before, 'group', a.name) : undefined;
   if (ownGroup) {
