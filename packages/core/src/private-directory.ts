@@ -54,21 +54,36 @@ export function assertPrivateDirectory(path: string, what: string): void {
  * that link, which its owner could later point anywhere.
  */
 function checkAncestorsOf(start: string, absolute: string, what: string, uid: number): void {
+  checkEverythingMet(start, absolute, what, uid, false);
+}
+
+/**
+ * The ancestor rule on every entry met resolving `start` (see
+ * {@link checkAncestorsOf}); with `endsAtFile`, `start` is the file itself:
+ * its own chain of symlinks is judged like any other, and the entry it ends
+ * at may be a file (judged by the caller). Returns what it resolved to.
+ */
+function checkEverythingMet(start: string, absolute: string, what: string, uid: number, endsAtFile: boolean): string {
   checkLevel(look('/', absolute, what), '/', absolute, what, uid);
   const resolved = resolveNameByName(start, {
     lstat: (path) => look(path, absolute, what),
     meet: (path, st) => {
       // A symlink's owner may replace it where the directory holding it lets them (a sticky one does).
       if (st.isSymbolicLink()) {
-        if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
+        if (st.uid !== 0 && st.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `has ${endsAtFile && path === start ? 'its own name' : 'an ancestor'} ${path}, a symlink owned by uid ${st.uid} (only root or the running user may own it)`);
         return;
       }
-      if (!st.isDirectory()) throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path} that is not a directory`);
+      // Anything but a directory can only be the last entry: a name below it does not resolve (look refuses it).
+      if (!st.isDirectory()) {
+        if (endsAtFile) return;
+        throw new UnsafeDirectoryError(absolute, what, `has an ancestor ${path} that is not a directory`);
+      }
       checkLevel(st, path, absolute, what, uid);
     },
   });
   // look() throws for a missing name: undefined is only ever too many links.
   if (resolved === undefined) throw new UnsafeDirectoryError(absolute, what, `has more than ${MOST_LINKS} symlinks on the way to ${start}`);
+  return resolved;
 }
 
 /** The lstat of an ancestor, or the refusal that names it. */
@@ -203,8 +218,11 @@ function assertTrusted(path: string, what: string, kind: 'file' | 'directory'): 
   if (st.mode & GROUP_OR_OTHER_WRITE) throw new UnsafeDirectoryError(absolute, what, `is writable by group or others (mode ${modeOf(st)})`);
   const own = fs.lstatSync(absolute);
   if (own.isSymbolicLink() && own.uid !== 0 && own.uid !== uid) throw new UnsafeDirectoryError(absolute, what, `is a symlink owned by uid ${own.uid} (only root or the running user may own it)`);
-  checkAncestorsOf(dirname(absolute), absolute, what, uid);
-  if (dirname(real) !== dirname(absolute)) checkAncestorsOf(dirname(real), absolute, what, uid);
+  // The whole way, the path's own chain of links included: a root-owned link to a link another user
+  // owns (or that lies in a directory they can change) is refused there, since they could point it
+  // at their own file between this check and the use of the path as given.
+  const resolved = checkEverythingMet(absolute, absolute, what, uid, true);
+  if (resolved !== real) throw new UnsafeDirectoryError(absolute, what, `changed while it was checked (it led to ${real}, then to ${resolved})`);
   return real;
 }
 

@@ -60,6 +60,33 @@ describe('runCommand finds a program as execvp does, but never one another user 
     expect([w.ran('target'), w.ran('theirs')]).toEqual([false, false]);
   });
 
+  it("a root-owned link to a link in another user's directory is refused at that link, as a path or found in PATH, and as a PATH entry", async () => {
+    const w = workspace();
+    // /sbin/tool -> /opt/tool/current/tool, where /opt/tool is the deploy user's and current their link to root's release.
+    const release = w.plant('release', 'tool', 'release');
+    const theirs = join(w.base, 'opt');
+    fs.mkdirSync(theirs, { mode: 0o755 });
+    fs.symlinkSync(join(w.base, 'release'), join(theirs, 'current'));
+    fs.lchownSync(join(theirs, 'current'), NOBODY, NOBODY);
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    fs.mkdirSync(join(w.base, 'sbin'), { mode: 0o755 });
+    const link = join(w.base, 'sbin', 'tool');
+    fs.symlinkSync(join(theirs, 'current', 'tool'), link);
+    // Each way in: the link as a path, the link found by name in PATH, and a PATH entry that is such a link.
+    const asPath = await run([link], '/usr/bin:/bin').catch((e: unknown) => e);
+    expect(asPath).toBeInstanceOf(CommandNotFoundError);
+    expect((asPath as Error).message).toContain(`has an ancestor ${theirs} owned by uid ${NOBODY}`);
+    const byName = await run(['tool'], join(w.base, 'sbin')).catch((e: unknown) => e);
+    expect(byName).toBeInstanceOf(CommandNotFoundError);
+    expect(findProgram('tool', join(w.base, 'sbin'), undefined)).toMatchObject({ refused: expect.stringContaining(`owned by uid ${NOBODY}`) });
+    fs.symlinkSync(join(theirs, 'current'), join(w.base, 'entry'));
+    expect(trustedSearchPath(`${join(w.base, 'entry')}:/usr/bin`)).toBe('/usr/bin');
+    expect(w.ran('release')).toBe(false);
+    // Root's own link, in root's own directory, to the same release is fine.
+    fs.symlinkSync(join(w.base, 'release', 'tool'), join(w.base, 'sbin', 'direct'));
+    expect((await run([join(w.base, 'sbin', 'direct')], '/usr/bin:/bin')).stdout).toBe('release\n');
+  });
+
   it('empty and relative PATH entries name the working directory: never searched', async () => {
     const w = workspace();
     w.plant('.', 'tool', 'here');
