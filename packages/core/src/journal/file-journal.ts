@@ -369,13 +369,16 @@ export class FileTransactionJournal implements TransactionJournal {
     const end = this.length + bytes.length;
     // A reused journal's first sector replaces the earlier begin in one synced write (see takeReusable).
     const inFirstSector = this.earlierBegin && sync && end <= SECTOR_SIZE;
+    // Records that reach past the second sector are written over zeros only (see zeroEarlierLines).
+    const overZerosFirst = !inFirstSector && this.heldOver > SECTOR_SIZE && end > 2 * SECTOR_SIZE;
     // Then a write covers every byte the earlier journal used that no write covered yet, with zeros.
-    const coverTo = inFirstSector ? Math.min(this.heldOver, SECTOR_SIZE) : this.heldOver;
+    const coverTo = inFirstSector ? Math.min(this.heldOver, SECTOR_SIZE) : overZerosFirst ? 0 : this.heldOver;
     const cover = coverTo > end ? Buffer.concat([bytes, ZEROS.subarray(0, coverTo - end)]) : bytes;
     try {
       if (this.earlierBegin && !inFirstSector) this.zeroEarlierBegin();
+      if (overZerosFirst) this.zeroEarlierLines();
       writeFully(this.fd, cover, this.path, this.length); // a short write is an error, never a half record that counts
-      if (coverTo === this.heldOver) this.heldOver = 0;
+      if (coverTo >= this.heldOver) this.heldOver = 0;
       this.reserve(end);
       if (sync) {
         fs.fdatasyncSync(this.fd);
@@ -397,6 +400,24 @@ export class FileTransactionJournal implements TransactionJournal {
     this.pending = '';
     this.length += bytes.length;
     this.written = this.list.length;
+  }
+
+  /**
+   * Zeroes the earlier journal's lines after the first sector and syncs
+   * them, once its `begin` is gone (see zeroEarlierBegin and takeReusable),
+   * for held records that reach past the second sector. Written in one
+   * write with them, the earlier lines could stay in a sector the disk lost
+   * (a hole) with the later records kept after it: the reader would find a
+   * line of this journal after a mixed one and refuse the journal as
+   * corrupt, though that write's sync never returned. Over zeros, a lost
+   * sector reads as zeros, which end the journal there. Shorter records
+   * need no sync of their own: no whole record can follow a lost sector in
+   * the first two.
+   */
+  private zeroEarlierLines(): void {
+    writeZeros(this.fd, this.path, SECTOR_SIZE, this.heldOver);
+    fs.fdatasyncSync(this.fd);
+    this.heldOver = 0;
   }
 
   /**
@@ -630,6 +651,12 @@ function makeReusable(root: string, id: string, confirm: boolean, ended: boolean
  *   old lines with zeros. A power cut before their sync returns leaves, in
  *   the first sector, zeros (empty) or the new `begin`, followed by new
  *   records, zeros or old lines.
+ * Either way, when the records of that covering write reach past the
+ * second sector, the earlier lines after the first sector are zeroed and
+ * synced first, and the records are written over zeros: a power cut could
+ * otherwise keep a sector of earlier lines between kept records of the
+ * same unsynced write (a hole), a line of this journal after a mixed one,
+ * which reads as corruption (zeroEarlierLines).
  * Old lines fail the checksums bound to this id (see
  * {@link REUSED_JOURNAL_FORMAT}), and the reader ends the journal at the
  * first of them (see readJournalFile). Once they are covered the file reads

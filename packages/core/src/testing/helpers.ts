@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 export { testContext } from './context.js';
-export { failingStep, noopStep, writeMarker, stagedRemove, testKinds } from './kinds.js';
+export { failingStep, noopStep, paddedResultStep, writeMarker, stagedRemove, testKinds } from './kinds.js';
 export { treeState } from './tree.js';
 export type { TreeEntry } from './tree.js';
 export { cannotChattr, cannotMount, chattr, fileHashes, mountTmpfs, pool, requireHere, runTypeScript, temporaryDirectory, workspaceRoot } from './environment.js';

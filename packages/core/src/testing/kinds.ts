@@ -46,6 +46,28 @@ export const noopStep = defineStep({
   undo: async () => {},
 });
 
+/**
+ * A step that changes nothing but returns a result of `size` bytes, so its
+ * `done` record is that long: for tests of how long records land in the
+ * journal file (sectors, a reused file's earlier bytes).
+ *
+ * @example
+ * ```ts
+ * tx.add(paddedResultStep({ size: 700 })); // its done record is over 700 bytes
+ * ```
+ */
+export const paddedResultStep = defineStep({
+  type: 'test.paddedResult',
+  package: '@unwind/core/testing',
+  args: t.type({ size: t.number }),
+  before: t.null,
+  after: t.type({ pad: t.string }),
+  describe: (a) => `return ${a.size} bytes`,
+  prepare: async () => null,
+  do: async (a) => ({ pad: 'p'.repeat(a.size) }),
+  undo: async () => {},
+});
+
 const MarkerArgs = t.intersection([
   t.type({ path: t.string, content: t.string }),
   t.partial({
@@ -187,4 +209,4 @@ export const stagedRemove = defineStep({
  * const report = await recover({ root: journalRoot, kinds: [...filesKinds, ...testKinds] });
  * ```
  */
-export const testKinds = [failingStep, noopStep, writeMarker, stagedRemove];
+export const testKinds = [failingStep, noopStep, paddedResultStep, writeMarker, stagedRemove];
