@@ -115,7 +115,8 @@ export class LockHeldError extends UnwindError {
   /** The holder written in the lock file. */
   readonly holder: LockHolder;
   constructor(lockPath: string, holder: LockHolder) {
-    super('LOCK_HELD', `lock ${lockPath} is held by pid ${holder.pid} on ${holder.host} since ${holder.acquiredAt}`, {
+    const by = holder.processStart === 'unreadable' ? 'by a file no unwind wrote (larger than a holder can be, or not a regular file): remove it once nothing holds it' : `by pid ${holder.pid} on ${holder.host} since ${holder.acquiredAt}`;
+    super('LOCK_HELD', `lock ${lockPath} is held ${by}`, {
       context: { lockPath, ...holder },
     });
     this.holder = holder;

@@ -82,19 +82,46 @@ export function isHolderAlive(holder: LockHolder): boolean {
 /** The most a lock file holds: a holder is some 200 bytes. */
 const LARGEST_LOCK = 64 * 1024;
 
+/** The most of a purpose a lock file keeps: every holder unwind writes stays far below LARGEST_LOCK. */
+const LONGEST_PURPOSE = 256;
+
+/**
+ * What {@link readHolder} says of a lock file no unwind wrote (larger than a
+ * holder can be, or not a regular file): never a dead holder, whose lock may
+ * be taken over, since a crash only ever leaves a short or torn one.
+ */
+const UNREADABLE = 'unreadable';
+
 function readHolder(path: string): LockHolder | undefined {
+  return readLockFile(path)?.holder;
+}
+
+/** A lock file's holder and which file it was read from (its device and inode), or undefined when there is none. */
+function readLockFile(path: string): { holder: LockHolder; dev: number; ino: number } | undefined {
+  const unreadable = { pid: 0, host: hostname(), processStart: UNREADABLE, acquiredAt: 'unknown' };
+  let read: { text: string | undefined; dev: number; ino: number };
+  try {
+    read = readLockText(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // A symlink (O_NOFOLLOW): no unwind makes one, a crash does not leave one.
+    if (code === 'ELOOP') return { holder: unreadable, dev: -1, ino: -1 };
+    return { holder: { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' }, dev: -1, ino: -1 };
+  }
+  const { dev, ino } = read;
+  if (read.text === undefined) return { holder: unreadable, dev, ino };
   let holder: unknown;
   try {
-    holder = JSON.parse(readLockText(path));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    holder = JSON.parse(read.text);
+  } catch {
     holder = undefined;
   }
   // Only the fields a holder has: a lock file is read by `unwind status` too, which prints what it gets.
-  if (isLockHolder(holder)) return { pid: holder.pid, host: holder.host, processStart: holder.processStart, acquiredAt: holder.acquiredAt, ...(typeof holder.purpose === 'string' ? { purpose: holder.purpose } : {}) };
+  if (isLockHolder(holder)) return { holder: { pid: holder.pid, host: holder.host, processStart: holder.processStart, acquiredAt: holder.acquiredAt, ...(typeof holder.purpose === 'string' ? { purpose: holder.purpose } : {}) }, dev, ino };
   // A lock file we cannot parse, or one that is not a holder (`null`, a number), was torn by a
   // crash while being written, or written by no unwind: either way no live holder stands behind it.
-  return { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' };
+  return { holder: { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' }, dev, ino };
 }
 
 /**
@@ -102,17 +129,29 @@ function readHolder(path: string): LockHolder | undefined {
  * symlink (ELOOP), never waiting on a FIFO put in its place (O_NONBLOCK),
  * never a device or a file larger than a holder can be. The readers
  * (`unwind status`, `unwind log`) read a root they do not check; anything
- * else reads as torn.
+ * else has no text (see UNREADABLE).
  */
-function readLockText(path: string): string {
+function readLockText(path: string): { text: string | undefined; dev: number; ino: number } {
   const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size > LARGEST_LOCK) return '';
-    return fs.readFileSync(fd, 'utf8');
+    if (!st.isFile() || st.size > LARGEST_LOCK) return { text: undefined, dev: st.dev, ino: st.ino };
+    return { text: fs.readFileSync(fd, 'utf8'), dev: st.dev, ino: st.ino };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Removes `path` only while it still names the file `read` came from: a
+ * lock or guard judged dead is never removed by name after another process
+ * put its own in its place (a second take-over could then remove the first
+ * one's new lock). What is left is the moment between this lstat and the
+ * unlink, not the whole span since the file was read.
+ */
+function removeIfStill(path: string, read: { dev: number; ino: number }): void {
+  const st = fs.lstatSync(path, { throwIfNoEntry: false });
+  if (st !== undefined && st.dev === read.dev && st.ino === read.ino) removeFileIfPresent(path);
 }
 
 function isLockHolder(value: unknown): value is LockHolder {
@@ -185,11 +224,12 @@ function removeDeadTemporaries(directory: string, lockName: string, list: (direc
     const match = pattern.exec(name);
     if (!match) continue;
     const path = join(directory, name);
-    const holder = readHolder(path);
-    if (holder === undefined) continue;
+    const file = readLockFile(path);
+    if (file === undefined || file.holder.processStart === UNREADABLE) continue;
+    const holder = file.holder;
     // A torn temp file's writer is named by the pid in its name; a guard is written whole before it is linked, so it is never torn by a live writer.
     const alive = holder.processStart === 'torn' ? match[1] !== undefined && isHolderAlive({ ...holder, pid: Number(match[1]), processStart: '' }) : isHolderAlive(holder);
-    if (!alive) removeFileIfPresent(path);
+    if (!alive) removeIfStill(path, file);
   }
 }
 
@@ -235,7 +275,8 @@ export function acquireLock(directory: string, options: AcquireLockOptions = {})
     host: hostname(),
     processStart: processStartTime(process.pid) ?? '',
     acquiredAt: new Date().toISOString(),
-    ...(options.purpose ? { purpose: options.purpose } : {}),
+    // Bounded: a holder longer than a lock file can be would read as no holder at all.
+    ...(options.purpose ? { purpose: options.purpose.length > LONGEST_PURPOSE ? `${options.purpose.slice(0, LONGEST_PURPOSE - 1)}…` : options.purpose } : {}),
   };
   let tookOverFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -253,7 +294,7 @@ export function acquireLock(directory: string, options: AcquireLockOptions = {})
     }
     const current = readHolder(path);
     if (current === undefined) continue; // released between our attempts
-    if (isHolderAlive(current)) throw new LockHeldError(path, current);
+    if (isHolderAlive(current) || current.processStart === UNREADABLE) throw new LockHeldError(path, current);
     if (takeOverStale(path, current)) tookOverFrom = current;
   }
   throw new UnwindError('LOCK_ERROR', `could not take ${path}: it kept changing hands`, { context: { path } });
@@ -269,21 +310,22 @@ function takeOverStale(path: string, stale: LockHolder): boolean {
   const me: LockHolder = { pid: process.pid, host: hostname(), processStart: processStartTime(process.pid) ?? '', acquiredAt: new Date().toISOString() };
   const own = tryCreate(guard, me);
   if (own === undefined) {
-    const guardHolder = readHolder(guard);
-    if (guardHolder && isHolderAlive(guardHolder)) return false; // someone else is taking it over; retry
-    removeFileIfPresent(guard);
+    const guardFile = readLockFile(guard);
+    if (guardFile === undefined) return false; // gone meanwhile; retry
+    if (isHolderAlive(guardFile.holder) || guardFile.holder.processStart === UNREADABLE) return false; // someone else is taking it over; retry
+    removeIfStill(guard, guardFile);
     return false;
   }
   try {
-    const again = readHolder(path);
-    if (again && again.pid === stale.pid && again.processStart === stale.processStart && !isHolderAlive(again)) {
-      removeFileIfPresent(path);
+    const again = readLockFile(path);
+    if (again && again.holder.pid === stale.pid && again.holder.processStart === stale.processStart && !isHolderAlive(again.holder)) {
+      removeIfStill(path, again);
       log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
       return true;
     }
     return false;
   } finally {
-    removeFileIfPresent(guard);
+    removeIfStill(guard, own);
     fs.closeSync(own.fd);
   }
 }
@@ -330,5 +372,5 @@ function makeLock(path: string, holder: LockHolder, tookOverFrom: LockHolder | u
  */
 export function readLock(directory: string, name = 'unwind'): (LockHolder & { alive: boolean }) | undefined {
   const holder = readHolder(join(directory, `${name}.lock`));
-  return holder ? { ...holder, alive: isHolderAlive(holder) } : undefined;
+  return holder ? { ...holder, alive: isHolderAlive(holder) || holder.processStart === UNREADABLE } : undefined;
 }

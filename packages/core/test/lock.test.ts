@@ -92,23 +92,43 @@ describe('lock', () => {
     acquireLock(dir.path).release();
   });
 
-  it('a lock file is read only as a small regular file: a FIFO, a symlink or a huge file reads as torn (never waited on, followed or read whole), and only a holder\'s fields are kept', () => {
+  it('a lock file is read only as a small regular file: a FIFO, a symlink or a huge file is never waited on, followed or read whole, and counts as held (no unwind, and no crash, leaves one); only a holder\'s fields are kept', () => {
     const dir = tempDir();
     cleanups.push(dir.remove);
     const lock = join(dir.path, 'unwind.lock');
     const secret = join(dir.path, 'secret.json');
     fs.writeFileSync(secret, JSON.stringify({ pid: 1, host: hostname(), processStart: '', acquiredAt: 'x', apiToken: 'root only' }));
+    const held = () => {
+      expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'unreadable', alive: true });
+      expect(() => acquireLock(dir.path)).toThrow(/held by a file no unwind wrote/);
+    };
     fs.symlinkSync(secret, lock);
-    expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'torn' });
+    held();
     fs.rmSync(lock);
     fs.writeFileSync(lock, fs.readFileSync(secret));
     expect(readLock(dir.path)).not.toHaveProperty('apiToken');
     fs.rmSync(lock);
     expect(spawnSync('mkfifo', [lock]).status).toBe(0);
-    expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'torn' }); // would hang before
-    acquireLock(dir.path).release(); // a torn lock is stale: taken over
+    held(); // would hang before
+    fs.rmSync(lock);
     fs.writeFileSync(lock, ' '.repeat(70 * 1024) + JSON.stringify({ pid: process.pid, host: hostname(), processStart: '', acquiredAt: 'x' }));
-    expect(readLock(dir.path)).toMatchObject({ pid: 0, processStart: 'torn' });
+    held();
+    fs.rmSync(lock);
+    acquireLock(dir.path).release();
+  });
+
+  it('a purpose of any length is cut short in the lock file: a live holder with a long transaction name is never read as torn and taken over', () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const purpose = 'a long transaction name '.repeat(4000);
+    const lock = acquireLock(dir.path, { purpose });
+    try {
+      expect(fs.statSync(join(dir.path, 'unwind.lock')).size).toBeLessThan(1024);
+      expect(readLock(dir.path)).toMatchObject({ pid: process.pid, alive: true, purpose: `${purpose.slice(0, 255)}…` });
+      expect(() => acquireLock(dir.path)).toThrow(LockHeldError);
+    } finally {
+      lock.release();
+    }
   });
 
   it('nothing of the lock stays after the release: not its file, not its temp name; the release removes only the file it linked', () => {

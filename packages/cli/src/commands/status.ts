@@ -63,7 +63,8 @@ export async function statusCommand(options: StatusOptions, io: CommandIO): Prom
 function lockText(lock: (LockHolder & { alive: boolean }) | undefined, s: Styler): string {
   if (!lock) return 'free';
   const who = `pid ${lock.pid} on ${printable(lock.host)} since ${printable(String(lock.acquiredAt))}${lock.purpose ? ` (${printable(lock.purpose)})` : ''}`;
-  if (lock.processStart === 'torn') return `${s.yellow('stale')}: the lock file is unreadable or torn; the next run takes it over`;
+  if (lock.processStart === 'torn') return `${s.yellow('stale')}: the lock file is torn; the next run takes it over`;
+  if (lock.processStart === 'unreadable') return `${s.red('held')}: the lock file is no unwind's (a symlink, not a regular file, or larger than a holder can be); runs refuse to start until it is removed`;
   return lock.alive ? `${s.yellow('held')} by ${who}` : `${s.yellow('stale')}: left by ${who}, which is no longer running; the next run takes it over`;
 }
 
