@@ -15,6 +15,7 @@ import { assertGroupsJoinable, assertNoLockedGroupLeft, lockedPrimaryGid } from 
 import { removeCreatedUser } from './remove-created-user.js';
 import { revertChangedFields, verifyFieldsBack } from './revert-user-fields.js';
 import { awaitUnlockedDatabases } from './unlocked.js';
+import { useraddImageOptions } from './prefix-useradd.js';
 
 const Args = t.intersection([
   t.type({ name: t.string }),
@@ -172,6 +173,8 @@ export const ensureUser = defineStep({
       checkHomePath(a.name, home, createdHomeBase(a, home));
       checkNewHomeParent(a.name, home, a.prefix);
     }
+    // What useradd would take from the image as a path here (its skeleton, the mailbox): refused now if it leads out.
+    if (!user && a.prefix) useraddImageOptions(a.prefix, { name: a.name, createHome: a.createHome ?? !a.system, system: a.system ?? false });
     return {
       existed: user !== undefined,
       user: user ?? null,
@@ -198,6 +201,8 @@ export const ensureUser = defineStep({
       opts.push('-d', before.home, (a.createHome ?? !a.system) ? '-m' : '-M');
       // With -P, useradd would still write the machine's own lastlog and faillog.
       if (a.prefix) opts.push('-l');
+      // Judged again now, and the image's own skeleton named explicitly (see useraddImageOptions).
+      if (a.prefix) opts.push(...useraddImageOptions(a.prefix, { name: a.name, createHome: a.createHome ?? !a.system, system: a.system ?? false }));
       if (a.shell !== undefined) opts.push('-s', a.shell);
       if (a.comment !== undefined) opts.push('-c', a.comment);
       await shadowTool(ctx, a, 'useradd', [...opts, a.name]);

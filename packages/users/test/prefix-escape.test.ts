@@ -91,6 +91,54 @@ describe('paths of a prefix root resolve inside it', () => {
     await refusedOutside(addToGroup({ user: 'alice', group: 'users', prefix: p.root }));
   });
 
+  it("the image's skeleton and mail spool settings that lead out (SKEL=, MAIL_DIR, by '..' or a link): ensureUser refused before useradd runs", async () => {
+    outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
+    fs.writeFileSync(join(outside, 'secret'), 'root only\n', { mode: 0o600 });
+    const up = '/..'.repeat(12) + outside;
+    const defaults = (lines: string) => fs.writeFileSync(join(p!.root, 'etc/default/useradd'), lines);
+    const cases: Array<[string, () => void]> = [
+      ['SKEL by ..', () => defaults(`SKEL=${up}\n`)],
+      ['SKEL by a link', () => {
+        defaults('SKEL=/etc/skel\n');
+        fs.rmSync(join(p!.root, 'etc/skel'), { recursive: true, force: true });
+        fs.symlinkSync(outside!, join(p!.root, 'etc/skel'));
+      }],
+      ['MAIL_DIR by ..', () => {
+        defaults('CREATE_MAIL_SPOOL=yes\n');
+        fs.appendFileSync(join(p!.root, 'etc/login.defs'), `MAIL_DIR ${up}\n`);
+      }],
+      ['MAIL_DIR by a link', () => {
+        defaults('CREATE_MAIL_SPOOL=yes\n');
+        fs.appendFileSync(join(p!.root, 'etc/login.defs'), 'MAIL_DIR /var/spool/drop\n');
+        fs.mkdirSync(join(p!.root, 'var/spool'), { recursive: true });
+        fs.symlinkSync(outside!, join(p!.root, 'var/spool/drop'));
+      }],
+    ];
+    for (const [what, arrange] of cases) {
+      p = prefixRoot();
+      fs.mkdirSync(join(p.root, 'etc/default'), { recursive: true });
+      arrange();
+      await expectRefused(ensureUser({ name: 'newbie', uid: freeUid(), prefix: p.root }), 'UNSAFE_PATH', { state: () => ({ outside: treeState(outside!), image: p!.state() }), message: /outside the prefix root/ }).catch((error: Error) => {
+        throw new Error(`${what}: ${error.message}`);
+      });
+      p.cleanup();
+      p = undefined;
+    }
+  });
+
+  it("a new home gets the image's own skeleton, not the machine's, and the mailbox is made in the image", async () => {
+    p = prefixRoot();
+    fs.mkdirSync(join(p.root, 'etc/default'), { recursive: true });
+    fs.writeFileSync(join(p.root, 'etc/default/useradd'), 'CREATE_MAIL_SPOOL=yes\n');
+    fs.mkdirSync(join(p.root, 'etc/skel'), { recursive: true });
+    fs.writeFileSync(join(p.root, 'etc/skel/.image-profile'), 'from the image\n');
+    fs.mkdirSync(join(p.root, 'var/mail'), { recursive: true });
+    const outcome = await runSteps('users prefix skeleton', [ensureUser({ name: 'newbie', uid: freeUid(), prefix: p.root })], faultyExec().exec);
+    expect(outcome.status).toBe('committed');
+    expect(fs.readFileSync(join(p.root, 'home/newbie/.image-profile'), 'utf8')).toBe('from the image\n');
+    expect(fs.existsSync(join(p.root, 'var/mail/newbie'))).toBe(true);
+  });
+
   it('a symlink that stays inside the prefix is fine', async () => {
     p = prefixRoot();
     const uid = freeUid();
