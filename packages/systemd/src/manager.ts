@@ -67,7 +67,10 @@ export function validateManagerOptions(options: ManagerOptions): void {
   const scope = options.scope ?? 'system';
   if (typeof scope === 'object') validateUserName(scope.user);
   for (const key of ['unitDir', 'home', 'runtimeDir'] as const) {
-    if (options[key] !== undefined) validateAbsolutePath(options[key], { what: key });
+    if (options[key] === undefined) continue;
+    validateAbsolutePath(options[key], { what: key });
+    // Journaled as given and compared as written at recovery: a trailing slash would make recovery refuse the step.
+    if (options[key] !== '/' && options[key].endsWith('/')) throw new InvalidInputError(`${key} ${JSON.stringify(options[key])} must not end with "/"`, { [key]: options[key] });
   }
   if (options.busAddress !== undefined && (/[\0\n]/.test(options.busAddress) || options.busAddress === '')) throw new InvalidInputError('busAddress must be a non-empty single line', {});
   if (options.systemctl !== undefined && !/^[^\0\s-][^\0\s]*$/.test(options.systemctl)) throw new InvalidInputError(`systemctl program ${JSON.stringify(options.systemctl)} is not a plain path`, {});

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CommandRunner } from '@unwind/core';
+import type { CommandRunner, JournalPlace } from '@unwind/core';
 import { replaceFsFunction, testContext } from '@unwind/core/testing';
 import { disable, enable, installUnit, mask } from '../src/index.js';
 
@@ -122,6 +122,35 @@ describe('installUnit in another user\'s scope: the way to the unit directory is
       await installUnit.definition.undo(args, before, { sha256: '' }, ctx);
     });
     expect(fs.readdirSync(join(home, '.config'))).toEqual([]);
+  });
+});
+
+describe('what the user can set on her own unit file does not strand a recovery', () => {
+  const place: JournalPlace = { root: '/nonexistent', transactionDirectory: '/nonexistent/t', transactionId: 't', stepIndex: 0 };
+
+  it('her unit file with set-id and sticky bits: recorded and put back without them, and recovery accepts the journal', async () => {
+    aliceDir(join(home, '.config/systemd/user'));
+    const unit = join(home, '.config/systemd/user/backup.service');
+    fs.writeFileSync(unit, '[Service]\nExecStart=/bin/hers\n');
+    fs.chownSync(unit, UID, UID);
+    fs.chmodSync(unit, 0o7644);
+    await withContext(async (ctx) => {
+      const before = await installUnit.definition.prepare(args, ctx);
+      expect(before.previous).toMatchObject({ kind: 'file', mode: 0o644, uid: UID });
+      // What recovery would check of the journaled step, after a crash.
+      expect(() => installUnit.definition.validateJournaled!(args, before, undefined, place)).not.toThrow();
+      const after = await installUnit.definition.do(args, before, ctx);
+      await installUnit.definition.undo(args, before, after, ctx);
+    });
+    expect(fs.readFileSync(unit, 'utf8')).toBe('[Service]\nExecStart=/bin/hers\n');
+    expect(ownerAndMode(unit)).toEqual({ uid: UID, gid: UID, mode: '644' });
+  });
+
+  it('a unit directory, home or runtime directory ending in "/" is refused up front (recovery compares them as written)', () => {
+    for (const key of ['unitDir', 'home', 'runtimeDir'] as const) {
+      expect(() => installUnit.definition.validate!({ unit: 'backup.service', content, reload: false, scope: 'user', [key]: '/srv/units/' })).toThrow(/must not end with "\/"/);
+    }
+    expect(() => installUnit.definition.validate!({ unit: 'backup.service', content, reload: false, unitDir: '/srv/units' })).not.toThrow();
   });
 });
 

@@ -64,7 +64,9 @@ function readPrevious(entry: string, shown: string): { previous: Previous; bytes
   if (st.isSymbolicLink()) return { previous: { kind: 'symlink', target: fs.readlinkSync(entry) } };
   if (!st.isFile()) throw new InvalidInputError(`${shown} exists and is not a regular file or symlink`, { path: shown });
   const bytes = readRegularFile(entry, shown, st);
-  return { previous: { kind: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, sha256: sha256(bytes) }, bytes };
+  // Without set-id and sticky bits: meaningless on a unit file, never put back by root on a file another
+  // user may own (its user can set them on their own file), and a journal holding them is refused.
+  return { previous: { kind: 'file', mode: st.mode & 0o777, uid: st.uid, gid: st.gid, sha256: sha256(bytes) }, bytes };
 }
 
 /** The bytes of the regular file at `entry`, opened O_NOFOLLOW (O_NONBLOCK: a FIFO put there never blocks); it must still be `seen`. */
