@@ -38,6 +38,7 @@ export { defaultEnv } from './command-preparation.js';
 export { CommandError, CommandFailedError, CommandTimeoutError, CommandAbortedError, CommandNotFoundError } from './command-errors.js';
 export { findProgram, trustedSearchPath, type FoundProgram } from './program-lookup.js';
 export { reuseAnswer } from './reuse-answer.js';
+export { signalProcesses, startTimeOf, type ProcessIdentity } from './process-tree.js';
 export type { CommandSpec, CommandResult, CommandRunner } from './exec.js';
 export { syncDirectory, syncFile, syncDescriptor, writeFully, writeNewFileDurably, makeDirectoryDurably } from './durable.js';
 export { onOverlay } from './overlay.js';

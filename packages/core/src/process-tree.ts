@@ -3,6 +3,11 @@ import * as fs from 'node:fs';
 /**
  * A process as /proc shows it: its pid and its start time (in clock ticks
  * since boot), which together name it even after the pid is reused.
+ *
+ * @example
+ * ```ts
+ * const sleeper: ProcessIdentity = { pid: 4242, start: startTimeOf(4242)! };
+ * ```
  */
 export interface ProcessIdentity {
   pid: number;
@@ -96,7 +101,15 @@ export function isRunning(pid: number): boolean {
 
 /**
  * The start time of process `pid` (clock ticks since boot, field 22 of
- * /proc/PID/stat), or undefined when there is no such process.
+ * /proc/PID/stat), or undefined when there is no such process. With the pid,
+ * it names one process: a pid the kernel gave to another process since has
+ * another start time.
+ *
+ * @example
+ * ```ts
+ * const found = { pid, start: startTimeOf(pid)! };
+ * signalProcesses([found], 'SIGTERM'); // only while pid is still that process
+ * ```
  */
 export function startTimeOf(pid: number): string | undefined {
   return statFields(pid)?.[19];

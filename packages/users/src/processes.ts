@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { StepContext } from '@unwind/core';
+import { signalProcesses, startTimeOf, type ProcessIdentity, type StepContext } from '@unwind/core';
 import { UserBusyError } from './errors.js';
 
 /**
@@ -55,8 +55,13 @@ function inPidNamespace(pid: string, own: string | undefined): boolean {
  * ```
  */
 export function processesOf(uid: number): number[] {
-  const out: number[] = [];
   const own = ownPidNamespace();
+  return liveProcessesOf(uid).filter((entry) => inPidNamespace(entry, own)).map(Number);
+}
+
+/** The /proc entries of the live (non-zombie) processes whose real or effective uid is `uid`, in any namespace. */
+function liveProcessesOf(uid: number): string[] {
+  const out: string[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let status: string;
@@ -67,15 +72,56 @@ export function processesOf(uid: number): number[] {
     }
     if (/^State:\s+Z/m.test(status)) continue;
     const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
-    if (ids && (Number(ids[1]) === uid || Number(ids[2]) === uid) && inPidNamespace(entry, own)) out.push(Number(entry));
+    if (ids && (Number(ids[1]) === uid || Number(ids[2]) === uid)) out.push(entry);
   }
   return out;
+}
+
+/** This process's user namespace (`user:[4026531837]`), or undefined where /proc has no ns links. */
+function ownUserNamespace(): string | undefined {
+  try {
+    return fs.readlinkSync('/proc/self/ns/user');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The live processes of `uid` (real or effective, as this machine counts it)
+ * in another PID namespace and another user namespace: a sandbox the user
+ * made herself (`unshare -Urpf`, a rootless container). No PID namespace
+ * can be made without a user namespace by anyone but root, so these are not
+ * a root-made container's; and they run with the uid all the same: left
+ * running, they would act with the files of the next account given that
+ * uid. userdel does not see them either (another root). Signalled by pid,
+ * each only while its pid still names the process found.
+ */
+function sandboxedProcessesOf(uid: number): ProcessIdentity[] {
+  const ownPid = ownPidNamespace();
+  const ownUser = ownUserNamespace();
+  if (ownPid === undefined || ownUser === undefined) return [];
+  const out: ProcessIdentity[] = [];
+  for (const entry of liveProcessesOf(uid)) {
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/pid`) === ownPid || fs.readlinkSync(`/proc/${entry}/ns/user`) === ownUser) continue;
+      const start = startTimeOf(Number(entry));
+      if (start !== undefined) out.push({ pid: Number(entry), start });
+    } catch {
+      continue; // it ended while we looked
+    }
+  }
+  return out;
+}
+
+/** Every process of `uid` the removal waits for: this machine's, and the user's own sandboxes. */
+function remainingOf(uid: number): number[] {
+  return [...processesOf(uid), ...sandboxedProcessesOf(uid).map((p) => p.pid)];
 }
 
 async function waitGone(uid: number, ms: number, signal: AbortSignal): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
-    if (processesOf(uid).length === 0) return true;
+    if (remainingOf(uid).length === 0) return true;
     if (Date.now() >= until || signal.aborted) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -102,18 +148,20 @@ export async function stopUserProcesses(ctx: StepContext, name: string, uid: num
     // 5: the unit is not loaded, i.e. no manager runs for this user.
     await run(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
   }
-  if (processesOf(uid).length === 0) return;
+  if (remainingOf(uid).length === 0) return;
   // pkill exits 1 when nothing matched: the processes ended on their own.
   // By effective and by real uid, as userdel counts both (a setuid program the user started).
   // Only in this PID namespace (--ns: pkill's, which is ours): a container's processes of the same numeric uid are not this user's.
   const thisMachine = ['--ns', String(process.pid), '--nslist', 'pid'];
-  const signalAll = async (sig: string) => {
+  const signalAll = async (sig: 'TERM' | 'KILL') => {
     await run(['pkill', `-${sig}`, ...thisMachine, '-u', String(uid)], [0, 1]);
     await run(['pkill', `-${sig}`, ...thisMachine, '-U', String(uid)], [0, 1]);
+    // The user's own sandboxes (see sandboxedProcessesOf), found again each time: pkill does not reach them.
+    signalProcesses(sandboxedProcessesOf(uid), `SIG${sig}`);
   };
   await signalAll('TERM');
   if (await waitGone(uid, options.graceMs ?? 5000, ctx.signal)) return;
   await signalAll('KILL');
   if (await waitGone(uid, 5000, ctx.signal)) return;
-  throw new UserBusyError(name, undefined, { uid, pids: processesOf(uid) });
+  throw new UserBusyError(name, undefined, { uid, pids: remainingOf(uid) });
 }

@@ -122,4 +122,30 @@ describe('removeUser with a live logind session (real logind, user@UID.service, 
     expect(sh(['getent', 'passwd', name], [0, 2])).toBe('');
     expect(containers()).toEqual([inContainer]);
   });
+
+  it("the user's own sandbox (a user and a PID namespace she made: unshare -Urpf): its process is ended too (pkill does not reach it), the user removed, nothing of the uid left", async () => {
+    const { name, uid, remove } = machineUser('uwsb');
+    cleanups.push(remove);
+    // As the user: her own user namespace (she is root in it), a PID and a mount namespace, /proc of its own.
+    const sandbox = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'unshare', '--user', '--map-root-user', '--pid', '--fork', '--mount-proc', 'sleep', '1000'], { stdio: 'ignore' });
+    cleanups.push(() => sandbox.kill('SIGKILL'));
+    const ownPid = fs.readlinkSync('/proc/self/ns/pid');
+    const ownUser = fs.readlinkSync('/proc/self/ns/user');
+    const sandboxed = () =>
+      fs.readdirSync('/proc').filter((entry) => {
+        try {
+          return /^\d+$/.test(entry) && fs.statSync(`/proc/${entry}`).uid === uid && fs.readlinkSync(`/proc/${entry}/ns/pid`) !== ownPid && fs.readlinkSync(`/proc/${entry}/ns/user`) !== ownUser && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+    await waitFor("the sandbox's process of the uid", () => sandboxed().length === 1);
+    // This machine's view of her processes (what pkill reaches) does not show it.
+    expect(processesOfUser(uid)).not.toContain(Number(sandboxed()[0]));
+
+    const outcome = await run(removeUser({ name, graceMs: 1000 }));
+    expect(outcome.status, JSON.stringify(outcome.steps[0]?.error)).toBe('committed');
+    expect(sandboxed()).toEqual([]);
+    expect(sh(['getent', 'passwd', name], [0, 2])).toBe('');
+  });
 });
