@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { onOverlay, InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably } from '@unwind/core';
-import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
+import { onOverlay, InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably, temporaryPrefixFor } from '@unwind/core';
+import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, TargetChangedError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
-import { checkSameEntry, directoryIdentity, Identity, inDirectorySync, type Phase } from './directory-handle.js';
+import { checkSameEntry, directoryIdentity, Identity, identityOfStats, inDirectorySync, type DirectoryHandle, type Phase } from './directory-handle.js';
+import { heldIn, holderIfAny, makeHolder, removeHolder } from './holder.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
 
@@ -13,7 +14,10 @@ import { mountOf, mountsWithin, parseMountPoints } from './plan-removal.js';
  * destination must not exist; crossing a filesystem is refused before
  * anything moves ({@link CrossDeviceError}). Both directories are synced.
  * Undo moves it back, only while the destination is still what this step
- * moved (same device and inode; else UndoConflictError, untouched).
+ * moved (same device and inode; else UndoConflictError, untouched). Each
+ * way, the entry is first renamed into a private directory of root's beside
+ * it and judged there, so the entry moved on is the one judged, whatever the
+ * owner of the directory it leaves renames meanwhile.
  *
  * @example
  * ```ts
@@ -61,13 +65,29 @@ export const move = defineStep({
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
     betweenDirectories(a, before, 'do', (from, to) => {
-      if (lstatOrUndefined(to)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
-      checkSameEntry(from, a.from, entryIdentity(before), 'do');
+      if (lstatOrUndefined(to.entry)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
+      checkSameEntry(from.entry, a.from, entryIdentity(before), 'do'); // by name: refused before anything moves, when it plainly changed
+      const name = holderNames(a).forward;
+      const holder = makeHolder(from.dir, name, (found) => new TargetChangedError(`cannot move ${a.from}: found ${found}; nothing was moved`, { from: a.from, to: a.to }));
       try {
-        renameDurably(from, to);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EXDEV' || !onOverlay(from)) throw error;
-        throw new CrossDeviceError(`${a.from} cannot be renamed to ${a.to} (EXDEV): ${OVERLAY_LOWER_DIRECTORY}; nothing was moved`, { from: a.from, to: a.to, overlay: true });
+        try {
+          renameDurably(from.entry, heldIn(holder));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EXDEV' || !onOverlay(from.entry)) throw error;
+          throw new CrossDeviceError(`${a.from} cannot be renamed to ${a.to} (EXDEV): ${OVERLAY_LOWER_DIRECTORY}; nothing was moved`, { from: a.from, to: a.to, overlay: true });
+        }
+        try {
+          // In the holder nobody else can swap it: what goes on to `to` is the entry judged here.
+          checkSameEntry(heldIn(holder), a.from, entryIdentity(before), 'do', identityOfStats(fs.lstatSync(heldIn(holder), { bigint: true })));
+          if (lstatOrUndefined(to.entry)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
+          renameDurably(heldIn(holder), to.entry);
+        } catch (error) {
+          returnHeld(holder, from.entry);
+          throw error;
+        }
+      } finally {
+        fs.closeSync(holder);
+        removeHolder(from.dir, name);
       }
     });
   },
@@ -76,15 +96,8 @@ export const move = defineStep({
   },
   undo: async (a, before) => {
     betweenDirectories(a, before, 'undo', (from, to) => {
-      const st = lstatOrUndefined(to);
-      const ours = st !== undefined && isSameEntry(to, before);
-      if (lstatOrUndefined(from)) {
-        if (!ours) return; // never moved (or already back)
-        throw new UndoConflictError(a.from, 'nothing (this step moved it to ' + a.to + ')', 'something new at the original place', { from: a.from, to: a.to });
-      }
-      // Compare-and-swap: only what this step moved (same device and inode) is moved back.
-      if (!ours) throw new UndoConflictError(a.to, `the ${before.type} this step moved there (inode ${before.ino ?? '?'})`, describeFound(to, st), { from: a.from, to: a.to });
-      renameDurably(to, from);
+      returnInterruptedDo(a, from);
+      moveBack(a, before, from, to);
     });
   },
   verifyUndo: async (a) => {
@@ -95,15 +108,100 @@ export const move = defineStep({
 
 type MoveBefore = { type: string; dev?: string | undefined; ino?: string | undefined; fromParent?: Identity | undefined; toParent?: Identity | undefined };
 
+/** An entry named through its open directory. */
+interface Place {
+  dir: DirectoryHandle;
+  /** `/proc/self/fd/<fd>/<name>`. */
+  entry: string;
+}
+
 /**
  * Runs `fn` with `from` and `to` named through their directories, opened and
  * compared with what prepare found (device and inode at do, inode at undo):
  * a directory swapped for a symlink since is refused, never followed.
  */
-function betweenDirectories(a: { from: string; to: string }, before: MoveBefore, phase: Phase, fn: (from: string, to: string) => void): void {
+function betweenDirectories(a: { from: string; to: string }, before: MoveBefore, phase: Phase, fn: (from: Place, to: Place) => void): void {
   inDirectorySync(dirname(a.from), { expected: before.fromParent, phase, follow: true, what: 'the directory of' }, (fromDir) =>
-    inDirectorySync(dirname(a.to), { expected: before.toParent, phase, what: 'the directory of' }, (toDir) => fn(fromDir.entry(basename(a.from)), toDir.entry(basename(a.to)))),
+    inDirectorySync(dirname(a.to), { expected: before.toParent, phase, what: 'the directory of' }, (toDir) =>
+      fn({ dir: fromDir, entry: fromDir.entry(basename(a.from)) }, { dir: toDir, entry: toDir.entry(basename(a.to)) }),
+    ),
   );
+}
+
+/**
+ * The holders do parks the entry in (beside `from`) and undo parks it in
+ * (beside `to`): named after the arguments, so that an undo run again after
+ * a crash finds what an interrupted do or undo left in one.
+ */
+function holderNames(a: { from: string; to: string }): { forward: string; back: string } {
+  return { forward: `${temporaryPrefixFor(a.from)}move`, back: `${temporaryPrefixFor(a.to)}move-back` };
+}
+
+/** Renames the entry in the holder back to `entry`, unless something has taken that place since: then it stays in the holder, root's only, for a rerun or an admin. */
+function returnHeld(holder: number, entry: string): void {
+  if (lstatOrUndefined(heldIn(holder)) && !lstatOrUndefined(entry)) renameDurably(heldIn(holder), entry);
+}
+
+/** Puts back at `from` what a do interrupted by a crash (or a failed put-back) left in its holder: it came from there, whatever it is. */
+function returnInterruptedDo(a: { from: string; to: string }, from: Place): void {
+  const name = holderNames(a).forward;
+  const holder = holderIfAny(from.dir, name);
+  if (holder === undefined) return;
+  try {
+    if (lstatOrUndefined(heldIn(holder)) && lstatOrUndefined(from.entry)) {
+      throw new UndoConflictError(a.from, `nothing (what this step was moving is kept in ${join(dirname(a.from), name)})`, describeFound(from.entry, lstatOrUndefined(from.entry)), { from: a.from, to: a.to, kept: join(dirname(a.from), name) });
+    }
+    returnHeld(holder, from.entry);
+  } finally {
+    fs.closeSync(holder);
+    removeHolder(from.dir, name);
+  }
+}
+
+/**
+ * Moves what this step moved from `to` back to `from`. Looked at by name
+ * first, so that what is plainly not ours is left untouched; then renamed
+ * into a holder beside `to` and judged there (device and inode), where
+ * nobody else can swap it, and renamed on to `from` only when it is ours.
+ * Anything else goes back to `to`: UndoConflictError naming both. A rerun
+ * after a crash finds an entry already in the holder and judges it there.
+ */
+function moveBack(a: { from: string; to: string }, before: MoveBefore, from: Place, to: Place): void {
+  const name = holderNames(a).back;
+  const kept = join(dirname(a.to), name);
+  const context = { from: a.from, to: a.to };
+  let holder = holderIfAny(to.dir, name);
+  try {
+    if (holder === undefined || !lstatOrUndefined(heldIn(holder))) {
+      const st = lstatOrUndefined(to.entry);
+      const ours = st !== undefined && isSameEntry(to.entry, before);
+      if (lstatOrUndefined(from.entry)) {
+        if (!ours) return; // never moved (or already back)
+        throw new UndoConflictError(a.from, 'nothing (this step moved it to ' + a.to + ')', 'something new at the original place', context);
+      }
+      // Compare-and-swap: only what this step moved (same device and inode) is moved back.
+      if (!ours) throw new UndoConflictError(a.to, `the ${before.type} this step moved there (inode ${before.ino ?? '?'})`, describeFound(to.entry, st), context);
+      holder ??= makeHolder(to.dir, name, (found) => new UndoConflictError(a.to, `nothing at ${kept}, where this undo makes its private directory`, found, context));
+      renameDurably(to.entry, heldIn(holder));
+    }
+    const held = heldIn(holder);
+    const st = fs.lstatSync(held, { bigint: true });
+    if (!sameEntry(st, before)) {
+      const found = `${describeFound(held, lstatOrUndefined(held))}, inode ${st.ino}`;
+      returnHeld(holder, to.entry);
+      throw new UndoConflictError(a.to, `the ${before.type} this step moved there (inode ${before.ino ?? '?'})`, lstatOrUndefined(held) ? `${found}, kept in ${kept} (${a.to} is taken)` : found, context);
+    }
+    if (lstatOrUndefined(from.entry)) {
+      returnHeld(holder, to.entry);
+      throw new UndoConflictError(a.from, 'nothing (this step moved it to ' + a.to + ')', 'something new at the original place', context);
+    }
+    renameDurably(held, from.entry);
+  } finally {
+    if (holder !== undefined) {
+      fs.closeSync(holder);
+      removeHolder(to.dir, name);
+    }
+  }
 }
 
 function entryIdentity(before: MoveBefore): Identity | undefined {
@@ -111,8 +209,11 @@ function entryIdentity(before: MoveBefore): Identity | undefined {
 }
 
 /** Whether `path` is the entry this step moved: the same type and, when journaled, the same device and inode. */
-function isSameEntry(path: string, before: { type: string; dev?: string | undefined; ino?: string | undefined }): boolean {
-  const st = fs.lstatSync(path, { bigint: true });
+function isSameEntry(path: string, before: MoveBefore): boolean {
+  return sameEntry(fs.lstatSync(path, { bigint: true }), before);
+}
+
+function sameEntry(st: fs.BigIntStats, before: MoveBefore): boolean {
   const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
   if (type !== before.type) return false;
   return before.ino === undefined || (st.ino.toString() === before.ino && st.dev.toString() === before.dev);

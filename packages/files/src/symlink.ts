@@ -4,8 +4,9 @@ import * as t from 'io-ts';
 import { InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably, syncDirectory, temporaryNameFor } from '@unwind/core';
 import { UnexpectedFileTypeError } from './errors.js';
 import { checkTemporaryName } from './journal-checks.js';
-import { Identity, identityOfDescriptor, inDirectorySync } from './directory-handle.js';
+import { type DirectoryHandle, Identity, identityOfDescriptor, inDirectorySync } from './directory-handle.js';
 import { checkSignal, lstatOrUndefined, safeReadlink, unlinkIfPresent } from './fsutil.js';
+import { heldIn, holderIfAny, makeHolder, removeHolder } from './holder.js';
 
 const SymlinkBefore = t.intersection([
   t.union([
@@ -26,11 +27,64 @@ const SymlinkBefore = t.intersection([
  */
 export type SymlinkBefore = t.TypeOf<typeof SymlinkBefore>;
 
-function linkAt(path: string, target: string, temp: string, owner?: { uid: number; gid: number }): void {
+/**
+ * Puts a new link at `path` by way of `temp`: the path always names the old
+ * link or the new one. Never chowned here: by the time of a chown, what is at
+ * a temp name in a directory another user can write may be her hard link to
+ * a file of someone else's.
+ */
+function linkAt(path: string, target: string, temp: string): void {
   unlinkIfPresent(temp);
   fs.symlinkSync(target, temp);
-  if (owner) fs.lchownSync(temp, owner.uid, owner.gid);
   renameDurably(temp, path); // atomic: the path always names the old link or the new one
+}
+
+/** Where undo makes the old link again: a holder beside it, named after the journaled temp name (a rerun finds it). */
+function undoHolderName(before: SymlinkBefore): string {
+  return `${basename(before.temp)}-undo`;
+}
+
+/**
+ * Makes `name` in `dir` a link to `target` owned by `owner`, atomically: the
+ * link is made and chowned inside a new holder, where nobody else can put
+ * anything at its name, and only then renamed into place.
+ */
+function ownedLinkAt(dir: DirectoryHandle, name: string, target: string, holderName: string, owner: { uid: number; gid: number }, shown: string): void {
+  const holder = makeHolder(dir, holderName, (found) => new UndoConflictError(shown, `nothing at ${holderName} beside it`, found, { path: shown }));
+  try {
+    fs.symlinkSync(target, heldIn(holder));
+    fs.lchownSync(heldIn(holder), owner.uid, owner.gid);
+    renameDurably(heldIn(holder), dir.entry(name)); // the holder synced too: its removal cannot outlive the rename
+  } finally {
+    fs.closeSync(holder);
+  }
+  removeHolder(dir, holderName);
+}
+
+/**
+ * Removes what an undo interrupted by a crash left at the holder's name: the
+ * holder and the link in it, or (from a version that made the link there
+ * bare) a link. A directory there that is not a holder holds nothing of
+ * root's: it is left alone (a re-pointing undo then cannot make its holder,
+ * an UndoConflictError).
+ */
+function clearHolder(dir: DirectoryHandle, holderName: string): void {
+  const entry = dir.entry(holderName);
+  const st = lstatOrUndefined(entry);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    if (unlinkIfPresent(entry)) syncDirectory(dir.self);
+    return;
+  }
+  const holder = holderIfAny(dir, holderName);
+  if (holder === undefined) return;
+  try {
+    // Only the link it makes is ever in a holder (nobody else can enter one).
+    if (lstatOrUndefined(heldIn(holder))?.isSymbolicLink()) fs.unlinkSync(heldIn(holder));
+  } finally {
+    fs.closeSync(holder);
+  }
+  removeHolder(dir, holderName);
 }
 
 /**
@@ -86,6 +140,7 @@ export const symlink = defineStep({
     inDirectorySync(dirname(a.path), { expected: before.parent, phase: 'undo', what: 'the directory of the link' }, (dir) => {
       const path = dir.entry(basename(a.path));
       if (unlinkIfPresent(dir.entry(basename(before.temp)))) syncDirectory(dir.self);
+      clearHolder(dir, undoHolderName(before));
       const st = lstatOrUndefined(path);
       const current = st?.isSymbolicLink() ? fs.readlinkSync(path) : undefined;
       if (!before.existed && !st) return;
@@ -100,7 +155,7 @@ export const symlink = defineStep({
         syncDirectory(dir.self);
         return;
       }
-      linkAt(path, before.target, dir.entry(`${basename(before.temp)}-undo`), before);
+      ownedLinkAt(dir, basename(a.path), before.target, undoHolderName(before), before, a.path);
     });
   },
   verifyUndo: async (a, before) => {
