@@ -7,7 +7,7 @@ import { checkExactly, checkWithin, stagingPathFor } from './journal-checks.js';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, RestoreError, UnexpectedFileTypeError, type StagedPath } from './errors.js';
 import { checkSignal, lstatOrUndefined, resolvedLocation } from './fsutil.js';
 import { describeFound } from './replace.js';
-import { checkSameEntry, directoryIdentity, Identity, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
+import { checkSameEntry, directoryIdentity, Identity, identityOfStats, inDirectory, inDirectorySync, optionalIdentity, type DirectoryHandle } from './directory-handle.js';
 import { mountOf, mountsWithin, normalizeRoots, parseMountPoints, planRemoval, strayKeeps } from './plan-removal.js';
 
 const RemoveArgs = t.intersection([
@@ -185,12 +185,17 @@ export const remove = defineStep({
     checkSignal(ctx.signal);
     if (before.entries.length === 0) return { moved: 0 };
     // The staging directory is made in, and reached through, the directory prepare found; each original through its own.
-    return inDirectorySync(dirname(before.staging), { expected: before.base, phase: 'do', follow: true, what: 'the staging location' }, (base) => {
+    return inDirectory(dirname(before.staging), { expected: before.base, phase: 'do', follow: true, what: 'the staging location' }, async (base) => {
       // Each move syncs its original's directory; when every original is in the staging directory's
       // own, those syncs make the staging directory's entry durable too, and before anything refers to it.
       const baseSyncedByMoves = before.entries.every((entry) => dirname(entry.original) === dirname(before.staging));
       makeStaging(base, before.staging, !baseSyncedByMoves);
-      return inDirectorySync(base.entry(basename(before.staging)), { phase: 'do', what: 'the staging directory' }, (staging) => {
+      return inDirectory(base.entry(basename(before.staging)), { phase: 'do', what: 'the staging directory' }, async (staging) => {
+        // Judged on the descriptor everything is moved through, and recorded before anything is.
+        if (!isOwnPrivateDirectory(fs.fstatSync(staging.fd, { bigint: true }))) {
+          throw new UnexpectedFileTypeError(`${before.staging} is not a private directory of ours; refusing to stage into it`, { path: before.staging });
+        }
+        await recordStaging(ctx, staging, before.staging);
         let moved = 0;
         for (const entry of before.entries) {
           checkSignal(ctx.signal);
@@ -236,9 +241,13 @@ export const remove = defineStep({
     const gone = before.kept.filter((k) => !lstatOrUndefined(k));
     if (gone.length > 0) throw new VerificationError(`kept paths are missing: ${gone.join(', ')}`, { paths: gone });
   },
-  undo: async (_a, before, after) => restore(before, after !== undefined),
+  undo: async (_a, before, after, ctx) => restore(before, after !== undefined, await recordedStaging(ctx)),
   verifyUndo: async (_a, before) => {
-    if (lstatOrUndefined(before.staging)) throw new VerificationError(`staging directory ${before.staging} still exists after undo`, { staging: before.staging });
+    // Only our own counts: a directory someone else made at the name is theirs, and undo leaves it.
+    const st = lstatOrUndefined(before.staging) && fs.lstatSync(before.staging, { bigint: true });
+    if (st && isOwnStaging(st)) {
+      throw new VerificationError(`staging directory ${before.staging} still exists after undo`, { staging: before.staging });
+    }
     const missing = before.entries.filter((e) => !lstatOrUndefined(e.original));
     if (missing.length > 0) throw new VerificationError(`not restored: ${missing.map((e) => e.original).join(', ')}`, { paths: missing.map((e) => e.original) });
   },
@@ -253,8 +262,8 @@ function makeStaging(base: DirectoryHandle, staging: string, sync: boolean): voi
     fs.mkdirSync(entry, { mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const st = fs.lstatSync(entry);
-    if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== (process.getuid?.() ?? 0)) {
+    // Only a directory nobody else could ever have put anything in: the fchmod below would hide what they had.
+    if (!isOwnPrivateDirectory(fs.lstatSync(entry, { bigint: true }))) {
       throw new UnexpectedFileTypeError(`${staging} exists and is not this step's staging directory; refusing to use it`, { path: staging });
     }
   }
@@ -282,15 +291,89 @@ function copyThenDelete(entry: RemoveEntry, original: string, staging: Directory
 /**
  * Runs `fn` with the staging directory opened through the directory prepare
  * found it in (compared by inode: a swapped parent is an UndoConflictError),
- * or with `undefined` when there is no staging directory.
+ * or with `undefined` when there is no staging directory of this step's:
+ * nothing there, or a directory someone else made at its name (in a sticky
+ * world-writable staging location anyone can), whose entries and markers
+ * say nothing about what this step moved.
  */
-function inStaging<T>(before: RemoveBefore, fn: (base: DirectoryHandle, staging: DirectoryHandle | undefined) => T): T | undefined {
+function inStaging<T>(before: RemoveBefore, recorded: Identity | undefined, fn: (base: DirectoryHandle, staging: DirectoryHandle | undefined) => T): T | undefined {
   if (!fs.existsSync(dirname(before.staging))) return undefined;
   return inDirectorySync(dirname(before.staging), { expected: before.base, phase: 'undo', follow: true, what: 'the staging location' }, (base) => {
     const entry = base.entry(basename(before.staging));
-    if (!lstatOrUndefined(entry)) return fn(base, undefined);
-    return inDirectorySync(entry, { phase: 'undo', what: 'the staging directory' }, (staging) => fn(base, staging));
+    // A symlink or a file there is not ours either: never opened, and no reason to fail the rollback.
+    if (!lstatOrUndefined(entry)?.isDirectory()) return fn(base, undefined);
+    return inDirectorySync(entry, { phase: 'undo', what: 'the staging directory' }, (staging) => {
+      // The descriptor itself is judged: what is read and moved below is what was judged.
+      const st = fs.fstatSync(staging.fd, { bigint: true });
+      if (isOwnStaging(st)) return fn(base, staging);
+      if (recorded !== undefined && st.ino.toString() === recorded.ino) {
+        // Ours, but opened to others since: what is in it may be theirs, and what we moved may be in it.
+        throw new UndoConflictError(before.staging, 'the private (0700) staging directory this step made', `mode ${(st.mode & 0o7777n).toString(8)} owner ${st.uid}`, {
+          staging: before.staging,
+          resolve: 'check what is in it, make it private to root again (chown root, chmod 700), then run unwind recover again',
+        });
+      }
+      return fn(base, undefined);
+    });
   });
+}
+
+/** The step's blob where `do` records the staging directory it made (device and inode). */
+const STAGING_RECORD = 'staging-directory';
+
+/**
+ * Records, durably and before anything moves into it, the staging directory
+ * `do` made: from then on undo knows that this step made a staging
+ * directory, and which. A record an earlier attempt wrote must name this
+ * very directory.
+ */
+async function recordStaging(ctx: StepContext, staging: DirectoryHandle, path: string): Promise<void> {
+  const made = identityOfStats(fs.fstatSync(staging.fd, { bigint: true }));
+  const recorded = await recordedStaging(ctx);
+  if (recorded === undefined) {
+    await ctx.blobs.write(STAGING_RECORD, JSON.stringify(made));
+    return;
+  }
+  if (recorded.dev !== made.dev || recorded.ino !== made.ino) {
+    throw new UnexpectedFileTypeError(`${path} is not the staging directory an earlier attempt of this step made (device ${recorded.dev} inode ${recorded.ino}, now ${made.dev}/${made.ino}); refusing to use it`, { path });
+  }
+}
+
+/**
+ * The staging directory `do` recorded; undefined when it recorded none: it
+ * stopped before, or while writing the record (a kill or power cut leaves it
+ * empty or cut short), having moved nothing; or an older version ran it.
+ */
+async function recordedStaging(ctx: StepContext): Promise<Identity | undefined> {
+  if (!(await ctx.blobs.has(STAGING_RECORD))) return undefined;
+  try {
+    const parsed: unknown = JSON.parse((await ctx.blobs.read(STAGING_RECORD)).toString('utf8'));
+    return Identity.is(parsed) ? parsed : undefined;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** A directory of the running user's that nobody else can read, enter or change, so nobody else put anything in it. */
+function isOwnPrivateDirectory(st: fs.BigIntStats): boolean {
+  return st.isDirectory() && st.uid === BigInt(process.geteuid?.() ?? 0) && (st.mode & 0o077n) === 0n;
+}
+
+/**
+ * Whether the directory at the staging name is this step's: private to us.
+ * Nobody else can have made it, or put anything in it: `do` checked the
+ * staging location against the ancestor rule (a sticky directory lets no
+ * one else rename or remove ours). Its inode is normally the one `do`
+ * recorded, but is not required to be: a re-created or restored directory
+ * has another (as the crash-state explorer makes every state's), and only
+ * we could have made a private one of ours there. Without a record `do`
+ * moved nothing (it stopped first; or an older version ran it, which
+ * recorded none): a private one of ours is the empty one it left, or that
+ * older version's, and is ours to empty.
+ */
+function isOwnStaging(st: fs.BigIntStats): boolean {
+  return isOwnPrivateDirectory(st);
 }
 
 /**
@@ -302,8 +385,8 @@ function inStaging<T>(before: RemoveBefore, fn: (base: DirectoryHandle, staging:
  * moved back or overwritten. Collects every other failure and throws one
  * RestoreError that lists what is where.
  */
-function restore(before: RemoveBefore, doFinished: boolean): void {
-  inStaging(before, (base, staging) => {
+function restore(before: RemoveBefore, doFinished: boolean, recorded: Identity | undefined): void {
+  inStaging(before, recorded, (base, staging) => {
     if (!staging) return;
     checkNothingInTheWay(before, doFinished, staging);
     const remaining: StagedPath[] = [];
