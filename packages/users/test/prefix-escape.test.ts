@@ -107,6 +107,8 @@ describe('paths of a prefix root resolve inside it', () => {
         defaults('CREATE_MAIL_SPOOL=yes\n');
         fs.appendFileSync(join(p!.root, 'etc/login.defs'), `MAIL_DIR ${up}\n`);
       }],
+      ['a default/useradd line useradd would read as two', () => defaults(`# ${'x'.repeat(1030)}SKEL=${up}\n`)],
+      ['USRSKEL by ..', () => defaults(`USRSKEL=${up}\n`)],
       ['MAIL_DIR by a link', () => {
         defaults('CREATE_MAIL_SPOOL=yes\n');
         fs.appendFileSync(join(p!.root, 'etc/login.defs'), 'MAIL_DIR /var/spool/drop\n');
@@ -136,6 +138,21 @@ describe('paths of a prefix root resolve inside it', () => {
     const outcome = await runSteps('users prefix skeleton', [ensureUser({ name: 'newbie', uid: freeUid(), prefix: p.root })], faultyExec().exec);
     expect(outcome.status).toBe('committed');
     expect(fs.readFileSync(join(p.root, 'home/newbie/.image-profile'), 'utf8')).toBe('from the image\n');
+    expect(fs.existsSync(join(p.root, 'var/mail/newbie'))).toBe(true);
+  });
+
+  it("a MAIL_DIR hidden from a line reader (a 1023-byte login.defs line, as shadow reads it) is never the one useradd uses: the spool judged is passed with -K", async () => {
+    p = prefixRoot();
+    outside = fs.mkdtempSync(join(tmpdir(), 'unwind-users-outside-'));
+    fs.mkdirSync(join(p.root, 'etc/default'), { recursive: true });
+    fs.writeFileSync(join(p.root, 'etc/default/useradd'), 'CREATE_MAIL_SPOOL=yes\n');
+    fs.mkdirSync(join(p.root, 'var/mail'), { recursive: true });
+    // shadow reads 1023 bytes at a time: the rest of this comment line is a MAIL_DIR line to it.
+    const comment = `# ${'x'.repeat(1021)}`;
+    fs.appendFileSync(join(p.root, 'etc/login.defs'), `MAIL_DIR /var/mail\n${comment}MAIL_DIR ${'/..'.repeat(12)}${outside}\n`);
+    const outcome = await runSteps('users prefix hidden mail dir', [ensureUser({ name: 'newbie', uid: freeUid(), prefix: p.root })], faultyExec().exec);
+    expect(outcome.status).toBe('committed');
+    expect(fs.readdirSync(outside)).toEqual([]);
     expect(fs.existsSync(join(p.root, 'var/mail/newbie'))).toBe(true);
   });
 
