@@ -103,11 +103,9 @@ function readLockFile(path: string): { holder: LockHolder; dev: number; ino: num
   try {
     read = readLockText(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    // A symlink (O_NOFOLLOW): no unwind makes one, a crash does not leave one.
-    if (code === 'ELOOP') return { holder: unreadable, dev: -1, ino: -1 };
-    return { holder: { pid: 0, host: hostname(), processStart: 'torn', acquiredAt: 'unknown' }, dev: -1, ino: -1 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // A symlink (O_NOFOLLOW: ELOOP), a socket (ENXIO), anything that cannot be opened: no unwind makes one, a crash does not leave one.
+    return { holder: unreadable, dev: -1, ino: -1 };
   }
   const { dev, ino } = read;
   if (read.text === undefined) return { holder: unreadable, dev, ino };
@@ -149,9 +147,11 @@ function readLockText(path: string): { text: string | undefined; dev: number; in
  * one's new lock). What is left is the moment between this lstat and the
  * unlink, not the whole span since the file was read.
  */
-function removeIfStill(path: string, read: { dev: number; ino: number }): void {
+function removeIfStill(path: string, read: { dev: number; ino: number }): boolean {
   const st = fs.lstatSync(path, { throwIfNoEntry: false });
-  if (st !== undefined && st.dev === read.dev && st.ino === read.ino) removeFileIfPresent(path);
+  if (st === undefined || st.dev !== read.dev || st.ino !== read.ino) return false;
+  removeFileIfPresent(path);
+  return true;
 }
 
 function isLockHolder(value: unknown): value is LockHolder {
@@ -319,7 +319,7 @@ function takeOverStale(path: string, stale: LockHolder): boolean {
   try {
     const again = readLockFile(path);
     if (again && again.holder.pid === stale.pid && again.holder.processStart === stale.processStart && !isHolderAlive(again.holder)) {
-      removeIfStill(path, again);
+      if (!removeIfStill(path, again)) return false; // another file there now: judged again
       log('took over stale lock %s of dead pid %d (%s)', path, stale.pid, stale.acquiredAt);
       return true;
     }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -114,6 +115,15 @@ describe('lock', () => {
     fs.writeFileSync(lock, ' '.repeat(70 * 1024) + JSON.stringify({ pid: process.pid, host: hostname(), processStart: '', acquiredAt: 'x' }));
     held();
     fs.rmSync(lock);
+    // A socket cannot even be opened (ENXIO): held too, and left there.
+    const socket = net.createServer().listen(lock);
+    try {
+      held();
+      expect(fs.lstatSync(lock).isSocket()).toBe(true);
+    } finally {
+      socket.close();
+    }
+    fs.rmSync(lock, { force: true });
     acquireLock(dir.path).release();
   });
 
