@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import { signalProcesses, startTimeOf, type ProcessIdentity, type StepContext } from '@unwind/core';
 import { UserBusyError } from './errors.js';
+import { readLines } from './db.js';
+import { parseSubordinateRange, type SubordinateRange } from './subordinate-ids.js';
 
 /**
  * How to stop a user's processes before the account goes.
@@ -88,22 +90,27 @@ function ownUserNamespace(): string | undefined {
 
 /**
  * The live processes of `uid` (real or effective, as this machine counts it)
- * in another PID namespace and another user namespace: a sandbox the user
- * made herself (`unshare -Urpf`, a rootless container). No PID namespace
- * can be made without a user namespace by anyone but root, so these are not
- * a root-made container's; and they run with the uid all the same: left
- * running, they would act with the files of the next account given that
- * uid. userdel does not see them either (another root). Signalled by pid,
- * each only while its pid still names the process found.
+ * in a sandbox the user made herself (`unshare -Urpf`, a rootless
+ * container): another PID namespace, in a user namespace that maps nothing
+ * but her uid and her own subordinate ids (`name`'s ranges in the machine's
+ * /etc/subuid), which is all an unprivileged user can map. They run with the
+ * uid all the same: left running, they would act with the files of the next
+ * account given it, and userdel does not see them once chrooted. A root-made
+ * container's user namespace maps more (LXD's raw.idmap beside root's own
+ * ranges, systemd-nspawn -U's, docker's userns-remap): left alone, like one
+ * in this user namespace. Signalled by pid, each only while its pid still
+ * names the process found.
  */
-function sandboxedProcessesOf(uid: number): ProcessIdentity[] {
+function sandboxedProcessesOf(uid: number, name: string): ProcessIdentity[] {
   const ownPid = ownPidNamespace();
   const ownUser = ownUserNamespace();
   if (ownPid === undefined || ownUser === undefined) return [];
+  const hers = [{ start: uid, count: 1 }, ...ownSubordinateUids(name)];
   const out: ProcessIdentity[] = [];
   for (const entry of liveProcessesOf(uid)) {
     try {
       if (fs.readlinkSync(`/proc/${entry}/ns/pid`) === ownPid || fs.readlinkSync(`/proc/${entry}/ns/user`) === ownUser) continue;
+      if (!mapsOnly(fs.readFileSync(`/proc/${entry}/uid_map`, 'utf8'), hers)) continue;
       const start = startTimeOf(Number(entry));
       if (start !== undefined) out.push({ pid: Number(entry), start });
     } catch {
@@ -113,15 +120,35 @@ function sandboxedProcessesOf(uid: number): ProcessIdentity[] {
   return out;
 }
 
-/** Every process of `uid` the removal waits for: this machine's, and the user's own sandboxes. */
-function remainingOf(uid: number): number[] {
-  return [...processesOf(uid), ...sandboxedProcessesOf(uid).map((p) => p.pid)];
+/** `name`'s subordinate uid ranges in the machine's /etc/subuid (the processes are the machine's, whatever the prefix). */
+function ownSubordinateUids(name: string): Array<{ start: number; count: number }> {
+  return readLines('/etc/subuid')
+    .map(parseSubordinateRange)
+    .filter((range): range is SubordinateRange => range !== undefined && range.name === name);
 }
 
-async function waitGone(uid: number, ms: number, signal: AbortSignal): Promise<boolean> {
+/**
+ * Whether every range of a uid_map (as this user namespace reads it: `inside
+ * outside count` lines, outside in this namespace's ids) lies within `allowed`.
+ */
+function mapsOnly(uidMap: string, allowed: ReadonlyArray<{ start: number; count: number }>): boolean {
+  const lines = uidMap.split('\n').filter((line) => line.trim() !== '');
+  return lines.length > 0 && lines.every((line) => {
+    const [, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (!Number.isInteger(outside) || !Number.isInteger(count)) return false;
+    return allowed.some((range) => outside! >= range.start && outside! + count! <= range.start + range.count);
+  });
+}
+
+/** Every process of `uid` the removal waits for: this machine's, and the user's own sandboxes. */
+function remainingOf(uid: number, name: string): number[] {
+  return [...processesOf(uid), ...sandboxedProcessesOf(uid, name).map((p) => p.pid)];
+}
+
+async function waitGone(uid: number, name: string, ms: number, signal: AbortSignal): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
-    if (remainingOf(uid).length === 0) return true;
+    if (remainingOf(uid, name).length === 0) return true;
     if (Date.now() >= until || signal.aborted) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -148,7 +175,7 @@ export async function stopUserProcesses(ctx: StepContext, name: string, uid: num
     // 5: the unit is not loaded, i.e. no manager runs for this user.
     await run(['systemctl', 'stop', `user@${uid}.service`], [0, 5]);
   }
-  if (remainingOf(uid).length === 0) return;
+  if (remainingOf(uid, name).length === 0) return;
   // pkill exits 1 when nothing matched: the processes ended on their own.
   // By effective and by real uid, as userdel counts both (a setuid program the user started).
   // Only in this PID namespace (--ns: pkill's, which is ours): a container's processes of the same numeric uid are not this user's.
@@ -157,11 +184,11 @@ export async function stopUserProcesses(ctx: StepContext, name: string, uid: num
     await run(['pkill', `-${sig}`, ...thisMachine, '-u', String(uid)], [0, 1]);
     await run(['pkill', `-${sig}`, ...thisMachine, '-U', String(uid)], [0, 1]);
     // The user's own sandboxes (see sandboxedProcessesOf), found again each time: pkill does not reach them.
-    signalProcesses(sandboxedProcessesOf(uid), `SIG${sig}`);
+    signalProcesses(sandboxedProcessesOf(uid, name), `SIG${sig}`);
   };
   await signalAll('TERM');
-  if (await waitGone(uid, options.graceMs ?? 5000, ctx.signal)) return;
+  if (await waitGone(uid, name, options.graceMs ?? 5000, ctx.signal)) return;
   await signalAll('KILL');
-  if (await waitGone(uid, 5000, ctx.signal)) return;
-  throw new UserBusyError(name, undefined, { uid, pids: remainingOf(uid) });
+  if (await waitGone(uid, name, 5000, ctx.signal)) return;
+  throw new UserBusyError(name, undefined, { uid, pids: remainingOf(uid, name) });
 }

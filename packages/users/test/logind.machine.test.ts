@@ -5,11 +5,11 @@
  * first, every process ends, linger goes with the user; a rollback puts the
  * user and its linger file back. Each test removes its user whatever happened.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandOutput as sh, enableLingerSettled, failingStep, machineUser, notInsideMachine, runSteps, settledLinger, waitFor } from '@unwind/core/testing';
-import { processesOf as processesOfUser, removeUser } from '../src/index.js';
+import { commandOutput as sh, enableLingerSettled, failingStep, machineUser, notInsideMachine, runSteps, settledLinger, testContext, waitFor } from '@unwind/core/testing';
+import { processesOf as processesOfUser, removeUser, stopUserProcesses } from '../src/index.js';
 
 const outside = notInsideMachine();
 if (outside) throw new Error(`these tests add and remove users of the machine they run on: ${outside}`);
@@ -147,5 +147,52 @@ describe('removeUser with a live logind session (real logind, user@UID.service, 
     expect(outcome.status, JSON.stringify(outcome.steps[0]?.error)).toBe('committed');
     expect(sandboxed()).toEqual([]);
     expect(sh(['getent', 'passwd', name], [0, 2])).toBe('');
+  });
+
+  it("a root-made container with its own user namespace that maps the uid among others (LXD's raw.idmap, nspawn -U) is not her sandbox: left running; her own sandbox is ended (stopUserProcesses)", async () => {
+    const { name, uid, remove } = machineUser('uwct');
+    cleanups.push(remove);
+    const sleeper = (...prefix: string[]) => spawn(prefix[0]!, [...prefix.slice(1), 'sleep', '1000'], { stdio: 'ignore' });
+    // Hers: a user namespace she made maps her uid alone.
+    const sandbox = sleeper('setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount-proc');
+    cleanups.push(() => sandbox.kill('SIGKILL'));
+    // Root's: root itself and a hundred ids around hers, its process running as the one that is her uid
+    // outside. Root writes the maps itself (as a container runtime does); the process waits for them, then
+    // becomes id 10.
+    const base = uid - 10;
+    const wait = 'while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.05; done; exec setpriv --reuid=10 --regid=10 --clear-groups sleep 1000';
+    const container = spawn('unshare', ['--user', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', wait], { stdio: 'ignore' });
+    // Before the user is removed (cleanups run last first): its process gone, so userdel does not find it busy.
+    cleanups.push(() => {
+      container.kill('SIGKILL');
+      // Its sleeper changed credentials, which clears the parent-death signal: killed by pid.
+      for (const pid of elsewhere()) process.kill(Number(pid), 'SIGKILL');
+      const until = Date.now() + 5000;
+      while (Date.now() < until && elsewhere().length > 0) spawnSync('sleep', ['0.05']);
+    });
+    const ownUser = fs.readlinkSync('/proc/self/ns/user');
+    await waitFor('the container\'s user namespace', () => fs.readlinkSync(`/proc/${container.pid}/ns/user`) !== ownUser);
+    fs.writeFileSync(`/proc/${container.pid}/uid_map`, `0 0 1\n1 ${base + 1} 99\n`);
+    fs.writeFileSync(`/proc/${container.pid}/gid_map`, `0 0 1\n1 ${base + 1} 99\n`);
+    const ownPid = fs.readlinkSync('/proc/self/ns/pid');
+    const elsewhere = () =>
+      fs.readdirSync('/proc').filter((entry) => {
+        try {
+          return /^\d+$/.test(entry) && fs.statSync(`/proc/${entry}`).uid === uid && fs.readlinkSync(`/proc/${entry}/ns/pid`) !== ownPid && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+    await waitFor('the sandbox and the container process of the uid', () => elsewhere().length === 2);
+    const inContainer = elsewhere().find((entry) => fs.readFileSync(`/proc/${entry}/uid_map`, 'utf8').trim().split('\n').length === 2);
+    expect(inContainer).toBeDefined();
+
+    const { ctx, dispose } = testContext();
+    try {
+      await stopUserProcesses(ctx, name, uid, { graceMs: 500, manager: false });
+    } finally {
+      dispose();
+    }
+    expect(elsewhere()).toEqual([inContainer]);
   });
 });
