@@ -53,3 +53,27 @@ describe("unwind apply: a step with references still has its literal fields vali
     expect(fs.statSync(join(s.dir, 'f')).mode & 0o7777).toBe(0o640);
   });
 });
+
+describe('unwind apply: a misspelled key whose value is a reference is an unknown property', () => {
+  it('gdi: { $result: first.gid } is reported (exit 4), not silently dropped; the earlier step never runs', async () => {
+    const s = newSandbox();
+    const made = join(s.dir, 'made');
+    const file = writeTransactionFile(s.base, 'typo.yaml', `name: typo\nsteps:\n  - kind: files.writeFile\n    id: first\n    args: { path: ${made}, content: made }\n  - kind: files.writeFile\n    args: { path: ${s.dir}/f, content: x, gdi: { $result: first.gid } }\n`);
+    const before = treeState(s.base);
+    const r = await unwind(['apply', file, '--root', s.root, '--json']);
+    expect(r.code, r.stderr).toBe(4);
+    const report = JSON.parse(r.stdout) as { problems: Array<{ pointer: string; message: string }> };
+    expect(report.problems).toEqual([expect.objectContaining({ pointer: '/steps/1/args/gdi', message: expect.stringMatching(/unknown property "gdi"/) })]);
+    expect(fs.existsSync(made)).toBe(false);
+    expect(fs.existsSync(s.root)).toBe(false);
+    expect(treeState(s.base)).toEqual(before);
+  });
+
+  it('a reference held by a known key is still not type-checked (gid: { $result: first.gid })', async () => {
+    const s = newSandbox();
+    const file = writeTransactionFile(s.base, 'ok.yaml', `name: ok\nsteps:\n  - kind: files.writeFile\n    id: first\n    args: { path: ${s.dir}/made, content: made }\n  - kind: files.writeFile\n    args: { path: ${s.dir}/f, content: x, gid: { $result: first.gid } }\n`);
+    const r = await unwind(['apply', file, '--root', s.root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readFileSync(join(s.dir, 'f'), 'utf8')).toBe('x');
+  });
+});

@@ -58,3 +58,39 @@ describe('unwind apply reads YAML 1.2 only, core schema, no merge keys', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 });
+
+describe('unwind apply refuses an integer written with a leading zero (0755 is decimal 755 in YAML 1.2, octal 1363)', () => {
+  it('mode: 0755 in a .yaml file is a problem that says to write 0o755; nothing is created', async () => {
+    const report = await refused(`name: zero\nsteps:\n  - kind: files.ensureDir\n    args: { path: /tmp/unwind-never/d, mode: 0755 }\n`);
+    expect(report.problems).toEqual([expect.objectContaining({ pointer: '/steps/0/args/mode', line: 4, message: expect.stringMatching(/0o755/) })]);
+  });
+
+  it('"mode": 0755 in a .json file (read as YAML) is refused too, with the other leading-zero integers', async () => {
+    const s = newSandbox();
+    const text = `{"name": "zero", "timeoutMs": 01000, "steps": [{"kind": "files.ensureDir", "args": {"path": "${s.dir}/d", "mode": 0755}}]}\n`;
+    const file = writeTransactionFile(s.base, 'file.json', text);
+    const before = treeState(s.base);
+    const r = await unwind(['apply', file, '--root', s.root, '--json']);
+    expect(r.code, r.stderr).toBe(4);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.problems.map((p) => p.pointer).sort()).toEqual(['/steps/0/args/mode', '/timeoutMs']);
+    expect(report.problems.find((p) => p.pointer === '/steps/0/args/mode')!.message).toMatch(/0755 .*decimal 755.*write 0o755/);
+    expect(fs.existsSync(`${s.dir}/d`)).toBe(false);
+    expect(fs.existsSync(s.root)).toBe(false);
+    expect(treeState(s.base)).toEqual(before);
+  });
+
+  it('0o755, 493, a quoted "0755", 0 and 1.5 are not refused', async () => {
+    const s = newSandbox();
+    const file = writeTransactionFile(
+      s.base,
+      'ok.yaml',
+      `name: ok\ntimeoutMs: 60000\nsteps:\n  - kind: files.ensureDir\n    args: { path: ${s.dir}/a, mode: 0o750 }\n  - kind: files.ensureDir\n    args: { path: ${s.dir}/b, mode: 493 }\n  - kind: files.writeFile\n    args: { path: ${s.dir}/c, content: "0755", mode: 0o600 }\n    retry: { do: { retries: 0, factor: 1.5 } }\n`,
+    );
+    const r = await unwind(['apply', file, '--root', s.root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.statSync(`${s.dir}/a`).mode & 0o7777).toBe(0o750);
+    expect(fs.statSync(`${s.dir}/b`).mode & 0o7777).toBe(0o755);
+    expect(fs.readFileSync(`${s.dir}/c`, 'utf8')).toBe('0755');
+  });
+});

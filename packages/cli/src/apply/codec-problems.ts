@@ -15,8 +15,10 @@ function show(value: unknown): string {
  * Decodes `value` with `codec` and returns one problem per wrong location
  * (io-ts reports a union's failure once per member; they are one mistake),
  * with JSON pointers below `at`, plus every property no codec knows (a typo
- * such as `mdoe` would otherwise be silently ignored). Locations at or below
- * `skip` pointers (references resolved at run time) are not checked.
+ * such as `mdoe` would otherwise be silently ignored). The codec does not
+ * check values at or below `skip` pointers (references, resolved at run
+ * time); an unknown property is reported unless it is strictly below one, so
+ * a misspelled key holding a reference (`gdi: { $result: … }`) is one.
  *
  * @example
  * ```ts
@@ -25,7 +27,10 @@ function show(value: unknown): string {
  * ```
  */
 export function codecProblems(codec: t.Type<unknown, unknown, unknown> | t.Mixed, value: unknown, at: ReadonlyArray<string | number>, skip: readonly string[] = []): Problem[] {
+  // A reference's own value is resolved at run time: neither it nor anything below it is the codec's to judge.
   const skipped = (pointer: string) => skip.some((s) => pointer === s || pointer.startsWith(`${s}/`));
+  // But the key holding it is the file's: only what is inside a reference ($result) is not a property.
+  const inside = (pointer: string) => skip.some((s) => pointer.startsWith(`${s}/`));
   const byPointer = new Map<string, Problem>();
   const result = codec.decode(value);
   if (result._tag === 'Left') {
@@ -47,7 +52,7 @@ export function codecProblems(codec: t.Type<unknown, unknown, unknown> | t.Mixed
     }
   }
   const problems = [...byPointer.values()];
-  for (const problem of unknownProperties(nodeOf(codec), value, [...at])) if (!skipped(problem.pointer) && !byPointer.has(problem.pointer)) problems.push(problem);
+  for (const problem of unknownProperties(nodeOf(codec), value, [...at])) if (!inside(problem.pointer) && !byPointer.has(problem.pointer)) problems.push(problem);
   return problems;
 }
 

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { CliError, EXIT } from '../errors.js';
 import { judgeTrustedFile } from '@unwind/core';
-import { TransactionFileError, segmentsOf, type Problem } from './problems.js';
+import { TransactionFileError, pointerOf, segmentsOf, type Problem } from './problems.js';
 
 /**
  * A parsed transaction file: its value, and where each value was in the text.
@@ -27,8 +27,9 @@ export interface ParsedFile {
  * keys), which also reads every JSON file (so `.json`, `.yaml` and standard
  * input need no format flag). Every syntax error is reported at once, with
  * its line, as a {@link TransactionFileError}; so are duplicate keys, a
- * `%YAML` directive naming another version, and the parser's limits (an
- * alias bomb, nesting too deep).
+ * `%YAML` directive naming another version, an integer written with a
+ * leading zero (`0755`: decimal 755 in YAML 1.2, not octal; write `0o755`),
+ * and the parser's limits (an alias bomb, nesting too deep).
  *
  * @example
  * ```ts
@@ -50,6 +51,8 @@ export function parseTransactionText(text: string, source: string): ParsedFile {
     const problems = [...document.errors, ...document.warnings].map((e) => problemAt(e.message, e.pos[0]));
     const { explicit, version } = document.directives?.yaml ?? {};
     if (explicit && version !== '1.2') problems.push(problemAt(`only YAML 1.2 is read: remove the %YAML directive (another version would change what yes, 0644, 1:30 and << mean)`));
+    // YAML 1.2 reads 0755 as the decimal 755 (octal 1363: world-writable, sticky), not the octal mode it looks like.
+    for (const { pointer, source: written, pos } of leadingZeroIntegers(document.contents, text, [])) problems.push({ ...problemAt(leadingZeroMessage(written), pos), pointer });
     if (problems.length > 0) throw new TransactionFileError(source, problems);
     value = document.toJS({ maxAliasCount: 100 });
   } catch (error) {
@@ -68,6 +71,41 @@ export function parseTransactionText(text: string, source: string): ParsedFile {
       return { line: at.line, column: at.col };
     },
   };
+}
+
+/** An integer written with a leading zero (`0755`, `-012`): octal to the eye, decimal to YAML 1.2. */
+const LEADING_ZERO_INTEGER = /^[-+]?0\d+$/;
+
+/**
+ * Every integer scalar (value or key) written with a leading zero, with its
+ * JSON pointer, its text as written and its offset in `text`. Aliases are not
+ * followed: the anchored node is visited where it is written.
+ */
+function leadingZeroIntegers(node: unknown, text: string, at: Array<string | number>): Array<{ pointer: string; source: string; pos: number }> {
+  if (isScalar(node)) {
+    if (typeof node.value !== 'number' && typeof node.value !== 'bigint') return [];
+    const written = (node.source ?? (node.range ? text.slice(node.range[0], node.range[1]) : '')).trim();
+    return LEADING_ZERO_INTEGER.test(written) ? [{ pointer: pointerOf(at), source: written, pos: node.range?.[0] ?? 0 }] : [];
+  }
+  if (isSeq(node)) return node.items.flatMap((item, index) => leadingZeroIntegers(item, text, [...at, index]));
+  if (isMap(node)) {
+    return node.items.flatMap((pair) => {
+      if (!isPair(pair)) return [];
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      return [...leadingZeroIntegers(pair.key, text, [...at, key]), ...leadingZeroIntegers(pair.value, text, [...at, key])];
+    });
+  }
+  return [];
+}
+
+/** What to write instead of `written` (`0755`): `0o755` for the octal it looks like, or the decimal without the zeros. */
+function leadingZeroMessage(written: string): string {
+  const sign = /^[-+]/.test(written) ? written[0]! : '';
+  const digits = written.slice(sign.length).replace(/^0+(?=\d)/, '');
+  const decimal = `${sign === '-' ? '-' : ''}${digits}`;
+  const read = `${written} is read as the decimal ${decimal} (YAML 1.2 has no leading-zero octal)`;
+  if (sign !== '-' && /^[0-7]+$/.test(digits)) return `${read}: write 0o${digits} for the octal ${Number.parseInt(digits, 8)} (in JSON, ${Number.parseInt(digits, 8)}), or ${decimal} for the decimal`;
+  return `${read}: write ${decimal} without the leading zero`;
 }
 
 /**
