@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as t from 'io-ts';
-import { onOverlay, InvalidInputError, UndoConflictError, VerificationError, defineStep, validateAbsolutePath, renameDurably, temporaryPrefixFor } from '@unwind/core';
+import { onOverlay, InvalidInputError, UndoConflictError, UntrustedJournalError, VerificationError, defineStep, validateAbsolutePath, renameDurably, temporaryNameFor, temporaryPrefixFor } from '@unwind/core';
 import { CrossDeviceError, OVERLAY_LOWER_DIRECTORY, TargetChangedError, TargetExistsError, UnexpectedFileTypeError } from './errors.js';
 import { describeFound } from './replace.js';
 import { checkSameEntry, directoryIdentity, Identity, identityOfStats, inDirectorySync, type DirectoryHandle, type Phase } from './directory-handle.js';
@@ -35,12 +35,23 @@ export const move = defineStep({
     t.partial({ dev: t.string, ino: t.string }),
     /** The directories of `from` and `to` as prepare found them: do and undo rename only between those very directories. */
     t.partial({ fromParent: Identity, toParent: Identity }),
+    /**
+     * The private directories do (beside `from`) and undo (beside `to`) park the entry in: random names
+     * chosen by prepare, journaled before do runs so that a rerun finds them. Absent in journals of the
+     * version before, which derived them from the arguments.
+     */
+    t.partial({ forwardHolder: t.string, backHolder: t.string }),
   ]),
   validate: (a) => {
     validateAbsolutePath(a.from, { what: 'from' });
     validateAbsolutePath(a.to, { what: 'to' });
     if (a.from === '/' || a.to === '/') throw new InvalidInputError('cannot move / or onto /', a);
     if (a.to === a.from || a.to.startsWith(`${a.from}/`)) throw new InvalidInputError(`cannot move ${a.from} into itself (${a.to})`, a);
+  },
+  validateJournaled: (a, before) => {
+    // Do and undo make, fill and remove these: only names of this step's own, beside `from` and `to`.
+    if (before.forwardHolder !== undefined) checkHolderName(a.from, FORWARD, before.forwardHolder);
+    if (before.backHolder !== undefined) checkHolderName(a.to, BACK, before.backHolder);
   },
   describe: (a) => `move ${a.from} to ${a.to}`,
   prepare: async (a) => {
@@ -60,14 +71,17 @@ export const move = defineStep({
     // Both directories reached component by component: a symlink above them that someone else controls is refused here.
     const fromParent = directoryIdentity(dirname(a.from), { what: 'the directory of', follow: true });
     const toParent = directoryIdentity(dirname(a.to), { what: 'the directory of' });
-    return { type, dev: id.dev.toString(), ino: id.ino.toString(), fromParent, toParent };
+    // Names nobody can guess: one planted at a predictable name would deny do (or every undo) its private directory.
+    const forwardHolder = temporaryNameFor(a.from, holderPrefix(a.from, FORWARD));
+    const backHolder = temporaryNameFor(a.to, holderPrefix(a.to, BACK));
+    return { type, dev: id.dev.toString(), ino: id.ino.toString(), fromParent, toParent, forwardHolder, backHolder };
   },
   do: async (a, before, ctx) => {
     checkSignal(ctx.signal);
     betweenDirectories(a, before, 'do', (from, to) => {
       if (lstatOrUndefined(to.entry)) throw new TargetExistsError(`cannot move ${a.from} to ${a.to}: ${a.to} appeared`, { from: a.from, to: a.to });
       checkSameEntry(from.entry, a.from, entryIdentity(before), 'do'); // by name: refused before anything moves, when it plainly changed
-      const name = holderNames(a).forward;
+      const name = holderNames(a, before).forward;
       const holder = makeHolder(from.dir, name, (found) => new TargetChangedError(`cannot move ${a.from}: found ${found}; nothing was moved`, { from: a.from, to: a.to }));
       try {
         try {
@@ -96,7 +110,7 @@ export const move = defineStep({
   },
   undo: async (a, before) => {
     betweenDirectories(a, before, 'undo', (from, to) => {
-      returnInterruptedDo(a, from);
+      returnInterruptedDo(a, before, from);
       moveBack(a, before, from, to);
     });
   },
@@ -106,7 +120,7 @@ export const move = defineStep({
   wouldChange: async (a) => fs.existsSync(a.from) || !fs.existsSync(a.to),
 });
 
-type MoveBefore = { type: string; dev?: string | undefined; ino?: string | undefined; fromParent?: Identity | undefined; toParent?: Identity | undefined };
+type MoveBefore = { type: string; dev?: string | undefined; ino?: string | undefined; fromParent?: Identity | undefined; toParent?: Identity | undefined; forwardHolder?: string | undefined; backHolder?: string | undefined };
 
 /** An entry named through its open directory. */
 interface Place {
@@ -128,13 +142,35 @@ function betweenDirectories(a: { from: string; to: string }, before: MoveBefore,
   );
 }
 
+/** What the names of the holders of do (beside `from`) and undo (beside `to`) add to the temp prefix. */
+const FORWARD = 'move-';
+const BACK = 'move-back-';
+
+/** `.<name>.unwind-move-` / `.<name>.unwind-move-back-`: a holder's name is this and 128 random bits in hex. */
+function holderPrefix(path: string, kind: typeof FORWARD | typeof BACK): string {
+  return `${temporaryPrefixFor(path)}${kind}`;
+}
+
+/** Throws unless `holder` is a holder name this step gives beside `path`: its directory, the prefix, 32 hex digits. */
+function checkHolderName(path: string, kind: typeof FORWARD | typeof BACK, holder: string): void {
+  const prefix = holderPrefix(path, kind);
+  const name = basename(holder);
+  const ok = holder === join(dirname(path), name) && name.startsWith(prefix) && /^[0-9a-f]{32}$/.test(name.slice(prefix.length));
+  if (!ok) throw new UntrustedJournalError(`files.move: journaled private directory ${JSON.stringify(holder)} is not one this step makes beside ${path}`, { path, holder });
+}
+
 /**
  * The holders do parks the entry in (beside `from`) and undo parks it in
- * (beside `to`): named after the arguments, so that an undo run again after
- * a crash finds what an interrupted do or undo left in one.
+ * (beside `to`): the random names prepare journaled, so that an undo run
+ * again after a crash finds what an interrupted do or undo left in one. A
+ * journal of the version before has none: its names, derived from the
+ * arguments, are where an interrupted run of that version left things.
  */
-function holderNames(a: { from: string; to: string }): { forward: string; back: string } {
-  return { forward: `${temporaryPrefixFor(a.from)}move`, back: `${temporaryPrefixFor(a.to)}move-back` };
+function holderNames(a: { from: string; to: string }, before: MoveBefore): { forward: string; back: string } {
+  return {
+    forward: before.forwardHolder === undefined ? `${temporaryPrefixFor(a.from)}move` : basename(before.forwardHolder),
+    back: before.backHolder === undefined ? `${temporaryPrefixFor(a.to)}move-back` : basename(before.backHolder),
+  };
 }
 
 /** Renames the entry in the holder back to `entry`, unless something has taken that place since: then it stays in the holder, root's only, for a rerun or an admin. */
@@ -143,8 +179,8 @@ function returnHeld(holder: number, entry: string): void {
 }
 
 /** Puts back at `from` what a do interrupted by a crash (or a failed put-back) left in its holder: it came from there, whatever it is. */
-function returnInterruptedDo(a: { from: string; to: string }, from: Place): void {
-  const name = holderNames(a).forward;
+function returnInterruptedDo(a: { from: string; to: string }, before: MoveBefore, from: Place): void {
+  const name = holderNames(a, before).forward;
   const holder = holderIfAny(from.dir, name);
   if (holder === undefined) return;
   try {
@@ -167,7 +203,7 @@ function returnInterruptedDo(a: { from: string; to: string }, from: Place): void
  * after a crash finds an entry already in the holder and judges it there.
  */
 function moveBack(a: { from: string; to: string }, before: MoveBefore, from: Place, to: Place): void {
-  const name = holderNames(a).back;
+  const name = holderNames(a, before).back;
   const kept = join(dirname(a.to), name);
   const context = { from: a.from, to: a.to };
   let holder = holderIfAny(to.dir, name);

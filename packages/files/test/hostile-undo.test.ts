@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UndoConflictError } from '@unwind/core';
+import { UndoConflictError, UntrustedJournalError } from '@unwind/core';
 import { replaceFsFunction, testContext, type FsFunctionName } from '@unwind/core/testing';
 import { TargetChangedError, move, symlink } from '../src/index.js';
 import { tempDir } from './helpers.js';
@@ -191,7 +192,7 @@ describe('move between a directory its user can write and one only root can writ
       restoreRmdir();
       restoreSync();
       restoreRename();
-      if (fs.readdirSync(w.app).some((name) => name.endsWith('.unwind-move-back') && fs.existsSync(join(w.app, name, 'held')))) parked++;
+      if (fs.existsSync(join(w.app, basename(before.backHolder!), 'held'))) parked++;
       await move.definition.undo(args, before, undefined, ctx.ctx);
       await move.definition.verifyUndo!(args, before, ctx.ctx);
       expect(fs.lstatSync(from).ino.toString()).toBe(before.ino);
@@ -210,3 +211,96 @@ function replaceFsFunctionForTest(name: FsFunctionName, wrap: (real: (...args: u
   cleanups.push(restore);
   return restore;
 }
+
+describe('move in a sticky world-writable directory (/tmp) where another user plants directories at the names of its private directories', () => {
+  /** A sticky 1777 directory like /tmp, with root's `release` in it. */
+  function stickyTmp(): { tmp: string; from: string; to: string } {
+    const d = tempDir('unwind-files-hostile-sticky-');
+    cleanups.push(d.remove);
+    fs.chmodSync(d.path, 0o755); // she can reach it
+    const tmp = join(d.path, 'tmp');
+    fs.mkdirSync(tmp);
+    fs.chmodSync(tmp, 0o1777);
+    const from = join(tmp, 'release'), to = join(tmp, 'release.new');
+    fs.mkdirSync(from, { mode: 0o700 });
+    fs.writeFileSync(join(from, 'app.bin'), 'root\'s release\n');
+    return { tmp, from, to };
+  }
+
+  /** She makes `name` in `dir`, a directory of hers (0700), as a process running as her. */
+  function plant(dir: string, name: string): void {
+    const r = spawnSync(process.execPath, ['-e', 'require("node:fs").mkdirSync(process.argv[1], { mode: 0o700 })', join(dir, name)], { uid: ALICE, gid: ALICE, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.lstatSync(join(dir, name)).uid).toBe(ALICE);
+  }
+
+  it('her directories at the names the version before derived from the arguments deny neither do nor undo: the private directories get names she cannot guess', async () => {
+    const w = stickyTmp();
+    // Planted before the step is even prepared: the names the version before used, predictable from the arguments.
+    plant(w.tmp, '.release.unwind-move');
+    plant(w.tmp, '.release.new.unwind-move-back');
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { from: w.from, to: w.to };
+    const before = await move.definition.prepare(args, ctx.ctx);
+    move.definition.validateJournaled!(args, before, undefined, { transactionId: 'tx', stepIndex: 0 } as never); // recovery would accept what prepare journaled
+    await move.definition.do(args, before, ctx.ctx);
+    await move.definition.verify!(args, before, undefined, ctx.ctx);
+    await move.definition.undo(args, before, undefined, ctx.ctx);
+    await move.definition.verifyUndo!(args, before, ctx.ctx);
+    expect(fs.readFileSync(join(w.from, 'app.bin'), 'utf8')).toBe('root\'s release\n');
+    // Hers untouched, nothing of root's left behind.
+    expect(fs.readdirSync(w.tmp).sort()).toEqual(['.release.new.unwind-move-back', '.release.unwind-move', 'release']);
+    expect(fs.readdirSync(join(w.tmp, '.release.unwind-move'))).toEqual([]);
+    expect(fs.lstatSync(join(w.tmp, '.release.new.unwind-move-back')).uid).toBe(ALICE);
+  });
+
+  it('a journal without the private directories\' names (written by the version before) is still undone by the names derived from the arguments', async () => {
+    const w = stickyTmp();
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { from: w.from, to: w.to };
+    const prepared = await move.definition.prepare(args, ctx.ctx);
+    const { type, dev, ino, fromParent, toParent } = prepared;
+    const before = { type, dev, ino, fromParent, toParent };
+    expect(move.definition.before.is(before)).toBe(true);
+    await move.definition.do(args, before, ctx.ctx);
+    // An undo of the version before parked it in its holder beside `to` and was cut off there.
+    const holder = join(w.tmp, '.release.new.unwind-move-back');
+    fs.mkdirSync(holder, { mode: 0o700 });
+    fs.renameSync(w.to, join(holder, 'held'));
+    await move.definition.undo(args, before, undefined, ctx.ctx);
+    await move.definition.verifyUndo!(args, before, ctx.ctx);
+    expect(fs.lstatSync(w.from).ino.toString()).toBe(before.ino);
+    expect(fs.readdirSync(w.tmp)).toEqual(['release']);
+  });
+
+  it('recovery accepts only journaled names of its own private directories: beside from or to, its prefix, 128 random bits in hex', async () => {
+    const w = stickyTmp();
+    const ctx = testContext();
+    cleanups.push(ctx.dispose);
+    const args = { from: w.from, to: w.to };
+    const before = await move.definition.prepare(args, ctx.ctx);
+    const where = { transactionId: 'tx', stepIndex: 0 } as never;
+    const check = (b: typeof before) => () => move.definition.validateJournaled!(args, b, undefined, where);
+    expect(check(before)).not.toThrow();
+    const hex = 'a'.repeat(32);
+    for (const forwardHolder of [
+      `/etc/.release.unwind-move-${hex}`,
+      join(w.tmp, `.release.unwind-move-${hex}/x`),
+      join(w.tmp, `.release.unwind-move-${hex}`, '..', '..', 'etc'),
+      join(w.tmp, `.release.unwind-move-${'g'.repeat(32)}`),
+      join(w.tmp, `.release.unwind-move-${hex}0`),
+      join(w.tmp, '.release.unwind-move'),
+      join(w.tmp, `.release.new.unwind-move-back-${hex}`),
+      `${join(w.tmp, `.release.unwind-move-${hex}`)}/`,
+      'release',
+    ]) {
+      expect(check({ ...before, forwardHolder }), forwardHolder).toThrow(UntrustedJournalError);
+    }
+    for (const backHolder of [`/etc/.release.new.unwind-move-back-${hex}`, join(w.tmp, `.release.unwind-move-${hex}`), join(w.tmp, '.release.new.unwind-move-back')]) {
+      expect(check({ ...before, backHolder }), backHolder).toThrow(UntrustedJournalError);
+    }
+    expect(check({ ...before, forwardHolder: join(w.tmp, `.release.unwind-move-${hex}`), backHolder: join(w.tmp, `.release.new.unwind-move-back-${hex}`) })).not.toThrow();
+  });
+});
