@@ -1,18 +1,30 @@
 import * as fs from 'node:fs';
 import { UnwindError } from './errors.js';
+import { isTrustedOwner } from './private-directory.js';
 
 /**
- * Test seam of {@link removeTreeSafely}: runs just before the walk opens the
- * directory `name` to go into it.
+ * Options and test seam of {@link removeTreeSafely}.
  *
  * @example
  * ```ts
  * removeTreeSafely(tree, { beforeDescend: (name) => name === 'd' && swapForSymlink(name) });
+ * removeTreeSafely(extra, { refuseUnsafeTransitions: true }); // in a tree users own parts of
  * ```
  */
 export interface RemoveTreeHooks {
   /** Called with a directory's name just before the walk opens it to empty it (a test's chance to swap it). */
   beforeDescend?: (name: string) => void;
+  /**
+   * Never empty a directory whose owner differs from that of the directory
+   * it is in, when that one is owned by a user other than root or the
+   * running user (the transition rule of systemd-tmpfiles), `path` itself
+   * included: that user could have moved someone else's directory (root's,
+   * from outside the tree) into theirs, and the walk would delete what they
+   * cannot. Refused with an `UnwindError` of code `UNSAFE_PATH` (its
+   * `context.transition` true), leaving that directory whole; an empty one
+   * is still removed, as nothing in it can be harmed.
+   */
+  refuseUnsafeTransitions?: boolean;
 }
 
 const DIRECTORY = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
@@ -62,7 +74,10 @@ export function removeTreeSafely(path: string, hooks: RemoveTreeHooks = {}): boo
   }
   try {
     refuseMountsInside(fd, path);
-    emptyDirectory(fd, fs.fstatSync(fd).dev, path, hooks);
+    const st = fs.fstatSync(fd);
+    // The parent of the directory opened, whatever `path` names by now.
+    if (hooks.refuseUnsafeTransitions) refuseUnsafeTransition(fs.statSync(`/proc/self/fd/${fd}/..`).uid, st.uid, fd, path);
+    emptyDirectory(fd, st.dev, path, hooks);
   } finally {
     fs.closeSync(fd);
   }
@@ -104,8 +119,10 @@ function removeEntry(here: string, name: string, device: number, top: string, ho
     throw error;
   }
   try {
-    // The directory opened may not be the one looked at: judge the descriptor's own filesystem.
-    if (fs.fstatSync(child).dev !== device) throw anotherFilesystem(here, name, top);
+    // The directory opened may not be the one looked at: judge the descriptor's own filesystem and owner.
+    const st = fs.fstatSync(child);
+    if (st.dev !== device) throw anotherFilesystem(here, name, top);
+    if (hooks.refuseUnsafeTransitions) refuseUnsafeTransition(fs.statSync(here).uid, st.uid, child, top);
     emptyDirectory(child, device, top, hooks);
   } finally {
     fs.closeSync(child);
@@ -118,6 +135,18 @@ function removeEntry(here: string, name: string, device: number, top: string, ho
     if (code === 'ENOTDIR') return unlinkEntry(entry);
     if (code !== 'ENOENT') throw error;
   }
+}
+
+/** Throws when emptying the directory open as `fd` (owned by `owner`) from one owned by `above` is an unsafe transition. */
+function refuseUnsafeTransition(above: number, owner: number, fd: number, top: string): void {
+  if (isTrustedOwner(above) || owner === above) return;
+  const directory = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  if (fs.readdirSync(`/proc/self/fd/${fd}`).length === 0) return;
+  throw new UnwindError(
+    'UNSAFE_PATH',
+    `${directory} (owned by uid ${owner}) is in a directory owned by uid ${above}: an unsafe path transition (that user could have moved it there); it was not emptied, removing ${top} stopped`,
+    { context: { path: top, directory, owner, above, transition: true }, retryable: false },
+  );
 }
 
 function unlinkEntry(entry: string): void {

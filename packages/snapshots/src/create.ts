@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { InvalidInputError, isWithin, UnwindError, logger, makePrivateDirectory, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InvalidInputError, isTrustedOwner, isWithin, O_PATH, UnwindError, logger, makePrivateDirectory, syncDirectory, validateAbsolutePath, writeNewFileDurably, type CommandRunner } from '@unwind/core';
+import { openDirectorySafely } from '@unwind/files';
 import { makeDurable } from './durability.js';
-import { SnapshotCreateError, SnapshotSourceChangedError, UnsupportedEntryError } from './errors.js';
+import { SnapshotCreateError, SnapshotSourceChangedError, UnsafeTreeError, UnsupportedEntryError } from './errors.js';
 import { cloneOrCopy } from './clone.js';
 import { copyFromDescriptor, descriptorPath, openRegularFile } from './regular.js';
 import { testHooks } from './hooks.js';
@@ -130,13 +131,68 @@ export function validateSnapshotPaths(source: string, store: string): void {
  * ```
  */
 export async function create(options: CreateOptions): Promise<SnapshotInfo> {
-  const { source, store, signal } = options;
+  const { source, store } = options;
   validateSnapshotPaths(source, store);
   const root = fs.lstatSync(source, { throwIfNoEntry: false });
   if (!root?.isDirectory()) throw new InvalidInputError(`snapshot source ${source} is not a directory`, { source });
+  const sourceFd = openSourceRoot(source);
+  try {
+    return await createFrom(options, `/proc/self/fd/${sourceFd}/.`);
+  } finally {
+    fs.closeSync(sourceFd);
+  }
+}
+
+/**
+ * Opens the source directory for a snapshot the way a restore reaches it:
+ * its parent by `@unwind/files`' safe walk from `/`, then the source itself
+ * O_NOFOLLOW through that descriptor, with the restore's transition rule
+ * (out of a directory of another user only into one of that user's). By
+ * path, a user who owns a directory above the source (`~/.config`) could
+ * swap it for a symlink to root's (`/root/.config`) while it is read: the
+ * store would get root's files, and a restore would write them into her
+ * tree. Everything is then read through the descriptor returned (O_PATH):
+ * what is copied is what was judged. Refused with {@link UnsafeTreeError}.
+ */
+function openSourceRoot(source: string): number {
+  const above = dirname(source);
+  const refuse = (reason: string, cause?: unknown): never => {
+    throw new UnsafeTreeError(source, source, reason, cause, 'snapshot');
+  };
+  let parent: number;
+  try {
+    parent = openDirectorySafely(above, { what: 'the directory holding the snapshot source', pathOnly: true });
+  } catch (error) {
+    if (error instanceof UnwindError && (error.code === 'UNSAFE_PATH' || error.code === 'SYMLINK_REFUSED')) refuse(`the way to it is unsafe (${error.message})`, error);
+    throw error;
+  }
+  try {
+    const parentStat = fs.fstatSync(parent);
+    let fd: number;
+    try {
+      fd = fs.openSync(`/proc/self/fd/${parent}/${basename(source)}`, O_PATH | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') refuse(`${source} is no longer a directory (it was not followed)`, error);
+      throw error;
+    }
+    const st = fs.fstatSync(fd);
+    if (!isTrustedOwner(parentStat.uid) && st.uid !== parentStat.uid) {
+      fs.closeSync(fd);
+      refuse(`directory ${source} (owned by uid ${st.uid}) is in one owned by uid ${parentStat.uid}: an unsafe path transition (that user could have moved it there)`);
+    }
+    return fd;
+  } finally {
+    fs.closeSync(parent);
+  }
+}
+
+/** {@link create}, reading the source through `reach` (its descriptor's path); `options.source` names it. */
+async function createFrom(options: CreateOptions, reach: string): Promise<SnapshotInfo> {
+  const { source, store, signal } = options;
   // Before the scan: identities of files whose ctime lies before this moment can be trusted later.
   const moment = settleMoment();
-  const live = await scanTree(source, signal ? { signal } : {});
+  const live = await scanTree(reach, { shownAs: source, ...(signal ? { signal } : {}) });
   const special = live.find((e) => e.type === 'other');
   if (special) throw new UnsupportedEntryError(full(source, special.path), special.kind ?? 'special file');
 
@@ -155,7 +211,7 @@ export async function create(options: CreateOptions): Promise<SnapshotInfo> {
     began = true;
     syncDirectory(store);
     fs.mkdirSync(join(partial, 'data'), { mode: 0o700 });
-    const { entries, bytes, written, shards } = await copyTree(source, partial, live, moment, signal);
+    const { entries, bytes, written, shards } = await copyTree(reach, source, partial, live, moment, signal);
     await makeDurable(partial, written, [...shards, join(partial, 'data'), partial], { ...(options.exec ? { exec: options.exec } : {}), ...(signal ? { signal } : {}) });
     const createdAt = new Date().toISOString();
     const manifest: Manifest = { format: MANIFEST_FORMAT, id, source, createdAt, entries };
@@ -220,7 +276,7 @@ export function removePartial(store: string, id: string): boolean {
   return true;
 }
 
-async function copyTree(source: string, partial: string, live: LiveEntry[], moment: bigint, signal: AbortSignal | undefined) {
+async function copyTree(reach: string, source: string, partial: string, live: LiveEntry[], moment: bigint, signal: AbortSignal | undefined) {
   const yielder = new Yielder(signal, 64);
   const entries: ManifestEntry[] = [];
   const written: string[] = [];
@@ -256,7 +312,7 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
         }
         const from = full(source, e.path);
         const entry: ManifestEntry = { ...base, type: 'file', size: e.size, sha256: '', blob, ...(identity ? { identity } : {}) };
-        const opened = openSource(from, e);
+        const opened = openSource(full(reach, e.path), from, e);
         // The hashing task closes the descriptor once it starts; until then (or if it never starts), this does.
         let handedOver = false;
         try {
@@ -309,21 +365,21 @@ async function copyTree(source: string, partial: string, live: LiveEntry[], mome
   // A directory whose entries changed during the copy (a file added or removed) has a new ctime.
   for (const e of live) {
     if (e.type !== 'dir') continue;
-    const again = statEntry(nodeFs, source, e.path);
+    const again = statEntry(nodeFs, reach, e.path);
     if (again.ctimeNs !== e.ctimeNs || again.mtimeNs !== e.mtimeNs) throw new SnapshotSourceChangedError(full(source, e.path));
   }
   return { entries, bytes, written, shards: [...shards] };
 }
 
 /**
- * Opens the source file `from`, scanned as `e`: only when it is a regular
+ * Opens the source file `from` (reached as `at`, through the source's descriptor), scanned as `e`: only when it is a regular
  * file and is the inode the scan saw (regular.ts). A FIFO its owner swapped
  * in after the scan would block a copy by path for ever; now the snapshot
  * fails at once with `UnsupportedEntryError`, or
  * {@link SnapshotSourceChangedError} for another file. The caller closes it.
  */
-function openSource(from: string, e: LiveEntry): { fd: number } {
-  const { fd, stat } = openRegularFile(from);
+function openSource(at: string, from: string, e: LiveEntry): { fd: number } {
+  const { fd, stat } = openRegularFile(at, from);
   if (stat.dev !== e.dev || stat.ino !== e.ino) {
     fs.closeSync(fd);
     throw new SnapshotSourceChangedError(from);

@@ -125,6 +125,11 @@ export class UnsupportedEntryError extends UnwindError {
  *   like /etc/shadow); this one stays until that link is gone;
  * - the way to the tree from `/` is unsafe (a symlink someone else could
  *   have planted, an unsafe transition).
+ * {@link create} throws it too (`context.doing` is `snapshot`), before
+ * anything is stored, when the way to the source is unsafe by the same
+ * rules: what it would store could be another tree than the one named (a
+ * user who owns a directory above swaps it for a symlink to root's), which
+ * a later restore would then write into that user's tree.
  * `context.path` names the entry, `context.reason` what is wrong with it.
  *
  * @example
@@ -136,8 +141,9 @@ export class UnsupportedEntryError extends UnwindError {
  * ```
  */
 export class UnsafeTreeError extends UnwindError {
-  constructor(tree: string, path: string, reason: string, cause?: unknown) {
-    super('SNAPSHOT_UNSAFE_TREE', `refusing to restore ${tree}: ${reason}; nothing outside the tree was touched`, { context: { tree, path, reason }, cause, retryable: false });
+  constructor(tree: string, path: string, reason: string, cause?: unknown, doing: 'restore' | 'snapshot' = 'restore') {
+    const outcome = doing === 'restore' ? 'nothing outside the tree was touched' : 'nothing was stored';
+    super('SNAPSHOT_UNSAFE_TREE', `refusing to ${doing} ${tree}: ${reason}; ${outcome}`, { context: { tree, path, reason, doing }, cause, retryable: false });
   }
 }
 

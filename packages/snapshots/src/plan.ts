@@ -47,7 +47,16 @@ function metaDiffers(want: ManifestEntry, live: LiveEntry): boolean {
   return !sameTime(BigInt(want.mtimeNs), live.mtimeNs);
 }
 
+/**
+ * Whether the live file can stay as the snapshot's: same content and the
+ * snapshot's owner. A file of another owner with the right bytes is never
+ * kept: its owner may hold it open or mapped shared and writable (writes
+ * through a mapping clear no set-id bit), so giving that inode root's owner,
+ * a set-id mode or a second name in a directory of root's would hand them
+ * whatever it runs as. Rewritten, it is a new inode of root's making.
+ */
 function contentMatches(want: ManifestEntry, live: LiveEntry): boolean {
+  if (live.uid !== want.uid || live.gid !== want.gid) return false;
   return live.type === 'file' && live.size === want.size && live.sha256 !== undefined && live.sha256 === want.sha256;
 }
 

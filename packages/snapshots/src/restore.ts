@@ -296,6 +296,14 @@ async function apply(store: string, id: string, tree: RestoreTree, plan: Restore
     if (cloned && proofs.checked.get(w.blob) === identityOf(fs.lstatSync(blob, { bigint: true }))) proofs.cloned.set(w.path, identity);
     await step(w.path);
   }
+  // A kept file that gets another name first gets its metadata: once linked into a directory others
+  // can change, setMeta refuses it (another name may lead outside), and the link is already there.
+  const linkedTo = new Set(plan.link.map((l) => l.to));
+  const metaFirst = plan.meta.filter((path) => linkedTo.has(path));
+  for (const path of metaFirst) {
+    tree.setMeta(path, want.get(path)!);
+    await step(path);
+  }
   for (const l of plan.link) {
     tree.link(l.path, l.to, l.fresh);
     await step(l.path);
@@ -305,6 +313,7 @@ async function apply(store: string, id: string, tree: RestoreTree, plan: Restore
     await step(s.path);
   }
   for (const path of plan.meta) {
+    if (linkedTo.has(path)) continue;
     tree.setMeta(path, want.get(path)!);
     await step(path);
   }

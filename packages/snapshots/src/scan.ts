@@ -149,15 +149,20 @@ function statFields(st: Pick<Stat, 'mode' | 'uid' | 'gid' | 'size' | 'dev' | 'in
  * reuses them, cannot be shown another file's content). A directory that is
  * something else by the time it is opened, or a file that is not a regular
  * file by the time it is read (a FIFO, device or symlink swapped in), throws
- * `UnsupportedEntryError`: never followed, opened or waited on.
+ * `UnsupportedEntryError`: never followed, opened or waited on. Only the
+ * root's last component is opened O_NOFOLLOW: where others can change a
+ * directory above it, pass the root as a descriptor already judged
+ * (`/proc/self/fd/<fd>/.`) and its path as `shownAs`, for errors.
  *
  * @example
  * ```ts
  * const live = await scanTree('/srv/app', { hash: () => true });
  * ```
  */
-export async function scanTree(root: string, options: { fs?: ScanFs; hash?: (entry: LiveEntry) => boolean; signal?: AbortSignal } = {}): Promise<LiveEntry[]> {
+export async function scanTree(root: string, options: { fs?: ScanFs; hash?: (entry: LiveEntry) => boolean; signal?: AbortSignal; shownAs?: string } = {}): Promise<LiveEntry[]> {
   const fs = options.fs ?? (nodeFs as unknown as ScanFs);
+  // A root reached through a descriptor (`/proc/self/fd/<fd>/.`) is named in errors by the path it was opened as.
+  const shownRoot = options.shownAs ?? root;
   // An in-memory volume (unit tests), or a machine without /proc: by path.
   const throughDescriptors = fs.openSync === nodeFs.openSync && descriptorPath(0) !== undefined;
   const yielder = new Yielder(options.signal);
@@ -179,13 +184,13 @@ export async function scanTree(root: string, options: { fs?: ScanFs; hash?: (ent
       for (const name of fs.readdirSync(at).sort()) await visit(statAt(fs, `${at}/${name}`, child(entry, name)), `${at}/${name}`);
       return;
     }
-    if (entry.type === 'file' && options.hash?.(entry)) hashScanned(entry, at, full(root, entry.path));
+    if (entry.type === 'file' && options.hash?.(entry)) hashScanned(entry, at, full(shownRoot, entry.path));
     if (entry.type !== 'dir') {
       out.push(entry);
       await yielder.tick();
       return;
     }
-    const dir = openScannedDirectory(at, full(root, entry.path));
+    const dir = openScannedDirectory(at, full(shownRoot, entry.path));
     try {
       Object.assign(entry, statFields(dir.stat)); // the directory listed is the one recorded
       out.push(entry);

@@ -246,7 +246,8 @@ export class RestoreTree {
   /**
    * Removes the entry `path` (a directory with all it holds) through its
    * directory's descriptor, with core's `removeTreeSafely` (descriptors all
-   * the way down, a symlink unlinked, never followed).
+   * the way down, a symlink unlinked, never followed, no directory of
+   * another owner emptied out of one a user owns: {@link UnsafeTreeError}).
    *
    * @example
    * ```ts
@@ -256,7 +257,18 @@ export class RestoreTree {
   remove(path: string): void {
     const entry = this.entry(path);
     this.forget(path);
-    removeTreeSafely(entry);
+    try {
+      // An extra directory a user moved in may hold root's data from outside the tree (a directory of
+      // root's in her ~/.cache): the transition rule the restore walks by applies below it too.
+      removeTreeSafely(entry, { refuseUnsafeTransitions: true });
+    } catch (error) {
+      if (error instanceof UnwindError && error.code === 'UNSAFE_PATH' && error.context['transition'] === true) {
+        const { directory, owner, above } = error.context as { directory: string; owner: number; above: number };
+        const reason = `directory ${directory} (owned by uid ${owner}) is in one owned by uid ${above}: an unsafe path transition (that user could have moved it there); it was not emptied, and the extra ${this.at(path)} not removed whole`;
+        throw new UnsafeTreeError(this.root, this.at(path), reason, error);
+      }
+      throw error;
+    }
   }
 
   /**
@@ -438,6 +450,11 @@ export class RestoreTree {
     const seen = this.scanned.get(path);
     if (!this.made.has(path) && seen !== undefined && seen.type === type && (seen.dev !== st.dev || seen.ino !== st.ino)) {
       this.refuse(path, `${at} was replaced by another ${e.type} since the scan; its owner and mode were not changed`);
+    }
+    if (type === 'file' && (st.uid !== BigInt(e.uid) || st.gid !== BigInt(e.gid))) {
+      // The plan rewrites such a file; one that got another owner since (a chgrp) may be held open or
+      // mapped writable by that owner, who would then write into a file of root's, or a set-id one.
+      this.refuse(path, `${at} is owned by ${st.uid}:${st.gid} now, not ${e.uid}:${e.gid} as the snapshot has it; its owner and mode were not changed in place`);
     }
     if (type === 'dir' || st.nlink <= 1n) return;
     const { dir } = this.container(path);

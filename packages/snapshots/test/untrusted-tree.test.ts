@@ -183,6 +183,21 @@ describe.runIf(isRoot)('restore of a tree a user owns parts of', () => {
     expect(fs.readFileSync(join(d, 'keep'), 'utf8')).toBe('root data\n');
   });
 
+  it("an extra directory of hers holding a directory of root's from outside the tree: root's is not emptied, a typed refusal", async () => {
+    const s = userSandbox();
+    const snap = await create({ source: s.tree, store: s.store });
+    // Her ~/.cache with a directory root left there, moved into her part of the tree as an extra.
+    const junk = join(s.sub, 'junk');
+    fs.mkdirSync(join(junk, 'tool'), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(join(junk, 'tool', 'state.db'), 'root data', { mode: 0o600 });
+    fs.chownSync(junk, USER, USER);
+    await expect(restore({ store: s.store, id: snap.id })).rejects.toMatchObject({
+      code: 'SNAPSHOT_UNSAFE_TREE',
+      message: expect.stringContaining(`directory ${join(junk, 'tool')} (owned by uid 0) is in one owned by uid ${USER}: an unsafe path transition`),
+    });
+    expect(fs.readFileSync(join(junk, 'tool', 'state.db'), 'utf8')).toBe('root data');
+  });
+
   it('a tree under a directory another user owns: not gone into; a sticky world-writable directory inside the tree restores', async () => {
     const s = sandbox();
     fs.chmodSync(join(s.tree, 'home'), 0o1777);
@@ -217,11 +232,13 @@ describe.runIf(isRoot)('restore of a tree a user owns parts of', () => {
     expect(richState(s.tree)).toEqual(before);
   });
 
-  it('a file of the user hard-linked to one outside the tree, in their own directory: its owner and mode are not changed in place', async () => {
+  it('a file hard-linked to one outside the tree, in her directory: its owner and mode are not changed in place', async () => {
     const s = userSandbox();
     const f = join(s.sub, 'f');
     fs.copyFileSync(join(s.victim, 'passwd'), f);
-    fs.chownSync(f, USER, USER);
+    // The victim's owner, so the plan keeps the link for its content and only its mode would be set in
+    // place (a file of another owner than the snapshot's is rewritten, never kept: foreign-inode.test.ts).
+    fs.chmodSync(f, 0o600);
     fs.utimesSync(f, 1_600_000_000, 1_600_000_000);
     const snap = await create({ source: s.tree, store: s.store });
     fs.rmSync(f);
@@ -239,9 +256,9 @@ describe.runIf(isRoot)('restore of a tree a user owns parts of', () => {
   it('a file hard-linked to one outside the tree, in a directory of root\'s: its owner and mode are not changed in place, the restore is refused', async () => {
     const s = sandbox();
     const f = join(s.tree, 'home', 'f');
-    // The user's file holds a copy of a world-readable root file...
+    // A file holds a copy of a world-readable root file, with another mode...
     fs.copyFileSync(join(s.victim, 'passwd'), f);
-    fs.chownSync(f, USER, USER);
+    fs.chmodSync(f, 0o600);
     fs.utimesSync(f, 1_600_000_000, 1_600_000_000);
     const snap = await create({ source: s.tree, store: s.store });
     // ...then becomes a hard link to it (root stands in for a user where protected_hardlinks=0).
@@ -287,15 +304,30 @@ describe.runIf(isRoot)('restore of a tree a user owns parts of', () => {
     expect([fs.readFileSync(tool, 'utf8'), st.uid, st.mode & 0o7777, st.nlink]).toEqual(['#!/bin/sh\nid\n', USER, 0o755, 1]);
   });
 
-  it('hard links all inside the tree (a snapshotted group) still get their owner back in place', async () => {
+  it('hard links all inside the tree (a snapshotted group) still get their mode back in place', async () => {
     const s = sandbox();
     fs.writeFileSync(join(s.tree, 'home', 'a'), 'a\n');
     fs.linkSync(join(s.tree, 'home', 'a'), join(s.tree, 'home', 'sub', 'a-again'));
     const snap = await create({ source: s.tree, store: s.store });
+    const ino = fs.statSync(join(s.tree, 'home', 'a')).ino;
+    fs.chmodSync(join(s.tree, 'home', 'a'), 0o600);
+    const report = await restore({ store: s.store, id: snap.id });
+    expect([report.metadata, report.rewritten]).toEqual([1, 0]);
+    const st = fs.statSync(join(s.tree, 'home', 'sub', 'a-again'));
+    expect([st.ino, st.mode & 0o7777]).toEqual([ino, 0o644]);
+  });
+
+  it('hard links all inside the tree whose owner changed: the group is rewritten as a new inode of the snapshot\'s owner', async () => {
+    const s = sandbox();
+    fs.writeFileSync(join(s.tree, 'home', 'a'), 'a\n');
+    fs.linkSync(join(s.tree, 'home', 'a'), join(s.tree, 'home', 'sub', 'a-again'));
+    const snap = await create({ source: s.tree, store: s.store });
+    const ino = fs.statSync(join(s.tree, 'home', 'a')).ino;
     fs.chownSync(join(s.tree, 'home', 'a'), USER, USER);
     const report = await restore({ store: s.store, id: snap.id });
-    expect(report.metadata).toBeGreaterThan(0);
-    expect(fs.statSync(join(s.tree, 'home', 'sub', 'a-again')).uid).toBe(0);
+    expect([report.rewritten, report.relinked]).toEqual([1, 1]);
+    const st = fs.statSync(join(s.tree, 'home', 'sub', 'a-again'));
+    expect([st.ino === ino, st.uid, st.nlink]).toEqual([false, 0, 2]);
   });
 });
 
