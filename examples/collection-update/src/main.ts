@@ -111,23 +111,25 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 64;
       }
       if (fs.existsSync(collectionDir)) {
-        err.write(`${collectionDir} already exists; remove the sandbox ${sandbox} to start over.\n`);
+        err.write(`${printable(collectionDir)} already exists; remove the sandbox ${printable(sandbox)} to start over.\n`);
         return 4;
       }
       seedCollection(collectionDir);
       if (!fs.existsSync(source!)) seedUpstream(source!);
       fs.mkdirSync(workspaceRoot, { recursive: true });
-      out.write(`Sample skillmeat collection in ${collectionDir}, its upstreams in ${source}.\nNow try: node --import tsx examples/collection-update/src/main.ts plan --sandbox ${sandbox}\n`);
+      out.write(`Sample skillmeat collection in ${printable(collectionDir)}, its upstreams in ${printable(source!)}.\nNow try: node --import tsx examples/collection-update/src/main.ts plan --sandbox ${printable(sandbox)}\n`);
       return 0;
     case 'check': {
       const problems = checkLock(collectionDir);
-      out.write(problems.length === 0 ? `The lock matches every artifact in ${collectionDir}.\n` : `The lock does not hold:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+      // Each problem quotes artifact and file names from the collection, which another user may have chosen: escaped for the terminal.
+      out.write(problems.length === 0 ? `The lock matches every artifact in ${printable(collectionDir)}.\n` : `The lock does not hold:\n${problems.map((p) => `  ${printable(p)}`).join('\n')}\n`);
       return problems.length === 0 ? 0 : 1;
     }
     case 'recover': {
       const report = await recoverUpdate({ journalRoot, onEvent: renderProgress({ stream: err }) });
       const lines = describeRecovery(report);
-      (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted update.'}\n`);
+      // The lines quote errors from the journal: escaped line by line for the terminal.
+      (report.refused ? err : out).write(`${lines.length ? lines.map(printable).join('\n') : 'Nothing to recover: no interrupted update.'}\n`);
       return exitCodeOfRecovery(report);
     }
   }

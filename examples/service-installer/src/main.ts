@@ -8,11 +8,11 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
 import type { CommandRunner } from '@unwind/core';
-import { exitCodeOfRecovery } from '@unwind/core';
+import { exitCodeOfRecovery, UnsafeDirectoryError } from '@unwind/core';
 import type { ManagerOptions } from '@unwind/systemd';
 import { failingStep, startSandboxManager, testKinds, type SandboxManager } from '@unwind/core/testing/helpers';
 import { describeRecovery, install, recoverInstall, type InstallOptions } from './install.js';
-import { createSandbox, isSandbox, sandboxLayout } from './sandbox.js';
+import { createSandbox, openSandboxRoot, sandboxLayout } from './sandbox.js';
 
 const DEFAULT_SANDBOX = join(tmpdir(), 'unwind-example-service-installer');
 const NS_MARK = 'UNWIND_SERVICE_INSTALLER_NS';
@@ -139,17 +139,26 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return r.status ?? 1;
   }
   const root = resolve(values.sandbox ?? DEFAULT_SANDBOX);
-  if (fs.existsSync(root) && fs.readdirSync(root).length > 0 && !isSandbox(root)) {
-    err.write(`Refusing: ${root} exists and is not a sandbox made by this program.\n`);
+  // Before anything in it is read or run: a sandbox root another user made or can change is theirs (their passwd, loginctl, units).
+  let found: ReturnType<typeof openSandboxRoot>;
+  try {
+    found = openSandboxRoot(root);
+  } catch (error) {
+    if (!(error instanceof UnsafeDirectoryError)) throw error;
+    err.write(`Refusing: ${printable(error.message)}. Remove it, or pass --sandbox with a directory only root can change.\n`);
     return 4;
   }
-  const sb = isSandbox(root) ? sandboxLayout(root) : createSandbox(root);
+  if (found === 'other') {
+    err.write(`Refusing: ${printable(root)} exists and is not a sandbox made by this program.\n`);
+    return 4;
+  }
+  const sb = found === 'sandbox' ? sandboxLayout(root) : createSandbox(root);
   const journalRoot = resolve(values.journal ?? sb.journalRoot);
   let manager: SandboxManager;
   try {
     manager = await startSandboxManager({ home: sb.managerHome, runtimeDir: sb.managerRuntimeDir, log: join(root, 'manager/manager.log') });
   } catch (error) {
-    err.write(`${(error as Error).message}\n`);
+    err.write(`${printable((error as Error).message)}\n`);
     return 4;
   }
   try {
@@ -170,7 +179,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       out,
       err,
     );
-    if (code === 0) out.write(`The sandbox's user manager stops when this program ends, and ${name}.service with it; everything else stays in ${root}.\n`);
+    if (code === 0) out.write(`The sandbox's user manager stops when this program ends, and ${printable(name)}.service with it; everything else stays in ${printable(root)}.\n`);
     return code;
   } finally {
     await manager.stop();
@@ -191,7 +200,8 @@ async function runInstall(options: InstallOptions, out: NodeJS.WritableStream, e
 async function runRecover(journalRoot: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extraKinds: InstallOptions['extraKinds'], loginctl?: string): Promise<number> {
   const report = await recoverInstall({ journalRoot, ...(extraKinds ? { extraKinds } : {}), ...(loginctl ? { loginctl } : {}) });
   const lines = describeRecovery(report);
-  (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted install.'}\n`);
+  // Recovery lines quote step descriptions and errors from the journal: escaped line by line for the terminal.
+  (report.refused ? err : out).write(`${lines.length ? lines.map(printable).join('\n') : 'Nothing to recover: no interrupted install.'}\n`);
   return exitCodeOfRecovery(report);
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { makePrivateDirectory } from '@unwind/core';
 
 /**
  * The machine's user database files that a prefix root copies.
@@ -80,6 +81,8 @@ esac
  */
 export function createSandbox(root: string): Sandbox {
   const sb = sandboxLayout(root);
+  // Never into a directory another user can change: they could swap what is copied or run from here.
+  makePrivateDirectory(root, 'sandbox root');
   fs.mkdirSync(join(root, 'etc'), { recursive: true });
   for (const f of [...DB_FILES, 'login.defs']) {
     const target = join(root, 'etc', f);
@@ -95,7 +98,29 @@ export function createSandbox(root: string): Sandbox {
 }
 
 /**
- * Whether `root` looks like a sandbox made by {@link createSandbox}.
+ * Makes `root` a directory private to the running user (root), or checks
+ * that the one already there is (core's `makePrivateDirectory`: owned by us,
+ * not writable by group or others, no ancestor another user can change),
+ * then says what is in it. Throws `UnsafeDirectoryError` otherwise: a
+ * directory someone else made in /tmp may hold their passwd, their
+ * `loginctl` or their units, and nothing in it may be read or run as root.
+ * Call it before anything else touches `root`.
+ *
+ * @example
+ * ```ts
+ * const found = openSandboxRoot('/tmp/unwind-example-service-installer');
+ * const sb = found === 'sandbox' ? sandboxLayout(root) : createSandbox(root); // found 'other': refuse
+ * ```
+ */
+export function openSandboxRoot(root: string): 'sandbox' | 'empty' | 'other' {
+  makePrivateDirectory(root, 'sandbox root');
+  if (isSandbox(root)) return 'sandbox';
+  return fs.readdirSync(root).length === 0 ? 'empty' : 'other';
+}
+
+/**
+ * Whether `root` looks like a sandbox made by {@link createSandbox}. Says
+ * nothing about who made it: check that with {@link openSandboxRoot} first.
  *
  * @example
  * ```ts

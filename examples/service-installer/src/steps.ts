@@ -104,15 +104,123 @@ async function mainPid(a: CheckArgs, unit: string, ctx: StepContext): Promise<nu
 }
 
 /**
- * The `KEY=value` assignments of an EnvironmentFile (comments and blank lines skipped).
+ * The `KEY=value` assignments of an EnvironmentFile as the service's
+ * environment gets them: read the way systemd reads the file (its
+ * `load_env_file`, systemd.exec(5) EnvironmentFile=), so the check compares
+ * what the process really has. Lines whose first non-blank character is `#`
+ * or `;` are comments (a backslash at the end continues one); whitespace
+ * around the key and around an unquoted value is dropped; in an unquoted
+ * value a backslash keeps the next character as it is, and a backslash at
+ * the end of a line joins the next; `'...'` keeps everything inside as it
+ * is; in `"..."` a backslash escapes only `"`, `\`, `` ` ``, `$` and a
+ * newline (dropped), and is kept before anything else; quoted and unquoted
+ * parts run together (`A="x"y` is `xy`). A line without `=`, or with a key
+ * that is not a valid variable name, is ignored (as systemd does); when a
+ * key is assigned twice, the last one counts.
  *
  * @example
  * ```ts
  * assignments('# c\nGREETING=hi\n'); // ['GREETING=hi']
+ * assignments('GREETING="hello world"\n'); // ['GREETING=hello world']
  * ```
  */
 export function assignments(config: string): string[] {
-  return config.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith(';') && l.includes('='));
+  const values = new Map<string, string>();
+  type State = 'preKey' | 'key' | 'preValue' | 'value' | 'valueEscape' | 'single' | 'double' | 'doubleEscape' | 'comment' | 'commentEscape';
+  let state: State = 'preKey';
+  let key = '';
+  let value = '';
+  /** Where trailing whitespace of the key or an unquoted value began, or undefined. */
+  let keyWhitespace: number | undefined;
+  let valueWhitespace: number | undefined;
+  const push = () => {
+    const k = keyWhitespace === undefined ? key : key.slice(0, keyWhitespace);
+    const v = valueWhitespace === undefined ? value : value.slice(0, valueWhitespace);
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) values.set(k, v);
+    key = '';
+    value = '';
+    keyWhitespace = undefined;
+    valueWhitespace = undefined;
+  };
+  const whitespace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  const newline = (c: string) => c === '\n' || c === '\r';
+  for (const c of config) {
+    switch (state) {
+      case 'preKey':
+        if (c === '#' || c === ';') state = 'comment';
+        else if (!whitespace(c)) {
+          state = 'key';
+          key = c;
+        }
+        break;
+      case 'key':
+        if (newline(c)) {
+          state = 'preKey';
+          key = '';
+          keyWhitespace = undefined;
+        } else if (c === '=') {
+          state = 'preValue';
+          valueWhitespace = undefined;
+        } else {
+          if (!whitespace(c)) keyWhitespace = undefined;
+          else if (keyWhitespace === undefined) keyWhitespace = key.length;
+          key += c;
+        }
+        break;
+      case 'preValue':
+        if (newline(c)) {
+          state = 'preKey';
+          push();
+        } else if (c === "'") state = 'single';
+        else if (c === '"') state = 'double';
+        else if (c === '\\') state = 'valueEscape';
+        else if (!whitespace(c)) {
+          state = 'value';
+          value += c;
+        }
+        break;
+      case 'value':
+        if (newline(c)) {
+          state = 'preKey';
+          push();
+        } else if (c === '\\') {
+          state = 'valueEscape';
+          valueWhitespace = undefined;
+        } else {
+          if (!whitespace(c)) valueWhitespace = undefined;
+          else if (valueWhitespace === undefined) valueWhitespace = value.length;
+          value += c;
+        }
+        break;
+      case 'valueEscape':
+        state = 'value';
+        if (!newline(c)) value += c;
+        break;
+      case 'single':
+        if (c === "'") state = 'preValue';
+        else value += c;
+        break;
+      case 'double':
+        if (c === '"') state = 'preValue';
+        else if (c === '\\') state = 'doubleEscape';
+        else value += c;
+        break;
+      case 'doubleEscape':
+        state = 'double';
+        if (c === '"' || c === '\\' || c === '`' || c === '$') value += c;
+        else if (c !== '\n') value += `\\${c}`;
+        break;
+      case 'comment':
+        if (c === '\\') state = 'commentEscape';
+        else if (newline(c)) state = 'preKey';
+        break;
+      case 'commentEscape':
+        state = 'comment';
+        break;
+    }
+  }
+  if (state === 'preValue' || state === 'value' || state === 'valueEscape' || state === 'single' || state === 'double' || state === 'doubleEscape') push();
+  return [...values].map(([k, v]) => `${k}=${v}`);
 }
 
 /**

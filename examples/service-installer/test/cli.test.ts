@@ -76,4 +76,39 @@ describe('service-installer command line', () => {
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain('--real and --sandbox exclude each other.');
   });
+
+  it("a sandbox another user made (one left in /tmp) is refused before anything in it is read or run: their passwd, loginctl and units stay theirs; exit 4", async () => {
+    // Mallory's tree: it looks like a sandbox this program made, with her loginctl and a unit in the manager's home.
+    const root = sandboxDir();
+    const marker = join(sandboxDir(), 'ran');
+    fs.mkdirSync(join(root, 'etc'));
+    fs.copyFileSync('/etc/passwd', join(root, 'etc/passwd'));
+    fs.mkdirSync(join(root, 'var/lib/systemd/linger'), { recursive: true });
+    fs.mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    fs.writeFileSync(join(root, 'usr/bin/loginctl'), `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
+    const wants = join(root, 'manager/home/.config/systemd/user/default.target.wants');
+    fs.mkdirSync(wants, { recursive: true });
+    fs.writeFileSync(join(root, 'manager/home/.config/systemd/user/evil.service'), `[Service]\nExecStart=/bin/touch ${marker}\n[Install]\nWantedBy=default.target\n`);
+    fs.symlinkSync('../evil.service', join(wants, 'evil.service'));
+    fs.chmodSync(root, 0o755);
+    fs.chownSync(root, 65534, 65534);
+    const before = state(root);
+    const name = uniqueName();
+    const r = await runChild(main, ['--sandbox', root, '--name', name]);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain(`Refusing: sandbox root ${root} is owned by uid 65534, not by the running user (uid 0)`);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(state(root)).toEqual(before);
+    expect(fs.existsSync(join(root, 'manager/manager.log'))).toBe(false);
+
+    // Root's own, but writable by others: refused the same way; recover too.
+    const open = sandboxDir();
+    createSandbox(open);
+    fs.chmodSync(open, 0o777);
+    const openState = state(open);
+    const rec = await runChild(main, ['recover', '--sandbox', open]);
+    expect(rec.code, rec.stderr).toBe(4);
+    expect(rec.stderr).toContain(`Refusing: sandbox root ${open} is writable by group or others (mode 0777)`);
+    expect(state(open)).toEqual(openState);
+  });
 });

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseCommandLine, renderProgress } from '@unwind/cli';
+import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
 import { exitCodeOfRecovery } from '@unwind/core';
 import { seedStateDirectory } from './inventory.js';
 import { describeRecovery, recoverUninstall, uninstall } from './uninstall.js';
@@ -94,18 +94,19 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       return 64;
     }
     if (fs.existsSync(stateDir)) {
-      err.write(`${stateDir} already exists; remove the sandbox ${sandbox} to start over.\n`);
+      err.write(`${printable(stateDir)} already exists; remove the sandbox ${printable(sandbox)} to start over.\n`);
       return 4;
     }
     seedStateDirectory(stateDir);
     fs.mkdirSync(journalRoot, { recursive: true, mode: 0o700 });
-    out.write(`Sample state directory created: ${stateDir}\nNow try: node --import tsx examples/transactional-uninstall/src/main.ts plan --sandbox ${sandbox}\n`);
+    out.write(`Sample state directory created: ${printable(stateDir)}\nNow try: node --import tsx examples/transactional-uninstall/src/main.ts plan --sandbox ${printable(sandbox)}\n`);
     return 0;
   }
   if (command === 'recover') {
     const report = await recoverUninstall({ journalRoot, onEvent: renderProgress({ stream: err }) });
     const lines = describeRecovery(report);
-    (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted uninstall.'}\n`);
+    // The lines quote errors from the journal: escaped line by line for the terminal.
+    (report.refused ? err : out).write(`${lines.length ? lines.map(printable).join('\n') : 'Nothing to recover: no interrupted uninstall.'}\n`);
     return exitCodeOfRecovery(report);
   }
   const result = await uninstall({
@@ -119,7 +120,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     recoverCommand,
     onEvent: renderProgress({ stream: err }),
   });
-  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  // The message quotes names of files in the state directory and a server's /proc/PID/cmdline, which another user
+  // may have chosen: escaped line by line for the terminal.
+  (result.exitCode === 0 ? out : err).write(`${result.message.split('\n').map(printable).join('\n')}\n`);
   return result.exitCode;
 }
 

@@ -15,11 +15,15 @@ import {
   type RecoveryReport,
   type Step,
   recoveryRefusal,
+  decodeInput,
+  logger,
+  runCommand,
+  type BlobStore,
 } from '@unwind/core';
 import { addSteps, type TestHooks } from '@unwind/core/testing/helpers';
 import { exitOnThirdSignal } from '@unwind/cli';
 import { kinds as snapshotKinds, snapshot } from '@unwind/snapshots';
-import { lookupUser, removeUser, uidMin, kinds as usersKinds, validateUserName } from '@unwind/users';
+import { lookupUser, ProtectedUserError, removeUser, uidMin, kinds as usersKinds, validateUserName } from '@unwind/users';
 import { destroyAsUser, kinds as ownKinds } from './steps.js';
 
 /**
@@ -227,23 +231,29 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
     ...(options.exec ? { exec: options.exec } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
+  const removal = removeUser(
+    {
+      name: options.user,
+      ...(options.prefix ? { prefix: options.prefix } : {}),
+      ...(options.lingerDir ? { lingerDir: options.lingerDir } : {}),
+      removeHome: options.removeHome ?? false,
+      stopProcesses: options.stopProcesses ?? true,
+      graceMs: options.graceMs ?? 5000,
+    },
+    { label: 'stop the processes and delete the account', retry: { do: { retries: options.retries ?? 3, minTimeout: options.retryDelayMs ?? 1000 } } },
+  );
+  // Every refusal of removeUser (a member of sudo, wheel, docker or adm, a privileged primary group, uid above
+  // UID_MAX, a locked database, a home it may not move...) comes from its prepare, which runs only once the
+  // snapshot and the destroy command have. Its prepare reads and changes nothing: run it here first, so such
+  // an account is refused with nothing touched (exit 4), as the uid check above does.
+  const refusedRemoval = await removalRefusal(removal, options.exec ?? runCommand);
+  if (refusedRemoval) return { status: 'refused', recovered, exitCode: 4, message: [...notes, `User ${options.user} ${refusedRemoval}; nothing was changed.`].join('\n') };
+
   const steps: Array<Step<any, any, any>> = [];
   // In the journal (no store): deleted when the transaction commits, kept while it is unfinished.
   for (const path of snapshotted) steps.push(snapshot({ path }, { label: `snapshot of ${path}` }));
   steps.push(destroyAsUser({ argv: options.destroyCommand, user: options.user, home, uid: entry.uid, gid: entry.gid }, { label: 'run the destroy command as the user' }));
-  steps.push(
-    removeUser(
-      {
-        name: options.user,
-        ...(options.prefix ? { prefix: options.prefix } : {}),
-        ...(options.lingerDir ? { lingerDir: options.lingerDir } : {}),
-        removeHome: options.removeHome ?? false,
-        stopProcesses: options.stopProcesses ?? true,
-        graceMs: options.graceMs ?? 5000,
-      },
-      { label: 'stop the processes and delete the account', retry: { do: { retries: options.retries ?? 3, minTimeout: options.retryDelayMs ?? 1000 } } },
-    ),
-  );
+  steps.push(removal);
   addSteps(tx, steps, options.inject);
   const outcome = await tx.run();
   return {
@@ -254,4 +264,32 @@ export async function destroyUser(options: DestroyOptions): Promise<DestroyResul
     message: [...notes, ...(snapshotted.length ? [] : [`Nothing of ${scope.join(', ')} exists in ${home}: no snapshot is taken.`]), describeDestroy(options.user, snapshotted, outcome, where, options.destroyCommand)].join('\n'),
     exitCode: exitCodeOf(outcome),
   };
+}
+
+/** A check gets no blob directory: removeUser's prepare keeps nothing. */
+const noBlobs: BlobStore = {
+  write: () => Promise.reject(new Error('the removal check keeps no blobs')),
+  read: () => Promise.reject(new Error('the removal check keeps no blobs')),
+  has: () => Promise.resolve(false),
+  directory: () => Promise.reject(new Error('the removal check keeps no blobs')),
+};
+
+/**
+ * Why the account removal would be refused, in words that follow "User
+ * NAME", or undefined when it would go ahead: the step's own validate and
+ * prepare, run outside any transaction (prepare only reads: the user and
+ * group databases, the home, the linger file), so the rules are exactly
+ * removeUser's and nothing runs before they pass.
+ */
+async function removalRefusal(step: Step<any, any, any>, exec: CommandRunner): Promise<string | undefined> {
+  const definition = step.kind.definition;
+  try {
+    const args = decodeInput(definition.args, step.args, 'the account removal has invalid arguments');
+    definition.validate?.(args);
+    await definition.prepare(args, { signal: new AbortController().signal, exec, log: logger('user-destroy'), blobs: noBlobs, transactionId: 'check', stepIndex: 0, attempt: 1, phase: 'plan' });
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProtectedUserError) return `is protected (${String(error.context.reason)})`;
+    return `cannot be deleted: ${(error as Error).message}`;
+  }
 }

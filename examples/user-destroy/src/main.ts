@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // The command line of the user-destroy example. Runs against a throw-away
 // sandbox by default; touches the machine only with --real.
-import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseCommandLine, renderProgress } from '@unwind/cli';
-import { runCommand, type CommandRunner, exitCodeOfRecovery } from '@unwind/core';
+import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
+import { runCommand, type CommandRunner, exitCodeOfRecovery, UnsafeDirectoryError } from '@unwind/core';
 import { describeRecovery, destroyUser, recoverDestroy } from './destroy.js';
-import { createSandbox, isSandbox, sampleAppPath, sandboxLayout } from './sandbox.js';
+import { createSandbox, openSandboxRoot, sampleAppPath, sandboxLayout } from './sandbox.js';
 
 const DEFAULT_SANDBOX = join(tmpdir(), 'unwind-example-user-destroy');
 
@@ -158,18 +157,27 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     recoverCommand = `node --import tsx examples/user-destroy/src/main.ts recover --real --journal ${journalRoot}`;
   } else {
     const root = resolve(values.sandbox ?? DEFAULT_SANDBOX);
-    const exists = fs.existsSync(root) && fs.readdirSync(root).length > 0;
-    if (exists && !isSandbox(root)) {
-      err.write(`Refusing: ${root} exists and is not a sandbox made by this program.\n`);
+    // Before anything in it is read, run or copied there: a root another user made or can change (even an empty one) is theirs.
+    let found: ReturnType<typeof openSandboxRoot>;
+    try {
+      found = openSandboxRoot(root);
+    } catch (error) {
+      if (!(error instanceof UnsafeDirectoryError)) throw error;
+      err.write(`Refusing: ${printable(error.message)}. Remove it, or pass --sandbox with a directory only root can change.\n`);
       return 4;
     }
+    if (found === 'other') {
+      err.write(`Refusing: ${printable(root)} exists and is not a sandbox made by this program.\n`);
+      return 4;
+    }
+    const exists = found === 'sandbox';
     if (command === 'init' && exists) {
-      err.write(`${root} already holds a sandbox; remove it to start over.\n`);
+      err.write(`${printable(root)} already holds a sandbox; remove it to start over.\n`);
       return 4;
     }
     if (!exists) {
       const made = createSandbox(root, { user, app: values.app });
-      out.write(`Sandbox made at ${root}: user ${user} (uid ${made.uid}) with managed state ${made.stateDir} and ${made.dataDir}, a linger file, and the sample application ${sampleAppPath(root, values.app)}.\n`);
+      out.write(`${printable(`Sandbox made at ${root}: user ${user} (uid ${made.uid}) with managed state ${made.stateDir} and ${made.dataDir}, a linger file, and the sample application ${sampleAppPath(root, values.app)}.`)}\n`);
       if (command === 'init') return 0;
     }
     const sb = sandboxLayout(root);
@@ -185,7 +193,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   if (command === 'recover') {
     const report = await recoverDestroy({ journalRoot, exec, onEvent: renderProgress({ stream: err }) });
     const lines = describeRecovery(report);
-    (report.refused ? err : out).write(`${lines.length ? lines.join('\n') : 'Nothing to recover: no interrupted destroy.'}\n`);
+    // The lines quote errors from the journal: escaped line by line for the terminal.
+    (report.refused ? err : out).write(`${lines.length ? lines.map(printable).join('\n') : 'Nothing to recover: no interrupted destroy.'}\n`);
     return exitCodeOfRecovery(report);
   }
   const result = await destroyUser({
@@ -204,7 +213,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     recoverCommand,
     onEvent: renderProgress({ stream: err }),
   });
-  (result.exitCode === 0 ? out : err).write(`${result.message}\n`);
+  // The message (describeOutcome) quotes file names, the destroy command's output and errors another user may have chosen: escaped line by line.
+  (result.exitCode === 0 ? out : err).write(`${result.message.split('\n').map(printable).join('\n')}\n`);
   return result.exitCode;
 }
 

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { InvalidInputError } from '@unwind/core';
+import { InvalidInputError, makePrivateDirectory } from '@unwind/core';
 
 /**
  * The machine's user database files that a prefix root copies.
@@ -43,7 +43,28 @@ export function sandboxLayout(root: string): Sandbox {
 }
 
 /**
- * Whether `root` looks like a sandbox made by {@link createSandbox}.
+ * Makes `root` a directory only root can change, or checks that the one
+ * already there is (core's `makePrivateDirectory`: owned by the running
+ * user, not writable by group or others, no ancestor another user can
+ * change), then says what is in it. Throws `UnsafeDirectoryError` otherwise:
+ * a directory another user made in /tmp, even an empty one, is theirs — a
+ * copy of /etc/shadow made in it, or a sample application run from it, would
+ * be in their hands. Call it before anything else touches `root`.
+ *
+ * @example
+ * ```ts
+ * const found = openSandboxRoot('/tmp/unwind-example-user-destroy'); // 'empty' when just made
+ * ```
+ */
+export function openSandboxRoot(root: string): 'sandbox' | 'empty' | 'other' {
+  makePrivateDirectory(root, 'sandbox root');
+  if (isSandbox(root)) return 'sandbox';
+  return fs.readdirSync(root).length === 0 ? 'empty' : 'other';
+}
+
+/**
+ * Whether `root` looks like a sandbox made by {@link createSandbox}. Says
+ * nothing about who made it: check that with {@link openSandboxRoot} first.
  *
  * @example
  * ```ts
@@ -118,7 +139,8 @@ export function seedState(dir: string, uid: number, gid: number): void {
  */
 export function createSandbox(root: string, options: { user: string; app: string; uid?: number }): Sandbox & { uid: number; home: string; stateDir: string; dataDir: string } {
   const sb = sandboxLayout(root);
-  fs.mkdirSync(root, { recursive: true });
+  // Never into a directory another user can change: the copy of /etc/shadow goes here.
+  makePrivateDirectory(root, 'sandbox root');
   // The prefix root stands for `/`: the user must be able to reach their home through it (mkdtemp makes 0700).
   fs.chmodSync(root, 0o755);
   fs.mkdirSync(join(root, 'etc'), { recursive: true });

@@ -79,4 +79,17 @@ describe('user-destroy command line', () => {
     expect(bob.stderr).toContain(`User bob does not exist in the sandbox ${root}; nothing was changed.`);
     expect(state(root)).toEqual(before);
   });
+
+  it('a sandbox root another user made, even an empty one, is refused before /etc/shadow is copied into it; exit 4', async () => {
+    const theirs = sandboxDir();
+    fs.mkdirSync(theirs, { mode: 0o755 });
+    fs.chownSync(theirs, 65534, 65534);
+    const init = await runChild(main, ['init', '--sandbox', theirs]);
+    expect(init.code, init.stderr).toBe(4);
+    expect(init.stderr).toContain(`Refusing: sandbox root ${theirs} is owned by uid 65534, not by the running user (uid 0)`);
+    expect(fs.readdirSync(theirs)).toEqual([]);
+    const destroy = await runChild(main, ['--sandbox', theirs]);
+    expect(destroy.code, destroy.stderr).toBe(4);
+    expect(fs.readdirSync(theirs)).toEqual([]);
+  });
 });

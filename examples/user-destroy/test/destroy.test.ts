@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listTransactions } from '@unwind/core';
+import { listTransactions, runCommand } from '@unwind/core';
 import { failingStep, requireHere, testKinds } from '@unwind/core/testing';
 import { lookupUser, processesOf } from '@unwind/users';
 import { destroyUser, type DestroyOptions } from '../src/destroy.js';
@@ -241,5 +241,49 @@ describe('user-destroy in a sandbox (real shadow tools, real processes)', () => 
     expect(daemon.status).toBe('refused');
     expect(destroyState(sb)).toEqual(after);
     expect(before.db).toEqual(after.db);
+  });
+
+  it('every account removeUser protects is refused before the snapshot and the destroy command run (exit 4, nothing touched): a member of sudo or adm, a privileged primary group, a uid above UID_MAX', async () => {
+    const ran: string[][] = [];
+    const recording: DestroyOptions['exec'] = (spec) => {
+      ran.push([...spec.argv]);
+      return runCommand(spec);
+    };
+    const refusedWith = async (sb: TestSandbox, reason: RegExp) => {
+      const before = destroyState(sb);
+      ran.length = 0;
+      const result = await destroyUser(options(sb, { exec: recording }));
+      expect(result.status, result.message).toBe('refused');
+      expect(result.exitCode).toBe(4);
+      expect(result.outcome).toBeUndefined();
+      expect(result.message).toMatch(reason);
+      expect(result.message).toContain('nothing was changed');
+      // The destroy command never ran: the managed state is there, byte for byte, with its mtimes.
+      expect(ran.some((argv) => argv.some((a) => a.endsWith(`/bin/${APP}`)))).toBe(false);
+      expect(fs.existsSync(sb.stateDir)).toBe(true);
+      expect(destroyState(sb)).toEqual(before);
+    };
+    const group = (sb: TestSandbox, name: string, members: string) => {
+      const path = join(sb.root, 'etc/group');
+      const text = fs.readFileSync(path, 'utf8');
+      expect(text).toMatch(new RegExp(`^${name}:`, 'm'));
+      fs.writeFileSync(path, text.replace(new RegExp(`^(${name}:[^:]*:[^:]*:).*$`, 'm'), `$1${members}`));
+    };
+
+    const sudoer = sandbox();
+    group(sudoer, 'sudo', 'alice');
+    await refusedWith(sudoer, /User alice is protected \(a member of sudo/);
+
+    const adm = sandbox();
+    group(adm, 'adm', 'syslog,alice');
+    await refusedWith(adm, /a member of adm/);
+
+    const primary = sandbox();
+    const passwd = join(primary.root, 'etc/passwd');
+    fs.writeFileSync(passwd, fs.readFileSync(passwd, 'utf8').replace(/^(alice:[^:]*:\d+:)\d+:/m, '$127:'));
+    await refusedWith(primary, /its primary group is sudo/);
+
+    const high = sandbox(60_000 + 1 + Math.floor(Math.random() * 1000));
+    await refusedWith(high, /is above UID_MAX 60000/);
   });
 });
