@@ -6,7 +6,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
-import { exitCodeOfRecovery } from '@unwind/core';
+import { exitCodeOfRecovery, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { checkLock } from './check-lock.js';
 import { seedCollection, seedUpstream } from './sample.js';
 import { describeRecovery, recoverUpdate, update } from './update.js';
@@ -101,7 +101,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       err.write(`Refusing: ${outside.join(', ')} lie(s) outside the sandbox ${sandbox}. Pass --real to act on real paths.\n`);
       return 4;
     }
-  }
+
+    // Root writes sample data and journals there: a sandbox another user made (in /tmp anyone can) is refused.
+    try {
+      makePrivateDirectory(sandbox, 'sandbox root');
+    } catch (error) {
+      if (!(error instanceof UnsafeDirectoryError)) throw error;
+      err.write(`Refusing: ${printable(error.message)}. Remove it, or pass --sandbox with a directory only root can change.\n`);
+      return 4;
+    }  }
   const recoverCommand = `node --import tsx examples/collection-update/src/main.ts recover ${values.real ? '--real ' : `--sandbox ${sandbox} `}--collection ${collectionDir} --journal ${journalRoot}`;
 
   switch (command) {

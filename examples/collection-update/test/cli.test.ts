@@ -52,4 +52,20 @@ describe('collection update: the command line', () => {
     expect(outside.code).toBe(4);
     expect(outside.stderr).toContain('outside the sandbox');
   });
+
+  it("a sandbox another user made (/tmp is anyone's) is refused before anything is written in it: her link is never followed", async () => {
+    const sb = sandboxRoot();
+    const target = fs.mkdtempSync(join(tmpdir(), 'unwind-ex-collection-target-'));
+    cleanups.push(() => fs.rmSync(target, { recursive: true, force: true }));
+    fs.mkdirSync(sb, { mode: 0o755 });
+    fs.symlinkSync(target, join(sb, 'collection'));
+    fs.lchownSync(join(sb, 'collection'), 65534, 65534);
+    fs.chownSync(sb, 65534, 65534);
+    for (const command of ['init', 'update']) {
+      const run = await runChild(main, [command, '--sandbox', sb]);
+      expect(run.code, run.stderr).toBe(4);
+      expect(run.stderr).toContain('owned by uid 65534');
+    }
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
 });

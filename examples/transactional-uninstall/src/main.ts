@@ -6,7 +6,7 @@ import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseCommandLine, printable, renderProgress } from '@unwind/cli';
-import { exitCodeOfRecovery } from '@unwind/core';
+import { exitCodeOfRecovery, makePrivateDirectory, UnsafeDirectoryError } from '@unwind/core';
 import { seedStateDirectory } from './inventory.js';
 import { describeRecovery, recoverUninstall, uninstall } from './uninstall.js';
 
@@ -82,6 +82,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     const outside = [stateDir, journalRoot, stagingDir].filter((p): p is string => p !== undefined && !within(p, sandbox));
     if (outside.length > 0) {
       err.write(`Refusing: ${outside.join(', ')} lie(s) outside the sandbox ${sandbox}. Pass --real to act on real paths.\n`);
+      return 4;
+    }
+    // Root writes sample data and journals there: a sandbox another user made (in /tmp anyone can) is refused.
+    try {
+      makePrivateDirectory(sandbox, 'sandbox root');
+    } catch (error) {
+      if (!(error instanceof UnsafeDirectoryError)) throw error;
+      err.write(`Refusing: ${printable(error.message)}. Remove it, or pass --sandbox with a directory only root can change.\n`);
       return 4;
     }
   }

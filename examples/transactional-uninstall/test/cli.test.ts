@@ -63,4 +63,20 @@ describe('transactional uninstall: the command line', () => {
     expect(real.stderr).toContain('--real needs --state-dir');
     expect(fs.existsSync(sb)).toBe(false);
   });
+
+  it("a sandbox another user made (/tmp is anyone's) is refused before anything is written in it: her link is never followed", async () => {
+    const sb = sandboxRoot();
+    const target = fs.mkdtempSync(join(tmpdir(), 'unwind-ex-uninstall-target-'));
+    cleanups.push(() => fs.rmSync(target, { recursive: true, force: true }));
+    fs.mkdirSync(sb, { mode: 0o755 });
+    fs.symlinkSync(target, join(sb, 'home'));
+    fs.lchownSync(join(sb, 'home'), 65534, 65534);
+    fs.chownSync(sb, 65534, 65534);
+    for (const command of ['init', 'uninstall']) {
+      const run = await runChild(main, [command, '--sandbox', sb]);
+      expect(run.code, run.stderr).toBe(4);
+      expect(run.stderr).toContain('owned by uid 65534');
+    }
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
 });
