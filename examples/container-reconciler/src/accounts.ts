@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CommandFailedError, type CommandResult, type CommandRunner } from '@unwind/core';
 import { lookupGroup, lookupUser, uidMin, type UserEntry } from '@unwind/users';
+import { inHomeDirectory, readHomeFile } from './home-dir.js';
 import { QUADLET_SECTIONS } from './quadlet-file.js';
 
 /**
@@ -102,7 +103,10 @@ function markedNames(prefix: string | undefined, marker: string): string[] {
  * Reads the accounts the reconciler must consider: every member of the
  * managed group, every carrier of the marker, and every desired name that
  * exists (so an existing human account is seen — and refused — rather than
- * adopted). Homes come from the user database. Read-only.
+ * adopted). Homes come from the user database. Read-only. The files in a
+ * home are read through its safely walked directories, each opened
+ * O_NOFOLLOW|O_NONBLOCK: a symlink, a FIFO, a device or a file over 1 MiB
+ * is refused (HomeFileRefusedError), never followed, waited on or read whole.
  *
  * @example
  * ```ts
@@ -118,28 +122,25 @@ export async function readAccounts(desiredNames: readonly string[], rules: Accou
     const user = await lookupUser(name, lookup);
     if (!user) continue;
     const unitPath = rules.unitPathOf(user, `${name}.service`);
-    let unitContent: string | null = null;
-    try {
-      unitContent = fs.readFileSync(unitPath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    // The user's home is theirs: never a path followed there as root (see home-dir.ts).
+    const home = join(rules.prefix ?? '/', user.home);
+    const unitContent = inHomeDirectory(dirname(unitPath), (dir) => (dir ? readHomeFile(dir, basename(unitPath)) : null), home);
     const quadletDir = rules.quadletDirOf(user);
-    accounts.push({ name, uid: user.uid, gid: user.gid, home: user.home, comment: user.comment, inGroup: members.includes(name), unitPath, unitContent, quadlet: quadletFilesOf(quadletDir, name), quadletDir });
+    accounts.push({ name, uid: user.uid, gid: user.gid, home: user.home, comment: user.comment, inGroup: members.includes(name), unitPath, unitContent, quadlet: quadletFilesOf(quadletDir, name, home), quadletDir });
   }
   return accounts;
 }
 
-/** The Quadlet files of container `name` in `dir`: `name` with a Quadlet extension. */
-function quadletFilesOf(dir: string, name: string): Record<string, string> {
+/** The Quadlet files of container `name` in `path` (in `home`): `name` with a Quadlet extension. */
+function quadletFilesOf(path: string, name: string, home: string): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const extension of Object.keys(QUADLET_SECTIONS)) {
-    try {
-      files[`${name}${extension}`] = fs.readFileSync(join(dir, `${name}${extension}`), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  inHomeDirectory(path, (dir) => {
+    if (!dir) return;
+    for (const extension of Object.keys(QUADLET_SECTIONS)) {
+      const text = readHomeFile(dir, `${name}${extension}`);
+      if (text !== null) files[`${name}${extension}`] = text;
     }
-  }
+  }, home);
   return files;
 }
 

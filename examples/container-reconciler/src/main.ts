@@ -25,7 +25,8 @@ import { DesiredFetchError } from './fetch-under-lock.js';
 import { installOwnUnits } from './install-own-units.js';
 import { reconcileContainers, recoverContainers, type ReconcilerConfig } from './reconciler.js';
 import { formatReport, refusal } from './report.js';
-import { runSandbox } from './run-sandbox.js';
+import { printable, printableData } from '@unwind/progress';
+import { jsonText, runSandbox } from './run-sandbox.js';
 
 /**
  * A command line that cannot be run: an unknown option, a missing one, a
@@ -187,6 +188,9 @@ function thisProgram(): string[] {
  * ```
  */
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error, hooks: Pick<ReconcilerConfig, 'afterAppend' | 'inject'> = {}): Promise<number> {
+  // Messages quote desired-state file names, a generator's stderr, journal errors: every line escaped for the terminal.
+  out = terminalLines(out);
+  err = terminalLines(err);
   const [first, ...rest] = argv;
   const command = first === 'sync' || first === 'install-units' || first === 'recover' || first === 'sandbox' ? first : 'sync';
   const args = command === 'sync' && first !== 'sync' ? argv : rest;
@@ -199,7 +203,7 @@ export async function main(argv: string[], out: (line: string) => void = console
         err(`container-reconciler: ${refusal.message}`);
         return refusal.exitCode;
       }
-      const lines = report.transactions.filter((t) => t.result !== 'already-finished').map((t) => `${t.name} (${t.id}): ${t.result}${t.error ? `: ${t.error.message}` : ''}`);
+      const lines = report.transactions.filter((t) => t.result !== 'already-finished').map((t) => printable(`${t.name} (${t.id}): ${t.result}${t.error ? `: ${t.error.message}` : ''}`));
       out(lines.length > 0 ? lines.join('\n') : 'Nothing to recover: no unfinished transaction.');
       return exitCodeOfRecovery(report);
     }
@@ -218,11 +222,16 @@ export async function main(argv: string[], out: (line: string) => void = console
       err(`container-reconciler: ${refusal(report.cause)}; nothing was changed`);
       return report.exitCode;
     }
-    out(parsed.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    out(parsed.json ? jsonText(report) : formatReport(printableData(report)));
     return report.exitCode;
   } catch (error) {
     return answer(error, err);
   }
+}
+
+/** `write`, with each line of what it is given passed through {@link printable}. */
+function terminalLines(write: (line: string) => void): (line: string) => void {
+  return (text) => write(String(text).split('\n').map(printable).join('\n'));
 }
 
 /** The plain words and exit code of an error that ended a run. */

@@ -109,8 +109,32 @@ export function parseSections(text: string): { sections: QuadletSection[]; probl
       sections.push({ name: header[1]!, lines: [] });
       continue;
     }
-    // A value continued on the next line with a trailing backslash.
-    while (line.endsWith('\\') && i + 1 < physical.length) line = `${line.slice(0, -1)} ${physical[++i]!.replace(/\r$/, '').trim()}`;
+    // A value continued on the next line with a trailing backslash, read as podman's unit file
+    // parser reads it: the backslash becomes one space; comment and blank lines inside the
+    // continuation are skipped (they neither end it nor join it); a backslash on the last line is
+    // dropped; a continuation that only comments and blank lines follow to the end of the file is
+    // dropped by podman altogether, so it is refused here rather than read as a key.
+    let unterminated = false;
+    while (line.trimEnd().endsWith('\\')) {
+      const head = line.trimEnd().slice(0, -1);
+      if (i + 1 >= physical.length) {
+        line = head;
+        break;
+      }
+      let next = i + 1;
+      while (next < physical.length && isCommentOrBlank(physical[next]!)) next++;
+      if (next >= physical.length) {
+        unterminated = true;
+        i = physical.length - 1;
+        break;
+      }
+      line = `${head} ${physical[next]!.replace(/\r$/, '').trim()}`;
+      i = next;
+    }
+    if (unterminated) {
+      problems.push(`line ${number}: continued with a backslash by nothing but comments and blank lines to the end of the file (podman drops it): ${JSON.stringify(trimmed.slice(0, 60))}`);
+      continue;
+    }
     const match = /^\s*(\+?[A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*)$/.exec(line);
     if (!match) {
       problems.push(`line ${number}: not a [Section], a comment or Key=Value: ${JSON.stringify(trimmed.slice(0, 60))}`);
@@ -119,6 +143,12 @@ export function parseSections(text: string): { sections: QuadletSection[]; probl
     current.lines.push({ key: match[1]!, value: match[2]!.trimEnd() });
   }
   return { sections, problems };
+}
+
+/** A comment or blank line: skipped inside a continuation, as podman does. */
+function isCommentOrBlank(physical: string): boolean {
+  const trimmed = physical.trim();
+  return trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';');
 }
 
 /**

@@ -6,6 +6,7 @@
 // the length of the command (in a private mount namespace).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { makePrivateDirectory } from '@unwind/core';
 import type { ReconcilerConfig } from './reconciler.js';
 
 /**
@@ -85,7 +86,26 @@ esac
 }
 
 /**
- * Whether `root` is a sandbox this program made.
+ * Makes `root` a directory private to the running user (root), or checks
+ * that the one already there is (core's `makePrivateDirectory`: owned by us,
+ * not writable by group or others, no ancestor another user can change).
+ * Throws `UnsafeDirectoryError` otherwise: a directory another user made in
+ * /tmp may hold their passwd, their stub `loginctl`/`systemctl` or their
+ * units, which the sandbox would read and run as root. Call it before
+ * anything else touches `root`.
+ *
+ * @example
+ * ```ts
+ * assertSandboxRoot('/tmp/unwind-example-containers'); // made 0700 if missing
+ * ```
+ */
+export function assertSandboxRoot(root: string): void {
+  makePrivateDirectory(root, 'sandbox root');
+}
+
+/**
+ * Whether `root` is a sandbox this program made. Says nothing about who
+ * made it: check that with {@link assertSandboxRoot} first.
  *
  * @example
  * ```ts
@@ -110,6 +130,8 @@ export function isSandbox(root: string): boolean {
  */
 export function createSandbox(root: string): SandboxLayout {
   const l = sandboxLayout(root);
+  // Never into a directory another user can change: they could swap what is copied or run from here.
+  assertSandboxRoot(root);
   for (const dir of [join(l.prefix, 'etc'), join(l.prefix, 'home'), l.lingerDir, l.desiredDir, l.managersDir, join(root, 'bin')]) fs.mkdirSync(dir, { recursive: true });
   for (const f of DATABASE) {
     fs.copyFileSync(`/etc/${f}`, join(l.prefix, 'etc', f));

@@ -89,6 +89,54 @@ describe('container reconciler: the command line', () => {
     }
   });
 
+  it("a sandbox root another user made (one left in /tmp) is refused before its stubs or units are run, the Quadlet one too; exit 4", async () => {
+    const theirs = fs.mkdtempSync(join(tmpdir(), 'unwind-cr-theirs-'));
+    const marker = join(fs.mkdtempSync(join(tmpdir(), 'unwind-cr-marker-')), 'ran');
+    try {
+      // Mallory's tree looks like a sandbox this program made: her passwd, her loginctl and systemctl.
+      fs.mkdirSync(join(theirs, 'root/etc'), { recursive: true });
+      fs.copyFileSync('/etc/passwd', join(theirs, 'root/etc/passwd'));
+      fs.mkdirSync(join(theirs, 'bin'));
+      for (const stub of ['loginctl', 'systemctl']) fs.writeFileSync(join(theirs, 'bin', stub), `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
+      fs.mkdirSync(join(theirs, 'desired'));
+      fs.writeFileSync(join(theirs, 'desired/evil.service'), `[Service]\nExecStart=/bin/touch ${marker}\n`);
+      fs.chmodSync(theirs, 0o755);
+      fs.chownSync(theirs, 65534, 65534);
+      const refused = await runChild(main, ['sandbox', '--sandbox', theirs, '--settle', '200']);
+      expect(refused.code, `${refused.stdout}\n${refused.stderr}`).toBe(4);
+      expect(refused.stderr).toContain(`sandbox root ${theirs} is owned by uid 65534, not by the running user (uid 0)`);
+      expect(fs.existsSync(marker)).toBe(false);
+      expect(fs.readdirSync(theirs).sort()).toEqual(['bin', 'desired', 'root']);
+      const empty = fs.mkdtempSync(join(tmpdir(), 'unwind-cr-theirs-quadlet-'));
+      fs.chownSync(empty, 65534, 65534);
+      try {
+        const quadlet = await runChild(main, ['sandbox', '--quadlet', '--sandbox', empty]);
+        expect(quadlet.code, `${quadlet.stdout}\n${quadlet.stderr}`).toBe(4);
+        expect(quadlet.stderr).toContain(`sandbox root ${empty} is owned by uid 65534`);
+        expect(fs.readdirSync(empty)).toEqual([]);
+      } finally {
+        fs.rmSync(empty, { recursive: true, force: true });
+      }
+    } finally {
+      fs.rmSync(theirs, { recursive: true, force: true });
+      fs.rmSync(join(marker, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it('names from the desired state reach the terminal escaped: a file name with ESC, BEL and a newline is shown, never run', async () => {
+    const s = makeSandbox();
+    sandboxes.push(s);
+    const evil = 'evil\u001b]0;owned\u0007\u001b[2J\nfake.txt';
+    fs.writeFileSync(join(s.desiredDir, evil), 'x');
+    const bad = await runChild(main, argv(s));
+    expect(bad.code).toBe(4);
+    expect(bad.stdout).toContain('problem: evil\\x1b]0;owned\\x07\\x1b[2J\\nfake.txt: not a <name>.service file');
+    expect(bad.stdout + bad.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const json = await runChild(main, argv(s, '--json'));
+    // --json keeps the name exactly (JSON escapes it), and stays valid JSON.
+    expect(JSON.parse(json.stdout).problems.map((p: { message: string }) => p.message).join('\n')).toContain(evil);
+  });
+
   it('a bad command line is refused with exit 4', async () => {
     const res = await runChild(main, ['--desired', '/x']);
     expect(res.code).toBe(4);
