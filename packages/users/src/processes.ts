@@ -101,13 +101,13 @@ function ownUserNamespace(): string | undefined {
  * in this user namespace. Signalled by pid, each only while its pid still
  * names the process found.
  */
-function sandboxedProcessesOf(uid: number, name: string): ProcessIdentity[] {
+function sandboxedProcessesOf(uid: number, name: string, live: readonly string[] = liveProcessesOf(uid)): ProcessIdentity[] {
   const ownPid = ownPidNamespace();
   const ownUser = ownUserNamespace();
   if (ownPid === undefined || ownUser === undefined) return [];
   const hers = [{ start: uid, count: 1 }, ...ownSubordinateUids(name)];
   const out: ProcessIdentity[] = [];
-  for (const entry of liveProcessesOf(uid)) {
+  for (const entry of live) {
     try {
       if (fs.readlinkSync(`/proc/${entry}/ns/pid`) === ownPid || fs.readlinkSync(`/proc/${entry}/ns/user`) === ownUser) continue;
       if (!mapsOnly(fs.readFileSync(`/proc/${entry}/uid_map`, 'utf8'), hers)) continue;
@@ -142,7 +142,10 @@ function mapsOnly(uidMap: string, allowed: ReadonlyArray<{ start: number; count:
 
 /** Every process of `uid` the removal waits for: this machine's, and the user's own sandboxes. */
 function remainingOf(uid: number, name: string): number[] {
-  return [...processesOf(uid), ...sandboxedProcessesOf(uid, name).map((p) => p.pid)];
+  // One walk of /proc for both: this runs every 50 ms while the removal waits.
+  const live = liveProcessesOf(uid);
+  const own = ownPidNamespace();
+  return [...live.filter((entry) => inPidNamespace(entry, own)).map(Number), ...sandboxedProcessesOf(uid, name, live).map((p) => p.pid)];
 }
 
 async function waitGone(uid: number, name: string, ms: number, signal: AbortSignal): Promise<boolean> {
